@@ -1,0 +1,3 @@
+module svc-conformance.local/pause
+
+go 1.25

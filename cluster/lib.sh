@@ -1,0 +1,58 @@
+# Shared by build.sh and cluster.sh: logging, config loading and validation.
+# shellcheck shell=bash
+CLUSTER_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE_DIR=${SVC_CACHE_DIR:-/var/cache/svc-conformance}
+STATE_DIR=${SVC_STATE_DIR:-/var/lib/svc-conformance/cluster}
+
+log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf '[cluster] error: %s\n' "$*" >&2; exit 1; }
+need_cmd() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found: $2"; }
+
+# Environment overrides: variable -> config key (numbers are converted by jq).
+ENV_KEYS=(
+  SVC_K8S_VERSION:kubernetesVersion SVC_COREDNS_VERSION:coreDNSVersion SVC_ETCD_VERSION:etcdVersion
+  SVC_CONTAINERD_VERSION:containerdVersion SVC_NODES:nodes SVC_PROXY_MODE:proxyMode
+  SVC_CLUSTER_DOMAIN:clusterDomain SVC_COREDNS_REPLICAS:coreDNSReplicas SVC_CONTROLLERS:controllers
+  SVC_KUBE_PROXY_BINARY:kubeProxyBinary SVC_DNS_IMAGE:dnsImage SVC_COREFILE:corefile
+)
+
+# load_config: merges cluster.json defaults, the user's file ($SVC_CLUSTER_CONFIG) and
+# environment overrides into $CONFIG_JSON, validates it, and exports the common values.
+load_config() {
+  need_cmd jq "install it with: apt-get install -y jq"
+  local defaults="$CLUSTER_SRC/cluster.json" user='{}' env='{}' pair var key val unknown
+  if [ -n "${SVC_CLUSTER_CONFIG:-}" ]; then
+    [ -f "$SVC_CLUSTER_CONFIG" ] || die "config file $SVC_CLUSTER_CONFIG (SVC_CLUSTER_CONFIG) does not exist"
+    user=$(jq -c . "$SVC_CLUSTER_CONFIG" 2>&1) || die "config file $SVC_CLUSTER_CONFIG is not valid JSON: $user"
+    unknown=$(jq -r --slurpfile d "$defaults" '[keys[] | select(. as $k | $d[0] | has($k) | not)] | join(", ")' <<<"$user")
+    [ -z "$unknown" ] || die "unknown config key(s) in $SVC_CLUSTER_CONFIG: $unknown. Known keys: $(jq -r 'keys | join(", ")' "$defaults")"
+    unknown=$(jq -r --slurpfile d "$defaults" '(.extraFlags // {}) | [keys[] | select(. as $k | $d[0].extraFlags | has($k) | not)] | join(", ")' <<<"$user")
+    [ -z "$unknown" ] || die "unknown component(s) in extraFlags of $SVC_CLUSTER_CONFIG: $unknown. Known: $(jq -r '.extraFlags | keys | join(", ")' "$defaults")"
+  fi
+  for pair in "${ENV_KEYS[@]}"; do
+    var=${pair%%:*}; key=${pair#*:}
+    if [ -n "${!var:-}" ]; then
+      val=${!var}
+      if [ "$key" = corefile ] && [ -f "$val" ]; then val=$(cat "$val"); fi
+      env=$(jq -c --arg k "$key" --arg v "$val" '. + {($k): ($v | tonumber? // $v)}' <<<"$env")
+    fi
+  done
+  CONFIG_JSON=$(jq -c -s '.[0] * .[1] * .[2]' "$defaults" <(echo "$user") <(echo "$env"))
+  cfg() { jq -r "$1" <<<"$CONFIG_JSON"; }
+  K8S_VERSION=$(cfg .kubernetesVersion); ETCD_VERSION=$(cfg .etcdVersion)
+  COREDNS_VERSION=$(cfg .coreDNSVersion); CONTAINERD_VERSION=$(cfg .containerdVersion)
+  NODES=$(cfg .nodes); PROXY_MODE=$(cfg .proxyMode); CLUSTER_DOMAIN=$(cfg .clusterDomain)
+  SERVICE_CIDR=$(cfg .serviceCIDR); DNS_IP=$(cfg .dnsServiceIP); POD_CIDR=$(cfg .podCIDR)
+  NODE_CIDR=$(cfg .nodeCIDR); API_PORT=$(cfg .apiserverPort)
+  # Validation: each message names the fix.
+  [[ "$K8S_VERSION" =~ ^v1\.([0-9]+)\.([0-9]+)$ ]] || die "kubernetesVersion '$K8S_VERSION' is not of the form v1.MINOR.PATCH"
+  local minor=${BASH_REMATCH[1]}
+  [ "$minor" -ge 35 ] || die "kubernetesVersion $K8S_VERSION is not supported: use v1.35.0 or newer (kubelet needs failCgroupV1 and the sandbox image from containerd)"
+  [[ "$CONTAINERD_VERSION" =~ ^v2\. ]] || die "containerdVersion $CONTAINERD_VERSION is not supported: use a v2.x release"
+  [[ "$ETCD_VERSION" =~ ^v3\.([0-9]+)\. ]] && [ "${BASH_REMATCH[1]}" -ge 6 ] || die "etcdVersion $ETCD_VERSION is not supported: use v3.6 or newer"
+  [[ "$NODES" =~ ^[1-5]$ ]] || die "nodes must be 1 to 5 (got '$NODES')"
+  case "$PROXY_MODE" in iptables|nftables|none) ;; ipvs) die "proxyMode ipvs is not supported here: this kernel has no IP_VS. Use iptables or nftables" ;; *) die "proxyMode '$PROXY_MODE' is unknown: use iptables, nftables or none" ;; esac
+  [[ "$CLUSTER_DOMAIN" =~ ^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$ ]] || die "clusterDomain '$CLUSTER_DOMAIN' is not a valid DNS name"
+  local r; r=$(cfg .coreDNSReplicas); [[ "$r" =~ ^[1-9][0-9]*$ ]] || die "coreDNSReplicas must be a positive number (got '$r')"
+  export K8S_VERSION ETCD_VERSION COREDNS_VERSION CONTAINERD_VERSION NODES PROXY_MODE CLUSTER_DOMAIN
+}

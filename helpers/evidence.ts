@@ -1,0 +1,43 @@
+// Evidence for the reports: DNS transcripts, measured times and counts, recorded per
+// check and written as JSON (one file per suite) under SVC_EVIDENCE_DIR.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { currentTarget } from './target.js';
+
+export interface EvidenceItem {
+  check: string;
+  kind: 'transcript' | 'measurement' | 'info' | 'counts';
+  text?: string;
+  value?: unknown;
+}
+
+export class Evidence {
+  private items: EvidenceItem[] = [];
+
+  constructor(public readonly suite: string) {}
+
+  add(item: EvidenceItem): void {
+    this.items.push(item);
+  }
+
+  transcript(check: string, text: string): void {
+    this.add({ check, kind: 'transcript', text });
+  }
+
+  measure(check: string, name: string, value: number, unit: string): void {
+    this.add({ check, kind: 'measurement', value: { name, value, unit } });
+    process.stdout.write(`  [measure] ${this.suite} / ${check}: ${name} = ${value} ${unit}\n`);
+  }
+
+  info(check: string, text: string, value?: unknown): void {
+    this.add({ check, kind: 'info', text, value });
+  }
+
+  write(): string {
+    const dir = currentTarget().evidenceDir;
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${this.suite}.json`);
+    fs.writeFileSync(file, JSON.stringify({ suite: this.suite, runId: currentTarget().runId, items: this.items }, null, 2));
+    return file;
+  }
+}

@@ -1,0 +1,67 @@
+// Cluster access: one KubeConfig and the API clients the suites use, with errors
+// turned into sentences.
+import * as k8s from '@kubernetes/client-node';
+import { currentTarget, type Target } from './target.js';
+
+export interface Kube {
+  kc: k8s.KubeConfig;
+  core: k8s.CoreV1Api;
+  apps: k8s.AppsV1Api;
+  discovery: k8s.DiscoveryV1Api;
+  objects: k8s.KubernetesObjectApi;
+  target: Target;
+}
+
+let cached: Kube | undefined;
+
+export function loadKubeConfig(path?: string, context?: string): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  try {
+    if (path) kc.loadFromFile(path);
+    else kc.loadFromDefault();
+  } catch (e) {
+    throw new Error(`cannot load the kubeconfig ${path ?? '(default: $KUBECONFIG or ~/.kube/config)'}: ${(e as Error).message}`);
+  }
+  if (context) {
+    if (!kc.getContexts().some((c) => c.name === context)) {
+      throw new Error(`context '${context}' is not in the kubeconfig ${path ?? ''}; it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'no contexts'}`);
+    }
+    kc.setCurrentContext(context);
+  }
+  if (!kc.getCurrentCluster()) throw new Error(`the kubeconfig ${path ?? ''} has no current cluster: set a context with SVC_CONTEXT or --context`);
+  return kc;
+}
+
+export function kube(): Kube {
+  if (cached) return cached;
+  const target = currentTarget();
+  const kc = loadKubeConfig(target.kubeconfig, target.context);
+  cached = {
+    kc, target,
+    core: kc.makeApiClient(k8s.CoreV1Api),
+    apps: kc.makeApiClient(k8s.AppsV1Api),
+    discovery: kc.makeApiClient(k8s.DiscoveryV1Api),
+    objects: k8s.KubernetesObjectApi.makeApiClient(kc),
+  };
+  return cached;
+}
+
+/** A readable one-line description of an API error (status code, reason, message). */
+export function apiErrorText(e: unknown): string {
+  const err = e as { code?: number; body?: unknown; message?: string };
+  if (typeof err?.code === 'number') {
+    let msg = '';
+    try {
+      const body = typeof err.body === 'string' ? (JSON.parse(err.body) as { message?: string; reason?: string }) : (err.body as { message?: string; reason?: string });
+      msg = [body?.reason, body?.message].filter(Boolean).join(': ');
+    } catch {
+      msg = String(err.body ?? '');
+    }
+    return `HTTP ${err.code}${msg ? ` ${msg}` : ''}`;
+  }
+  return err?.message ?? String(e);
+}
+
+export function isNotFound(e: unknown): boolean {
+  return (e as { code?: number })?.code === 404;
+}

@@ -1,0 +1,109 @@
+// The probe runtime: the bundled probe goes into a ConfigMap, long-lived probe Pods run
+// it on the stock Node image, and commands run by exec and return JSON.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Writable } from 'node:stream';
+import * as k8s from '@kubernetes/client-node';
+import type {
+  ConnectAttempt, ConnectRequest, DnsAnswer, DnsQuestion, ProbeIdentity, ResolveResult,
+} from '../probe/contract.js';
+import { apply, ROOT } from './apply.js';
+import { apiErrorText, kube } from './kube.js';
+import { podsReady } from './workloads.js';
+
+export const PROBE_BUNDLE = path.join(ROOT, 'dist', 'probe.cjs');
+export const PROBE_CONFIGMAP = 'svc-probe';
+
+export async function installProbeBundle(ns: string): Promise<void> {
+  let code: string;
+  try {
+    code = fs.readFileSync(PROBE_BUNDLE, 'utf8');
+  } catch {
+    throw new Error(`${PROBE_BUNDLE} is missing: build it with 'npm run build:probe' (global setup does this)`);
+  }
+  try {
+    await kube().core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: PROBE_CONFIGMAP }, data: { 'probe.cjs': code } } });
+  } catch (e) {
+    throw new Error(`cannot create the probe ConfigMap in ${ns}: ${apiErrorText(e)}`);
+  }
+}
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+export async function execIn(ns: string, pod: string, container: string, command: string[], timeoutMs = 60_000): Promise<ExecResult> {
+  const exec = new k8s.Exec(kube().kc);
+  let stdout = '';
+  let stderr = '';
+  const sink = (append: (s: string) => void): Writable => new Writable({ write(chunk: Buffer, _enc, cb) { append(chunk.toString()); cb(); } });
+  return new Promise<ExecResult>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`exec in ${ns}/${pod} timed out after ${timeoutMs} ms: ${command.join(' ').slice(0, 300)}\nstderr so far: ${stderr}`)), timeoutMs);
+    exec.exec(ns, pod, container, command, sink((s) => { stdout += s; }), sink((s) => { stderr += s; }), null, false, (status) => {
+      clearTimeout(timer);
+      let exitCode = 0;
+      if (status.status !== 'Success') {
+        const cause = status.details?.causes?.find((c) => c.reason === 'ExitCode');
+        exitCode = cause?.message ? Number(cause.message) : 1;
+      }
+      // Output frames can trail the status frame: let them land.
+      setImmediate(() => resolve({ stdout, stderr, exitCode }));
+    }).catch((e: unknown) => { clearTimeout(timer); reject(new Error(`exec in ${ns}/${pod} failed: ${apiErrorText(e)}`)); });
+  });
+}
+
+export class Probe {
+  constructor(public readonly ns: string, public readonly pod: string, public readonly node: string) {}
+
+  async run<T>(args: string[], timeoutMs?: number): Promise<T> {
+    const enc = args.map((a, i) => (i > 0 && (a.startsWith('[') || a.startsWith('{')) ? `b64:${Buffer.from(a).toString('base64')}` : a));
+    const r = await execIn(this.ns, this.pod, 'probe', ['node', '/probe/probe.cjs', ...enc], timeoutMs);
+    if (r.exitCode !== 0) throw new Error(`probe ${args[0]} in ${this.pod} exited ${r.exitCode}: ${r.stderr.trim() || r.stdout.trim()}`);
+    try {
+      return JSON.parse(r.stdout) as T;
+    } catch {
+      throw new Error(`probe ${args[0]} in ${this.pod} printed no JSON: ${r.stdout.slice(0, 500)} ${r.stderr.slice(0, 500)}`);
+    }
+  }
+
+  dns(questions: DnsQuestion[]): Promise<DnsAnswer[]> {
+    return this.run<DnsAnswer[]>(['dns', JSON.stringify(questions)]);
+  }
+
+  resolve(names: string[]): Promise<ResolveResult[]> {
+    return this.run<ResolveResult[]>(['resolve', JSON.stringify(names)]);
+  }
+
+  connect(req: ConnectRequest): Promise<ConnectAttempt[]> {
+    return this.run<ConnectAttempt[]>(['connect', JSON.stringify(req)], 120_000);
+  }
+
+  whoami(): Promise<ProbeIdentity> {
+    return this.run<ProbeIdentity>(['whoami']);
+  }
+}
+
+/** Schedulable nodes: Ready, not cordoned, no NoSchedule/NoExecute taint. */
+export async function schedulableNodes(): Promise<k8s.V1Node[]> {
+  const nodes = await kube().core.listNode();
+  return nodes.items.filter((n) =>
+    !n.spec?.unschedulable &&
+    !(n.spec?.taints ?? []).some((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute') &&
+    n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+}
+
+export function hostnameLabel(n: k8s.V1Node): string {
+  return n.metadata?.labels?.['kubernetes.io/hostname'] ?? n.metadata?.name ?? '';
+}
+
+/** Starts one probe Pod per schedulable node (at most maxProbeNodes) and waits until they run. */
+export async function startProbes(ns: string, opts: { nodes?: number } = {}): Promise<Probe[]> {
+  const nodes = (await schedulableNodes()).slice(0, opts.nodes ?? kube().target.maxProbeNodes);
+  if (nodes.length === 0) throw new Error('no schedulable, Ready node to run a probe Pod on');
+  const probes = nodes.map((n, i) => new Probe(ns, `probe-${i}`, n.metadata?.name ?? ''));
+  await Promise.all(nodes.map((n, i) => apply(ns, 'probe/pod.yaml', { NAME: `probe-${i}`, NODE: hostnameLabel(n) })));
+  await podsReady(ns, probes.map((p) => p.pod), 120_000);
+  return probes;
+}

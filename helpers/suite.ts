@@ -1,0 +1,58 @@
+// The per-suite fixture: a fresh namespace with the probe bundle, probe Pods on the
+// nodes, detected cluster facts, and evidence written at the end. Cleanup runs in
+// afterAll whatever the tests did.
+import { afterAll, beforeAll } from '@jest/globals';
+import type { DnsAnswer, DnsQuestion } from '../probe/contract.js';
+import { assertAnswers, type DnsServer, type Expectation, transcript } from './dns.js';
+import { Evidence } from './evidence.js';
+import { type ClusterFacts, detectFacts } from './facts.js';
+import { kube } from './kube.js';
+import { createNamespace, deleteNamespace } from './namespace.js';
+import { installProbeBundle, type Probe, startProbes } from './probe.js';
+
+export interface SuiteContext {
+  ns: string;
+  probes: Probe[];
+  facts: ClusterFacts;
+  evidence: Evidence;
+  /** <name>.<ns>.svc.<zone> */
+  svcName(name: string, ns?: string): string;
+  /** Asks every question from every probe, at every server; returns answers labelled. */
+  askEverywhere(questions: (server: DnsServer) => DnsQuestion[]): Promise<{ probe: Probe; server: DnsServer; answer: DnsAnswer }[]>;
+  /** askEverywhere + assertAnswers + transcript evidence. */
+  expectEverywhere(check: string, name: string, type: DnsQuestion['type'], exp: Expectation, extra?: Partial<DnsQuestion>): Promise<DnsAnswer[]>;
+}
+
+export function useSuite(suite: string, opts: { probes?: number } = {}): SuiteContext {
+  const ctx = { evidence: new Evidence(suite) } as SuiteContext;
+  beforeAll(async () => {
+    ctx.ns = await createNamespace(suite);
+    await installProbeBundle(ctx.ns);
+    ctx.probes = await startProbes(ctx.ns, { nodes: opts.probes });
+    ctx.facts = await detectFacts(ctx.probes[0]!);
+    ctx.evidence.info('setup', `namespace ${ctx.ns}; probes on ${ctx.probes.map((p) => p.node).join(', ')}; cluster domain ${ctx.facts.clusterDomain} (from ${ctx.facts.domainSource}); DNS servers ${ctx.facts.servers.map((s) => `${s.label}=${s.ip}`).join(', ')}`);
+  }, 240_000);
+  afterAll(async () => {
+    ctx.evidence.write();
+    if (ctx.ns) await deleteNamespace(ctx.ns);
+  }, 60_000);
+  ctx.svcName = (name, ns) => `${name}.${ns ?? ctx.ns}.svc.${ctx.facts.clusterDomain}`;
+  ctx.askEverywhere = async (questions) => {
+    const jobs = ctx.probes.map(async (probe) => {
+      const qs = ctx.facts.servers.flatMap((server) => questions(server).map((qq) => ({ qq, server })));
+      const answers = await probe.dns(qs.map((x) => x.qq));
+      return answers.map((answer, i) => ({ probe, server: qs[i]!.server, answer }));
+    });
+    return (await Promise.all(jobs)).flat();
+  };
+  ctx.expectEverywhere = async (check, name, type, exp, extra = {}) => {
+    const results = await ctx.askEverywhere((server) => [{ name, type, server: server.ip, ...extra }]);
+    const first = results.find((r) => r.server === ctx.facts.servers[0]);
+    if (first) ctx.evidence.transcript(check, transcript(first.answer, first.server.label));
+    assertAnswers(results.map((r) => ({ answer: r.answer, label: `${r.server.label}, asked from ${r.probe.pod} on ${r.probe.node}`, exp })), `${name} ${type}`);
+    return results.map((r) => r.answer);
+  };
+  return ctx;
+}
+
+export { kube };

@@ -1,0 +1,38 @@
+// Two projects: `unit` (parsers and helpers, fed with captured real output) and
+// `cluster` (the conformance suites, against a real cluster). Run through
+// scripts/test.sh, which resolves the target cluster first.
+import type { Config } from 'jest';
+
+const transform: Config['transform'] = {
+  '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2023' }, module: { type: 'es6' } }],
+};
+const common = {
+  transform,
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  testEnvironment: 'node',
+};
+
+const config: Config = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/helpers/**/*.test.ts', '<rootDir>/probe/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'cluster',
+      testMatch: ['<rootDir>/suites/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/suites/lifecycle/'],
+      globalSetup: '<rootDir>/helpers/global-setup.ts',
+      globalTeardown: '<rootDir>/helpers/global-teardown.ts',
+      slowTestThreshold: 60,
+    },
+    {
+      ...common,
+      displayName: 'lifecycle',
+      testMatch: ['<rootDir>/suites/lifecycle/**/*.test.ts'],
+    },
+  ],
+  testTimeout: 180_000,
+  maxWorkers: 3,
+};
+
+export default config;

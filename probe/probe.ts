@@ -1,0 +1,310 @@
+// The in-cluster probe: one program, bundled into one CommonJS file (probe/build.mjs),
+// shipped in a ConfigMap and run by a stock Node image. Subcommands print JSON
+// (see contract.ts) on stdout:
+//   idle [port...]           keep the Pod alive (exits on SIGTERM), serving on the ports
+//   whoami                   Pod name, IPs and /etc/resolv.conf
+//   dns <json DnsQuestion[]> ask DNS servers exact questions
+//   resolve <json names[]>   the system resolver (getaddrinfo), as an application sees it
+//   connect <json ConnectRequest>  N connections or HTTP requests; who answered each
+//   serve <port>...          the backend: answers with its Pod name and IP
+//   set-ready true|false     flip the backend's readiness (seen on GET /ready)
+import * as dgram from 'node:dgram';
+import * as dns from 'node:dns';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import dnsPacket from 'dns-packet';
+import type {
+  Backend, ConnectAttempt, ConnectRequest, DnsAnswer, DnsQuestion, DnsRecord, ProbeIdentity,
+  ResolvConf, ResolveResult,
+} from './contract.js';
+
+const NOT_READY_FILE = process.env.SVC_NOT_READY_FILE ?? '/tmp/svc-not-ready';
+
+function out(value: unknown): void {
+  process.stdout.write(JSON.stringify(value) + '\n');
+}
+
+function podIPs(): string[] {
+  const ips: string[] = [];
+  for (const addrs of Object.values(os.networkInterfaces())) {
+    for (const a of addrs ?? []) if (!a.internal && !a.address.startsWith('fe80')) ips.push(a.address);
+  }
+  return ips;
+}
+
+export function parseResolvConf(text: string): ResolvConf {
+  const conf: ResolvConf = { nameservers: [], search: [], options: [] };
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/[#;].*$/, '').trim();
+    const [key, ...rest] = line.split(/\s+/);
+    if (key === 'nameserver' && rest[0]) conf.nameservers.push(rest[0]);
+    else if (key === 'search' || key === 'domain') conf.search = rest;
+    else if (key === 'options') conf.options.push(...rest);
+  }
+  return conf;
+}
+
+// ---------------------------------------------------------------------------- dns
+function recordData(r: dnsPacket.Answer): string {
+  const d = (r as { data?: unknown }).data;
+  switch (r.type) {
+    case 'SRV': {
+      const s = d as dnsPacket.SrvData;
+      return `${s.priority ?? 0} ${s.weight ?? 0} ${s.port} ${s.target}`;
+    }
+    case 'SOA': {
+      const s = d as dnsPacket.SoaData;
+      return `${s.mname} ${s.rname} ${s.serial} ${s.refresh} ${s.retry} ${s.expire} ${s.minimum}`;
+    }
+    case 'TXT': {
+      const parts = Array.isArray(d) ? d : [d];
+      return parts.map((p) => (Buffer.isBuffer(p) ? p.toString('utf8') : String(p))).join('');
+    }
+    case 'OPT':
+      return '';
+    default:
+      return Buffer.isBuffer(d) ? d.toString('hex') : String(d);
+  }
+}
+
+function records(list: dnsPacket.Answer[] | undefined): DnsRecord[] {
+  return (list ?? [])
+    .filter((r) => r.type !== 'OPT')
+    .map((r) => ({ name: r.name, type: r.type, ttl: (r as { ttl?: number }).ttl ?? 0, data: recordData(r) }));
+}
+
+function encodeQuery(q: DnsQuestion, id: number): Buffer {
+  const packet: dnsPacket.Packet = {
+    type: 'query', id, flags: dnsPacket.RECURSION_DESIRED,
+    questions: [{ type: q.type as dnsPacket.RecordType, name: q.name, class: 'IN' }],
+  };
+  if (q.edns) {
+    packet.additionals = [{ type: 'OPT', name: '.', udpPayloadSize: q.edns, flags: 0, options: [] } as unknown as dnsPacket.Answer];
+  }
+  return dnsPacket.encode(packet);
+}
+
+type Decoded = dnsPacket.Packet & { rcode?: string; flag_tc?: boolean; flag_aa?: boolean; flag_rd?: boolean; flag_ra?: boolean };
+
+function udpExchange(q: DnsQuestion, timeoutMs: number): Promise<Decoded> {
+  return new Promise((resolve, reject) => {
+    const id = Math.floor(Math.random() * 65535);
+    const sock = dgram.createSocket(net.isIPv6(q.server) ? 'udp6' : 'udp4');
+    const timer = setTimeout(() => { sock.close(); reject(new Error(`no UDP answer from ${q.server} within ${timeoutMs} ms`)); }, timeoutMs);
+    sock.on('message', (msg) => {
+      const p = dnsPacket.decode(msg) as Decoded;
+      if (p.id !== id) return;
+      clearTimeout(timer); sock.close(); resolve(p);
+    });
+    sock.on('error', (e) => { clearTimeout(timer); sock.close(); reject(e); });
+    sock.send(encodeQuery(q, id), q.port ?? 53, q.server);
+  });
+}
+
+function tcpExchange(q: DnsQuestion, timeoutMs: number): Promise<Decoded> {
+  return new Promise((resolve, reject) => {
+    const id = Math.floor(Math.random() * 65535);
+    const sock = net.connect({ host: q.server, port: q.port ?? 53 });
+    let buf = Buffer.alloc(0);
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`no TCP answer from ${q.server} within ${timeoutMs} ms`)); }, timeoutMs);
+    sock.on('connect', () => {
+      const msg = encodeQuery(q, id);
+      const len = Buffer.alloc(2); len.writeUInt16BE(msg.length);
+      sock.write(Buffer.concat([len, msg]));
+    });
+    sock.on('data', (chunk) => {
+      buf = Buffer.concat([buf, chunk]);
+      if (buf.length < 2) return;
+      const len = buf.readUInt16BE(0);
+      if (buf.length < 2 + len) return;
+      clearTimeout(timer); sock.destroy();
+      resolve(dnsPacket.decode(buf.subarray(2, 2 + len)) as Decoded);
+    });
+    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+  });
+}
+
+export async function ask(q: DnsQuestion): Promise<DnsAnswer> {
+  const timeoutMs = q.timeoutMs ?? 2000;
+  const start = process.hrtime.bigint();
+  const base = { question: q, answers: [], authority: [], additional: [] };
+  const ms = (): number => Number(process.hrtime.bigint() - start) / 1e6;
+  let transport: DnsAnswer['transport'] = q.tcp ? 'tcp' : 'udp';
+  try {
+    let p: Decoded;
+    let udpTruncated: boolean | undefined;
+    if (q.tcp) {
+      p = await tcpExchange(q, timeoutMs);
+    } else {
+      // One resend on a lost UDP datagram; an answer, right or wrong, is never retried.
+      p = await udpExchange(q, timeoutMs).catch(() => udpExchange(q, timeoutMs));
+      udpTruncated = Boolean(p.flag_tc);
+      if (p.flag_tc && !q.noTcpFallback) {
+        p = await tcpExchange(q, timeoutMs);
+        transport = 'udp+tcp';
+      }
+    }
+    return {
+      ...base, transport, rcode: p.rcode ?? 'NOERROR', udpTruncated,
+      flags: { aa: Boolean(p.flag_aa), tc: Boolean(p.flag_tc), rd: Boolean(p.flag_rd), ra: Boolean(p.flag_ra) },
+      answers: records(p.answers), authority: records(p.authorities), additional: records(p.additionals),
+      ms: ms(),
+    };
+  } catch (e) {
+    return { ...base, transport, error: (e as Error).message, ms: ms() };
+  }
+}
+
+// ---------------------------------------------------------------------------- resolve
+async function resolveName(name: string): Promise<ResolveResult> {
+  const start = Date.now();
+  try {
+    const addrs = await dns.promises.lookup(name, { all: true, verbatim: true });
+    return { name, family: 0, addresses: addrs.map((a) => a.address), ms: Date.now() - start };
+  } catch (e) {
+    return { name, family: 0, addresses: [], error: (e as NodeJS.ErrnoException).code ?? String(e), ms: Date.now() - start };
+  }
+}
+
+// ---------------------------------------------------------------------------- connect
+function parseBackend(text: string): Backend | undefined {
+  try {
+    const v = JSON.parse(text) as Backend;
+    return typeof v.pod === 'string' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function tcpWho(host: string, port: number, timeoutMs: number): Promise<ConnectAttempt> {
+  const start = Date.now();
+  return new Promise((resolve) => {
+    const sock = net.connect({ host, port });
+    let data = '';
+    const done = (a: Omit<ConnectAttempt, 'ms'>): void => { sock.destroy(); resolve({ ...a, ms: Date.now() - start }); };
+    sock.setTimeout(timeoutMs, () => done({ error: `ETIMEDOUT after ${timeoutMs} ms`, remote: sock.remoteAddress }));
+    sock.on('connect', () => sock.write('WHO\n'));
+    sock.on('data', (c) => {
+      data += c.toString();
+      if (data.includes('\n')) done({ backend: parseBackend(data.split('\n')[0] ?? ''), remote: sock.remoteAddress });
+    });
+    sock.on('error', (e: NodeJS.ErrnoException) => done({ error: e.code ?? e.message }));
+    sock.on('end', () => { if (!data.includes('\n')) done({ error: 'closed without an answer', remote: sock.remoteAddress }); });
+  });
+}
+
+function httpWho(agent: http.Agent | false, host: string, port: number, timeoutMs: number): Promise<ConnectAttempt> {
+  const start = Date.now();
+  return new Promise((resolve) => {
+    const req = http.get({ host, port, path: '/who', agent, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => { body += c.toString(); });
+      res.on('end', () => resolve({ backend: parseBackend(body), remote: res.socket?.remoteAddress, ms: Date.now() - start }));
+    });
+    req.on('timeout', () => { req.destroy(new Error(`ETIMEDOUT after ${timeoutMs} ms`)); });
+    req.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message, ms: Date.now() - start }));
+  });
+}
+
+async function connect(r: ConnectRequest): Promise<ConnectAttempt[]> {
+  const timeoutMs = r.timeoutMs ?? 3000;
+  const results: ConnectAttempt[] = [];
+  const agent = r.mode === 'http-keepalive' ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : false;
+  for (let i = 0; i < r.count; i++) {
+    results.push(r.mode === 'tcp' ? await tcpWho(r.host, r.port, timeoutMs) : await httpWho(agent, r.host, r.port, timeoutMs));
+  }
+  if (agent) agent.destroy();
+  return results;
+}
+
+// ---------------------------------------------------------------------------- serve
+function serve(ports: number[]): void {
+  const pod = process.env.POD_NAME ?? os.hostname();
+  const ip = process.env.POD_IP ?? podIPs()[0] ?? '';
+  for (const port of ports) {
+    const who = JSON.stringify({ pod, ip, port } satisfies Backend);
+    const httpServer = http.createServer((req, res) => {
+      if (req.url === '/ready') {
+        const ready = !fs.existsSync(NOT_READY_FILE);
+        res.writeHead(ready ? 200 : 503).end(ready ? 'ready\n' : 'not ready\n');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(who + '\n');
+    });
+    // One port speaks both: a line protocol ("WHO\n" -> identity line) and HTTP/1.1.
+    const server = net.createServer((sock) => {
+      sock.once('data', (first) => {
+        if (first.subarray(0, 4).toString() === 'WHO\n') {
+          sock.end(who + '\n');
+          return;
+        }
+        sock.pause();
+        sock.unshift(first);
+        httpServer.emit('connection', sock);
+        sock.resume();
+      });
+      sock.on('error', () => sock.destroy());
+    });
+    server.listen(port, () => process.stderr.write(`serving ${pod} ${ip} on ${port}\n`));
+  }
+}
+
+// ---------------------------------------------------------------------------- main
+function readArg<T>(arg: string | undefined, what: string): T {
+  if (!arg) throw new Error(`missing ${what} argument`);
+  return JSON.parse(arg.startsWith('b64:') ? Buffer.from(arg.slice(4), 'base64').toString() : arg) as T;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...args] = argv;
+  switch (cmd) {
+    case 'idle':
+      // Idles; with ports, also answers as a backend on them (for Pod-to-Pod checks).
+      process.on('SIGTERM', () => process.exit(0));
+      if (args.length) serve(args.map(Number));
+      else setInterval(() => undefined, 1 << 30);
+      return;
+    case 'whoami': {
+      const id: ProbeIdentity = {
+        pod: process.env.POD_NAME ?? os.hostname(), ips: podIPs(),
+        resolvConf: parseResolvConf(fs.readFileSync('/etc/resolv.conf', 'utf8')),
+      };
+      out(id);
+      return;
+    }
+    case 'dns': {
+      const qs = readArg<DnsQuestion[]>(args[0], 'questions');
+      out(await Promise.all(qs.map((q) => ask(q))));
+      return;
+    }
+    case 'resolve': {
+      const names = readArg<string[]>(args[0], 'names');
+      out(await Promise.all(names.map((n) => resolveName(n))));
+      return;
+    }
+    case 'connect':
+      out(await connect(readArg<ConnectRequest>(args[0], 'request')));
+      return;
+    case 'serve':
+      process.on('SIGTERM', () => process.exit(0));
+      serve(args.map(Number));
+      return;
+    case 'set-ready':
+      if (args[0] === 'false') fs.writeFileSync(NOT_READY_FILE, '');
+      else fs.rmSync(NOT_READY_FILE, { force: true });
+      out({ ready: args[0] !== 'false' });
+      return;
+    default:
+      process.stderr.write('usage: probe idle|whoami|dns|resolve|connect|serve|set-ready ...\n');
+      process.exit(2);
+  }
+}
+
+if (typeof require !== 'undefined' && require.main === module) {
+  main(process.argv.slice(2)).catch((e: unknown) => {
+    process.stderr.write(`probe: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  });
+}

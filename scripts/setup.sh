@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine to run the suites: Debian packages for the bundled cluster,
+# Node >= 22.19 (from the npm registry's `node` package when the machine's is older),
+# npm ci, and the cluster components built from source (cached by version).
+# Usage: scripts/setup.sh [--no-cluster]   (--no-cluster: only the Node side, for a cluster of your own)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+with_cluster=1; [ "${1:-}" = --no-cluster ] && with_cluster=0
+
+APT_PACKAGES=(runc containernetworking-plugins iptables nftables conntrack socat openssl iproute2 util-linux jq curl dnsutils bc procps kmod)
+if [ $with_cluster = 1 ]; then
+  [ "$(id -u)" = 0 ] || { echo "setup: the bundled cluster needs root for its packages and network namespaces; run as root, or use --no-cluster with KUBECONFIG" >&2; exit 1; }
+  missing=()
+  for p in "${APT_PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  command -v go >/dev/null || { echo "setup: Go 1.25+ is needed to build the cluster components (https://go.dev/dl/)" >&2; exit 1; }
+fi
+
+command -v npm >/dev/null || { echo "setup: npm is needed (Node.js 20+ with npm)" >&2; exit 1; }
+# npm ci brings node@24 (node_modules/.bin/node), which the test scripts use when the
+# machine's Node is older than 22.19; newer machines simply ignore it.
+npm ci --no-audit --no-fund --loglevel=error
+node_modules/.bin/node -e 'const [a,b]=process.versions.node.split(".").map(Number); if(!(a>22||(a===22&&b>=19))){console.error("setup: node_modules/.bin/node is "+process.version+", need >= 22.19");process.exit(1)}'
+node_modules/.bin/node probe/build.mjs
+
+if [ $with_cluster = 1 ]; then
+  bash cluster/build.sh
+fi
+echo "setup: done. Run the tests with: npm test"

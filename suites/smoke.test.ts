@@ -1,0 +1,81 @@
+// The test bed itself: nodes, Pod networking across nodes, cluster DNS, a ClusterIP
+// Service across nodes, logs and exec, and a StatefulSet Pod coming back with a new IP.
+// On the bundled cluster the expectations come from its profile (node count, DNS IP).
+import { describe, expect, test } from '@jest/globals';
+import { answerSet, assertAnswers } from '../helpers/dns.js';
+import { apply } from '../helpers/apply.js';
+import { useSuite, kube } from '../helpers/suite.js';
+import { listPods, podState, rolloutReady } from '../helpers/workloads.js';
+import { waitFor } from '../helpers/wait.js';
+
+const ctx = useSuite('smoke');
+
+describe('cluster smoke', () => {
+  test('every node is Ready (as many as the bundled cluster profile says)', async () => {
+    const nodes = (await kube().core.listNode()).items;
+    const ready = nodes.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    const want = kube().target.profile?.nodes;
+    const summary = nodes.map((n) => `${n.metadata?.name}: Ready=${n.status?.conditions?.find((c) => c.type === 'Ready')?.status}`).join(', ');
+    if (want !== undefined) expect({ nodes: nodes.length, ready: ready.length, summary }).toEqual({ nodes: want, ready: want, summary });
+    else expect(ready.length).toBe(nodes.length);
+  });
+
+  test('a Pod on one node reaches a Pod on another node by its IP', async () => {
+    if (ctx.probes.length < 2) {
+      ctx.evidence.info('cross-node', 'single schedulable node: only same-node Pod traffic checked');
+    }
+    const pods = (await listPods(ctx.ns, 'app.kubernetes.io/name=svc-probe')).map(podState);
+    const results = await Promise.all(ctx.probes.map(async (from, i) => {
+      const to = pods.find((p) => p.name === ctx.probes[(i + 1) % ctx.probes.length]!.pod)!;
+      const [attempt] = await from.connect({ host: to.ip!, port: 8080, count: 1, mode: 'tcp', timeoutMs: 3000 });
+      return { from: `${from.pod}@${from.node}`, to: `${to.name}@${to.node} ${to.ip}`, answeredBy: attempt?.backend?.pod, error: attempt?.error };
+    }));
+    expect(results).toEqual(results.map((r) => ({ ...r, answeredBy: r.to.split('@')[0], error: undefined })));
+  });
+
+  test('a Pod resolves kubernetes.default.svc.<zone> through the cluster DNS Service', async () => {
+    const { core, target } = kube();
+    const svc = await core.readNamespacedService({ name: 'kubernetes', namespace: 'default' });
+    if (target.profile) expect(ctx.facts.dnsServiceIP).toBe(target.profile.dnsServiceIP);
+    const name = ctx.svcName('kubernetes', 'default');
+    const answers = await Promise.all(ctx.probes.map((p) => p.dns([{ name, type: 'A', server: ctx.facts.dnsServiceIP }])));
+    assertAnswers(answers.flat().map((answer) => ({ answer, exp: { rcode: 'NOERROR', set: [svc.spec!.clusterIP!] } })), name);
+    expect(answerSet(answers[0]![0]!)).toEqual([svc.spec!.clusterIP]);
+  });
+
+  test('a ClusterIP Service is reachable from Pods on other nodes', async () => {
+    await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 1 });
+    const [backend] = await rolloutReady(ctx.ns, 'Deployment', 'web-api', 1);
+    const svc = await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns });
+    const vip = svc.spec!.clusterIP!;
+    const results = await Promise.all(ctx.probes.map(async (p) => {
+      const [a] = await waitFor(`${p.pod} to reach web-api through ${vip}:80`, async () => {
+        const r = await p.connect({ host: vip, port: 80, count: 1, mode: 'http', timeoutMs: 2000 });
+        return { ok: r[0]?.backend?.pod === backend!.name, state: r };
+      }, { timeoutMs: 30_000 });
+      return { from: p.node, backendNode: backend!.node, answeredBy: a?.backend?.pod };
+    }));
+    expect(results.some((r) => r.from !== r.backendNode) || ctx.probes.length === 1).toBe(true);
+    for (const r of results) expect(r.answeredBy).toBe(backend!.name);
+  });
+
+  test('logs and exec work through the API server', async () => {
+    const probe = ctx.probes[0]!;
+    const id = await probe.whoami();
+    expect(id.pod).toBe(probe.pod);
+    const log = await kube().core.readNamespacedPodLog({ name: probe.pod, namespace: ctx.ns });
+    expect(log).toContain(`serving ${probe.pod}`);
+  });
+
+  test('a deleted StatefulSet Pod comes back under the same name with a new IP', async () => {
+    await apply(ctx.ns, 'mysql.yaml', { REPLICAS: 1 });
+    const [before] = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', 1);
+    await kube().core.deleteNamespacedPod({ name: 'mysql-0', namespace: ctx.ns, gracePeriodSeconds: 0 });
+    const after = await waitFor('mysql-0 to come back Ready with a new IP', async () => {
+      const p = (await listPods(ctx.ns, 'app=mysql')).map(podState).find((s) => s.name === 'mysql-0');
+      return { ok: Boolean(p?.ready && p.ip && p.ip !== before!.ip), state: { before, now: p } };
+    }, { timeoutMs: 90_000 });
+    ctx.evidence.info('statefulset-new-ip', `mysql-0 moved from ${before!.ip} to ${after.now!.ip}`);
+    expect(after.now!.ip).not.toBe(before!.ip);
+  });
+});
