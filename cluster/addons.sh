@@ -3,6 +3,14 @@
 # from the SVC_* variables that cluster.sh sets. JSON strings are passed pre-quoted.
 set -euo pipefail
 cat <<EOF
+# The apiserver's client certificate towards kubelets (logs, exec, port-forward).
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "svc-conformance:apiserver-kubelet-api-admin"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:kubelet-api-admin"}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: kube-apiserver-kubelet-client}
+---
 apiVersion: v1
 kind: ServiceAccount
 metadata: {name: coredns, namespace: kube-system}

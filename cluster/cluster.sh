@@ -160,7 +160,7 @@ make_pki() {
   gen_cert etcd-ca apiserver-etcd-client "/CN=kube-apiserver-etcd-client" client
   gen_cert ca apiserver "/CN=kube-apiserver" server \
     "DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.$CLUSTER_DOMAIN,DNS:localhost,IP:$svc_ip,IP:$(bridge_ip),IP:127.0.0.1"
-  gen_cert ca apiserver-kubelet-client "/O=kubeadm:cluster-admins/CN=kube-apiserver-kubelet-client" client
+  gen_cert ca apiserver-kubelet-client "/CN=kube-apiserver-kubelet-client" client
   gen_cert ca admin "/O=system:masters/CN=kubernetes-admin" client
   gen_cert ca controller-manager "/CN=system:kube-controller-manager" client
   gen_cert ca scheduler "/CN=system:kube-scheduler" client

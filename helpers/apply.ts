@@ -4,8 +4,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import * as yaml from 'js-yaml';
-import { apiErrorText, kube } from './kube.js';
-import { RUN_LABEL, MANAGED_LABEL, MANAGED_BY } from './namespace.js';
+import { apiErrorText, kube } from './kube.ts';
+import { RUN_LABEL, MANAGED_LABEL, MANAGED_BY } from './namespace.ts';
 
 export const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 export const FIELD_MANAGER = 'svc-conformance';

@@ -1,7 +1,7 @@
 // DNS questions, answer sets and failure messages. Answers are compared as sets,
 // names case-insensitively; every failure message shows the question, the server,
 // the expected answer and the actual rcode and records.
-import type { DnsAnswer, DnsQuestion, DnsRecord, DnsRecordType } from '../probe/contract.js';
+import type { DnsAnswer, DnsQuestion, DnsRecord, DnsRecordType } from '../probe/contract.ts';
 
 export const norm = (name: string): string => name.toLowerCase().replace(/\.$/, '');
 

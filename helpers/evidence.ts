@@ -2,7 +2,7 @@
 // check and written as JSON (one file per suite) under SVC_EVIDENCE_DIR.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { currentTarget } from './target.js';
+import { currentTarget } from './target.ts';
 
 export interface EvidenceItem {
   check: string;

@@ -1,10 +1,10 @@
 // Cluster facts, detected rather than assumed: the cluster domain (from a probe Pod's
 // resolv.conf search list), the DNS Service IP, every CoreDNS replica's Pod IP, and
 // the nodes. Reads only kube-system Services and EndpointSlices outside the run's namespaces.
-import { kube } from './kube.js';
-import type { DnsServer } from './dns.js';
-import type { Probe } from './probe.js';
-import { serviceSlices, sliceEndpoints } from './workloads.js';
+import { kube } from './kube.ts';
+import type { DnsServer } from './dns.ts';
+import type { Probe } from './probe.ts';
+import { serviceSlices, sliceEndpoints } from './workloads.ts';
 
 export interface ClusterFacts {
   clusterDomain: string;

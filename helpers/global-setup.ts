@@ -5,8 +5,8 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import * as k8s from '@kubernetes/client-node';
-import { DEFAULT_PROFILE_PATH, readProfile } from './target.js';
-import { apiErrorText, loadKubeConfig } from './kube.js';
+import { DEFAULT_PROFILE_PATH, readProfile } from './target.ts';
+import { apiErrorText, loadKubeConfig } from './kube.ts';
 
 export default async function globalSetup(): Promise<void> {
   execFileSync(process.execPath, ['probe/build.mjs'], { stdio: 'inherit' });

@@ -1,5 +1,5 @@
 // Backstop cleanup: deletes every namespace this run labelled, whatever the suites did.
-import { deleteRunNamespaces } from './namespace.js';
+import { deleteRunNamespaces } from './namespace.ts';
 
 export default async function globalTeardown(): Promise<void> {
   if (process.env.SVC_KEEP_NAMESPACES === '1') return;

@@ -1,7 +1,7 @@
 // Cluster access: one KubeConfig and the API clients the suites use, with errors
 // turned into sentences.
 import * as k8s from '@kubernetes/client-node';
-import { currentTarget, type Target } from './target.js';
+import { currentTarget, type Target } from './target.ts';
 
 export interface Kube {
   kc: k8s.KubeConfig;

@@ -3,7 +3,7 @@
 // Nothing outside it is modified, apart from cordoning for the rescheduling check,
 // which is always undone (see nodes.ts).
 import * as crypto from 'node:crypto';
-import { apiErrorText, isNotFound, kube } from './kube.js';
+import { apiErrorText, isNotFound, kube } from './kube.ts';
 
 export const RUN_LABEL = 'svc-conformance.io/run-id';
 export const SUITE_LABEL = 'svc-conformance.io/suite';
@@ -63,7 +63,7 @@ export async function deleteRunNamespaces(runId?: string): Promise<string[]> {
   const { core } = kube();
   const selector = runId ? `${RUN_LABEL}=${runId}` : RUN_LABEL;
   const list = await core.listNamespace({ labelSelector: `${selector},${MANAGED_LABEL}=${MANAGED_BY}` });
-  const names = list.items.map((n) => n.metadata?.name ?? '').filter(Boolean);
+  const names = list.items.filter((n) => n.status?.phase !== 'Terminating').map((n) => n.metadata?.name ?? '').filter(Boolean);
   await Promise.all(names.map((n) => deleteNamespace(n)));
   return names;
 }

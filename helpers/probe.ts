@@ -6,10 +6,10 @@ import { Writable } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
 import type {
   ConnectAttempt, ConnectRequest, DnsAnswer, DnsQuestion, ProbeIdentity, ResolveResult,
-} from '../probe/contract.js';
-import { apply, ROOT } from './apply.js';
-import { apiErrorText, kube } from './kube.js';
-import { podsReady } from './workloads.js';
+} from '../probe/contract.ts';
+import { apply, ROOT } from './apply.ts';
+import { apiErrorText, kube } from './kube.ts';
+import { podsReady } from './workloads.ts';
 
 export const PROBE_BUNDLE = path.join(ROOT, 'dist', 'probe.cjs');
 export const PROBE_CONFIGMAP = 'svc-probe';

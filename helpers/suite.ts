@@ -2,13 +2,13 @@
 // nodes, detected cluster facts, and evidence written at the end. Cleanup runs in
 // afterAll whatever the tests did.
 import { afterAll, beforeAll } from '@jest/globals';
-import type { DnsAnswer, DnsQuestion } from '../probe/contract.js';
-import { assertAnswers, type DnsServer, type Expectation, transcript } from './dns.js';
-import { Evidence } from './evidence.js';
-import { type ClusterFacts, detectFacts } from './facts.js';
-import { kube } from './kube.js';
-import { createNamespace, deleteNamespace } from './namespace.js';
-import { installProbeBundle, type Probe, startProbes } from './probe.js';
+import type { DnsAnswer, DnsQuestion } from '../probe/contract.ts';
+import { assertAnswers, type DnsServer, type Expectation, transcript } from './dns.ts';
+import { Evidence } from './evidence.ts';
+import { type ClusterFacts, detectFacts } from './facts.ts';
+import { kube } from './kube.ts';
+import { createNamespace, deleteNamespace } from './namespace.ts';
+import { installProbeBundle, type Probe, startProbes } from './probe.ts';
 
 export interface SuiteContext {
   ns: string;

@@ -1,7 +1,7 @@
 // Waits poll a condition against a deadline and, when they give up, report the last
 // state they observed. Polling (rather than watches, which client-node 2.x ends
 // after 30 s of silence) keeps every wait restartable and its last state known.
-import { currentTarget } from './target.js';
+import { currentTarget } from './target.ts';
 
 export interface Observation<T> {
   ok: boolean;

@@ -1,8 +1,8 @@
 // Waits on workloads and EndpointSlices: each polls against a deadline and reports
 // the last state it saw; a Pod stuck on its image becomes a sentence, not a timeout.
 import type * as k8s from '@kubernetes/client-node';
-import { kube } from './kube.js';
-import { waitFor } from './wait.js';
+import { kube } from './kube.ts';
+import { waitFor } from './wait.ts';
 
 export interface PodState {
   name: string;

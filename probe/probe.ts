@@ -18,7 +18,7 @@ import dnsPacket from 'dns-packet';
 import type {
   Backend, ConnectAttempt, ConnectRequest, DnsAnswer, DnsQuestion, DnsRecord, ProbeIdentity,
   ResolvConf, ResolveResult,
-} from './contract.js';
+} from './contract.ts';
 
 const NOT_READY_FILE = process.env.SVC_NOT_READY_FILE ?? '/tmp/svc-not-ready';
 

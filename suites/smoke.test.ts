@@ -2,11 +2,11 @@
 // Service across nodes, logs and exec, and a StatefulSet Pod coming back with a new IP.
 // On the bundled cluster the expectations come from its profile (node count, DNS IP).
 import { describe, expect, test } from '@jest/globals';
-import { answerSet, assertAnswers } from '../helpers/dns.js';
-import { apply } from '../helpers/apply.js';
-import { useSuite, kube } from '../helpers/suite.js';
-import { listPods, podState, rolloutReady } from '../helpers/workloads.js';
-import { waitFor } from '../helpers/wait.js';
+import { answerSet, assertAnswers } from '../helpers/dns.ts';
+import { apply } from '../helpers/apply.ts';
+import { useSuite, kube } from '../helpers/suite.ts';
+import { listPods, podState, rolloutReady } from '../helpers/workloads.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const ctx = useSuite('smoke');
 
