@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
 import type {
-  ConnectAttempt, ConnectRequest, DnsAnswer, DnsQuestion, ProbeIdentity, ResolveResult,
+  ConnectAttempt, ConnectRequest, DnsAnswer, DnsQuestion, DnsWatchRequest, DnsWatchResult, ProbeIdentity,
+  ResolveResult,
 } from '../probe/contract.ts';
 import { apply, ROOT } from './apply.ts';
 import { apiErrorText, kube } from './kube.ts';
@@ -55,11 +56,11 @@ export async function execIn(ns: string, pod: string, container: string, command
 }
 
 export class Probe {
-  constructor(public readonly ns: string, public readonly pod: string, public readonly node: string) {}
+  constructor(public readonly ns: string, public readonly pod: string, public readonly node: string, public readonly container = 'probe') {}
 
   async run<T>(args: string[], timeoutMs?: number): Promise<T> {
     const enc = args.map((a, i) => (i > 0 && (a.startsWith('[') || a.startsWith('{')) ? `b64:${Buffer.from(a).toString('base64')}` : a));
-    const r = await execIn(this.ns, this.pod, 'probe', ['node', '/probe/probe.cjs', ...enc], timeoutMs);
+    const r = await execIn(this.ns, this.pod, this.container, ['node', '/probe/probe.cjs', ...enc], timeoutMs);
     if (r.exitCode !== 0) throw new Error(`probe ${args[0]} in ${this.pod} exited ${r.exitCode}: ${r.stderr.trim() || r.stdout.trim()}`);
     try {
       return JSON.parse(r.stdout) as T;
@@ -78,6 +79,14 @@ export class Probe {
 
   connect(req: ConnectRequest): Promise<ConnectAttempt[]> {
     return this.run<ConnectAttempt[]>(['connect', JSON.stringify(req)], 120_000);
+  }
+
+  dnsWatch(req: DnsWatchRequest): Promise<DnsWatchResult> {
+    return this.run<DnsWatchResult>(['dns-watch', JSON.stringify(req)], req.timeoutMs + 30_000);
+  }
+
+  setReady(ready: boolean): Promise<{ ready: boolean }> {
+    return this.run<{ ready: boolean }>(['set-ready', String(ready)]);
   }
 
   whoami(): Promise<ProbeIdentity> {

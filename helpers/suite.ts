@@ -3,7 +3,7 @@
 // afterAll whatever the tests did.
 import { afterAll, beforeAll } from '@jest/globals';
 import type { DnsAnswer, DnsQuestion } from '../probe/contract.ts';
-import { assertAnswers, type DnsServer, type Expectation, transcript } from './dns.ts';
+import { assertAnswers, DnsMismatch, type DnsServer, type Expectation, mismatch, transcript } from './dns.ts';
 import { Evidence } from './evidence.ts';
 import { type ClusterFacts, detectFacts } from './facts.ts';
 import { kube } from './kube.ts';
@@ -21,6 +21,9 @@ export interface SuiteContext {
   askEverywhere(questions: (server: DnsServer) => DnsQuestion[]): Promise<{ probe: Probe; server: DnsServer; answer: DnsAnswer }[]>;
   /** askEverywhere + assertAnswers + transcript evidence. */
   expectEverywhere(check: string, name: string, type: DnsQuestion['type'], exp: Expectation, extra?: Partial<DnsQuestion>): Promise<DnsAnswer[]>;
+  /** Polls every server from every probe until all give the expected answer; fails with
+   *  the last answers after boundMs (default: the convergence bound). Returns the ms taken. */
+  convergeEverywhere(check: string, name: string, type: DnsQuestion['type'], exp: Expectation, boundMs?: number): Promise<number>;
 }
 
 export function useSuite(suite: string, opts: { probes?: number } = {}): SuiteContext {
@@ -51,6 +54,28 @@ export function useSuite(suite: string, opts: { probes?: number } = {}): SuiteCo
     if (first) ctx.evidence.transcript(check, transcript(first.answer, first.server.label));
     assertAnswers(results.map((r) => ({ answer: r.answer, label: `${r.server.label}, asked from ${r.probe.pod} on ${r.probe.node}`, exp })), `${name} ${type}`);
     return results.map((r) => r.answer);
+  };
+  ctx.convergeEverywhere = async (check, name, type, exp, boundMs) => {
+    const bound = boundMs ?? kube().target.convergenceBoundMs;
+    const start = Date.now();
+    for (;;) {
+      const results = await ctx.askEverywhere((server) => [{ name, type, server: server.ip, timeoutMs: 1000 }]);
+      const bad = results.filter((r) => mismatch(r.answer, exp));
+      if (!bad.length) {
+        const ms = Date.now() - start;
+        ctx.evidence.measure(check, `${name} ${type} converged`, ms, 'ms');
+        return ms;
+      }
+      if (Date.now() - start > bound) {
+        try {
+          assertAnswers(bad.map((r) => ({ answer: r.answer, label: `${r.server.label}, asked from ${r.probe.pod} on ${r.probe.node}`, exp })), `${name} ${type}`);
+        } catch (e) {
+          if (e instanceof DnsMismatch) e.message = `not converged within the bound of ${bound} ms. ${e.message}`;
+          throw e;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
   };
   return ctx;
 }

@@ -85,3 +85,30 @@ export interface ProbeIdentity {
   ips: string[];
   resolvConf: ResolvConf;
 }
+
+/** dns-watch: ask the same questions every intervalMs and keep the changes, until
+ *  every answer is one record, outside `exclude`, the same at every question, and
+ *  has stayed so for stableMs; or until timeoutMs. */
+export interface DnsWatchRequest {
+  questions: DnsQuestion[];
+  exclude: string[];
+  intervalMs: number;
+  stableMs: number;
+  timeoutMs: number;
+}
+
+export interface DnsWatchChange {
+  /** Epoch ms (the probe node's clock). */
+  t: number;
+  rcode?: string;
+  set: string[];
+  error?: string;
+}
+
+export interface DnsWatchResult {
+  ended: 'stable' | 'timeout';
+  startedAt: number;
+  endedAt: number;
+  samples: number;
+  series: { question: DnsQuestion; changes: DnsWatchChange[] }[];
+}

@@ -4,6 +4,7 @@
 //   idle [port...]           keep the Pod alive (exits on SIGTERM), serving on the ports
 //   whoami                   Pod name, IPs and /etc/resolv.conf
 //   dns <json DnsQuestion[]> ask DNS servers exact questions
+//   dns-watch <json DnsWatchRequest>  follow answers over time (convergence)
 //   resolve <json names[]>   the system resolver (getaddrinfo), as an application sees it
 //   connect <json ConnectRequest>  N connections or HTTP requests; who answered each
 //   serve <port>...          the backend: answers with its Pod name and IP
@@ -16,8 +17,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import dnsPacket from 'dns-packet';
 import type {
-  Backend, ConnectAttempt, ConnectRequest, DnsAnswer, DnsQuestion, DnsRecord, ProbeIdentity,
-  ResolvConf, ResolveResult,
+  Backend, ConnectAttempt, ConnectRequest, DnsAnswer, DnsQuestion, DnsRecord, DnsWatchChange,
+  DnsWatchRequest, DnsWatchResult, ProbeIdentity, ResolvConf, ResolveResult,
 } from './contract.ts';
 
 const NOT_READY_FILE = process.env.SVC_NOT_READY_FILE ?? '/tmp/svc-not-ready';
@@ -157,6 +158,34 @@ export async function ask(q: DnsQuestion): Promise<DnsAnswer> {
   }
 }
 
+async function dnsWatch(r: DnsWatchRequest): Promise<DnsWatchResult> {
+  const startedAt = Date.now();
+  const series = r.questions.map((question) => ({ question, changes: [] as DnsWatchChange[] }));
+  const key = (c: DnsWatchChange): string => `${c.rcode ?? ''}|${c.error ?? ''}|${c.set.join(',')}`;
+  let stableSince: number | undefined;
+  let samples = 0;
+  for (;;) {
+    const t = Date.now();
+    const answers = await Promise.all(r.questions.map((q) => ask({ ...q, timeoutMs: q.timeoutMs ?? 1000 })));
+    samples++;
+    answers.forEach((a, i) => {
+      const set = a.answers.filter((x) => x.type === a.question.type).map((x) => x.data).sort();
+      const c: DnsWatchChange = { t, rcode: a.rcode, set, error: a.error };
+      const s = series[i]!;
+      const last = s.changes[s.changes.length - 1];
+      if (!last || key(last) !== key(c)) s.changes.push(c);
+    });
+    const sets = answers.map((a) => a.answers.filter((x) => x.type === a.question.type).map((x) => x.data));
+    const settled = sets.every((s) => s.length === 1 && !r.exclude.includes(s[0]!) && s[0] === sets[0]![0]) &&
+      answers.every((a) => a.rcode === 'NOERROR');
+    if (!settled) stableSince = undefined;
+    else stableSince ??= t;
+    if (stableSince !== undefined && Date.now() - stableSince >= r.stableMs) return { ended: 'stable', startedAt, endedAt: Date.now(), samples, series };
+    if (Date.now() - startedAt >= r.timeoutMs) return { ended: 'timeout', startedAt, endedAt: Date.now(), samples, series };
+    await new Promise((res) => setTimeout(res, Math.max(0, r.intervalMs - (Date.now() - t))));
+  }
+}
+
 // ---------------------------------------------------------------------------- resolve
 async function resolveName(name: string): Promise<ResolveResult> {
   const start = Date.now();
@@ -279,6 +308,9 @@ async function main(argv: string[]): Promise<void> {
       out(await Promise.all(qs.map((q) => ask(q))));
       return;
     }
+    case 'dns-watch':
+      out(await dnsWatch(readArg<DnsWatchRequest>(args[0], 'request')));
+      return;
     case 'resolve': {
       const names = readArg<string[]>(args[0], 'names');
       out(await Promise.all(names.map((n) => resolveName(n))));

@@ -1,0 +1,74 @@
+// Headless Services (clusterIP: None): no virtual IP; DNS answers one A record per
+// ready Pod, equal to the ready addresses in the Service's EndpointSlices; readiness
+// and scaling are followed within the bound; each Pod IP is reachable directly.
+import { describe, expect, test } from '@jest/globals';
+import { apply } from '../helpers/apply.ts';
+import { useSuite, kube } from '../helpers/suite.ts';
+import { Probe } from '../helpers/probe.ts';
+import { rolloutReady, serviceSlices, sliceEndpoints, slicesSettled, type PodState } from '../helpers/workloads.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const ctx = useSuite('headless');
+const NAME = 'grpc-backend';
+let pods: PodState[] = [];
+
+const scale = async (replicas: number): Promise<PodState[]> => {
+  await apply(ctx.ns, 'grpc-backend.yaml', { REPLICAS: replicas });
+  return rolloutReady(ctx.ns, 'Deployment', NAME, replicas);
+};
+
+describe('headless Service', () => {
+  test('has no virtual IP: spec.clusterIP is None', async () => {
+    await apply(ctx.ns, 'grpc-backend.yaml', { REPLICAS: 3 });
+    pods = await rolloutReady(ctx.ns, 'Deployment', NAME, 3);
+    const svc = await kube().core.readNamespacedService({ name: NAME, namespace: ctx.ns });
+    expect(svc.spec?.clusterIP).toBe('None');
+  });
+
+  test('A answers exactly the ready Pod IPs, which are the ready addresses of its EndpointSlices', async () => {
+    const ips = pods.map((p) => p.ip!);
+    const eps = await slicesSettled(ctx.ns, NAME, ips);
+    const sliceReady = eps.filter((e) => e.ready).flatMap((e) => e.addresses).sort();
+    expect(sliceReady).toEqual([...ips].sort());
+    await ctx.expectEverywhere('headless-a', ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: ips });
+  });
+
+  test('a Pod whose readiness probe fails is left out of the answer, and comes back once it is ready', async () => {
+    const victim = pods[0]!;
+    const backend = new Probe(ctx.ns, victim.name, victim.node ?? '', NAME);
+    const others = pods.slice(1).map((p) => p.ip!);
+    await backend.setReady(false);
+    try {
+      await waitFor(`${victim.name} to be not ready in the EndpointSlices`, async () => {
+        const eps = sliceEndpoints(await serviceSlices(ctx.ns, NAME));
+        return { ok: eps.some((e) => e.addresses.includes(victim.ip!) && !e.ready), state: eps };
+      }, { timeoutMs: 30_000 });
+      await ctx.convergeEverywhere('headless-not-ready', ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: others });
+    } finally {
+      await backend.setReady(true);
+    }
+    await slicesSettled(ctx.ns, NAME, pods.map((p) => p.ip!), 30_000);
+    await ctx.convergeEverywhere('headless-ready-again', ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: pods.map((p) => p.ip!) });
+  });
+
+  test('scaling 3 -> 5 -> 2 is reflected in the A answer within the bound', async () => {
+    for (const n of [5, 2]) {
+      pods = await scale(n);
+      const ips = pods.map((p) => p.ip!);
+      await slicesSettled(ctx.ns, NAME, ips, 60_000);
+      await ctx.convergeEverywhere(`headless-scale-${n}`, ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: ips });
+      await ctx.expectEverywhere(`headless-scale-${n}`, ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: ips });
+    }
+  });
+
+  test('each Pod IP in the answer can be reached directly', async () => {
+    const [answer] = await ctx.probes[0]!.dns([{ name: ctx.svcName(NAME), type: 'A', server: ctx.facts.dnsServiceIP }]);
+    const ips = answer!.answers.filter((r) => r.type === 'A').map((r) => r.data);
+    expect(ips.sort()).toEqual(pods.map((p) => p.ip!).sort());
+    const reached = await Promise.all(ips.map(async (ip) => {
+      const [a] = await ctx.probes[0]!.connect({ host: ip, port: 50051, count: 1, mode: 'tcp' });
+      return { ip, answeredFrom: a?.backend?.ip, error: a?.error };
+    }));
+    expect(reached).toEqual(ips.map((ip) => ({ ip, answeredFrom: ip, error: undefined })));
+  });
+});
