@@ -1,0 +1,93 @@
+// StatefulSets behind a headless Service: stable per-Pod names that resolve to exactly
+// that Pod's IP, through the system resolver as an application sees them too; no names
+// when serviceName names no Service; and the name follows its Pod when the Pod is
+// rescheduled to another node with a new IP, within a measured, bounded time.
+import { describe, expect, test } from '@jest/globals';
+import type { DnsWatchResult } from '../probe/contract.ts';
+import { apply } from '../helpers/apply.ts';
+import { useSuite, kube } from '../helpers/suite.ts';
+import { withCordon } from '../helpers/nodes.ts';
+import { Probe } from '../helpers/probe.ts';
+import { listPods, podState, rolloutReady, type PodState } from '../helpers/workloads.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const ctx = useSuite('statefulset');
+let pods: PodState[] = [];
+const podName = (n: number): string => `mysql-${n}`;
+
+describe('StatefulSet per-Pod names', () => {
+  test('mysql-N.mysql.<ns>.svc.<zone> resolves to exactly Pod N\'s IP, for each N', async () => {
+    await apply(ctx.ns, 'mysql.yaml', { REPLICAS: 3 });
+    pods = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', 3);
+    for (let n = 0; n < 3; n++) {
+      const pod = pods.find((p) => p.name === podName(n))!;
+      await ctx.expectEverywhere(`sts-name-${n}`, `${podName(n)}.${ctx.svcName('mysql')}`, 'A', { rcode: 'NOERROR', set: [pod.ip!] });
+    }
+  });
+
+  test('from a peer Pod, the short name mysql-0.mysql resolves through the system resolver', async () => {
+    const peer = pods.find((p) => p.name === podName(1))!;
+    const inPeer = new Probe(ctx.ns, peer.name, peer.node ?? '', 'mysql');
+    const [r] = await inPeer.resolve(['mysql-0.mysql']);
+    const want = pods.find((p) => p.name === podName(0))!.ip;
+    ctx.evidence.transcript('sts-short-name', `getaddrinfo("mysql-0.mysql") in ${peer.name}: ${r?.error ?? r?.addresses.join(', ')}`);
+    expect({ name: r?.name, addresses: r?.addresses, error: r?.error }).toEqual({ name: 'mysql-0.mysql', addresses: [want], error: undefined });
+  });
+
+  test('a StatefulSet whose serviceName names no headless Service gets no per-Pod names', async () => {
+    await apply(ctx.ns, 'orphan.yaml', { REPLICAS: 2 });
+    const orphans = await rolloutReady(ctx.ns, 'StatefulSet', 'orphan', 2);
+    // The Service that does select the Pods answers them (so the Pods are published) ...
+    await ctx.expectEverywhere('orphan-service', ctx.svcName('orphan-other'), 'A', { rcode: 'NOERROR', set: orphans.map((p) => p.ip!) });
+    // ... but no per-Pod name exists, under it or under the missing serviceName.
+    await ctx.expectEverywhere('orphan-no-name', `orphan-0.${ctx.svcName('orphan-other')}`, 'A', { rcode: 'NXDOMAIN', set: [] });
+    await ctx.expectEverywhere('orphan-no-name-missing', `orphan-0.${ctx.svcName('orphan-missing')}`, 'A', { rcode: 'NXDOMAIN', set: [] });
+  });
+});
+
+describe('StatefulSet Pod rescheduling', () => {
+  test('mysql-0 keeps its name on another node with a new IP, and DNS follows within the bound at every replica', async () => {
+    const bound = kube().target.convergenceBoundMs;
+    const old = (await listPods(ctx.ns, 'app=mysql')).map(podState).find((p) => p.name === podName(0))!;
+    const multiNode = ctx.probes.length > 1;
+    const name = `${podName(0)}.${ctx.svcName('mysql')}`;
+    const watcher = ctx.probes.find((p) => p.node !== old.node) ?? ctx.probes[0]!;
+
+    const move = async (): Promise<{ now: PodState; readyAt: number; watch: DnsWatchResult }> => {
+      // Follow the name at every server from before the delete until it is stable.
+      const watchP = watcher.dnsWatch({
+        questions: ctx.facts.servers.map((s) => ({ name, type: 'A', server: s.ip })),
+        exclude: [old.ip!], intervalMs: 100, stableMs: 3000, timeoutMs: 120_000 + bound,
+      });
+      await kube().core.deleteNamespacedPod({ name: old.name, namespace: ctx.ns, gracePeriodSeconds: 0 });
+      const back = await waitFor(`${old.name} to come back Ready${multiNode ? ` on a node other than ${old.node}` : ''} with a new IP`, async () => {
+        const p = (await listPods(ctx.ns, 'app=mysql')).find((x) => x.metadata?.name === old.name && !x.metadata?.deletionTimestamp);
+        const s = p ? podState(p) : undefined;
+        const ok = Boolean(s?.ready && s.ip && s.ip !== old.ip && (!multiNode || s.node !== old.node));
+        const readyAt = p?.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime;
+        return { ok, state: { old, now: s, readyAt } };
+      }, { timeoutMs: 120_000 });
+      const watch = await watchP;
+      return { now: back.now!, readyAt: new Date(back.readyAt!).getTime(), watch };
+    };
+    const { now, readyAt, watch } = multiNode ? await withCordon(old.node!, move) : await move();
+
+    // Convergence: for every server, the time of its last change, which must be to {new IP}.
+    const perServer = watch.series.map((s, i) => {
+      const last = s.changes[s.changes.length - 1]!;
+      return { server: ctx.facts.servers[i]!.label, final: last.set, since: last.t, changes: s.changes.map((c) => `${new Date(c.t).toISOString().slice(11, 23)} ${c.rcode ?? c.error} [${c.set.join(',')}]`) };
+    });
+    const convergedAt = Math.max(...perServer.map((p) => p.since));
+    // The Ready condition's time has one-second resolution: clamp a sub-second lead to 0.
+    const convergenceMs = Math.max(0, convergedAt - readyAt);
+    ctx.evidence.measure('sts-reschedule', 'DNS convergence after the new Pod turned Ready', convergenceMs, 'ms');
+    ctx.evidence.info('sts-reschedule', `${old.name} moved ${old.node}/${old.ip} -> ${now.node}/${now.ip}; watch ended ${watch.ended} after ${watch.samples} samples`, perServer);
+    const summary = { watchEnded: watch.ended, finalAnswers: perServer.map((p) => ({ server: p.server, final: p.final })), oldIPSeenAfterConvergence: watch.series.some((s) => s.changes.some((c) => c.t > convergedAt && c.set.includes(old.ip!))) };
+    expect(summary).toEqual({ watchEnded: 'stable', finalAnswers: perServer.map((p) => ({ server: p.server, final: [now.ip] })), oldIPSeenAfterConvergence: false });
+    if (convergenceMs > bound) {
+      throw new Error(`DNS took ${convergenceMs} ms after ${old.name} turned Ready to answer its new IP ${now.ip} at every server (bound ${bound} ms).\n${JSON.stringify(perServer, null, 2)}`);
+    }
+    // And afterwards, from every node, at every server: exactly the new IP.
+    await ctx.expectEverywhere('sts-reschedule-after', name, 'A', { rcode: 'NOERROR', set: [now.ip!] });
+  });
+});
