@@ -1,0 +1,42 @@
+// EndpointSlices track ready Pods for both kinds of Service: labelled with
+// kubernetes.io/service-name, listing exactly the ready Pods with ready conditions;
+// headless Services' slices carry service.kubernetes.io/headless.
+import { describe, expect, test } from '@jest/globals';
+import { apply } from '../helpers/apply.ts';
+import { useSuite } from '../helpers/suite.ts';
+import { rolloutReady, serviceSlices, slicesSettled, type PodState } from '../helpers/workloads.ts';
+
+const ctx = useSuite('endpointslices', { probes: 1 });
+let pods: PodState[] = [];
+
+const sliceView = async (svc: string): Promise<unknown> => {
+  const slices = await serviceSlices(ctx.ns, svc);
+  return {
+    labelled: slices.every((s) => s.metadata?.labels?.['kubernetes.io/service-name'] === svc),
+    headlessLabel: slices.map((s) => s.metadata?.labels?.['service.kubernetes.io/headless'] ?? null),
+    endpoints: slices.flatMap((s) => (s.endpoints ?? []).map((e) => ({ pod: e.targetRef?.name, addresses: e.addresses, ready: e.conditions?.ready, serving: e.conditions?.serving, terminating: e.conditions?.terminating ?? false })))
+      .sort((a, b) => String(a.pod).localeCompare(String(b.pod))),
+  };
+};
+
+const expected = (headless: boolean, n: number): unknown => ({
+  labelled: true,
+  headlessLabel: Array(n).fill(headless ? '' : null),
+  endpoints: pods.map((p) => ({ pod: p.name, addresses: [p.ip], ready: true, serving: true, terminating: false })).sort((a, b) => a.pod.localeCompare(b.pod)),
+});
+
+describe('EndpointSlices', () => {
+  test('a ClusterIP Service\'s slices are labelled with its name and list exactly the ready Pods as ready', async () => {
+    await apply(ctx.ns, 'mysql-pair.yaml', { REPLICAS: 3 });
+    pods = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', 3);
+    await slicesSettled(ctx.ns, 'mysql', pods.map((p) => p.ip!));
+    const n = (await serviceSlices(ctx.ns, 'mysql')).length;
+    expect(await sliceView('mysql')).toEqual(expected(false, n));
+  });
+
+  test('a headless Service\'s slices do the same and carry service.kubernetes.io/headless', async () => {
+    await slicesSettled(ctx.ns, 'mysql-headless', pods.map((p) => p.ip!));
+    const n = (await serviceSlices(ctx.ns, 'mysql-headless')).length;
+    expect(await sliceView('mysql-headless')).toEqual(expected(true, n));
+  });
+});
