@@ -83,7 +83,7 @@ wait_for() {
     if out=$("$@" 2>&1); then return 0; fi
     if [ "$proc" != - ] && ! proc_alive "$proc"; then
       echo "---- last lines of $logf" >&2; tail -n 25 "$logf" >&2 || true
-      fail_up "$proc exited while waiting for $what (log: $logf)"
+      fail_up "$proc exited while waiting for $what (log: $logf, kept in $CACHE_DIR/logs/last-failed-up/)"
     fi
     if [ "$(date +%s)" -ge "$deadline" ]; then
       echo "---- last check output: ${out:0:2000}" >&2
@@ -99,7 +99,9 @@ fail_up() {
   if [ "${SVC_KEEP_ON_FAILURE:-}" = 1 ]; then
     log "leaving the half-made cluster for inspection (SVC_KEEP_ON_FAILURE=1); remove it with: cluster/cluster.sh down"
   else
-    log "removing what this 'up' made (set SVC_KEEP_ON_FAILURE=1 to keep it for inspection)"
+    local keep="$CACHE_DIR/logs/last-failed-up"
+    rm -rf "$keep"; mkdir -p "$keep"; cp -a "$LOGS/." "$keep/" 2>/dev/null || true
+    log "removing what this 'up' made; its logs are kept in $keep (set SVC_KEEP_ON_FAILURE=1 to keep the whole cluster for inspection)"
     do_down >/dev/null 2>&1 || true
   fi
   exit 1
@@ -444,6 +446,8 @@ state = "$d/containerd/state"
   # This machine withholds CAP_SYS_RESOURCE, so no process may lower its OOM score:
   # keep Pods' oom_score_adj at or above containerd's own (0), as rootless setups do.
   restrict_oom_score_adj = true
+  # Pod network namespaces under the node's state, so that down finds and removes them.
+  netns_mounts_under_state_dir = true
   [plugins.'io.containerd.cri.v1.runtime'.cni]
     bin_dirs = ["/usr/lib/cni"]
     conf_dir = "$d/cni/net.d"

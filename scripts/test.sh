@@ -1,22 +1,35 @@
 #!/usr/bin/env bash
 # The test command (npm test): unit tests, then every conformance suite against the
 # target cluster. Without KUBECONFIG the target is the bundled cluster, brought up
-# first when it is not running (needs root). The lifecycle suite (a second cluster
-# with another domain, and `down` leaving nothing) runs last, only on the bundled
-# cluster, and only with SVC_LIFECYCLE=1 (CI sets it).
+# first when it is not running (needs root). With SVC_LIFECYCLE=1 (CI sets it) the
+# lifecycle suite runs last: bad input to `cluster up`, a second cluster with another
+# domain, and `down` leaving nothing. Extra arguments go to Jest.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 NODE=node_modules/.bin/node
 [ -x "$NODE" ] || { echo "test: run scripts/setup.sh (or npm ci) first" >&2; exit 2; }
-JEST=(env NODE_OPTIONS=--experimental-vm-modules "$NODE" node_modules/jest/bin/jest.js)
+REPORTS=${SVC_REPORT_DIR:-reports}
+mkdir -p "$REPORTS"
+jest() { env NODE_OPTIONS=--experimental-vm-modules "$NODE" node_modules/jest/bin/jest.js "$@"; }
 
 if [ -z "${KUBECONFIG:-}${SVC_KUBECONFIG:-}" ]; then
   bash cluster/cluster.sh up || { echo "test: the bundled cluster did not come up (see above)" >&2; exit 3; }
 fi
 
 rc=0
-"${JEST[@]}" --selectProjects unit cluster "$@" || rc=$?
+results=("$REPORTS/jest-main.json")
+jest --selectProjects unit cluster --json --outputFile="$REPORTS/jest-main.json" "$@" || rc=$?
 if [ "${SVC_LIFECYCLE:-0}" = 1 ] && [ -z "${KUBECONFIG:-}${SVC_KUBECONFIG:-}" ]; then
-  "${JEST[@]}" --selectProjects lifecycle --runInBand || rc=$?
+  jest --selectProjects lifecycle --runInBand --json --outputFile="$REPORTS/jest-lifecycle.json" || rc=$?
+  results+=("$REPORTS/jest-lifecycle.json")
 fi
+# One closing line over every Jest run.
+"$NODE" -e '
+  let p = 0, f = 0, s = 0;
+  for (const file of process.argv.slice(1)) {
+    try { const r = require(require("path").resolve(file)); p += r.numPassedTests; f += r.numFailedTests + (r.numRuntimeErrorTestSuites || 0); s += r.numPendingTests + r.numTodoTests; }
+    catch { f += 1; console.log("test: no results in " + file); }
+  }
+  console.log(`svc-conformance: ${p} passed, ${f} failed, ${s} skipped`);
+' "${results[@]}"
 exit $rc
