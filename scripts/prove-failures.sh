@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Shows that the suites can fail: brings the bundled cluster up broken in one way at a
+# time, runs the suites that cover the broken rule, and requires each of them to fail.
+# Prints, per case, which tests failed. Exit 0 only when every case failed as it must.
+# The cluster is left down afterwards. Needs root; takes a few minutes.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+NODE=node_modules/.bin/node
+REPORTS=${SVC_REPORT_DIR:-reports}/prove-failures
+mkdir -p "$REPORTS"
+ex=cluster/examples
+
+# name | environment for `cluster up` | suites that must fail
+CASES=(
+  "wrong-answers|SVC_COREFILE=$ex/Corefile.wrong-answers|suites/clusterip suites/statefulset suites/external-endpoints suites/service-pair"
+  "cache30|SVC_COREFILE=$ex/Corefile.cache30|suites/headless suites/statefulset"
+  "no-mirroring|SVC_CONTROLLERS=*,-endpointslice-mirroring-controller|suites/external-endpoints"
+  "no-endpointslice-controller|SVC_CONTROLLERS=*,-endpointslice-controller|suites/endpointslices suites/headless suites/service-pair"
+  "no-kube-proxy|SVC_PROXY_MODE=none|suites/clusterip suites/smoke"
+)
+ok=1
+for c in "${CASES[@]}"; do
+  IFS='|' read -r name envs suites <<<"$c"
+  echo "=== $name ($envs): must fail: $suites"
+  bash cluster/cluster.sh down >/dev/null 2>&1
+  if ! env "$envs" bash cluster/cluster.sh up > "$REPORTS/$name-up.log" 2>&1; then
+    echo "  cluster up failed: see $REPORTS/$name-up.log"; ok=0; continue
+  fi
+  for s in $suites; do
+    out="$REPORTS/$name-$(basename "$s").json"
+    env NODE_OPTIONS=--experimental-vm-modules SVC_CONVERGENCE_BOUND_MS=${SVC_CONVERGENCE_BOUND_MS:-10000} \
+      "$NODE" node_modules/jest/bin/jest.js --selectProjects cluster --json --outputFile="$out" -- "$s" >"$REPORTS/$name-$(basename "$s").log" 2>&1
+    "$NODE" -e '
+      const r = require(require("path").resolve(process.argv[1]));
+      const failed = r.testResults.flatMap((t) => t.assertionResults.filter((a) => a.status === "failed").map((a) => a.title));
+      const passed = r.numPassedTests;
+      console.log(`  ${process.argv[2]}: ${failed.length} failed, ${passed} passed${failed.length ? "" : "  <-- DID NOT FAIL"}`);
+      for (const f of failed) console.log(`    failed: ${f}`);
+      process.exit(failed.length || r.numRuntimeErrorTestSuites ? 0 : 1);
+    ' "$out" "$s" || ok=0
+  done
+done
+bash cluster/cluster.sh down >/dev/null 2>&1
+[ $ok = 1 ] && echo "prove-failures: every broken case failed its suites" || { echo "prove-failures: some case did not fail (see above)"; exit 1; }

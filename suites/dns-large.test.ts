@@ -1,0 +1,38 @@
+// Large answers: a headless Service over 60 Pods does not fit a 512-byte UDP message.
+// Without EDNS0 the UDP answer is truncated (TC) and the TCP answer holds all 60; with
+// EDNS0 at 4096 the UDP answer holds all 60; every record matches the ready set.
+import { describe, expect, test } from '@jest/globals';
+import { apply } from '../helpers/apply.ts';
+import { answerSet, assertAnswers, formatAnswer } from '../helpers/dns.ts';
+import { useSuite } from '../helpers/suite.ts';
+import { rolloutReady, slicesSettled } from '../helpers/workloads.ts';
+
+const ctx = useSuite('dns-large', { probes: 1 });
+const N = 60;
+let ips: string[] = [];
+
+describe('large answers', () => {
+  test(`a headless Service over ${N} Pods: without EDNS0 the UDP answer has TC set, and the TCP answer holds all ${N}`, async () => {
+    await apply(ctx.ns, 'many-pods.yaml', { REPLICAS: N });
+    ips = (await rolloutReady(ctx.ns, 'Deployment', 'many', N, 300_000)).map((p) => p.ip!);
+    await slicesSettled(ctx.ns, 'many', ips, 60_000);
+    const name = ctx.svcName('many');
+    const udp = await ctx.askEverywhere((s) => [{ name, type: 'A', server: s.ip, noTcpFallback: true }]);
+    const notTruncated = udp.filter((r) => !r.answer.flags?.tc);
+    if (notTruncated.length) throw new Error(`expected TC on the 512-byte UDP answer:\n${notTruncated.map((r) => formatAnswer(r.answer, r.server.label)).join('\n')}`);
+    const tcp = await ctx.askEverywhere((s) => [{ name, type: 'A', server: s.ip, tcp: true }]);
+    assertAnswers(tcp.map((r) => ({ answer: r.answer, label: r.server.label, exp: { rcode: 'NOERROR', set: ips } })), `${name} A over TCP`);
+    // The fallback path of an ordinary client: UDP, TC, then TCP.
+    const fallback = await ctx.askEverywhere((s) => [{ name, type: 'A', server: s.ip }]);
+    expect(fallback.map((r) => r.answer.transport)).toEqual(fallback.map(() => 'udp+tcp'));
+    assertAnswers(fallback.map((r) => ({ answer: r.answer, label: r.server.label, exp: { rcode: 'NOERROR', set: ips } })), `${name} A after TCP fallback`);
+    ctx.evidence.info('large-tcp', `UDP answer without EDNS0 truncated; TCP answer has ${answerSet(tcp[0]!.answer).length} A records`);
+  });
+
+  test(`with EDNS0 at 4096 the UDP answer holds all ${N}, exactly the ready set`, async () => {
+    const name = ctx.svcName('many');
+    const udp = await ctx.askEverywhere((s) => [{ name, type: 'A', server: s.ip, edns: 4096, noTcpFallback: true }]);
+    assertAnswers(udp.map((r) => ({ answer: r.answer, label: r.server.label, exp: { rcode: 'NOERROR', set: ips } })), `${name} A over UDP with EDNS0 4096`);
+    expect(udp.map((r) => r.answer.flags?.tc)).toEqual(udp.map(() => false));
+  });
+});

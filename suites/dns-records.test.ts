@@ -1,0 +1,88 @@
+// The DNS specification's records beyond A: the schema version TXT, SRV for ClusterIP
+// and headless Services, PTR for ClusterIPs and StatefulSet Pods, case-insensitive
+// names, and every CoreDNS replica agreeing on every answer.
+import { describe, expect, test } from '@jest/globals';
+import { apply } from '../helpers/apply.ts';
+import { answerSet, formatAnswer, norm } from '../helpers/dns.ts';
+import { reverseName } from '../helpers/net.ts';
+import { useSuite, kube } from '../helpers/suite.ts';
+import { rolloutReady, slicesSettled, type PodState } from '../helpers/workloads.ts';
+
+const ctx = useSuite('dns-records', { probes: 2 });
+let pods: PodState[] = [];
+let vip = '';
+
+describe('DNS records of the specification', () => {
+  test('dns-version.<zone> TXT holds the schema version (1.1.0 expected; another value is reported)', async () => {
+    const [a] = await ctx.expectEverywhere('schema', `dns-version.${ctx.facts.clusterDomain}`, 'TXT', { rcode: 'NOERROR' });
+    const versions = answerSet(a!);
+    expect(versions).toHaveLength(1);
+    ctx.evidence.info('schema', `schema version ${versions[0]}${versions[0] === '1.1.0' ? '' : ' (not the expected 1.1.0: reported, not failed)'}`, versions[0]);
+    expect(versions[0]).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  test('a ClusterIP Service has one SRV per named port, TCP and UDP, with the right port and target', async () => {
+    await apply(ctx.ns, 'multi-port.yaml');
+    const target = ctx.svcName('my-service');
+    for (const [name, proto, port] of [['http', 'tcp', 80], ['https', 'tcp', 443], ['dns-udp', 'udp', 53]] as const) {
+      await ctx.expectEverywhere(`srv-clusterip-${name}`, `_${name}._${proto}.${target}`, 'SRV', { rcode: 'NOERROR', set: [`${port} ${target}`] });
+    }
+  });
+
+  test('a port without a name has no SRV record (NODATA or NXDOMAIN, never a record)', async () => {
+    const results = await ctx.askEverywhere((s) => [{ name: `_http._tcp.${ctx.svcName('unnamed-port')}`, type: 'SRV', server: s.ip }]);
+    const bad = results.filter((r) => r.answer.error || r.answer.answers.some((x) => x.type === 'SRV'));
+    if (bad.length) throw new Error(`an unnamed port got an SRV record:\n${bad.map((b) => formatAnswer(b.answer, b.server.label)).join('\n')}`);
+  });
+
+  test('a headless Service has one SRV per ready endpoint and named port, targeting <pod>.<svc>.<ns>.svc.<zone>', async () => {
+    await apply(ctx.ns, 'mysql.yaml', { REPLICAS: 3 });
+    pods = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', 3);
+    await slicesSettled(ctx.ns, 'mysql', pods.map((p) => p.ip!));
+    const svc = ctx.svcName('mysql');
+    await ctx.expectEverywhere('srv-headless', `_mysql._tcp.${svc}`, 'SRV', { rcode: 'NOERROR', set: pods.map((p) => `3306 ${p.name}.${svc}`) });
+  });
+
+  test('PTR of the ClusterIP names the Service', async () => {
+    await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 1 });
+    vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
+    await ctx.expectEverywhere('ptr-clusterip', reverseName(vip), 'PTR', { rcode: 'NOERROR', set: [ctx.svcName('web-api')] });
+  });
+
+  test('PTR of a StatefulSet Pod IP names <pod>.<svc>.<ns>.svc.<zone>', async () => {
+    for (const p of pods) {
+      const results = await ctx.askEverywhere((s) => [{ name: reverseName(p.ip!), type: 'PTR', server: s.ip }]);
+      const want = norm(`${p.name}.${ctx.svcName('mysql')}`);
+      const bad = results.filter((r) => r.answer.rcode !== 'NOERROR' || !answerSet(r.answer).includes(want));
+      if (bad.length) throw new Error(`PTR of ${p.ip} should include ${want}:\n${bad.map((b) => `${formatAnswer(b.answer, b.server.label)}\n  expected: rcode NOERROR, PTR including ${want}`).join('\n\n')}`);
+      const extra = answerSet(results[0]!.answer).filter((x) => x !== want);
+      if (extra.length) ctx.evidence.info('ptr-pod', `PTR of ${p.ip} also names ${extra.join(', ')} (a Pod selected by several Services: information, not a failure)`);
+    }
+  });
+
+  test('mixed-case question names get the same answers', async () => {
+    const name = `${pods[0]!.name}.${ctx.svcName('mysql')}`;
+    const mixed = name.split('').map((c, i) => (i % 2 ? c.toUpperCase() : c)).join('');
+    await ctx.expectEverywhere('case', mixed, 'A', { rcode: 'NOERROR', set: [pods[0]!.ip!] });
+    await ctx.expectEverywhere('case', ctx.svcName('web-api').toUpperCase(), 'A', { rcode: 'NOERROR', set: [vip] });
+  });
+
+  test('every CoreDNS replica gives the same answer set for every question of this suite', async () => {
+    const questions: [string, 'A' | 'SRV' | 'PTR' | 'TXT'][] = [
+      [`dns-version.${ctx.facts.clusterDomain}`, 'TXT'], [ctx.svcName('web-api'), 'A'], [ctx.svcName('mysql'), 'A'],
+      [`_mysql._tcp.${ctx.svcName('mysql')}`, 'SRV'], [`_http._tcp.${ctx.svcName('my-service')}`, 'SRV'], [reverseName(vip), 'PTR'],
+      ...pods.map((p) => [`${p.name}.${ctx.svcName('mysql')}`, 'A'] as [string, 'A']),
+      ...pods.map((p) => [reverseName(p.ip!), 'PTR'] as [string, 'PTR']),
+    ];
+    const results = await ctx.askEverywhere((s) => questions.map(([name, type]) => ({ name, type, server: s.ip })));
+    const disagreements: string[] = [];
+    for (const [name, type] of questions) {
+      const per = results.filter((r) => r.answer.question.name === name && r.answer.question.type === type)
+        .map((r) => ({ who: r.server.label, key: `${r.answer.rcode} ${answerSet(r.answer).join(',')}` }));
+      const keys = new Set(per.map((p) => p.key));
+      if (keys.size > 1) disagreements.push(`${name} ${type}:\n${per.map((p) => `  ${p.who}: ${p.key}`).join('\n')}`);
+    }
+    ctx.evidence.info('replica-agreement', `${questions.length} questions at ${ctx.facts.servers.length} servers from ${ctx.probes.length} probes`);
+    if (disagreements.length) throw new Error(`CoreDNS replicas disagree:\n${disagreements.join('\n')}`);
+  });
+});

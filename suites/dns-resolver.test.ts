@@ -1,0 +1,20 @@
+// What an application sees: through the system resolver (getaddrinfo, with the search
+// path and ndots the kubelet writes), the short forms svc, svc.ns and svc.ns.svc resolve
+// from a Pod in the namespace.
+import { describe, expect, test } from '@jest/globals';
+import { apply } from '../helpers/apply.ts';
+import { useSuite, kube } from '../helpers/suite.ts';
+
+const ctx = useSuite('dns-resolver', { probes: 1 });
+
+describe('system resolver', () => {
+  test('the short forms svc, svc.ns and svc.ns.svc resolve through the search path', async () => {
+    await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 1 });
+    const vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
+    const names = ['web-api', `web-api.${ctx.ns}`, `web-api.${ctx.ns}.svc`, ctx.svcName('web-api')];
+    const results = await ctx.probes[0]!.resolve(names);
+    ctx.evidence.info('resolver', `search [${ctx.facts.searchPath.join(' ')}], ndots ${ctx.facts.ndots}`, results);
+    expect(results.map((r) => ({ name: r.name, addresses: r.addresses, error: r.error })))
+      .toEqual(names.map((name) => ({ name, addresses: [vip], error: undefined })));
+  });
+});
