@@ -25,6 +25,10 @@ export default async function globalSetup(): Promise<void> {
   try {
     const v = await kc.makeApiClient(k8s.VersionApi).getCode();
     process.stdout.write(`\nsvc-conformance: run ${process.env.SVC_RUN_ID} against ${kc.getCurrentCluster()?.server} (Kubernetes ${v.gitVersion})\n`);
+    // IP families of the cluster DNS Service: decides, before tests are defined, whether
+    // the dual-stack checks run or skip with that reason.
+    const dns = await kc.makeApiClient(k8s.CoreV1Api).readNamespacedService({ name: 'kube-dns', namespace: 'kube-system' }).catch(() => undefined);
+    process.env.SVC_IP_FAMILIES = (dns?.spec?.ipFamilies ?? ['IPv4']).join(',');
   } catch (e) {
     throw new Error(`the cluster at ${kc.getCurrentCluster()?.server} does not answer: ${apiErrorText(e)}. Check the kubeconfig and that the cluster is up ('npm run cluster -- status' for the bundled one)`);
   }

@@ -12,8 +12,9 @@ ex=cluster/examples
 
 # name | environment for `cluster up` | suites that must fail
 CASES=(
-  "wrong-answers|SVC_COREFILE=$ex/Corefile.wrong-answers|suites/clusterip suites/statefulset suites/external-endpoints suites/service-pair"
-  "cache30|SVC_COREFILE=$ex/Corefile.cache30|suites/headless suites/statefulset"
+  "wrong-answers|SVC_COREFILE=$ex/Corefile.wrong-answers|suites/clusterip suites/statefulset suites/external-endpoints suites/service-pair suites/dns-negative suites/dns-resolver suites/dns-records"
+  "cache30|SVC_COREFILE=$ex/Corefile.cache30|suites/headless suites/statefulset suites/dns-externalname suites/dns-not-ready"
+  "no-reverse-small-bufsize|SVC_COREFILE=$ex/Corefile.no-reverse-small-bufsize|suites/dns-records suites/dns-large"
   "no-mirroring|SVC_CONTROLLERS=*,-endpointslice-mirroring-controller|suites/external-endpoints"
   "no-endpointslice-controller|SVC_CONTROLLERS=*,-endpointslice-controller|suites/endpointslices suites/headless suites/service-pair"
   "no-kube-proxy|SVC_PROXY_MODE=none|suites/clusterip suites/smoke"

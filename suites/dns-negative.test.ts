@@ -5,7 +5,8 @@
 import { describe, expect, test } from '@jest/globals';
 import { apply } from '../helpers/apply.ts';
 import { useSuite } from '../helpers/suite.ts';
-import { rolloutReady } from '../helpers/workloads.ts';
+import { rolloutReady, serviceSlices, sliceEndpoints } from '../helpers/workloads.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const ctx = useSuite('dns-negative', { probes: 2 });
 
@@ -20,6 +21,11 @@ describe('negative DNS answers', () => {
 
   test('a headless Service with no ready endpoint is NXDOMAIN (the spec says so, though users expect NODATA)', async () => {
     await apply(ctx.ns, 'not-ready.yaml', { REPLICAS: 1, PUBLISH: false });
+    // The Pod exists and runs, and its endpoint is listed as not ready.
+    await waitFor('notready-0 to run (never Ready) and be listed as a not-ready endpoint', async () => {
+      const eps = sliceEndpoints(await serviceSlices(ctx.ns, 'notready'));
+      return { ok: eps.length === 1 && eps.every((e) => !e.ready), state: eps };
+    }, { timeoutMs: 120_000 });
     await ctx.expectEverywhere('nx-headless-empty', ctx.svcName('notready'), 'A', { rcode: 'NXDOMAIN', set: [] });
     ctx.evidence.info('nx-headless-empty', 'Per the Kubernetes DNS specification (2.4.1), a headless Service with no ready endpoint has no records: the answer is NXDOMAIN, not NODATA. Clients see "name does not exist" until a Pod is ready.');
   });
@@ -33,9 +39,12 @@ describe('negative DNS answers', () => {
   test('SRV for a port that has no name is NODATA or NXDOMAIN, and TXT of a Service name is NODATA', async () => {
     await apply(ctx.ns, 'multi-port.yaml');
     await ctx.expectEverywhere('nodata-txt', ctx.svcName('unnamed-port'), 'TXT', { rcode: 'NOERROR', set: [], soa: true });
-    const results = await ctx.askEverywhere((s) => [{ name: ctx.svcName('unnamed-port'), type: 'SRV', server: s.ip }]);
-    const shape = results.map((r) => ({ server: r.server.label, rcode: r.answer.rcode, records: r.answer.answers.filter((x) => x.type === 'SRV').length }));
-    expect(shape.every((s) => (s.rcode === 'NOERROR' || s.rcode === 'NXDOMAIN') && s.records === 0)).toBe(true);
+    // An unnamed port has no _<port>._<proto> name; asking for the one it would have gets nothing.
+    const name = `_http._tcp.${ctx.svcName('unnamed-port')}`;
+    const results = await ctx.askEverywhere((s) => [{ name, type: 'SRV', server: s.ip }]);
+    const shape = results.map((r) => ({ server: r.server.label, rcode: r.answer.rcode, srvRecords: r.answer.answers.filter((x) => x.type === 'SRV').length }));
+    ctx.evidence.info('nodata-srv-unnamed', `${name} SRV: ${[...new Set(shape.map((x) => x.rcode))].join(', ')}`);
+    expect(shape).toEqual(shape.map((x) => ({ ...x, rcode: x.rcode === 'NXDOMAIN' ? 'NXDOMAIN' : 'NOERROR', srvRecords: 0 })));
   });
 
   test('the SOA minimum TTL (negative-caching TTL) is reported', async () => {

@@ -2,7 +2,7 @@
 // and headless Services, PTR for ClusterIPs and StatefulSet Pods, case-insensitive
 // names, and every CoreDNS replica agreeing on every answer.
 import { describe, expect, test } from '@jest/globals';
-import { apply } from '../helpers/apply.ts';
+import { apply, applyObjects } from '../helpers/apply.ts';
 import { answerSet, formatAnswer, norm } from '../helpers/dns.ts';
 import { reverseName } from '../helpers/net.ts';
 import { useSuite, kube } from '../helpers/suite.ts';
@@ -65,6 +65,22 @@ describe('DNS records of the specification', () => {
     const mixed = name.split('').map((c, i) => (i % 2 ? c.toUpperCase() : c)).join('');
     await ctx.expectEverywhere('case', mixed, 'A', { rcode: 'NOERROR', set: [pods[0]!.ip!] });
     await ctx.expectEverywhere('case', ctx.svcName('web-api').toUpperCase(), 'A', { rcode: 'NOERROR', set: [vip] });
+  });
+
+  const dualStack = (process.env.SVC_IP_FAMILIES ?? '').includes('IPv6');
+  (dualStack ? test : test.skip)(`AAAA records follow IPv6 ClusterIPs and Pod IPs${dualStack ? '' : ' [skipped: the cluster is single-stack (kube-dns ipFamilies: ' + (process.env.SVC_IP_FAMILIES ?? 'IPv4') + ')]'}`, async () => {
+    await applyObjects(ctx.ns, [{ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web-api-dual' }, spec: { ipFamilyPolicy: 'RequireDualStack', selector: { app: 'web-api' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } } as never]);
+    const svc = await kube().core.readNamespacedService({ name: 'web-api-dual', namespace: ctx.ns });
+    const v6 = (svc.spec?.clusterIPs ?? []).filter((ip) => ip.includes(':'));
+    expect(v6).toHaveLength(1);
+    await ctx.expectEverywhere('dual-stack-aaaa', ctx.svcName('web-api-dual'), 'AAAA', { rcode: 'NOERROR', set: v6 });
+  });
+
+  test('A records carry a TTL (not prescribed by the spec; reported)', async () => {
+    const [a] = await ctx.probes[0]!.dns([{ name: ctx.svcName('web-api'), type: 'A', server: ctx.facts.dnsServiceIP }]);
+    const ttl = a!.answers.find((r) => r.type === 'A')?.ttl;
+    expect(ttl).toBeDefined();
+    ctx.evidence.measure('ttl', 'A record TTL', ttl!, 's');
   });
 
   test('every CoreDNS replica gives the same answer set for every question of this suite', async () => {
