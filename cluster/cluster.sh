@@ -342,12 +342,12 @@ build_images() {
     make_image "$t" "$IMAGE_NODE" "$tmp/rootfs" '["/usr/local/bin/node"]'; rm -rf "$tmp"
   fi
   IMAGE_TARS+=("$t")
-  # node-tools: kube-proxy plus iptables, nft, conntrack, curl and a shell
+  # node-tools: kube-proxy plus iptables, nft, conntrack, curl, a shell, sleep and cat
   key=$(sha256sum "$proxybin" | cut -c1-12)
-  t="$idir/node-tools-$K8S_VERSION-$key.tar"
+  t="$idir/node-tools-$K8S_VERSION-$key-v2.tar"
   if [ ! -f "$t" ]; then
     tmp=$(mktemp -d); mkdir -p "$tmp/rootfs/usr/local/bin" "$tmp/rootfs/usr/sbin"; base_rootfs "$tmp/rootfs"
-    copy_with_libs "$tmp/rootfs" /bin/sh /usr/sbin/xtables-nft-multi /usr/sbin/nft /usr/sbin/conntrack /usr/bin/curl
+    copy_with_libs "$tmp/rootfs" /bin/sh /bin/sleep /bin/cat /usr/sbin/xtables-nft-multi /usr/sbin/nft /usr/sbin/conntrack /usr/bin/curl
     local l
     for l in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
       ln -sf xtables-nft-multi "$tmp/rootfs/usr/sbin/$l"

@@ -83,11 +83,16 @@ export function expectationText(exp: Expectation, type: string): string {
   return `rcode ${exp.rcode}, ${exp.type ?? type} ${set}${exp.soa ? ', SOA in authority' : ''}`;
 }
 
+type Failure = { answer: DnsAnswer; label?: string; problem: string; expected: string };
+
 export class DnsMismatch extends Error {
-  constructor(public readonly failures: { answer: DnsAnswer; label?: string; problem: string; expected: string }[], context: string) {
+  readonly failures: Failure[];
+
+  constructor(failures: Failure[], context: string) {
     super(`${context}: ${failures.length} answer(s) differ from the expected\n\n` + failures.map((f) =>
       `${formatAnswer(f.answer, f.label)}\n  expected: ${f.expected}\n  problem:  ${f.problem}`).join('\n\n'));
     this.name = 'DnsMismatch';
+    this.failures = failures;
   }
 }
 

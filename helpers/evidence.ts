@@ -13,8 +13,11 @@ export interface EvidenceItem {
 
 export class Evidence {
   private items: EvidenceItem[] = [];
+  readonly suite: string;
 
-  constructor(public readonly suite: string) {}
+  constructor(suite: string) {
+    this.suite = suite;
+  }
 
   add(item: EvidenceItem): void {
     this.items.push(item);

@@ -29,6 +29,23 @@ export default async function globalSetup(): Promise<void> {
     // the dual-stack checks run or skip with that reason.
     const dns = await kc.makeApiClient(k8s.CoreV1Api).readNamespacedService({ name: 'kube-dns', namespace: 'kube-system' }).catch(() => undefined);
     process.env.SVC_IP_FAMILIES = (dns?.spec?.ipFamilies ?? ['IPv4']).join(',');
+    // kube-proxy present? (its Pods, as kubeadm labels them) decides whether the
+    // kube-proxy-specific checks run or skip with that reason.
+    const proxies = await kc.makeApiClient(k8s.CoreV1Api).listNamespacedPod({ namespace: 'kube-system', labelSelector: 'k8s-app=kube-proxy' }).catch(() => undefined);
+    process.env.SVC_KUBE_PROXY = proxies && proxies.items.length > 0 ? 'present' : 'absent';
+    // The proxy mode, known before tests are defined: the bundled cluster's profile, else
+    // kubeadm's kube-proxy ConfigMap (an empty mode means iptables). Checked again on
+    // every node at run time through /proxyMode.
+    if (!process.env.SVC_PROXY_MODE_EXPECTED && process.env.SVC_KUBE_PROXY === 'present') {
+      let mode = process.env.SVC_PROFILE ? (JSON.parse(fs.readFileSync(process.env.SVC_PROFILE, 'utf8')) as { proxyMode?: string }).proxyMode : undefined;
+      if (!mode) {
+        const cm = await kc.makeApiClient(k8s.CoreV1Api).readNamespacedConfigMap({ name: 'kube-proxy', namespace: 'kube-system' }).catch(() => undefined);
+        const m = /^mode:\s*"?([a-z]*)"?/m.exec(cm?.data?.['config.conf'] ?? '') ?? /"mode":\s*"([a-z]*)"/.exec(cm?.data?.['config.conf'] ?? '');
+        mode = m ? (m[1] || 'iptables') : 'unknown';
+      }
+      process.env.SVC_PROXY_MODE_EXPECTED = mode;
+    }
+    if (!process.env.SVC_NODE_TOOLS_IMAGE && !process.env.SVC_PROFILE) process.env.SVC_NODE_TOOLS_IMAGE = `registry.k8s.io/kube-proxy:${v.gitVersion}`;
   } catch (e) {
     throw new Error(`the cluster at ${kc.getCurrentCluster()?.server} does not answer: ${apiErrorText(e)}. Check the kubeconfig and that the cluster is up ('npm run cluster -- status' for the bundled one)`);
   }

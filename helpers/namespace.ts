@@ -23,7 +23,7 @@ function installSignalHandlers(): void {
   }
 }
 
-export async function createNamespace(suite: string): Promise<string> {
+export async function createNamespace(suite: string, podSecurity: 'restricted' | 'privileged' = 'restricted'): Promise<string> {
   const { core, target } = kube();
   const slug = suite.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 30);
   const name = `svc-${slug}-${target.runId}-${crypto.randomBytes(2).toString('hex')}`.slice(0, 63).replace(/-+$/, '');
@@ -35,8 +35,9 @@ export async function createNamespace(suite: string): Promise<string> {
           name,
           labels: {
             [RUN_LABEL]: target.runId, [SUITE_LABEL]: slug, [MANAGED_LABEL]: MANAGED_BY,
-            // The default profile's Pods must pass Pod Security "restricted".
-            'pod-security.kubernetes.io/enforce': 'restricted',
+            // The default profile's Pods must pass Pod Security "restricted"; only the
+            // privileged profile's namespaces allow host-network probes.
+            'pod-security.kubernetes.io/enforce': podSecurity,
           },
         },
       },

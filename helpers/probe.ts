@@ -56,7 +56,17 @@ export async function execIn(ns: string, pod: string, container: string, command
 }
 
 export class Probe {
-  constructor(public readonly ns: string, public readonly pod: string, public readonly node: string, public readonly container = 'probe') {}
+  readonly ns: string;
+  readonly pod: string;
+  readonly node: string;
+  readonly container: string;
+
+  constructor(ns: string, pod: string, node: string, container = 'probe') {
+    this.ns = ns;
+    this.pod = pod;
+    this.node = node;
+    this.container = container;
+  }
 
   async run<T>(args: string[], timeoutMs?: number): Promise<T> {
     const enc = args.map((a, i) => (i > 0 && (a.startsWith('[') || a.startsWith('{')) ? `b64:${Buffer.from(a).toString('base64')}` : a));

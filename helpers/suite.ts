@@ -26,10 +26,10 @@ export interface SuiteContext {
   convergeEverywhere(check: string, name: string, type: DnsQuestion['type'], exp: Expectation, boundMs?: number): Promise<number>;
 }
 
-export function useSuite(suite: string, opts: { probes?: number } = {}): SuiteContext {
+export function useSuite(suite: string, opts: { probes?: number; podSecurity?: 'restricted' | 'privileged' } = {}): SuiteContext {
   const ctx = { evidence: new Evidence(suite) } as SuiteContext;
   beforeAll(async () => {
-    ctx.ns = await createNamespace(suite);
+    ctx.ns = await createNamespace(suite, opts.podSecurity);
     await installProbeBundle(ctx.ns);
     ctx.probes = await startProbes(ctx.ns, { nodes: opts.probes });
     ctx.facts = await detectFacts(ctx.probes[0]!);

@@ -26,6 +26,11 @@ export interface Target {
   profile?: ClusterProfile;
   probeImage: string;
   pauseImage: string;
+  /** Privileged profile: an image with iptables, nft, curl and sh (undefined: the
+   *  cluster's registry.k8s.io/kube-proxy image of the server version). */
+  nodeToolsImage?: string;
+  /** Run the privileged profile (node-level rule checks). */
+  privileged: boolean;
   runId: string;
   /** Bound for DNS to follow a change (rescheduling, scaling), in ms. */
   convergenceBoundMs: number;
@@ -64,6 +69,8 @@ export function currentTarget(): Target {
     profile,
     probeImage: process.env.SVC_PROBE_IMAGE || profile?.images.probe || 'docker.io/library/node:24-slim',
     pauseImage: process.env.SVC_PAUSE_IMAGE || profile?.images.pause || 'registry.k8s.io/pause:3.10.1',
+    nodeToolsImage: process.env.SVC_NODE_TOOLS_IMAGE || profile?.images.nodeTools || undefined,
+    privileged: process.env.SVC_PRIVILEGED === '1',
     runId: process.env.SVC_RUN_ID || 'adhoc',
     convergenceBoundMs: num('SVC_CONVERGENCE_BOUND_MS', 10_000),
     timeoutScale: num('SVC_TIMEOUT_SCALE', 1),

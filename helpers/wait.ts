@@ -9,9 +9,12 @@ export interface Observation<T> {
 }
 
 export class WaitTimeout extends Error {
-  constructor(what: string, ms: number, public readonly lastState: unknown) {
+  readonly lastState: unknown;
+
+  constructor(what: string, ms: number, lastState: unknown) {
     super(`timed out after ${(ms / 1000).toFixed(1)} s waiting for ${what}.\nLast observed state:\n${describe(lastState)}`);
     this.name = 'WaitTimeout';
+    this.lastState = lastState;
   }
 }
 

@@ -8,6 +8,6 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 await build({
   entryPoints: [join(root, 'probe/probe.ts')],
   outfile: join(root, 'dist/probe.cjs'),
-  bundle: true, platform: 'node', format: 'cjs', target: 'node20', minify: false, legalComments: 'none',
+  bundle: true, platform: 'node', format: 'cjs', target: 'node20', minify: true, legalComments: 'none',
   logLevel: 'warning',
 });

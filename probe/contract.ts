@@ -50,7 +50,10 @@ export interface ResolveResult {
   ms: number;
 }
 
-export type ConnectMode = 'tcp' | 'http' | 'http-keepalive';
+/** tcp: a new connection per attempt (WHO line protocol); http: a new connection per
+ *  request; http-keepalive: every request on one HTTP/1.1 connection; http2: every
+ *  request on one HTTP/2 (h2c) connection; grpc: unary calls on one grpc-js channel. */
+export type ConnectMode = 'tcp' | 'http' | 'http-keepalive' | 'http2' | 'grpc';
 
 export interface ConnectRequest {
   host: string;
@@ -58,6 +61,10 @@ export interface ConnectRequest {
   count: number;
   mode: ConnectMode;
   timeoutMs?: number;
+  /** grpc: the channel target (e.g. dns:///svc.ns.svc.zone:50051); host:port when absent. */
+  target?: string;
+  /** grpc: the load-balancing policy of the channel. */
+  lbPolicy?: 'round_robin' | 'pick_first';
 }
 
 export interface Backend {

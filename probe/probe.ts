@@ -7,15 +7,17 @@
 //   dns-watch <json DnsWatchRequest>  follow answers over time (convergence)
 //   resolve <json names[]>   the system resolver (getaddrinfo), as an application sees it
 //   connect <json ConnectRequest>  N connections or HTTP requests; who answered each
-//   serve <port>...          the backend: answers with its Pod name and IP
+//   serve <port|grpc:port>...  the backend: answers with its Pod name and IP
 //   set-ready true|false     flip the backend's readiness (seen on GET /ready)
 import * as dgram from 'node:dgram';
 import * as dns from 'node:dns';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import dnsPacket from 'dns-packet';
+import * as grpc from '@grpc/grpc-js';
 import type {
   Backend, ConnectAttempt, ConnectRequest, DnsAnswer, DnsQuestion, DnsRecord, DnsWatchChange,
   DnsWatchRequest, DnsWatchResult, ProbeIdentity, ResolvConf, ResolveResult,
@@ -237,8 +239,52 @@ function httpWho(agent: http.Agent | false, host: string, port: number, timeoutM
   });
 }
 
+async function http2Who(r: ConnectRequest, timeoutMs: number): Promise<ConnectAttempt[]> {
+  const session = http2.connect(`http://${r.host.includes(':') ? `[${r.host}]` : r.host}:${r.port}`);
+  session.on('error', () => undefined);
+  const results: ConnectAttempt[] = [];
+  for (let i = 0; i < r.count; i++) {
+    const start = Date.now();
+    results.push(await new Promise<ConnectAttempt>((resolve) => {
+      const req = session.request({ ':path': '/who' });
+      let body = '';
+      const timer = setTimeout(() => { req.close(); resolve({ error: `ETIMEDOUT after ${timeoutMs} ms`, ms: Date.now() - start }); }, timeoutMs);
+      req.on('data', (c: Buffer) => { body += c.toString(); });
+      req.on('end', () => { clearTimeout(timer); resolve({ backend: parseBackend(body), remote: session.socket?.remoteAddress, ms: Date.now() - start }); });
+      req.on('error', (e: NodeJS.ErrnoException) => { clearTimeout(timer); resolve({ error: e.code ?? e.message, ms: Date.now() - start }); });
+      req.end();
+    }));
+  }
+  session.close();
+  return results;
+}
+
+const WHO_METHOD = '/svcconformance.Probe/Who';
+const identity = (b: Buffer): Buffer => b;
+
+async function grpcWho(r: ConnectRequest, timeoutMs: number): Promise<ConnectAttempt[]> {
+  const target = r.target ?? `${r.host}:${r.port}`;
+  const client = new grpc.Client(target, grpc.credentials.createInsecure(), {
+    'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ [r.lbPolicy ?? 'pick_first']: {} }] }),
+  });
+  const results: ConnectAttempt[] = [];
+  for (let i = 0; i < r.count; i++) {
+    const start = Date.now();
+    results.push(await new Promise<ConnectAttempt>((resolve) => {
+      client.makeUnaryRequest(WHO_METHOD, identity, identity, Buffer.alloc(0), { deadline: Date.now() + timeoutMs }, (err, value) => {
+        if (err) resolve({ error: `${grpc.status[err.code] ?? err.code}: ${err.details}`, ms: Date.now() - start });
+        else resolve({ backend: parseBackend(value?.toString() ?? ''), ms: Date.now() - start });
+      });
+    }));
+  }
+  client.close();
+  return results;
+}
+
 async function connect(r: ConnectRequest): Promise<ConnectAttempt[]> {
   const timeoutMs = r.timeoutMs ?? 3000;
+  if (r.mode === 'http2') return http2Who(r, timeoutMs);
+  if (r.mode === 'grpc') return grpcWho(r, timeoutMs);
   const results: ConnectAttempt[] = [];
   const agent = r.mode === 'http-keepalive' ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : false;
   for (let i = 0; i < r.count; i++) {
@@ -249,24 +295,57 @@ async function connect(r: ConnectRequest): Promise<ConnectAttempt[]> {
 }
 
 // ---------------------------------------------------------------------------- serve
-function serve(ports: number[]): void {
+function serveGrpc(port: number, pod: string, ip: string): void {
+  const server = new grpc.Server();
+  const who = Buffer.from(JSON.stringify({ pod, ip, port } satisfies Backend));
+  server.addService({
+    Who: { path: WHO_METHOD, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
+  }, {
+    Who: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, who),
+  });
+  server.bindAsync(`0.0.0.0:${port}`, grpc.ServerCredentials.createInsecure(), (err) => {
+    if (err) throw err;
+    process.stderr.write(`serving gRPC ${pod} ${ip} on ${port}\n`);
+  });
+}
+
+/** Ports are numbers (WHO line protocol, HTTP/1.1 and h2c on one port) or grpc:<port>. */
+function serve(specs: string[]): void {
   const pod = process.env.POD_NAME ?? os.hostname();
   const ip = process.env.POD_IP ?? podIPs()[0] ?? '';
-  for (const port of ports) {
+  for (const spec of specs) {
+    if (spec.startsWith('grpc:')) {
+      serveGrpc(Number(spec.slice(5)), pod, ip);
+      continue;
+    }
+    const port = Number(spec);
     const who = JSON.stringify({ pod, ip, port } satisfies Backend);
-    const httpServer = http.createServer((req, res) => {
-      if (req.url === '/ready') {
+    const answer = (url: string | undefined): [number, string] => {
+      if (url === '/ready') {
         const ready = !fs.existsSync(NOT_READY_FILE);
-        res.writeHead(ready ? 200 : 503).end(ready ? 'ready\n' : 'not ready\n');
-        return;
+        return ready ? [200, 'ready\n'] : [503, 'not ready\n'];
       }
-      res.writeHead(200, { 'content-type': 'application/json' }).end(who + '\n');
-    });
+      return [200, who + '\n'];
+    };
+    const httpServer = http.createServer((req, res) => { const [code, body] = answer(req.url); res.writeHead(code).end(body); });
+    // HTTP/2 (h2c, prior knowledge) is served on an internal loopback port: the HTTP/2
+    // server reads its socket natively, so sniffed connections are piped to it.
+    const h2Server = http2.createServer((req, res) => { const [code, body] = answer(req.url); res.writeHead(code).end(body); });
+    h2Server.listen(0, '127.0.0.1');
     // One port speaks both: a line protocol ("WHO\n" -> identity line) and HTTP/1.1.
     const server = net.createServer((sock) => {
       sock.once('data', (first) => {
         if (first.subarray(0, 4).toString() === 'WHO\n') {
           sock.end(who + '\n');
+          return;
+        }
+        if (first.subarray(0, 3).toString() === 'PRI') {
+          // h2c with prior knowledge starts with the HTTP/2 connection preface.
+          const inner = net.connect((h2Server.address() as net.AddressInfo).port, '127.0.0.1');
+          inner.on('error', () => sock.destroy());
+          sock.on('close', () => inner.destroy());
+          inner.write(first);
+          sock.pipe(inner).pipe(sock);
           return;
         }
         sock.pause();
@@ -292,7 +371,7 @@ async function main(argv: string[]): Promise<void> {
     case 'idle':
       // Idles; with ports, also answers as a backend on them (for Pod-to-Pod checks).
       process.on('SIGTERM', () => process.exit(0));
-      if (args.length) serve(args.map(Number));
+      if (args.length) serve(args);
       else setInterval(() => undefined, 1 << 30);
       return;
     case 'whoami': {
@@ -321,7 +400,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'serve':
       process.on('SIGTERM', () => process.exit(0));
-      serve(args.map(Number));
+      serve(args);
       return;
     case 'set-ready':
       if (args[0] === 'false') fs.writeFileSync(NOT_READY_FILE, '');

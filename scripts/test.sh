@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The test command (npm test): unit tests, then every conformance suite against the
 # target cluster. Without KUBECONFIG the target is the bundled cluster, brought up
-# first when it is not running (needs root). With SVC_LIFECYCLE=1 (CI sets it) the
-# lifecycle suite runs last: bad input to `cluster up`, a second cluster with another
-# domain, and `down` leaving nothing. Extra arguments go to Jest.
+# first when it is not running (needs root). SVC_PRIVILEGED=1 adds the privileged
+# profile (kube-proxy rules on the nodes). On the bundled cluster, SVC_ALSO_NFTABLES=1
+# runs the proxy suites again on a cluster in nftables mode, and SVC_LIFECYCLE=1 runs
+# the lifecycle suite last: bad input to `cluster up`, a second cluster with another
+# domain, and `down` leaving nothing (CI sets all three). Extra arguments go to Jest.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 NODE=node_modules/.bin/node
@@ -19,7 +21,14 @@ fi
 rc=0
 results=("$REPORTS/jest-main.json")
 jest --selectProjects unit cluster --json --outputFile="$REPORTS/jest-main.json" "$@" || rc=$?
-if [ "${SVC_LIFECYCLE:-0}" = 1 ] && [ -z "${KUBECONFIG:-}${SVC_KUBECONFIG:-}" ]; then
+bundled=0; [ -z "${KUBECONFIG:-}${SVC_KUBECONFIG:-}" ] && bundled=1
+if [ "${SVC_ALSO_NFTABLES:-0}" = 1 ] && [ $bundled = 1 ]; then
+  echo "test: the proxy suites again, on the bundled cluster in nftables mode"
+  bash cluster/cluster.sh down && SVC_PROXY_MODE=nftables bash cluster/cluster.sh up || { echo "test: the nftables cluster did not come up" >&2; exit 3; }
+  jest --selectProjects cluster --json --outputFile="$REPORTS/jest-nftables.json" -- suites/proxy- suites/smoke || rc=$?
+  results+=("$REPORTS/jest-nftables.json")
+fi
+if [ "${SVC_LIFECYCLE:-0}" = 1 ] && [ $bundled = 1 ]; then
   jest --selectProjects lifecycle --runInBand --json --outputFile="$REPORTS/jest-lifecycle.json" || rc=$?
   results+=("$REPORTS/jest-lifecycle.json")
 fi

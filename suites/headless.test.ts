@@ -66,7 +66,7 @@ describe('headless Service', () => {
     const ips = answer!.answers.filter((r) => r.type === 'A').map((r) => r.data);
     expect(ips.sort()).toEqual(pods.map((p) => p.ip!).sort());
     const reached = await Promise.all(ips.map(async (ip) => {
-      const [a] = await ctx.probes[0]!.connect({ host: ip, port: 50051, count: 1, mode: 'tcp' });
+      const [a] = await ctx.probes[0]!.connect({ host: ip, port: 50051, count: 1, mode: 'grpc' });
       return { ip, answeredFrom: a?.backend?.ip, error: a?.error };
     }));
     expect(reached).toEqual(ips.map((ip) => ({ ip, answeredFrom: ip, error: undefined })));

@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// svc-conformance CLI shim: runs helpers/runner/cli.ts on a Node that can (>= 22.19,
+// with TypeScript type stripping), using the node@24 that npm ci installs when the
+// machine's Node is older.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const path = require('node:path');
+const fs = require('node:fs');
+
+const root = path.dirname(__dirname);
+const [maj, min] = process.versions.node.split('.').map(Number);
+const ok = maj > 22 || (maj === 22 && min >= 19);
+const bundled = path.join(root, 'node_modules', 'node', 'bin', 'node');
+const node = ok ? process.execPath : bundled;
+if (!ok && !fs.existsSync(bundled)) {
+  console.error(`svc-conformance: needs Node >= 22.19 (this is ${process.version}); run 'npm ci' in ${root} to get node@24`);
+  process.exit(2);
+}
+const r = spawnSync(node, ['--no-warnings', path.join(root, 'helpers', 'runner', 'cli.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
+process.exit(r.status ?? (r.signal ? 130 : 1));

@@ -1,0 +1,153 @@
+// Reports from one run: JUnit XML (stable classnames, failure text with the question,
+// the expected and the actual answer), JSON (every check with status, duration, skip
+// reason and the suite's evidence), a Markdown summary, and one self-contained HTML file.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+interface JestAssertion { title: string; fullName: string; ancestorTitles: string[]; status: string; duration?: number | null; failureMessages: string[] }
+interface JestFile { name: string; assertionResults: JestAssertion[]; message?: string; status: string }
+export interface JestJson { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number; numRuntimeErrorTestSuites: number; testResults: JestFile[]; startTime: number }
+
+export interface Check {
+  suite: string;
+  classname: string;
+  name: string;
+  status: 'passed' | 'failed' | 'skipped';
+  durationMs: number;
+  skipReason?: string;
+  failure?: string;
+}
+
+export interface EvidenceFile { suite: string; items: { check: string; kind: string; text?: string; value?: unknown }[] }
+
+export interface RunReport {
+  runId: string;
+  cluster: string;
+  startedAt: string;
+  durationMs: number;
+  counts: { passed: number; failed: number; skipped: number };
+  checks: Check[];
+  suiteErrors: { suite: string; message: string }[];
+  evidence: EvidenceFile[];
+}
+
+const stripAnsi = (s: string): string => s.replace(/\u001b\[[0-9;]*m/g, '');
+
+export function collect(results: JestJson[], evidenceDir: string, meta: { runId: string; cluster: string; durationMs: number }): RunReport {
+  const checks: Check[] = [];
+  const suiteErrors: { suite: string; message: string }[] = [];
+  for (const r of results) {
+    for (const f of r.testResults) {
+      const suite = path.basename(f.name).replace(/\.test\.ts$/, '');
+      if (f.status === 'failed' && f.assertionResults.length === 0 && f.message) suiteErrors.push({ suite, message: stripAnsi(f.message) });
+      for (const a of f.assertionResults) {
+        const status = a.status === 'passed' ? 'passed' : a.status === 'failed' ? 'failed' : 'skipped';
+        const skip = /\[skipped: ([^\]]+)\]/.exec(a.title)?.[1];
+        checks.push({
+          suite, classname: `svc-conformance.${suite}${a.ancestorTitles.length ? `.${a.ancestorTitles.join(' / ')}` : ''}`,
+          name: a.title, status, durationMs: a.duration ?? 0,
+          skipReason: status === 'skipped' ? (skip ?? 'skipped') : undefined,
+          failure: a.failureMessages.length ? stripAnsi(a.failureMessages.join('\n')) : undefined,
+        });
+      }
+    }
+  }
+  const evidence: EvidenceFile[] = fs.existsSync(evidenceDir)
+    ? fs.readdirSync(evidenceDir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(fs.readFileSync(path.join(evidenceDir, f), 'utf8')) as EvidenceFile)
+    : [];
+  const counts = {
+    passed: checks.filter((c) => c.status === 'passed').length,
+    failed: checks.filter((c) => c.status === 'failed').length + suiteErrors.length,
+    skipped: checks.filter((c) => c.status === 'skipped').length,
+  };
+  return { runId: meta.runId, cluster: meta.cluster, startedAt: new Date(Date.now() - meta.durationMs).toISOString(), durationMs: meta.durationMs, counts, checks, suiteErrors, evidence };
+}
+
+const xml = (s: string): string => s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!)
+  .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+const html = xml;
+
+export function junit(r: RunReport): string {
+  const bySuite = new Map<string, Check[]>();
+  for (const c of r.checks) bySuite.set(c.suite, [...(bySuite.get(c.suite) ?? []), c]);
+  const suites = [...bySuite.entries()].map(([suite, cs]) => {
+    const cases = cs.map((c) => {
+      const inner = c.status === 'failed'
+        ? `<failure message="${xml((c.failure ?? '').split('\n')[0]!.slice(0, 500))}">${xml(c.failure ?? '')}</failure>`
+        : c.status === 'skipped' ? `<skipped message="${xml(c.skipReason ?? '')}"/>` : '';
+      return `    <testcase classname="${xml(c.classname)}" name="${xml(c.name)}" time="${(c.durationMs / 1000).toFixed(3)}">${inner}</testcase>`;
+    }).join('\n');
+    const f = cs.filter((c) => c.status === 'failed').length;
+    const s = cs.filter((c) => c.status === 'skipped').length;
+    const t = cs.reduce((a, c) => a + c.durationMs, 0) / 1000;
+    return `  <testsuite name="svc-conformance.${xml(suite)}" tests="${cs.length}" failures="${f}" skipped="${s}" errors="0" time="${t.toFixed(3)}">\n${cases}\n  </testsuite>`;
+  });
+  for (const e of r.suiteErrors) {
+    suites.push(`  <testsuite name="svc-conformance.${xml(e.suite)}" tests="1" failures="0" errors="1"><testcase classname="svc-conformance.${xml(e.suite)}" name="suite setup"><error message="${xml(e.message.split('\n')[0]!.slice(0, 500))}">${xml(e.message)}</error></testcase></testsuite>`);
+  }
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="svc-conformance" tests="${r.checks.length}" failures="${r.counts.failed}" skipped="${r.counts.skipped}" time="${(r.durationMs / 1000).toFixed(3)}">\n${suites.join('\n')}\n</testsuites>\n`;
+}
+
+export function markdown(r: RunReport): string {
+  const icon = (s: string): string => (s === 'passed' ? '✅' : s === 'failed' ? '❌' : '⏭️');
+  const lines = [`# svc-conformance run ${r.runId}`, '', `Cluster: ${r.cluster}. **${r.counts.passed} passed, ${r.counts.failed} failed, ${r.counts.skipped} skipped** in ${(r.durationMs / 1000).toFixed(1)} s.`, '',
+    '| | Suite | Check | Time |', '|---|---|---|---|',
+    ...r.checks.map((c) => `| ${icon(c.status)} | ${c.suite} | ${c.name.replace(/\|/g, '\\|')}${c.skipReason ? ` (${c.skipReason})` : ''} | ${(c.durationMs / 1000).toFixed(1)} s |`)];
+  const failed = r.checks.filter((c) => c.status === 'failed');
+  if (failed.length || r.suiteErrors.length) {
+    lines.push('', '## Failures');
+    for (const c of failed) lines.push('', `### ${c.suite}: ${c.name}`, '', '```', (c.failure ?? '').slice(0, 6000), '```');
+    for (const e of r.suiteErrors) lines.push('', `### ${e.suite}: suite setup`, '', '```', e.message.slice(0, 6000), '```');
+  }
+  return lines.join('\n') + '\n';
+}
+
+function chart(r: RunReport): string {
+  const points = r.evidence.flatMap((e) => e.items.filter((i) => i.kind === 'measurement').map((i) => ({ suite: e.suite, ...(i.value as { name: string; value: number; unit: string }) })))
+    .filter((p) => p.unit === 'ms' && /converg/i.test(p.name));
+  if (!points.length) return '<p>No convergence measurements in this run.</p>';
+  const max = Math.max(...points.map((p) => p.value), 1);
+  const rowH = 22;
+  const bars = points.map((p, i) => {
+    const w = Math.max(2, (p.value / max) * 420);
+    return `<text x="0" y="${i * rowH + 15}" font-size="11">${html(`${p.suite}: ${p.name}`).slice(0, 80)}</text><rect x="460" y="${i * rowH + 4}" width="${w.toFixed(1)}" height="14" fill="#3b82f6"/><text x="${(465 + w).toFixed(1)}" y="${i * rowH + 15}" font-size="11">${p.value} ms</text>`;
+  }).join('');
+  return `<svg role="img" aria-label="DNS convergence times" width="1000" height="${points.length * rowH + 8}" xmlns="http://www.w3.org/2000/svg">${bars}</svg>`;
+}
+
+export function htmlReport(r: RunReport): string {
+  const rows = r.checks.map((c) => `<tr class="${c.status}"><td>${c.status === 'passed' ? 'pass' : c.status === 'failed' ? 'FAIL' : 'skip'}</td><td>${html(c.suite)}</td><td>${html(c.name)}${c.skipReason ? `<br><small>${html(c.skipReason)}</small>` : ''}</td><td>${(c.durationMs / 1000).toFixed(1)} s</td></tr>`).join('\n');
+  const failures = [...r.checks.filter((c) => c.status === 'failed').map((c) => ({ title: `${c.suite}: ${c.name}`, text: c.failure ?? '' })),
+    ...r.suiteErrors.map((e) => ({ title: `${e.suite}: suite setup`, text: e.message }))]
+    .map((f) => `<details open class="failure"><summary>${html(f.title)}</summary><pre>${html(f.text)}</pre></details>`).join('\n');
+  const transcripts = r.evidence.map((e) => {
+    const items = e.items.filter((i) => i.kind === 'transcript' || i.kind === 'info' || i.kind === 'counts' || i.kind === 'measurement');
+    if (!items.length) return '';
+    return `<details><summary>${html(e.suite)} (${items.length})</summary>${items.map((i) => `<div class="ev"><b>${html(i.check)}</b> <i>${i.kind}</i><pre>${html(i.text ?? '')}${i.value !== undefined ? html(`\n${JSON.stringify(i.value, null, 2)}`) : ''}</pre></div>`).join('')}</details>`;
+  }).join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>svc-conformance ${html(r.runId)}</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2em;color:#111}table{border-collapse:collapse;width:100%}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
+tr.passed td:first-child{background:#dcfce7}tr.failed td:first-child{background:#fee2e2;font-weight:bold}tr.skipped td:first-child{background:#f3f4f6}
+pre{white-space:pre-wrap;background:#f8fafc;padding:8px;border:1px solid #e5e7eb}details.failure summary{color:#b91c1c;font-weight:bold}.ev{margin:6px 0}
+</style></head><body>
+<h1>svc-conformance</h1>
+<p id="summary">Run ${html(r.runId)} against ${html(r.cluster)}: <b>${r.counts.passed} passed, ${r.counts.failed} failed, ${r.counts.skipped} skipped</b> in ${(r.durationMs / 1000).toFixed(1)} s.</p>
+<h2>Failures</h2>${failures || '<p>None.</p>'}
+<h2>Checks</h2><table id="checks"><thead><tr><th>Result</th><th>Suite</th><th>Claim</th><th>Time</th></tr></thead><tbody>
+${rows}
+</tbody></table>
+<h2>DNS convergence</h2>${chart(r)}
+<h2>Evidence: transcripts and measurements</h2>${transcripts || '<p>None.</p>'}
+</body></html>
+`;
+}
+
+export function writeReports(dir: string, r: RunReport): string[] {
+  fs.mkdirSync(dir, { recursive: true });
+  const files: [string, string][] = [['junit.xml', junit(r)], ['results.json', JSON.stringify(r, null, 2)], ['summary.md', markdown(r)], ['report.html', htmlReport(r)]];
+  for (const [f, text] of files) fs.writeFileSync(path.join(dir, f), text);
+  if (process.env.GITHUB_STEP_SUMMARY) fs.appendFileSync(process.env.GITHUB_STEP_SUMMARY, markdown(r));
+  return files.map(([f]) => path.join(dir, f));
+}

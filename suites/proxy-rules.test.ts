@@ -1,0 +1,107 @@
+// The privileged profile (opt-in, SVC_PRIVILEGED=1): what kube-proxy programs on every
+// node, read by a host-network probe. A ClusterIP Service gets its rule leading to
+// exactly its ready endpoints; a headless Service gets nothing; a Service without
+// endpoints gets the reject entry. iptables and nftables modes are verified; ipvs and
+// clusters without kube-proxy skip with their reason. Not a conformance test in the
+// Kubernetes sense (it assumes kube-proxy and needs host network).
+import { beforeAll, describe, expect, test } from '@jest/globals';
+import { apply, applyObjects, loadManifest, defaultVars } from '../helpers/apply.ts';
+import { execIn, schedulableNodes, hostnameLabel } from '../helpers/probe.ts';
+import { iptablesService, nftService, parseIptablesSave, parseNftJson, servicePortName, svcChainName } from '../helpers/proxy-rules.ts';
+import { useSuite, kube } from '../helpers/suite.ts';
+import { currentTarget } from '../helpers/target.ts';
+import { podsReady, rolloutReady, slicesSettled, type PodState } from '../helpers/workloads.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const mode = process.env.SVC_PROXY_MODE_EXPECTED ?? 'unknown';
+const skipReason = !currentTarget().privileged ? 'privileged profile not enabled (SVC_PRIVILEGED=1)'
+  : process.env.SVC_KUBE_PROXY !== 'present' ? 'no kube-proxy in this cluster (no k8s-app=kube-proxy Pods)'
+    : mode === 'ipvs' ? 'ipvs: not verified on this cluster'
+      : !['iptables', 'nftables'].includes(mode) ? `proxy mode '${mode}' could not be read from kube-system/kube-proxy` : undefined;
+const t = skipReason ? test.skip : test;
+const suffix = skipReason ? ` [skipped: ${skipReason}]` : '';
+
+interface Tool { pod: string; node: string }
+interface View { rule: boolean; chainOk: boolean; endpoints: string[]; reject: boolean; mentions: number; inClusterIPs?: boolean }
+
+describe(`kube-proxy rules on every node (${mode} mode)${suffix}`, () => {
+  const ctx = skipReason ? undefined! : useSuite('proxy-rules', { probes: 1, podSecurity: 'privileged' });
+  let tools: Tool[] = [];
+  let web: PodState[] = [];
+  let vip = '';
+
+  const sh = async (tool: Tool, cmd: string): Promise<string> => {
+    const r = await execIn(ctx.ns, tool.pod, 'tools', ['/bin/sh', '-c', cmd]);
+    if (r.exitCode !== 0) throw new Error(`'${cmd}' on ${tool.node} exited ${r.exitCode}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const syncedSince = async (tool: Tool, since: number): Promise<boolean> => {
+    const metrics = await sh(tool, 'curl -sf http://127.0.0.1:10249/metrics');
+    const m = /^kubeproxy_sync_proxy_rules_last_timestamp_seconds(?:\{[^}]*ip_family="IPv4"[^}]*\})? (\S+)/m.exec(metrics);
+    return m ? Number(m[1]) * 1000 > since : false;
+  };
+  const view = async (tool: Tool, ns: string, name: string, portName: string, ip: string, port: number): Promise<View> => {
+    const spn = servicePortName(ns, name, portName);
+    if (mode === 'iptables') {
+      const s = iptablesService(parseIptablesSave(await sh(tool, 'iptables-save -t nat; iptables-save -t filter')), spn, ip, port);
+      return { rule: Boolean(s.clusterIPRule), chainOk: s.clusterIPRule?.target === svcChainName(spn, 'tcp'), endpoints: s.endpoints, reject: Boolean(s.rejectRule), mentions: s.mentions.length };
+    }
+    const s = nftService(parseNftJson(await sh(tool, 'nft -j list table ip kube-proxy')), ns, name, ip, 'tcp', port);
+    return { rule: Boolean(s.serviceIPsElement), chainOk: Boolean(s.serviceIPsElement?.value.includes(`-${ns}/${name}/tcp/${portName}`)), endpoints: s.endpoints, reject: Boolean(s.noEndpointElement), mentions: s.chains.length + (s.serviceIPsElement ? 1 : 0) + (s.noEndpointElement ? 1 : 0), inClusterIPs: s.inClusterIPs };
+  };
+  /** Waits until every node's kube-proxy synced after `since` and its rules satisfy ok. */
+  const onEveryNode = async (what: string, since: number, read: (tool: Tool) => Promise<View>, ok: (v: View) => boolean): Promise<number> => {
+    const done = await waitFor(`${what} on every node`, async () => {
+      const views = await Promise.all(tools.map(async (tool) => ({ node: tool.node, synced: await syncedSince(tool, since), view: await read(tool) })));
+      return { ok: views.every((v) => v.synced && ok(v.view)), state: views };
+    }, { timeoutMs: 30_000, intervalMs: 200 });
+    return done.length;
+  };
+
+  beforeAll(async () => {
+    const nodes = await schedulableNodes();
+    tools = nodes.map((n, i) => ({ pod: `node-tools-${i}`, node: n.metadata!.name! }));
+    await Promise.all(nodes.map((n, i) => apply(ctx.ns, 'probe/node-tools.yaml', { NAME: `node-tools-${i}`, NODE: hostnameLabel(n), NODE_TOOLS_IMAGE: currentTarget().nodeToolsImage ?? '' })));
+    await podsReady(ctx.ns, tools.map((x) => x.pod), 120_000);
+  }, 180_000);
+
+  t('kube-proxy reports the expected mode at /proxyMode on every node', async () => {
+    const modes = await Promise.all(tools.map(async (tool) => ({ node: tool.node, mode: (await sh(tool, 'curl -sf http://127.0.0.1:10249/proxyMode')).trim() })));
+    expect(modes).toEqual(tools.map((x) => ({ node: x.node, mode })));
+  });
+
+  t('a ClusterIP Service gets its rule, leading to exactly its ready endpoints (time to the rule measured)', async () => {
+    const objs = loadManifest('web-api.yaml', { ...defaultVars(), REPLICAS: 3 });
+    await applyObjects(ctx.ns, objs.filter((o) => o.kind === 'Deployment'));
+    web = await rolloutReady(ctx.ns, 'Deployment', 'web-api', 3);
+    const changed = Date.now();
+    await applyObjects(ctx.ns, objs.filter((o) => o.kind === 'Service'));
+    vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
+    await slicesSettled(ctx.ns, 'web-api', web.map((p) => p.ip!));
+    const want = web.map((p) => `${p.ip}:8080`).sort();
+    await onEveryNode(`the rule for ${ctx.ns}/web-api:http`, changed, (tool) => view(tool, ctx.ns, 'web-api', 'http', vip, 80),
+      (v) => v.rule && v.chainOk && v.endpoints.join() === want.join() && v.inClusterIPs !== false);
+    const ms = Date.now() - changed;
+    ctx.evidence.measure('rule-clusterip', 'Service change to its rule on every node', ms, 'ms');
+    const v0 = await view(tools[0]!, ctx.ns, 'web-api', 'http', vip, 80);
+    ctx.evidence.info('rule-clusterip', `${mode}: ${JSON.stringify(v0)}`);
+  });
+
+  t('a headless Service gets no rule, chain or element at all', async () => {
+    await apply(ctx.ns, 'grpc-backend.yaml', { REPLICAS: 2 });
+    const pods = await rolloutReady(ctx.ns, 'Deployment', 'grpc-backend', 2);
+    await slicesSettled(ctx.ns, 'grpc-backend', pods.map((p) => p.ip!));
+    const after = Date.now();
+    await onEveryNode('a sync after the headless Service exists', after, async (tool) => view(tool, ctx.ns, 'grpc-backend', 'grpc', 'None', 50051), () => true);
+    const views = await Promise.all(tools.map(async (tool) => ({ node: tool.node, mentions: (await view(tool, ctx.ns, 'grpc-backend', 'grpc', 'None', 50051)).mentions })));
+    expect(views).toEqual(tools.map((x) => ({ node: x.node, mentions: 0 })));
+  });
+
+  t('a ClusterIP Service with 0 endpoints gets the reject entry', async () => {
+    const changed = Date.now();
+    await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 0 });
+    await rolloutReady(ctx.ns, 'Deployment', 'web-api', 0);
+    await slicesSettled(ctx.ns, 'web-api', []);
+    await onEveryNode(`the reject entry for ${ctx.ns}/web-api:http`, changed, (tool) => view(tool, ctx.ns, 'web-api', 'http', vip, 80), (v) => v.reject && v.endpoints.length === 0);
+  });
+});
