@@ -344,7 +344,7 @@ build_images() {
   IMAGE_TARS+=("$t")
   # node-tools: kube-proxy plus iptables, nft, conntrack, curl, a shell, sleep and cat
   key=$(sha256sum "$proxybin" | cut -c1-12)
-  t="$idir/node-tools-$K8S_VERSION-$key-v2.tar"
+  t="$idir/node-tools-$K8S_VERSION-$key-v3.tar"
   if [ ! -f "$t" ]; then
     tmp=$(mktemp -d); mkdir -p "$tmp/rootfs/usr/local/bin" "$tmp/rootfs/usr/sbin"; base_rootfs "$tmp/rootfs"
     copy_with_libs "$tmp/rootfs" /bin/sh /bin/sleep /bin/cat /usr/sbin/xtables-nft-multi /usr/sbin/nft /usr/sbin/conntrack /usr/bin/curl
@@ -355,6 +355,7 @@ build_images() {
     mkdir -p "$tmp/rootfs/usr/lib/x86_64-linux-gnu"
     cp -a /usr/lib/x86_64-linux-gnu/xtables "$tmp/rootfs/usr/lib/x86_64-linux-gnu/"
     for l in "$tmp"/rootfs/usr/lib/x86_64-linux-gnu/xtables/*.so; do copy_with_libs "$tmp/rootfs" "${l#"$tmp/rootfs"}" 2>/dev/null || true; done
+    cp /etc/protocols /etc/services "$tmp/rootfs/etc/"
     cp -L "$proxybin" "$tmp/rootfs/usr/local/bin/kube-proxy"
     make_image "$t" "$IMAGE_NODE_TOOLS" "$tmp/rootfs" '["/usr/local/bin/kube-proxy"]'; rm -rf "$tmp"
   fi

@@ -82,3 +82,15 @@ describe('nft JSON parsing (captured, nftables mode)', () => {
     expect({ chains: s.chains, element: s.serviceIPsElement }).toEqual({ chains: [], element: undefined });
   });
 });
+
+describe('nft JSON parsing (captured in a container without /etc/protocols)', () => {
+  test('protocol numbers in service-ips keys are read as names', () => {
+    const t = parseNftJson(read('nft-kube-proxy.in-container.captured.json'));
+    const lines = read('capture-nftables-kube-system-objects.txt').split('\n');
+    const vip = lines.find((l) => l.startsWith('service/kube-dns '))!.split(/\s+/)[2]!;
+    const s = nftService(t, 'kube-system', 'kube-dns', vip, 'tcp', 53);
+    expect(s.serviceIPsElement?.value).toMatch(/^goto service-[A-Z2-7]{8}-kube-system\/kube-dns\/tcp\/dns-tcp$/);
+    expect(s.endpoints.length).toBeGreaterThan(0);
+    expect(s.endpoints.every((e) => e.endsWith(':53'))).toBe(true);
+  });
+});

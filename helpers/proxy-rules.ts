@@ -98,15 +98,22 @@ type NftObj = Record<string, unknown>;
 
 export interface NftTable {
   chains: string[];
+  /** The expressions of every rule, by chain. */
+  rules: Map<string, unknown[][]>;
   sets: Map<string, unknown[]>;
   maps: Map<string, { key: string; value: string; comment?: string }[]>;
 }
 
-function elemText(v: unknown): string {
+/** nft prints protocols by number where the container has no /etc/protocols. */
+const PROTO_NAMES: Record<string, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
+
+function elemText(v: unknown, inConcat = false): string {
+  if (typeof v === 'number' && inConcat && PROTO_NAMES[v] !== undefined) return PROTO_NAMES[v];
   if (typeof v === 'string' || typeof v === 'number') return String(v);
   const o = v as NftObj;
   if (o && typeof o === 'object') {
-    if ('concat' in o) return (o.concat as unknown[]).map(elemText).join(' . ');
+    // In a key ip . proto . port, the protocol is the second member.
+    if ('concat' in o) return (o.concat as unknown[]).map((x, i) => elemText(x, i === 1)).join(' . ');
     if ('goto' in o) return `goto ${(o.goto as { target: string }).target}`;
     if ('jump' in o) return `jump ${(o.jump as { target: string }).target}`;
     if ('elem' in o) return elemText((o.elem as NftObj).val);
@@ -123,12 +130,16 @@ function elemComment(v: unknown): string | undefined {
 /** Parses `nft -j list table ...` output. */
 export function parseNftJson(text: string): NftTable {
   const doc = JSON.parse(text) as { nftables: NftObj[] };
-  const t: NftTable = { chains: [], sets: new Map(), maps: new Map() };
+  const t: NftTable = { chains: [], rules: new Map(), sets: new Map(), maps: new Map() };
   for (const item of doc.nftables) {
     if ('chain' in item) t.chains.push((item.chain as { name: string }).name);
+    if ('rule' in item) {
+      const r = item.rule as { chain: string; expr: unknown[] };
+      t.rules.set(r.chain, [...(t.rules.get(r.chain) ?? []), r.expr]);
+    }
     if ('set' in item) {
       const s = item.set as { name: string; elem?: unknown[] };
-      t.sets.set(s.name, (s.elem ?? []).map(elemText));
+      t.sets.set(s.name, (s.elem ?? []).map((e) => elemText(e)));
     }
     if ('map' in item) {
       const m = item.map as { name: string; elem?: unknown[][] };
@@ -142,7 +153,9 @@ export interface NftService {
   serviceIPsElement?: { key: string; value: string };
   inClusterIPs: boolean;
   noEndpointElement?: { key: string; value: string; comment?: string };
-  /** Endpoint chains of the Service port: ip/port after the "__". */
+  /** ip:port targets the Service chain DNATs to: a dnat in the chain itself (one
+   *  endpoint), a numgen map of endpoints (kube-proxy 1.35+), or per-endpoint chains
+   *  it jumps to (older kube-proxy). */
   endpoints: string[];
   /** Chains whose names contain ns/name/. */
   chains: string[];
@@ -156,8 +169,39 @@ export function nftService(t: NftTable, ns: string, name: string, vip: string, p
   const marker = `-${ns}/${name}/`;
   const chains = t.chains.filter((c) => c.includes(marker));
   const svcChain = serviceIPsElement?.value.replace(/^goto /, '');
-  const portPart = svcChain ? svcChain.slice(svcChain.indexOf(marker) + 1) : undefined;
-  const endpoints = portPart ? chains.filter((c) => c.startsWith('endpoint-') && c.includes(`${portPart}__`))
-    .map((c) => c.slice(c.indexOf('__') + 2).replace(/\/(\d+)$/, ':$1')).sort() : [];
+  const endpoints = svcChain ? [...new Set(dnatTargets(t, svcChain, 0))].sort() : [];
   return { serviceIPsElement, inClusterIPs: (t.sets.get('cluster-ips') ?? []).includes(vip), noEndpointElement: noEp, endpoints, chains };
+}
+
+/** Every ip:port a chain DNATs to, following jumps, gotos and verdict maps into other chains. */
+function dnatTargets(t: NftTable, chain: string, depth: number): string[] {
+  if (depth > 4) return [];
+  const out: string[] = [];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) { v.forEach(walk); return; }
+    if (!v || typeof v !== 'object') return;
+    const o = v as NftObj;
+    if ('dnat' in o) {
+      const d = o.dnat as { addr?: unknown; port?: unknown };
+      if (typeof d.addr === 'string') out.push(`${d.addr}:${String(d.port)}`);
+      else {
+        // addr: {map: {key: {numgen: ...}, data: {set: [[i, {concat: [ip, port]}], ...]}}}
+        const set = ((d.addr as NftObj)?.map as { data?: { set?: unknown[][] } })?.data?.set ?? [];
+        for (const pair of set) {
+          const c = (pair[1] as { concat?: unknown[] })?.concat;
+          if (c) out.push(`${String(c[0])}:${String(c[1])}`);
+        }
+      }
+      return;
+    }
+    for (const key of ['goto', 'jump']) {
+      if (key in o && typeof (o[key] as { target?: unknown }).target === 'string') {
+        out.push(...dnatTargets(t, (o[key] as { target: string }).target, depth + 1));
+        return;
+      }
+    }
+    Object.values(o).forEach(walk);
+  };
+  for (const expr of t.rules.get(chain) ?? []) walk(expr);
+  return out;
 }

@@ -91,8 +91,12 @@ describe(`kube-proxy rules on every node (${mode} mode)${suffix}`, () => {
     await apply(ctx.ns, 'grpc-backend.yaml', { REPLICAS: 2 });
     const pods = await rolloutReady(ctx.ns, 'Deployment', 'grpc-backend', 2);
     await slicesSettled(ctx.ns, 'grpc-backend', pods.map((p) => p.ip!));
-    const after = Date.now();
-    await onEveryNode('a sync after the headless Service exists', after, async (tool) => view(tool, ctx.ns, 'grpc-backend', 'grpc', 'None', 50051), () => true);
+    // kube-proxy never sees a headless Service, so nothing syncs for it: a ClusterIP
+    // marker Service created afterwards shows that every node has caught up.
+    const marker = Date.now();
+    await applyObjects(ctx.ns, [{ apiVersion: 'v1', kind: 'Service', metadata: { name: 'marker' }, spec: { selector: { app: 'web-api' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } } as never]);
+    const mvip = (await kube().core.readNamespacedService({ name: 'marker', namespace: ctx.ns })).spec!.clusterIP!;
+    await onEveryNode('the marker Service\'s rule', marker, (tool) => view(tool, ctx.ns, 'marker', 'http', mvip, 80), (v) => v.rule && v.endpoints.length > 0);
     const views = await Promise.all(tools.map(async (tool) => ({ node: tool.node, mentions: (await view(tool, ctx.ns, 'grpc-backend', 'grpc', 'None', 50051)).mentions })));
     expect(views).toEqual(tools.map((x) => ({ node: x.node, mentions: 0 })));
   });
