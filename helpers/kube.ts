@@ -59,7 +59,8 @@ export function apiErrorText(e: unknown): string {
     }
     return `HTTP ${err.code}${msg ? ` ${msg}` : ''}`;
   }
-  return err?.message ?? String(e);
+  const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
+  return `${err?.message ?? String(e)}${cause ? ` (${cause.code ?? cause.message})` : ''}`;
 }
 
 export function isNotFound(e: unknown): boolean {

@@ -1,0 +1,144 @@
+// Preflight, before any namespace of the run is made: the API answers and its version is
+// known; every permission the run needs is granted (SelfSubjectAccessReview, missing
+// ones listed); the probe image starts within a bound (an image that cannot be pulled
+// becomes a sentence); and, for the privileged profile, Pod Security admission lets a
+// host-network probe in. Also: cleanup of what a run left behind.
+import * as k8s from '@kubernetes/client-node';
+import { apiErrorText, kube } from '../kube.ts';
+import { createNamespace, deleteNamespace, deleteRunNamespaces } from '../namespace.ts';
+import { uncordonLeftovers } from '../nodes.ts';
+
+export class ClusterError extends Error {
+  override name = 'ClusterError';
+}
+
+interface Permission { verb: string; group: string; resource: string; subresource?: string; namespace?: string; name?: string; why: string }
+
+/** What the default profile does, resource by resource (manifests/rbac/default.yaml grants exactly this). */
+export const DEFAULT_PERMISSIONS: Permission[] = [
+  ...['create', 'delete', 'get', 'list'].map((verb) => ({ verb, group: '', resource: 'namespaces', why: 'one namespace per suite' })),
+  ...['create', 'delete', 'get', 'list', 'patch'].map((verb) => ({ verb, group: '', resource: 'pods', why: 'probe and backend Pods' })),
+  { verb: 'create', group: '', resource: 'pods', subresource: 'exec', why: 'running probe commands' },
+  { verb: 'get', group: '', resource: 'pods', subresource: 'exec', why: 'running probe commands' },
+  { verb: 'get', group: '', resource: 'pods', subresource: 'log', why: 'reading probe logs' },
+  { verb: 'create', group: '', resource: 'configmaps', why: 'shipping the probe' },
+  ...['create', 'get', 'list', 'patch'].map((verb) => ({ verb, group: '', resource: 'services', why: 'the Services under test' })),
+  ...['create', 'get', 'patch'].map((verb) => ({ verb, group: '', resource: 'endpoints', why: 'hand-made Endpoints' })),
+  ...['create', 'get', 'list', 'patch'].map((verb) => ({ verb, group: 'discovery.k8s.io', resource: 'endpointslices', why: 'EndpointSlice checks' })),
+  ...['create', 'get', 'list', 'patch'].flatMap((verb) => ['deployments', 'statefulsets'].map((resource) => ({ verb, group: 'apps', resource, why: 'backends' }))),
+  ...['get', 'list', 'patch'].map((verb) => ({ verb, group: '', resource: 'nodes', why: 'probes per node; cordon for the rescheduling check' })),
+];
+
+export const PRIVILEGED_PERMISSIONS: Permission[] = [
+  { verb: 'get', group: '', resource: 'configmaps', namespace: 'kube-system', name: 'kube-proxy', why: "reading kube-proxy's mode" },
+];
+
+export async function reachable(): Promise<{ server: string; version: string }> {
+  let k;
+  try {
+    k = kube();
+  } catch (e) {
+    throw new ClusterError((e as Error).message);
+  }
+  const server = k.kc.getCurrentCluster()?.server ?? '(no server)';
+  try {
+    const v = await k.kc.makeApiClient(k8s.VersionApi).getCode();
+    return { server, version: v.gitVersion };
+  } catch (e) {
+    throw new ClusterError(`the cluster at ${server} does not answer: ${apiErrorText(e)}. Check --kubeconfig/--context, and that the cluster is up`);
+  }
+}
+
+async function missingPermissions(perms: Permission[]): Promise<Permission[]> {
+  const authz = kube().kc.makeApiClient(k8s.AuthorizationV1Api);
+  const results = await Promise.all(perms.map(async (p) => {
+    const r = await authz.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { verb: p.verb, group: p.group, resource: p.resource, subresource: p.subresource, namespace: p.namespace, name: p.name } } } });
+    return r.status?.allowed ? undefined : p;
+  }));
+  return results.filter((p): p is Permission => p !== undefined);
+}
+
+const IMAGE_FAILURE = /ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull/;
+
+async function probeImageStarts(runId: string): Promise<void> {
+  const { core, target } = kube();
+  const image = target.probeImage;
+  const ns = await createNamespace('preflight');
+  try {
+    await core.createNamespacedPod({
+      namespace: ns,
+      body: {
+        metadata: { name: 'image-check' },
+        spec: {
+          restartPolicy: 'Never', automountServiceAccountToken: false, terminationGracePeriodSeconds: 0,
+          securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [{ name: 'node', image, imagePullPolicy: 'IfNotPresent', command: ['node', '-e', 'process.exit(0)'],
+            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } } }],
+        },
+      },
+    });
+    const deadline = Date.now() + 90_000 * target.timeoutScale;
+    let last = 'no status yet';
+    for (;;) {
+      const p = await core.readNamespacedPod({ name: 'image-check', namespace: ns });
+      const st = p.status?.containerStatuses?.[0]?.state;
+      if (p.status?.phase === 'Succeeded') return;
+      const waiting = st?.waiting;
+      if (waiting?.reason && IMAGE_FAILURE.test(waiting.reason)) {
+        throw new ClusterError(`the probe image ${image} cannot be pulled (${waiting.reason}: ${waiting.message ?? ''}). Make it available to the cluster, or choose another with --probe-image (or --image-registry for a mirror)`);
+      }
+      if (p.status?.phase === 'Failed') {
+        throw new ClusterError(`the probe image ${image} started but 'node -e process.exit(0)' failed (${JSON.stringify(st?.terminated ?? {})}): it must be a Node.js >= 20 image with 'node' on its PATH (--probe-image)`);
+      }
+      last = `${p.status?.phase ?? 'Pending'} ${waiting?.reason ?? ''} ${waiting?.message ?? ''}`.trim();
+      if (Date.now() > deadline) throw new ClusterError(`the probe image ${image} did not start within ${Math.round(90 * target.timeoutScale)} s (last state: ${last}). Check the image (--probe-image), or give slow clusters more time (--timeout-scale)`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    await deleteNamespace(ns).catch(() => undefined);
+    void runId;
+  }
+}
+
+async function privilegedAdmitted(): Promise<void> {
+  const { core, target } = kube();
+  const ns = await createNamespace('preflight-privileged', 'privileged');
+  try {
+    await core.createNamespacedPod({
+      namespace: ns, dryRun: 'All',
+      body: { metadata: { name: 'host-network-check' }, spec: { hostNetwork: true, containers: [{ name: 'tools', image: target.nodeToolsImage ?? 'registry.k8s.io/kube-proxy', securityContext: { runAsUser: 0, capabilities: { add: ['NET_ADMIN', 'NET_RAW'] } } }] } },
+    });
+  } catch (e) {
+    throw new ClusterError(`the privileged profile needs host-network Pods with NET_ADMIN in namespaces labelled pod-security.kubernetes.io/enforce=privileged, and admission refused one: ${apiErrorText(e)}. Allow it, or run the default profile`);
+  } finally {
+    await deleteNamespace(ns).catch(() => undefined);
+  }
+}
+
+export async function preflight(opts: { privileged: boolean; runId: string }): Promise<{ server: string; version: string; nodeToolsImage?: string }> {
+  const { server, version } = await reachable();
+  const perms = opts.privileged ? [...DEFAULT_PERMISSIONS, ...PRIVILEGED_PERMISSIONS] : DEFAULT_PERMISSIONS;
+  const missing = await missingPermissions(perms).catch((e: unknown) => { throw new ClusterError(`cannot check permissions (SelfSubjectAccessReview): ${apiErrorText(e)}`); });
+  if (missing.length) {
+    const list = missing.map((p) => `  - ${p.verb} ${p.group ? `${p.group}/` : ''}${p.resource}${p.subresource ? `/${p.subresource}` : ''}${p.namespace ? ` in ${p.namespace}` : ''} (${p.why})`).join('\n');
+    throw new ClusterError(`the credentials lack ${missing.length} permission(s) the run needs:\n${list}\nGrant them with manifests/rbac/${opts.privileged ? 'privileged' : 'default'}.yaml (see README)`);
+  }
+  await probeImageStarts(opts.runId);
+  let nodeToolsImage: string | undefined;
+  if (opts.privileged) {
+    if (!kube().target.nodeToolsImage) {
+      const reg = process.env.SVC_NODE_TOOLS_IMAGE_REGISTRY;
+      nodeToolsImage = `${reg ? `${reg.replace(/\/+$/, '')}` : 'registry.k8s.io'}/kube-proxy:${version}`;
+      process.env.SVC_NODE_TOOLS_IMAGE = nodeToolsImage;
+    }
+    await privilegedAdmitted();
+  }
+  return { server, version, nodeToolsImage };
+}
+
+/** Removes the namespaces of one run (or every run) and undoes their cordons. */
+export async function cleanup(runId?: string): Promise<string[]> {
+  const namespaces = await deleteRunNamespaces(runId);
+  const nodes = await uncordonLeftovers(runId);
+  return [...namespaces.map((n) => `namespace/${n}`), ...nodes.map((n) => `cordon on node/${n}`)];
+}
