@@ -19,10 +19,16 @@ const config: Config = {
       ...common,
       displayName: 'cluster',
       testMatch: ['<rootDir>/suites/**/*.test.ts'],
-      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/suites/lifecycle/'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/suites/lifecycle/', '<rootDir>/suites/runner/'],
       globalSetup: '<rootDir>/helpers/global-setup.ts',
       globalTeardown: '<rootDir>/helpers/global-teardown.ts',
       slowTestThreshold: 60,
+    },
+    {
+      ...common,
+      displayName: 'runner',
+      testMatch: ['<rootDir>/suites/runner/**/*.test.ts'],
+      globalSetup: '<rootDir>/helpers/global-setup.ts',
     },
     {
       ...common,

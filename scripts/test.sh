@@ -22,6 +22,11 @@ rc=0
 results=("$REPORTS/jest-main.json")
 jest --selectProjects unit cluster --json --outputFile="$REPORTS/jest-main.json" "$@" || rc=$?
 bundled=0; [ -z "${KUBECONFIG:-}${SVC_KUBECONFIG:-}" ] && bundled=1
+if [ $bundled = 1 ] && [ "${SVC_RUNNER_TESTS:-1}" = 1 ]; then
+  # The runner (CLI, preflight, reports, RBAC, cleanup) against the bundled cluster.
+  jest --selectProjects runner --runInBand --json --outputFile="$REPORTS/jest-runner.json" || rc=$?
+  results+=("$REPORTS/jest-runner.json")
+fi
 if [ "${SVC_ALSO_NFTABLES:-0}" = 1 ] && [ $bundled = 1 ]; then
   echo "test: the proxy suites again, on the bundled cluster in nftables mode"
   bash cluster/cluster.sh down && SVC_PROXY_MODE=nftables bash cluster/cluster.sh up || { echo "test: the nftables cluster did not come up" >&2; exit 3; }

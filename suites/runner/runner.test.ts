@@ -1,0 +1,177 @@
+// The runner as CI users meet it, against the bundled cluster: flags and exit codes,
+// preflight failures as sentences, reports with the evidence, least privilege (a full
+// run as a ServiceAccount bound to manifests/rbac/default.yaml), and cleanup after a run
+// that was killed midway. Runs from scripts/test.sh after the conformance suites.
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import * as yaml from 'js-yaml';
+import { ROOT } from '../../helpers/apply.ts';
+import { kube } from '../../helpers/kube.ts';
+import { CORDON_ANNOTATION } from '../../helpers/nodes.ts';
+import { RUN_LABEL } from '../../helpers/namespace.ts';
+
+const CLI = path.join(ROOT, 'bin', 'svc-conformance.cjs');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'svc-runner-'));
+const adminKubeconfig = (): string => kube().target.kubeconfig!;
+
+function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 600_000): { code: number; out: string } {
+  const r = spawnSync('node', [CLI, ...args], { cwd: tmp, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, KUBECONFIG: '', SVC_PROFILE: '', SVC_KUBECONFIG: '', SVC_RUN_ID: '', ...env } });
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+}
+
+async function runNamespaces(): Promise<string[]> {
+  const list = await kube().core.listNamespace({ labelSelector: RUN_LABEL });
+  return list.items.filter((n) => n.status?.phase !== 'Terminating').map((n) => n.metadata!.name!);
+}
+
+async function cordoned(): Promise<string[]> {
+  return (await kube().core.listNode()).items.filter((n) => n.spec?.unschedulable || n.metadata?.annotations?.[CORDON_ANNOTATION]).map((n) => n.metadata!.name!);
+}
+
+/** A kubeconfig for a ServiceAccount, from a TokenRequest. */
+async function saKubeconfig(ns: string, sa: string): Promise<string> {
+  const tr = await kube().core.createNamespacedServiceAccountToken({ name: sa, namespace: ns, body: { spec: { expirationSeconds: 3600, audiences: [] } } });
+  const cluster = kube().kc.getCurrentCluster()!;
+  const ca = cluster.caData ?? fs.readFileSync(cluster.caFile!).toString('base64');
+  const file = path.join(tmp, `${sa}.kubeconfig`);
+  fs.writeFileSync(file, yaml.dump({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'sa',
+    clusters: [{ name: 'c', cluster: { server: cluster.server, 'certificate-authority-data': ca } }],
+    users: [{ name: sa, user: { token: tr.status!.token } }],
+    contexts: [{ name: 'sa', context: { cluster: 'c', user: sa } }],
+  }));
+  return file;
+}
+
+const objects = (): k8s.KubernetesObjectApi => k8s.KubernetesObjectApi.makeApiClient(kube().kc);
+const rbac = yaml.loadAll(fs.readFileSync(path.join(ROOT, 'manifests', 'rbac', 'default.yaml'), 'utf8')) as k8s.KubernetesObject[];
+
+beforeAll(async () => {
+  for (const o of rbac) await objects().patch(o, undefined, undefined, 'svc-conformance-test', true, k8s.PatchStrategy.ServerSideApply);
+  await kube().core.createNamespacedServiceAccount({ namespace: 'svc-conformance', body: { metadata: { name: 'no-rights' } } }).catch(() => undefined);
+}, 60_000);
+
+afterAll(async () => {
+  for (const o of [...rbac].reverse()) await objects().delete(o).catch(() => undefined);
+  fs.rmSync(tmp, { recursive: true, force: true });
+}, 60_000);
+
+describe('svc-conformance CLI', () => {
+  test('--help lists every flag with examples and exits 0; --list prints the checks and runs nothing', async () => {
+    const help = cli(['--help']);
+    expect(help.code).toBe(0);
+    for (const flag of ['--kubeconfig', '--context', '--focus', '--skip', '--profile', '--probe-image', '--node-tools-image', '--image-registry', '--cluster-domain', '--convergence-bound', '--timeout-scale', '--parallel', '--report-dir', '--keep-namespaces', '--list', '--local', 'Examples:', 'cleanup']) {
+      expect(help.out).toContain(flag);
+    }
+    const before = await runNamespaces();
+    const list = cli(['run', '--list']);
+    expect({ code: list.code, hasChecks: list.out.split('\n').filter((l) => /^[a-z-]+: /.test(l)).length > 40 }).toEqual({ code: 0, hasChecks: true });
+    expect(await runNamespaces()).toEqual(before);
+  });
+
+  test('usage errors exit 2 with what is wrong', () => {
+    for (const [args, says] of [[['run', '--bogus'], /Unknown option '--bogus'/], [['run', '--profile', 'x'], /--profile must be default or privileged/], [['run', '--focus', '('], /--focus is not a valid regular expression/], [['run', '--parallel', '0'], /--parallel must be a positive number/], [['frobnicate'], /unknown command 'frobnicate'/]] as const) {
+      const r = cli([...args]);
+      expect({ args, code: r.code, says: says.test(r.out) }).toEqual({ args, code: 2, says: true });
+    }
+  });
+
+  test('an unreachable cluster exits 3 and says which server did not answer', () => {
+    const f = path.join(tmp, 'unreachable.kubeconfig');
+    fs.writeFileSync(f, 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n');
+    const r = cli(['run', '--kubeconfig', f]);
+    expect({ code: r.code, says: /the cluster at https:\/\/127\.0\.0\.1:1 does not answer/.test(r.out) }).toEqual({ code: 3, says: true });
+  });
+
+  test('missing permissions exit 3 with each one listed, before any namespace is made', async () => {
+    const before = await runNamespaces();
+    const r = cli(['run', '--kubeconfig', await saKubeconfig('svc-conformance', 'no-rights')]);
+    expect({ code: r.code, says: /lack \d+ permission\(s\)[\s\S]*create namespaces[\s\S]*manifests\/rbac\/default\.yaml/.test(r.out) }).toEqual({ code: 3, says: true });
+    expect(await runNamespaces()).toEqual(before);
+  });
+
+  test('a probe image that cannot be pulled exits 3 naming the image and the flag', async () => {
+    const r = cli(['run', '--kubeconfig', adminKubeconfig(), '--probe-image', 'registry.invalid/no-such/node:0']);
+    expect({ code: r.code, says: /probe image registry\.invalid\/no-such\/node:0 cannot be pulled .*--probe-image/.test(r.out) }).toEqual({ code: 3, says: true });
+    expect(await runNamespaces()).toEqual([]);
+  }, 180_000);
+
+  test('a failing check exits 1, and its JUnit failure shows the question, the expected and the actual answer', () => {
+    const dir = path.join(tmp, 'fail-report');
+    const r = cli(['run', '--kubeconfig', adminKubeconfig(), '--focus', 'answers exactly the ClusterIP', '--cluster-domain', 'wrong-domain.test', '--report-dir', dir]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^svc-conformance: \d+ passed, [1-9]\d* failed, \d+ skipped$/m);
+    const junit = fs.readFileSync(path.join(dir, 'junit.xml'), 'utf8');
+    expect(junit).toMatch(/<testcase classname="svc-conformance\.clusterip\.ClusterIP Service" name="web-api\.&lt;ns&gt;\.svc\.&lt;zone&gt; A answers exactly the ClusterIP[^"]*"[^>]*><failure/);
+    for (const part of ['question: web-api.', '.svc.wrong-domain.test. A @', 'rcode: NXDOMAIN', 'expected: rcode NOERROR, A {']) expect(junit).toContain(part);
+  }, 300_000);
+
+  test('the HTML report renders in headless Chromium: the table of checks, the failure opened, no console errors', async () => {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: process.env.SVC_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`file://${path.join(tmp, 'fail-report', 'report.html')}`);
+      const rows = await page.locator('#checks tbody tr').count();
+      const failedRows = await page.locator('#checks tbody tr.failed').count();
+      const failureOpen = await page.locator('details.failure[open] pre').first().isVisible();
+      const failureText = await page.locator('details.failure pre').first().innerText();
+      fs.mkdirSync(path.join(ROOT, 'reports'), { recursive: true });
+      await page.screenshot({ path: path.join(ROOT, 'reports', 'report-screenshot.png'), fullPage: false });
+      expect({ rows: rows > 0, failedRows: failedRows > 0, failureOpen, hasQuestion: failureText.includes('question: web-api.'), errors }).toEqual({ rows: true, failedRows: true, failureOpen: true, hasQuestion: true, errors: [] });
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
+
+  test('a focused run passes with exit 0 and writes JUnit, JSON, Markdown and HTML reports with evidence', () => {
+    const dir = path.join(tmp, 'report');
+    const r = cli(['run', '--kubeconfig', adminKubeconfig(), '--focus', 'headless Service|StatefulSet Pod rescheduling', '--report-dir', dir], { GITHUB_STEP_SUMMARY: path.join(tmp, 'step-summary.md') });
+    expect({ code: r.code, tail: r.code === 0 ? '' : r.out.slice(-3000) }).toEqual({ code: 0, tail: '' });
+    expect(r.out).toMatch(/^svc-conformance: \d+ passed, 0 failed, \d+ skipped$/m);
+    const results = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as { checks: { status: string; classname: string }[]; evidence: { items: { kind: string }[] }[] };
+    expect(results.checks.length).toBeGreaterThan(3);
+    expect(results.checks.every((c) => c.classname.startsWith('svc-conformance.'))).toBe(true);
+    expect(results.evidence.flatMap((e) => e.items).some((i) => i.kind === 'measurement')).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'report.html'), 'utf8')).toContain('<table id="checks">');
+    expect(fs.readFileSync(path.join(tmp, 'step-summary.md'), 'utf8')).toContain('# svc-conformance run');
+    fs.copyFileSync(path.join(dir, 'report.html'), path.join(tmp, 'pass.html'));
+  }, 300_000);
+
+  test('the whole default profile passes as a ServiceAccount bound to manifests/rbac/default.yaml (the role is sufficient)', async () => {
+    const r = cli(['run', '--kubeconfig', await saKubeconfig('svc-conformance', 'svc-conformance'), '--report-dir', path.join(tmp, 'sa-report')]);
+    expect({ code: r.code, tail: r.code === 0 ? '' : r.out.slice(-4000) }).toEqual({ code: 0, tail: '' });
+    expect(r.out).toMatch(/^svc-conformance: [1-9]\d* passed, 0 failed, \d+ skipped$/m);
+  }, 600_000);
+
+  test('a run killed midway leaves namespaces that cleanup removes; nothing is left cordoned', async () => {
+    const child = spawn('node', [CLI, 'run', '--kubeconfig', adminKubeconfig(), '--report-dir', path.join(tmp, 'killed')], { cwd: tmp, detached: true, stdio: 'ignore', env: { ...process.env, KUBECONFIG: '', SVC_PROFILE: '', SVC_KUBECONFIG: '', SVC_RUN_ID: '' } });
+    const deadline = Date.now() + 120_000;
+    while ((await runNamespaces()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    process.kill(-child.pid!, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await runNamespaces()).length).toBeGreaterThan(0);
+    const c = cli(['cleanup', '--kubeconfig', adminKubeconfig()]);
+    expect({ code: c.code, says: /removed namespace\//.test(c.out) }).toEqual({ code: 0, says: true });
+    expect(await runNamespaces()).toEqual([]);
+    expect(await cordoned()).toEqual([]);
+  }, 240_000);
+
+  test('SIGTERM stops a run, removes its namespaces and exits 130', async () => {
+    const child = spawn('node', [CLI, 'run', '--kubeconfig', adminKubeconfig(), '--report-dir', path.join(tmp, 'terminated')], { cwd: tmp, stdio: 'ignore', env: { ...process.env, KUBECONFIG: '', SVC_PROFILE: '', SVC_KUBECONFIG: '', SVC_RUN_ID: '' } });
+    const deadline = Date.now() + 120_000;
+    while ((await runNamespaces()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(130);
+    expect(await runNamespaces()).toEqual([]);
+    expect(await cordoned()).toEqual([]);
+  }, 240_000);
+});
