@@ -44,6 +44,8 @@ export async function waitFor<T>(
       if (o.ok) return o.state;
       last = o.state;
     } catch (e) {
+      // A check may know that waiting cannot help (an image that cannot be pulled).
+      if ((e as { fatal?: boolean }).fatal) throw e;
       last = `check failed: ${(e as Error).message}`;
     }
     if (Date.now() >= deadline) throw new WaitTimeout(what, timeoutMs, last);

@@ -28,7 +28,10 @@ export function podState(p: k8s.V1Pod): PodState {
 
 const IMAGE_FAILURES = /ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull/;
 
-export class ImageUnavailable extends Error {}
+export class ImageUnavailable extends Error {
+  readonly fatal = true;
+  override name = 'ImageUnavailable';
+}
 
 function imageProblem(pods: k8s.V1Pod[]): string | undefined {
   for (const p of pods) {
@@ -54,10 +57,7 @@ export async function podsReady(ns: string, names: string[], timeoutMs: number):
     if (problem) throw new ImageUnavailable(problem);
     const states = pods.map(podState);
     return { ok: states.length === names.length && states.every((s) => s.ready), state: states };
-  }, { timeoutMs }).catch((e: unknown) => {
-    if (e instanceof ImageUnavailable) throw e;
-    throw e;
-  });
+  }, { timeoutMs });
 }
 
 /** Waits until a Deployment or StatefulSet has exactly `replicas` ready, updated Pods. */
@@ -77,7 +77,7 @@ export async function rolloutReady(ns: string, kind: 'Deployment' | 'StatefulSet
       (st?.readyReplicas ?? 0) === replicas && (st?.replicas ?? 0) === replicas &&
       (st?.updatedReplicas ?? 0) === replicas && states.length === replicas && states.every((s) => s.ready);
     return { ok, state: { status: { replicas: st?.replicas, ready: st?.readyReplicas, updated: st?.updatedReplicas }, pods: states } };
-  }, { timeoutMs, intervalMs: 300 }).catch((e: unknown) => { throw e; }).then((s) => (s as { pods: PodState[] }).pods);
+  }, { timeoutMs, intervalMs: 300 }).then((s) => s.pods);
 }
 
 export interface SliceEndpoint {
