@@ -179,7 +179,7 @@ async function runCommand(o: Options): Promise<number> {
   fs.mkdirSync(reportDir, { recursive: true });
   const jsonFile = path.join(reportDir, 'jest.json');
   const args = ['node_modules/jest/bin/jest.js', '--selectProjects', 'cluster', '--json', '--outputFile', jsonFile,
-    `--maxWorkers=${o.parallel ?? '3'}`, '--testPathIgnorePatterns', '/lifecycle/', '/runner/'];
+    `--maxWorkers=${o.parallel ?? '3'}`, '--verbose', '--testPathIgnorePatterns', '/lifecycle/', '/runner/'];
   const pattern = testNamePattern(o.focus, o.skip);
   if (pattern) args.push('--testNamePattern', pattern);
   if (process.env.CI) args.push('--ci');
