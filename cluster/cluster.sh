@@ -578,8 +578,13 @@ apply_addons() {
 }
 
 dns_answers() { # queries kubernetes.default from node 1 through the DNS Service IP
-  local want; want=$(first_service_ip)
-  [ "$(in_node 1 dig +short +time=1 +tries=1 @"$DNS_IP" "kubernetes.default.svc.$CLUSTER_DOMAIN" A)" = "$want" ]
+  local want server=$DNS_IP; want=$(first_service_ip)
+  # Without a Service proxy the Service IP cannot answer: ask a CoreDNS Pod instead.
+  if [ "$PROXY_MODE" = none ]; then
+    server=$(kubectl -n kube-system get pods -l k8s-app=kube-dns -o jsonpath='{.items[0].status.podIP}' 2>/dev/null)
+    [ -n "$server" ] || return 1
+  fi
+  [ "$(in_node 1 dig +short +time=1 +tries=1 @"$server" "kubernetes.default.svc.$CLUSTER_DOMAIN" A)" = "$want" ]
 }
 
 nodes_ready() {
