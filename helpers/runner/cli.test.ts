@@ -1,0 +1,34 @@
+// Unit tests for the runner's pure parts: flag parsing, mirror rewriting, name filters.
+import { describe, expect, test } from '@jest/globals';
+import { listChecks, mirror, parseCli, testNamePattern } from './cli.ts';
+
+describe('runner flags', () => {
+  test('run is the default command; values are kept', () => {
+    const { command, values } = parseCli(['--kubeconfig', '/k', '--focus', 'dns', '--parallel', '2']);
+    expect({ command, kubeconfig: values.kubeconfig, focus: values.focus, parallel: values.parallel }).toEqual({ command: 'run', kubeconfig: '/k', focus: 'dns', parallel: '2' });
+  });
+
+  test('bad input is a usage error naming the flag', () => {
+    expect(() => parseCli(['run', '--timeout-scale', 'x'])).toThrow(/--timeout-scale must be a positive number/);
+    expect(() => parseCli(['run', '--local', '--kubeconfig', '/k'])).toThrow(/--local .* cannot be combined/);
+    expect(() => parseCli(['run', '--cluster-domain', 'bad domain'])).toThrow(/not a DNS name/);
+  });
+
+  test('--image-registry rewrites Docker Hub and registry.k8s.io references onto the mirror', () => {
+    expect(mirror('docker.io/library/node:24-slim', 'mirror.local:5000')).toBe('mirror.local:5000/library/node:24-slim');
+    expect(mirror('node:24-slim', 'mirror.local:5000/')).toBe('mirror.local:5000/library/node:24-slim');
+    expect(mirror('registry.k8s.io/pause:3.10.1', 'mirror.local')).toBe('mirror.local/pause:3.10.1');
+  });
+
+  test('--focus and --skip combine into one test-name pattern', () => {
+    const re = new RegExp(testNamePattern('headless', 'scaling')!);
+    expect(['headless Service has no virtual IP', 'scaling headless 3 -> 5', 'ClusterIP answers'].map((n) => re.test(n))).toEqual([true, false, false]);
+    expect(testNamePattern()).toBeUndefined();
+  });
+
+  test('--list finds the checks of every suite file', () => {
+    const checks = listChecks();
+    expect(checks.length).toBeGreaterThan(40);
+    expect(checks.some((c) => c.suite === 'statefulset' && c.name.startsWith('mysql-0 keeps its name'))).toBe(true);
+  });
+});
