@@ -71,6 +71,13 @@ spec:
         image: $SVC_COREDNS_IMAGE
         imagePullPolicy: IfNotPresent
         args: [-conf, /etc/coredns/Corefile]
+$(if [ "${SVC_PROXY_ENABLED:-1}" = 0 ]; then cat <<ENV
+        # No Service proxy in this cluster: reach the API server directly, not through 10.96.0.1.
+        env:
+        - {name: KUBERNETES_SERVICE_HOST, value: "${SVC_API_HOST}"}
+        - {name: KUBERNETES_SERVICE_PORT, value: "${SVC_API_PORT}"}
+ENV
+fi)
         resources:
           limits: {memory: 170Mi}
           requests: {cpu: 100m, memory: 70Mi}

@@ -569,7 +569,8 @@ apply_addons() {
   } * $user')
   local manifests
   manifests=$(SVC_COREFILE_JSON=$(jq -Rs . <<<"$corefile") SVC_PROXYCFG_JSON=$(jq -Rs . <<<"$proxycfg") \
-    SVC_API="https://$(bridge_ip):$API_PORT" SVC_DNS_IP="$DNS_IP" SVC_COREDNS_IMAGE="$IMAGE_COREDNS" \
+    SVC_API="https://$(bridge_ip):$API_PORT" SVC_API_HOST="$(bridge_ip)" SVC_API_PORT="$API_PORT" \
+    SVC_DNS_IP="$DNS_IP" SVC_COREDNS_IMAGE="$IMAGE_COREDNS" \
     SVC_COREDNS_REPLICAS="$(cfg .coreDNSReplicas)" SVC_NODE_TOOLS_IMAGE="$IMAGE_NODE_TOOLS" \
     SVC_PROXY_ENABLED=$([ "$PROXY_MODE" = none ] && echo 0 || echo 1) \
     "$here/addons.sh")
