@@ -81,3 +81,10 @@ export function useSuite(suite: string, opts: { probes?: number; podSecurity?: '
 }
 
 export { kube };
+
+/** A setup step that runs once, on first use, so that each test states what it needs
+ *  (and a focused run of one test still finds its Services in place). */
+export function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= fn());
+}

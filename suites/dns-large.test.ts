@@ -4,18 +4,21 @@
 import { describe, expect, test } from '@jest/globals';
 import { apply } from '../helpers/apply.ts';
 import { answerSet, assertAnswers, formatAnswer } from '../helpers/dns.ts';
-import { useSuite } from '../helpers/suite.ts';
+import { once, useSuite } from '../helpers/suite.ts';
 import { rolloutReady, slicesSettled } from '../helpers/workloads.ts';
 
 const ctx = useSuite('dns-large', { probes: 1 });
 const N = 60;
 let ips: string[] = [];
+const setup = once(async () => {
+  await apply(ctx.ns, 'many-pods.yaml', { REPLICAS: N });
+  ips = (await rolloutReady(ctx.ns, 'Deployment', 'many', N, 300_000)).map((p) => p.ip!);
+  await slicesSettled(ctx.ns, 'many', ips, 60_000);
+});
 
 describe('large answers', () => {
   test(`a headless Service over ${N} Pods: without EDNS0 the UDP answer has TC set, and the TCP answer holds all ${N}`, async () => {
-    await apply(ctx.ns, 'many-pods.yaml', { REPLICAS: N });
-    ips = (await rolloutReady(ctx.ns, 'Deployment', 'many', N, 300_000)).map((p) => p.ip!);
-    await slicesSettled(ctx.ns, 'many', ips, 60_000);
+    await setup();
     const name = ctx.svcName('many');
     const udp = await ctx.askEverywhere((s) => [{ name, type: 'A', server: s.ip, noTcpFallback: true }]);
     const notTruncated = udp.filter((r) => !r.answer.flags?.tc);
@@ -30,6 +33,7 @@ describe('large answers', () => {
   });
 
   test(`with EDNS0 at 4096 the UDP answer holds all ${N}, exactly the ready set`, async () => {
+    await setup();
     const name = ctx.svcName('many');
     const udp = await ctx.askEverywhere((s) => [{ name, type: 'A', server: s.ip, edns: 4096, noTcpFallback: true }]);
     assertAnswers(udp.map((r) => ({ answer: r.answer, label: r.server.label, exp: { rcode: 'NOERROR', set: ips } })), `${name} A over UDP with EDNS0 4096`);

@@ -3,7 +3,7 @@
 // they are absent; toggling the flag is followed within the bound.
 import { describe, test } from '@jest/globals';
 import { apply } from '../helpers/apply.ts';
-import { useSuite } from '../helpers/suite.ts';
+import { once, useSuite } from '../helpers/suite.ts';
 import { listPods, podState, type PodState } from '../helpers/workloads.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -15,15 +15,22 @@ const running = async (n: number): Promise<PodState[]> => waitFor(`${n} notready
   return { ok: s.length === n && s.every((p) => p.phase === 'Running' && p.ip && !p.ready), state: s };
 }, { timeoutMs: 120_000 });
 
+const setup = once(async () => {
+  await apply(ctx.ns, 'not-ready.yaml', { REPLICAS: 2, PUBLISH: false });
+  pods = await running(2);
+});
+
 describe('not-ready addresses', () => {
   test('without publishNotReadyAddresses, Pods whose readiness always fails are absent from the answer', async () => {
+    await setup();
     await apply(ctx.ns, 'not-ready.yaml', { REPLICAS: 2, PUBLISH: false });
-    pods = await running(2);
+    await ctx.convergeEverywhere('not-ready-absent', ctx.svcName('notready'), 'A', { rcode: 'NXDOMAIN', set: [] });
     await ctx.expectEverywhere('not-ready-absent', ctx.svcName('notready'), 'A', { rcode: 'NXDOMAIN', set: [] });
     await ctx.expectEverywhere('not-ready-absent-name', `notready-0.${ctx.svcName('notready')}`, 'A', { rcode: 'NXDOMAIN', set: [] });
   });
 
   test('switching publishNotReadyAddresses on publishes them in A within the bound, and each under its per-Pod name', async () => {
+    await setup();
     await apply(ctx.ns, 'not-ready.yaml', { REPLICAS: 2, PUBLISH: true });
     await ctx.convergeEverywhere('not-ready-published', ctx.svcName('notready'), 'A', { rcode: 'NOERROR', set: pods.map((p) => p.ip!) });
     for (const p of pods) {
@@ -32,6 +39,9 @@ describe('not-ready addresses', () => {
   });
 
   test('switching it off again removes them within the bound', async () => {
+    await setup();
+    await apply(ctx.ns, 'not-ready.yaml', { REPLICAS: 2, PUBLISH: true });
+    await ctx.convergeEverywhere('not-ready-unpublished-start', ctx.svcName('notready'), 'A', { rcode: 'NOERROR', set: pods.map((p) => p.ip!) });
     await apply(ctx.ns, 'not-ready.yaml', { REPLICAS: 2, PUBLISH: false });
     await ctx.convergeEverywhere('not-ready-unpublished', ctx.svcName('notready'), 'A', { rcode: 'NXDOMAIN', set: [] });
   });

@@ -5,12 +5,22 @@ import { describe, expect, test } from '@jest/globals';
 import { apply, applyObjects } from '../helpers/apply.ts';
 import { answerSet, formatAnswer, norm } from '../helpers/dns.ts';
 import { reverseName } from '../helpers/net.ts';
-import { useSuite, kube } from '../helpers/suite.ts';
+import { once, useSuite, kube } from '../helpers/suite.ts';
 import { rolloutReady, slicesSettled, type PodState } from '../helpers/workloads.ts';
 
 const ctx = useSuite('dns-records', { probes: 2 });
 let pods: PodState[] = [];
 let vip = '';
+const multiPort = once(async () => { await apply(ctx.ns, 'multi-port.yaml'); });
+const mysql = once(async () => {
+  await apply(ctx.ns, 'mysql.yaml', { REPLICAS: 3 });
+  pods = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', 3);
+  await slicesSettled(ctx.ns, 'mysql', pods.map((p) => p.ip!));
+});
+const webApi = once(async () => {
+  await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 1 });
+  vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
+});
 
 describe('DNS records of the specification', () => {
   test('dns-version.<zone> TXT holds the schema version (1.1.0 expected; another value is reported)', async () => {
@@ -22,7 +32,7 @@ describe('DNS records of the specification', () => {
   });
 
   test('a ClusterIP Service has one SRV per named port, TCP and UDP, with the right port and target', async () => {
-    await apply(ctx.ns, 'multi-port.yaml');
+    await multiPort();
     const target = ctx.svcName('my-service');
     for (const [name, proto, port] of [['http', 'tcp', 80], ['https', 'tcp', 443], ['dns-udp', 'udp', 53]] as const) {
       await ctx.expectEverywhere(`srv-clusterip-${name}`, `_${name}._${proto}.${target}`, 'SRV', { rcode: 'NOERROR', set: [`${port} ${target}`] });
@@ -30,26 +40,25 @@ describe('DNS records of the specification', () => {
   });
 
   test('a port without a name has no SRV record (NODATA or NXDOMAIN, never a record)', async () => {
+    await multiPort();
     const results = await ctx.askEverywhere((s) => [{ name: `_http._tcp.${ctx.svcName('unnamed-port')}`, type: 'SRV', server: s.ip }]);
     const bad = results.filter((r) => r.answer.error || r.answer.answers.some((x) => x.type === 'SRV'));
     if (bad.length) throw new Error(`an unnamed port got an SRV record:\n${bad.map((b) => formatAnswer(b.answer, b.server.label)).join('\n')}`);
   });
 
   test('a headless Service has one SRV per ready endpoint and named port, targeting <pod>.<svc>.<ns>.svc.<zone>', async () => {
-    await apply(ctx.ns, 'mysql.yaml', { REPLICAS: 3 });
-    pods = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', 3);
-    await slicesSettled(ctx.ns, 'mysql', pods.map((p) => p.ip!));
+    await mysql();
     const svc = ctx.svcName('mysql');
     await ctx.expectEverywhere('srv-headless', `_mysql._tcp.${svc}`, 'SRV', { rcode: 'NOERROR', set: pods.map((p) => `3306 ${p.name}.${svc}`) });
   });
 
   test('PTR of the ClusterIP names the Service', async () => {
-    await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 1 });
-    vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
+    await webApi();
     await ctx.expectEverywhere('ptr-clusterip', reverseName(vip), 'PTR', { rcode: 'NOERROR', set: [ctx.svcName('web-api')] });
   });
 
   test('PTR of a StatefulSet Pod IP names <pod>.<svc>.<ns>.svc.<zone>', async () => {
+    await mysql();
     for (const p of pods) {
       const results = await ctx.askEverywhere((s) => [{ name: reverseName(p.ip!), type: 'PTR', server: s.ip }]);
       const want = norm(`${p.name}.${ctx.svcName('mysql')}`);
@@ -61,6 +70,8 @@ describe('DNS records of the specification', () => {
   });
 
   test('mixed-case question names get the same answers', async () => {
+    await mysql();
+    await webApi();
     const name = `${pods[0]!.name}.${ctx.svcName('mysql')}`;
     const mixed = name.split('').map((c, i) => (i % 2 ? c.toUpperCase() : c)).join('');
     await ctx.expectEverywhere('case', mixed, 'A', { rcode: 'NOERROR', set: [pods[0]!.ip!] });
@@ -77,6 +88,7 @@ describe('DNS records of the specification', () => {
   });
 
   test('A records carry a TTL (not prescribed by the spec; reported)', async () => {
+    await webApi();
     const [a] = await ctx.probes[0]!.dns([{ name: ctx.svcName('web-api'), type: 'A', server: ctx.facts.dnsServiceIP }]);
     const ttl = a!.answers.find((r) => r.type === 'A')?.ttl;
     expect(ttl).toBeDefined();
@@ -84,6 +96,7 @@ describe('DNS records of the specification', () => {
   });
 
   test('every CoreDNS replica gives the same answer set for every question of this suite', async () => {
+    await Promise.all([multiPort(), mysql(), webApi()]);
     const questions: [string, 'A' | 'SRV' | 'PTR' | 'TXT'][] = [
       [`dns-version.${ctx.facts.clusterDomain}`, 'TXT'], [ctx.svcName('web-api'), 'A'], [ctx.svcName('mysql'), 'A'],
       [`_mysql._tcp.${ctx.svcName('mysql')}`, 'SRV'], [`_http._tcp.${ctx.svcName('my-service')}`, 'SRV'], [reverseName(vip), 'PTR'],

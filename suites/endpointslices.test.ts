@@ -3,11 +3,15 @@
 // headless Services' slices carry service.kubernetes.io/headless.
 import { describe, expect, test } from '@jest/globals';
 import { apply } from '../helpers/apply.ts';
-import { useSuite } from '../helpers/suite.ts';
+import { once, useSuite } from '../helpers/suite.ts';
 import { rolloutReady, serviceSlices, slicesSettled, type PodState } from '../helpers/workloads.ts';
 
 const ctx = useSuite('endpointslices', { probes: 1 });
 let pods: PodState[] = [];
+const setup = once(async () => {
+  await apply(ctx.ns, 'mysql-pair.yaml', { REPLICAS: 3 });
+  pods = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', 3);
+});
 
 const sliceView = async (svc: string): Promise<unknown> => {
   const slices = await serviceSlices(ctx.ns, svc);
@@ -27,14 +31,14 @@ const expected = (headless: boolean, n: number): unknown => ({
 
 describe('EndpointSlices', () => {
   test('a ClusterIP Service\'s slices are labelled with its name and list exactly the ready Pods as ready', async () => {
-    await apply(ctx.ns, 'mysql-pair.yaml', { REPLICAS: 3 });
-    pods = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', 3);
+    await setup();
     await slicesSettled(ctx.ns, 'mysql', pods.map((p) => p.ip!));
     const n = (await serviceSlices(ctx.ns, 'mysql')).length;
     expect(await sliceView('mysql')).toEqual(expected(false, n));
   });
 
   test('a headless Service\'s slices do the same and carry service.kubernetes.io/headless', async () => {
+    await setup();
     await slicesSettled(ctx.ns, 'mysql-headless', pods.map((p) => p.ip!));
     const n = (await serviceSlices(ctx.ns, 'mysql-headless')).length;
     expect(await sliceView('mysql-headless')).toEqual(expected(true, n));

@@ -3,7 +3,7 @@
 // and scaling are followed within the bound; each Pod IP is reachable directly.
 import { describe, expect, test } from '@jest/globals';
 import { apply } from '../helpers/apply.ts';
-import { useSuite, kube } from '../helpers/suite.ts';
+import { once, useSuite, kube } from '../helpers/suite.ts';
 import { Probe } from '../helpers/probe.ts';
 import { rolloutReady, serviceSlices, sliceEndpoints, slicesSettled, type PodState } from '../helpers/workloads.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -11,6 +11,10 @@ import { waitFor } from '../helpers/wait.ts';
 const ctx = useSuite('headless');
 const NAME = 'grpc-backend';
 let pods: PodState[] = [];
+const setup = once(async () => {
+  await apply(ctx.ns, 'grpc-backend.yaml', { REPLICAS: 3 });
+  pods = await rolloutReady(ctx.ns, 'Deployment', NAME, 3);
+});
 
 const scale = async (replicas: number): Promise<PodState[]> => {
   await apply(ctx.ns, 'grpc-backend.yaml', { REPLICAS: replicas });
@@ -19,13 +23,13 @@ const scale = async (replicas: number): Promise<PodState[]> => {
 
 describe('headless Service', () => {
   test('has no virtual IP: spec.clusterIP is None', async () => {
-    await apply(ctx.ns, 'grpc-backend.yaml', { REPLICAS: 3 });
-    pods = await rolloutReady(ctx.ns, 'Deployment', NAME, 3);
+    await setup();
     const svc = await kube().core.readNamespacedService({ name: NAME, namespace: ctx.ns });
     expect(svc.spec?.clusterIP).toBe('None');
   });
 
   test('A answers exactly the ready Pod IPs, which are the ready addresses of its EndpointSlices', async () => {
+    await setup();
     const ips = pods.map((p) => p.ip!);
     const eps = await slicesSettled(ctx.ns, NAME, ips);
     const sliceReady = eps.filter((e) => e.ready).flatMap((e) => e.addresses).sort();
@@ -34,6 +38,7 @@ describe('headless Service', () => {
   });
 
   test('a Pod whose readiness probe fails is left out of the answer, and comes back once it is ready', async () => {
+    await setup();
     const victim = pods[0]!;
     const backend = new Probe(ctx.ns, victim.name, victim.node ?? '', NAME);
     const others = pods.slice(1).map((p) => p.ip!);
@@ -52,6 +57,7 @@ describe('headless Service', () => {
   });
 
   test('scaling 3 -> 5 -> 2 is reflected in the A answer within the bound', async () => {
+    await setup();
     for (const n of [5, 2]) {
       pods = await scale(n);
       const ips = pods.map((p) => p.ip!);
@@ -62,6 +68,7 @@ describe('headless Service', () => {
   });
 
   test('each Pod IP in the answer can be reached directly', async () => {
+    await setup();
     const [answer] = await ctx.probes[0]!.dns([{ name: ctx.svcName(NAME), type: 'A', server: ctx.facts.dnsServiceIP }]);
     const ips = answer!.answers.filter((r) => r.type === 'A').map((r) => r.data);
     expect(ips.sort()).toEqual(pods.map((p) => p.ip!).sort());

@@ -7,7 +7,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { ConnectAttempt } from '../probe/contract.ts';
 import { apply, applyObjects } from '../helpers/apply.ts';
-import { useSuite, kube } from '../helpers/suite.ts';
+import { once, useSuite, kube } from '../helpers/suite.ts';
 import { rolloutReady, slicesSettled, type PodState } from '../helpers/workloads.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -31,13 +31,24 @@ const reachable = async (host: string, port: number): Promise<void> => {
   }, { timeoutMs: 30_000 });
 };
 
+const webApi = once(async () => {
+  await apply(ctx.ns, 'web-api.yaml', { REPLICAS: N });
+  web = await rolloutReady(ctx.ns, 'Deployment', 'web-api', N);
+  vip = await readVip('web-api');
+  await slicesSettled(ctx.ns, 'web-api', web.map((p) => p.ip!));
+  await reachable(vip, 80);
+});
+let grpcPods: PodState[] = [];
+const grpcBackends = once(async () => {
+  await apply(ctx.ns, 'grpc-backend.yaml', { REPLICAS: N });
+  await apply(ctx.ns, 'grpc-clusterip.yaml');
+  grpcPods = await rolloutReady(ctx.ns, 'Deployment', 'grpc-backend', N);
+  await slicesSettled(ctx.ns, 'grpc-backend', grpcPods.map((p) => p.ip!));
+});
+
 describe('Service proxy behaviour', () => {
   test(`connections through a ClusterIP reach every ready backend (30 x ${N} requests, counts reported)`, async () => {
-    await apply(ctx.ns, 'web-api.yaml', { REPLICAS: N });
-    web = await rolloutReady(ctx.ns, 'Deployment', 'web-api', N);
-    vip = await readVip('web-api');
-    await slicesSettled(ctx.ns, 'web-api', web.map((p) => p.ip!));
-    await reachable(vip, 80);
+    await webApi();
     const attempts = await ctx.probes[0]!.connect({ host: vip, port: 80, count: 30 * N, mode: 'http' });
     const c = counts(attempts);
     ctx.evidence.add({ check: 'spread', kind: 'counts', value: c, text: `${30 * N} requests to ${vip}:80, each on a new connection` });
@@ -46,6 +57,7 @@ describe('Service proxy behaviour', () => {
   });
 
   test('all requests on one kept-alive HTTP/1.1 connection land on one backend', async () => {
+    await webApi();
     const c = counts(await ctx.probes[0]!.connect({ host: vip, port: 80, count: 20, mode: 'http-keepalive' }));
     ctx.evidence.add({ check: 'pin-http1', kind: 'counts', value: c });
     expect(Object.values(c)).toEqual([20]);
@@ -53,6 +65,7 @@ describe('Service proxy behaviour', () => {
   });
 
   test('all requests on one HTTP/2 connection land on one backend', async () => {
+    await webApi();
     const c = counts(await ctx.probes[0]!.connect({ host: vip, port: 80, count: 20, mode: 'http2' }));
     ctx.evidence.add({ check: 'pin-http2', kind: 'counts', value: c });
     expect(Object.values(c)).toEqual([20]);
@@ -60,10 +73,7 @@ describe('Service proxy behaviour', () => {
   });
 
   test('a gRPC round_robin client on dns:///<headless Service> spreads requests over every backend Pod', async () => {
-    await apply(ctx.ns, 'grpc-backend.yaml', { REPLICAS: N });
-    await apply(ctx.ns, 'grpc-clusterip.yaml');
-    const grpcPods = await rolloutReady(ctx.ns, 'Deployment', 'grpc-backend', N);
-    await slicesSettled(ctx.ns, 'grpc-backend', grpcPods.map((p) => p.ip!));
+    await grpcBackends();
     await ctx.convergeEverywhere('grpc-dns', ctx.svcName('grpc-backend'), 'A', { rcode: 'NOERROR', set: grpcPods.map((p) => p.ip!) });
     const target = `dns:///${ctx.svcName('grpc-backend')}:50051`;
     const c = counts(await ctx.probes[0]!.connect({ host: '', port: 50051, count: 10 * N, mode: 'grpc', target, lbPolicy: 'round_robin' }));
@@ -72,6 +82,7 @@ describe('Service proxy behaviour', () => {
   });
 
   test('the same gRPC client through a ClusterIP Service sends every request on its channel to one Pod', async () => {
+    await grpcBackends();
     const gvip = await readVip('grpc-vip');
     await reachable(gvip, 50051).catch(() => undefined); // gRPC port: reachability is proven by the calls below
     const target = `dns:///${ctx.svcName('grpc-vip')}:50051`;
@@ -95,6 +106,7 @@ describe('Service proxy behaviour', () => {
   });
 
   test('ClientIP session affinity keeps one backend for 15 requests in a row', async () => {
+    await webApi();
     await apply(ctx.ns, 'web-api-affinity.yaml');
     const svip = await readVip('web-api-sticky');
     await reachable(svip, 80);
@@ -106,6 +118,7 @@ describe('Service proxy behaviour', () => {
   const kubeProxy = process.env.SVC_KUBE_PROXY === 'present';
   (kubeProxy ? test : test.skip)(`a Service labelled service.kubernetes.io/service-proxy-name is not served by kube-proxy, until the label goes${kubeProxy ? '' : ' [skipped: no kube-proxy in this cluster]'}`, async () => {
     const svc = (name: string, labels: Record<string, string>): never => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, labels }, spec: { selector: { app: 'web-api' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } }) as never;
+    await webApi();
     await applyObjects(ctx.ns, [svc('other-proxy', { 'service.kubernetes.io/service-proxy-name': 'some-other-proxy' })]);
     const ip = await readVip('other-proxy');
     // A plain Service applied after the labelled one is served: the proxy has caught up.
@@ -118,6 +131,7 @@ describe('Service proxy behaviour', () => {
   });
 
   (kubeProxy ? test : test.skip)(`endpoints in an EndpointSlice labelled service.kubernetes.io/headless are not served by kube-proxy, until the label goes${kubeProxy ? '' : ' [skipped: no kube-proxy in this cluster]'}`, async () => {
+    await webApi();
     // As upstream e2e does since kube-proxy filters EndpointSlices (not Services) by this
     // label: a selectorless Service with a hand-made slice pointing at a web-api Pod.
     const slice = (labels: Record<string, string>): never => ({
@@ -138,6 +152,7 @@ describe('Service proxy behaviour', () => {
   });
 
   test('a ClusterIP Service without endpoints refuses connections quickly (REJECT, not a timeout)', async () => {
+    await webApi();
     await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 0 });
     await rolloutReady(ctx.ns, 'Deployment', 'web-api', 0);
     await slicesSettled(ctx.ns, 'web-api', []);

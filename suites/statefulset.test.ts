@@ -5,7 +5,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { DnsWatchResult } from '../probe/contract.ts';
 import { apply } from '../helpers/apply.ts';
-import { useSuite, kube } from '../helpers/suite.ts';
+import { once, useSuite, kube } from '../helpers/suite.ts';
 import { withCordon } from '../helpers/nodes.ts';
 import { Probe } from '../helpers/probe.ts';
 import { listPods, podState, rolloutReady, type PodState } from '../helpers/workloads.ts';
@@ -14,11 +14,14 @@ import { waitFor } from '../helpers/wait.ts';
 const ctx = useSuite('statefulset');
 let pods: PodState[] = [];
 const podName = (n: number): string => `mysql-${n}`;
+const setup = once(async () => {
+  await apply(ctx.ns, 'mysql.yaml', { REPLICAS: 3 });
+  pods = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', 3);
+});
 
 describe('StatefulSet per-Pod names', () => {
   test('mysql-N.mysql.<ns>.svc.<zone> resolves to exactly Pod N\'s IP, for each N', async () => {
-    await apply(ctx.ns, 'mysql.yaml', { REPLICAS: 3 });
-    pods = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', 3);
+    await setup();
     for (let n = 0; n < 3; n++) {
       const pod = pods.find((p) => p.name === podName(n))!;
       await ctx.expectEverywhere(`sts-name-${n}`, `${podName(n)}.${ctx.svcName('mysql')}`, 'A', { rcode: 'NOERROR', set: [pod.ip!] });
@@ -26,6 +29,7 @@ describe('StatefulSet per-Pod names', () => {
   });
 
   test('from a peer Pod, the short name mysql-0.mysql resolves through the system resolver', async () => {
+    await setup();
     const peer = pods.find((p) => p.name === podName(1))!;
     const inPeer = new Probe(ctx.ns, peer.name, peer.node ?? '', 'mysql');
     const [r] = await inPeer.resolve(['mysql-0.mysql']);
@@ -47,6 +51,7 @@ describe('StatefulSet per-Pod names', () => {
 
 describe('StatefulSet Pod rescheduling', () => {
   test('mysql-0 keeps its name on another node with a new IP, and DNS follows within the bound at every replica', async () => {
+    await setup();
     const bound = kube().target.convergenceBoundMs;
     const old = (await listPods(ctx.ns, 'app=mysql')).map(podState).find((p) => p.name === podName(0))!;
     const multiNode = ctx.probes.length > 1;

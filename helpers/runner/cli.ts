@@ -148,6 +148,14 @@ async function runCommand(o: Options): Promise<number> {
     if (kubeconfig) {
       if (!fs.existsSync(kubeconfig.split(':')[0]!)) throw new UsageError(`kubeconfig ${kubeconfig} does not exist (--kubeconfig / $KUBECONFIG)`);
       env.SVC_KUBECONFIG = kubeconfig;
+      // The bundled cluster through its own (or another) kubeconfig: its images are local
+      // to it, so take them from its profile.
+      if (fs.existsSync(DEFAULT_PROFILE)) {
+        const { loadKubeConfig } = await import('../kube.ts');
+        const server = (() => { try { return loadKubeConfig(kubeconfig, o.context).getCurrentCluster()?.server; } catch { return undefined; } })();
+        const profile = JSON.parse(fs.readFileSync(DEFAULT_PROFILE, 'utf8')) as { apiServer?: string };
+        if (server && server === profile.apiServer) env.SVC_PROFILE = DEFAULT_PROFILE;
+      }
     } else if (fs.existsSync(DEFAULT_PROFILE)) {
       env.SVC_PROFILE = DEFAULT_PROFILE;
     } else if (!fs.existsSync(path.join(process.env.HOME ?? '/root', '.kube', 'config'))) {

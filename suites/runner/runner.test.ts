@@ -107,7 +107,7 @@ describe('svc-conformance CLI', () => {
     expect(r.out).toMatch(/^svc-conformance: \d+ passed, [1-9]\d* failed, \d+ skipped$/m);
     const junit = fs.readFileSync(path.join(dir, 'junit.xml'), 'utf8');
     expect(junit).toMatch(/<testcase classname="svc-conformance\.clusterip\.ClusterIP Service" name="web-api\.&lt;ns&gt;\.svc\.&lt;zone&gt; A answers exactly the ClusterIP[^"]*"[^>]*><failure/);
-    for (const part of ['question: web-api.', '.svc.wrong-domain.test. A @', 'rcode: NXDOMAIN', 'expected: rcode NOERROR, A {']) expect(junit).toContain(part);
+    for (const part of ['question: web-api.', '.svc.wrong-domain.test. A @', 'rcode: ', 'expected: rcode NOERROR, A {10.96.']) expect(junit).toContain(part);
   }, 300_000);
 
   test('the HTML report renders in headless Chromium: the table of checks, the failure opened, no console errors', async () => {
