@@ -3,7 +3,7 @@
 // with TypeScript type stripping), using the node@24 that npm ci installs when the
 // machine's Node is older.
 'use strict';
-const { spawnSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const path = require('node:path');
 const fs = require('node:fs');
 
@@ -16,5 +16,7 @@ if (!ok && !fs.existsSync(bundled)) {
   console.error(`svc-conformance: needs Node >= 22.19 (this is ${process.version}); run 'npm ci' in ${root} to get node@24`);
   process.exit(2);
 }
-const r = spawnSync(node, ['--no-warnings', path.join(root, 'helpers', 'runner', 'cli.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(r.status ?? (r.signal ? 130 : 1));
+const child = spawn(node, ['--no-warnings', path.join(root, 'helpers', 'runner', 'cli.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
+// The CLI handles interrupts itself (stops the run, removes its namespaces): pass them on.
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 130 : 1)));

@@ -14,7 +14,8 @@ const created = new Set<string>();
 let handlersInstalled = false;
 
 function installSignalHandlers(): void {
-  if (handlersInstalled) return;
+  // Only in test workers: the runner's CLI handles interrupts itself (cleanup by run id).
+  if (handlersInstalled || !process.env.JEST_WORKER_ID) return;
   handlersInstalled = true;
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {

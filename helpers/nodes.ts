@@ -22,7 +22,7 @@ let handlers = false;
 /** Runs fn with `node` cordoned, and uncordons it afterwards whatever happens. */
 export async function withCordon<T>(node: string, fn: () => Promise<T>): Promise<T> {
   const runId = kube().target.runId;
-  if (!handlers) {
+  if (!handlers && process.env.JEST_WORKER_ID) {
     handlers = true;
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
       process.once(sig, () => { void Promise.allSettled([...cordoned].map((n) => setUnschedulable(n, false, runId))); });

@@ -134,7 +134,20 @@ export function testNamePattern(focus?: string, skip?: string): string | undefin
 }
 
 async function runCommand(o: Options): Promise<number> {
-  const runId = `r${Date.now().toString(36).slice(-5)}${crypto.randomBytes(1).toString('hex')}`;
+  const runId = o['run-id'] ?? `r${Date.now().toString(36).slice(-5)}${crypto.randomBytes(1).toString('hex')}`;
+  if (!/^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$/.test(runId)) throw new UsageError(`--run-id '${runId}' must be lower-case letters, digits and dashes (at most 20)`);
+  // Interrupts from here on stop the run and remove what it made.
+  let interrupted = false;
+  const control: { stop?: () => void } = {};
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write(`\nsvc-conformance: ${sig}: stopping the run and removing its namespaces\n`);
+    if (control.stop) control.stop();
+    else void import('./preflight.ts').then(({ cleanup }) => cleanup(runId)).finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const reportDir = path.resolve(o['report-dir'] ?? 'svc-conformance-report');
   const env: Record<string, string> = { ...process.env as Record<string, string>, SVC_RUN_ID: runId, SVC_EVIDENCE_DIR: path.join(reportDir, 'evidence') };
   if (o.local) {
@@ -192,16 +205,23 @@ async function runCommand(o: Options): Promise<number> {
   if (pattern) args.push('--testNamePattern', pattern);
   if (process.env.CI) args.push('--ci');
   const started = Date.now();
-  const child = spawn(nodeBin(), args, { cwd: ROOT, env: { ...env, NODE_OPTIONS: '--experimental-vm-modules --no-warnings' }, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
-  let interrupted = false;
-  const stop = (sig: NodeJS.Signals): void => {
-    interrupted = true;
-    process.stderr.write(`\nsvc-conformance: ${sig}: stopping the run and removing its namespaces\n`);
-    try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* gone */ }
+  const child = spawn(nodeBin(), args, { cwd: ROOT, env: { ...env, NODE_OPTIONS: '--experimental-vm-modules --no-warnings' }, stdio: ['ignore', 'inherit', 'inherit'] });
+  // Jest and its workers are the child's descendants: stop them all, so that none
+  // makes a namespace after the cleanup below has looked.
+  const descendants = (pid: number): number[] => {
+    const r = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' });
+    const kids = r.stdout.split('\n').map((x) => Number(x.trim())).filter((x) => x > 0);
+    return kids.flatMap((k) => [k, ...descendants(k)]);
   };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  const signalAll = (sig: NodeJS.Signals): void => {
+    for (const pid of [child.pid!, ...descendants(child.pid!)]) { try { process.kill(pid, sig); } catch { /* gone */ } }
+  };
+  let family: number[] = [];
+  control.stop = () => { family = descendants(child.pid!); signalAll('SIGTERM'); };
   const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
+  const alive = (): number[] => family.filter((pid) => { try { process.kill(pid, 0); return true; } catch { return false; } });
+  for (let i = 0; i < 100 && alive().length; i++) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of alive()) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
   const { cleanup } = await import('./preflight.ts');
   const removed = await cleanup(runId).catch((e: unknown) => { process.stderr.write(`svc-conformance: cleanup failed: ${(e as Error).message}\n`); return []; });
   if (removed.length) process.stdout.write(`svc-conformance: removed ${removed.join(', ')}\n`);

@@ -28,6 +28,17 @@ async function runNamespaces(): Promise<string[]> {
   return list.items.filter((n) => n.status?.phase !== 'Terminating').map((n) => n.metadata!.name!);
 }
 
+/** Waits until the run with this id has made at least n namespaces. */
+async function newRunNamespaces(runId: string, n: number): Promise<string[]> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const fresh = (await runNamespaces()).filter((x) => x.includes(`-${runId}-`));
+    if (fresh.length >= n) return fresh;
+    if (Date.now() > deadline) throw new Error(`the run made only ${fresh.length} namespace(s) in 120 s: ${fresh.join(', ')}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 async function cordoned(): Promise<string[]> {
   return (await kube().core.listNode()).items.filter((n) => n.spec?.unschedulable || n.metadata?.annotations?.[CORDON_ANNOTATION]).map((n) => n.metadata!.name!);
 }
@@ -152,9 +163,8 @@ describe('svc-conformance CLI', () => {
   }, 600_000);
 
   test('a run killed midway leaves namespaces that cleanup removes; nothing is left cordoned', async () => {
-    const child = spawn('node', [CLI, 'run', '--kubeconfig', adminKubeconfig(), '--report-dir', path.join(tmp, 'killed')], { cwd: tmp, detached: true, stdio: 'ignore', env: { ...process.env, KUBECONFIG: '', SVC_PROFILE: '', SVC_KUBECONFIG: '', SVC_RUN_ID: '' } });
-    const deadline = Date.now() + 120_000;
-    while ((await runNamespaces()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const child = spawn('node', [CLI, 'run', '--run-id', 'killed', '--kubeconfig', adminKubeconfig(), '--report-dir', path.join(tmp, 'killed')], { cwd: tmp, detached: true, stdio: 'ignore', env: { ...process.env, KUBECONFIG: '', SVC_PROFILE: '', SVC_KUBECONFIG: '', SVC_RUN_ID: '' } });
+    await newRunNamespaces('killed', 2);
     process.kill(-child.pid!, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 500));
     expect((await runNamespaces()).length).toBeGreaterThan(0);
@@ -165,13 +175,12 @@ describe('svc-conformance CLI', () => {
   }, 240_000);
 
   test('SIGTERM stops a run, removes its namespaces and exits 130', async () => {
-    const child = spawn('node', [CLI, 'run', '--kubeconfig', adminKubeconfig(), '--report-dir', path.join(tmp, 'terminated')], { cwd: tmp, stdio: 'ignore', env: { ...process.env, KUBECONFIG: '', SVC_PROFILE: '', SVC_KUBECONFIG: '', SVC_RUN_ID: '' } });
-    const deadline = Date.now() + 120_000;
-    while ((await runNamespaces()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const child = spawn('node', [CLI, 'run', '--run-id', 'terminated', '--kubeconfig', adminKubeconfig(), '--report-dir', path.join(tmp, 'terminated')], { cwd: tmp, stdio: 'ignore', env: { ...process.env, KUBECONFIG: '', SVC_PROFILE: '', SVC_KUBECONFIG: '', SVC_RUN_ID: '' } });
+    await newRunNamespaces('terminated', 2);
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     child.kill('SIGTERM');
     expect(await exited).toBe(130);
-    expect(await runNamespaces()).toEqual([]);
+    expect((await runNamespaces()).filter((x) => x.includes('-terminated-'))).toEqual([]);
     expect(await cordoned()).toEqual([]);
   }, 240_000);
 });
