@@ -238,6 +238,9 @@ async function runCommand(o: Options): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // Started from inside a Jest worker (the runner's own tests): this process is the CLI,
+  // not a worker, and handles interrupts itself.
+  delete process.env.JEST_WORKER_ID;
   try {
     const { command, values } = parseCli(argv);
     if (command === 'help') { process.stdout.write(HELP); return 0; }

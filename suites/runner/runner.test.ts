@@ -62,6 +62,12 @@ const objects = (): k8s.KubernetesObjectApi => k8s.KubernetesObjectApi.makeApiCl
 const rbac = yaml.loadAll(fs.readFileSync(path.join(ROOT, 'manifests', 'rbac', 'default.yaml'), 'utf8')) as k8s.KubernetesObject[];
 
 beforeAll(async () => {
+  // A previous run's svc-conformance namespace may still be terminating.
+  for (let i = 0; i < 240; i++) {
+    const ns = await kube().core.readNamespace({ name: 'svc-conformance' }).catch(() => undefined);
+    if (!ns || ns.status?.phase !== 'Terminating') break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
   for (const o of rbac) await objects().patch(o, undefined, undefined, 'svc-conformance-test', true, k8s.PatchStrategy.ServerSideApply);
   await kube().core.createNamespacedServiceAccount({ namespace: 'svc-conformance', body: { metadata: { name: 'no-rights' } } }).catch(() => undefined);
 }, 60_000);
@@ -163,8 +169,9 @@ describe('svc-conformance CLI', () => {
   }, 600_000);
 
   test('a run killed midway leaves namespaces that cleanup removes; nothing is left cordoned', async () => {
-    const child = spawn('node', [CLI, 'run', '--run-id', 'killed', '--kubeconfig', adminKubeconfig(), '--report-dir', path.join(tmp, 'killed')], { cwd: tmp, detached: true, stdio: 'ignore', env: { ...process.env, KUBECONFIG: '', SVC_PROFILE: '', SVC_KUBECONFIG: '', SVC_RUN_ID: '' } });
-    await newRunNamespaces('killed', 2);
+    const id = `killed-${Date.now().toString(36).slice(-4)}`;
+    const child = spawn('node', [CLI, 'run', '--run-id', id, '--kubeconfig', adminKubeconfig(), '--report-dir', path.join(tmp, 'killed')], { cwd: tmp, detached: true, stdio: 'ignore', env: { ...process.env, KUBECONFIG: '', SVC_PROFILE: '', SVC_KUBECONFIG: '', SVC_RUN_ID: '' } });
+    await newRunNamespaces(id, 2);
     process.kill(-child.pid!, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 500));
     expect((await runNamespaces()).length).toBeGreaterThan(0);
@@ -175,12 +182,13 @@ describe('svc-conformance CLI', () => {
   }, 240_000);
 
   test('SIGTERM stops a run, removes its namespaces and exits 130', async () => {
-    const child = spawn('node', [CLI, 'run', '--run-id', 'terminated', '--kubeconfig', adminKubeconfig(), '--report-dir', path.join(tmp, 'terminated')], { cwd: tmp, stdio: 'ignore', env: { ...process.env, KUBECONFIG: '', SVC_PROFILE: '', SVC_KUBECONFIG: '', SVC_RUN_ID: '' } });
-    await newRunNamespaces('terminated', 2);
+    const id = `term-${Date.now().toString(36).slice(-4)}`;
+    const child = spawn('node', [CLI, 'run', '--run-id', id, '--kubeconfig', adminKubeconfig(), '--report-dir', path.join(tmp, 'terminated')], { cwd: tmp, stdio: 'ignore', env: { ...process.env, KUBECONFIG: '', SVC_PROFILE: '', SVC_KUBECONFIG: '', SVC_RUN_ID: '' } });
+    await newRunNamespaces(id, 2);
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     child.kill('SIGTERM');
     expect(await exited).toBe(130);
-    expect((await runNamespaces()).filter((x) => x.includes('-terminated-'))).toEqual([]);
+    expect((await runNamespaces()).filter((x) => x.includes(`-${id}-`))).toEqual([]);
     expect(await cordoned()).toEqual([]);
   }, 240_000);
 });
