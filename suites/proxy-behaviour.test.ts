@@ -37,6 +37,14 @@ const webApi = once(async () => {
   vip = await readVip('web-api');
   await slicesSettled(ctx.ns, 'web-api', web.map((p) => p.ip!));
   await reachable(vip, 80);
+  // The proxy programs endpoints asynchronously (kube-proxy: at most every minSyncPeriod):
+  // wait, within a bound, until every ready backend has answered once from every probe.
+  for (const probe of ctx.probes) {
+    await waitFor(`every web-api backend to answer through ${vip}:80 from ${probe.pod}`, async () => {
+      const seen = counts(await probe.connect({ host: vip, port: 80, count: 6 * N, mode: 'http' }));
+      return { ok: web.every((p) => seen[p.name]), state: seen };
+    }, { timeoutMs: 30_000 });
+  }
 });
 let grpcPods: PodState[] = [];
 const grpcBackends = once(async () => {
