@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, test } from '@jest/globals';
 import { apply, applyObjects, loadManifest, defaultVars } from '../helpers/apply.ts';
 import { execIn, schedulableNodes, hostnameLabel } from '../helpers/probe.ts';
 import { iptablesService, nftService, parseIptablesSave, parseNftJson, servicePortName, svcChainName } from '../helpers/proxy-rules.ts';
-import { useSuite, kube } from '../helpers/suite.ts';
+import { once, useSuite, kube } from '../helpers/suite.ts';
 import { currentTarget } from '../helpers/target.ts';
 import { podsReady, rolloutReady, slicesSettled, type PodState } from '../helpers/workloads.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -70,13 +70,20 @@ describe(`kube-proxy rules on every node (${mode} mode)${suffix}`, () => {
     expect(modes).toEqual(tools.map((x) => ({ node: x.node, mode })));
   });
 
-  t('a ClusterIP Service gets its rule, leading to exactly its ready endpoints (time to the rule measured)', async () => {
-    const objs = loadManifest('web-api.yaml', { ...defaultVars(), REPLICAS: 3 });
-    await applyObjects(ctx.ns, objs.filter((o) => o.kind === 'Deployment'));
+  const objs = (): ReturnType<typeof loadManifest> => loadManifest('web-api.yaml', { ...defaultVars(), REPLICAS: 3 });
+  const backends = once(async () => {
+    await applyObjects(ctx.ns, objs().filter((o) => o.kind === 'Deployment'));
     web = await rolloutReady(ctx.ns, 'Deployment', 'web-api', 3);
-    const changed = Date.now();
-    await applyObjects(ctx.ns, objs.filter((o) => o.kind === 'Service'));
+  });
+  const service = async (): Promise<void> => {
+    await applyObjects(ctx.ns, objs().filter((o) => o.kind === 'Service'));
     vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
+  };
+
+  t('a ClusterIP Service gets its rule, leading to exactly its ready endpoints (time to the rule measured)', async () => {
+    await backends();
+    const changed = Date.now();
+    await service();
     await slicesSettled(ctx.ns, 'web-api', web.map((p) => p.ip!));
     const want = web.map((p) => `${p.ip}:8080`).sort();
     await onEveryNode(`the rule for ${ctx.ns}/web-api:http`, changed, (tool) => view(tool, ctx.ns, 'web-api', 'http', vip, 80),
@@ -88,6 +95,7 @@ describe(`kube-proxy rules on every node (${mode} mode)${suffix}`, () => {
   });
 
   t('a headless Service gets no rule, chain or element at all', async () => {
+    await backends();
     await apply(ctx.ns, 'grpc-backend.yaml', { REPLICAS: 2 });
     const pods = await rolloutReady(ctx.ns, 'Deployment', 'grpc-backend', 2);
     await slicesSettled(ctx.ns, 'grpc-backend', pods.map((p) => p.ip!));
@@ -102,6 +110,8 @@ describe(`kube-proxy rules on every node (${mode} mode)${suffix}`, () => {
   });
 
   t('a ClusterIP Service with 0 endpoints gets the reject entry', async () => {
+    await backends();
+    await service();
     const changed = Date.now();
     await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 0 });
     await rolloutReady(ctx.ns, 'Deployment', 'web-api', 0);

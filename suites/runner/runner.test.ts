@@ -19,7 +19,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'svc-runner-'));
 const adminKubeconfig = (): string => kube().target.kubeconfig!;
 
 function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 600_000): { code: number; out: string } {
-  const r = spawnSync('node', [CLI, ...args], { cwd: tmp, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, KUBECONFIG: '', SVC_PROFILE: '', SVC_KUBECONFIG: '', SVC_RUN_ID: '', ...env } });
+  const r = spawnSync('node', [CLI, ...args], { cwd: tmp, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, KUBECONFIG: '', SVC_PROFILE: '', SVC_KUBECONFIG: '', SVC_RUN_ID: '', SVC_PRIVILEGED: '', ...env } });
   return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -170,7 +170,7 @@ describe('svc-conformance CLI', () => {
 
   test('a run killed midway leaves namespaces that cleanup removes; nothing is left cordoned', async () => {
     const id = `killed-${Date.now().toString(36).slice(-4)}`;
-    const child = spawn('node', [CLI, 'run', '--run-id', id, '--kubeconfig', adminKubeconfig(), '--report-dir', path.join(tmp, 'killed')], { cwd: tmp, detached: true, stdio: 'ignore', env: { ...process.env, KUBECONFIG: '', SVC_PROFILE: '', SVC_KUBECONFIG: '', SVC_RUN_ID: '' } });
+    const child = spawn('node', [CLI, 'run', '--run-id', id, '--kubeconfig', adminKubeconfig(), '--report-dir', path.join(tmp, 'killed')], { cwd: tmp, detached: true, stdio: 'ignore', env: { ...process.env, KUBECONFIG: '', SVC_PROFILE: '', SVC_KUBECONFIG: '', SVC_RUN_ID: '', SVC_PRIVILEGED: '' } });
     await newRunNamespaces(id, 2);
     process.kill(-child.pid!, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 500));
@@ -183,7 +183,7 @@ describe('svc-conformance CLI', () => {
 
   test('SIGTERM stops a run, removes its namespaces and exits 130', async () => {
     const id = `term-${Date.now().toString(36).slice(-4)}`;
-    const child = spawn('node', [CLI, 'run', '--run-id', id, '--kubeconfig', adminKubeconfig(), '--report-dir', path.join(tmp, 'terminated')], { cwd: tmp, stdio: 'ignore', env: { ...process.env, KUBECONFIG: '', SVC_PROFILE: '', SVC_KUBECONFIG: '', SVC_RUN_ID: '' } });
+    const child = spawn('node', [CLI, 'run', '--run-id', id, '--kubeconfig', adminKubeconfig(), '--report-dir', path.join(tmp, 'terminated')], { cwd: tmp, stdio: 'ignore', env: { ...process.env, KUBECONFIG: '', SVC_PROFILE: '', SVC_KUBECONFIG: '', SVC_RUN_ID: '', SVC_PRIVILEGED: '' } });
     await newRunNamespaces(id, 2);
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     child.kill('SIGTERM');
