@@ -16,6 +16,7 @@ K="bash cluster/cluster.sh kubectl"
 NO_PROXY_ON_NODE2='{"spec":{"template":{"spec":{"affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"kubernetes.io/hostname","operator":"NotIn","values":["node-2"]}]}]}}}}}}}'
 CASES=(
   "wrong-answers|SVC_COREFILE=$ex/Corefile.wrong-answers|suites/clusterip suites/statefulset suites/external-endpoints suites/service-pair suites/dns-negative suites/dns-resolver suites/dns-records"
+  "wrong-records|SVC_COREFILE=$ex/Corefile.wrong-records|suites/dns-records suites/dns-negative suites/dns-not-ready suites/dns-externalname suites/dns-large suites/external-endpoints suites/statefulset suites/clusterip"
   "cache30|SVC_COREFILE=$ex/Corefile.cache30|suites/headless suites/statefulset suites/dns-externalname suites/dns-not-ready"
   "no-reverse-small-bufsize|SVC_COREFILE=$ex/Corefile.no-reverse-small-bufsize|suites/dns-records suites/dns-large"
   "no-mirroring|SVC_CONTROLLERS=*,-endpointslice-mirroring-controller|suites/external-endpoints"
