@@ -46,6 +46,7 @@ Flags for run:
   --parallel N               suites run at once (default 3)
   --report-dir DIR           where reports go (default ./svc-conformance-report)
   --keep-namespaces          keep the run's namespaces for debugging
+  --run-id ID                label the run's namespaces with this id (default: generated)
   --list                     print the checks and exit
   -h, --help                 this help
 
