@@ -29,7 +29,7 @@ focus='ClusterIP Service'
 t=$(now); env NODE_OPTIONS=--experimental-vm-modules "$NODE" node_modules/jest/bin/jest.js --selectProjects cluster -t "$focus" >reports/bench-bare.log 2>&1; bare_s=$(since "$t")
 start_ms=$(date +%s%3N)
 t=$(now); node bin/svc-conformance.cjs run --focus "$focus" --report-dir reports/bench-cli >reports/bench-cli.log 2>&1; cli_s=$(since "$t")
-first_ms=$("$NODE" -e 'const r=require(require("path").resolve("reports/bench-cli/jest.json")); console.log(Math.min(...r.testResults.map(t=>t.perfStats.start)))')
+first_ms=$("$NODE" -e 'const r=require(require("path").resolve("reports/bench-cli/jest.json")); console.log(Math.min(...r.testResults.map(t=>t.startTime)))')
 first_s=$(echo "($first_ms - $start_ms)/1000" | bc -l)
 builds=$(for d in /var/cache/svc-conformance/bin/*/; do [ -f "$d/.seconds" ] && printf '"%s": %s,' "$(basename "$d")" "$(cat "$d/.seconds")"; done)
 mkdir -p reports
