@@ -5,7 +5,8 @@
 # profile (kube-proxy rules on the nodes). On the bundled cluster, SVC_ALSO_NFTABLES=1
 # runs the proxy suites again on a cluster in nftables mode, and SVC_LIFECYCLE=1 runs
 # the lifecycle suite last: bad input to `cluster up`, a second cluster with another
-# domain, and `down` leaving nothing (CI sets all three). Extra arguments go to Jest.
+# domain, and `down` leaving nothing (CI sets all three). Extra arguments go to Jest
+# (and then only the unit and conformance suites run).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 NODE=node_modules/.bin/node
@@ -22,7 +23,7 @@ rc=0
 results=("$REPORTS/jest-main.json")
 jest --selectProjects unit cluster --json --outputFile="$REPORTS/jest-main.json" "$@" || rc=$?
 bundled=0; [ -z "${KUBECONFIG:-}${SVC_KUBECONFIG:-}" ] && bundled=1
-if [ $bundled = 1 ] && [ "${SVC_RUNNER_TESTS:-1}" = 1 ]; then
+if [ $bundled = 1 ] && [ "${SVC_RUNNER_TESTS:-1}" = 1 ] && [ $# = 0 ]; then
   # The runner (CLI, preflight, reports, RBAC, cleanup) against the bundled cluster.
   jest --selectProjects runner --runInBand --json --outputFile="$REPORTS/jest-runner.json" || rc=$?
   results+=("$REPORTS/jest-runner.json")
