@@ -23,6 +23,17 @@ const counts = (attempts: ConnectAttempt[]): Record<string, number> => {
 };
 const readVip = async (name: string): Promise<string> => (await kube().core.readNamespacedService({ name, namespace: ctx.ns })).spec!.clusterIP!;
 
+/** The proxy programs endpoints asynchronously (kube-proxy: at most every minSyncPeriod):
+ *  waits, within a bound, until every ready backend has answered once from every probe. */
+const everyBackendAnswers = async (host: string, port: number, backends: PodState[]): Promise<void> => {
+  for (const probe of ctx.probes) {
+    await waitFor(`every backend to answer through ${host}:${port} from ${probe.pod}`, async () => {
+      const seen = counts(await probe.connect({ host, port, count: 6 * backends.length, mode: 'tcp' }));
+      return { ok: backends.every((p) => seen[p.name]), state: seen };
+    }, { timeoutMs: 30_000 });
+  }
+};
+
 /** Waits until the proxy serves the VIP (rules are programmed asynchronously). */
 const reachable = async (host: string, port: number): Promise<void> => {
   await waitFor(`${host}:${port} to answer`, async () => {
@@ -37,14 +48,7 @@ const webApi = once(async () => {
   vip = await readVip('web-api');
   await slicesSettled(ctx.ns, 'web-api', web.map((p) => p.ip!));
   await reachable(vip, 80);
-  // The proxy programs endpoints asynchronously (kube-proxy: at most every minSyncPeriod):
-  // wait, within a bound, until every ready backend has answered once from every probe.
-  for (const probe of ctx.probes) {
-    await waitFor(`every web-api backend to answer through ${vip}:80 from ${probe.pod}`, async () => {
-      const seen = counts(await probe.connect({ host: vip, port: 80, count: 6 * N, mode: 'http' }));
-      return { ok: web.every((p) => seen[p.name]), state: seen };
-    }, { timeoutMs: 30_000 });
-  }
+  await everyBackendAnswers(vip, 80, web);
 });
 let grpcPods: PodState[] = [];
 const grpcBackends = once(async () => {
@@ -106,7 +110,7 @@ describe('Service proxy behaviour', () => {
     const pods = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', N);
     await slicesSettled(ctx.ns, 'mysql', pods.map((p) => p.ip!));
     const direct = counts(await ctx.probes[0]!.connect({ host: `mysql-0.${ctx.svcName('mysql')}`, port: 3306, count: 15, mode: 'tcp' }));
-    await reachable(await readVip('mysql-read'), 3306);
+    await everyBackendAnswers(await readVip('mysql-read'), 3306, pods);
     const viaVip = counts(await ctx.probes[0]!.connect({ host: `mysql-read.${ctx.ns}.svc.${ctx.facts.clusterDomain}`, port: 3306, count: 30, mode: 'tcp' }));
     ctx.evidence.add({ check: 'direct-pod', kind: 'counts', value: { direct, viaVip } });
     expect(direct).toEqual({ 'mysql-0': 15 });
