@@ -1,7 +1,7 @@
 // DNS questions, answer sets and failure messages. Answers are compared as sets,
 // names case-insensitively; every failure message shows the question, the server,
 // the expected answer and the actual rcode and records.
-import type { DnsAnswer, DnsQuestion, DnsRecord, DnsRecordType } from '../probe/contract.ts';
+import type { DnsAnswer, DnsRecord } from '../probe/contract.ts';
 
 export const norm = (name: string): string => name.toLowerCase().replace(/\.$/, '');
 
@@ -9,10 +9,6 @@ export interface DnsServer {
   /** 'kube-dns Service' or the replica Pod's name. */
   label: string;
   ip: string;
-}
-
-export function q(name: string, type: DnsRecordType, server: DnsServer | string, extra: Partial<DnsQuestion> = {}): DnsQuestion {
-  return { name, type, server: typeof server === 'string' ? server : server.ip, ...extra };
 }
 
 /** The record data of `type` in the answer section, normalised and sorted. */

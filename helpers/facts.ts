@@ -1,7 +1,6 @@
 // Cluster facts, detected rather than assumed: the cluster domain (from a probe Pod's
 // resolv.conf search list), the DNS Service IP, every CoreDNS replica's Pod IP, and
 // the nodes. Reads only kube-system Services and EndpointSlices outside the run's namespaces.
-import { kube } from './kube.ts';
 import type { DnsServer } from './dns.ts';
 import type { Probe } from './probe.ts';
 import { serviceSlices, sliceEndpoints } from './workloads.ts';
@@ -59,11 +58,4 @@ export async function dnsReplicas(): Promise<DnsServer[]> {
   }
   if (out.length === 0) throw new Error('kube-system/kube-dns has no ready endpoints: the cluster DNS is not running');
   return out;
-}
-
-export async function serverVersion(): Promise<string> {
-  const { kc } = kube();
-  const { VersionApi } = await import('@kubernetes/client-node');
-  const v = await kc.makeApiClient(VersionApi).getCode();
-  return v.gitVersion;
 }

@@ -37,7 +37,7 @@ export default async function globalSetup(): Promise<void> {
     // kubeadm's kube-proxy ConfigMap (an empty mode means iptables). Checked again on
     // every node at run time through /proxyMode.
     if (!process.env.SVC_PROXY_MODE_EXPECTED && process.env.SVC_KUBE_PROXY === 'present') {
-      let mode = process.env.SVC_PROFILE ? (JSON.parse(fs.readFileSync(process.env.SVC_PROFILE, 'utf8')) as { proxyMode?: string }).proxyMode : undefined;
+      let mode = process.env.SVC_PROFILE ? readProfile(process.env.SVC_PROFILE).proxyMode : undefined;
       if (!mode) {
         const cm = await kc.makeApiClient(k8s.CoreV1Api).readNamespacedConfigMap({ name: 'kube-proxy', namespace: 'kube-system' }).catch(() => undefined);
         const m = /^mode:\s*"?([a-z]*)"?/m.exec(cm?.data?.['config.conf'] ?? '') ?? /"mode":\s*"([a-z]*)"/.exec(cm?.data?.['config.conf'] ?? '');
