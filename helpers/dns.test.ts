@@ -35,6 +35,11 @@ describe('answer comparison', () => {
     expect(mismatch(nx, { rcode: 'NXDOMAIN', set: [] })).toBeUndefined();
   });
 
+  test('an "includes" expectation allows extra records (extra PTRs) but not a missing one', () => {
+    expect(mismatch(ptr, { rcode: 'NOERROR', includes: ['kubernetes.default.svc.cluster.local'] })).toBeUndefined();
+    expect(mismatch(ptr, { rcode: 'NOERROR', includes: ['web-api.default.svc.cluster.local'] })).toBe('answer lacks [web-api.default.svc.cluster.local]');
+  });
+
   test('SRV, PTR and TXT data compare by normalised text, names case-insensitively', () => {
     expect(answerSet(srv)).toEqual(['0 100 53 kube-dns.kube-system.svc.cluster.local']);
     expect(mismatch(ptr, { rcode: 'NOERROR', set: ['Kubernetes.Default.svc.cluster.local.'] })).toBeUndefined();

@@ -52,6 +52,9 @@ export interface Expectation {
   type?: string;
   /** NODATA: the authority section must hold an SOA. */
   soa?: boolean;
+  /** Records of the question's type that must be among the answer (others allowed: an
+   *  extension the spec leaves open, such as extra PTRs). */
+  includes?: string[];
 }
 
 /** Returns a problem description, or undefined when the answer is as expected. */
@@ -70,12 +73,17 @@ export function mismatch(a: DnsAnswer, exp: Expectation): string | undefined {
       return `answer set differs: missing [${missing.join(', ')}], unexpected [${extra.join(', ')}]${got.length !== new Set(got).size ? ', duplicates present' : ''}`;
     }
   }
+  if (exp.includes) {
+    const got = answerSet(a, exp.type);
+    const missing = exp.includes.map(norm).filter((x) => !got.includes(x));
+    if (missing.length) return `answer lacks [${missing.join(', ')}]`;
+  }
   if (exp.soa && !a.authority.some((r) => r.type === 'SOA')) return 'no SOA in the authority section';
   return undefined;
 }
 
 export function expectationText(exp: Expectation, type: string): string {
-  const set = exp.set ? (exp.set.length ? `{${[...exp.set].sort().join(', ')}}` : 'no records') : 'any records';
+  const set = exp.set ? (exp.set.length ? `{${[...exp.set].sort().join(', ')}}` : 'no records') : exp.includes ? `including {${[...exp.includes].sort().join(', ')}}` : 'any records';
   return `rcode ${exp.rcode}, ${exp.type ?? type} ${set}${exp.soa ? ', SOA in authority' : ''}`;
 }
 

@@ -27,9 +27,10 @@ export class Evidence {
     this.add({ check, kind: 'transcript', text });
   }
 
-  measure(check: string, name: string, value: number, unit: string): void {
+  /** Records a measurement; `print` false keeps it out of the console (still reported). */
+  measure(check: string, name: string, value: number, unit: string, print = true): void {
     this.add({ check, kind: 'measurement', value: { name, value, unit } });
-    process.stdout.write(`  [measure] ${this.suite} / ${check}: ${name} = ${value} ${unit}\n`);
+    if (print) process.stdout.write(`  [measure] ${this.suite} / ${check}: ${name} = ${value} ${unit}\n`);
   }
 
   info(check: string, text: string, value?: unknown): void {

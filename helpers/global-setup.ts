@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import * as k8s from '@kubernetes/client-node';
 import { DEFAULT_PROFILE_PATH, readProfile } from './target.ts';
 import { apiErrorText, loadKubeConfig } from './kube.ts';
+import { isSchedulable } from './nodes.ts';
 
 export default async function globalSetup(): Promise<void> {
   execFileSync(process.execPath, ['probe/build.mjs'], { stdio: 'inherit' });
@@ -32,6 +33,10 @@ export default async function globalSetup(): Promise<void> {
     // kube-proxy present? (its Pods, as kubeadm labels them) decides whether the
     // kube-proxy-specific checks run or skip with that reason.
     const proxies = await kc.makeApiClient(k8s.CoreV1Api).listNamespacedPod({ namespace: 'kube-system', labelSelector: 'k8s-app=kube-proxy' }).catch(() => undefined);
+    // Schedulable nodes: checks that need several nodes adapt or skip, with the reason,
+    // before tests are defined (kind's default cluster has one node).
+    const nodes = await kc.makeApiClient(k8s.CoreV1Api).listNode();
+    process.env.SVC_SCHEDULABLE_NODES = String(nodes.items.filter(isSchedulable).length);
     process.env.SVC_KUBE_PROXY = proxies && proxies.items.length > 0 ? 'present' : 'absent';
     // The proxy mode, known before tests are defined: the bundled cluster's profile, else
     // kubeadm's kube-proxy ConfigMap (an empty mode means iptables). Checked again on

@@ -5,6 +5,13 @@
 import * as k8s from '@kubernetes/client-node';
 import { apiErrorText, kube } from './kube.ts';
 
+/** Ready, not cordoned, no NoSchedule/NoExecute taint. */
+export function isSchedulable(n: k8s.V1Node): boolean {
+  return !n.spec?.unschedulable &&
+    !(n.spec?.taints ?? []).some((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute') &&
+    Boolean(n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+}
+
 export const CORDON_ANNOTATION = 'svc-conformance.io/cordoned-by-run';
 
 async function setUnschedulable(node: string, on: boolean, runId: string): Promise<void> {

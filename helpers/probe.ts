@@ -10,6 +10,7 @@ import type {
 } from '../probe/contract.ts';
 import { apply, ROOT } from './apply.ts';
 import { apiErrorText, kube } from './kube.ts';
+import { isSchedulable } from './nodes.ts';
 import { podsReady } from './workloads.ts';
 
 export const PROBE_BUNDLE = path.join(ROOT, 'dist', 'probe.cjs');
@@ -106,11 +107,7 @@ export class Probe {
 
 /** Schedulable nodes: Ready, not cordoned, no NoSchedule/NoExecute taint. */
 export async function schedulableNodes(): Promise<k8s.V1Node[]> {
-  const nodes = await kube().core.listNode();
-  return nodes.items.filter((n) =>
-    !n.spec?.unschedulable &&
-    !(n.spec?.taints ?? []).some((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute') &&
-    n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+  return (await kube().core.listNode()).items.filter(isSchedulable);
 }
 
 export function hostnameLabel(n: k8s.V1Node): string {

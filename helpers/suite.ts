@@ -2,13 +2,39 @@
 // nodes, detected cluster facts, and evidence written at the end. Cleanup runs in
 // afterAll whatever the tests did.
 import { afterAll, beforeAll } from '@jest/globals';
-import type { DnsAnswer, DnsQuestion } from '../probe/contract.ts';
-import { assertAnswers, DnsMismatch, type DnsServer, type Expectation, mismatch, transcript } from './dns.ts';
+import type { ConnectAttempt, DnsAnswer, DnsQuestion } from '../probe/contract.ts';
+import { converge } from './converge.ts';
+import { assertAnswers, DnsMismatch, type DnsServer, type Expectation, expectationText, mismatch, transcript } from './dns.ts';
 import { Evidence } from './evidence.ts';
 import { type ClusterFacts, detectFacts } from './facts.ts';
 import { kube } from './kube.ts';
 import { createNamespace, deleteNamespace } from './namespace.ts';
 import { installProbeBundle, type Probe, startProbes } from './probe.ts';
+import { type SliceEndpoint, slicesSettled } from './workloads.ts';
+
+export interface ExpectOptions {
+  /** When the change happened (Date.now()); the bound and the measurement start here.
+   *  Default: when the call starts. */
+  since?: number;
+  /** Default: the convergence bound (SVC_CONVERGENCE_BOUND_MS). */
+  boundMs?: number;
+  /** More fields for every question (tcp, edns, noTcpFallback). */
+  extra?: Partial<DnsQuestion>;
+}
+
+export interface ProxyTarget {
+  host: string;
+  port: number;
+  /** The ready backends' Pod names: connections must reach these and only these. */
+  backends: string[];
+  /** Also require every backend to answer at least once (not with session affinity). */
+  everyBackend?: boolean;
+  /** The probes (nodes) that must see it; default every probe. */
+  probes?: Probe[];
+  since?: number;
+  /** 'tcp' (the WHO line protocol, default) or 'grpc' (a real gRPC port: one channel). */
+  mode?: 'tcp' | 'grpc';
+}
 
 export interface SuiteContext {
   ns: string;
@@ -19,12 +45,27 @@ export interface SuiteContext {
   svcName(name: string, ns?: string): string;
   /** Asks every question from every probe, at every server; returns answers labelled. */
   askEverywhere(questions: (server: DnsServer) => DnsQuestion[]): Promise<{ probe: Probe; server: DnsServer; answer: DnsAnswer }[]>;
-  /** askEverywhere + assertAnswers + transcript evidence. */
-  expectEverywhere(check: string, name: string, type: DnsQuestion['type'], exp: Expectation, extra?: Partial<DnsQuestion>): Promise<DnsAnswer[]>;
-  /** Polls every server from every probe until all give the expected answer; fails with
-   *  the last answers after boundMs (default: the convergence bound). Returns the ms taken. */
-  convergeEverywhere(check: string, name: string, type: DnsQuestion['type'], exp: Expectation, boundMs?: number): Promise<number>;
+  /** The rule for every DNS check: waits (bounded, measured) until every server gives the
+   *  expected answer to every probe, then asks once more and asserts exactly. Fails with
+   *  "not converged within N ms" and the last answers, or, when a fresh round differs
+   *  after convergence, as a wrong answer. Returns the fresh round's answers. */
+  expectEverywhere(check: string, name: string, type: DnsQuestion['type'], exp: Expectation, opts?: ExpectOptions): Promise<DnsAnswer[]>;
+  /** The convergence wait alone (for claims about the time itself). Returns the ms taken. */
+  convergeEverywhere(check: string, name: string, type: DnsQuestion['type'], exp: Expectation, opts?: ExpectOptions): Promise<number>;
+  /** Waits (bounded by the proxy bound, measured from the change) until connections from
+   *  every probe through host:port reach only the given backends (and each of them, with
+   *  everyBackend). Returns the ms taken by the slowest node. */
+  proxyConverged(check: string, t: ProxyTarget): Promise<number>;
+  /** EndpointSlices of a Service converge to exactly `ips` as ready (bounded, measured). */
+  slicesSettled(check: string, service: string, ips: string[], since?: number): Promise<SliceEndpoint[]>;
 }
+
+/** Connection attempts counted by the backend Pod that answered (or the error). */
+export const counts = (attempts: ConnectAttempt[]): Record<string, number> => {
+  const c: Record<string, number> = {};
+  for (const a of attempts) { const k = a.backend?.pod ?? `error: ${a.error}`; c[k] = (c[k] ?? 0) + 1; }
+  return c;
+};
 
 export function useSuite(suite: string, opts: { probes?: number; podSecurity?: 'restricted' | 'privileged' } = {}): SuiteContext {
   const ctx = { evidence: new Evidence(suite) } as SuiteContext;
@@ -48,34 +89,55 @@ export function useSuite(suite: string, opts: { probes?: number; podSecurity?: '
     });
     return (await Promise.all(jobs)).flat();
   };
-  ctx.expectEverywhere = async (check, name, type, exp, extra = {}) => {
-    const results = await ctx.askEverywhere((server) => [{ name, type, server: server.ip, ...extra }]);
+  const label = (r: { probe: Probe; server: DnsServer }): string => `${r.server.label}, asked from ${r.probe.pod} on ${r.probe.node}`;
+  ctx.convergeEverywhere = async (check, name, type, exp, o = {}) => {
+    const boundMs = o.boundMs ?? kube().target.convergenceBoundMs;
+    type Round = Awaited<ReturnType<SuiteContext['askEverywhere']>>;
+    const { ms, polls } = await converge<Round>(`${name} ${type} to be ${expectationText(exp, type)} at every server from every probe`, async () => {
+      const results = await ctx.askEverywhere((server) => [{ name, type, server: server.ip, timeoutMs: 1000, ...o.extra }]);
+      const bad = results.filter((r) => mismatch(r.answer, exp));
+      return { ok: bad.length === 0, state: bad };
+    }, {
+      kind: 'DNS', boundMs, boundName: o.boundMs ? 'this check\'s bound' : 'SVC_CONVERGENCE_BOUND_MS / --convergence-bound', since: o.since,
+      render: (bad) => { try { assertAnswers(bad.map((r) => ({ answer: r.answer, label: label(r), exp })), `${name} ${type}`); return '(no difference)'; } catch (e) { return (e as Error).message; } },
+    });
+    ctx.evidence.measure(check, `DNS converged: ${name} ${type}`, ms, 'ms', polls > 1);
+    return ms;
+  };
+  ctx.expectEverywhere = async (check, name, type, exp, o = {}) => {
+    const ms = await ctx.convergeEverywhere(check, name, type, exp, o);
+    const results = await ctx.askEverywhere((server) => [{ name, type, server: server.ip, ...o.extra }]);
     const first = results.find((r) => r.server === ctx.facts.servers[0]);
     if (first) ctx.evidence.transcript(check, transcript(first.answer, first.server.label));
-    assertAnswers(results.map((r) => ({ answer: r.answer, label: `${r.server.label}, asked from ${r.probe.pod} on ${r.probe.node}`, exp })), `${name} ${type}`);
+    try {
+      assertAnswers(results.map((r) => ({ answer: r.answer, label: label(r), exp })), `${name} ${type}`);
+    } catch (e) {
+      if (e instanceof DnsMismatch) e.message = `wrong answer after convergence: every server answered as expected ${ms} ms after the change, then a fresh round differs. ${e.message}`;
+      throw e;
+    }
     return results.map((r) => r.answer);
   };
-  ctx.convergeEverywhere = async (check, name, type, exp, boundMs) => {
-    const bound = boundMs ?? kube().target.convergenceBoundMs;
-    const start = Date.now();
-    for (;;) {
-      const results = await ctx.askEverywhere((server) => [{ name, type, server: server.ip, timeoutMs: 1000 }]);
-      const bad = results.filter((r) => mismatch(r.answer, exp));
-      if (!bad.length) {
-        const ms = Date.now() - start;
-        ctx.evidence.measure(check, `${name} ${type} converged`, ms, 'ms');
-        return ms;
-      }
-      if (Date.now() - start > bound) {
-        try {
-          assertAnswers(bad.map((r) => ({ answer: r.answer, label: `${r.server.label}, asked from ${r.probe.pod} on ${r.probe.node}`, exp })), `${name} ${type}`);
-        } catch (e) {
-          if (e instanceof DnsMismatch) e.message = `not converged within the bound of ${bound} ms. ${e.message}`;
-          throw e;
-        }
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
+  ctx.proxyConverged = async (check, t) => {
+    const boundMs = kube().target.proxyBoundMs;
+    const since = t.since ?? Date.now();
+    const probes = t.probes ?? ctx.probes;
+    const per = await Promise.all(probes.map((probe) => converge(
+      `connections from ${probe.pod} (node ${probe.node}) through ${t.host}:${t.port} to reach only [${t.backends.join(', ')}]${t.everyBackend ? ', each of them' : ''}`,
+      async () => {
+        const c = counts(await probe.connect({ host: t.host, port: t.port, count: t.everyBackend ? 6 * t.backends.length : 3, mode: t.mode ?? 'tcp', timeoutMs: 1000 }));
+        const stray = Object.keys(c).filter((k) => !t.backends.includes(k));
+        return { ok: stray.length === 0 && (!t.everyBackend || t.backends.every((b) => c[b])), state: { answeredBy: c } };
+      },
+      { kind: 'Service proxy', boundMs, boundName: 'SVC_PROXY_BOUND_MS / --proxy-bound', since, intervalMs: 250 },
+    )));
+    const ms = Math.max(...per.map((p) => p.ms));
+    ctx.evidence.measure(check, `Service proxy converged: ${t.host}:${t.port} from ${probes.length} node(s)`, ms, 'ms', per.some((p) => p.polls > 1));
+    return ms;
+  };
+  ctx.slicesSettled = async (check, service, ips, since) => {
+    const r = await slicesSettled(ctx.ns, service, ips, { since });
+    ctx.evidence.measure(check, `EndpointSlices converged: ${service} (${ips.length} ready)`, r.ms, 'ms', r.polls > 1);
+    return r.endpoints;
   };
   return ctx;
 }

@@ -32,8 +32,14 @@ export interface Target {
   /** Run the privileged profile (node-level rule checks). */
   privileged: boolean;
   runId: string;
-  /** Bound for DNS to follow a change (rescheduling, scaling), in ms. */
+  /** Bound for DNS (and EndpointSlices) to follow a change (rescheduling, scaling), in ms. */
   convergenceBoundMs: number;
+  /** Bound for the Service proxy to follow a change: from a Service or endpoint change
+   *  until connections through the virtual IP reach exactly the ready backends, in ms.
+   *  Default 120 s, upstream e2e's e2eservice.RespondingTimeout (2 min). */
+  proxyBoundMs: number;
+  /** Schedulable, Ready nodes seen by global setup (0: not known). */
+  schedulableNodes: number;
   /** Multiplies every wait's deadline (slow clusters). */
   timeoutScale: number;
   /** At most this many nodes get their own probe Pod. */
@@ -73,6 +79,8 @@ export function currentTarget(): Target {
     privileged: process.env.SVC_PRIVILEGED === '1',
     runId: process.env.SVC_RUN_ID || 'adhoc',
     convergenceBoundMs: num('SVC_CONVERGENCE_BOUND_MS', 10_000),
+    proxyBoundMs: num('SVC_PROXY_BOUND_MS', 120_000),
+    schedulableNodes: Number(process.env.SVC_SCHEDULABLE_NODES) || 0,
     timeoutScale: num('SVC_TIMEOUT_SCALE', 1),
     maxProbeNodes: num('SVC_MAX_PROBE_NODES', 5),
     evidenceDir: process.env.SVC_EVIDENCE_DIR || 'reports/evidence',

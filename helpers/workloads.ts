@@ -2,6 +2,7 @@
 // the last state it saw; a Pod stuck on its image becomes a sentence, not a timeout.
 import type * as k8s from '@kubernetes/client-node';
 import { kube } from './kube.ts';
+import { converge } from './converge.ts';
 import { waitFor } from './wait.ts';
 
 export interface PodState {
@@ -107,13 +108,15 @@ export function sliceEndpoints(slices: k8s.V1EndpointSlice[]): SliceEndpoint[] {
   })));
 }
 
-/** Waits until the Service's slices list exactly `ips` as ready addresses (and nothing else). */
-export async function slicesSettled(ns: string, service: string, ips: string[], timeoutMs = 60_000): Promise<SliceEndpoint[]> {
+/** Converges (within the convergence bound, measured from `since`) until the Service's
+ *  slices list exactly `ips` as ready addresses (and nothing else). */
+export async function slicesSettled(ns: string, service: string, ips: string[], opts: { since?: number; boundMs?: number } = {}): Promise<{ endpoints: SliceEndpoint[]; ms: number; polls: number }> {
   const want = [...ips].sort().join(',');
-  return waitFor(`EndpointSlices of ${ns}/${service} to list exactly [${want}] as ready`, async () => {
+  const r = await converge(`the EndpointSlices of ${ns}/${service} to list exactly [${want}] as ready`, async () => {
     const eps = sliceEndpoints(await serviceSlices(ns, service));
     const ready = eps.filter((e) => e.ready).flatMap((e) => e.addresses).sort().join(',');
     const all = eps.flatMap((e) => e.addresses).sort().join(',');
     return { ok: ready === want && all === want, state: eps };
-  }, { timeoutMs, intervalMs: 200 });
+  }, { kind: 'EndpointSlices', boundMs: opts.boundMs ?? kube().target.convergenceBoundMs, boundName: 'SVC_CONVERGENCE_BOUND_MS / --convergence-bound', since: opts.since });
+  return { endpoints: r.state, ms: r.ms, polls: r.polls };
 }

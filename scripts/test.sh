@@ -2,7 +2,8 @@
 # The test command (npm test): unit tests, then every conformance suite against the
 # target cluster. Without KUBECONFIG the target is the bundled cluster, brought up
 # first when it is not running (needs root). SVC_PRIVILEGED=1 adds the privileged
-# profile (kube-proxy rules on the nodes). On the bundled cluster, SVC_ALSO_NFTABLES=1
+# profile (kube-proxy rules on the nodes). On the bundled cluster, SVC_ALSO_ONE_NODE=1
+# runs the default profile again on a 1-node cluster (kind's default), SVC_ALSO_NFTABLES=1
 # runs the proxy suites again on a cluster in nftables mode, and SVC_LIFECYCLE=1 runs
 # the lifecycle suite last: bad input to `cluster up`, a second cluster with another
 # domain, and `down` leaving nothing (CI sets all three). Extra arguments go to Jest
@@ -27,6 +28,13 @@ if [ $bundled = 1 ] && [ "${SVC_RUNNER_TESTS:-1}" = 1 ] && [ $# = 0 ]; then
   # The runner (CLI, preflight, reports, RBAC, cleanup) against the bundled cluster.
   jest --selectProjects runner --runInBand --json --outputFile="$REPORTS/jest-runner.json" || rc=$?
   results+=("$REPORTS/jest-runner.json")
+fi
+if [ "${SVC_ALSO_ONE_NODE:-0}" = 1 ] && [ $bundled = 1 ]; then
+  # kind's default: one node. The whole default profile again, on a 1-node cluster.
+  echo "test: the default profile again, on a 1-node bundled cluster"
+  bash cluster/cluster.sh down && SVC_NODES=1 bash cluster/cluster.sh up || { echo "test: the 1-node cluster did not come up" >&2; exit 3; }
+  env -u SVC_PRIVILEGED NODE_OPTIONS=--experimental-vm-modules "$NODE" node_modules/jest/bin/jest.js --selectProjects cluster --json --outputFile="$REPORTS/jest-one-node.json" || rc=$?
+  results+=("$REPORTS/jest-one-node.json")
 fi
 if [ "${SVC_ALSO_NFTABLES:-0}" = 1 ] && [ $bundled = 1 ]; then
   echo "test: the proxy suites again, on the bundled cluster in nftables mode"

@@ -11,9 +11,11 @@ const ctx = useSuite('clusterip');
 let vip = '';
 let families: string[] = [];
 let backends: { name: string; ip?: string }[] = [];
+let readyAt = 0;
 const setup = once(async () => {
   await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 3 });
   backends = await rolloutReady(ctx.ns, 'Deployment', 'web-api', 3);
+  readyAt = Date.now();
   const svc = await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns });
   vip = svc.spec?.clusterIP ?? '';
   families = svc.spec?.ipFamilies ?? [];
@@ -32,7 +34,7 @@ describe('ClusterIP Service', () => {
   test('web-api.<ns>.svc.<zone> A answers exactly the ClusterIP, from every node and at every CoreDNS replica', async () => {
     await setup();
     const v4 = families.includes('IPv4') ? [vip].filter((ip) => ip.includes('.')) : [];
-    await ctx.expectEverywhere('clusterip-a', ctx.svcName('web-api'), 'A', { rcode: 'NOERROR', set: v4 });
+    await ctx.expectEverywhere('clusterip-a', ctx.svcName('web-api'), 'A', { rcode: 'NOERROR', set: v4 }, { since: readyAt });
   });
 
   test('AAAA of a single-stack IPv4 ClusterIP Service is NOERROR with no answer (NODATA)', async () => {
@@ -49,6 +51,9 @@ describe('ClusterIP Service', () => {
 
   test('connections through the virtual IP reach a backend Pod, not the address dialled', async () => {
     await setup();
+    // The proxy on every probe's node programs the Service on its own schedule: the
+    // time until it serves exactly the ready backends is measured against the proxy bound.
+    await ctx.proxyConverged('clusterip-connect', { host: vip, port: 80, backends: backends.map((b) => b.name), since: readyAt });
     const attempts = (await Promise.all(ctx.probes.map((p) => p.connect({ host: vip, port: 80, count: 5, mode: 'http', timeoutMs: 3000 })))).flat();
     const podIPs = backends.map((b) => b.ip);
     const seen = attempts.map((a) => ({ error: a.error, answeredBy: a.backend?.ip, isBackend: podIPs.includes(a.backend?.ip), differsFromVip: a.backend?.ip !== vip }));

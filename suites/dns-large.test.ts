@@ -5,7 +5,7 @@ import { describe, expect, test } from '@jest/globals';
 import { apply } from '../helpers/apply.ts';
 import { answerSet, assertAnswers, formatAnswer } from '../helpers/dns.ts';
 import { once, useSuite } from '../helpers/suite.ts';
-import { rolloutReady, slicesSettled } from '../helpers/workloads.ts';
+import { rolloutReady } from '../helpers/workloads.ts';
 
 const ctx = useSuite('dns-large', { probes: 1 });
 const N = 60;
@@ -13,7 +13,10 @@ let ips: string[] = [];
 const setup = once(async () => {
   await apply(ctx.ns, 'many-pods.yaml', { REPLICAS: N });
   ips = (await rolloutReady(ctx.ns, 'Deployment', 'many', N, 300_000)).map((p) => p.ip!);
-  await slicesSettled(ctx.ns, 'many', ips, 60_000);
+  const since = Date.now();
+  await ctx.slicesSettled('large-slices', 'many', ips, since);
+  // Every server knows all N before the message-size checks (over TCP, which always fits).
+  await ctx.convergeEverywhere('large-converged', ctx.svcName('many'), 'A', { rcode: 'NOERROR', set: ips }, { since, extra: { tcp: true } });
 });
 
 describe('large answers', () => {

@@ -4,7 +4,7 @@
 // minimum TTL reported.
 import { describe, expect, test } from '@jest/globals';
 import { apply } from '../helpers/apply.ts';
-import { useSuite } from '../helpers/suite.ts';
+import { useSuite, kube } from '../helpers/suite.ts';
 import { rolloutReady, serviceSlices, sliceEndpoints } from '../helpers/workloads.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -38,6 +38,10 @@ describe('negative DNS answers', () => {
 
   test('SRV for a port that has no name is NODATA or NXDOMAIN, and TXT of a Service name is NODATA', async () => {
     await apply(ctx.ns, 'multi-port.yaml');
+    // First the Service must be known to the DNS server (its A answers the ClusterIP):
+    // until then NXDOMAIN would pass for the wrong reason.
+    const vip = (await kube().core.readNamespacedService({ name: 'unnamed-port', namespace: ctx.ns })).spec!.clusterIP!;
+    await ctx.expectEverywhere('nodata-known', ctx.svcName('unnamed-port'), 'A', { rcode: 'NOERROR', set: [vip] });
     await ctx.expectEverywhere('nodata-txt', ctx.svcName('unnamed-port'), 'TXT', { rcode: 'NOERROR', set: [], soa: true });
     // An unnamed port has no _<port>._<proto> name; asking for the one it would have gets nothing.
     const name = `_http._tcp.${ctx.svcName('unnamed-port')}`;

@@ -6,7 +6,8 @@ import { apply, applyObjects } from '../helpers/apply.ts';
 import { answerSet, formatAnswer, norm } from '../helpers/dns.ts';
 import { reverseName } from '../helpers/net.ts';
 import { once, useSuite, kube } from '../helpers/suite.ts';
-import { rolloutReady, slicesSettled, type PodState } from '../helpers/workloads.ts';
+import { converge } from '../helpers/converge.ts';
+import { rolloutReady, type PodState } from '../helpers/workloads.ts';
 
 const ctx = useSuite('dns-records', { probes: 2 });
 let pods: PodState[] = [];
@@ -15,8 +16,10 @@ const multiPort = once(async () => { await apply(ctx.ns, 'multi-port.yaml'); });
 const mysql = once(async () => {
   await apply(ctx.ns, 'mysql.yaml', { REPLICAS: 3 });
   pods = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', 3);
-  await slicesSettled(ctx.ns, 'mysql', pods.map((p) => p.ip!));
+  mysqlReadyAt = Date.now();
+  await ctx.slicesSettled('mysql-slices', 'mysql', pods.map((p) => p.ip!), mysqlReadyAt);
 });
+let mysqlReadyAt = 0;
 const webApi = once(async () => {
   await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 1 });
   vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
@@ -41,6 +44,9 @@ describe('DNS records of the specification', () => {
 
   test('a port without a name has no SRV record (NODATA or NXDOMAIN, never a record)', async () => {
     await multiPort();
+    // The Service must be known to the DNS server first (its A answers the ClusterIP).
+    const uvip = (await kube().core.readNamespacedService({ name: 'unnamed-port', namespace: ctx.ns })).spec!.clusterIP!;
+    await ctx.expectEverywhere('srv-unnamed-known', ctx.svcName('unnamed-port'), 'A', { rcode: 'NOERROR', set: [uvip] });
     const results = await ctx.askEverywhere((s) => [{ name: `_http._tcp.${ctx.svcName('unnamed-port')}`, type: 'SRV', server: s.ip }]);
     const bad = results.filter((r) => r.answer.error || r.answer.answers.some((x) => x.type === 'SRV'));
     if (bad.length) throw new Error(`an unnamed port got an SRV record:\n${bad.map((b) => formatAnswer(b.answer, b.server.label)).join('\n')}`);
@@ -49,7 +55,7 @@ describe('DNS records of the specification', () => {
   test('a headless Service has one SRV per ready endpoint and named port, targeting <pod>.<svc>.<ns>.svc.<zone>', async () => {
     await mysql();
     const svc = ctx.svcName('mysql');
-    await ctx.expectEverywhere('srv-headless', `_mysql._tcp.${svc}`, 'SRV', { rcode: 'NOERROR', set: pods.map((p) => `3306 ${p.name}.${svc}`) });
+    await ctx.expectEverywhere('srv-headless', `_mysql._tcp.${svc}`, 'SRV', { rcode: 'NOERROR', set: pods.map((p) => `3306 ${p.name}.${svc}`) }, { since: mysqlReadyAt });
   });
 
   test('PTR of the ClusterIP names the Service', async () => {
@@ -60,11 +66,9 @@ describe('DNS records of the specification', () => {
   test('PTR of a StatefulSet Pod IP names <pod>.<svc>.<ns>.svc.<zone>', async () => {
     await mysql();
     for (const p of pods) {
-      const results = await ctx.askEverywhere((s) => [{ name: reverseName(p.ip!), type: 'PTR', server: s.ip }]);
       const want = norm(`${p.name}.${ctx.svcName('mysql')}`);
-      const bad = results.filter((r) => r.answer.rcode !== 'NOERROR' || !answerSet(r.answer).includes(want));
-      if (bad.length) throw new Error(`PTR of ${p.ip} should include ${want}:\n${bad.map((b) => `${formatAnswer(b.answer, b.server.label)}\n  expected: rcode NOERROR, PTR including ${want}`).join('\n\n')}`);
-      const extra = answerSet(results[0]!.answer).filter((x) => x !== want);
+      const [first] = await ctx.expectEverywhere(`ptr-pod-${p.name}`, reverseName(p.ip!), 'PTR', { rcode: 'NOERROR', includes: [want] }, { since: mysqlReadyAt });
+      const extra = answerSet(first!).filter((x) => x !== want);
       if (extra.length) ctx.evidence.info('ptr-pod', `PTR of ${p.ip} also names ${extra.join(', ')} (a Pod selected by several Services: information, not a failure)`);
     }
   });
@@ -89,7 +93,7 @@ describe('DNS records of the specification', () => {
 
   test('A records carry a TTL (not prescribed by the spec; reported)', async () => {
     await webApi();
-    const [a] = await ctx.probes[0]!.dns([{ name: ctx.svcName('web-api'), type: 'A', server: ctx.facts.dnsServiceIP }]);
+    const [a] = await ctx.expectEverywhere('ttl', ctx.svcName('web-api'), 'A', { rcode: 'NOERROR', set: [vip] });
     const ttl = a!.answers.find((r) => r.type === 'A')?.ttl;
     expect(ttl).toBeDefined();
     ctx.evidence.measure('ttl', 'A record TTL', ttl!, 's');
@@ -103,15 +107,25 @@ describe('DNS records of the specification', () => {
       ...pods.map((p) => [`${p.name}.${ctx.svcName('mysql')}`, 'A'] as [string, 'A']),
       ...pods.map((p) => [reverseName(p.ip!), 'PTR'] as [string, 'PTR']),
     ];
-    const results = await ctx.askEverywhere((s) => questions.map(([name, type]) => ({ name, type, server: s.ip })));
-    const disagreements: string[] = [];
-    for (const [name, type] of questions) {
-      const per = results.filter((r) => r.answer.question.name === name && r.answer.question.type === type)
-        .map((r) => ({ who: r.server.label, key: `${r.answer.rcode} ${answerSet(r.answer).join(',')}` }));
-      const keys = new Set(per.map((p) => p.key));
-      if (keys.size > 1) disagreements.push(`${name} ${type}:\n${per.map((p) => `  ${p.who}: ${p.key}`).join('\n')}`);
-    }
+    const disagreements = async (): Promise<string[]> => {
+      const results = await ctx.askEverywhere((s) => questions.map(([name, type]) => ({ name, type, server: s.ip, timeoutMs: 1000 })));
+      const out: string[] = [];
+      for (const [name, type] of questions) {
+        const per = results.filter((r) => r.answer.question.name === name && r.answer.question.type === type)
+          .map((r) => ({ who: `${r.server.label} (from ${r.probe.pod})`, key: `${r.answer.error ? `no answer: ${r.answer.error}` : r.answer.rcode} ${answerSet(r.answer).join(',')}` }));
+        if (new Set(per.map((p) => p.key)).size > 1) out.push(`${name} ${type}:\n${per.map((p) => `  ${p.who}: ${p.key}`).join('\n')}`);
+      }
+      return out;
+    };
+    // After the setups' changes the replicas may still be catching up: agreement within
+    // the bound first, then a fresh round must agree too.
+    const { ms } = await converge('every CoreDNS replica to give the same answer set to every question', async () => {
+      const d = await disagreements();
+      return { ok: d.length === 0, state: d.join('\n') };
+    }, { kind: 'DNS', boundMs: kube().target.convergenceBoundMs, boundName: 'SVC_CONVERGENCE_BOUND_MS / --convergence-bound', since: mysqlReadyAt });
+    ctx.evidence.measure('replica-agreement', 'DNS converged: replicas agree', ms, 'ms', false);
+    const after = await disagreements();
     ctx.evidence.info('replica-agreement', `${questions.length} questions at ${ctx.facts.servers.length} servers from ${ctx.probes.length} probes`);
-    if (disagreements.length) throw new Error(`CoreDNS replicas disagree:\n${disagreements.join('\n')}`);
+    if (after.length) throw new Error(`CoreDNS replicas disagree (after they had agreed ${ms} ms after the change):\n${after.join('\n')}`);
   });
 });

@@ -4,7 +4,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { apply } from '../helpers/apply.ts';
 import { once, useSuite } from '../helpers/suite.ts';
-import { rolloutReady, serviceSlices, slicesSettled, type PodState } from '../helpers/workloads.ts';
+import { rolloutReady, serviceSlices, type PodState } from '../helpers/workloads.ts';
 
 const ctx = useSuite('endpointslices', { probes: 1 });
 let pods: PodState[] = [];
@@ -32,14 +32,14 @@ const expected = (headless: boolean, n: number): unknown => ({
 describe('EndpointSlices', () => {
   test('a ClusterIP Service\'s slices are labelled with its name and list exactly the ready Pods as ready', async () => {
     await setup();
-    await slicesSettled(ctx.ns, 'mysql', pods.map((p) => p.ip!));
+    await ctx.slicesSettled('slices-clusterip', 'mysql', pods.map((p) => p.ip!));
     const n = (await serviceSlices(ctx.ns, 'mysql')).length;
     expect(await sliceView('mysql')).toEqual(expected(false, n));
   });
 
   test('a headless Service\'s slices do the same and carry service.kubernetes.io/headless', async () => {
     await setup();
-    await slicesSettled(ctx.ns, 'mysql-headless', pods.map((p) => p.ip!));
+    await ctx.slicesSettled('slices-headless', 'mysql-headless', pods.map((p) => p.ip!));
     const n = (await serviceSlices(ctx.ns, 'mysql-headless')).length;
     expect(await sliceView('mysql-headless')).toEqual(expected(true, n));
   });

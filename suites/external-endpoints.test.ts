@@ -5,7 +5,7 @@ import { describe, expect, test } from '@jest/globals';
 import { apply } from '../helpers/apply.ts';
 import { useSuite, kube } from '../helpers/suite.ts';
 import { serviceSlices } from '../helpers/workloads.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { converge } from '../helpers/converge.ts';
 
 const ctx = useSuite('external-endpoints', { probes: 2 });
 const EXTERNAL = '192.168.1.100';
@@ -19,16 +19,20 @@ describe('selectorless Services with hand-made endpoints', () => {
   });
 
   test('its only EndpointSlice is the mirrored one, labelled as managed by the mirroring controller', async () => {
-    const slices = await waitFor('the mirrored EndpointSlice of external-db', async () => {
-      const s = await serviceSlices(ctx.ns, 'external-db');
-      return { ok: s.length > 0, state: s };
-    }, { timeoutMs: 30_000 });
-    const shape = slices.map((s) => ({
+    await apply(ctx.ns, 'external-db.yaml');
+    const shape = async (): Promise<unknown> => (await serviceSlices(ctx.ns, 'external-db')).map((s) => ({
       managedBy: s.metadata?.labels?.['endpointslice.kubernetes.io/managed-by'],
       addresses: (s.endpoints ?? []).flatMap((e) => e.addresses),
       ports: (s.ports ?? []).map((p) => `${p.name}/${p.protocol}/${p.port}`),
     }));
-    expect(shape).toEqual([{ managedBy: MIRROR, addresses: [EXTERNAL], ports: ['postgres/TCP/5432'] }]);
+    const want = [{ managedBy: MIRROR, addresses: [EXTERNAL], ports: ['postgres/TCP/5432'] }];
+    // The mirroring controller works asynchronously: converge within the bound, then assert.
+    const { ms } = await converge('the EndpointSlices of external-db to be exactly the mirrored one', async () => {
+      const now = await shape();
+      return { ok: JSON.stringify(now) === JSON.stringify(want), state: now };
+    }, { kind: 'EndpointSlices', boundMs: kube().target.convergenceBoundMs, boundName: 'SVC_CONVERGENCE_BOUND_MS / --convergence-bound' });
+    ctx.evidence.measure('external-mirrored', 'EndpointSlices converged: mirrored slice', ms, 'ms', false);
+    expect(await shape()).toEqual(want);
   });
 
   test('the same holds with a hand-made EndpointSlice (the current API)', async () => {

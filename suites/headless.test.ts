@@ -5,15 +5,18 @@ import { describe, expect, test } from '@jest/globals';
 import { apply } from '../helpers/apply.ts';
 import { once, useSuite, kube } from '../helpers/suite.ts';
 import { Probe } from '../helpers/probe.ts';
-import { rolloutReady, serviceSlices, sliceEndpoints, slicesSettled, type PodState } from '../helpers/workloads.ts';
+import { converge } from '../helpers/converge.ts';
+import { listPods, podState, rolloutReady, serviceSlices, sliceEndpoints, type PodState } from '../helpers/workloads.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const ctx = useSuite('headless');
 const NAME = 'grpc-backend';
 let pods: PodState[] = [];
+let readyAt = 0;
 const setup = once(async () => {
   await apply(ctx.ns, 'grpc-backend.yaml', { REPLICAS: 3 });
   pods = await rolloutReady(ctx.ns, 'Deployment', NAME, 3);
+  readyAt = Date.now();
 });
 
 const scale = async (replicas: number): Promise<PodState[]> => {
@@ -31,10 +34,10 @@ describe('headless Service', () => {
   test('A answers exactly the ready Pod IPs, which are the ready addresses of its EndpointSlices', async () => {
     await setup();
     const ips = pods.map((p) => p.ip!);
-    const eps = await slicesSettled(ctx.ns, NAME, ips);
-    const sliceReady = eps.filter((e) => e.ready).flatMap((e) => e.addresses).sort();
+    await ctx.slicesSettled('headless-a', NAME, ips, readyAt);
+    const sliceReady = sliceEndpoints(await serviceSlices(ctx.ns, NAME)).filter((e) => e.ready).flatMap((e) => e.addresses).sort();
     expect(sliceReady).toEqual([...ips].sort());
-    await ctx.expectEverywhere('headless-a', ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: ips });
+    await ctx.expectEverywhere('headless-a', ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: ips }, { since: readyAt });
   });
 
   test('a Pod whose readiness probe fails is left out of the answer, and comes back once it is ready', async () => {
@@ -42,36 +45,46 @@ describe('headless Service', () => {
     const victim = pods[0]!;
     const backend = new Probe(ctx.ns, victim.name, victim.node ?? '', NAME);
     const others = pods.slice(1).map((p) => p.ip!);
+    // The change is the Pod's Ready condition (the kubelet's probe decides when): the
+    // bound runs from the moment the Pod reports it.
+    const podReadyIs = async (want: boolean): Promise<number> => {
+      await waitFor(`${victim.name} to report Ready=${want}`, async () => {
+        const p = (await listPods(ctx.ns)).map(podState).find((x) => x.name === victim.name);
+        return { ok: p?.ready === want, state: p };
+      }, { timeoutMs: 30_000, intervalMs: 100 });
+      return Date.now();
+    };
     await backend.setReady(false);
     try {
-      await waitFor(`${victim.name} to be not ready in the EndpointSlices`, async () => {
+      const since = await podReadyIs(false);
+      await converge(`${victim.name} to be listed as not ready in the EndpointSlices of ${NAME}`, async () => {
         const eps = sliceEndpoints(await serviceSlices(ctx.ns, NAME));
         return { ok: eps.some((e) => e.addresses.includes(victim.ip!) && !e.ready), state: eps };
-      }, { timeoutMs: 30_000 });
-      await ctx.convergeEverywhere('headless-not-ready', ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: others });
+      }, { kind: 'EndpointSlices', boundMs: kube().target.convergenceBoundMs, boundName: 'SVC_CONVERGENCE_BOUND_MS / --convergence-bound', since });
+      await ctx.expectEverywhere('headless-not-ready', ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: others }, { since });
     } finally {
       await backend.setReady(true);
     }
-    await slicesSettled(ctx.ns, NAME, pods.map((p) => p.ip!), 30_000);
-    await ctx.convergeEverywhere('headless-ready-again', ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: pods.map((p) => p.ip!) });
+    const since = await podReadyIs(true);
+    await ctx.slicesSettled('headless-ready-again', NAME, pods.map((p) => p.ip!), since);
+    await ctx.expectEverywhere('headless-ready-again', ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: pods.map((p) => p.ip!) }, { since });
   });
 
   test('scaling 3 -> 5 -> 2 is reflected in the A answer within the bound', async () => {
     await setup();
     for (const n of [5, 2]) {
       pods = await scale(n);
+      const since = Date.now();
       const ips = pods.map((p) => p.ip!);
-      await slicesSettled(ctx.ns, NAME, ips, 60_000);
-      await ctx.convergeEverywhere(`headless-scale-${n}`, ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: ips });
-      await ctx.expectEverywhere(`headless-scale-${n}`, ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: ips });
+      await ctx.slicesSettled(`headless-scale-${n}`, NAME, ips, since);
+      await ctx.expectEverywhere(`headless-scale-${n}`, ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: ips }, { since });
     }
   });
 
   test('each Pod IP in the answer can be reached directly', async () => {
     await setup();
-    const [answer] = await ctx.probes[0]!.dns([{ name: ctx.svcName(NAME), type: 'A', server: ctx.facts.dnsServiceIP }]);
+    const [answer] = await ctx.expectEverywhere('headless-reach', ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: pods.map((p) => p.ip!) });
     const ips = answer!.answers.filter((r) => r.type === 'A').map((r) => r.data);
-    expect(ips.sort()).toEqual(pods.map((p) => p.ip!).sort());
     const reached = await Promise.all(ips.map(async (ip) => {
       const [a] = await ctx.probes[0]!.connect({ host: ip, port: 50051, count: 1, mode: 'grpc' });
       return { ip, answeredFrom: a?.backend?.ip, error: a?.error };

@@ -5,57 +5,36 @@
 // endpoints; honour ClientIP affinity; and (where kube-proxy runs) leave Services
 // labelled for another proxy, and slices labelled headless, alone.
 import { describe, expect, test } from '@jest/globals';
-import type { ConnectAttempt } from '../probe/contract.ts';
 import { apply, applyObjects } from '../helpers/apply.ts';
-import { once, useSuite, kube } from '../helpers/suite.ts';
-import { rolloutReady, slicesSettled, type PodState } from '../helpers/workloads.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { converge } from '../helpers/converge.ts';
+import { counts, once, useSuite, kube } from '../helpers/suite.ts';
+import { rolloutReady, type PodState } from '../helpers/workloads.ts';
 
 const ctx = useSuite('proxy-behaviour', { probes: 2 });
 const N = 3;
 let web: PodState[] = [];
 let vip = '';
 
-const counts = (attempts: ConnectAttempt[]): Record<string, number> => {
-  const c: Record<string, number> = {};
-  for (const a of attempts) { const k = a.backend?.pod ?? `error: ${a.error}`; c[k] = (c[k] ?? 0) + 1; }
-  return c;
-};
 const readVip = async (name: string): Promise<string> => (await kube().core.readNamespacedService({ name, namespace: ctx.ns })).spec!.clusterIP!;
+const names = (pods: PodState[]): string[] => pods.map((p) => p.name);
 
-/** The proxy programs endpoints asynchronously (kube-proxy: at most every minSyncPeriod):
- *  waits, within a bound, until every ready backend has answered once from every probe. */
-const everyBackendAnswers = async (host: string, port: number, backends: PodState[]): Promise<void> => {
-  for (const probe of ctx.probes) {
-    await waitFor(`every backend to answer through ${host}:${port} from ${probe.pod}`, async () => {
-      const seen = counts(await probe.connect({ host, port, count: 6 * backends.length, mode: 'tcp' }));
-      return { ok: backends.every((p) => seen[p.name]), state: seen };
-    }, { timeoutMs: 30_000 });
-  }
-};
-
-/** Waits until the proxy serves the VIP (rules are programmed asynchronously). */
-const reachable = async (host: string, port: number): Promise<void> => {
-  await waitFor(`${host}:${port} to answer`, async () => {
-    const r = await ctx.probes[0]!.connect({ host, port, count: 1, mode: 'tcp', timeoutMs: 1000 });
-    return { ok: Boolean(r[0]?.backend), state: r };
-  }, { timeoutMs: 30_000 });
-};
-
+// Every setup ends with the convergence wait of what it changed: EndpointSlices within
+// the convergence bound, then the proxy on every probe's node within the proxy bound,
+// both measured from the moment the backends were Ready.
 const webApi = once(async () => {
   await apply(ctx.ns, 'web-api.yaml', { REPLICAS: N });
   web = await rolloutReady(ctx.ns, 'Deployment', 'web-api', N);
+  const since = Date.now();
   vip = await readVip('web-api');
-  await slicesSettled(ctx.ns, 'web-api', web.map((p) => p.ip!));
-  await reachable(vip, 80);
-  await everyBackendAnswers(vip, 80, web);
+  await ctx.slicesSettled('web-api-slices', 'web-api', web.map((p) => p.ip!), since);
+  await ctx.proxyConverged('web-api-proxy', { host: vip, port: 80, backends: names(web), everyBackend: true, since });
 });
 let grpcPods: PodState[] = [];
 const grpcBackends = once(async () => {
   await apply(ctx.ns, 'grpc-backend.yaml', { REPLICAS: N });
   await apply(ctx.ns, 'grpc-clusterip.yaml');
   grpcPods = await rolloutReady(ctx.ns, 'Deployment', 'grpc-backend', N);
-  await slicesSettled(ctx.ns, 'grpc-backend', grpcPods.map((p) => p.ip!));
+  await ctx.slicesSettled('grpc-slices', 'grpc-backend', grpcPods.map((p) => p.ip!));
 });
 
 describe('Service proxy behaviour', () => {
@@ -95,6 +74,8 @@ describe('Service proxy behaviour', () => {
 
   test('the same gRPC client through a ClusterIP Service sends every request on its channel to one Pod', async () => {
     await grpcBackends();
+    await ctx.expectEverywhere('grpc-vip-dns', ctx.svcName('grpc-vip'), 'A', { rcode: 'NOERROR', set: [await readVip('grpc-vip')] });
+    await ctx.proxyConverged('grpc-vip-proxy', { host: await readVip('grpc-vip'), port: 50051, backends: names(grpcPods), mode: 'grpc', probes: [ctx.probes[0]!] });
     const target = `dns:///${ctx.svcName('grpc-vip')}:50051`;
     const c = counts(await ctx.probes[0]!.connect({ host: '', port: 50051, count: 30, mode: 'grpc', target, lbPolicy: 'round_robin' }));
     ctx.evidence.add({ check: 'grpc-clusterip', kind: 'counts', value: c, text: target });
@@ -106,9 +87,13 @@ describe('Service proxy behaviour', () => {
     await apply(ctx.ns, 'mysql.yaml', { REPLICAS: N });
     await apply(ctx.ns, 'mysql-read.yaml');
     const pods = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', N);
-    await slicesSettled(ctx.ns, 'mysql', pods.map((p) => p.ip!));
+    const since = Date.now();
+    await ctx.slicesSettled('direct-pod-slices', 'mysql', pods.map((p) => p.ip!), since);
+    await ctx.expectEverywhere('direct-pod-dns', `mysql-0.${ctx.svcName('mysql')}`, 'A', { rcode: 'NOERROR', set: [pods.find((p) => p.name === 'mysql-0')!.ip!] }, { since });
+    const readVipIP = await readVip('mysql-read');
+    await ctx.expectEverywhere('direct-pod-dns', ctx.svcName('mysql-read'), 'A', { rcode: 'NOERROR', set: [readVipIP] }, { since });
+    await ctx.proxyConverged('direct-pod-proxy', { host: readVipIP, port: 3306, backends: names(pods), everyBackend: true, probes: [ctx.probes[0]!], since });
     const direct = counts(await ctx.probes[0]!.connect({ host: `mysql-0.${ctx.svcName('mysql')}`, port: 3306, count: 15, mode: 'tcp' }));
-    await everyBackendAnswers(await readVip('mysql-read'), 3306, pods);
     const viaVip = counts(await ctx.probes[0]!.connect({ host: `mysql-read.${ctx.ns}.svc.${ctx.facts.clusterDomain}`, port: 3306, count: 30, mode: 'tcp' }));
     ctx.evidence.add({ check: 'direct-pod', kind: 'counts', value: { direct, viaVip } });
     expect(direct).toEqual({ 'mysql-0': 15 });
@@ -118,9 +103,14 @@ describe('Service proxy behaviour', () => {
   test('ClientIP session affinity keeps one backend for 15 requests in a row', async () => {
     await webApi();
     await apply(ctx.ns, 'web-api-affinity.yaml');
+    const since = Date.now();
     const svip = await readVip('web-api-sticky');
-    await reachable(svip, 80);
-    const c = counts(await ctx.probes[1]!.connect({ host: svip, port: 80, count: 15, mode: 'http' }));
+    // The client that counts is the one whose node must have converged: each node's
+    // proxy programs the Service on its own. The last probe (on 1 node: the only one).
+    const client = ctx.probes[ctx.probes.length - 1]!;
+    await ctx.slicesSettled('affinity-slices', 'web-api-sticky', web.map((p) => p.ip!), since);
+    await ctx.proxyConverged('affinity-proxy', { host: svip, port: 80, backends: names(web), probes: [client], since });
+    const c = counts(await client.connect({ host: svip, port: 80, count: 15, mode: 'http' }));
     ctx.evidence.add({ check: 'affinity', kind: 'counts', value: c });
     expect(Object.values(c)).toEqual([15]);
   });
@@ -129,15 +119,16 @@ describe('Service proxy behaviour', () => {
   (kubeProxy ? test : test.skip)(`a Service labelled service.kubernetes.io/service-proxy-name is not served by kube-proxy, until the label goes${kubeProxy ? '' : ' [skipped: no kube-proxy in this cluster]'}`, async () => {
     const svc = (name: string, labels: Record<string, string>): never => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, labels }, spec: { selector: { app: 'web-api' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } }) as never;
     await webApi();
+    const probe = ctx.probes[0]!;
     await applyObjects(ctx.ns, [svc('other-proxy', { 'service.kubernetes.io/service-proxy-name': 'some-other-proxy' })]);
     const ip = await readVip('other-proxy');
     // A plain Service applied after the labelled one is served: the proxy has caught up.
     await applyObjects(ctx.ns, [svc('other-proxy-control', {})]);
-    await reachable(await readVip('other-proxy-control'), 80);
-    const r = await ctx.probes[0]!.connect({ host: ip, port: 80, count: 3, mode: 'tcp', timeoutMs: 1000 });
+    await ctx.proxyConverged('proxy-name-control', { host: await readVip('other-proxy-control'), port: 80, backends: names(web), probes: [probe] });
+    const r = await probe.connect({ host: ip, port: 80, count: 3, mode: 'tcp', timeoutMs: 1000 });
     expect({ answered: r.filter((a) => a.backend).length, results: r.map((a) => a.error) }).toEqual({ answered: 0, results: r.map((a) => a.error) });
     await applyObjects(ctx.ns, [svc('other-proxy', {})]);
-    await reachable(ip, 80);
+    await ctx.proxyConverged('proxy-name-unlabelled', { host: ip, port: 80, backends: names(web), probes: [probe] });
   });
 
   (kubeProxy ? test : test.skip)(`endpoints in an EndpointSlice labelled service.kubernetes.io/headless are not served by kube-proxy, until the label goes${kubeProxy ? '' : ' [skipped: no kube-proxy in this cluster]'}`, async () => {
@@ -149,28 +140,34 @@ describe('Service proxy behaviour', () => {
       metadata: { name: 'custom-1', labels: { 'kubernetes.io/service-name': 'custom', 'endpointslice.kubernetes.io/managed-by': 'svc-conformance.io', ...labels } },
       addressType: 'IPv4', endpoints: [{ addresses: [web[0]!.ip!], conditions: { ready: true } }], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
     }) as never;
+    const probe = ctx.probes[0]!;
     await applyObjects(ctx.ns, [{ apiVersion: 'v1', kind: 'Service', metadata: { name: 'custom' }, spec: { ports: [{ name: 'http', port: 80, protocol: 'TCP' }] } } as never, slice({})]);
     const ip = await readVip('custom');
-    await reachable(ip, 80);
+    await ctx.proxyConverged('headless-label-before', { host: ip, port: 80, backends: [web[0]!.name], probes: [probe] });
     await applyObjects(ctx.ns, [slice({ 'service.kubernetes.io/headless': '' })]);
-    await waitFor(`${ip}:80 to stop answering once its slice is labelled headless`, async () => {
-      const r = await ctx.probes[0]!.connect({ host: ip, port: 80, count: 1, mode: 'tcp', timeoutMs: 1000 });
+    const { ms } = await converge(`${ip}:80 to stop answering from ${probe.pod} once its slice is labelled headless`, async () => {
+      const r = await probe.connect({ host: ip, port: 80, count: 1, mode: 'tcp', timeoutMs: 1000 });
       return { ok: !r[0]?.backend, state: r };
-    }, { timeoutMs: 30_000 });
+    }, { kind: 'Service proxy', boundMs: kube().target.proxyBoundMs, boundName: 'SVC_PROXY_BOUND_MS / --proxy-bound' });
+    ctx.evidence.measure('headless-label', 'Service proxy converged: labelled slice no longer served', ms, 'ms');
     await applyObjects(ctx.ns, [slice({})]);
-    await reachable(ip, 80);
+    await ctx.proxyConverged('headless-label-after', { host: ip, port: 80, backends: [web[0]!.name], probes: [probe] });
   });
 
   test('a ClusterIP Service without endpoints refuses connections quickly (REJECT, not a timeout)', async () => {
     await webApi();
     await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 0 });
     await rolloutReady(ctx.ns, 'Deployment', 'web-api', 0);
-    await slicesSettled(ctx.ns, 'web-api', []);
-    const last = await waitFor(`${vip}:80 to refuse connections`, async () => {
+    const since = Date.now();
+    await ctx.slicesSettled('no-endpoints-slices', 'web-api', [], since);
+    const { ms, state: last } = await converge(`${vip}:80 to refuse connections from ${ctx.probes[0]!.pod}`, async () => {
       const [a] = await ctx.probes[0]!.connect({ host: vip, port: 80, count: 1, mode: 'tcp', timeoutMs: 5000 });
       return { ok: a?.error === 'ECONNREFUSED', state: a };
-    }, { timeoutMs: 30_000 });
+    }, { kind: 'Service proxy', boundMs: kube().target.proxyBoundMs, boundName: 'SVC_PROXY_BOUND_MS / --proxy-bound', since });
+    ctx.evidence.measure('no-endpoints', 'Service proxy converged: refusing at 0 endpoints', ms, 'ms');
     ctx.evidence.measure('no-endpoints', 'time to ECONNREFUSED', last!.ms, 'ms');
-    expect(last!.ms).toBeLessThan(1000);
+    // A fresh attempt after convergence: refused, and quickly.
+    const [again] = await ctx.probes[0]!.connect({ host: vip, port: 80, count: 1, mode: 'tcp', timeoutMs: 5000 });
+    expect({ error: again?.error, fast: (again?.ms ?? Infinity) < 1000, ms: again?.ms }).toEqual({ error: 'ECONNREFUSED', fast: true, ms: again?.ms });
   });
 });

@@ -10,8 +10,8 @@ import { execIn, schedulableNodes, hostnameLabel } from '../helpers/probe.ts';
 import { iptablesService, nftService, parseIptablesSave, parseNftJson, servicePortName, svcChainName } from '../helpers/proxy-rules.ts';
 import { once, useSuite, kube } from '../helpers/suite.ts';
 import { currentTarget } from '../helpers/target.ts';
-import { podsReady, rolloutReady, slicesSettled, type PodState } from '../helpers/workloads.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { converge } from '../helpers/converge.ts';
+import { podsReady, rolloutReady, type PodState } from '../helpers/workloads.ts';
 
 const mode = process.env.SVC_PROXY_MODE_EXPECTED ?? 'unknown';
 const skipReason = !currentTarget().privileged ? 'privileged profile not enabled (SVC_PRIVILEGED=1)'
@@ -50,12 +50,14 @@ describe(`kube-proxy rules on every node (${mode} mode)${suffix}`, () => {
     return { rule: Boolean(s.serviceIPsElement), chainOk: Boolean(s.serviceIPsElement?.value.includes(`-${ns}/${name}/tcp/${portName}`)), endpoints: s.endpoints, reject: Boolean(s.noEndpointElement), mentions: s.chains.length + (s.serviceIPsElement ? 1 : 0) + (s.noEndpointElement ? 1 : 0), inClusterIPs: s.inClusterIPs };
   };
   /** Waits until every node's kube-proxy synced after `since` and its rules satisfy ok. */
+  /** Converges (within the proxy bound, from `since`) until every node's kube-proxy has
+   *  synced after `since` and its rules satisfy ok. Returns the ms taken. */
   const onEveryNode = async (what: string, since: number, read: (tool: Tool) => Promise<View>, ok: (v: View) => boolean): Promise<number> => {
-    const done = await waitFor(`${what} on every node`, async () => {
+    const done = await converge(`${what} on every node`, async () => {
       const views = await Promise.all(tools.map(async (tool) => ({ node: tool.node, synced: await syncedSince(tool, since), view: await read(tool) })));
       return { ok: views.every((v) => v.synced && ok(v.view)), state: views };
-    }, { timeoutMs: 30_000, intervalMs: 200 });
-    return done.length;
+    }, { kind: 'Service proxy', boundMs: kube().target.proxyBoundMs, boundName: 'SVC_PROXY_BOUND_MS / --proxy-bound', since, intervalMs: 200 });
+    return done.ms;
   };
 
   beforeAll(async () => {
@@ -84,11 +86,10 @@ describe(`kube-proxy rules on every node (${mode} mode)${suffix}`, () => {
     await backends();
     const changed = Date.now();
     await service();
-    await slicesSettled(ctx.ns, 'web-api', web.map((p) => p.ip!));
+    await ctx.slicesSettled('rule-clusterip', 'web-api', web.map((p) => p.ip!), changed);
     const want = web.map((p) => `${p.ip}:8080`).sort();
-    await onEveryNode(`the rule for ${ctx.ns}/web-api:http`, changed, (tool) => view(tool, ctx.ns, 'web-api', 'http', vip, 80),
+    const ms = await onEveryNode(`the rule for ${ctx.ns}/web-api:http`, changed, (tool) => view(tool, ctx.ns, 'web-api', 'http', vip, 80),
       (v) => v.rule && v.chainOk && v.endpoints.join() === want.join() && v.inClusterIPs !== false);
-    const ms = Date.now() - changed;
     ctx.evidence.measure('rule-clusterip', 'Service change to its rule on every node', ms, 'ms');
     const v0 = await view(tools[0]!, ctx.ns, 'web-api', 'http', vip, 80);
     ctx.evidence.info('rule-clusterip', `${mode}: ${JSON.stringify(v0)}`);
@@ -98,7 +99,7 @@ describe(`kube-proxy rules on every node (${mode} mode)${suffix}`, () => {
     await backends();
     await apply(ctx.ns, 'grpc-backend.yaml', { REPLICAS: 2 });
     const pods = await rolloutReady(ctx.ns, 'Deployment', 'grpc-backend', 2);
-    await slicesSettled(ctx.ns, 'grpc-backend', pods.map((p) => p.ip!));
+    await ctx.slicesSettled('rule-headless', 'grpc-backend', pods.map((p) => p.ip!));
     // kube-proxy never sees a headless Service, so nothing syncs for it: a ClusterIP
     // marker Service created afterwards shows that every node has caught up.
     const marker = Date.now();
@@ -115,7 +116,8 @@ describe(`kube-proxy rules on every node (${mode} mode)${suffix}`, () => {
     const changed = Date.now();
     await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 0 });
     await rolloutReady(ctx.ns, 'Deployment', 'web-api', 0);
-    await slicesSettled(ctx.ns, 'web-api', []);
-    await onEveryNode(`the reject entry for ${ctx.ns}/web-api:http`, changed, (tool) => view(tool, ctx.ns, 'web-api', 'http', vip, 80), (v) => v.reject && v.endpoints.length === 0);
+    await ctx.slicesSettled('rule-reject', 'web-api', [], changed);
+    const ms = await onEveryNode(`the reject entry for ${ctx.ns}/web-api:http`, changed, (tool) => view(tool, ctx.ns, 'web-api', 'http', vip, 80), (v) => v.reject && v.endpoints.length === 0);
+    ctx.evidence.measure('rule-reject', 'Service proxy converged: reject entry on every node', ms, 'ms');
   });
 });

@@ -4,14 +4,14 @@
 import { describe, test } from '@jest/globals';
 import { apply } from '../helpers/apply.ts';
 import { once, useSuite, kube } from '../helpers/suite.ts';
-import { rolloutReady, slicesSettled, type PodState } from '../helpers/workloads.ts';
+import { rolloutReady, type PodState } from '../helpers/workloads.ts';
 
 const ctx = useSuite('service-pair');
 let pods: PodState[] = [];
 const setup = once(async () => {
   await apply(ctx.ns, 'mysql-pair.yaml', { REPLICAS: 3 });
   pods = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', 3);
-  await slicesSettled(ctx.ns, 'mysql-headless', pods.map((p) => p.ip!));
+  await ctx.slicesSettled('pair-slices', 'mysql-headless', pods.map((p) => p.ip!));
 });
 
 describe('a ClusterIP and a headless Service over one StatefulSet', () => {

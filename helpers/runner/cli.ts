@@ -42,6 +42,7 @@ Flags for run:
                              becomes PREFIX/library/node:24-slim; registry.k8s.io/x becomes PREFIX/x)
   --cluster-domain DOMAIN    cluster domain (default: detected from a probe Pod's resolv.conf)
   --convergence-bound SECONDS  how long DNS may take to follow a change (default 10)
+  --proxy-bound SECONDS      how long the Service proxy may take to follow a change (default 120)
   --timeout-scale N          multiply every wait (slow clusters; default 1)
   --parallel N               suites run at once (default 3)
   --report-dir DIR           where reports go (default ./svc-conformance-report)
@@ -67,7 +68,7 @@ const FLAGS = {
   kubeconfig: { type: 'string' }, context: { type: 'string' }, local: { type: 'boolean' },
   focus: { type: 'string' }, skip: { type: 'string' }, profile: { type: 'string' },
   'probe-image': { type: 'string' }, 'node-tools-image': { type: 'string' }, 'image-registry': { type: 'string' },
-  'cluster-domain': { type: 'string' }, 'convergence-bound': { type: 'string' }, 'timeout-scale': { type: 'string' },
+  'cluster-domain': { type: 'string' }, 'convergence-bound': { type: 'string' }, 'proxy-bound': { type: 'string' }, 'timeout-scale': { type: 'string' },
   parallel: { type: 'string' }, 'report-dir': { type: 'string' }, 'keep-namespaces': { type: 'boolean' },
   list: { type: 'boolean' }, 'run-id': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
@@ -89,7 +90,7 @@ export function parseCli(argv: string[]): { command: string; values: { [K in key
     const raw = v[flag];
     if (raw !== undefined && !(Number(raw) > 0)) throw new UsageError(`--${flag} must be a positive number (got '${String(raw)}')`);
   };
-  ['convergence-bound', 'timeout-scale', 'parallel'].forEach(positive);
+  ['convergence-bound', 'proxy-bound', 'timeout-scale', 'parallel'].forEach(positive);
   if (v.profile !== undefined && !['default', 'privileged'].includes(String(v.profile))) throw new UsageError(`--profile must be default or privileged (got '${String(v.profile)}')`);
   for (const flag of ['focus', 'skip']) {
     if (typeof v[flag] === 'string') {
@@ -184,6 +185,7 @@ async function runCommand(o: Options): Promise<number> {
   if (o['node-tools-image']) env.SVC_NODE_TOOLS_IMAGE = o['node-tools-image'];
   if (o['cluster-domain']) env.SVC_CLUSTER_DOMAIN = o['cluster-domain'];
   if (o['convergence-bound']) env.SVC_CONVERGENCE_BOUND_MS = String(Math.round(Number(o['convergence-bound']) * 1000));
+  if (o['proxy-bound']) env.SVC_PROXY_BOUND_MS = String(Math.round(Number(o['proxy-bound']) * 1000));
   if (o['timeout-scale']) env.SVC_TIMEOUT_SCALE = o['timeout-scale'];
   if (o['keep-namespaces']) env.SVC_KEEP_NAMESPACES = '1';
   if (o.profile === 'privileged') env.SVC_PRIVILEGED = '1';

@@ -23,6 +23,20 @@ function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 600_0
   return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
 }
 
+/** What a run that did not pass says about itself: each failing check's own message (from
+ *  its results.json), or, when the run wrote no report, the end of its output. */
+function explain(r: { code: number; out: string }, reportDir: string): string {
+  if (r.code === 0) return '';
+  const file = path.join(reportDir, 'results.json');
+  if (!fs.existsSync(file)) return `exit ${r.code}, no ${file}; the run's output ends:\n${r.out.slice(-4000)}`;
+  const report = JSON.parse(fs.readFileSync(file, 'utf8')) as { checks: { suite: string; name: string; status: string; failure?: string }[]; suiteErrors: { suite: string; message: string }[] };
+  const failed = [
+    ...report.checks.filter((c) => c.status === 'failed').map((c) => `FAILED ${c.suite}: ${c.name}\n${c.failure ?? ''}`),
+    ...report.suiteErrors.map((e) => `SUITE ERROR ${e.suite}\n${e.message}`),
+  ];
+  return `exit ${r.code}; ${failed.length} failing check(s):\n\n${failed.join('\n\n') || `(none recorded; the run's output ends:\n${r.out.slice(-4000)})`}`;
+}
+
 async function runNamespaces(): Promise<string[]> {
   const list = await kube().core.listNamespace({ labelSelector: RUN_LABEL });
   return list.items.filter((n) => n.status?.phase !== 'Terminating').map((n) => n.metadata!.name!);
@@ -81,7 +95,7 @@ describe('svc-conformance CLI', () => {
   test('--help lists every flag with examples and exits 0; --list prints the checks and runs nothing', async () => {
     const help = cli(['--help']);
     expect(help.code).toBe(0);
-    for (const flag of ['--kubeconfig', '--context', '--focus', '--skip', '--profile', '--probe-image', '--node-tools-image', '--image-registry', '--cluster-domain', '--convergence-bound', '--timeout-scale', '--parallel', '--report-dir', '--keep-namespaces', '--list', '--local', 'Examples:', 'cleanup']) {
+    for (const flag of ['--kubeconfig', '--context', '--focus', '--skip', '--profile', '--probe-image', '--node-tools-image', '--image-registry', '--cluster-domain', '--convergence-bound', '--proxy-bound', '--timeout-scale', '--parallel', '--report-dir', '--keep-namespaces', '--list', '--local', 'Examples:', 'cleanup']) {
       expect(help.out).toContain(flag);
     }
     const before = await runNamespaces();
@@ -151,7 +165,7 @@ describe('svc-conformance CLI', () => {
   test('a focused run passes with exit 0 and writes JUnit, JSON, Markdown and HTML reports with evidence', () => {
     const dir = path.join(tmp, 'report');
     const r = cli(['run', '--kubeconfig', adminKubeconfig(), '--focus', 'headless Service|StatefulSet Pod rescheduling', '--report-dir', dir], { GITHUB_STEP_SUMMARY: path.join(tmp, 'step-summary.md') });
-    expect({ code: r.code, tail: r.code === 0 ? '' : r.out.slice(-3000) }).toEqual({ code: 0, tail: '' });
+    expect({ code: r.code, failures: explain(r, dir) }).toEqual({ code: 0, failures: '' });
     expect(r.out).toMatch(/^svc-conformance: \d+ passed, 0 failed, \d+ skipped$/m);
     const results = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as { checks: { status: string; classname: string }[]; evidence: { items: { kind: string }[] }[] };
     expect(results.checks.length).toBeGreaterThan(3);
@@ -163,8 +177,9 @@ describe('svc-conformance CLI', () => {
   }, 300_000);
 
   test('the whole default profile passes as a ServiceAccount bound to manifests/rbac/default.yaml (the role is sufficient)', async () => {
-    const r = cli(['run', '--kubeconfig', await saKubeconfig('svc-conformance', 'svc-conformance'), '--report-dir', path.join(tmp, 'sa-report')]);
-    expect({ code: r.code, tail: r.code === 0 ? '' : r.out.slice(-4000) }).toEqual({ code: 0, tail: '' });
+    const dir = path.join(tmp, 'sa-report');
+    const r = cli(['run', '--kubeconfig', await saKubeconfig('svc-conformance', 'svc-conformance'), '--report-dir', dir]);
+    expect({ code: r.code, failures: explain(r, dir) }).toEqual({ code: 0, failures: '' });
     expect(r.out).toMatch(/^svc-conformance: [1-9]\d* passed, 0 failed, \d+ skipped$/m);
   }, 600_000);
 

@@ -1,0 +1,40 @@
+// Unit tests for the convergence wait: it measures from the change, returns as soon as
+// the state is right, and when the bound passes it says "not converged within N ms"
+// with the bound's name and the last state it saw (never a bare timeout).
+import { describe, expect, test } from '@jest/globals';
+import { converge, NotConverged } from './converge.ts';
+
+describe('converge', () => {
+  test('returns the time from the change and the number of polls once the state is right', async () => {
+    let n = 0;
+    const since = Date.now() - 50;
+    const r = await converge('three polls', async () => ({ ok: ++n === 3, state: n }), { kind: 'DNS', boundMs: 5000, boundName: 'test bound', since, intervalMs: 10 });
+    expect(r.polls).toBe(3);
+    expect(r.state).toBe(3);
+    expect(r.ms).toBeGreaterThanOrEqual(50);
+  });
+
+  test('past the bound it reports "not converged", the bound, and the last state observed', async () => {
+    let n = 0;
+    const err = await converge('the answer to be right', async () => ({ ok: false, state: { answers: [`wrong ${++n}`] } }), { kind: 'Service proxy', boundMs: 120, boundName: 'SVC_PROXY_BOUND_MS', intervalMs: 20 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NotConverged);
+    const msg = (err as Error).message;
+    expect(msg).toMatch(/^Service proxy not converged within 120 ms \(SVC_PROXY_BOUND_MS\): the answer to be right\./);
+    expect(msg).toContain(`"wrong ${n}"`);
+    expect((err as NotConverged).elapsedMs).toBeGreaterThanOrEqual(120);
+  });
+
+  test('an observation that throws is reported as such; a fatal one stops the wait at once', async () => {
+    const err = await converge('x', async () => { throw new Error('connection refused'); }, { kind: 'DNS', boundMs: 60, boundName: 'b', intervalMs: 10 }).catch((e: unknown) => e);
+    expect((err as Error).message).toContain('the last observation failed: connection refused');
+    const fatal = Object.assign(new Error('image cannot be pulled'), { fatal: true });
+    const start = Date.now();
+    await expect(converge('x', async () => { throw fatal; }, { kind: 'DNS', boundMs: 10_000, boundName: 'b' })).rejects.toBe(fatal);
+    expect(Date.now() - start).toBeLessThan(1000);
+  });
+
+  test('a change long past its bound still gets one observation: a right state passes', async () => {
+    const r = await converge('already right', async () => ({ ok: true, state: 'ok' }), { kind: 'EndpointSlices', boundMs: 10, boundName: 'b', since: Date.now() - 60_000 });
+    expect(r.polls).toBe(1);
+  });
+});

@@ -1,0 +1,74 @@
+// Convergence after a change: the one rule every check follows. After any change
+// (apply, scale, readiness flip, delete, reschedule, label) the first assertion is a
+// wait for the cluster to reach the expected state, bounded by a stated bound and
+// measured from the change; the exact assertion comes after it. A cluster that is slow
+// is reported as slow ("not converged within N ms", with the last state seen), never
+// as a wrong answer. The bounds are verdicts, so SVC_TIMEOUT_SCALE does not stretch them.
+import type { Observation } from './wait.ts';
+import { sleep } from './wait.ts';
+
+export type ConvergenceKind = 'DNS' | 'EndpointSlices' | 'Service proxy';
+
+export class NotConverged extends Error {
+  readonly lastState: unknown;
+  readonly elapsedMs: number;
+
+  constructor(message: string, lastState: unknown, elapsedMs: number) {
+    super(message);
+    this.name = 'NotConverged';
+    this.lastState = lastState;
+    this.elapsedMs = elapsedMs;
+  }
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return v;
+  try {
+    return JSON.stringify(v, null, 2);
+  } catch {
+    return String(v);
+  }
+}
+
+export interface ConvergeOptions<T> {
+  kind: ConvergenceKind;
+  /** The bound in ms, and where it comes from (shown in the failure). */
+  boundMs: number;
+  boundName: string;
+  /** When the change happened (Date.now()); the bound and the measurement start here. */
+  since?: number;
+  intervalMs?: number;
+  /** Renders the last state for the failure message (default: JSON). */
+  render?: (state: T) => string;
+}
+
+/** Polls `observe` until it reports ok or the bound (from `since`) has passed. Returns
+ *  the ms from `since` to the first ok observation and that observation's state. */
+export async function converge<T>(what: string, observe: () => Promise<Observation<T>>, opts: ConvergeOptions<T>): Promise<{ ms: number; state: T; polls: number }> {
+  const since = opts.since ?? Date.now();
+  const deadline = since + opts.boundMs;
+  let last: T | undefined;
+  let lastError: string | undefined;
+  let observed = false;
+  for (let polls = 1; ; polls++) {
+    try {
+      const o = await observe();
+      if (o.ok) return { ms: Date.now() - since, state: o.state, polls };
+      last = o.state;
+      observed = true;
+      lastError = undefined;
+    } catch (e) {
+      if ((e as { fatal?: boolean }).fatal) throw e;
+      lastError = (e as Error).message;
+    }
+    const now = Date.now();
+    if (now >= deadline) {
+      const elapsed = now - since;
+      const state = lastError !== undefined ? `the last observation failed: ${lastError}` : observed ? (opts.render ? opts.render(last as T) : describe(last)) : '(nothing observed)';
+      throw new NotConverged(
+        `${opts.kind} not converged within ${opts.boundMs} ms (${opts.boundName}): ${what}.\n` +
+        `Still not as expected ${elapsed} ms after the change. Last observed state:\n${state}`, last, elapsed);
+    }
+    await sleep(Math.min(opts.intervalMs ?? 200, Math.max(0, deadline - now)));
+  }
+}
