@@ -12,7 +12,7 @@ need_cmd() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found: $2"; }
 ENV_KEYS=(
   SVC_K8S_VERSION:kubernetesVersion SVC_COREDNS_VERSION:coreDNSVersion SVC_ETCD_VERSION:etcdVersion
   SVC_CONTAINERD_VERSION:containerdVersion SVC_NODES:nodes SVC_PROXY_MODE:proxyMode
-  SVC_CLUSTER_DOMAIN:clusterDomain SVC_COREDNS_REPLICAS:coreDNSReplicas SVC_CONTROLLERS:controllers
+  SVC_BUNDLED_CLUSTER_DOMAIN:clusterDomain SVC_COREDNS_REPLICAS:coreDNSReplicas SVC_CONTROLLERS:controllers
   SVC_KUBE_PROXY_BINARY:kubeProxyBinary SVC_DNS_IMAGE:dnsImage SVC_COREFILE:corefile
 )
 

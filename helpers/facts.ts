@@ -3,6 +3,7 @@
 // the nodes. Reads only kube-system Services and EndpointSlices outside the run's namespaces.
 import type { DnsServer } from './dns.ts';
 import type { Probe } from './probe.ts';
+import { currentTarget } from './target.ts';
 import { serviceSlices, sliceEndpoints } from './workloads.ts';
 
 export interface ClusterFacts {
@@ -24,8 +25,9 @@ export async function detectFacts(probe: Probe): Promise<ClusterFacts> {
   const first = rc.search[0] ?? '';
   let clusterDomain: string;
   let domainSource = 'resolv.conf';
-  if (process.env.SVC_CLUSTER_DOMAIN) {
-    clusterDomain = process.env.SVC_CLUSTER_DOMAIN.replace(/\.$/, '');
+  const override = currentTarget().clusterDomain;
+  if (override) {
+    clusterDomain = override;
     domainSource = 'override';
   } else if (first.startsWith(prefix)) {
     clusterDomain = first.slice(prefix.length).replace(/\.$/, '');

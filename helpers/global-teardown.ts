@@ -1,8 +1,10 @@
 // Backstop cleanup: deletes every namespace this run labelled, whatever the suites did.
 import { deleteRunNamespaces } from './namespace.ts';
+import { currentTarget } from './target.ts';
 
 export default async function globalTeardown(): Promise<void> {
-  if (process.env.SVC_KEEP_NAMESPACES === '1') return;
-  const left = await deleteRunNamespaces(process.env.SVC_RUN_ID);
+  const t = currentTarget();
+  if (t.keepNamespaces) return;
+  const left = await deleteRunNamespaces(t.runId);
   if (left.length) process.stdout.write(`svc-conformance: deleted leftover namespaces ${left.join(', ')}\n`);
 }

@@ -1,7 +1,7 @@
 // Cluster access: one KubeConfig and the API clients the suites use, with errors
 // turned into sentences.
 import * as k8s from '@kubernetes/client-node';
-import { currentTarget, type Target } from './target.ts';
+import { currentTarget, loadKubeConfig, type Target } from './target.ts';
 
 export interface Kube {
   kc: k8s.KubeConfig;
@@ -14,30 +14,16 @@ export interface Kube {
 
 let cached: Kube | undefined;
 
-export function loadKubeConfig(path?: string, context?: string): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  try {
-    if (path) kc.loadFromFile(path);
-    else kc.loadFromDefault();
-  } catch (e) {
-    throw new Error(`cannot load the kubeconfig ${path ?? '(default: $KUBECONFIG or ~/.kube/config)'}: ${(e as Error).message}`);
-  }
-  if (context) {
-    if (!kc.getContexts().some((c) => c.name === context)) {
-      throw new Error(`context '${context}' is not in the kubeconfig ${path ?? ''}; it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'no contexts'}`);
-    }
-    kc.setCurrentContext(context);
-  }
-  if (!kc.getCurrentCluster()) throw new Error(`the kubeconfig ${path ?? ''} has no current cluster: set a context with SVC_CONTEXT or --context`);
-  return kc;
-}
+export { loadKubeConfig };
 
 export function kube(): Kube {
   if (cached) return cached;
   const target = currentTarget();
   const kc = loadKubeConfig(target.kubeconfig, target.context);
   cached = {
-    kc, target,
+    kc,
+    // The target as published now (the preflight completes it after the first use).
+    get target() { return currentTarget(); },
     core: kc.makeApiClient(k8s.CoreV1Api),
     apps: kc.makeApiClient(k8s.AppsV1Api),
     discovery: kc.makeApiClient(k8s.DiscoveryV1Api),

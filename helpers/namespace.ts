@@ -4,6 +4,7 @@
 // which is always undone (see nodes.ts).
 import * as crypto from 'node:crypto';
 import { apiErrorText, isNotFound, kube } from './kube.ts';
+import { currentTarget, inJestWorker } from './target.ts';
 
 export const RUN_LABEL = 'svc-conformance.io/run-id';
 export const SUITE_LABEL = 'svc-conformance.io/suite';
@@ -15,7 +16,7 @@ let handlersInstalled = false;
 
 function installSignalHandlers(): void {
   // Only in test workers: the runner's CLI handles interrupts itself (cleanup by run id).
-  if (handlersInstalled || !process.env.JEST_WORKER_ID) return;
+  if (handlersInstalled || !inJestWorker()) return;
   handlersInstalled = true;
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
@@ -50,8 +51,9 @@ export async function createNamespace(suite: string, podSecurity: 'restricted' |
   return name;
 }
 
-export async function deleteNamespace(name: string): Promise<void> {
-  if (process.env.SVC_KEEP_NAMESPACES === '1') return;
+/** Deletes a namespace of the run (kept with --keep-namespaces, unless `always`). */
+export async function deleteNamespace(name: string, always = false): Promise<void> {
+  if (currentTarget().keepNamespaces && !always) return;
   try {
     await kube().core.deleteNamespace({ name, propagationPolicy: 'Background', gracePeriodSeconds: 0 });
   } catch (e) {

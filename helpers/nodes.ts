@@ -4,6 +4,7 @@
 // nodes by the annotation set here.
 import * as k8s from '@kubernetes/client-node';
 import { apiErrorText, kube } from './kube.ts';
+import { inJestWorker } from './target.ts';
 
 /** Ready, not cordoned, no NoSchedule/NoExecute taint. */
 export function isSchedulable(n: k8s.V1Node): boolean {
@@ -29,7 +30,7 @@ let handlers = false;
 /** Runs fn with `node` cordoned, and uncordons it afterwards whatever happens. */
 export async function withCordon<T>(node: string, fn: () => Promise<T>): Promise<T> {
   const runId = kube().target.runId;
-  if (!handlers && process.env.JEST_WORKER_ID) {
+  if (!handlers && inJestWorker()) {
     handlers = true;
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
       process.once(sig, () => { void Promise.allSettled([...cordoned].map((n) => setUnschedulable(n, false, runId))); });

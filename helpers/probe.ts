@@ -5,9 +5,11 @@ import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
 import type {
-  ConnectAttempt, ConnectRequest, DnsAnswer, DnsQuestion, DnsWatchRequest, DnsWatchResult, ProbeIdentity,
+  CommandName, Commands, ConnectAttempt, ConnectRequest, DnsAnswer, DnsQuestion, DnsWatchRequest, DnsWatchResult, ProbeIdentity,
   ResolveResult,
 } from '../probe/contract.ts';
+import { COMMANDS, encodeArg } from '../probe/contract.ts';
+import { check } from '../probe/schema.ts';
 import { apply, ROOT } from './apply.ts';
 import { apiErrorText, kube } from './kube.ts';
 import { isSchedulable } from './nodes.ts';
@@ -69,39 +71,43 @@ export class Probe {
     this.container = container;
   }
 
-  async run<T>(args: string[], timeoutMs?: number): Promise<T> {
-    const enc = args.map((a, i) => (i > 0 && (a.startsWith('[') || a.startsWith('{')) ? `b64:${Buffer.from(a).toString('base64')}` : a));
-    const r = await execIn(this.ns, this.pod, this.container, ['node', '/probe/probe.cjs', ...enc], timeoutMs);
-    if (r.exitCode !== 0) throw new Error(`probe ${args[0]} in ${this.pod} exited ${r.exitCode}: ${r.stderr.trim() || r.stdout.trim()}`);
+  /** Runs one probe command: its argument encoded by the command map's codec, its output
+   *  checked against the command's schema (a mismatch is an error that says so). */
+  async call<K extends CommandName>(cmd: K, args: Commands[K]['args'], timeoutMs?: number): Promise<Commands[K]['result']> {
+    const argv = args === null ? [] : [encodeArg(args)];
+    const r = await execIn(this.ns, this.pod, this.container, ['node', '/probe/probe.cjs', cmd, ...argv], timeoutMs);
+    if (r.exitCode !== 0) throw new Error(`probe ${cmd} in ${this.pod} exited ${r.exitCode}: ${r.stderr.trim() || r.stdout.trim()}`);
+    let parsed: unknown;
     try {
-      return JSON.parse(r.stdout) as T;
+      parsed = JSON.parse(r.stdout);
     } catch {
-      throw new Error(`probe ${args[0]} in ${this.pod} printed no JSON: ${r.stdout.slice(0, 500)} ${r.stderr.slice(0, 500)}`);
+      throw new Error(`probe ${cmd} in ${this.pod} printed no JSON: ${r.stdout.slice(0, 500)} ${r.stderr.slice(0, 500)}`);
     }
+    return check<Commands[K]['result']>(COMMANDS[cmd].result, parsed, `the output of probe ${cmd} in ${this.pod}`);
   }
 
   dns(questions: DnsQuestion[]): Promise<DnsAnswer[]> {
-    return this.run<DnsAnswer[]>(['dns', JSON.stringify(questions)]);
+    return this.call('dns', questions);
   }
 
   resolve(names: string[]): Promise<ResolveResult[]> {
-    return this.run<ResolveResult[]>(['resolve', JSON.stringify(names)]);
+    return this.call('resolve', names);
   }
 
   connect(req: ConnectRequest): Promise<ConnectAttempt[]> {
-    return this.run<ConnectAttempt[]>(['connect', JSON.stringify(req)], 120_000);
+    return this.call('connect', req, 120_000);
   }
 
   dnsWatch(req: DnsWatchRequest): Promise<DnsWatchResult> {
-    return this.run<DnsWatchResult>(['dns-watch', JSON.stringify(req)], req.timeoutMs + 30_000);
+    return this.call('dns-watch', req, req.timeoutMs + 30_000);
   }
 
   setReady(ready: boolean): Promise<{ ready: boolean }> {
-    return this.run<{ ready: boolean }>(['set-ready', String(ready)]);
+    return this.call('set-ready', ready);
   }
 
   whoami(): Promise<ProbeIdentity> {
-    return this.run<ProbeIdentity>(['whoami']);
+    return this.call('whoami', null);
   }
 }
 

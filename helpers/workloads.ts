@@ -2,6 +2,7 @@
 // the last state it saw; a Pod stuck on its image becomes a sentence, not a timeout.
 import type * as k8s from '@kubernetes/client-node';
 import { kube } from './kube.ts';
+import { IMAGE_FAILURES } from './target.ts';
 import { converge } from './converge.ts';
 import { waitFor } from './wait.ts';
 
@@ -27,7 +28,6 @@ export function podState(p: k8s.V1Pod): PodState {
   };
 }
 
-const IMAGE_FAILURES = /ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull/;
 
 export class ImageUnavailable extends Error {
   readonly fatal = true;

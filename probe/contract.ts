@@ -1,5 +1,7 @@
 // The JSON contract between the in-cluster probe (probe.ts) and the suites.
-// Both sides import these types; the probe prints exactly these shapes.
+// Both sides import these types; the probe prints exactly these shapes, and both check
+// them at run time against the schemas of the command map below.
+import { arr, bool, num, nul, obj, oneOf, opt, type Schema, str } from './schema.ts';
 
 export type DnsRecordType = 'A' | 'AAAA' | 'SRV' | 'PTR' | 'TXT' | 'CNAME' | 'SOA' | 'NS' | 'ANY';
 
@@ -118,4 +120,53 @@ export interface DnsWatchResult {
   endedAt: number;
   samples: number;
   series: { question: DnsQuestion; changes: DnsWatchChange[] }[];
+}
+
+// ------------------------------------------------------------------- the command map
+// One map of the probe's commands: the argument each takes and the JSON it prints, with
+// runtime schemas that both sides check (the probe its argument, the suites its output).
+
+const question = obj({ name: str, type: oneOf('A', 'AAAA', 'SRV', 'PTR', 'TXT', 'CNAME', 'SOA', 'NS', 'ANY'), server: str, port: opt(num), tcp: opt(bool), noTcpFallback: opt(bool), edns: opt(num), timeoutMs: opt(num) });
+const record = obj({ name: str, type: str, ttl: num, data: str });
+const answer = obj({
+  question, transport: oneOf('udp', 'tcp', 'udp+tcp'), rcode: opt(str), udpTruncated: opt(bool),
+  flags: opt(obj({ aa: bool, tc: bool, rd: bool, ra: bool })), answers: arr(record), authority: arr(record), additional: arr(record), ms: num, error: opt(str),
+});
+const backend = obj({ pod: str, ip: str, port: num });
+
+export interface Commands {
+  dns: { args: DnsQuestion[]; result: DnsAnswer[] };
+  'dns-watch': { args: DnsWatchRequest; result: DnsWatchResult };
+  resolve: { args: string[]; result: ResolveResult[] };
+  connect: { args: ConnectRequest; result: ConnectAttempt[] };
+  whoami: { args: null; result: ProbeIdentity };
+  'set-ready': { args: boolean; result: { ready: boolean } };
+}
+export type CommandName = keyof Commands;
+
+export const COMMANDS: { [K in CommandName]: { args: Schema; result: Schema } } = {
+  dns: { args: arr(question), result: arr(answer) },
+  'dns-watch': {
+    args: obj({ questions: arr(question), exclude: arr(str), intervalMs: num, stableMs: num, timeoutMs: num }),
+    result: obj({ ended: oneOf('stable', 'timeout'), startedAt: num, endedAt: num, samples: num, series: arr(obj({ question, changes: arr(obj({ t: num, rcode: opt(str), set: arr(str), error: opt(str) })) })) }),
+  },
+  resolve: { args: arr(str), result: arr(obj({ name: str, family: oneOf(0, 4, 6), addresses: arr(str), error: opt(str), ms: num })) },
+  connect: {
+    args: obj({ host: str, port: num, count: num, mode: oneOf('tcp', 'http', 'http-keepalive', 'http2', 'grpc'), timeoutMs: opt(num), target: opt(str), lbPolicy: opt(oneOf('round_robin', 'pick_first')) }),
+    result: arr(obj({ backend: opt(backend), remote: opt(str), error: opt(str), ms: num })),
+  },
+  whoami: { args: nul, result: obj({ pod: str, ips: arr(str), resolvConf: obj({ nameservers: arr(str), search: arr(str), options: arr(str) }) }) },
+  'set-ready': { args: bool, result: obj({ ready: bool }) },
+};
+
+/** The argument codec: JSON in base64, so that no shell or exec layer touches it. */
+export const encodeArg = (v: unknown): string => `b64:${Buffer.from(JSON.stringify(v)).toString('base64')}`;
+export function decodeArg(s: string | undefined): unknown {
+  if (s === undefined) return null;
+  const text = s.startsWith('b64:') ? Buffer.from(s.slice(4), 'base64').toString() : s;
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`the argument is not JSON: ${(e as Error).message}: ${text.slice(0, 200)}`);
+  }
 }

@@ -21,7 +21,10 @@ import * as grpc from '@grpc/grpc-js';
 import type {
   Backend, ConnectAttempt, ConnectRequest, DnsAnswer, DnsQuestion, DnsRecord, DnsWatchChange,
   DnsWatchRequest, DnsWatchResult, ProbeIdentity, ResolvConf, ResolveResult,
+  CommandName, Commands,
 } from './contract.ts';
+import { COMMANDS, decodeArg } from './contract.ts';
+import { check } from './schema.ts';
 
 const NOT_READY_FILE = process.env.SVC_NOT_READY_FILE ?? '/tmp/svc-not-ready';
 
@@ -360,9 +363,9 @@ function serve(specs: string[]): void {
 }
 
 // ---------------------------------------------------------------------------- main
-function readArg<T>(arg: string | undefined, what: string): T {
-  if (!arg) throw new Error(`missing ${what} argument`);
-  return JSON.parse(arg.startsWith('b64:') ? Buffer.from(arg.slice(4), 'base64').toString() : arg) as T;
+/** The command's argument, decoded and checked against the command map. */
+function readArg<K extends CommandName>(cmd: K, arg: string | undefined): Commands[K]['args'] {
+  return check<Commands[K]['args']>(COMMANDS[cmd].args, decodeArg(arg), `the ${cmd} argument`);
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -383,30 +386,32 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'dns': {
-      const qs = readArg<DnsQuestion[]>(args[0], 'questions');
+      const qs = readArg('dns', args[0]);
       out(await Promise.all(qs.map((q) => ask(q))));
       return;
     }
     case 'dns-watch':
-      out(await dnsWatch(readArg<DnsWatchRequest>(args[0], 'request')));
+      out(await dnsWatch(readArg('dns-watch', args[0])));
       return;
     case 'resolve': {
-      const names = readArg<string[]>(args[0], 'names');
+      const names = readArg('resolve', args[0]);
       out(await Promise.all(names.map((n) => resolveName(n))));
       return;
     }
     case 'connect':
-      out(await connect(readArg<ConnectRequest>(args[0], 'request')));
+      out(await connect(readArg('connect', args[0])));
       return;
     case 'serve':
       process.on('SIGTERM', () => process.exit(0));
       serve(args);
       return;
-    case 'set-ready':
-      if (args[0] === 'false') fs.writeFileSync(NOT_READY_FILE, '');
+    case 'set-ready': {
+      const ready = readArg('set-ready', args[0]);
+      if (!ready) fs.writeFileSync(NOT_READY_FILE, '');
       else fs.rmSync(NOT_READY_FILE, { force: true });
-      out({ ready: args[0] !== 'false' });
+      out({ ready });
       return;
+    }
     default:
       process.stderr.write('usage: probe idle|whoami|dns|resolve|connect|serve|set-ready ...\n');
       process.exit(2);

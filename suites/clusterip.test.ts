@@ -1,15 +1,16 @@
 // ClusterIP Services: a virtual IP from the Service range; DNS answers exactly that
-// one address, from every node and at every CoreDNS replica; traffic to it reaches the
-// backends behind it.
-import { describe, expect, test } from '@jest/globals';
+// one address, from every node and at every CoreDNS replica (rows in dns-table.ts);
+// traffic to it reaches the backends behind it.
+import { describe, expect } from '@jest/globals';
 import { apply } from '../helpers/apply.ts';
+import { check } from '../helpers/check.ts';
+import { dnsRows } from '../helpers/dns-rows.ts';
 import { once, useSuite, kube } from '../helpers/suite.ts';
 import { rolloutReady } from '../helpers/workloads.ts';
 import { inCidr } from '../helpers/net.ts';
 
 const ctx = useSuite('clusterip');
 let vip = '';
-let families: string[] = [];
 let backends: { name: string; ip?: string }[] = [];
 let readyAt = 0;
 const setup = once(async () => {
@@ -18,11 +19,11 @@ const setup = once(async () => {
   readyAt = Date.now();
   const svc = await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns });
   vip = svc.spec?.clusterIP ?? '';
-  families = svc.spec?.ipFamilies ?? [];
+  return readyAt;
 });
 
 describe('ClusterIP Service', () => {
-  test('gets a virtual IP from the Service range that is no Pod\'s IP', async () => {
+  check('service.clusterip.vip-from-range', async () => {
     await setup();
     const podIPs = backends.map((b) => b.ip);
     const profile = kube().target.profile;
@@ -31,25 +32,9 @@ describe('ClusterIP Service', () => {
     expect(vip).not.toBe('None');
   });
 
-  test('web-api.<ns>.svc.<zone> A answers exactly the ClusterIP, from every node and at every CoreDNS replica', async () => {
-    await setup();
-    const v4 = families.includes('IPv4') ? [vip].filter((ip) => ip.includes('.')) : [];
-    await ctx.expectEverywhere('clusterip-a', ctx.svcName('web-api'), 'A', { rcode: 'NOERROR', set: v4 }, { since: readyAt });
-  });
+  dnsRows(ctx, 'clusterip', { 'web-api': setup });
 
-  test('AAAA of a single-stack IPv4 ClusterIP Service is NOERROR with no answer (NODATA)', async () => {
-    await setup();
-    if (families.includes('IPv6')) {
-      // Dual-stack: the AAAA must be the IPv6 ClusterIP instead.
-      const svc = await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns });
-      const v6 = (svc.spec?.clusterIPs ?? []).filter((ip) => ip.includes(':'));
-      await ctx.expectEverywhere('clusterip-aaaa', ctx.svcName('web-api'), 'AAAA', { rcode: 'NOERROR', set: v6 });
-      return;
-    }
-    await ctx.expectEverywhere('clusterip-aaaa', ctx.svcName('web-api'), 'AAAA', { rcode: 'NOERROR', set: [], soa: true });
-  });
-
-  test('connections through the virtual IP reach a backend Pod, not the address dialled', async () => {
+  check('proxy.clusterip.connect', async () => {
     await setup();
     // The proxy on every probe's node programs the Service on its own schedule: the
     // time until it serves exactly the ready backends is measured against the proxy bound.

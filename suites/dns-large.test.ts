@@ -1,7 +1,8 @@
 // Large answers: a headless Service over 60 Pods does not fit a 512-byte UDP message.
 // Without EDNS0 the UDP answer is truncated (TC) and the TCP answer holds all 60; with
 // EDNS0 at 4096 the UDP answer holds all 60; every record matches the ready set.
-import { describe, expect, test } from '@jest/globals';
+import { describe, expect } from '@jest/globals';
+import { check } from '../helpers/check.ts';
 import { apply } from '../helpers/apply.ts';
 import { answerSet, assertAnswers, formatAnswer } from '../helpers/dns.ts';
 import { once, useSuite } from '../helpers/suite.ts';
@@ -20,7 +21,7 @@ const setup = once(async () => {
 });
 
 describe('large answers', () => {
-  test(`a headless Service over ${N} Pods: without EDNS0 the UDP answer has TC set, and the TCP answer holds all ${N}`, async () => {
+  check('dns.large.tc-and-tcp', async () => {
     await setup();
     const name = ctx.svcName('many');
     const udp = await ctx.askEverywhere((s) => [{ name, type: 'A', server: s.ip, noTcpFallback: true }]);
@@ -35,7 +36,7 @@ describe('large answers', () => {
     ctx.evidence.info('large-tcp', `UDP answer without EDNS0 truncated; TCP answer has ${answerSet(tcp[0]!.answer).length} A records`);
   });
 
-  test(`with EDNS0 at 4096 the UDP answer holds all ${N}, exactly the ready set`, async () => {
+  check('dns.large.edns0', async () => {
     await setup();
     const name = ctx.svcName('many');
     const udp = await ctx.askEverywhere((s) => [{ name, type: 'A', server: s.ip, edns: 4096, noTcpFallback: true }]);

@@ -1,7 +1,8 @@
 // Not-ready addresses: with publishNotReadyAddresses the never-ready Pods of a
 // StatefulSet are published in the A answer and under their per-Pod names; without it
 // they are absent; toggling the flag is followed within the bound.
-import { describe, test } from '@jest/globals';
+import { describe } from '@jest/globals';
+import { check } from '../helpers/check.ts';
 import { apply } from '../helpers/apply.ts';
 import { once, useSuite } from '../helpers/suite.ts';
 import { listPods, podState, type PodState } from '../helpers/workloads.ts';
@@ -21,7 +22,7 @@ const setup = once(async () => {
 });
 
 describe('not-ready addresses', () => {
-  test('without publishNotReadyAddresses, Pods whose readiness always fails are absent from the answer', async () => {
+  check('dns.not-ready.absent', async () => {
     await setup();
     await apply(ctx.ns, 'not-ready.yaml', { REPLICAS: 2, PUBLISH: false });
     await ctx.convergeEverywhere('not-ready-absent', ctx.svcName('notready'), 'A', { rcode: 'NXDOMAIN', set: [] });
@@ -29,7 +30,7 @@ describe('not-ready addresses', () => {
     await ctx.expectEverywhere('not-ready-absent-name', `notready-0.${ctx.svcName('notready')}`, 'A', { rcode: 'NXDOMAIN', set: [] });
   });
 
-  test('switching publishNotReadyAddresses on publishes them in A within the bound, and each under its per-Pod name', async () => {
+  check('dns.not-ready.published', async () => {
     await setup();
     await apply(ctx.ns, 'not-ready.yaml', { REPLICAS: 2, PUBLISH: true });
     await ctx.convergeEverywhere('not-ready-published', ctx.svcName('notready'), 'A', { rcode: 'NOERROR', set: pods.map((p) => p.ip!) });
@@ -38,7 +39,7 @@ describe('not-ready addresses', () => {
     }
   });
 
-  test('switching it off again removes them within the bound', async () => {
+  check('dns.not-ready.unpublished', async () => {
     await setup();
     await apply(ctx.ns, 'not-ready.yaml', { REPLICAS: 2, PUBLISH: true });
     await ctx.convergeEverywhere('not-ready-unpublished-start', ctx.svcName('notready'), 'A', { rcode: 'NOERROR', set: pods.map((p) => p.ip!) });

@@ -1,14 +1,15 @@
 // What an application sees: through the system resolver (getaddrinfo, with the search
 // path and ndots the kubelet writes), the short forms svc, svc.ns and svc.ns.svc resolve
 // from a Pod in the namespace.
-import { describe, expect, test } from '@jest/globals';
+import { describe, expect } from '@jest/globals';
+import { check } from '../helpers/check.ts';
 import { apply } from '../helpers/apply.ts';
 import { useSuite, kube } from '../helpers/suite.ts';
 
 const ctx = useSuite('dns-resolver', { probes: 1 });
 
 describe('system resolver', () => {
-  test('the short forms svc, svc.ns and svc.ns.svc resolve through the search path', async () => {
+  check('dns.resolver.short-forms', async () => {
     await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 1 });
     const vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
     // The Service is known to the DNS server everywhere before the resolver is asked.

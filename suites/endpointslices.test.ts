@@ -1,7 +1,8 @@
 // EndpointSlices track ready Pods for both kinds of Service: labelled with
 // kubernetes.io/service-name, listing exactly the ready Pods with ready conditions;
 // headless Services' slices carry service.kubernetes.io/headless.
-import { describe, expect, test } from '@jest/globals';
+import { describe, expect } from '@jest/globals';
+import { check } from '../helpers/check.ts';
 import { apply } from '../helpers/apply.ts';
 import { once, useSuite } from '../helpers/suite.ts';
 import { rolloutReady, serviceSlices, type PodState } from '../helpers/workloads.ts';
@@ -30,14 +31,14 @@ const expected = (headless: boolean, n: number): unknown => ({
 });
 
 describe('EndpointSlices', () => {
-  test('a ClusterIP Service\'s slices are labelled with its name and list exactly the ready Pods as ready', async () => {
+  check('api.slices.clusterip', async () => {
     await setup();
     await ctx.slicesSettled('slices-clusterip', 'mysql', pods.map((p) => p.ip!));
     const n = (await serviceSlices(ctx.ns, 'mysql')).length;
     expect(await sliceView('mysql')).toEqual(expected(false, n));
   });
 
-  test('a headless Service\'s slices do the same and carry service.kubernetes.io/headless', async () => {
+  check('api.slices.headless', async () => {
     await setup();
     await ctx.slicesSettled('slices-headless', 'mysql-headless', pods.map((p) => p.ip!));
     const n = (await serviceSlices(ctx.ns, 'mysql-headless')).length;

@@ -1,7 +1,8 @@
 // Headless Services (clusterIP: None): no virtual IP; DNS answers one A record per
 // ready Pod, equal to the ready addresses in the Service's EndpointSlices; readiness
 // and scaling are followed within the bound; each Pod IP is reachable directly.
-import { describe, expect, test } from '@jest/globals';
+import { describe, expect } from '@jest/globals';
+import { check } from '../helpers/check.ts';
 import { apply } from '../helpers/apply.ts';
 import { once, useSuite, kube } from '../helpers/suite.ts';
 import { Probe } from '../helpers/probe.ts';
@@ -25,13 +26,13 @@ const scale = async (replicas: number): Promise<PodState[]> => {
 };
 
 describe('headless Service', () => {
-  test('has no virtual IP: spec.clusterIP is None', async () => {
+  check('service.headless.no-vip', async () => {
     await setup();
     const svc = await kube().core.readNamespacedService({ name: NAME, namespace: ctx.ns });
     expect(svc.spec?.clusterIP).toBe('None');
   });
 
-  test('A answers exactly the ready Pod IPs, which are the ready addresses of its EndpointSlices', async () => {
+  check('dns.headless.a-set', async () => {
     await setup();
     const ips = pods.map((p) => p.ip!);
     await ctx.slicesSettled('headless-a', NAME, ips, readyAt);
@@ -40,7 +41,7 @@ describe('headless Service', () => {
     await ctx.expectEverywhere('headless-a', ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: ips }, { since: readyAt });
   });
 
-  test('a Pod whose readiness probe fails is left out of the answer, and comes back once it is ready', async () => {
+  check('dns.headless.readiness', async () => {
     await setup();
     const victim = pods[0]!;
     const backend = new Probe(ctx.ns, victim.name, victim.node ?? '', NAME);
@@ -70,7 +71,7 @@ describe('headless Service', () => {
     await ctx.expectEverywhere('headless-ready-again', ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: pods.map((p) => p.ip!) }, { since });
   });
 
-  test('scaling 3 -> 5 -> 2 is reflected in the A answer within the bound', async () => {
+  check('dns.headless.scaling', async () => {
     await setup();
     for (const n of [5, 2]) {
       pods = await scale(n);
@@ -81,7 +82,7 @@ describe('headless Service', () => {
     }
   });
 
-  test('each Pod IP in the answer can be reached directly', async () => {
+  check('net.headless.pod-reach', async () => {
     await setup();
     const [answer] = await ctx.expectEverywhere('headless-reach', ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: pods.map((p) => p.ip!) });
     const ips = answer!.answers.filter((r) => r.type === 'A').map((r) => r.data);

@@ -4,7 +4,8 @@
 // StatefulSet Pod directly by its name; refuse connections to a Service without
 // endpoints; honour ClientIP affinity; and (where kube-proxy runs) leave Services
 // labelled for another proxy, and slices labelled headless, alone.
-import { describe, expect, test } from '@jest/globals';
+import { describe, expect } from '@jest/globals';
+import { check } from '../helpers/check.ts';
 import { apply, applyObjects } from '../helpers/apply.ts';
 import { converge } from '../helpers/converge.ts';
 import { counts, once, useSuite, kube } from '../helpers/suite.ts';
@@ -38,7 +39,7 @@ const grpcBackends = once(async () => {
 });
 
 describe('Service proxy behaviour', () => {
-  test(`connections through a ClusterIP reach every ready backend (30 x ${N} requests, counts reported)`, async () => {
+  check('proxy.clusterip.spread', async () => {
     await webApi();
     const attempts = await ctx.probes[0]!.connect({ host: vip, port: 80, count: 30 * N, mode: 'http' });
     const c = counts(attempts);
@@ -47,7 +48,7 @@ describe('Service proxy behaviour', () => {
     expect(Object.keys(c).sort()).toEqual(web.map((p) => p.name).sort());
   });
 
-  test('all requests on one kept-alive HTTP/1.1 connection land on one backend', async () => {
+  check('proxy.clusterip.http1-pinned', async () => {
     await webApi();
     const c = counts(await ctx.probes[0]!.connect({ host: vip, port: 80, count: 20, mode: 'http-keepalive' }));
     ctx.evidence.add({ check: 'pin-http1', kind: 'counts', value: c });
@@ -55,7 +56,7 @@ describe('Service proxy behaviour', () => {
     expect(web.map((p) => p.name)).toContain(Object.keys(c)[0]);
   });
 
-  test('all requests on one HTTP/2 connection land on one backend', async () => {
+  check('proxy.clusterip.http2-pinned', async () => {
     await webApi();
     const c = counts(await ctx.probes[0]!.connect({ host: vip, port: 80, count: 20, mode: 'http2' }));
     ctx.evidence.add({ check: 'pin-http2', kind: 'counts', value: c });
@@ -63,7 +64,7 @@ describe('Service proxy behaviour', () => {
     expect(web.map((p) => p.name)).toContain(Object.keys(c)[0]);
   });
 
-  test('a gRPC round_robin client on dns:///<headless Service> spreads requests over every backend Pod', async () => {
+  check('lb.grpc.headless-round-robin', async () => {
     await grpcBackends();
     await ctx.convergeEverywhere('grpc-dns', ctx.svcName('grpc-backend'), 'A', { rcode: 'NOERROR', set: grpcPods.map((p) => p.ip!) });
     const target = `dns:///${ctx.svcName('grpc-backend')}:50051`;
@@ -72,7 +73,7 @@ describe('Service proxy behaviour', () => {
     expect(Object.keys(c).sort()).toEqual(grpcPods.map((p) => p.name).sort());
   });
 
-  test('the same gRPC client through a ClusterIP Service sends every request on its channel to one Pod', async () => {
+  check('lb.grpc.clusterip-one-channel', async () => {
     await grpcBackends();
     await ctx.expectEverywhere('grpc-vip-dns', ctx.svcName('grpc-vip'), 'A', { rcode: 'NOERROR', set: [await readVip('grpc-vip')] });
     await ctx.proxyConverged('grpc-vip-proxy', { host: await readVip('grpc-vip'), port: 50051, backends: names(grpcPods), mode: 'grpc', probes: [ctx.probes[0]!] });
@@ -83,7 +84,7 @@ describe('Service proxy behaviour', () => {
     expect(Object.keys(c)[0]).toMatch(/^grpc-backend-/);
   });
 
-  test('connecting to mysql-0.mysql always reaches Pod 0, while the ClusterIP Service over the same Pods reaches several', async () => {
+  check('proxy.statefulset.direct-pod', async () => {
     await apply(ctx.ns, 'mysql.yaml', { REPLICAS: N });
     await apply(ctx.ns, 'mysql-read.yaml');
     const pods = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', N);
@@ -100,7 +101,7 @@ describe('Service proxy behaviour', () => {
     expect(Object.keys(viaVip).filter((k) => k.startsWith('mysql-')).length).toBeGreaterThan(1);
   });
 
-  test('ClientIP session affinity keeps one backend for 15 requests in a row', async () => {
+  check('proxy.clusterip.affinity', async () => {
     await webApi();
     await apply(ctx.ns, 'web-api-affinity.yaml');
     const since = Date.now();
@@ -115,8 +116,7 @@ describe('Service proxy behaviour', () => {
     expect(Object.values(c)).toEqual([15]);
   });
 
-  const kubeProxy = process.env.SVC_KUBE_PROXY === 'present';
-  (kubeProxy ? test : test.skip)(`a Service labelled service.kubernetes.io/service-proxy-name is not served by kube-proxy, until the label goes${kubeProxy ? '' : ' [skipped: no kube-proxy in this cluster]'}`, async () => {
+  check('proxy.kube-proxy.service-proxy-name', async () => {
     const svc = (name: string, labels: Record<string, string>): never => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, labels }, spec: { selector: { app: 'web-api' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } }) as never;
     await webApi();
     const probe = ctx.probes[0]!;
@@ -131,7 +131,7 @@ describe('Service proxy behaviour', () => {
     await ctx.proxyConverged('proxy-name-unlabelled', { host: ip, port: 80, backends: names(web), probes: [probe] });
   });
 
-  (kubeProxy ? test : test.skip)(`endpoints in an EndpointSlice labelled service.kubernetes.io/headless are not served by kube-proxy, until the label goes${kubeProxy ? '' : ' [skipped: no kube-proxy in this cluster]'}`, async () => {
+  check('proxy.kube-proxy.headless-slice', async () => {
     await webApi();
     // As upstream e2e does since kube-proxy filters EndpointSlices (not Services) by this
     // label: a selectorless Service with a hand-made slice pointing at a web-api Pod.
@@ -154,7 +154,7 @@ describe('Service proxy behaviour', () => {
     await ctx.proxyConverged('headless-label-after', { host: ip, port: 80, backends: [web[0]!.name], probes: [probe] });
   });
 
-  test('a ClusterIP Service without endpoints refuses connections quickly (REJECT, not a timeout)', async () => {
+  check('proxy.clusterip.reject-no-endpoints', async () => {
     await webApi();
     await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 0 });
     await rolloutReady(ctx.ns, 'Deployment', 'web-api', 0);

@@ -4,7 +4,8 @@
 // endpoints gets the reject entry. iptables and nftables modes are verified; ipvs and
 // clusters without kube-proxy skip with their reason. Not a conformance test in the
 // Kubernetes sense (it assumes kube-proxy and needs host network).
-import { beforeAll, describe, expect, test } from '@jest/globals';
+import { beforeAll, describe, expect } from '@jest/globals';
+import { check, unmet } from '../helpers/check.ts';
 import { apply, applyObjects, loadManifest, defaultVars } from '../helpers/apply.ts';
 import { execIn, schedulableNodes, hostnameLabel } from '../helpers/probe.ts';
 import { iptablesService, nftService, parseIptablesSave, parseNftJson, servicePortName, svcChainName } from '../helpers/proxy-rules.ts';
@@ -13,18 +14,15 @@ import { currentTarget } from '../helpers/target.ts';
 import { converge } from '../helpers/converge.ts';
 import { podsReady, rolloutReady, type PodState } from '../helpers/workloads.ts';
 
-const mode = process.env.SVC_PROXY_MODE_EXPECTED ?? 'unknown';
-const skipReason = !currentTarget().privileged ? 'privileged profile not enabled (SVC_PRIVILEGED=1)'
-  : process.env.SVC_KUBE_PROXY !== 'present' ? 'no kube-proxy in this cluster (no k8s-app=kube-proxy Pods)'
-    : mode === 'ipvs' ? 'ipvs: not verified on this cluster'
-      : !['iptables', 'nftables'].includes(mode) ? `proxy mode '${mode}' could not be read from kube-system/kube-proxy` : undefined;
-const t = skipReason ? test.skip : test;
-const suffix = skipReason ? ` [skipped: ${skipReason}]` : '';
+const mode = currentTarget().proxyMode;
+// Every check here needs the same: when the run cannot meet it, no namespace is made and
+// each check is a structured skip with the reason (helpers/check.ts).
+const skipReason = unmet(['privileged', 'kube-proxy', 'proxy-rules-readable']);
 
 interface Tool { pod: string; node: string }
 interface View { rule: boolean; chainOk: boolean; endpoints: string[]; reject: boolean; mentions: number; inClusterIPs?: boolean }
 
-describe(`kube-proxy rules on every node (${mode} mode)${suffix}`, () => {
+describe(`kube-proxy rules on every node (${mode} mode)`, () => {
   const ctx = skipReason ? undefined! : useSuite('proxy-rules', { probes: 1, podSecurity: 'privileged' });
   let tools: Tool[] = [];
   let web: PodState[] = [];
@@ -67,7 +65,7 @@ describe(`kube-proxy rules on every node (${mode} mode)${suffix}`, () => {
     await podsReady(ctx.ns, tools.map((x) => x.pod), 120_000);
   }, 180_000);
 
-  t('kube-proxy reports the expected mode at /proxyMode on every node', async () => {
+  check('rules.kube-proxy.mode', async () => {
     const modes = await Promise.all(tools.map(async (tool) => ({ node: tool.node, mode: (await sh(tool, 'curl -sf http://127.0.0.1:10249/proxyMode')).trim() })));
     expect(modes).toEqual(tools.map((x) => ({ node: x.node, mode })));
   });
@@ -82,7 +80,7 @@ describe(`kube-proxy rules on every node (${mode} mode)${suffix}`, () => {
     vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
   };
 
-  t('a ClusterIP Service gets its rule, leading to exactly its ready endpoints (time to the rule measured)', async () => {
+  check('rules.clusterip.rule', async () => {
     await backends();
     const changed = Date.now();
     await service();
@@ -95,7 +93,7 @@ describe(`kube-proxy rules on every node (${mode} mode)${suffix}`, () => {
     ctx.evidence.info('rule-clusterip', `${mode}: ${JSON.stringify(v0)}`);
   });
 
-  t('a headless Service gets no rule, chain or element at all', async () => {
+  check('rules.headless.none', async () => {
     await backends();
     await apply(ctx.ns, 'grpc-backend.yaml', { REPLICAS: 2 });
     const pods = await rolloutReady(ctx.ns, 'Deployment', 'grpc-backend', 2);
@@ -110,7 +108,7 @@ describe(`kube-proxy rules on every node (${mode} mode)${suffix}`, () => {
     expect(views).toEqual(tools.map((x) => ({ node: x.node, mentions: 0 })));
   });
 
-  t('a ClusterIP Service with 0 endpoints gets the reject entry', async () => {
+  check('rules.clusterip.reject', async () => {
     await backends();
     await service();
     const changed = Date.now();

@@ -1,21 +1,18 @@
 // The test bed itself: nodes, Pod networking across nodes, cluster DNS, a ClusterIP
 // Service across nodes, logs and exec, and a StatefulSet Pod coming back with a new IP.
 // On the bundled cluster the expectations come from its profile (node count, DNS IP).
-import { describe, expect, test } from '@jest/globals';
+import { describe, expect } from '@jest/globals';
+import { check } from '../helpers/check.ts';
 import { answerSet } from '../helpers/dns.ts';
 import { apply } from '../helpers/apply.ts';
 import { useSuite, kube } from '../helpers/suite.ts';
 import { listPods, podState, rolloutReady } from '../helpers/workloads.ts';
-import { currentTarget } from '../helpers/target.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const ctx = useSuite('smoke');
-// Cross-node checks need two schedulable nodes; on one (kind's default) they check the
-// same paths within that node, and their names say so.
-const oneNode = currentTarget().schedulableNodes === 1;
 
 describe('cluster smoke', () => {
-  test('every node is Ready (as many as the bundled cluster profile says)', async () => {
+  check('bed.nodes.ready', async () => {
     const nodes = (await kube().core.listNode()).items;
     const ready = nodes.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
     const want = kube().target.profile?.nodes;
@@ -24,7 +21,7 @@ describe('cluster smoke', () => {
     else expect(ready.length).toBe(nodes.length);
   });
 
-  test(`a Pod ${oneNode ? 'is reachable by its IP (one schedulable node: the probe reaches its own IP)' : 'on one node reaches a Pod on another node by its IP'}`, async () => {
+  check('bed.pod.cross-node', async () => {
     if (ctx.probes.length < 2) {
       ctx.evidence.info('cross-node', 'single schedulable node: only same-node Pod traffic checked');
     }
@@ -37,7 +34,7 @@ describe('cluster smoke', () => {
     expect(results).toEqual(results.map((r) => ({ ...r, answeredBy: r.to.split('@')[0], error: undefined })));
   });
 
-  test('a Pod resolves kubernetes.default.svc.<zone> through the cluster DNS Service', async () => {
+  check('bed.dns.kubernetes-default', async () => {
     const { core, target } = kube();
     const svc = await core.readNamespacedService({ name: 'kubernetes', namespace: 'default' });
     if (target.profile) expect(ctx.facts.dnsServiceIP).toBe(target.profile.dnsServiceIP);
@@ -46,7 +43,7 @@ describe('cluster smoke', () => {
     expect(answerSet(answers[0]!)).toEqual([svc.spec!.clusterIP]);
   });
 
-  test(`a ClusterIP Service is reachable from Pods ${oneNode ? '(one schedulable node: from the same node)' : 'on other nodes'}`, async () => {
+  check('bed.clusterip.reach', async () => {
     await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 1 });
     const [backend] = await rolloutReady(ctx.ns, 'Deployment', 'web-api', 1);
     const svc = await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns });
@@ -60,7 +57,7 @@ describe('cluster smoke', () => {
     expect(results).toEqual(results.map((r) => ({ ...r, answeredBy: backend!.name, error: undefined })));
   });
 
-  test('logs and exec work through the API server', async () => {
+  check('bed.api.logs-exec', async () => {
     const probe = ctx.probes[0]!;
     const id = await probe.whoami();
     expect(id.pod).toBe(probe.pod);
@@ -68,7 +65,7 @@ describe('cluster smoke', () => {
     expect(log).toContain(`serving ${probe.pod}`);
   });
 
-  test('a deleted StatefulSet Pod comes back under the same name with a new IP', async () => {
+  check('bed.statefulset.new-ip', async () => {
     await apply(ctx.ns, 'mysql.yaml', { REPLICAS: 1 });
     const [before] = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', 1);
     await kube().core.deleteNamespacedPod({ name: 'mysql-0', namespace: ctx.ns, gracePeriodSeconds: 0 });

@@ -2,7 +2,8 @@
 // that Pod's IP, through the system resolver as an application sees them too; no names
 // when serviceName names no Service; and the name follows its Pod when the Pod is
 // rescheduled to another node with a new IP, within a measured, bounded time.
-import { describe, expect, test } from '@jest/globals';
+import { describe, expect } from '@jest/globals';
+import { check } from '../helpers/check.ts';
 import type { DnsWatchResult } from '../probe/contract.ts';
 import { apply } from '../helpers/apply.ts';
 import { once, useSuite, kube } from '../helpers/suite.ts';
@@ -22,11 +23,11 @@ const setup = once(async () => {
   setupReadyAt = Date.now();
 });
 // Rescheduling to another node needs a second schedulable node; on one node the Pod
-// comes back on the same node with a new IP, and the check says so in its name.
+// comes back on the same node with a new IP (recorded in the evidence).
 const multiNode = currentTarget().schedulableNodes !== 1;
 
 describe('StatefulSet per-Pod names', () => {
-  test('mysql-N.mysql.<ns>.svc.<zone> resolves to exactly Pod N\'s IP, for each N', async () => {
+  check('dns.statefulset.pod-names', async () => {
     await setup();
     for (let n = 0; n < 3; n++) {
       const pod = pods.find((p) => p.name === podName(n))!;
@@ -34,7 +35,7 @@ describe('StatefulSet per-Pod names', () => {
     }
   });
 
-  test('from a peer Pod, the short name mysql-0.mysql resolves through the system resolver', async () => {
+  check('dns.statefulset.short-name', async () => {
     await setup();
     const peer = pods.find((p) => p.name === podName(1))!;
     const inPeer = new Probe(ctx.ns, peer.name, peer.node ?? '', 'mysql');
@@ -45,7 +46,7 @@ describe('StatefulSet per-Pod names', () => {
     expect({ name: r?.name, addresses: r?.addresses, error: r?.error }).toEqual({ name: 'mysql-0.mysql', addresses: [want], error: undefined });
   });
 
-  test('a StatefulSet whose serviceName names no headless Service gets no per-Pod names', async () => {
+  check('dns.statefulset.no-names-without-service', async () => {
     await apply(ctx.ns, 'orphan.yaml', { REPLICAS: 2 });
     const orphans = await rolloutReady(ctx.ns, 'StatefulSet', 'orphan', 2);
     const since = Date.now();
@@ -58,7 +59,7 @@ describe('StatefulSet per-Pod names', () => {
 });
 
 describe('StatefulSet Pod rescheduling', () => {
-  test(`mysql-0 keeps its name ${multiNode ? 'on another node' : 'when recreated'} with a new IP, and DNS follows within the bound at every replica${multiNode ? '' : ' (one schedulable node: it comes back on the same node)'}`, async () => {
+  check('dns.statefulset.reschedule', async () => {
     await setup();
     const bound = kube().target.convergenceBoundMs;
     const old = (await listPods(ctx.ns, 'app=mysql')).map(podState).find((p) => p.name === podName(0))!;
@@ -84,6 +85,7 @@ describe('StatefulSet Pod rescheduling', () => {
       const watch = await watchP;
       return { now: back.now!, readyAt: new Date(back.readyAt!).getTime(), watch };
     };
+    if (!multiNode) ctx.evidence.info('sts-reschedule', 'one schedulable node: the Pod is recreated on the same node with a new IP');
     const { now, readyAt, watch } = multiNode ? await withCordon(old.node!, move) : await move();
 
     // Convergence: for every server, the time of its last change, which must be to {new IP}.

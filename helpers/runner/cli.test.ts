@@ -26,9 +26,10 @@ describe('runner flags', () => {
     expect(testNamePattern()).toBeUndefined();
   });
 
-  test('--list finds the checks of every suite file', () => {
+  test('list prints the registry: every check with id, level and source', () => {
     const checks = listChecks();
     expect(checks.length).toBeGreaterThan(40);
-    expect(checks.some((c) => c.suite === 'statefulset' && c.name.startsWith('mysql-0 keeps its name'))).toBe(true);
+    expect(checks.find((c) => c.id === 'dns.statefulset.reschedule')).toMatchObject({ suite: 'statefulset', level: 'required' });
+    expect(checks.filter((c) => !/^[a-z]+(\.[a-z0-9-]+)+$/.test(c.id) || !c.source.includes('https://'))).toEqual([]);
   });
 });

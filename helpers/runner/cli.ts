@@ -4,36 +4,35 @@
 // configuration error; 3 cluster unreachable, permissions missing, or probe image
 // unavailable.
 import { spawn, spawnSync } from 'node:child_process';
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { REGISTRY } from '../../suites/registry.ts';
+import {
+  childEnv, ClusterError, DEFAULT_PAUSE_IMAGE, DEFAULT_PROBE_IMAGE, inputFromEnv, isCI, mergeInputs, publishTarget, resolveTarget,
+  type RunInput, setTarget, startFreshRun, UsageError, withCluster,
+} from '../target.ts';
 import { collect, writeReports, type JestJson } from './reports.ts';
 
 const ROOT = path.dirname(path.dirname(path.dirname(fileURLToPath(import.meta.url))));
-const DEFAULT_PROFILE = '/var/lib/svc-conformance/cluster/profile.json';
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
-export class ClusterError extends Error {
-  override name = 'ClusterError';
-}
+export { ClusterError, UsageError };
 
 const HELP = `svc-conformance: conformance checks for Kubernetes Service discovery (DNS and Service proxies)
 
 Usage:
   svc-conformance run [flags]       run the checks against a cluster
   svc-conformance cleanup [flags]   remove what a crashed run left (namespaces by label, cordons)
-  svc-conformance list              print the checks, run nothing (same as run --list)
+  svc-conformance list              print the checks (id, level, source, claim), run nothing
 
 Flags for run:
   --kubeconfig PATH          kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)
   --context NAME             context in that kubeconfig
   --local                    use the bundled local cluster, bringing it up if needed (root)
-  --focus REGEX              run only checks whose name matches
-  --skip REGEX               skip checks whose name matches
+  --focus REGEX              run only checks whose id or claim matches (ids: svc-conformance list)
+  --skip REGEX               skip checks whose id or claim matches
+  --strict                   expected-level checks fail the run too (default: they are warnings)
   --profile default|privileged   privileged adds kube-proxy rule checks (host-network probes)
   --probe-image IMAGE        Node >= 20 image for probes and backends (default docker.io/library/node:24-slim)
   --node-tools-image IMAGE   privileged profile: image with iptables, nft, curl, sh
@@ -53,7 +52,11 @@ Flags for run:
 
 Flags for cleanup:  --kubeconfig, --context, --run-id ID (default: every run)
 
-Exit codes: 0 all passed, 1 some check failed, 2 usage or configuration error,
+Levels: required (the DNS specification or the Kubernetes API guarantees it: a failure
+fails the run), expected (documented default behaviour the specification leaves open: a
+warning, a failure with --strict), informational (measured and reported, never failing).
+
+Exit codes: 0 no required check failed, 1 some check failed, 2 usage or configuration error,
             3 cluster unreachable, permissions missing or probe image unavailable.
 
 Examples:
@@ -70,7 +73,7 @@ const FLAGS = {
   'probe-image': { type: 'string' }, 'node-tools-image': { type: 'string' }, 'image-registry': { type: 'string' },
   'cluster-domain': { type: 'string' }, 'convergence-bound': { type: 'string' }, 'proxy-bound': { type: 'string' }, 'timeout-scale': { type: 'string' },
   parallel: { type: 'string' }, 'report-dir': { type: 'string' }, 'keep-namespaces': { type: 'boolean' },
-  list: { type: 'boolean' }, 'run-id': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  list: { type: 'boolean' }, strict: { type: 'boolean' }, 'run-id': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 export type Options = ReturnType<typeof parseCli>['values'];
@@ -112,17 +115,15 @@ export function mirror(image: string, registry: string): string {
 }
 
 /** The checks, read from the suite files (names are the tests' titles). */
-export function listChecks(): { suite: string; name: string }[] {
-  const dir = path.join(ROOT, 'suites');
-  const out: { suite: string; name: string }[] = [];
-  for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.test.ts')).sort()) {
-    const text = fs.readFileSync(path.join(dir, f), 'utf8');
-    for (const m of text.matchAll(/^\s*(?:test|t|\(.*?\))\(\s*(`[^`]*`|'(?:[^'\\]|\\.)*')/gm)) {
-      const raw = m[1]!.slice(1, -1).replace(/\\'/g, "'").replace(/\$\{[^}]*\}/g, '');
-      out.push({ suite: f.replace(/\.test\.ts$/, ''), name: raw.trim() });
-    }
-  }
-  return out;
+/** The registry, as `svc-conformance list` prints it: id, level, source and claim. */
+export function listChecks(): { id: string; suite: string; level: string; source: string; claim: string }[] {
+  return REGISTRY.map((c) => ({ id: c.id, suite: c.suite, level: c.level, source: `${c.source.title} <${c.source.url}>`, claim: c.claim }));
+}
+
+export function formatList(): string {
+  const rows = listChecks();
+  const w = Math.max(...rows.map((r) => r.id.length));
+  return rows.map((r) => `${r.id.padEnd(w)}  ${r.level.padEnd(13)}  ${r.claim}\n${' '.repeat(w + 17)}source: ${r.source}`).join('\n') + '\n';
 }
 
 function nodeBin(): string {
@@ -135,9 +136,36 @@ export function testNamePattern(focus?: string, skip?: string): string | undefin
   return `^${skip ? `(?!.*(?:${skip}))` : ''}.*${focus ? `(?:${focus})` : ''}`;
 }
 
+/** The flags as run input (they override the environment, key by key). */
+export function inputFromFlags(o: Options): RunInput {
+  const registry = o['image-registry'];
+  const secs = (v?: string): number | undefined => (v === undefined ? undefined : Math.round(Number(v) * 1000));
+  return {
+    local: o.local || undefined,
+    kubeconfig: o.kubeconfig, context: o.context,
+    probeImage: o['probe-image'] ?? (registry ? mirror(DEFAULT_PROBE_IMAGE, registry) : undefined),
+    pauseImage: registry ? mirror(DEFAULT_PAUSE_IMAGE, registry) : undefined,
+    nodeToolsImage: o['node-tools-image'], nodeToolsRegistry: registry,
+    clusterDomain: o['cluster-domain'],
+    convergenceBoundMs: secs(o['convergence-bound']), proxyBoundMs: secs(o['proxy-bound']),
+    timeoutScale: o['timeout-scale'] === undefined ? undefined : Number(o['timeout-scale']),
+    keepNamespaces: o['keep-namespaces'] || undefined,
+    privileged: o.profile === undefined ? undefined : o.profile === 'privileged',
+    strict: o.strict || undefined,
+    runId: o['run-id'],
+  };
+}
+
 async function runCommand(o: Options): Promise<number> {
-  const runId = o['run-id'] ?? `r${Date.now().toString(36).slice(-5)}${crypto.randomBytes(1).toString('hex')}`;
-  if (!/^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$/.test(runId)) throw new UsageError(`--run-id '${runId}' must be lower-case letters, digits and dashes (at most 20)`);
+  const reportDir = path.resolve(o['report-dir'] ?? 'svc-conformance-report');
+  if (o.local) {
+    if (process.getuid?.() !== 0) throw new UsageError('--local brings up the bundled cluster, which needs root: run as root, or use --kubeconfig for another cluster');
+    const up = spawnSync('bash', [path.join(ROOT, 'cluster', 'cluster.sh'), 'up'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (up.status !== 0) throw new ClusterError('the bundled cluster did not come up (see above)');
+  }
+  // One resolution: the environment, then the flags; the report dir holds the evidence.
+  const target = resolveTarget(mergeInputs(inputFromEnv(), { evidenceDir: path.join(reportDir, 'evidence') }, inputFromFlags(o)));
+  const runId = target.runId;
   // Interrupts from here on stop the run and remove what it made.
   let interrupted = false;
   const control: { stop?: () => void } = {};
@@ -150,65 +178,26 @@ async function runCommand(o: Options): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const reportDir = path.resolve(o['report-dir'] ?? 'svc-conformance-report');
-  const env: Record<string, string> = { ...process.env as Record<string, string>, SVC_RUN_ID: runId, SVC_EVIDENCE_DIR: path.join(reportDir, 'evidence') };
-  if (o.local) {
-    if (process.getuid?.() !== 0) throw new UsageError('--local brings up the bundled cluster, which needs root: run as root, or use --kubeconfig for another cluster');
-    const up = spawnSync('bash', [path.join(ROOT, 'cluster', 'cluster.sh'), 'up'], { stdio: ['ignore', 'inherit', 'inherit'] });
-    if (up.status !== 0) throw new ClusterError('the bundled cluster did not come up (see above)');
-    env.SVC_PROFILE = DEFAULT_PROFILE;
-    delete env.KUBECONFIG;
-  } else {
-    const kubeconfig = o.kubeconfig ?? process.env.KUBECONFIG;
-    if (kubeconfig) {
-      if (!fs.existsSync(kubeconfig.split(':')[0]!)) throw new UsageError(`kubeconfig ${kubeconfig} does not exist (--kubeconfig / $KUBECONFIG)`);
-      env.SVC_KUBECONFIG = kubeconfig;
-      // The bundled cluster through its own (or another) kubeconfig: its images are local
-      // to it, so take them from its profile.
-      if (fs.existsSync(DEFAULT_PROFILE)) {
-        const { loadKubeConfig } = await import('../kube.ts');
-        const server = (() => { try { return loadKubeConfig(kubeconfig, o.context).getCurrentCluster()?.server; } catch { return undefined; } })();
-        const profile = JSON.parse(fs.readFileSync(DEFAULT_PROFILE, 'utf8')) as { apiServer?: string };
-        if (server && server === profile.apiServer) env.SVC_PROFILE = DEFAULT_PROFILE;
-      }
-    } else if (fs.existsSync(DEFAULT_PROFILE)) {
-      env.SVC_PROFILE = DEFAULT_PROFILE;
-    } else if (!fs.existsSync(path.join(process.env.HOME ?? '/root', '.kube', 'config'))) {
-      throw new UsageError('no cluster given: pass --kubeconfig (or set KUBECONFIG), or --local for the bundled cluster');
-    }
-  }
-  if (o.context) env.SVC_CONTEXT = o.context;
-  const registry = o['image-registry'];
-  const probeImage = o['probe-image'] ?? (registry ? mirror('docker.io/library/node:24-slim', registry) : undefined);
-  if (probeImage) env.SVC_PROBE_IMAGE = probeImage;
-  if (registry) env.SVC_PAUSE_IMAGE = mirror('registry.k8s.io/pause:3.10.1', registry);
-  if (o['node-tools-image']) env.SVC_NODE_TOOLS_IMAGE = o['node-tools-image'];
-  if (o['cluster-domain']) env.SVC_CLUSTER_DOMAIN = o['cluster-domain'];
-  if (o['convergence-bound']) env.SVC_CONVERGENCE_BOUND_MS = String(Math.round(Number(o['convergence-bound']) * 1000));
-  if (o['proxy-bound']) env.SVC_PROXY_BOUND_MS = String(Math.round(Number(o['proxy-bound']) * 1000));
-  if (o['timeout-scale']) env.SVC_TIMEOUT_SCALE = o['timeout-scale'];
-  if (o['keep-namespaces']) env.SVC_KEEP_NAMESPACES = '1';
-  if (o.profile === 'privileged') env.SVC_PRIVILEGED = '1';
-  if (registry && o.profile === 'privileged' && !o['node-tools-image']) env.SVC_NODE_TOOLS_IMAGE_REGISTRY = registry;
 
   // Preflight, before any namespace of the run is made.
   const t0 = Date.now();
-  Object.assign(process.env, env);
+  setTarget(target);
   const { preflight } = await import('./preflight.ts');
-  const facts = await preflight({ privileged: o.profile === 'privileged', runId });
-  process.stdout.write(`svc-conformance: preflight passed in ${((Date.now() - t0) / 1000).toFixed(1)} s (${facts.server}, Kubernetes ${facts.version})\n`);
-  if (facts.nodeToolsImage) env.SVC_NODE_TOOLS_IMAGE = facts.nodeToolsImage;
+  const cluster = await preflight(target);
+  process.stdout.write(`svc-conformance: preflight passed in ${((Date.now() - t0) / 1000).toFixed(1)} s (${cluster.server}, Kubernetes ${cluster.version})\n`);
 
   fs.rmSync(reportDir, { recursive: true, force: true });
   fs.mkdirSync(reportDir, { recursive: true });
+  publishTarget(withCluster(target, cluster), reportDir);
+  const env = childEnv({ NODE_OPTIONS: '--experimental-vm-modules --no-warnings' });
   const jsonFile = path.join(reportDir, 'jest.json');
   const args = ['node_modules/jest/bin/jest.js', '--selectProjects', 'cluster', '--json', '--outputFile', jsonFile,
     `--maxWorkers=${o.parallel ?? '3'}`, '--verbose', '--testPathIgnorePatterns', '/lifecycle/', '/runner/'];
   const pattern = testNamePattern(o.focus, o.skip);
   if (pattern) args.push('--testNamePattern', pattern);
-  if (process.env.CI) args.push('--ci');
+  if (isCI()) args.push('--ci');
   const started = Date.now();
-  const child = spawn(nodeBin(), args, { cwd: ROOT, env: { ...env, NODE_OPTIONS: '--experimental-vm-modules --no-warnings' }, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(nodeBin(), args, { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
   // Jest and its workers are the child's descendants: stop them all, so that none
   // makes a namespace after the cleanup below has looked.
   const descendants = (pid: number): number[] => {
@@ -232,9 +221,10 @@ async function runCommand(o: Options): Promise<number> {
 
   let results: JestJson[] = [];
   try { results = [JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as JestJson]; } catch { /* no results: a crash */ }
-  const report = collect(results, env.SVC_EVIDENCE_DIR!, { runId, cluster: facts.server, durationMs: Date.now() - started });
+  const report = collect(results, target.evidenceDir, { runId, cluster: cluster.server, durationMs: Date.now() - started });
   const files = writeReports(reportDir, report);
   process.stdout.write(`svc-conformance: reports in ${reportDir}: ${files.map((f) => path.basename(f)).join(', ')}\n`);
+  if (report.counts.warnings) process.stdout.write(`svc-conformance: ${report.counts.warnings} warning(s): expected-level checks that failed (documented default behaviour the specification leaves open; --strict fails them): ${report.checks.filter((c) => c.status === 'warning').map((c) => c.id).join(', ')}\n`);
   process.stdout.write(`svc-conformance: ${report.counts.passed} passed, ${report.counts.failed} failed, ${report.counts.skipped} skipped\n`);
   if (!results.length) return 1;
   return report.counts.failed > 0 || code !== 0 ? 1 : 0;
@@ -242,19 +232,17 @@ async function runCommand(o: Options): Promise<number> {
 
 export async function main(argv: string[]): Promise<number> {
   // Started from inside a Jest worker (the runner's own tests): this process is the CLI,
-  // not a worker, and handles interrupts itself.
-  delete process.env.JEST_WORKER_ID;
+  // not a worker, handles interrupts itself, and resolves a run of its own.
+  startFreshRun();
   try {
     const { command, values } = parseCli(argv);
     if (command === 'help') { process.stdout.write(HELP); return 0; }
     if (command === 'list' || values.list) {
-      for (const c of listChecks()) process.stdout.write(`${c.suite}: ${c.name}\n`);
+      process.stdout.write(formatList());
       return 0;
     }
     if (command === 'cleanup') {
-      if (values.kubeconfig) process.env.SVC_KUBECONFIG = values.kubeconfig;
-      else if (!process.env.KUBECONFIG && fs.existsSync(DEFAULT_PROFILE)) process.env.SVC_PROFILE = DEFAULT_PROFILE;
-      if (values.context) process.env.SVC_CONTEXT = values.context;
+      setTarget(resolveTarget(mergeInputs(inputFromEnv(), { kubeconfig: values.kubeconfig, context: values.context })));
       const { cleanup, reachable } = await import('./preflight.ts');
       await reachable();
       const removed = await cleanup(values['run-id']);

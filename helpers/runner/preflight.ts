@@ -6,11 +6,10 @@
 import * as k8s from '@kubernetes/client-node';
 import { apiErrorText, kube } from '../kube.ts';
 import { createNamespace, deleteNamespace, deleteRunNamespaces } from '../namespace.ts';
-import { uncordonLeftovers } from '../nodes.ts';
+import { isSchedulable, uncordonLeftovers } from '../nodes.ts';
+import { ClusterError, type DetectedCluster, IMAGE_FAILURES, type Target } from '../target.ts';
 
-export class ClusterError extends Error {
-  override name = 'ClusterError';
-}
+export { ClusterError };
 
 interface Permission { verb: string; group: string; resource: string; subresource?: string; namespace?: string; name?: string; why: string }
 
@@ -58,9 +57,7 @@ async function missingPermissions(perms: Permission[]): Promise<Permission[]> {
   return results.filter((p): p is Permission => p !== undefined);
 }
 
-const IMAGE_FAILURE = /ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull/;
-
-async function probeImageStarts(runId: string): Promise<void> {
+async function probeImageStarts(): Promise<void> {
   const { core, target } = kube();
   const image = target.probeImage;
   const ns = await createNamespace('preflight');
@@ -84,7 +81,7 @@ async function probeImageStarts(runId: string): Promise<void> {
       const st = p.status?.containerStatuses?.[0]?.state;
       if (p.status?.phase === 'Succeeded') return;
       const waiting = st?.waiting;
-      if (waiting?.reason && IMAGE_FAILURE.test(waiting.reason)) {
+      if (waiting?.reason && IMAGE_FAILURES.test(waiting.reason)) {
         throw new ClusterError(`the probe image ${image} cannot be pulled (${waiting.reason}: ${waiting.message ?? ''}). Make it available to the cluster, or choose another with --probe-image (or --image-registry for a mirror)`);
       }
       if (p.status?.phase === 'Failed') {
@@ -95,45 +92,61 @@ async function probeImageStarts(runId: string): Promise<void> {
       await new Promise((r) => setTimeout(r, 250));
     }
   } finally {
-    await deleteNamespace(ns).catch(() => undefined);
-    void runId;
+    await deleteNamespace(ns, true).catch(() => undefined);
   }
 }
 
-async function privilegedAdmitted(): Promise<void> {
-  const { core, target } = kube();
+async function privilegedAdmitted(nodeToolsImage: string): Promise<void> {
+  const { core } = kube();
   const ns = await createNamespace('preflight-privileged', 'privileged');
   try {
     await core.createNamespacedPod({
       namespace: ns, dryRun: 'All',
-      body: { metadata: { name: 'host-network-check' }, spec: { hostNetwork: true, containers: [{ name: 'tools', image: target.nodeToolsImage ?? 'registry.k8s.io/kube-proxy', securityContext: { runAsUser: 0, capabilities: { add: ['NET_ADMIN', 'NET_RAW'] } } }] } },
+      body: { metadata: { name: 'host-network-check' }, spec: { hostNetwork: true, containers: [{ name: 'tools', image: nodeToolsImage, securityContext: { runAsUser: 0, capabilities: { add: ['NET_ADMIN', 'NET_RAW'] } } }] } },
     });
   } catch (e) {
     throw new ClusterError(`the privileged profile needs host-network Pods with NET_ADMIN in namespaces labelled pod-security.kubernetes.io/enforce=privileged, and admission refused one: ${apiErrorText(e)}. Allow it, or run the default profile`);
   } finally {
-    await deleteNamespace(ns).catch(() => undefined);
+    await deleteNamespace(ns, true).catch(() => undefined);
   }
 }
 
-export async function preflight(opts: { privileged: boolean; runId: string }): Promise<{ server: string; version: string; nodeToolsImage?: string }> {
+/** What the checks need to know before they are defined: node count, IP families, whether
+ *  kube-proxy runs and in which mode (the bundled cluster's profile, else kubeadm's
+ *  kube-proxy ConfigMap; checked again on every node by the privileged checks). */
+async function detect(t: Target, server: string, version: string): Promise<DetectedCluster> {
+  const core = kube().core;
+  const dns = await core.readNamespacedService({ name: 'kube-dns', namespace: 'kube-system' }).catch(() => undefined);
+  const nodes = await core.listNode();
+  const proxies = await core.listNamespacedPod({ namespace: 'kube-system', labelSelector: 'k8s-app=kube-proxy' }).catch(() => undefined);
+  const kubeProxy = proxies && proxies.items.length > 0 ? 'present' : 'absent';
+  let proxyMode = 'unknown';
+  if (kubeProxy === 'present') {
+    proxyMode = t.profile?.proxyMode ?? proxyMode;
+    if (!t.profile) {
+      const cm = await core.readNamespacedConfigMap({ name: 'kube-proxy', namespace: 'kube-system' }).catch(() => undefined);
+      const conf = cm?.data?.['config.conf'] ?? '';
+      const m = /^mode:\s*"?([a-z]*)"?/m.exec(conf) ?? /"mode":\s*"([a-z]*)"/.exec(conf);
+      proxyMode = m ? (m[1] || 'iptables') : 'unknown';
+    }
+  }
+  return { server, version, schedulableNodes: nodes.items.filter(isSchedulable).length, ipFamilies: dns?.spec?.ipFamilies ?? ['IPv4'], kubeProxy, proxyMode };
+}
+
+/** The one preflight of every run (the CLI's and npm test's): fails with ClusterError
+ *  before any namespace of the run is made; returns what it detected. `t` must be the
+ *  current target (setTarget). */
+export async function preflight(t: Target): Promise<DetectedCluster> {
   const { server, version } = await reachable();
-  const perms = opts.privileged ? [...DEFAULT_PERMISSIONS, ...PRIVILEGED_PERMISSIONS] : DEFAULT_PERMISSIONS;
+  const perms = t.privileged ? [...DEFAULT_PERMISSIONS, ...PRIVILEGED_PERMISSIONS] : DEFAULT_PERMISSIONS;
   const missing = await missingPermissions(perms).catch((e: unknown) => { throw new ClusterError(`cannot check permissions (SelfSubjectAccessReview): ${apiErrorText(e)}`); });
   if (missing.length) {
     const list = missing.map((p) => `  - ${p.verb} ${p.group ? `${p.group}/` : ''}${p.resource}${p.subresource ? `/${p.subresource}` : ''}${p.namespace ? ` in ${p.namespace}` : ''} (${p.why})`).join('\n');
-    throw new ClusterError(`the credentials lack ${missing.length} permission(s) the run needs:\n${list}\nGrant them with manifests/rbac/${opts.privileged ? 'privileged' : 'default'}.yaml (see README)`);
+    throw new ClusterError(`the credentials lack ${missing.length} permission(s) the run needs:\n${list}\nGrant them with manifests/rbac/${t.privileged ? 'privileged' : 'default'}.yaml (see README)`);
   }
-  await probeImageStarts(opts.runId);
-  let nodeToolsImage: string | undefined;
-  if (opts.privileged) {
-    if (!kube().target.nodeToolsImage) {
-      const reg = process.env.SVC_NODE_TOOLS_IMAGE_REGISTRY;
-      nodeToolsImage = `${reg ? `${reg.replace(/\/+$/, '')}` : 'registry.k8s.io'}/kube-proxy:${version}`;
-      process.env.SVC_NODE_TOOLS_IMAGE = nodeToolsImage;
-    }
-    await privilegedAdmitted();
-  }
-  return { server, version, nodeToolsImage };
+  await probeImageStarts();
+  if (t.privileged) await privilegedAdmitted(t.nodeToolsImage ?? `${t.nodeToolsRegistry?.replace(/\/+$/, '') ?? 'registry.k8s.io'}/kube-proxy:${version}`);
+  return detect(t, server, version).catch((e: unknown) => { throw new ClusterError(`cannot read what the run needs to know about the cluster (nodes, kube-system/kube-dns, kube-proxy): ${apiErrorText(e)}`); });
 }
 
 /** Removes the namespaces of one run (or every run) and undoes their cordons. */

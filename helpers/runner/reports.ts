@@ -3,16 +3,25 @@
 // reason and the suite's evidence), a Markdown summary, and one self-contained HTML file.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { checkDef, type Level, type Source } from '../../suites/registry.ts';
+import { stepSummaryFile } from '../target.ts';
+import { arr, check, obj, oneOf, opt, str } from '../../probe/schema.ts';
 
 interface JestAssertion { title: string; fullName: string; ancestorTitles: string[]; status: string; duration?: number | null; failureMessages: string[] }
 interface JestFile { name: string; assertionResults: JestAssertion[]; message?: string; status: string }
 export interface JestJson { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number; numRuntimeErrorTestSuites: number; testResults: JestFile[]; startTime: number }
 
 export interface Check {
+  /** The registry id (suites/registry.ts); undefined for a test outside the registry. */
+  id?: string;
+  level?: Level;
+  source?: Source;
   suite: string;
   classname: string;
   name: string;
-  status: 'passed' | 'failed' | 'skipped';
+  /** warning: a failed expected-level check (not under --strict); informational: an
+   *  informational check that could not measure (never a failure). */
+  status: 'passed' | 'failed' | 'skipped' | 'warning' | 'informational';
   durationMs: number;
   skipReason?: string;
   failure?: string;
@@ -25,7 +34,7 @@ export interface RunReport {
   cluster: string;
   startedAt: string;
   durationMs: number;
-  counts: { passed: number; failed: number; skipped: number };
+  counts: { passed: number; failed: number; skipped: number; warnings: number };
   checks: Check[];
   suiteErrors: { suite: string; message: string }[];
   evidence: EvidenceFile[];
@@ -33,7 +42,27 @@ export interface RunReport {
 
 const stripAnsi = (s: string): string => s.replace(/\u001b\[[0-9;]*m/g, '');
 
+const EVIDENCE_FILE = obj({ suite: str, runId: opt(str), items: arr(obj({ check: str, detail: opt(str), kind: oneOf('transcript', 'measurement', 'info', 'counts'), text: opt(str) })) });
+
+interface VerdictLine { id: string; status: 'skipped' | 'warning' | 'informational'; reason?: string; message?: string }
+
+/** The verdicts a run's workers recorded (helpers/check.ts), by check id. */
+function readVerdicts(evidenceDir: string, runId: string): Map<string, VerdictLine> {
+  const dir = path.join(evidenceDir, 'verdicts');
+  const out = new Map<string, VerdictLine>();
+  if (!fs.existsSync(dir)) return out;
+  for (const f of fs.readdirSync(dir).filter((x) => x.startsWith(`${runId}.`) && x.endsWith('.jsonl'))) {
+    for (const line of fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean)) {
+      const v = JSON.parse(line) as VerdictLine;
+      if (typeof v.id !== 'string' || !['skipped', 'warning', 'informational'].includes(v.status)) throw new Error(`${path.join(dir, f)}: not a verdict line: ${line.slice(0, 200)}`);
+      out.set(v.id, v);
+    }
+  }
+  return out;
+}
+
 export function collect(results: JestJson[], evidenceDir: string, meta: { runId: string; cluster: string; durationMs: number }): RunReport {
+  const verdicts = readVerdicts(evidenceDir, meta.runId);
   const checks: Check[] = [];
   const suiteErrors: { suite: string; message: string }[] = [];
   for (const r of results) {
@@ -41,24 +70,34 @@ export function collect(results: JestJson[], evidenceDir: string, meta: { runId:
       const suite = path.basename(f.name).replace(/\.test\.ts$/, '');
       if (f.status === 'failed' && f.assertionResults.length === 0 && f.message) suiteErrors.push({ suite, message: stripAnsi(f.message) });
       for (const a of f.assertionResults) {
-        const status = a.status === 'passed' ? 'passed' : a.status === 'failed' ? 'failed' : 'skipped';
-        const skip = /\[skipped: ([^\]]+)\]/.exec(a.title)?.[1];
+        const id = /\[([a-z0-9][a-z0-9.-]*)\]$/.exec(a.title)?.[1];
+        const def = id ? (() => { try { return checkDef(id); } catch { return undefined; } })() : undefined;
+        const v = id ? verdicts.get(id) : undefined;
+        let status: Check['status'] = a.status === 'passed' ? 'passed' : a.status === 'failed' ? 'failed' : 'skipped';
+        if (status === 'passed' && v && v.status !== 'skipped') status = v.status;
         checks.push({
+          id, level: def?.level, source: def?.source,
           suite, classname: `svc-conformance.${suite}${a.ancestorTitles.length ? `.${a.ancestorTitles.join(' / ')}` : ''}`,
           name: a.title, status, durationMs: a.duration ?? 0,
-          skipReason: status === 'skipped' ? (skip ?? 'skipped') : undefined,
-          failure: a.failureMessages.length ? stripAnsi(a.failureMessages.join('\n')) : undefined,
+          skipReason: status === 'skipped' ? (v?.status === 'skipped' ? v.reason : undefined) ?? 'not selected in this run' : undefined,
+          failure: a.failureMessages.length ? stripAnsi(a.failureMessages.join('\n')) : v?.message,
         });
       }
     }
   }
   const evidence: EvidenceFile[] = fs.existsSync(evidenceDir)
-    ? fs.readdirSync(evidenceDir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(fs.readFileSync(path.join(evidenceDir, f), 'utf8')) as EvidenceFile)
+    ? fs.readdirSync(evidenceDir).filter((f) => f.endsWith('.json')).map((f) => {
+      const file = path.join(evidenceDir, f);
+      let v: unknown;
+      try { v = JSON.parse(fs.readFileSync(file, 'utf8')); } catch (e) { throw new Error(`evidence file ${file} is not JSON: ${(e as Error).message}`); }
+      return check<EvidenceFile>(EVIDENCE_FILE, v, `evidence file ${file}`);
+    })
     : [];
   const counts = {
     passed: checks.filter((c) => c.status === 'passed').length,
     failed: checks.filter((c) => c.status === 'failed').length + suiteErrors.length,
     skipped: checks.filter((c) => c.status === 'skipped').length,
+    warnings: checks.filter((c) => c.status === 'warning').length,
   };
   return { runId: meta.runId, cluster: meta.cluster, startedAt: new Date(Date.now() - meta.durationMs).toISOString(), durationMs: meta.durationMs, counts, checks, suiteErrors, evidence };
 }
@@ -72,10 +111,12 @@ export function junit(r: RunReport): string {
   for (const c of r.checks) bySuite.set(c.suite, [...(bySuite.get(c.suite) ?? []), c]);
   const suites = [...bySuite.entries()].map(([suite, cs]) => {
     const cases = cs.map((c) => {
+      const props = c.id ? `<properties><property name="id" value="${xml(c.id)}"/><property name="level" value="${xml(c.level ?? '')}"/><property name="source" value="${xml(c.source ? `${c.source.title} ${c.source.url}` : '')}"/><property name="verdict" value="${c.status}"/></properties>` : '';
       const inner = c.status === 'failed'
         ? `<failure message="${xml((c.failure ?? '').split('\n')[0]!.slice(0, 500))}">${xml(c.failure ?? '')}</failure>`
-        : c.status === 'skipped' ? `<skipped message="${xml(c.skipReason ?? '')}"/>` : '';
-      return `    <testcase classname="${xml(c.classname)}" name="${xml(c.name)}" time="${(c.durationMs / 1000).toFixed(3)}">${inner}</testcase>`;
+        : c.status === 'skipped' ? `<skipped message="${xml(c.skipReason ?? '')}"/>`
+          : c.status === 'warning' || c.status === 'informational' ? `<system-out>${xml(`${c.status.toUpperCase()} (${c.level} level, does not fail the run): ${c.failure ?? ''}`)}</system-out>` : '';
+      return `    <testcase classname="${xml(c.classname)}" name="${xml(c.name)}" time="${(c.durationMs / 1000).toFixed(3)}">${props}${inner}</testcase>`;
     }).join('\n');
     const f = cs.filter((c) => c.status === 'failed').length;
     const s = cs.filter((c) => c.status === 'skipped').length;
@@ -88,11 +129,20 @@ export function junit(r: RunReport): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="svc-conformance" tests="${r.checks.length}" failures="${r.counts.failed}" skipped="${r.counts.skipped}" time="${(r.durationMs / 1000).toFixed(3)}">\n${suites.join('\n')}\n</testsuites>\n`;
 }
 
+const ICONS: Record<Check['status'], string> = { passed: '✅', failed: '❌', skipped: '⏭️', warning: '⚠️', informational: 'ℹ️' };
+const srcLink = (c: Check): string => (c.source ? `[${c.source.title}](${c.source.url})` : '');
+
 export function markdown(r: RunReport): string {
-  const icon = (s: string): string => (s === 'passed' ? '✅' : s === 'failed' ? '❌' : '⏭️');
-  const lines = [`# svc-conformance run ${r.runId}`, '', `Cluster: ${r.cluster}. **${r.counts.passed} passed, ${r.counts.failed} failed, ${r.counts.skipped} skipped** in ${(r.durationMs / 1000).toFixed(1)} s.`, '',
-    '| | Suite | Check | Time |', '|---|---|---|---|',
-    ...r.checks.map((c) => `| ${icon(c.status)} | ${c.suite} | ${c.name.replace(/\|/g, '\\|')}${c.skipReason ? ` (${c.skipReason})` : ''} | ${(c.durationMs / 1000).toFixed(1)} s |`)];
+  const icon = (s: Check['status']): string => ICONS[s];
+  const lines = [`# svc-conformance run ${r.runId}`, '', `Cluster: ${r.cluster}. **${r.counts.passed} passed, ${r.counts.failed} failed, ${r.counts.warnings} warnings, ${r.counts.skipped} skipped** in ${(r.durationMs / 1000).toFixed(1)} s.`, ''];
+  const warnings = r.checks.filter((c) => c.status === 'warning');
+  if (warnings.length) {
+    lines.push('## Warnings (expected-level checks: documented default behaviour the specification leaves open; `--strict` fails them)', '');
+    for (const c of warnings) lines.push(`- ⚠️ \`${c.id}\` ${c.name.replace(/ \[[^\]]+\]$/, '')} (${srcLink(c)}): ${(c.failure ?? '').split('\n')[0]}`);
+    lines.push('');
+  }
+  lines.push('| | Id | Level | Check | Source | Time |', '|---|---|---|---|---|---|',
+    ...r.checks.map((c) => `| ${icon(c.status)} | ${c.id ?? ''} | ${c.level ?? ''} | ${c.name.replace(/ \[[^\]]+\]$/, '').replace(/\|/g, '\\|')}${c.skipReason ? ` (${c.skipReason})` : ''} | ${srcLink(c)} | ${(c.durationMs / 1000).toFixed(1)} s |`));
   const failed = r.checks.filter((c) => c.status === 'failed');
   if (failed.length || r.suiteErrors.length) {
     lines.push('', '## Failures');
@@ -116,7 +166,10 @@ function chart(r: RunReport): string {
 }
 
 export function htmlReport(r: RunReport): string {
-  const rows = r.checks.map((c) => `<tr class="${c.status}"><td>${c.status === 'passed' ? 'pass' : c.status === 'failed' ? 'FAIL' : 'skip'}</td><td>${html(c.suite)}</td><td>${html(c.name)}${c.skipReason ? `<br><small>${html(c.skipReason)}</small>` : ''}</td><td>${(c.durationMs / 1000).toFixed(1)} s</td></tr>`).join('\n');
+  const label: Record<Check['status'], string> = { passed: 'pass', failed: 'FAIL', skipped: 'skip', warning: 'warning', informational: 'info' };
+  const rows = r.checks.map((c) => `<tr class="${c.status}"><td>${label[c.status]}</td><td><code>${html(c.id ?? '')}</code></td><td>${html(c.level ?? '')}</td><td>${html(c.suite)}</td><td>${html(c.name.replace(/ \[[^\]]+\]$/, ''))}${c.skipReason ? `<br><small>${html(c.skipReason)}</small>` : ''}</td><td>${c.source ? `<a href="${html(c.source.url)}">${html(c.source.title)}</a>` : ''}</td><td>${(c.durationMs / 1000).toFixed(1)} s</td></tr>`).join('\n');
+  const warnings = r.checks.filter((c) => c.status === 'warning')
+    .map((c) => `<details open class="warning"><summary>${html(`${c.id}: ${c.name.replace(/ \[[^\]]+\]$/, '')}`)} (expected level)</summary><pre>${html(c.failure ?? '')}</pre></details>`).join('\n');
   const failures = [...r.checks.filter((c) => c.status === 'failed').map((c) => ({ title: `${c.suite}: ${c.name}`, text: c.failure ?? '' })),
     ...r.suiteErrors.map((e) => ({ title: `${e.suite}: suite setup`, text: e.message }))]
     .map((f) => `<details open class="failure"><summary>${html(f.title)}</summary><pre>${html(f.text)}</pre></details>`).join('\n');
@@ -129,16 +182,17 @@ export function htmlReport(r: RunReport): string {
 <html lang="en"><head><meta charset="utf-8"><title>svc-conformance ${html(r.runId)}</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:2em;color:#111}table{border-collapse:collapse;width:100%}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
-tr.passed td:first-child{background:#dcfce7}tr.failed td:first-child{background:#fee2e2;font-weight:bold}tr.skipped td:first-child{background:#f3f4f6}
+tr.passed td:first-child{background:#dcfce7}tr.failed td:first-child{background:#fee2e2;font-weight:bold}tr.skipped td:first-child{background:#f3f4f6}tr.warning td:first-child{background:#fef3c7;font-weight:bold}tr.informational td:first-child{background:#e0f2fe}details.warning summary{color:#92400e;font-weight:bold}
 pre{white-space:pre-wrap;background:#f8fafc;padding:8px;border:1px solid #e5e7eb}details.failure summary{color:#b91c1c;font-weight:bold}.ev{margin:6px 0}
 </style></head><body>
 <h1>svc-conformance</h1>
-<p id="summary">Run ${html(r.runId)} against ${html(r.cluster)}: <b>${r.counts.passed} passed, ${r.counts.failed} failed, ${r.counts.skipped} skipped</b> in ${(r.durationMs / 1000).toFixed(1)} s.</p>
+<p id="summary">Run ${html(r.runId)} against ${html(r.cluster)}: <b>${r.counts.passed} passed, ${r.counts.failed} failed, ${r.counts.warnings} warnings, ${r.counts.skipped} skipped</b> in ${(r.durationMs / 1000).toFixed(1)} s.</p>
 <h2>Failures</h2>${failures || '<p>None.</p>'}
-<h2>Checks</h2><table id="checks"><thead><tr><th>Result</th><th>Suite</th><th>Claim</th><th>Time</th></tr></thead><tbody>
+<h2>Warnings</h2><p>Expected-level checks: documented default behaviour that the specification leaves open. They do not fail the run (<code>--strict</code> makes them fail).</p>${warnings || '<p>None.</p>'}
+<h2>Checks</h2><table id="checks"><thead><tr><th>Result</th><th>Id</th><th>Level</th><th>Suite</th><th>Claim</th><th>Source</th><th>Time</th></tr></thead><tbody>
 ${rows}
 </tbody></table>
-<h2>DNS convergence</h2>${chart(r)}
+<h2>Convergence (DNS, EndpointSlices, Service proxy)</h2>${chart(r)}
 <h2>Evidence: transcripts and measurements</h2>${transcripts || '<p>None.</p>'}
 </body></html>
 `;
@@ -148,6 +202,7 @@ export function writeReports(dir: string, r: RunReport): string[] {
   fs.mkdirSync(dir, { recursive: true });
   const files: [string, string][] = [['junit.xml', junit(r)], ['results.json', JSON.stringify(r, null, 2)], ['summary.md', markdown(r)], ['report.html', htmlReport(r)]];
   for (const [f, text] of files) fs.writeFileSync(path.join(dir, f), text);
-  if (process.env.GITHUB_STEP_SUMMARY) fs.appendFileSync(process.env.GITHUB_STEP_SUMMARY, markdown(r));
+  const summary = stepSummaryFile();
+  if (summary) fs.appendFileSync(summary, markdown(r));
   return files.map(([f]) => path.join(dir, f));
 }

@@ -8,14 +8,14 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { ROOT } from '../../helpers/apply.ts';
-import { DEFAULT_PROFILE_PATH } from '../../helpers/target.ts';
+import { childEnv, DEFAULT_PROFILE_PATH } from '../../helpers/target.ts';
 
 const CLUSTER = path.join(ROOT, 'cluster', 'cluster.sh');
 const STATE = path.dirname(DEFAULT_PROFILE_PATH);
 
 function cluster(args: string[], env: Record<string, string> = {}, timeoutMs = 600_000): { code: number; out: string; ms: number } {
   const start = Date.now();
-  const r = spawnSync('bash', [CLUSTER, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: timeoutMs });
+  const r = spawnSync('bash', [CLUSTER, ...args], { env: childEnv(env), encoding: 'utf8', timeout: timeoutMs });
   return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}`, ms: Date.now() - start };
 }
 
@@ -114,7 +114,7 @@ describe('bundled cluster: another cluster domain, and down', () => {
   const DOMAIN = 'conformance.test';
 
   test(`with the domain set to ${DOMAIN}, names resolve under that domain and not under cluster.local`, () => {
-    const up = cluster(['up'], { SVC_CLUSTER_DOMAIN: DOMAIN, SVC_NODES: '2' });
+    const up = cluster(['up'], { SVC_BUNDLED_CLUSTER_DOMAIN: DOMAIN, SVC_NODES: '2' });
     if (up.code !== 0) throw new Error(`cluster up with domain ${DOMAIN} failed:\n${up.out.slice(-3000)}`);
     expect(up.ms).toBeGreaterThan(0);
     process.stdout.write(`  [measure] lifecycle: up (2 nodes, warm) took ${up.ms} ms\n`);
@@ -124,7 +124,7 @@ describe('bundled cluster: another cluster domain, and down', () => {
     const evidenceDir = fs.mkdtempSync('/tmp/svc-evidence-');
     const run = spawnSync(process.execPath, ['node_modules/jest/bin/jest.js', '--selectProjects', 'cluster', '--', 'suites/clusterip', 'suites/statefulset'], {
       cwd: ROOT, encoding: 'utf8', timeout: 300_000,
-      env: { ...process.env, NODE_OPTIONS: '--experimental-vm-modules', SVC_PROFILE: DEFAULT_PROFILE_PATH, SVC_EVIDENCE_DIR: evidenceDir },
+      env: childEnv({ NODE_OPTIONS: '--experimental-vm-modules', SVC_PROFILE: DEFAULT_PROFILE_PATH, SVC_EVIDENCE_DIR: evidenceDir, SVC_RUN_CONFIG: '', KUBECONFIG: '', SVC_KUBECONFIG: '' }),
     });
     const setup = fs.readFileSync(path.join(evidenceDir, 'clusterip.json'), 'utf8');
     expect({ code: run.status, tail: run.status === 0 ? '' : `${run.stdout}${run.stderr}`.slice(-4000), domainDetected: setup.includes(`cluster domain ${DOMAIN} (from resolv.conf)`) })

@@ -11,15 +11,18 @@ import * as k8s from '@kubernetes/client-node';
 import * as yaml from 'js-yaml';
 import { ROOT } from '../../helpers/apply.ts';
 import { kube } from '../../helpers/kube.ts';
+import { childEnv, chromiumPath } from '../../helpers/target.ts';
 import { CORDON_ANNOTATION } from '../../helpers/nodes.ts';
 import { RUN_LABEL } from '../../helpers/namespace.ts';
 
 const CLI = path.join(ROOT, 'bin', 'svc-conformance.cjs');
+/** The CLI resolves its own run: nothing of this test run's target reaches it. */
+const CLEAN = { KUBECONFIG: '', SVC_PROFILE: '', SVC_KUBECONFIG: '', SVC_RUN_ID: '', SVC_PRIVILEGED: '', SVC_RUN_CONFIG: '', SVC_EVIDENCE_DIR: '', SVC_STRICT: '' };
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'svc-runner-'));
 const adminKubeconfig = (): string => kube().target.kubeconfig!;
 
 function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 600_000): { code: number; out: string } {
-  const r = spawnSync('node', [CLI, ...args], { cwd: tmp, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, KUBECONFIG: '', SVC_PROFILE: '', SVC_KUBECONFIG: '', SVC_RUN_ID: '', SVC_PRIVILEGED: '', ...env } });
+  const r = spawnSync('node', [CLI, ...args], { cwd: tmp, encoding: 'utf8', timeout: timeoutMs, env: childEnv({ ...CLEAN, ...env }) });
   return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -95,12 +98,12 @@ describe('svc-conformance CLI', () => {
   test('--help lists every flag with examples and exits 0; --list prints the checks and runs nothing', async () => {
     const help = cli(['--help']);
     expect(help.code).toBe(0);
-    for (const flag of ['--kubeconfig', '--context', '--focus', '--skip', '--profile', '--probe-image', '--node-tools-image', '--image-registry', '--cluster-domain', '--convergence-bound', '--proxy-bound', '--timeout-scale', '--parallel', '--report-dir', '--keep-namespaces', '--list', '--local', 'Examples:', 'cleanup']) {
+    for (const flag of ['--kubeconfig', '--context', '--focus', '--skip', '--profile', '--probe-image', '--node-tools-image', '--image-registry', '--cluster-domain', '--convergence-bound', '--proxy-bound', '--timeout-scale', '--parallel', '--report-dir', '--keep-namespaces', '--list', '--local', '--strict', 'Examples:', 'cleanup']) {
       expect(help.out).toContain(flag);
     }
     const before = await runNamespaces();
     const list = cli(['run', '--list']);
-    expect({ code: list.code, hasChecks: list.out.split('\n').filter((l) => /^[a-z-]+: /.test(l)).length > 40 }).toEqual({ code: 0, hasChecks: true });
+    expect({ code: list.code, hasChecks: list.out.split('\n').filter((l) => /^[a-z]+\.[a-z0-9.-]+ +(required|expected|informational) /.test(l)).length > 40 }).toEqual({ code: 0, hasChecks: true });
     expect(await runNamespaces()).toEqual(before);
   });
 
@@ -137,13 +140,29 @@ describe('svc-conformance CLI', () => {
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/^svc-conformance: \d+ passed, [1-9]\d* failed, \d+ skipped$/m);
     const junit = fs.readFileSync(path.join(dir, 'junit.xml'), 'utf8');
-    expect(junit).toMatch(/<testcase classname="svc-conformance\.clusterip\.ClusterIP Service" name="web-api\.&lt;ns&gt;\.svc\.&lt;zone&gt; A answers exactly the ClusterIP[^"]*"[^>]*><failure/);
+    expect(junit).toMatch(/<testcase classname="svc-conformance\.clusterip\.ClusterIP Service" name="web-api\.&lt;ns&gt;\.svc\.&lt;zone&gt; A answers exactly the ClusterIP[^"]*\[dns\.clusterip\.a\]"[^>]*><properties><property name="id" value="dns\.clusterip\.a"\/><property name="level" value="required"\/>.*?<\/properties><failure/);
     for (const part of ['question: web-api.', '.svc.wrong-domain.test. A @', 'rcode: ', 'expected: rcode NOERROR, A {10.96.']) expect(junit).toContain(part);
+  }, 300_000);
+
+  test('a failing expected-level check is a warning: exit 0, listed first in the summary; --strict makes it exit 1', () => {
+    // An expected-level row (NODATA for AAAA) asked under a wrong cluster domain cannot
+    // get its answer: it fails, and its level decides what that means for the run.
+    const args = ['run', '--kubeconfig', adminKubeconfig(), '--focus', 'dns\\.negative\\.aaaa-nodata', '--cluster-domain', 'wrong-domain.test'];
+    const dir = path.join(tmp, 'warn-report');
+    const r = cli([...args, '--report-dir', dir]);
+    expect({ code: r.code, says: /1 warning\(s\): .*dns\.negative\.aaaa-nodata/.test(r.out), closing: /^svc-conformance: 0 passed, 0 failed, \d+ skipped$/m.test(r.out) }).toEqual({ code: 0, says: true, closing: true });
+    const summary = fs.readFileSync(path.join(dir, 'summary.md'), 'utf8');
+    expect(summary.indexOf('## Warnings')).toBeGreaterThan(0);
+    expect(summary.indexOf('## Warnings')).toBeLessThan(summary.indexOf('| | Id | Level |'));
+    const results = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as { checks: { id?: string; status: string; level?: string }[] };
+    expect(results.checks.find((c) => c.id === 'dns.negative.aaaa-nodata')).toMatchObject({ status: 'warning', level: 'expected' });
+    const strict = cli([...args, '--strict', '--report-dir', path.join(tmp, 'strict-report')]);
+    expect({ code: strict.code, closing: /^svc-conformance: 0 passed, 1 failed, \d+ skipped$/m.test(strict.out) }).toEqual({ code: 1, closing: true });
   }, 300_000);
 
   test('the HTML report renders in headless Chromium: the table of checks, the failure opened, no console errors', async () => {
     const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: process.env.SVC_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    const browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       const errors: string[] = [];
@@ -185,7 +204,7 @@ describe('svc-conformance CLI', () => {
 
   test('a run killed midway leaves namespaces that cleanup removes; nothing is left cordoned', async () => {
     const id = `killed-${Date.now().toString(36).slice(-4)}`;
-    const child = spawn('node', [CLI, 'run', '--run-id', id, '--kubeconfig', adminKubeconfig(), '--report-dir', path.join(tmp, 'killed')], { cwd: tmp, detached: true, stdio: 'ignore', env: { ...process.env, KUBECONFIG: '', SVC_PROFILE: '', SVC_KUBECONFIG: '', SVC_RUN_ID: '', SVC_PRIVILEGED: '' } });
+    const child = spawn('node', [CLI, 'run', '--run-id', id, '--kubeconfig', adminKubeconfig(), '--report-dir', path.join(tmp, 'killed')], { cwd: tmp, detached: true, stdio: 'ignore', env: childEnv(CLEAN) });
     await newRunNamespaces(id, 2);
     process.kill(-child.pid!, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 500));
@@ -198,7 +217,7 @@ describe('svc-conformance CLI', () => {
 
   test('SIGTERM stops a run, removes its namespaces and exits 130', async () => {
     const id = `term-${Date.now().toString(36).slice(-4)}`;
-    const child = spawn('node', [CLI, 'run', '--run-id', id, '--kubeconfig', adminKubeconfig(), '--report-dir', path.join(tmp, 'terminated')], { cwd: tmp, stdio: 'ignore', env: { ...process.env, KUBECONFIG: '', SVC_PROFILE: '', SVC_KUBECONFIG: '', SVC_RUN_ID: '', SVC_PRIVILEGED: '' } });
+    const child = spawn('node', [CLI, 'run', '--run-id', id, '--kubeconfig', adminKubeconfig(), '--report-dir', path.join(tmp, 'terminated')], { cwd: tmp, stdio: 'ignore', env: childEnv(CLEAN) });
     await newRunNamespaces(id, 2);
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     child.kill('SIGTERM');

@@ -1,0 +1,70 @@
+// Declares a registered check as a Jest test: the title carries the claim and the id,
+// an unmet requirement is a structured skip (its reason recorded, not spliced into the
+// title), and the level decides the verdict: a failing required check fails; a failing
+// expected check is a warning (a failure under --strict); an informational check never
+// fails. Verdicts other than Jest's own go to <evidence dir>/verdicts/<run id>.<pid>.jsonl,
+// which the reports merge by id (file names start with the run id).
+import { test } from '@jest/globals';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { checkDef, type CheckDef, type Requirement } from '../suites/registry.ts';
+import { setCurrentCheck } from './current-check.ts';
+import { currentTarget } from './target.ts';
+
+export interface Verdict {
+  id: string;
+  status: 'skipped' | 'warning' | 'informational';
+  reason?: string;
+  message?: string;
+}
+
+
+export function recordVerdict(v: Verdict): void {
+  const dir = path.join(currentTarget().evidenceDir, 'verdicts');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.appendFileSync(path.join(dir, `${currentTarget().runId}.${process.pid}.jsonl`), `${JSON.stringify(v)}\n`);
+}
+
+/** Why the cluster or the run does not meet a requirement, or undefined when it does. */
+export function unmet(requires: Requirement[] = []): string | undefined {
+  const t = currentTarget();
+  for (const r of requires) {
+    if (r === 'multi-node' && t.schedulableNodes === 1) return 'needs two schedulable nodes; the cluster has one';
+    if (r === 'ipv6' && !t.ipFamilies.includes('IPv6')) return `the cluster is single-stack (kube-dns ipFamilies: ${t.ipFamilies.join(',')})`;
+    if (r === 'privileged' && !t.privileged) return 'privileged profile not enabled (--profile privileged / SVC_PRIVILEGED=1)';
+    if (r === 'kube-proxy' && t.kubeProxy !== 'present') return 'no kube-proxy in this cluster (no k8s-app=kube-proxy Pods in kube-system)';
+    if (r === 'proxy-rules-readable') {
+      if (t.proxyMode === 'ipvs') return 'kube-proxy runs in ipvs mode: its rules are not verified';
+      if (!['iptables', 'nftables'].includes(t.proxyMode)) return `kube-proxy's mode '${t.proxyMode}' could not be read from kube-system/kube-proxy`;
+    }
+  }
+  return undefined;
+}
+
+export const title = (def: CheckDef): string => `${def.claim} [${def.id}]`;
+
+/** The id in a check's Jest title, for the reports. */
+export const idInTitle = (t: string): string | undefined => /\[([a-z0-9][a-z0-9.-]*)\]$/.exec(t)?.[1];
+
+export function check(id: string, fn: () => Promise<void>, timeoutMs?: number): void {
+  const def = checkDef(id);
+  const reason = unmet(def.requires);
+  if (reason) {
+    recordVerdict({ id, status: 'skipped', reason });
+    test.skip(title(def), () => undefined);
+    return;
+  }
+  test(title(def), async () => {
+    setCurrentCheck(id);
+    try {
+      await fn();
+    } catch (e) {
+      if (def.level === 'required' || (def.level === 'expected' && currentTarget().strict)) throw e;
+      const message = (e as Error).message ?? String(e);
+      recordVerdict({ id, status: def.level === 'expected' ? 'warning' : 'informational', message });
+      process.stdout.write(`  [${def.level === 'expected' ? 'warning' : 'info'}] ${id}: ${message.split('\n')[0]}\n`);
+    } finally {
+      setCurrentCheck(undefined);
+    }
+  }, timeoutMs);
+}

@@ -1,0 +1,42 @@
+// The README's table of checks, generated from the registry (suites/registry.ts).
+// `node helpers/readme-checks.ts --write` rewrites it between the markers; a unit test
+// (helpers/readme-checks.test.ts) fails when the README and the registry differ.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { REGISTRY } from '../suites/registry.ts';
+
+export const BEGIN = '<!-- checks:begin (generated from suites/registry.ts: node helpers/readme-checks.ts --write) -->';
+export const END = '<!-- checks:end -->';
+export const README = path.join(path.dirname(path.dirname(fileURLToPath(import.meta.url))), 'README.md');
+
+const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+export function checksTable(): string {
+  const levels = { required: 0, expected: 0, informational: 0 };
+  for (const c of REGISTRY) levels[c.level]++;
+  const lines = [
+    `${REGISTRY.length} checks: ${levels.required} required, ${levels.expected} expected, ${levels.informational} informational.`,
+    '',
+    '| Suite | Id | Level | Claim | Source |',
+    '|---|---|---|---|---|',
+    ...[...REGISTRY].sort((a, b) => a.suite.localeCompare(b.suite) || a.id.localeCompare(b.id))
+      .map((c) => `| ${c.suite} | \`${c.id}\` | ${c.level} | ${cell(c.claim)}${c.requires?.length ? ` (needs: ${c.requires.join(', ')})` : ''} | [${cell(c.source.title)}](${c.source.url}) |`),
+  ];
+  return lines.join('\n');
+}
+
+export function readmeSection(text: string): string | undefined {
+  const i = text.indexOf(BEGIN);
+  const j = text.indexOf(END);
+  return i >= 0 && j > i ? text.slice(i + BEGIN.length, j).trim() : undefined;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1]) && process.argv.includes('--write')) {
+  const text = fs.readFileSync(README, 'utf8');
+  const i = text.indexOf(BEGIN);
+  const j = text.indexOf(END);
+  if (i < 0 || j < i) throw new Error(`README.md lacks the markers ${BEGIN} ... ${END}`);
+  fs.writeFileSync(README, `${text.slice(0, i + BEGIN.length)}\n${checksTable()}\n${text.slice(j)}`);
+  process.stdout.write('README.md: table of checks regenerated\n');
+}

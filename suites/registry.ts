@@ -1,0 +1,142 @@
+// The check registry: every check the suites make, declared once, with a stable id, the
+// claim in plain words, its source and its level. Imported by the suites (through
+// helpers/check.ts), by `svc-conformance list` and by the README generator; nothing here
+// runs anything. Ids are `<area>.<subject>.<claim>` and never change once published.
+//
+// Levels:
+// - required: the Kubernetes DNS specification or the Kubernetes API guarantees it; a
+//   failure fails the run.
+// - expected: documented default behaviour that the specification leaves open; a failure
+//   is a warning (`--strict` makes it fail). Each one says why in `why`.
+// - informational: measured and reported, never failing.
+import { DNS_ROWS } from './dns-table.ts';
+
+export type Level = 'required' | 'expected' | 'informational';
+/** What a check needs from the cluster or the run; detected once per run. */
+export type Requirement = 'multi-node' | 'ipv6' | 'kube-proxy' | 'privileged' | 'proxy-rules-readable';
+
+export interface Source {
+  title: string;
+  url: string;
+}
+
+export interface CheckDef {
+  id: string;
+  /** The suite file (suites/<suite>.test.ts) that runs it. */
+  suite: string;
+  claim: string;
+  level: Level;
+  source: Source;
+  requires?: Requirement[];
+  /** Expected level: why the specification leaves it open. */
+  why?: string;
+}
+
+const SPEC = 'https://github.com/kubernetes/dns/blob/master/docs/specification.md';
+export const src = {
+  spec: (section: string, anchor: string): Source => ({ title: `Kubernetes DNS specification ${section}`, url: `${SPEC}#${anchor}` }),
+  serviceDoc: (title: string, anchor = ''): Source => ({ title: `Service (${title})`, url: `https://kubernetes.io/docs/concepts/services-networking/service/${anchor}` }),
+  dnsDoc: (title: string, anchor = ''): Source => ({ title: `DNS for Services and Pods (${title})`, url: `https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/${anchor}` }),
+  slicesDoc: (title: string, anchor = ''): Source => ({ title: `EndpointSlices (${title})`, url: `https://kubernetes.io/docs/concepts/services-networking/endpoint-slices/${anchor}` }),
+  vipDoc: (title: string, anchor = ''): Source => ({ title: `Virtual IPs and Service Proxies (${title})`, url: `https://kubernetes.io/docs/reference/networking/virtual-ips/${anchor}` }),
+  stsDoc: { title: 'StatefulSet: stable network ID', url: 'https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/#stable-network-id' },
+  labels: (label: string, anchor: string): Source => ({ title: `Well-known labels: ${label}`, url: `https://kubernetes.io/docs/reference/labels-annotations-taints/#${anchor}` }),
+  rfc: (n: number, title: string): Source => ({ title: `RFC ${n} (${title})`, url: `https://www.rfc-editor.org/rfc/rfc${n}` }),
+  grpc: { title: 'gRPC load balancing (round_robin per call, pick per channel)', url: 'https://github.com/grpc/grpc/blob/master/doc/load-balancing.md' },
+  suite: (what: string): Source => ({ title: `svc-conformance test bed (${what})`, url: 'https://kubernetes.io/docs/concepts/cluster-administration/networking/' }),
+};
+
+/** The non-table checks, suite by suite (the DNS table rows follow from dns-table.ts). */
+const CHECKS: CheckDef[] = [
+  // clusterip
+  { id: 'service.clusterip.vip-from-range', suite: 'clusterip', level: 'required', claim: 'a ClusterIP Service gets a virtual IP from the Service range that is no Pod\'s IP', source: src.serviceDoc('type ClusterIP', '#type-clusterip') },
+  { id: 'proxy.clusterip.connect', suite: 'clusterip', level: 'required', claim: 'connections through the virtual IP reach a backend Pod, not the address dialled, from every node', source: src.vipDoc('virtual IP mechanism') },
+  // headless
+  { id: 'service.headless.no-vip', suite: 'headless', level: 'required', claim: 'a headless Service has no virtual IP: spec.clusterIP is None', source: src.serviceDoc('headless Services', '#headless-services') },
+  { id: 'dns.headless.a-set', suite: 'headless', level: 'required', claim: 'a headless Service\'s A answers exactly the ready Pod IPs, which are the ready addresses of its EndpointSlices', source: src.spec('2.4.1', '241---aaaa-records') },
+  { id: 'dns.headless.readiness', suite: 'headless', level: 'required', claim: 'a Pod whose readiness probe fails leaves the A answer within the bound, and comes back once it is ready', source: src.spec('2.1 and 2.4.1', '241---aaaa-records') },
+  { id: 'dns.headless.scaling', suite: 'headless', level: 'required', claim: 'scaling 3 -> 5 -> 2 is reflected in the A answer within the bound', source: src.spec('2.4.1', '241---aaaa-records') },
+  { id: 'net.headless.pod-reach', suite: 'headless', level: 'required', claim: 'each Pod IP in a headless Service\'s answer can be reached directly', source: src.serviceDoc('headless Services', '#headless-services') },
+  // statefulset
+  { id: 'dns.statefulset.pod-names', suite: 'statefulset', level: 'required', claim: 'mysql-N.mysql.<ns>.svc.<zone> resolves to exactly Pod N\'s IP, for each N', source: src.stsDoc },
+  { id: 'dns.statefulset.short-name', suite: 'statefulset', level: 'required', claim: 'from a peer Pod, the short name mysql-0.mysql resolves through the system resolver (search path)', source: src.dnsDoc('Pod\'s hostname and subdomain', '#pod-hostname-and-subdomain-field') },
+  {
+    id: 'dns.statefulset.no-names-without-service', suite: 'statefulset', level: 'expected', claim: 'a StatefulSet whose serviceName names no headless Service gets no per-Pod names (under another Service selecting its Pods, or under the missing name)', source: src.dnsDoc('Pod\'s hostname and subdomain', '#pod-hostname-and-subdomain-field'),
+    why: 'The specification (2.1) lets a server give an endpoint without a hostname any unique identifier, and CoreDNS\'s endpoint_pod_names uses the Pod name: then orphan-0.<other Service> exists. No name is guaranteed here, but none is forbidden either.',
+  },
+  { id: 'dns.statefulset.reschedule', suite: 'statefulset', level: 'required', claim: 'a StatefulSet Pod keeps its name on another node with a new IP (on a 1-node cluster: recreated on the same node), DNS follows within the bound at every replica, and the old IP never comes back', source: src.stsDoc },
+  // external-endpoints
+  { id: 'api.external.mirrored-slice', suite: 'external-endpoints', level: 'required', claim: 'a manual Endpoints is mirrored into exactly one EndpointSlice, labelled as managed by the mirroring controller', source: src.slicesDoc('EndpointSlice mirroring', '#endpointslice-mirroring') },
+  { id: 'dns.external.slice-a', suite: 'external-endpoints', level: 'required', claim: 'a selectorless headless Service with a hand-made EndpointSlice resolves to exactly its address', source: src.serviceDoc('custom EndpointSlices', '#custom-endpointslices') },
+  // endpointslices
+  { id: 'api.slices.clusterip', suite: 'endpointslices', level: 'required', claim: 'a ClusterIP Service\'s EndpointSlices are labelled with its name and list exactly the ready Pods as ready and serving', source: src.slicesDoc('ownership and conditions', '#conditions') },
+  { id: 'api.slices.headless', suite: 'endpointslices', level: 'required', claim: 'a headless Service\'s EndpointSlices do the same and carry service.kubernetes.io/headless', source: src.labels('service.kubernetes.io/headless', 'service-kubernetes-io-headless') },
+  // dns-records
+  { id: 'dns.schema.version', suite: 'dns-records', level: 'required', claim: 'dns-version.<zone> TXT holds one schema version (1.1.0 expected; another value is reported)', source: src.spec('2.2', '22---record-for-schema-version') },
+  { id: 'dns.srv.unnamed-port', suite: 'dns-records', level: 'required', claim: 'a port without a name has no SRV record: the _<port>._<proto> name it would have is NODATA or NXDOMAIN, never a record', source: src.spec('2.3.2', '232---srv-records') },
+  { id: 'dns.ptr.statefulset-pod', suite: 'dns-records', level: 'required', claim: 'PTR of a StatefulSet Pod IP includes <pod>.<svc>.<ns>.svc.<zone> (extra PTRs are reported)', source: src.spec('2.4.3', '243---ptr-records') },
+  { id: 'dns.aaaa.dual-stack', suite: 'dns-records', level: 'required', claim: 'AAAA records follow IPv6 ClusterIPs on a dual-stack cluster', source: src.spec('2.3.1', '231---aaaa-records'), requires: ['ipv6'] },
+  { id: 'dns.ttl.reported', suite: 'dns-records', level: 'informational', claim: 'A records carry a TTL (not prescribed by the spec; reported)', source: src.spec('2.3.1', '231---aaaa-records') },
+  { id: 'dns.replicas.agree', suite: 'dns-records', level: 'required', claim: 'every CoreDNS replica gives the same answer set for every question of the suite', source: src.spec('2 (one answer per name)', '2---resource-records') },
+  // dns-negative
+  { id: 'dns.negative.soa-minimum', suite: 'dns-negative', level: 'informational', claim: 'the SOA minimum TTL (negative-caching TTL) is reported', source: src.rfc(2308, 'negative caching') },
+  // dns-externalname
+  { id: 'dns.externalname.update', suite: 'dns-externalname', level: 'required', claim: 'an update to externalName is followed within the bound', source: src.spec('2.5', '25---records-for-external-name-services') },
+  { id: 'dns.externalname.to-clusterip', suite: 'dns-externalname', level: 'required', claim: 'after a switch to type ClusterIP the name answers the virtual IP and no CNAME', source: src.spec('2.3.1', '231---aaaa-records') },
+  // dns-not-ready
+  { id: 'dns.not-ready.absent', suite: 'dns-not-ready', level: 'required', claim: 'without publishNotReadyAddresses, Pods whose readiness always fails are absent from the answer and have no per-Pod name', source: src.spec('2.1 (ready endpoints)', '21---definitions') },
+  { id: 'dns.not-ready.published', suite: 'dns-not-ready', level: 'required', claim: 'switching publishNotReadyAddresses on publishes them in A within the bound, and each under its per-Pod name', source: src.serviceDoc('publishNotReadyAddresses', '#publishnotreadyaddresses') },
+  { id: 'dns.not-ready.unpublished', suite: 'dns-not-ready', level: 'required', claim: 'switching publishNotReadyAddresses off again removes them within the bound', source: src.serviceDoc('publishNotReadyAddresses', '#publishnotreadyaddresses') },
+  // dns-large
+  { id: 'dns.large.tc-and-tcp', suite: 'dns-large', level: 'required', claim: 'a headless Service over 60 Pods: without EDNS0 the UDP answer has TC set, and the TCP answer holds all 60', source: src.rfc(7766, 'DNS over TCP') },
+  { id: 'dns.large.edns0', suite: 'dns-large', level: 'expected', claim: 'with EDNS0 at 4096 the UDP answer holds all 60, exactly the ready set', source: src.rfc(6891, 'EDNS0'), why: 'A server may advertise a smaller UDP size than the client (RFC 6891) and answer with TC instead; CoreDNS without a bufsize limit fits 60 A records in 4096 bytes.' },
+  // dns-resolver
+  { id: 'dns.resolver.short-forms', suite: 'dns-resolver', level: 'required', claim: 'the short forms svc, svc.ns and svc.ns.svc resolve through the kubelet\'s search path', source: src.dnsDoc('namespaces of Services', '#namespaces-of-services') },
+  // service-pair
+  { id: 'dns.pair.pod-names', suite: 'service-pair', level: 'required', claim: 'per-Pod names mysql-N.<serviceName Service> answer Pod N\'s IP when a second Service selects the same Pods', source: src.spec('2.4.1 (hostname and subdomain)', '241---aaaa-records') },
+  {
+    id: 'dns.pair.names-under-service-name', suite: 'service-pair', level: 'expected', claim: 'per-Pod names exist only under the Service that serviceName names, not under a ClusterIP Service over the same Pods', source: src.stsDoc,
+    why: 'The specification (2.4.1) defines per-endpoint names for headless Services only and says nothing about them under a ClusterIP Service: a server that answers them there serves an extension (section 3), not a violation.',
+  },
+  // proxy-behaviour
+  { id: 'proxy.clusterip.spread', suite: 'proxy-behaviour', level: 'required', claim: 'connections through a ClusterIP reach every ready backend (30 x 3 requests, counts reported)', source: src.vipDoc('virtual IP mechanism') },
+  { id: 'proxy.clusterip.http1-pinned', suite: 'proxy-behaviour', level: 'required', claim: 'all requests on one kept-alive HTTP/1.1 connection land on one backend', source: src.vipDoc('connections are balanced, not requests') },
+  { id: 'proxy.clusterip.http2-pinned', suite: 'proxy-behaviour', level: 'required', claim: 'all requests on one HTTP/2 connection land on one backend', source: src.vipDoc('connections are balanced, not requests') },
+  { id: 'lb.grpc.headless-round-robin', suite: 'proxy-behaviour', level: 'required', claim: 'a gRPC round_robin client on dns:///<headless Service> spreads requests over every backend Pod', source: src.grpc },
+  { id: 'lb.grpc.clusterip-one-channel', suite: 'proxy-behaviour', level: 'required', claim: 'the same gRPC client through a ClusterIP Service sends every request on its channel to one Pod', source: src.grpc },
+  { id: 'proxy.statefulset.direct-pod', suite: 'proxy-behaviour', level: 'required', claim: 'connecting to mysql-0.mysql always reaches Pod 0, while a ClusterIP Service over the same Pods reaches several', source: src.stsDoc },
+  { id: 'proxy.clusterip.affinity', suite: 'proxy-behaviour', level: 'required', claim: 'ClientIP session affinity keeps one backend for 15 requests in a row', source: src.vipDoc('session affinity', '#session-affinity') },
+  { id: 'proxy.kube-proxy.service-proxy-name', suite: 'proxy-behaviour', level: 'required', claim: 'a Service labelled service.kubernetes.io/service-proxy-name is not served by kube-proxy, until the label goes', source: src.labels('service.kubernetes.io/service-proxy-name', 'servicekubernetesioservice-proxy-name'), requires: ['kube-proxy'] },
+  { id: 'proxy.kube-proxy.headless-slice', suite: 'proxy-behaviour', level: 'required', claim: 'endpoints in an EndpointSlice labelled service.kubernetes.io/headless are not served by kube-proxy, until the label goes', source: src.labels('service.kubernetes.io/headless', 'service-kubernetes-io-headless'), requires: ['kube-proxy'] },
+  {
+    id: 'proxy.clusterip.reject-no-endpoints', suite: 'proxy-behaviour', level: 'expected', claim: 'a ClusterIP Service without endpoints refuses connections quickly (REJECT, not a timeout)', source: src.vipDoc('traffic to a Service without endpoints'),
+    why: 'kube-proxy rejects such traffic (ICMP port unreachable); the API does not oblige every Service proxy to, and a proxy that drops it is slower to fail but not wrong.',
+  },
+  // proxy-rules
+  { id: 'rules.kube-proxy.mode', suite: 'proxy-rules', level: 'required', claim: 'kube-proxy reports the expected mode at /proxyMode on every node', source: src.vipDoc('proxy modes', '#proxy-modes'), requires: ['privileged', 'kube-proxy', 'proxy-rules-readable'] },
+  { id: 'rules.clusterip.rule', suite: 'proxy-rules', level: 'required', claim: 'a ClusterIP Service gets its rule, leading to exactly its ready endpoints, on every node (time to the rule measured)', source: src.vipDoc('proxy modes', '#proxy-modes'), requires: ['privileged', 'kube-proxy', 'proxy-rules-readable'] },
+  { id: 'rules.headless.none', suite: 'proxy-rules', level: 'required', claim: 'a headless Service gets no rule, chain or element at all', source: src.serviceDoc('headless Services', '#headless-services'), requires: ['privileged', 'kube-proxy', 'proxy-rules-readable'] },
+  { id: 'rules.clusterip.reject', suite: 'proxy-rules', level: 'required', claim: 'a ClusterIP Service with 0 endpoints gets the reject entry on every node', source: src.vipDoc('proxy modes', '#proxy-modes'), requires: ['privileged', 'kube-proxy', 'proxy-rules-readable'] },
+  // smoke
+  { id: 'bed.nodes.ready', suite: 'smoke', level: 'required', claim: 'every node is Ready (as many as the bundled cluster profile says)', source: src.suite('nodes') },
+  { id: 'bed.pod.cross-node', suite: 'smoke', level: 'required', claim: 'a Pod on one node reaches a Pod on another node by its IP (on a 1-node cluster: its own IP)', source: src.suite('Pod network') },
+  { id: 'bed.dns.kubernetes-default', suite: 'smoke', level: 'required', claim: 'a Pod resolves kubernetes.default.svc.<zone> through the cluster DNS Service', source: src.spec('2.3.1', '231---aaaa-records') },
+  { id: 'bed.clusterip.reach', suite: 'smoke', level: 'required', claim: 'a ClusterIP Service is reachable from Pods on every node', source: src.vipDoc('virtual IP mechanism') },
+  { id: 'bed.api.logs-exec', suite: 'smoke', level: 'required', claim: 'logs and exec work through the API server', source: src.suite('API server to kubelet') },
+  { id: 'bed.statefulset.new-ip', suite: 'smoke', level: 'required', claim: 'a deleted StatefulSet Pod comes back under the same name with a new IP', source: src.stsDoc },
+];
+
+export const REGISTRY: CheckDef[] = [...CHECKS, ...DNS_ROWS.map(({ id, suite, claim, level, source, requires, why }) => ({ id, suite, claim, level, source, requires, why }))];
+
+const byId = new Map<string, CheckDef>();
+for (const c of REGISTRY) {
+  if (byId.has(c.id)) throw new Error(`check id ${c.id} is declared twice`);
+  if (c.level === 'expected' && !c.why) throw new Error(`expected-level check ${c.id} needs its reasoning (why)`);
+  byId.set(c.id, c);
+}
+
+export function checkDef(id: string): CheckDef {
+  const c = byId.get(id);
+  if (!c) throw new Error(`no check ${id} in suites/registry.ts`);
+  return c;
+}
