@@ -5,7 +5,7 @@
 // is reported as slow ("not converged within N ms", with the last state seen), never
 // as a wrong answer. The bounds are verdicts, so SVC_TIMEOUT_SCALE does not stretch them.
 import type { Observation } from './wait.ts';
-import { sleep } from './wait.ts';
+import { describeState as describe, sleep } from './wait.ts';
 
 export type ConvergenceKind = 'DNS' | 'EndpointSlices' | 'Service proxy';
 
@@ -18,15 +18,6 @@ export class NotConverged extends Error {
     this.name = 'NotConverged';
     this.lastState = lastState;
     this.elapsedMs = elapsedMs;
-  }
-}
-
-function describe(v: unknown): string {
-  if (typeof v === 'string') return v;
-  try {
-    return JSON.stringify(v, null, 2);
-  } catch {
-    return String(v);
   }
 }
 

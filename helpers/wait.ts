@@ -12,13 +12,14 @@ export class WaitTimeout extends Error {
   readonly lastState: unknown;
 
   constructor(what: string, ms: number, lastState: unknown) {
-    super(`timed out after ${(ms / 1000).toFixed(1)} s waiting for ${what}.\nLast observed state:\n${describe(lastState)}`);
+    super(`timed out after ${(ms / 1000).toFixed(1)} s waiting for ${what}.\nLast observed state:\n${describeState(lastState)}`);
     this.name = 'WaitTimeout';
     this.lastState = lastState;
   }
 }
 
-function describe(v: unknown): string {
+/** A state for a failure message: strings as they are, anything else as JSON. */
+export function describeState(v: unknown): string {
   if (typeof v === 'string') return v;
   try {
     return JSON.stringify(v, null, 2);
