@@ -33,6 +33,7 @@ export interface CheckDef {
 }
 
 const SPEC = 'https://github.com/kubernetes/dns/blob/master/docs/specification.md';
+const L4_WHY = 'The Service API and kube-proxy balance connections, not requests (Virtual IPs and Service Proxies); the API does not forbid an L7-aware proxy that balances the requests of one connection, so this is documented default behaviour, not a guarantee.';
 export const src = {
   spec: (section: string, anchor: string): Source => ({ title: `Kubernetes DNS specification ${section}`, url: `${SPEC}#${anchor}` }),
   serviceDoc: (title: string, anchor = ''): Source => ({ title: `Service (${title})`, url: `https://kubernetes.io/docs/concepts/services-networking/service/${anchor}` }),
@@ -100,10 +101,10 @@ const CHECKS: CheckDef[] = [
   },
   // proxy-behaviour
   { id: 'proxy.clusterip.spread', suite: 'proxy-behaviour', level: 'required', claim: 'connections through a ClusterIP reach every ready backend (30 x 3 requests, counts reported)', source: src.vipDoc('virtual IP mechanism') },
-  { id: 'proxy.clusterip.http1-pinned', suite: 'proxy-behaviour', level: 'required', claim: 'all requests on one kept-alive HTTP/1.1 connection land on one backend', source: src.vipDoc('connections are balanced, not requests') },
-  { id: 'proxy.clusterip.http2-pinned', suite: 'proxy-behaviour', level: 'required', claim: 'all requests on one HTTP/2 connection land on one backend', source: src.vipDoc('connections are balanced, not requests') },
+  { id: 'proxy.clusterip.http1-pinned', suite: 'proxy-behaviour', level: 'expected', claim: 'all requests on one kept-alive HTTP/1.1 connection land on one backend', source: src.vipDoc('connections are balanced, not requests'), why: L4_WHY },
+  { id: 'proxy.clusterip.http2-pinned', suite: 'proxy-behaviour', level: 'expected', claim: 'all requests on one HTTP/2 connection land on one backend', source: src.vipDoc('connections are balanced, not requests'), why: L4_WHY },
   { id: 'lb.grpc.headless-round-robin', suite: 'proxy-behaviour', level: 'required', claim: 'a gRPC round_robin client on dns:///<headless Service> spreads requests over every backend Pod', source: src.grpc },
-  { id: 'lb.grpc.clusterip-one-channel', suite: 'proxy-behaviour', level: 'required', claim: 'the same gRPC client through a ClusterIP Service sends every request on its channel to one Pod', source: src.grpc },
+  { id: 'lb.grpc.clusterip-one-channel', suite: 'proxy-behaviour', level: 'expected', claim: 'the same gRPC client through a ClusterIP Service sends every request on its channel to one Pod', source: src.grpc, why: L4_WHY },
   { id: 'proxy.statefulset.direct-pod', suite: 'proxy-behaviour', level: 'required', claim: 'connecting to mysql-0.mysql always reaches Pod 0, while a ClusterIP Service over the same Pods reaches several', source: src.stsDoc },
   { id: 'proxy.clusterip.affinity', suite: 'proxy-behaviour', level: 'required', claim: 'ClientIP session affinity keeps one backend for 15 requests in a row', source: src.vipDoc('session affinity', '#session-affinity') },
   { id: 'proxy.kube-proxy.service-proxy-name', suite: 'proxy-behaviour', level: 'required', claim: 'a Service labelled service.kubernetes.io/service-proxy-name is not served by kube-proxy, until the label goes', source: src.labels('service.kubernetes.io/service-proxy-name', 'servicekubernetesioservice-proxy-name'), requires: ['kube-proxy'] },
