@@ -136,6 +136,17 @@ export const DNS_ROWS: DnsRow[] = [
     claim: 'over the same StatefulSet, the headless Service mysql-headless answers the 3 Pod IPs',
     name: (c) => c.svc('mysql-headless'), type: 'A', expect: async (c) => ({ rcode: 'NOERROR', set: (await c.readyPods('app=mysql')).map((p) => p.ip) }),
   },
+  {
+    id: 'dns.pair.srv-clusterip', suite: 'service-pair', fixture: 'mysql-pair', level: 'required', source: spec('2.3.2', '232---srv-records'),
+    claim: 'over the same StatefulSet, _mysql._tcp.<ClusterIP Service> SRV targets the Service itself, not the Pods',
+    name: (c) => `_mysql._tcp.${c.svc('mysql')}`, type: 'SRV', expect: (c) => ({ rcode: 'NOERROR', set: [`3306 ${c.svc('mysql')}`] }),
+  },
+  {
+    id: 'dns.pair.srv-headless', suite: 'service-pair', fixture: 'mysql-pair', level: 'required', source: spec('2.4.2', '242---srv-records'),
+    claim: 'over the same StatefulSet, _mysql._tcp.<headless Service> SRV targets each ready Pod by its name under that Service',
+    name: (c) => `_mysql._tcp.${c.svc('mysql-headless')}`, type: 'SRV',
+    expect: async (c) => ({ rcode: 'NOERROR', set: (await c.readyPods('app=mysql')).map((p) => `3306 ${p.name}.${c.svc('mysql-headless')}`) }),
+  },
   // external-endpoints
   {
     id: 'dns.external.endpoints-a', suite: 'external-endpoints', fixture: 'external-db', level: 'required', source: { title: 'Service (Services without selectors)', url: 'https://kubernetes.io/docs/concepts/services-networking/service/#services-without-selectors' },
