@@ -46,7 +46,8 @@ export interface SuiteContext {
   /** Asks every question from every probe, at every server; returns answers labelled. */
   askEverywhere(questions: (server: DnsServer) => DnsQuestion[]): Promise<{ probe: Probe; server: DnsServer; answer: DnsAnswer }[]>;
   /** The rule for every DNS check: waits (bounded, measured) until every server gives the
-   *  expected answer to every probe, then asks once more and asserts exactly. Fails with
+   *  expected answer to every probe, then asserts exactly (on a fresh round when the
+   *  answers changed while it waited; else on that first round). Fails with
    *  "not converged within N ms" and the last answers, or, when a fresh round differs
    *  after convergence, as a wrong answer. Returns the fresh round's answers. */
   expectEverywhere(check: string, name: string, type: DnsQuestion['type'], exp: Expectation, opts?: ExpectOptions): Promise<DnsAnswer[]>;
@@ -90,23 +91,26 @@ export function useSuite(suite: string, opts: { probes?: number; podSecurity?: '
     return (await Promise.all(jobs)).flat();
   };
   const label = (r: { probe: Probe; server: DnsServer }): string => `${r.server.label}, asked from ${r.probe.pod} on ${r.probe.node}`;
-  ctx.convergeEverywhere = async (check, name, type, exp, o = {}) => {
+  type Round = Awaited<ReturnType<SuiteContext['askEverywhere']>>;
+  const convergeRound = async (check: string, name: string, type: DnsQuestion['type'], exp: Expectation, o: ExpectOptions): Promise<{ ms: number; polls: number; round: Round }> => {
     const boundMs = o.boundMs ?? kube().target.convergenceBoundMs;
-    type Round = Awaited<ReturnType<SuiteContext['askEverywhere']>>;
-    const { ms, polls } = await converge<Round>(`${name} ${type} to be ${expectationText(exp, type)} at every server from every probe`, async () => {
+    const r = await converge<Round>(`${name} ${type} to be ${expectationText(exp, type)} at every server from every probe`, async () => {
       const results = await ctx.askEverywhere((server) => [{ name, type, server: server.ip, timeoutMs: 1000, ...o.extra }]);
-      const bad = results.filter((r) => mismatch(r.answer, exp));
-      return { ok: bad.length === 0, state: bad };
+      const bad = results.filter((x) => mismatch(x.answer, exp));
+      return { ok: bad.length === 0, state: bad.length ? bad : results };
     }, {
       kind: 'DNS', boundMs, boundName: o.boundMs ? 'this check\'s bound' : 'SVC_CONVERGENCE_BOUND_MS / --convergence-bound', since: o.since,
-      render: (bad) => { try { assertAnswers(bad.map((r) => ({ answer: r.answer, label: label(r), exp })), `${name} ${type}`); return '(no difference)'; } catch (e) { return (e as Error).message; } },
+      render: (bad) => { try { assertAnswers(bad.map((x) => ({ answer: x.answer, label: label(x), exp })), `${name} ${type}`); return '(no difference)'; } catch (e) { return (e as Error).message; } },
     });
-    ctx.evidence.measure(check, `DNS converged: ${name} ${type}`, ms, 'ms', polls > 1);
-    return ms;
+    ctx.evidence.measure(check, `DNS converged: ${name} ${type}`, r.ms, 'ms', r.polls > 1);
+    return { ms: r.ms, polls: r.polls, round: r.state };
   };
+  ctx.convergeEverywhere = async (check, name, type, exp, o = {}) => (await convergeRound(check, name, type, exp, o)).ms;
   ctx.expectEverywhere = async (check, name, type, exp, o = {}) => {
-    const ms = await ctx.convergeEverywhere(check, name, type, exp, o);
-    const results = await ctx.askEverywhere((server) => [{ name, type, server: server.ip, ...o.extra }]);
+    const { ms, polls, round } = await convergeRound(check, name, type, exp, o);
+    // Right at the first look: that round is the exact assertion. Otherwise the answers
+    // changed while we waited, and a fresh round must be right too.
+    const results = polls === 1 ? round : await ctx.askEverywhere((server) => [{ name, type, server: server.ip, ...o.extra }]);
     const first = results.find((r) => r.server === ctx.facts.servers[0]);
     if (first) ctx.evidence.transcript(check, transcript(first.answer, first.server.label));
     try {
