@@ -1,0 +1,39 @@
+// The reports from a real run (helpers/testdata/run-extra-names, see its README): the
+// verdicts the workers wrote turn Jest passes into warnings and give skips their reason;
+// every result carries its id, level and source; warnings come first in the summary.
+import { describe, expect, test } from '@jest/globals';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { collect, junit, markdown, type JestJson } from './reports.ts';
+
+const dir = path.join(path.dirname(path.dirname(fileURLToPath(import.meta.url))), 'testdata', 'run-extra-names');
+const jest = JSON.parse(fs.readFileSync(path.join(dir, 'jest.json'), 'utf8')) as JestJson;
+const report = collect([jest], path.join(dir, 'evidence'), { runId: 'rfis2131', cluster: 'https://172.30.0.1:6443', durationMs: 1000 });
+
+describe('reports with levels and verdicts', () => {
+  test('failed expected-level checks are warnings, with their message; skips carry their reason', () => {
+    const byId = new Map(report.checks.map((c) => [c.id, c]));
+    expect(byId.get('dns.statefulset.no-names-without-service')).toMatchObject({ status: 'warning', level: 'expected' });
+    expect(byId.get('dns.statefulset.no-names-without-service')!.failure).toMatch(/^DNS not converged within 10000 ms .*orphan-0\.orphan-other/);
+    expect(byId.get('dns.pair.names-under-service-name')).toMatchObject({ status: 'warning', level: 'expected' });
+    expect(byId.get('dns.pair.pod-names')).toMatchObject({ status: 'passed', level: 'required' });
+    expect(byId.get('rules.kube-proxy.mode')).toMatchObject({ status: 'skipped', skipReason: 'privileged profile not enabled (--profile privileged / SVC_PRIVILEGED=1)' });
+    expect(report.counts).toMatchObject({ failed: 0, warnings: 2, skipped: 4 });
+    expect(report.checks.every((c) => c.id && c.source?.url.startsWith('https://'))).toBe(true);
+  });
+
+  test('verdict lines of another run are not mixed in', () => {
+    const other = collect([jest], path.join(dir, 'evidence'), { runId: 'rother', cluster: 'x', durationMs: 1 });
+    expect(other.counts.warnings).toBe(0);
+  });
+
+  test('JUnit carries id, level, source and verdict; the summary lists warnings before the table', () => {
+    const xml = junit(report);
+    expect(xml).toContain('<property name="id" value="dns.pair.names-under-service-name"/><property name="level" value="expected"/>');
+    expect(xml).toMatch(/<property name="verdict" value="warning"\/><\/properties><system-out>WARNING \(expected level, does not fail the run\): DNS not converged/);
+    const md = markdown(report);
+    expect(md.indexOf('## Warnings')).toBeGreaterThan(0);
+    expect(md.indexOf('## Warnings')).toBeLessThan(md.indexOf('| | Id | Level |'));
+  });
+});
