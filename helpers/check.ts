@@ -7,9 +7,10 @@
 import { test } from '@jest/globals';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkDef, type CheckDef, type Requirement } from '../suites/registry.ts';
+import { checkDef, type Requirement } from '../suites/registry.ts';
+import { checkTitle } from '../suites/sources.ts';
 import { setCurrentCheck } from './current-check.ts';
-import { currentTarget } from './target.ts';
+import { currentTarget, detected } from './target.ts';
 
 export interface Verdict {
   id: string;
@@ -17,7 +18,6 @@ export interface Verdict {
   reason?: string;
   message?: string;
 }
-
 
 export function recordVerdict(v: Verdict): void {
   const dir = path.join(currentTarget().evidenceDir, 'verdicts');
@@ -28,33 +28,29 @@ export function recordVerdict(v: Verdict): void {
 /** Why the cluster or the run does not meet a requirement, or undefined when it does. */
 export function unmet(requires: Requirement[] = []): string | undefined {
   const t = currentTarget();
+  const c = detected(t);
   for (const r of requires) {
-    if (r === 'multi-node' && t.schedulableNodes === 1) return 'needs two schedulable nodes; the cluster has one';
-    if (r === 'ipv6' && !t.ipFamilies.includes('IPv6')) return `the cluster is single-stack (kube-dns ipFamilies: ${t.ipFamilies.join(',')})`;
+    if (r === 'multi-node' && c.schedulableNodes === 1) return 'needs two schedulable nodes; the cluster has one';
+    if (r === 'ipv6' && !c.ipFamilies.includes('IPv6')) return `the cluster is single-stack (kube-dns ipFamilies: ${c.ipFamilies.join(',')})`;
     if (r === 'privileged' && !t.privileged) return 'privileged profile not enabled (--profile privileged / SVC_PRIVILEGED=1)';
-    if (r === 'kube-proxy' && t.kubeProxy !== 'present') return 'no kube-proxy in this cluster (no k8s-app=kube-proxy Pods in kube-system)';
+    if (r === 'kube-proxy' && c.kubeProxy !== 'present') return 'no kube-proxy in this cluster (no k8s-app=kube-proxy Pods in kube-system)';
     if (r === 'proxy-rules-readable') {
-      if (t.proxyMode === 'ipvs') return 'kube-proxy runs in ipvs mode: its rules are not verified';
-      if (!['iptables', 'nftables'].includes(t.proxyMode)) return `kube-proxy's mode '${t.proxyMode}' could not be read from kube-system/kube-proxy`;
+      if (c.proxyMode === 'ipvs') return 'kube-proxy runs in ipvs mode: its rules are not verified';
+      if (!['iptables', 'nftables'].includes(c.proxyMode)) return `kube-proxy's mode '${c.proxyMode}' could not be read from kube-system/kube-proxy`;
     }
   }
   return undefined;
 }
-
-export const title = (def: CheckDef): string => `${def.claim} [${def.id}]`;
-
-/** The id in a check's Jest title, for the reports. */
-export const idInTitle = (t: string): string | undefined => /\[([a-z0-9][a-z0-9.-]*)\]$/.exec(t)?.[1];
 
 export function check(id: string, fn: () => Promise<void>, timeoutMs?: number): void {
   const def = checkDef(id);
   const reason = unmet(def.requires);
   if (reason) {
     recordVerdict({ id, status: 'skipped', reason });
-    test.skip(title(def), () => undefined);
+    test.skip(checkTitle(def), () => undefined);
     return;
   }
-  test(title(def), async () => {
+  test(checkTitle(def), async () => {
     setCurrentCheck(id);
     try {
       await fn();

@@ -5,6 +5,7 @@
 // is reported as slow ("not converged within N ms", with the last state seen), never
 // as a wrong answer. The bounds are verdicts, so SVC_TIMEOUT_SCALE does not stretch them.
 import type { Observation } from './wait.ts';
+import { currentTarget } from './target.ts';
 import { describeState as describe, sleep } from './wait.ts';
 
 export type ConvergenceKind = 'DNS' | 'EndpointSlices' | 'Service proxy';
@@ -21,11 +22,21 @@ export class NotConverged extends Error {
   }
 }
 
+/** The run's bound for a kind of convergence, and where it is set (shown in failures):
+ *  DNS and EndpointSlices share the convergence bound; the proxy has its own. */
+export function runBound(kind: ConvergenceKind): { boundMs: number; boundName: string } {
+  const t = currentTarget();
+  return kind === 'Service proxy'
+    ? { boundMs: t.proxyBoundMs, boundName: 'SVC_PROXY_BOUND_MS / --proxy-bound' }
+    : { boundMs: t.convergenceBoundMs, boundName: 'SVC_CONVERGENCE_BOUND_MS / --convergence-bound' };
+}
+
 export interface ConvergeOptions<T> {
   kind: ConvergenceKind;
-  /** The bound in ms, and where it comes from (shown in the failure). */
-  boundMs: number;
-  boundName: string;
+  /** The bound in ms, and where it comes from (shown in the failure); default: the
+   *  run's bound for this kind (runBound). */
+  boundMs?: number;
+  boundName?: string;
   /** When the change happened (Date.now()); the bound and the measurement start here. */
   since?: number;
   intervalMs?: number;
@@ -36,8 +47,9 @@ export interface ConvergeOptions<T> {
 /** Polls `observe` until it reports ok or the bound (from `since`) has passed. Returns
  *  the ms from `since` to the first ok observation and that observation's state. */
 export async function converge<T>(what: string, observe: () => Promise<Observation<T>>, opts: ConvergeOptions<T>): Promise<{ ms: number; state: T; polls: number }> {
+  const { boundMs, boundName } = opts.boundMs === undefined ? runBound(opts.kind) : { boundMs: opts.boundMs, boundName: opts.boundName ?? 'this check\'s bound' };
   const since = opts.since ?? Date.now();
-  const deadline = since + opts.boundMs;
+  const deadline = since + boundMs;
   let last: T | undefined;
   let lastError: string | undefined;
   let observed = false;
@@ -57,7 +69,7 @@ export async function converge<T>(what: string, observe: () => Promise<Observati
       const elapsed = now - since;
       const state = lastError !== undefined ? `the last observation failed: ${lastError}` : observed ? (opts.render ? opts.render(last as T) : describe(last)) : '(nothing observed)';
       throw new NotConverged(
-        `${opts.kind} not converged within ${opts.boundMs} ms (${opts.boundName}): ${what}.\n` +
+        `${opts.kind} not converged within ${boundMs} ms (${boundName}): ${what}.\n` +
         `Still not as expected ${elapsed} ms after the change. Last observed state:\n${state}`, last, elapsed);
     }
     await sleep(Math.min(opts.intervalMs ?? 200, Math.max(0, deadline - now)));

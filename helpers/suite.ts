@@ -98,13 +98,12 @@ export function useSuite(suite: string, opts: { probes?: number; podSecurity?: '
   const label = (r: { probe: Probe; server: DnsServer }): string => `${r.server.label}, asked from ${r.probe.pod} on ${r.probe.node}`;
   type Round = Awaited<ReturnType<SuiteContext['askEverywhere']>>;
   const convergeRound = async (check: string, name: string, type: DnsQuestion['type'], exp: Expectation, o: ExpectOptions): Promise<{ ms: number; polls: number; round: Round }> => {
-    const boundMs = o.boundMs ?? kube().target.convergenceBoundMs;
     const r = await converge<Round>(`${name} ${type} to be ${expectationText(exp, type)} at every server from every probe`, async () => {
       const results = await ctx.askEverywhere((server) => [{ name, type, server: server.ip, timeoutMs: 1000, ...o.extra }]);
       const bad = results.filter((x) => mismatch(x.answer, exp));
       return { ok: bad.length === 0, state: bad.length ? bad : results };
     }, {
-      kind: 'DNS', boundMs, boundName: o.boundMs ? 'this check\'s bound' : 'SVC_CONVERGENCE_BOUND_MS / --convergence-bound', since: o.since,
+      kind: 'DNS', boundMs: o.boundMs, since: o.since,
       render: (bad) => { try { assertAnswers(bad.map((x) => ({ answer: x.answer, label: label(x), exp })), `${name} ${type}`); return '(no difference)'; } catch (e) { return (e as Error).message; } },
     });
     ctx.evidence.measure(check, `${converged(r.polls, 'DNS')}: ${name} ${type}`, r.ms, 'ms', r.polls > 1);
@@ -127,7 +126,6 @@ export function useSuite(suite: string, opts: { probes?: number; podSecurity?: '
     return results.map((r) => r.answer);
   };
   ctx.proxyConverged = async (check, t) => {
-    const boundMs = kube().target.proxyBoundMs;
     const since = t.since ?? Date.now();
     const probes = t.probes ?? ctx.probes;
     const per = await Promise.all(probes.map((probe) => converge(
@@ -137,7 +135,7 @@ export function useSuite(suite: string, opts: { probes?: number; podSecurity?: '
         const stray = Object.keys(c).filter((k) => !t.backends.includes(k));
         return { ok: stray.length === 0 && (!t.everyBackend || t.backends.every((b) => c[b])), state: { answeredBy: c } };
       },
-      { kind: 'Service proxy', boundMs, boundName: 'SVC_PROXY_BOUND_MS / --proxy-bound', since, intervalMs: 250 },
+      { kind: 'Service proxy', since, intervalMs: 250 },
     )));
     const ms = Math.max(...per.map((p) => p.ms));
     const polls = Math.max(...per.map((p) => p.polls));

@@ -86,11 +86,12 @@ export interface Target {
   keepNamespaces: boolean;
   /** Filled in by the preflight; absent only outside a run (unit tests). */
   cluster?: DetectedCluster;
-  /** Convenience views of `cluster` (0 / defaults when not detected). */
-  schedulableNodes: number;
-  ipFamilies: string[];
-  kubeProxy: 'present' | 'absent' | 'unknown';
-  proxyMode: string;
+}
+
+/** What the preflight detected, with what is assumed when nothing was (outside a run):
+ *  node count 0 (unknown), IPv4 only, kube-proxy and its mode unknown. */
+export function detected(t: Target = currentTarget()): Omit<DetectedCluster, 'kubeProxy'> & { kubeProxy: DetectedCluster['kubeProxy'] | 'unknown' } {
+  return t.cluster ?? { server: '', version: '', schedulableNodes: 0, ipFamilies: ['IPv4'], kubeProxy: 'unknown', proxyMode: 'unknown' };
 }
 
 /** Everything a run can be told, before defaults and the profile fill the rest. */
@@ -243,14 +244,13 @@ export function resolveTarget(input: RunInput): Target {
     evidenceDir: path.resolve(input.evidenceDir ?? 'reports/evidence'),
     clusterDomain: domain,
     keepNamespaces: input.keepNamespaces ?? false,
-    schedulableNodes: 0, ipFamilies: ['IPv4'], kubeProxy: 'unknown', proxyMode: 'unknown',
   };
 }
 
 /** The target with what the preflight detected (and the node-tools image it implies). */
 export function withCluster(t: Target, c: DetectedCluster): Target {
   const nodeToolsImage = t.nodeToolsImage ?? `${t.nodeToolsRegistry ? t.nodeToolsRegistry.replace(/\/+$/, '') : 'registry.k8s.io'}/kube-proxy:${c.version}`;
-  return { ...t, cluster: c, nodeToolsImage, schedulableNodes: c.schedulableNodes, ipFamilies: c.ipFamilies, kubeProxy: c.kubeProxy, proxyMode: c.proxyMode };
+  return { ...t, cluster: c, nodeToolsImage };
 }
 
 let published: Target | undefined;
@@ -292,7 +292,7 @@ function loadPublished(file: string): Target {
     typeof t.runId !== 'string' && 'runId', typeof t.probeImage !== 'string' && 'probeImage', typeof t.pauseImage !== 'string' && 'pauseImage',
     typeof t.privileged !== 'boolean' && 'privileged', typeof t.strict !== 'boolean' && 'strict', !(Number(t.convergenceBoundMs) > 0) && 'convergenceBoundMs',
     !(Number(t.proxyBoundMs) > 0) && 'proxyBoundMs', !(Number(t.timeoutScale) > 0) && 'timeoutScale', !(Number(t.maxProbeNodes) > 0) && 'maxProbeNodes',
-    typeof t.evidenceDir !== 'string' && 'evidenceDir', !Array.isArray(t.ipFamilies) && 'ipFamilies',
+    typeof t.evidenceDir !== 'string' && 'evidenceDir', t.cluster !== undefined && !Array.isArray(t.cluster.ipFamilies) && 'cluster',
   ].filter(Boolean);
   if (bad.length) throw new UsageError(`the run config ${file} is not valid (${bad.join(', ')}): it is written by the CLI or global setup of the same version`);
   return t as Target;

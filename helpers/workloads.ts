@@ -117,6 +117,6 @@ export async function slicesSettled(ns: string, service: string, ips: string[], 
     const ready = eps.filter((e) => e.ready).flatMap((e) => e.addresses).sort().join(',');
     const all = eps.flatMap((e) => e.addresses).sort().join(',');
     return { ok: ready === want && all === want, state: eps };
-  }, { kind: 'EndpointSlices', boundMs: opts.boundMs ?? kube().target.convergenceBoundMs, boundName: 'SVC_CONVERGENCE_BOUND_MS / --convergence-bound', since: opts.since });
+  }, { kind: 'EndpointSlices', boundMs: opts.boundMs, since: opts.since });
   return { endpoints: r.state, ms: r.ms, polls: r.polls };
 }

@@ -100,7 +100,7 @@ describe('DNS records of the specification', () => {
     const { ms } = await converge('every CoreDNS replica to give the same answer set to every question', async () => {
       const d = await disagreements();
       return { ok: d.length === 0, state: d.join('\n') };
-    }, { kind: 'DNS', boundMs: kube().target.convergenceBoundMs, boundName: 'SVC_CONVERGENCE_BOUND_MS / --convergence-bound', since: mysqlReadyAt });
+    }, { kind: 'DNS', since: mysqlReadyAt });
     ctx.evidence.measure('replica-agreement', 'DNS converged: replicas agree', ms, 'ms', false);
     const after = await disagreements();
     ctx.evidence.info('replica-agreement', `${questions.length} questions at ${ctx.facts.servers.length} servers from ${ctx.probes.length} probes`);

@@ -5,7 +5,7 @@
 // Ids, levels and sources follow suites/registry.ts; this file runs nothing.
 import type { Expectation } from '../helpers/dns.ts';
 import type { DnsQuestion } from '../probe/contract.ts';
-import type { Level, Requirement, Source } from './registry.ts';
+import { type Level, type Requirement, type Source, src } from './sources.ts';
 
 /** What a row may ask of the suite's namespace while building its question and answer. */
 export interface RowContext {
@@ -40,9 +40,9 @@ export interface DnsRow {
   extra?: Partial<DnsQuestion>;
 }
 
-const SPEC = 'https://github.com/kubernetes/dns/blob/master/docs/specification.md';
-const spec = (section: string, anchor: string): Source => ({ title: `Kubernetes DNS specification ${section}`, url: `${SPEC}#${anchor}` });
-const RFC2308: Source = { title: 'RFC 2308 (negative caching: NXDOMAIN and NODATA with an SOA)', url: 'https://www.rfc-editor.org/rfc/rfc2308' };
+const spec = src.spec;
+const RFC2308 = src.rfc(2308, 'negative caching: NXDOMAIN and NODATA with an SOA');
+const RFC4343 = src.rfc(4343, 'DNS case insensitivity');
 const NODATA_WHY = 'The specification defines which records exist, not how a server says a name lacks a type; NODATA (NOERROR, no answer, SOA in authority) is the DNS convention (RFC 2308) and what CoreDNS does.';
 const v4 = (ips: string[]): string[] => ips.filter((ip) => ip.includes('.'));
 const v6 = (ips: string[]): string[] => ips.filter((ip) => ip.includes(':'));
@@ -84,12 +84,12 @@ export const DNS_ROWS: DnsRow[] = [
     name: async (c) => c.reverse(v4(await c.clusterIPs('web-api'))[0]!), type: 'PTR', expect: (c) => ({ rcode: 'NOERROR', set: [c.svc('web-api')] }),
   },
   {
-    id: 'dns.case.pod-name', suite: 'dns-records', fixture: 'mysql', level: 'required', source: { title: 'RFC 4343 (DNS case insensitivity)', url: 'https://www.rfc-editor.org/rfc/rfc4343' },
+    id: 'dns.case.pod-name', suite: 'dns-records', fixture: 'mysql', level: 'required', source: RFC4343,
     claim: 'a mixed-case per-Pod name gets the same answer as the lower-case one',
     name: (c) => mixCase(`mysql-0.${c.svc('mysql')}`), type: 'A', expect: async (c) => ({ rcode: 'NOERROR', set: [await c.podIP('mysql-0')] }),
   },
   {
-    id: 'dns.case.service', suite: 'dns-records', fixture: 'web-api', level: 'required', source: { title: 'RFC 4343 (DNS case insensitivity)', url: 'https://www.rfc-editor.org/rfc/rfc4343' },
+    id: 'dns.case.service', suite: 'dns-records', fixture: 'web-api', level: 'required', source: RFC4343,
     claim: 'an upper-case Service name gets the same answer as the lower-case one',
     name: (c) => c.svc('web-api').toUpperCase(), type: 'A', expect: async (c) => ({ rcode: 'NOERROR', set: v4(await c.clusterIPs('web-api')) }),
   },
@@ -149,7 +149,7 @@ export const DNS_ROWS: DnsRow[] = [
   },
   // external-endpoints
   {
-    id: 'dns.external.endpoints-a', suite: 'external-endpoints', fixture: 'external-db', level: 'required', source: { title: 'Service (Services without selectors)', url: 'https://kubernetes.io/docs/concepts/services-networking/service/#services-without-selectors' },
+    id: 'dns.external.endpoints-a', suite: 'external-endpoints', fixture: 'external-db', level: 'required', source: src.serviceDoc('Services without selectors', '#services-without-selectors'),
     claim: 'a selectorless headless Service with a manual Endpoints resolves to exactly the external address',
     name: (c) => c.svc('external-db'), type: 'A', expect: () => ({ rcode: 'NOERROR', set: ['192.168.1.100'] }),
   },

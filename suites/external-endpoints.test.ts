@@ -5,7 +5,7 @@ import { describe, expect } from '@jest/globals';
 import { check } from '../helpers/check.ts';
 import { dnsRows } from '../helpers/dns-rows.ts';
 import { apply } from '../helpers/apply.ts';
-import { kube, once, useSuite } from '../helpers/suite.ts';
+import { once, useSuite } from '../helpers/suite.ts';
 import { serviceSlices } from '../helpers/workloads.ts';
 import { converge } from '../helpers/converge.ts';
 
@@ -31,7 +31,7 @@ describe('selectorless Services with hand-made endpoints', () => {
     const { ms } = await converge('the EndpointSlices of external-db to be exactly the mirrored one', async () => {
       const now = await shape();
       return { ok: JSON.stringify(now) === JSON.stringify(want), state: now };
-    }, { kind: 'EndpointSlices', boundMs: kube().target.convergenceBoundMs, boundName: 'SVC_CONVERGENCE_BOUND_MS / --convergence-bound' });
+    }, { kind: 'EndpointSlices' });
     ctx.evidence.measure('external-mirrored', 'EndpointSlices converged: mirrored slice', ms, 'ms', false);
     expect(await shape()).toEqual(want);
   });

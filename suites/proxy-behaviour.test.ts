@@ -148,7 +148,7 @@ describe('Service proxy behaviour', () => {
     const { ms } = await converge(`${ip}:80 to stop answering from ${probe.pod} once its slice is labelled headless`, async () => {
       const r = await probe.connect({ host: ip, port: 80, count: 1, mode: 'tcp', timeoutMs: 1000 });
       return { ok: !r[0]?.backend, state: r };
-    }, { kind: 'Service proxy', boundMs: kube().target.proxyBoundMs, boundName: 'SVC_PROXY_BOUND_MS / --proxy-bound' });
+    }, { kind: 'Service proxy' });
     ctx.evidence.measure('headless-label', 'Service proxy converged: labelled slice no longer served', ms, 'ms');
     await applyObjects(ctx.ns, [slice({})]);
     await ctx.proxyConverged('headless-label-after', { host: ip, port: 80, backends: [web[0]!.name], probes: [probe] });
@@ -163,7 +163,7 @@ describe('Service proxy behaviour', () => {
     const { ms, state: last } = await converge(`${vip}:80 to refuse connections from ${ctx.probes[0]!.pod}`, async () => {
       const [a] = await ctx.probes[0]!.connect({ host: vip, port: 80, count: 1, mode: 'tcp', timeoutMs: 5000 });
       return { ok: a?.error === 'ECONNREFUSED', state: a };
-    }, { kind: 'Service proxy', boundMs: kube().target.proxyBoundMs, boundName: 'SVC_PROXY_BOUND_MS / --proxy-bound', since });
+    }, { kind: 'Service proxy', since });
     ctx.evidence.measure('no-endpoints', 'Service proxy converged: refusing at 0 endpoints', ms, 'ms');
     ctx.evidence.measure('no-endpoints', 'time to ECONNREFUSED', last!.ms, 'ms');
     // A fresh attempt after convergence: refused, and quickly.

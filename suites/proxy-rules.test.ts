@@ -10,11 +10,11 @@ import { apply, applyObjects, loadManifest, defaultVars } from '../helpers/apply
 import { execIn, schedulableNodes, hostnameLabel } from '../helpers/probe.ts';
 import { iptablesService, nftService, parseIptablesSave, parseNftJson, servicePortName, svcChainName } from '../helpers/proxy-rules.ts';
 import { once, useSuite, kube } from '../helpers/suite.ts';
-import { currentTarget } from '../helpers/target.ts';
+import { currentTarget, detected } from '../helpers/target.ts';
 import { converge } from '../helpers/converge.ts';
 import { podsReady, rolloutReady, type PodState } from '../helpers/workloads.ts';
 
-const mode = currentTarget().proxyMode;
+const mode = detected().proxyMode;
 // Every check here needs the same: when the run cannot meet it, no namespace is made and
 // each check is a structured skip with the reason (helpers/check.ts).
 const skipReason = unmet(['privileged', 'kube-proxy', 'proxy-rules-readable']);
@@ -54,7 +54,7 @@ describe(`kube-proxy rules on every node (${mode} mode)`, () => {
     const done = await converge(`${what} on every node`, async () => {
       const views = await Promise.all(tools.map(async (tool) => ({ node: tool.node, synced: await syncedSince(tool, since), view: await read(tool) })));
       return { ok: views.every((v) => v.synced && ok(v.view)), state: views };
-    }, { kind: 'Service proxy', boundMs: kube().target.proxyBoundMs, boundName: 'SVC_PROXY_BOUND_MS / --proxy-bound', since, intervalMs: 200 });
+    }, { kind: 'Service proxy', since, intervalMs: 200 });
     return done.ms;
   };
 

@@ -10,15 +10,9 @@
 //   is a warning (`--strict` makes it fail). Each one says why in `why`.
 // - informational: measured and reported, never failing.
 import { DNS_ROWS } from './dns-table.ts';
+import { type Level, type Requirement, type Source, src } from './sources.ts';
 
-export type Level = 'required' | 'expected' | 'informational';
-/** What a check needs from the cluster or the run; detected once per run. */
-export type Requirement = 'multi-node' | 'ipv6' | 'kube-proxy' | 'privileged' | 'proxy-rules-readable';
-
-export interface Source {
-  title: string;
-  url: string;
-}
+export type { Level, Requirement, Source };
 
 export interface CheckDef {
   id: string;
@@ -32,20 +26,7 @@ export interface CheckDef {
   why?: string;
 }
 
-const SPEC = 'https://github.com/kubernetes/dns/blob/master/docs/specification.md';
 const L4_WHY = 'The Service API and kube-proxy balance connections, not requests (Virtual IPs and Service Proxies); the API does not forbid an L7-aware proxy that balances the requests of one connection, so this is documented default behaviour, not a guarantee.';
-export const src = {
-  spec: (section: string, anchor: string): Source => ({ title: `Kubernetes DNS specification ${section}`, url: `${SPEC}#${anchor}` }),
-  serviceDoc: (title: string, anchor = ''): Source => ({ title: `Service (${title})`, url: `https://kubernetes.io/docs/concepts/services-networking/service/${anchor}` }),
-  dnsDoc: (title: string, anchor = ''): Source => ({ title: `DNS for Services and Pods (${title})`, url: `https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/${anchor}` }),
-  slicesDoc: (title: string, anchor = ''): Source => ({ title: `EndpointSlices (${title})`, url: `https://kubernetes.io/docs/concepts/services-networking/endpoint-slices/${anchor}` }),
-  vipDoc: (title: string, anchor = ''): Source => ({ title: `Virtual IPs and Service Proxies (${title})`, url: `https://kubernetes.io/docs/reference/networking/virtual-ips/${anchor}` }),
-  stsDoc: { title: 'StatefulSet: stable network ID', url: 'https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/#stable-network-id' },
-  labels: (label: string, anchor: string): Source => ({ title: `Well-known labels: ${label}`, url: `https://kubernetes.io/docs/reference/labels-annotations-taints/#${anchor}` }),
-  rfc: (n: number, title: string): Source => ({ title: `RFC ${n} (${title})`, url: `https://www.rfc-editor.org/rfc/rfc${n}` }),
-  grpc: { title: 'gRPC load balancing (round_robin per call, pick per channel)', url: 'https://github.com/grpc/grpc/blob/master/doc/load-balancing.md' },
-  suite: (what: string): Source => ({ title: `svc-conformance test bed (${what})`, url: 'https://kubernetes.io/docs/concepts/cluster-administration/networking/' }),
-};
 
 /** The non-table checks, suite by suite (the DNS table rows follow from dns-table.ts). */
 const CHECKS: CheckDef[] = [

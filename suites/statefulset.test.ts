@@ -10,7 +10,8 @@ import { once, useSuite, kube } from '../helpers/suite.ts';
 import { withCordon } from '../helpers/nodes.ts';
 import { Probe } from '../helpers/probe.ts';
 import { listPods, podState, rolloutReady, type PodState } from '../helpers/workloads.ts';
-import { currentTarget } from '../helpers/target.ts';
+import { runBound } from '../helpers/converge.ts';
+import { detected } from '../helpers/target.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const ctx = useSuite('statefulset');
@@ -24,7 +25,7 @@ const setup = once(async () => {
 });
 // Rescheduling to another node needs a second schedulable node; on one node the Pod
 // comes back on the same node with a new IP (recorded in the evidence).
-const multiNode = currentTarget().schedulableNodes !== 1;
+const multiNode = detected().schedulableNodes !== 1;
 
 describe('StatefulSet per-Pod names', () => {
   check('dns.statefulset.pod-names', async () => {
@@ -61,7 +62,7 @@ describe('StatefulSet per-Pod names', () => {
 describe('StatefulSet Pod rescheduling', () => {
   check('dns.statefulset.reschedule', async () => {
     await setup();
-    const bound = kube().target.convergenceBoundMs;
+    const { boundMs: bound, boundName } = runBound('DNS');
     const old = (await listPods(ctx.ns, 'app=mysql')).map(podState).find((p) => p.name === podName(0))!;
     // Before the move, the name answers the old IP everywhere (the watch starts from there).
     await ctx.expectEverywhere('sts-reschedule-before', `${podName(0)}.${ctx.svcName('mysql')}`, 'A', { rcode: 'NOERROR', set: [old.ip!] }, { since: setupReadyAt });
@@ -101,7 +102,7 @@ describe('StatefulSet Pod rescheduling', () => {
     const summary = { watchEnded: watch.ended, finalAnswers: perServer.map((p) => ({ server: p.server, final: p.final })), oldIPSeenAfterConvergence: watch.series.some((s) => s.changes.some((c) => c.t > convergedAt && c.set.includes(old.ip!))) };
     expect(summary).toEqual({ watchEnded: 'stable', finalAnswers: perServer.map((p) => ({ server: p.server, final: [now.ip] })), oldIPSeenAfterConvergence: false });
     if (convergenceMs > bound) {
-      throw new Error(`DNS not converged within ${bound} ms (SVC_CONVERGENCE_BOUND_MS / --convergence-bound): it took ${convergenceMs} ms after ${old.name} turned Ready to answer its new IP ${now.ip} at every server.\n${JSON.stringify(perServer, null, 2)}`);
+      throw new Error(`DNS not converged within ${bound} ms (${boundName}): it took ${convergenceMs} ms after ${old.name} turned Ready to answer its new IP ${now.ip} at every server.\n${JSON.stringify(perServer, null, 2)}`);
     }
     // And afterwards, from every node, at every server: exactly the new IP.
     await ctx.expectEverywhere('sts-reschedule-after', name, 'A', { rcode: 'NOERROR', set: [now.ip!] });

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkDef, type Level, type Source } from '../../suites/registry.ts';
+import { claimInTitle, idInTitle } from '../../suites/sources.ts';
 import { stepSummaryFile } from '../target.ts';
 import { arr, check, obj, oneOf, opt, str } from '../../probe/schema.ts';
 
@@ -70,7 +71,7 @@ export function collect(results: JestJson[], evidenceDir: string, meta: { runId:
       const suite = path.basename(f.name).replace(/\.test\.ts$/, '');
       if (f.status === 'failed' && f.assertionResults.length === 0 && f.message) suiteErrors.push({ suite, message: stripAnsi(f.message) });
       for (const a of f.assertionResults) {
-        const id = /\[([a-z0-9][a-z0-9.-]*)\]$/.exec(a.title)?.[1];
+        const id = idInTitle(a.title);
         const def = id ? (() => { try { return checkDef(id); } catch { return undefined; } })() : undefined;
         const v = id ? verdicts.get(id) : undefined;
         let status: Check['status'] = a.status === 'passed' ? 'passed' : a.status === 'failed' ? 'failed' : 'skipped';
@@ -138,11 +139,11 @@ export function markdown(r: RunReport): string {
   const warnings = r.checks.filter((c) => c.status === 'warning');
   if (warnings.length) {
     lines.push('## Warnings (expected-level checks: documented default behaviour the specification leaves open; `--strict` fails them)', '');
-    for (const c of warnings) lines.push(`- ⚠️ \`${c.id}\` ${c.name.replace(/ \[[^\]]+\]$/, '')} (${srcLink(c)}): ${(c.failure ?? '').split('\n')[0]}`);
+    for (const c of warnings) lines.push(`- ⚠️ \`${c.id}\` ${claimInTitle(c.name)} (${srcLink(c)}): ${(c.failure ?? '').split('\n')[0]}`);
     lines.push('');
   }
   lines.push('| | Id | Level | Check | Source | Time |', '|---|---|---|---|---|---|',
-    ...r.checks.map((c) => `| ${icon(c.status)} | ${c.id ?? ''} | ${c.level ?? ''} | ${c.name.replace(/ \[[^\]]+\]$/, '').replace(/\|/g, '\\|')}${c.skipReason ? ` (${c.skipReason})` : ''} | ${srcLink(c)} | ${(c.durationMs / 1000).toFixed(1)} s |`));
+    ...r.checks.map((c) => `| ${icon(c.status)} | ${c.id ?? ''} | ${c.level ?? ''} | ${claimInTitle(c.name).replace(/\|/g, '\\|')}${c.skipReason ? ` (${c.skipReason})` : ''} | ${srcLink(c)} | ${(c.durationMs / 1000).toFixed(1)} s |`));
   const failed = r.checks.filter((c) => c.status === 'failed');
   if (failed.length || r.suiteErrors.length) {
     lines.push('', '## Failures');
@@ -167,9 +168,9 @@ function chart(r: RunReport): string {
 
 export function htmlReport(r: RunReport): string {
   const label: Record<Check['status'], string> = { passed: 'pass', failed: 'FAIL', skipped: 'skip', warning: 'warning', informational: 'info' };
-  const rows = r.checks.map((c) => `<tr class="${c.status}"><td>${label[c.status]}</td><td><code>${html(c.id ?? '')}</code></td><td>${html(c.level ?? '')}</td><td>${html(c.suite)}</td><td>${html(c.name.replace(/ \[[^\]]+\]$/, ''))}${c.skipReason ? `<br><small>${html(c.skipReason)}</small>` : ''}</td><td>${c.source ? `<a href="${html(c.source.url)}">${html(c.source.title)}</a>` : ''}</td><td>${(c.durationMs / 1000).toFixed(1)} s</td></tr>`).join('\n');
+  const rows = r.checks.map((c) => `<tr class="${c.status}"><td>${label[c.status]}</td><td><code>${html(c.id ?? '')}</code></td><td>${html(c.level ?? '')}</td><td>${html(c.suite)}</td><td>${html(claimInTitle(c.name))}${c.skipReason ? `<br><small>${html(c.skipReason)}</small>` : ''}</td><td>${c.source ? `<a href="${html(c.source.url)}">${html(c.source.title)}</a>` : ''}</td><td>${(c.durationMs / 1000).toFixed(1)} s</td></tr>`).join('\n');
   const warnings = r.checks.filter((c) => c.status === 'warning')
-    .map((c) => `<details open class="warning"><summary>${html(`${c.id}: ${c.name.replace(/ \[[^\]]+\]$/, '')}`)} (expected level)</summary><pre>${html(c.failure ?? '')}</pre></details>`).join('\n');
+    .map((c) => `<details open class="warning"><summary>${html(`${c.id}: ${claimInTitle(c.name)}`)} (expected level)</summary><pre>${html(c.failure ?? '')}</pre></details>`).join('\n');
   const failures = [...r.checks.filter((c) => c.status === 'failed').map((c) => ({ title: `${c.suite}: ${c.name}`, text: c.failure ?? '' })),
     ...r.suiteErrors.map((e) => ({ title: `${e.suite}: suite setup`, text: e.message }))]
     .map((f) => `<details open class="failure"><summary>${html(f.title)}</summary><pre>${html(f.text)}</pre></details>`).join('\n');
