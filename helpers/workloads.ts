@@ -109,14 +109,17 @@ export function sliceEndpoints(slices: k8s.V1EndpointSlice[]): SliceEndpoint[] {
 }
 
 /** Converges (within the convergence bound, measured from `since`) until the Service's
- *  slices list exactly `ips` as ready addresses (and nothing else). */
+ *  slices list exactly `ips` as ready addresses, and nothing else but terminating ones. */
 export async function slicesSettled(ns: string, service: string, ips: string[], opts: { since?: number; boundMs?: number } = {}): Promise<{ endpoints: SliceEndpoint[]; ms: number; polls: number }> {
   const want = [...ips].sort().join(',');
   const r = await converge(`the EndpointSlices of ${ns}/${service} to list exactly [${want}] as ready`, async () => {
     const eps = sliceEndpoints(await serviceSlices(ns, service));
     const ready = eps.filter((e) => e.ready).flatMap((e) => e.addresses).sort().join(',');
-    const all = eps.flatMap((e) => e.addresses).sort().join(',');
-    return { ok: ready === want && all === want, state: eps };
+    // Besides the ready ones, only endpoints of Pods that are shutting down may still be
+    // listed (terminating, not ready, as the EndpointSlice API publishes them until the
+    // Pod is gone): how long a Pod takes to stop is its grace period, not convergence.
+    const others = eps.filter((e) => !e.terminating).flatMap((e) => e.addresses).sort().join(',');
+    return { ok: ready === want && others === want, state: eps };
   }, { kind: 'EndpointSlices', boundMs: opts.boundMs, since: opts.since });
   return { endpoints: r.state, ms: r.ms, polls: r.polls };
 }
