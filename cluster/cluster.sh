@@ -7,6 +7,8 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=cluster/lib.sh
 source "$here/lib.sh"
+# shellcheck source=cluster/oci.sh
+source "$here/oci.sh"
 
 BRIDGE=svcbr0
 NETNS_PREFIX=svc-node-
@@ -239,56 +241,6 @@ wire_pod_cidrs() {
 # ---------------------------------------------------------------------------- images
 # make_image <tarball> <name:tag> <rootfs-dir> <entrypoint-json> [user]
 # Writes an OCI image archive (one uncompressed layer) that `ctr images import` takes.
-make_image() {
-  local out=$1 ref=$2 rootfs=$3 entry=$4 user=${5:-} tmp layer ldig lsize cdig csize mdig msize
-  tmp=$(mktemp -d); mkdir -p "$tmp/blobs/sha256"
-  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$rootfs" -cf "$tmp/layer.tar" .
-  ldig=$(sha256sum "$tmp/layer.tar" | cut -d' ' -f1); lsize=$(stat -c %s "$tmp/layer.tar")
-  mv "$tmp/layer.tar" "$tmp/blobs/sha256/$ldig"
-  jq -cn --arg d "sha256:$ldig" --argjson e "$entry" --arg u "$user" '{
-    architecture: "amd64", os: "linux",
-    config: ({Entrypoint: $e, Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], WorkingDir: "/"}
-             + (if $u == "" then {} else {User: $u} end)),
-    rootfs: {type: "layers", diff_ids: [$d]}}' > "$tmp/config.json"
-  cdig=$(sha256sum "$tmp/config.json" | cut -d' ' -f1); csize=$(stat -c %s "$tmp/config.json")
-  mv "$tmp/config.json" "$tmp/blobs/sha256/$cdig"
-  jq -cn --arg c "sha256:$cdig" --argjson cs "$csize" --arg l "sha256:$ldig" --argjson ls "$lsize" '{
-    schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
-    config: {mediaType: "application/vnd.oci.image.config.v1+json", digest: $c, size: $cs},
-    layers: [{mediaType: "application/vnd.oci.image.layer.v1.tar", digest: $l, size: $ls}]}' > "$tmp/manifest.json"
-  mdig=$(sha256sum "$tmp/manifest.json" | cut -d' ' -f1); msize=$(stat -c %s "$tmp/manifest.json")
-  mv "$tmp/manifest.json" "$tmp/blobs/sha256/$mdig"
-  jq -cn --arg m "sha256:$mdig" --argjson ms "$msize" --arg ref "$ref" '{
-    schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
-    manifests: [{mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $m, size: $ms,
-      platform: {architecture: "amd64", os: "linux"},
-      annotations: {"io.containerd.image.name": $ref, "org.opencontainers.image.ref.name": ($ref | split(":") | last)}}]}' > "$tmp/index.json"
-  echo '{"imageLayoutVersion":"1.0.0"}' > "$tmp/oci-layout"
-  tar -C "$tmp" -cf "$out.tmp" oci-layout index.json blobs && mv "$out.tmp" "$out"
-  rm -rf "$tmp"
-}
-
-# copy_with_libs <rootfs> <file>...: copies executables and the shared libraries they load.
-copy_with_libs() {
-  local root=$1 f lib; shift
-  for f in "$@"; do
-    mkdir -p "$root$(dirname "$f")"; cp -aL "$f" "$root$f"
-    ldd "$f" 2>/dev/null | grep -oE '/[^ ]+' | while read -r lib; do
-      [ -e "$root$lib" ] || { mkdir -p "$root$(dirname "$lib")"; cp -L "$lib" "$root$lib"; }
-    done
-  done
-}
-
-base_rootfs() { # minimal /etc, /tmp and a non-root user
-  local root=$1
-  mkdir -p "$root/etc" "$root/tmp" "$root/proc" "$root/sys" "$root/dev" "$root/run" "$root/var/run"
-  chmod 1777 "$root/tmp"
-  printf 'root:x:0:0:root:/root:/bin/sh\nnode:x:1000:1000:node:/home/node:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$root/etc/passwd"
-  printf 'root:x:0:\nnode:x:1000:\nnogroup:x:65534:\n' > "$root/etc/group"
-  printf 'hosts: files dns\n' > "$root/etc/nsswitch.conf"
-  mkdir -p "$root/home/node"; chown 1000:1000 "$root/home/node"
-}
-
 node_binary() {
   local b
   for b in "${SVC_NODE_BINARY:-}" "$here/../node_modules/node/bin/node" "$(command -v node || true)"; do
@@ -315,6 +267,7 @@ build_images() {
   else
     proxybin=$(kbin kube-proxy)
   fi
+  KUBE_PROXY_VERSION=$("$proxybin" --version 2>/dev/null | awk '{print $NF}' || true)
   IMAGE_TARS=()
   # pause
   local t="$idir/pause-3.10-svc1.tar"
@@ -364,7 +317,7 @@ build_images() {
   if [ "$dns" != null ]; then
     if [ -f "$dns" ]; then
       IMAGE_TARS+=("$dns")
-      IMAGE_COREDNS=$(tar -xOf "$dns" index.json 2>/dev/null | jq -r '.manifests[0].annotations["io.containerd.image.name"] // empty')
+      IMAGE_COREDNS=$( { tar -xOf "$dns" index.json 2>/dev/null || true; } | jq -r '.manifests[0].annotations["io.containerd.image.name"] // empty' 2>/dev/null || true)
       [ -n "$IMAGE_COREDNS" ] || die "dnsImage $dns: no io.containerd.image.name annotation in its index.json; give an OCI archive made with a name (e.g. skopeo copy ... oci-archive:FILE:NAME)"
     else
       die "dnsImage must be the path of an OCI image archive (it is imported into every node); got '$dns'"
@@ -598,12 +551,13 @@ nodes_ready() {
 write_profile() {
   jq -n --arg kc "$KUBECONFIG_PATH" --argjson cfg "$CONFIG_JSON" --arg pause "$IMAGE_PAUSE" --arg dns "$IMAGE_COREDNS" \
     --arg node "$IMAGE_NODE" --arg tools "$IMAGE_NODE_TOOLS" --arg api "https://$(bridge_ip):$API_PORT" \
-    --arg state "$STATE_DIR" '{
+    --arg state "$STATE_DIR" --arg kpv "$KUBE_PROXY_VERSION" '{
       name: "svc-conformance-local", kubeconfig: $kc, apiServer: $api, stateDir: $state,
       kubernetesVersion: $cfg.kubernetesVersion, nodes: $cfg.nodes, proxyMode: $cfg.proxyMode,
       clusterDomain: $cfg.clusterDomain, serviceCIDR: $cfg.serviceCIDR, dnsServiceIP: $cfg.dnsServiceIP,
       podCIDR: $cfg.podCIDR, coreDNSReplicas: $cfg.coreDNSReplicas,
-      images: {probe: $node, nodeTools: $tools, pause: $pause, coredns: $dns}
+      images: {probe: $node, nodeTools: $tools, pause: $pause, coredns: $dns},
+      kubeProxyVersion: $kpv
     }' > "$PROFILE_PATH"
 }
 

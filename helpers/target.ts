@@ -38,6 +38,8 @@ export interface ClusterProfile {
   podCIDR: string;
   coreDNSReplicas: number;
   images: { probe: string; nodeTools: string; pause: string; coredns: string };
+  /** `kube-proxy --version` of the binary the nodes run (kubeProxyBinary or the cluster's own). */
+  kubeProxyVersion?: string;
 }
 
 /** What the preflight found out about the cluster, once per run. */
@@ -52,6 +54,9 @@ export interface DetectedCluster {
   kubeProxy: 'present' | 'absent';
   /** kube-proxy's mode as configured (profile or its ConfigMap), or 'unknown'. */
   proxyMode: string;
+  /** Images of the cluster DNS Pods (k8s-app=kube-dns) and of kube-proxy, where readable. */
+  dnsImages?: string[];
+  kubeProxyImages?: string[];
 }
 
 export interface Target {
@@ -313,6 +318,8 @@ export const isCI = (): boolean => Boolean(env.CI);
 /** GitHub Actions' step summary file, when there is one. */
 export const stepSummaryFile = (): string | undefined => env.GITHUB_STEP_SUMMARY || undefined;
 export const chromiumPath = (): string => env.SVC_CHROMIUM || '/usr/bin/chromium';
+/** Where cluster/build.sh caches builds and images (as cluster/lib.sh reads it). */
+export const cacheDir = (): string => env.SVC_CACHE_DIR || '/var/cache/svc-conformance';
 /** The environment for a child process (the CLI, cluster.sh, Jest), with overrides;
  *  an override of '' removes the variable. */
 export function childEnv(overrides: Record<string, string> = {}): Record<string, string> {

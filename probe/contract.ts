@@ -18,6 +18,8 @@ export interface DnsQuestion {
   /** Advertise this EDNS0 UDP payload size (no OPT record when absent). */
   edns?: number;
   timeoutMs?: number;
+  /** The question's class: IN when absent; CH for the server's own identity (version.bind). */
+  class?: 'IN' | 'CH';
 }
 
 export interface DnsRecord {
@@ -126,7 +128,7 @@ export interface DnsWatchResult {
 // One map of the probe's commands: the argument each takes and the JSON it prints, with
 // runtime schemas that both sides check (the probe its argument, the suites its output).
 
-const question = obj({ name: str, type: oneOf('A', 'AAAA', 'SRV', 'PTR', 'TXT', 'CNAME', 'SOA', 'NS', 'ANY'), server: str, port: opt(num), tcp: opt(bool), noTcpFallback: opt(bool), edns: opt(num), timeoutMs: opt(num) });
+const question = obj({ name: str, type: oneOf('A', 'AAAA', 'SRV', 'PTR', 'TXT', 'CNAME', 'SOA', 'NS', 'ANY'), server: str, port: opt(num), tcp: opt(bool), noTcpFallback: opt(bool), edns: opt(num), timeoutMs: opt(num), class: opt(oneOf('IN', 'CH')) });
 const record = obj({ name: str, type: str, ttl: num, data: str });
 const answer = obj({
   question, transport: oneOf('udp', 'tcp', 'udp+tcp'), rcode: opt(str), udpTruncated: opt(bool),

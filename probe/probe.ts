@@ -84,7 +84,7 @@ function records(list: dnsPacket.Answer[] | undefined): DnsRecord[] {
 function encodeQuery(q: DnsQuestion, id: number): Buffer {
   const packet: dnsPacket.Packet = {
     type: 'query', id, flags: dnsPacket.RECURSION_DESIRED,
-    questions: [{ type: q.type as dnsPacket.RecordType, name: q.name, class: 'IN' }],
+    questions: [{ type: q.type as dnsPacket.RecordType, name: q.name, class: q.class ?? 'IN' }],
   };
   if (q.edns) {
     packet.additionals = [{ type: 'OPT', name: '.', udpPayloadSize: q.edns, flags: 0, options: [] } as unknown as dnsPacket.Answer];

@@ -69,6 +69,16 @@ describe('DNS records of the specification', () => {
     await ctx.expectEverywhere('dual-stack-aaaa', ctx.svcName('web-api-dual'), 'AAAA', { rcode: 'NOERROR', set: v6 });
   });
 
+  check('dns.identity.version-bind', async () => {
+    // Identity, not conformance: CoreDNS answers this only with its chaos plugin; a server
+    // that refuses or does not know the class is reported as such.
+    const results = await ctx.askEverywhere((s) => [{ name: 'version.bind', type: 'TXT', class: 'CH', server: s.ip }]);
+    const seen = results.map((r) => ({ server: r.server.label, rcode: r.answer.error ? `error: ${r.answer.error}` : r.answer.rcode ?? '', version: answerSet(r.answer, 'TXT') }));
+    const versions = [...new Set(seen.flatMap((x) => x.version))];
+    const text = versions.length ? `version.bind CH TXT: ${versions.join(', ')}` : `version.bind CH TXT not answered (${[...new Set(seen.map((x) => x.rcode))].join(', ')})`;
+    ctx.evidence.info('version-bind', text, { versions, answers: seen });
+  });
+
   check('dns.ttl.reported', async () => {
     await webApi();
     const [a] = await ctx.expectEverywhere('ttl', ctx.svcName('web-api'), 'A', { rcode: 'NOERROR', set: [vip] });

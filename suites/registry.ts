@@ -58,6 +58,7 @@ const CHECKS: CheckDef[] = [
   { id: 'dns.srv.unnamed-port', suite: 'dns-records', level: 'required', claim: 'a port without a name has no SRV record: the _<port>._<proto> name it would have is NODATA or NXDOMAIN, never a record', source: src.spec('2.3.2', '232---srv-records') },
   { id: 'dns.ptr.statefulset-pod', suite: 'dns-records', level: 'required', claim: 'PTR of a StatefulSet Pod IP includes <pod>.<svc>.<ns>.svc.<zone> (extra PTRs are reported)', source: src.spec('2.4.3', '243---ptr-records') },
   { id: 'dns.aaaa.dual-stack', suite: 'dns-records', level: 'required', claim: 'AAAA records follow IPv6 ClusterIPs on a dual-stack cluster', source: src.spec('2.3.1', '231---aaaa-records'), requires: ['ipv6'] },
+  { id: 'dns.identity.version-bind', suite: 'dns-records', level: 'informational', claim: 'the DNS server\'s version, where it answers version.bind CH TXT (identity for reports; not prescribed by the spec)', source: src.coredns('chaos') },
   { id: 'dns.ttl.reported', suite: 'dns-records', level: 'informational', claim: 'A records carry a TTL (not prescribed by the spec; reported)', source: src.spec('2.3.1', '231---aaaa-records') },
   { id: 'dns.replicas.agree', suite: 'dns-records', level: 'required', claim: 'every CoreDNS replica gives the same answer set for every question of the suite', source: src.spec('2 (one answer per name)', '2---resource-records') },
   // dns-negative

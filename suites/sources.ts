@@ -21,6 +21,7 @@ export const src = {
   labels: (label: string, anchor: string): Source => ({ title: `Well-known labels: ${label}`, url: `https://kubernetes.io/docs/reference/labels-annotations-taints/#${anchor}` }),
   rfc: (n: number, title: string): Source => ({ title: `RFC ${n} (${title})`, url: `https://www.rfc-editor.org/rfc/rfc${n}` }),
   grpc: { title: 'gRPC load balancing (round_robin per call, pick per channel)', url: 'https://github.com/grpc/grpc/blob/master/doc/load-balancing.md' },
+  coredns: (plugin: string): Source => ({ title: `CoreDNS plugin ${plugin}`, url: `https://coredns.io/plugins/${plugin}/` }),
   suite: (what: string): Source => ({ title: `svc-conformance test bed (${what})`, url: 'https://kubernetes.io/docs/concepts/cluster-administration/networking/' }),
 };
 

@@ -25,6 +25,8 @@ Usage:
   svc-conformance run [flags]       run the checks against a cluster
   svc-conformance cleanup [flags]   remove what a crashed run left (namespaces by label, cordons)
   svc-conformance list              print the checks (id, level, source, claim), run nothing
+  svc-conformance matrix FILE [flags]  run the checks over several clusters (the columns in FILE,
+                                    YAML or JSON) and write one report, differences first
 
 Flags for run:
   --kubeconfig PATH          kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)
@@ -51,6 +53,9 @@ Flags for run:
   -h, --help                 this help
 
 Flags for cleanup:  --kubeconfig, --context, --run-id ID (default: every run)
+Flags for matrix:   --report-dir DIR (default ./svc-conformance-matrix), --focus, --skip, --strict,
+                    --parallel (each column is an ordinary run; the file's own focus/skip/strict
+                    apply when the flags are absent). Exit 0 when every column came up and passed.
 
 Levels: required (the DNS specification or the Kubernetes API guarantees it: a failure
 fails the run), expected (documented default behaviour the specification leaves open: a
@@ -65,6 +70,7 @@ Examples:
   svc-conformance run --image-registry mirror.example.internal:5000 --probe-image mirror.example.internal:5000/node:24-slim
   svc-conformance run --local --profile privileged
   svc-conformance cleanup --kubeconfig ~/.kube/config
+  svc-conformance matrix examples/matrix/ci.yaml --report-dir out
 `;
 
 const FLAGS = {
@@ -78,7 +84,7 @@ const FLAGS = {
 
 export type Options = ReturnType<typeof parseCli>['values'];
 
-export function parseCli(argv: string[]): { command: string; values: { [K in keyof typeof FLAGS]?: (typeof FLAGS)[K]['type'] extends 'string' ? string : boolean } } {
+export function parseCli(argv: string[]): { command: string; file?: string; values: { [K in keyof typeof FLAGS]?: (typeof FLAGS)[K]['type'] extends 'string' ? string : boolean } } {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: true });
@@ -86,8 +92,10 @@ export function parseCli(argv: string[]): { command: string; values: { [K in key
     throw new UsageError(`${(e as Error).message}\nRun 'svc-conformance --help' for the flags.`);
   }
   const command = parsed.positionals[0] ?? 'run';
-  if (!['run', 'cleanup', 'list', 'help'].includes(command)) throw new UsageError(`unknown command '${command}'. Commands: run, cleanup, list (see --help)`);
-  if (parsed.positionals.length > 1) throw new UsageError(`unexpected argument '${parsed.positionals[1]}' (see --help)`);
+  if (!['run', 'cleanup', 'list', 'matrix', 'help'].includes(command)) throw new UsageError(`unknown command '${command}'. Commands: run, cleanup, list, matrix (see --help)`);
+  const maxPositionals = command === 'matrix' ? 2 : 1;
+  if (parsed.positionals.length > maxPositionals) throw new UsageError(`unexpected argument '${parsed.positionals[maxPositionals]}' (see --help)`);
+  if (command === 'matrix' && !parsed.values.help && parsed.positionals.length < 2) throw new UsageError('matrix needs the matrix file: svc-conformance matrix FILE (see --help and README, "Implementation matrix")');
   const v = parsed.values as Record<string, string | boolean | undefined>;
   const positive = (flag: string): void => {
     const raw = v[flag];
@@ -102,7 +110,12 @@ export function parseCli(argv: string[]): { command: string; values: { [K in key
   }
   if (v.local && (v.kubeconfig || v.context)) throw new UsageError('--local uses the bundled cluster: it cannot be combined with --kubeconfig or --context');
   if (v['cluster-domain'] !== undefined && !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(String(v['cluster-domain']))) throw new UsageError(`--cluster-domain '${String(v['cluster-domain'])}' is not a DNS name`);
-  return { command: v.help ? 'help' : command, values: parsed.values as never };
+  if (command === 'matrix') {
+    const allowed = ['report-dir', 'focus', 'skip', 'strict', 'parallel', 'help'];
+    const other = Object.keys(v).filter((k) => v[k] !== undefined && !allowed.includes(k));
+    if (other.length) throw new UsageError(`matrix takes ${allowed.filter((a) => a !== 'help').map((a) => `--${a}`).join(', ')}; a column's cluster, profile and kubeconfig come from the matrix file (not ${other.map((o) => `--${o}`).join(', ')})`);
+  }
+  return { command: v.help ? 'help' : command, file: command === 'matrix' ? parsed.positionals[1] : undefined, values: parsed.values as never };
 }
 
 /** Rewrites an image reference onto a mirror prefix. */
@@ -126,7 +139,7 @@ export function formatList(): string {
   return rows.map((r) => `${r.id.padEnd(w)}  ${r.level.padEnd(13)}  ${r.claim}\n${' '.repeat(w + 17)}source: ${r.source}`).join('\n') + '\n';
 }
 
-function nodeBin(): string {
+export function nodeBin(): string {
   const bundled = path.join(ROOT, 'node_modules', 'node', 'bin', 'node');
   return fs.existsSync(bundled) ? bundled : process.execPath;
 }
@@ -230,12 +243,27 @@ async function runCommand(o: Options): Promise<number> {
   return report.counts.failed > 0 || code !== 0 ? 1 : 0;
 }
 
+async function matrixCommand(file: string, o: Options): Promise<number> {
+  const { readMatrix, runMatrix, writeMatrixReports, matrixExitCode } = await import('./matrix.ts');
+  const spec = readMatrix(file);
+  if (spec.columns.some((c) => c.cluster) && process.getuid?.() !== 0) throw new UsageError(`the matrix ${file} has bundled-cluster columns (${spec.columns.filter((c) => c.cluster).map((c) => c.name).join(', ')}), which need root: run as root, or give those columns a kubeconfig`);
+  const reportDir = path.resolve(o['report-dir'] ?? 'svc-conformance-matrix');
+  const { report, interrupted } = await runMatrix(spec, { reportDir, focus: o.focus, skip: o.skip, strict: o.strict, parallel: o.parallel, nodeBin: nodeBin() });
+  const files = writeMatrixReports(reportDir, report);
+  process.stdout.write(`svc-conformance matrix: reports in ${reportDir}: ${files.map((f) => path.basename(f)).join(', ')}\n`);
+  process.stdout.write(`${fs.readFileSync(path.join(reportDir, 'matrix.md'), 'utf8').split('\n')[0]!.replace(/^# /, '')}\n`);
+  const c = report.counts;
+  process.stdout.write(`svc-conformance matrix: ${report.columns.length} column(s), ${c.columnsNotUp} did not run; ${c.passed} passed, ${c.failed} failed, ${c.warnings} warnings, ${c.skipped} skipped\n`);
+  if (interrupted) return 130;
+  return matrixExitCode(report);
+}
+
 export async function main(argv: string[]): Promise<number> {
   // Started from inside a Jest worker (the runner's own tests): this process is the CLI,
   // not a worker, handles interrupts itself, and resolves a run of its own.
   startFreshRun();
   try {
-    const { command, values } = parseCli(argv);
+    const { command, values, file } = parseCli(argv);
     if (command === 'help') { process.stdout.write(HELP); return 0; }
     if (command === 'list' || values.list) {
       process.stdout.write(formatList());
@@ -249,6 +277,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(removed.length ? `svc-conformance: removed ${removed.join(', ')}\n` : 'svc-conformance: nothing to clean up\n');
       return 0;
     }
+    if (command === 'matrix') return await matrixCommand(file!, values);
     return await runCommand(values);
   } catch (e) {
     const code = (e as Error).name === 'UsageError' ? 2 : (e as Error).name === 'ClusterError' ? 3 : 1;

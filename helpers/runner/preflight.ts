@@ -120,6 +120,8 @@ async function detect(t: Target, server: string, version: string): Promise<Detec
   const nodes = await core.listNode();
   const proxies = await core.listNamespacedPod({ namespace: 'kube-system', labelSelector: 'k8s-app=kube-proxy' }).catch(() => undefined);
   const kubeProxy = proxies && proxies.items.length > 0 ? 'present' : 'absent';
+  const dnsPods = await core.listNamespacedPod({ namespace: 'kube-system', labelSelector: 'k8s-app=kube-dns' }).catch(() => undefined);
+  const images = (pods?: { items: { spec?: { containers: { image?: string }[] } }[] }): string[] => [...new Set((pods?.items ?? []).flatMap((p) => (p.spec?.containers ?? []).map((c) => c.image ?? '')).filter(Boolean))].sort();
   let proxyMode = 'unknown';
   if (kubeProxy === 'present') {
     proxyMode = t.profile?.proxyMode ?? proxyMode;
@@ -130,7 +132,7 @@ async function detect(t: Target, server: string, version: string): Promise<Detec
       proxyMode = m ? (m[1] || 'iptables') : 'unknown';
     }
   }
-  return { server, version, schedulableNodes: nodes.items.filter(isSchedulable).length, ipFamilies: dns?.spec?.ipFamilies ?? ['IPv4'], kubeProxy, proxyMode };
+  return { server, version, schedulableNodes: nodes.items.filter(isSchedulable).length, ipFamilies: dns?.spec?.ipFamilies ?? ['IPv4'], kubeProxy, proxyMode, dnsImages: images(dnsPods), kubeProxyImages: images(proxies) };
 }
 
 /** The one preflight of every run (the CLI's and npm test's): fails with ClusterError
