@@ -4,7 +4,7 @@
 # first when it is not running (needs root). SVC_PRIVILEGED=1 adds the privileged
 # profile (kube-proxy rules on the nodes). On the bundled cluster, SVC_ALSO_ONE_NODE=1
 # runs the default profile again on a 1-node cluster (kind's default), SVC_ALSO_NFTABLES=1
-# runs the proxy suites again on a cluster in nftables mode, and SVC_LIFECYCLE=1 runs
+# runs the matrix iptables against nftables (examples/matrix/ci.yaml, privileged), and SVC_LIFECYCLE=1 runs
 # the lifecycle suite last: bad input to `cluster up`, a second cluster with another
 # domain, and `down` leaving nothing (CI sets all three). Extra arguments go to Jest
 # (and then only the unit and conformance suites run).
@@ -38,11 +38,13 @@ if [ "${SVC_ALSO_ONE_NODE:-0}" = 1 ] && [ $bundled = 1 ]; then
   env -u SVC_PRIVILEGED NODE_OPTIONS=--experimental-vm-modules "$NODE" node_modules/jest/bin/jest.js --selectProjects cluster --json --outputFile="$REPORTS/jest-one-node.json" || rc=$?
   results+=("$REPORTS/jest-one-node.json")
 fi
+matrices=()
 if [ "${SVC_ALSO_NFTABLES:-0}" = 1 ] && [ $bundled = 1 ]; then
-  echo "test: the proxy suites again, on the bundled cluster in nftables mode"
-  bash cluster/cluster.sh down && SVC_PROXY_MODE=nftables bash cluster/cluster.sh up || { echo "test: the nftables cluster did not come up" >&2; exit 3; }
-  jest --selectProjects cluster --json --outputFile="$REPORTS/jest-nftables.json" -- suites/proxy- suites/smoke || rc=$?
-  results+=("$REPORTS/jest-nftables.json")
+  # iptables against nftables, privileged profile, as a matrix (examples/matrix/ci.yaml):
+  # any difference between the two proxy modes heads its report. It leaves no cluster up.
+  echo "test: kube-proxy iptables against nftables: svc-conformance matrix examples/matrix/ci.yaml"
+  "$NODE" --no-warnings helpers/runner/cli.ts matrix examples/matrix/ci.yaml --report-dir "$REPORTS/matrix-ci" || rc=$?
+  matrices+=("$REPORTS/matrix-ci/matrix.json")
 fi
 if [ "${SVC_LIFECYCLE:-0}" = 1 ] && [ $bundled = 1 ]; then
   jest --selectProjects lifecycle --runInBand --json --outputFile="$REPORTS/jest-lifecycle.json" || rc=$?
@@ -54,12 +56,16 @@ cat "${SVC_EVIDENCE_DIR:-reports/evidence}"/verdicts/*.jsonl 2>/dev/null | "$NOD
   for (const v of lines) console.log(`test: warning (expected level) ${v.id}: ${String(v.message).split("\n")[0]}`);
   if (lines.length) console.log(`test: ${lines.length} warning(s), counted as passed below`);
 '
-# One closing line over every Jest run.
-"$NODE" -e '
+# One closing line over every Jest run and every matrix (each column's checks count).
+MATRICES="${matrices[*]:-}" "$NODE" -e '
   let p = 0, f = 0, s = 0;
   for (const file of process.argv.slice(1)) {
     try { const r = require(require("path").resolve(file)); p += r.numPassedTests; f += r.numFailedTests + (r.numRuntimeErrorTestSuites || 0); s += r.numPendingTests + r.numTodoTests; }
     catch { f += 1; console.log("test: no results in " + file); }
+  }
+  for (const file of (process.env.MATRICES || "").split(" ").filter(Boolean)) {
+    try { const m = require(require("path").resolve(file)).counts; p += m.passed + m.warnings; f += m.failed + m.columnsNotUp; s += m.skipped; }
+    catch { f += 1; console.log("test: no matrix results in " + file); }
   }
   console.log(`svc-conformance: ${p} passed, ${f} failed, ${s} skipped`);
 ' "${results[@]}"

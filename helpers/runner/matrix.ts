@@ -359,11 +359,14 @@ export function answerOf(c?: Cell): string {
   return text.length > 4000 ? `${text.slice(0, 4000)}\n… (${text.length - 4000} more characters in the column's report)` : text;
 }
 
-function headline(r: MatrixReport): string {
+/** The same words without the emoji (headless browsers may lack an emoji font). */
+const plainText = (c?: Cell): string => cellText(c).replace(/^\S+ /, '');
+
+function headline(r: MatrixReport, label: (c?: Cell) => string = cellText): string {
   const ran = r.columns.filter((c) => c.state === 'ran');
   if (r.differences.length) {
     const row = r.rows.find((x) => x.id === r.differences[0])!;
-    return `${r.differences.length} check(s) differ between the columns; first: ${row.id} (${ran.map((c) => `${c.name} ${cellText(row.cells[c.name])}`).join(', ')})`;
+    return `${r.differences.length} check(s) differ between the columns; first: ${row.id} (${ran.map((c) => `${c.name} ${label(row.cells[c.name])}`).join(', ')})`;
   }
   return ran.length > 1 ? `no check differs between the ${ran.length} columns that ran` : `${ran.length} column(s) ran: nothing to compare`;
 }
@@ -424,11 +427,11 @@ export function matrixHtml(r: MatrixReport): string {
   const diffs = r.differences.map((id) => {
     const row = r.rows.find((x) => x.id === id)!;
     const ran = cols.filter((c) => c.state === 'ran');
-    return `<section class="diff" data-id="${h(id)}"><h3><code>${h(id)}</code> ${h(row.claim)} <small>(${h(row.level)})</small></h3><div class="side" style="grid-template-columns:repeat(${ran.length},1fr)">${ran.map((c) => `<div><div class="cell ${cls(row.cells[c.name])}"><b>${h(c.name)}</b>: ${h(cellText(row.cells[c.name]))}${link(c, row.cells[c.name])}</div><pre>${h(answerOf(row.cells[c.name]))}</pre></div>`).join('')}</div></section>`;
+    return `<section class="diff" data-id="${h(id)}"><h3><code>${h(id)}</code> ${h(row.claim)} <small>(${h(row.level)})</small></h3><div class="side" style="grid-template-columns:repeat(${ran.length},1fr)">${ran.map((c) => `<div><div class="cell ${cls(row.cells[c.name])}"><b>${h(c.name)}</b>: ${h(plainText(row.cells[c.name]))}${link(c, row.cells[c.name])}</div><pre>${h(answerOf(row.cells[c.name]))}</pre></div>`).join('')}</div></section>`;
   }).join('\n');
   const notUp = cols.filter((c) => c.state !== 'ran').map((c) => `<details open class="notup"><summary>${h(c.name)}: ${h(c.message ?? c.state)}</summary><pre>${h(c.logTail ?? '')}</pre><p>Log: <a href="${h(c.log ?? '')}">${h(c.log ?? '')}</a></p></details>`).join('\n');
   const head = cols.map((c) => `<th>${h(c.name)}<br><small>${h(c.profile)}</small></th>`).join('');
-  const rows = r.rows.map((row) => `<tr${r.differences.includes(row.id) ? ' class="differs"' : ''}><td><code>${h(row.id)}</code></td><td>${h(row.level)}</td><td>${h(row.claim)}${row.source ? ` <a href="${h(row.source.url)}">${h(row.source.title)}</a>` : ''}</td>${cols.map((c) => (c.state === 'ran' ? `<td class="${cls(row.cells[c.name])}">${c.reportDir ? `<a href="${h(c.reportDir)}/report.html">${h(cellText(row.cells[c.name]))}</a>` : h(cellText(row.cells[c.name]))}</td>` : '<td class="notrun">—</td>')).join('')}</tr>`).join('\n');
+  const rows = r.rows.map((row) => `<tr${r.differences.includes(row.id) ? ' class="differs"' : ''}><td><code>${h(row.id)}</code></td><td>${h(row.level)}</td><td>${h(row.claim)}${row.source ? ` <a href="${h(row.source.url)}">${h(row.source.title)}</a>` : ''}</td>${cols.map((c) => (c.state === 'ran' ? `<td class="${cls(row.cells[c.name])}">${c.reportDir ? `<a href="${h(c.reportDir)}/report.html">${h(plainText(row.cells[c.name]))}</a>` : h(plainText(row.cells[c.name]))}</td>` : '<td class="notrun">—</td>')).join('')}</tr>`).join('\n');
   const idl = cols.map(identityLines);
   const idRows = idl[0]!.map((_, i) => `<tr><th>${h(idl[0]![i]![0])}</th>${idl.map((l) => `<td>${h(l[i]![1])}</td>`).join('')}</tr>`).join('\n')
     + `<tr><th>Request spread</th>${cols.map((c) => `<td>${c.spread.length ? `<ul>${c.spread.map((s) => `<li>${h(spreadText(s))}</li>`).join('')}</ul>` : '—'}</td>`).join('')}</tr>`
@@ -442,7 +445,7 @@ tr.differs td:first-child{border-left:4px solid #b91c1c}.side{display:grid;gap:8
 #headline{font-size:1.2em;font-weight:bold}details.notup summary{color:#b91c1c;font-weight:bold}
 </style></head><body>
 <h1>svc-conformance matrix</h1>
-<p id="headline">${h(headline(r))}</p>
+<p id="headline">${h(headline(r, plainText))}</p>
 <p>${h(path.basename(r.file))}: ${cols.length} column(s) in ${(r.durationMs / 1000).toFixed(0)} s.</p>
 <h2 id="differences">Differences</h2>${diffs || '<p>None: every check has the same result in every column that ran.</p>'}
 ${notUp ? `<h2 id="not-up">Columns that did not run</h2>${notUp}` : ''}
