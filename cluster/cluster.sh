@@ -462,12 +462,25 @@ write_kubelet_config() {
     } * $user' > "$d/kubelet/config.json"
 }
 
+# Every kubelet binds the device-plugin registration socket at the fixed path
+# /var/lib/kubelet/device-plugins/kubelet.sock (not under --root-dir), unlinking what is
+# there first. Two kubelets doing that at the same instant fail with "address already in
+# use" and one never registers (seen with v1.35.4). So each kubelet is started only after
+# the previous one has bound its socket (a new inode there), or 30 s have passed.
+PLUGIN_SOCK=/var/lib/kubelet/device-plugins/kubelet.sock
 start_kubelet() {
-  local n=$1 d; d=$(node_dir "$n")
+  local n=$1 d before i; d=$(node_dir "$n")
   local -a extra; mapfile -t extra < <(cfg '.extraFlags.kubelet[]')
+  before=$(stat -c "%i %z" "$PLUGIN_SOCK" 2>/dev/null || echo none)
   start_proc "kubelet-$n" "$LOGS/node-$n/kubelet.log" "$n" "$(kbin kubelet)" \
     --config="$d/kubelet/config.json" --kubeconfig="$d/kubelet.conf" --root-dir="$d/kubelet" \
     --hostname-override="$(node_name "$n")" --node-ip="$(node_ip "$n")" --v=1 "${extra[@]}"
+  for i in $(seq 1 300); do
+    [ "$(stat -c "%i %z" "$PLUGIN_SOCK" 2>/dev/null || echo none)" != "$before" ] && return 0
+    proc_alive "kubelet-$n" || return 0
+    sleep 0.1
+  done
+  log "kubelet-$n: no device-plugin socket after 30 s; starting the next kubelet anyway"
 }
 
 make_cgroups() {

@@ -84,4 +84,4 @@ base_rootfs "$rootfs"
 cp "$dir/coredns" "$rootfs/coredns"
 mkdir -p "$(dirname "$(readlink -f "$out" 2>/dev/null || echo "$out")")"
 make_image "$out" "$name" "$rootfs" '["/coredns"]'
-log "dns-image: $out holds $name ($("$dir/coredns" -plugins | grep -c '^  dns\.') DNS plugins: $(grep -o '"[a-z0-9_]*",' "$dir/main.go" | tr -d '",' | paste -sd, -))"
+log "dns-image: $out holds $name, plugins compiled in: $("$dir/coredns" -plugins | grep -v '^$' | paste -sd, -)"

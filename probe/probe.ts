@@ -269,7 +269,19 @@ async function grpcWho(r: ConnectRequest, timeoutMs: number): Promise<ConnectAtt
   const target = r.target ?? `${r.host}:${r.port}`;
   const client = new grpc.Client(target, grpc.credentials.createInsecure(), {
     'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ [r.lbPolicy ?? 'pick_first']: {} }] }),
+    // The service config is given: no TXT lookup for one.
+    'grpc.service_config_disable_resolution': 1,
   });
+  // The channel first resolves the name (the client's own DNS lookups, with the search
+  // list) and connects; that is not what the calls measure, so it gets its own, longer
+  // deadline, and each call's deadline starts once the channel is ready. A channel that
+  // does not get ready is one error, with the time it took.
+  const readyStart = Date.now();
+  const notReady = await new Promise<Error | undefined>((resolve) => client.waitForReady(Date.now() + Math.max(5 * timeoutMs, 15_000), (e) => resolve(e ?? undefined)));
+  if (notReady) {
+    client.close();
+    return [{ error: `channel to ${target} not ready after ${Date.now() - readyStart} ms: ${notReady.message}`, ms: Date.now() - readyStart }];
+  }
   const results: ConnectAttempt[] = [];
   for (let i = 0; i < r.count; i++) {
     const start = Date.now();

@@ -6,7 +6,7 @@
 // column that cannot come up is reported with its log and the matrix goes on; the HTML
 // renders in headless Chromium. Runs as root.
 import { afterAll, describe, expect, test } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -111,4 +111,28 @@ describe('svc-conformance matrix', () => {
       await browser.close();
     }
   }, 1_300_000);
+
+  test('an interrupted matrix stops the running column, takes its cluster down, writes what it has and exits 130', async () => {
+    const file = path.join(tmp, 'interrupt.yaml');
+    fs.writeFileSync(file, 'columns:\n  - name: first\n    cluster: { nodes: 1 }\n  - name: never\n    cluster: { nodes: 1 }\n');
+    const dir = path.join(tmp, 'interrupted');
+    const child = spawn('node', [path.join(ROOT, 'bin', 'svc-conformance.cjs'), 'matrix', file, '--report-dir', dir], { cwd: tmp, env: childEnv(CLEAN), stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (b: Buffer) => { output += b.toString(); });
+    child.stderr.on('data', (b: Buffer) => { output += b.toString(); });
+    const exited = new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : -1))));
+    // Interrupt once the first column's run has passed its preflight (its suites are starting).
+    const log = path.join(dir, 'columns', 'first', 'column.log');
+    const deadline = Date.now() + 300_000;
+    while (!(fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('preflight passed'))) {
+      if (Date.now() > deadline) throw new Error(`the first column's run did not get past its preflight in 300 s; the matrix said:\n${output.slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    child.kill('SIGINT');
+    const code = await exited;
+    const report = JSON.parse(fs.readFileSync(path.join(dir, 'matrix.json'), 'utf8')) as MatrixReport;
+    expect({ code, columns: report.columns.map((c) => [c.name, c.state]), clusterLeft: fs.existsSync(DEFAULT_PROFILE_PATH), says: /SIGINT: stopping the column that runs/.test(output) })
+      .toEqual({ code: 130, columns: [['first', 'no-run']], clusterLeft: false, says: true });
+  }, 600_000);
 });
+
