@@ -43,7 +43,7 @@ describe('matrix file', () => {
 
 describe('matrix report from real columns', () => {
   const col = (name: string): ColumnResult => readColumn({ name, kind: 'bundled', describe: name, profile: 'default', state: 'ran', exitCode: name === 'broken' ? 1 : 0, reportDir: `columns/${name}/run` }, path.join(data, name));
-  const notUp: ColumnResult = readColumn({ name: 'cannot-come-up', kind: 'bundled', describe: 'dnsImage=/etc/hostname', profile: 'default', state: 'not-up', exitCode: 1, message: 'the bundled cluster did not come up: dnsImage /etc/hostname: no io.containerd.image.name annotation in its index.json', logTail: fs.readFileSync(path.join(data, 'cannot-come-up.log'), 'utf8') }, path.join(data, 'no-such-dir'));
+  const notUp: ColumnResult = readColumn({ name: 'cannot-come-up', kind: 'bundled', describe: 'dnsImage=/etc/hostname', profile: 'default', state: 'not-up', exitCode: 1, message: 'the bundled cluster did not come up: dnsImage /etc/hostname: no io.containerd.image.name annotation in its index.json', logTail: fs.readFileSync(path.join(data, 'cannot-come-up.txt'), 'utf8') }, path.join(data, 'no-such-dir'));
   // The focus the captured run used (by id).
   const focus = '\\[(dns\\.clusterip\\.a|dns\\.schema\\.version|dns\\.identity\\.version-bind)\\]$';
   const report = assemble('matrix.yaml', [col('reference'), col('broken'), notUp], Date.now() - 1000, { focus });
