@@ -395,7 +395,8 @@ const spreadText = (s: ColumnResult['spread'][number]): string => {
 
 export function matrixMarkdown(r: MatrixReport): string {
   const cols = r.columns;
-  const esc = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  // Table cells: pipes escaped, and `<ns>` kept visible (GitHub would read it as a tag).
+  const esc = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   const lines = [`# svc-conformance matrix: ${headline(r)}`, ''];
   lines.push(`Matrix ${path.basename(r.file)}, ${cols.length} column(s) in ${(r.durationMs / 1000).toFixed(0)} s: ${cols.map((c) => `**${c.name}** (${c.describe}, ${c.profile} profile)`).join('; ')}.`, '');
   const notUp = cols.filter((c) => c.state !== 'ran');

@@ -143,7 +143,7 @@ export function markdown(r: RunReport): string {
     lines.push('');
   }
   lines.push('| | Id | Level | Check | Source | Time |', '|---|---|---|---|---|---|',
-    ...r.checks.map((c) => `| ${icon(c.status)} | ${c.id ?? ''} | ${c.level ?? ''} | ${claimInTitle(c.name).replace(/\|/g, '\\|')}${c.skipReason ? ` (${c.skipReason})` : ''} | ${srcLink(c)} | ${(c.durationMs / 1000).toFixed(1)} s |`));
+    ...r.checks.map((c) => `| ${icon(c.status)} | ${c.id ?? ''} | ${c.level ?? ''} | ${claimInTitle(c.name).replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;')}${c.skipReason ? ` (${c.skipReason})` : ''} | ${srcLink(c)} | ${(c.durationMs / 1000).toFixed(1)} s |`));
   const failed = r.checks.filter((c) => c.status === 'failed');
   if (failed.length || r.suiteErrors.length) {
     lines.push('', '## Failures');
