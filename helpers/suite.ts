@@ -64,7 +64,7 @@ export interface SuiteContext {
 /** A convergence time is one when the wait saw the state change; right at the first look,
  *  the time since the change is only an upper bound (the change may be long past), and
  *  is named so (the report's convergence chart leaves it out). */
-const converged = (polls: number, kind: string): string => (polls > 1 ? `${kind} converged` : `${kind} right at the first look (upper bound)`);
+export const converged = (polls: number, kind: string): string => (polls > 1 ? `${kind} converged` : `${kind} right at the first look (upper bound)`);
 
 /** Connection attempts counted by the backend Pod that answered (or the error). */
 export const counts = (attempts: ConnectAttempt[]): Record<string, number> => {

@@ -5,7 +5,7 @@ import { describe, expect } from '@jest/globals';
 import { check } from '../helpers/check.ts';
 import { dnsRows } from '../helpers/dns-rows.ts';
 import { apply } from '../helpers/apply.ts';
-import { once, useSuite } from '../helpers/suite.ts';
+import { converged, once, useSuite } from '../helpers/suite.ts';
 import { serviceSlices } from '../helpers/workloads.ts';
 import { converge } from '../helpers/converge.ts';
 
@@ -28,11 +28,11 @@ describe('selectorless Services with hand-made endpoints', () => {
     }));
     const want = [{ managedBy: MIRROR, addresses: [EXTERNAL], ports: ['postgres/TCP/5432'] }];
     // The mirroring controller works asynchronously: converge within the bound, then assert.
-    const { ms } = await converge('the EndpointSlices of external-db to be exactly the mirrored one', async () => {
+    const { ms, polls } = await converge('the EndpointSlices of external-db to be exactly the mirrored one', async () => {
       const now = await shape();
       return { ok: JSON.stringify(now) === JSON.stringify(want), state: now };
     }, { kind: 'EndpointSlices' });
-    ctx.evidence.measure('external-mirrored', 'EndpointSlices converged: mirrored slice', ms, 'ms', false);
+    ctx.evidence.measure('external-mirrored', `${converged(polls, 'EndpointSlices')}: mirrored slice`, ms, 'ms', false);
     expect(await shape()).toEqual(want);
   });
 

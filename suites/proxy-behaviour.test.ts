@@ -8,7 +8,7 @@ import { describe, expect } from '@jest/globals';
 import { check } from '../helpers/check.ts';
 import { apply, applyObjects } from '../helpers/apply.ts';
 import { converge } from '../helpers/converge.ts';
-import { counts, once, useSuite, kube } from '../helpers/suite.ts';
+import { converged, counts, once, useSuite, kube } from '../helpers/suite.ts';
 import { rolloutReady, type PodState } from '../helpers/workloads.ts';
 
 const ctx = useSuite('proxy-behaviour', { probes: 2 });
@@ -145,11 +145,11 @@ describe('Service proxy behaviour', () => {
     const ip = await readVip('custom');
     await ctx.proxyConverged('headless-label-before', { host: ip, port: 80, backends: [web[0]!.name], probes: [probe] });
     await applyObjects(ctx.ns, [slice({ 'service.kubernetes.io/headless': '' })]);
-    const { ms } = await converge(`${ip}:80 to stop answering from ${probe.pod} once its slice is labelled headless`, async () => {
+    const { ms, polls } = await converge(`${ip}:80 to stop answering from ${probe.pod} once its slice is labelled headless`, async () => {
       const r = await probe.connect({ host: ip, port: 80, count: 1, mode: 'tcp', timeoutMs: 1000 });
       return { ok: !r[0]?.backend, state: r };
     }, { kind: 'Service proxy' });
-    ctx.evidence.measure('headless-label', 'Service proxy converged: labelled slice no longer served', ms, 'ms');
+    ctx.evidence.measure('headless-label', `${converged(polls, 'Service proxy')}: labelled slice no longer served`, ms, 'ms');
     await applyObjects(ctx.ns, [slice({})]);
     await ctx.proxyConverged('headless-label-after', { host: ip, port: 80, backends: [web[0]!.name], probes: [probe] });
   });
@@ -160,11 +160,11 @@ describe('Service proxy behaviour', () => {
     await rolloutReady(ctx.ns, 'Deployment', 'web-api', 0);
     const since = Date.now();
     await ctx.slicesSettled('no-endpoints-slices', 'web-api', [], since);
-    const { ms, state: last } = await converge(`${vip}:80 to refuse connections from ${ctx.probes[0]!.pod}`, async () => {
+    const { ms, state: last, polls } = await converge(`${vip}:80 to refuse connections from ${ctx.probes[0]!.pod}`, async () => {
       const [a] = await ctx.probes[0]!.connect({ host: vip, port: 80, count: 1, mode: 'tcp', timeoutMs: 5000 });
       return { ok: a?.error === 'ECONNREFUSED', state: a };
     }, { kind: 'Service proxy', since });
-    ctx.evidence.measure('no-endpoints', 'Service proxy converged: refusing at 0 endpoints', ms, 'ms');
+    ctx.evidence.measure('no-endpoints', `${converged(polls, 'Service proxy')}: refusing at 0 endpoints`, ms, 'ms');
     ctx.evidence.measure('no-endpoints', 'time to ECONNREFUSED', last!.ms, 'ms');
     // A fresh attempt after convergence: refused, and quickly.
     const [again] = await ctx.probes[0]!.connect({ host: vip, port: 80, count: 1, mode: 'tcp', timeoutMs: 5000 });
