@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { assemble, matrixExitCode, matrixJunit, matrixMarkdown, parseMatrix, readColumn, readMatrix, type ColumnResult } from './matrix.ts';
+import { assemble, matrixExitCode, matrixJunit, matrixMarkdown, oneLine, parseMatrix, readColumn, readMatrix, type ColumnResult } from './matrix.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const data = path.join(here, '..', 'testdata', 'matrix-run');
@@ -72,5 +72,13 @@ describe('matrix report from real columns', () => {
     expect(xml).toMatch(/<testsuite name="svc-conformance\.matrix\.broken" tests="3" failures="1"/);
     expect(xml).toMatch(/name="[^"]*\[dns\.clusterip\.a\]"><properties><property name="id" value="dns\.clusterip\.a"\/><property name="level" value="required"\/><property name="differs" value="true"\/><\/properties><failure message="NotConverged: DNS not converged within/);
     expect(xml).toContain('<testcase classname="svc-conformance.matrix.cannot-come-up" name="the cluster comes up and the run starts"><error');
+  });
+});
+
+describe('the one-line summary of a failure', () => {
+  test('skips Jest\'s diff boilerplate (the lb.grpc.headless-round-robin failure of the first example-matrix run, 2026-11-26)', () => {
+    const failure = 'Error: expect(received).toEqual(expected) // deep equality\n\n- Expected  - 0\n+ Received  + 2\n\n  Array [\n+   "error: DEADLINE_EXCEEDED: Deadline exceeded after 3.011s,waiting for name resolution",\n    "grpc-backend-74b9f4646d-4lm8z",\n  ]\n    at toEqual (/work/main/suites/proxy-behaviour.test.ts:73:35)';
+    expect(oneLine(failure)).toBe('+   "error: DEADLINE_EXCEEDED: Deadline exceeded after 3.011s,waiting for name resolution",');
+    expect(oneLine('NotConverged: DNS not converged within 10000 ms (x)\nStill not')).toBe('NotConverged: DNS not converged within 10000 ms (x)');
   });
 });

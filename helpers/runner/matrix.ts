@@ -352,7 +352,13 @@ export function matrixExitCode(r: MatrixReport): number {
 // ------------------------------------------------------------------------------- reports
 const ICON: Record<string, string> = { passed: '✅ pass', failed: '❌ FAIL', skipped: '⏭️ skip', warning: '⚠️ warning', informational: 'ℹ️ info', 'not run': '— not run' };
 const cellText = (c?: Cell): string => ICON[c?.status ?? 'not run']!;
-const oneLine = (s?: string): string => (s ?? '').split('\n').find((l) => l.trim()) ?? '';
+/** The first telling line of a message: Jest's diff boilerplate is skipped, so a failed
+ *  toEqual shows its first differing item rather than "expect(received).toEqual(expected)". */
+const BOILERPLATE = /^\s*$|^\s*(Error: )?expect\(|^\s*[-+] (Expected|Received)\s|^\s*(Array|Object) [[{]$/;
+export const oneLine = (s?: string): string => {
+  const lines = (s ?? '').split('\n');
+  return (lines.find((l) => !BOILERPLATE.test(l)) ?? lines.find((l) => l.trim()) ?? '').trim();
+};
 
 /** What a column answered for a check: its failure, its transcripts, or why it skipped. */
 export function answerOf(c?: Cell): string {
