@@ -9,7 +9,8 @@ import { check } from '../helpers/check.ts';
 import { apply, applyObjects } from '../helpers/apply.ts';
 import { converge } from '../helpers/converge.ts';
 import { converged, counts, once, useSuite, kube } from '../helpers/suite.ts';
-import { rolloutReady, type PodState } from '../helpers/workloads.ts';
+import { listPods, rolloutReady, serviceSlices, sliceEndpoints, type PodState } from '../helpers/workloads.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const ctx = useSuite('proxy-behaviour', { probes: 2 });
 const N = 3;
@@ -158,8 +159,20 @@ describe('Service proxy behaviour', () => {
     await webApi();
     await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 0 });
     await rolloutReady(ctx.ns, 'Deployment', 'web-api', 0);
+    // "Without endpoints" means none at all: a Pod still shutting down stays in the slices
+    // as terminating, and a proxy may still send to it (its RST reads as ECONNREFUSED, then
+    // a timeout once its network is gone: seen with nftables). So wait until the Pods are
+    // gone (their grace period, a workload wait), then measure from there.
+    await waitFor('the web-api Pods to be gone', async () => {
+      const left = await listPods(ctx.ns, 'app=web-api');
+      return { ok: left.length === 0, state: left.map((p) => `${p.metadata?.name} (${p.metadata?.deletionTimestamp ? 'terminating' : p.status?.phase})`) };
+    }, { timeoutMs: 120_000 });
     const since = Date.now();
-    await ctx.slicesSettled('no-endpoints-slices', 'web-api', [], since);
+    const { ms: slicesMs, polls: slicePolls } = await converge('the EndpointSlices of web-api to list no endpoint at all', async () => {
+      const eps = sliceEndpoints(await serviceSlices(ctx.ns, 'web-api'));
+      return { ok: eps.length === 0, state: eps };
+    }, { kind: 'EndpointSlices', since });
+    ctx.evidence.measure('no-endpoints-slices', `${converged(slicePolls, 'EndpointSlices')}: web-api (no endpoints)`, slicesMs, 'ms');
     const { ms, state: last, polls } = await converge(`${vip}:80 to refuse connections from ${ctx.probes[0]!.pod}`, async () => {
       const [a] = await ctx.probes[0]!.connect({ host: vip, port: 80, count: 1, mode: 'tcp', timeoutMs: 5000 });
       return { ok: a?.error === 'ECONNREFUSED', state: a };
