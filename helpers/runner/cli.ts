@@ -244,14 +244,14 @@ async function runCommand(o: Options): Promise<number> {
 }
 
 async function matrixCommand(file: string, o: Options): Promise<number> {
-  const { readMatrix, runMatrix, writeMatrixReports, matrixExitCode } = await import('./matrix.ts');
+  const { headline, readMatrix, runMatrix, writeMatrixReports, matrixExitCode } = await import('./matrix.ts');
   const spec = readMatrix(file);
   if (spec.columns.some((c) => c.cluster) && process.getuid?.() !== 0) throw new UsageError(`the matrix ${file} has bundled-cluster columns (${spec.columns.filter((c) => c.cluster).map((c) => c.name).join(', ')}), which need root: run as root, or give those columns a kubeconfig`);
   const reportDir = path.resolve(o['report-dir'] ?? 'svc-conformance-matrix');
   const { report, interrupted } = await runMatrix(spec, { reportDir, focus: o.focus, skip: o.skip, strict: o.strict, parallel: o.parallel, nodeBin: nodeBin() });
   const files = writeMatrixReports(reportDir, report);
   process.stdout.write(`svc-conformance matrix: reports in ${reportDir}: ${files.map((f) => path.basename(f)).join(', ')}\n`);
-  process.stdout.write(`${fs.readFileSync(path.join(reportDir, 'matrix.md'), 'utf8').split('\n')[0]!.replace(/^# /, '')}\n`);
+  process.stdout.write(`svc-conformance matrix: ${headline(report)}\n`);
   const c = report.counts;
   process.stdout.write(`svc-conformance matrix: ${report.columns.length} column(s), ${c.columnsNotUp} did not run; ${c.passed} passed, ${c.failed} failed, ${c.warnings} warnings, ${c.skipped} skipped\n`);
   if (interrupted) return 130;

@@ -371,7 +371,7 @@ export function answerOf(c?: Cell): string {
 /** The same words without the emoji (headless browsers may lack an emoji font). */
 const plainText = (c?: Cell): string => cellText(c).replace(/^\S+ /, '');
 
-function headline(r: MatrixReport, label: (c?: Cell) => string = cellText): string {
+export function headline(r: MatrixReport, label: (c?: Cell) => string = cellText): string {
   const ran = r.columns.filter((c) => c.state === 'ran');
   if (r.differences.length) {
     const row = r.rows.find((x) => x.id === r.differences[0])!;

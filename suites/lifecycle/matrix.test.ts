@@ -11,7 +11,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ROOT } from '../../helpers/apply.ts';
-import { childEnv, chromiumPath, DEFAULT_PROFILE_PATH } from '../../helpers/target.ts';
+import { childEnv, DEFAULT_PROFILE_PATH } from '../../helpers/target.ts';
+import { inChromium } from '../../helpers/chromium.ts';
 import type { MatrixReport } from '../../helpers/runner/matrix.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'svc-matrix-'));
@@ -89,14 +90,7 @@ describe('svc-conformance matrix', () => {
 
   test('the HTML report renders in headless Chromium: differences first, the column that did not run, links to each column\'s report', async () => {
     matrix();
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-      const errors: string[] = [];
-      page.on('console', (msg) => { if (msg.type() === 'error') errors.push(msg.text()); });
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(`file://${path.join(out, 'matrix.html')}`);
+    await inChromium(path.join(out, 'matrix.html'), { width: 1400, height: 1000 }, async (page, errors) => {
       const firstH2 = await page.locator('h2').first().innerText();
       const firstDiff = await page.locator('section.diff').first().getAttribute('data-id');
       const headline = await page.locator('#headline').innerText();
@@ -107,9 +101,7 @@ describe('svc-conformance matrix', () => {
       await page.screenshot({ path: path.join(ROOT, 'reports', 'matrix-screenshot.png'), fullPage: false });
       expect({ firstH2, firstDiff, headline: headline.includes('first: dns.clusterip.a'), notUp: notUp.startsWith('cannot-come-up:'), rows: cells, linked: link !== null && fs.existsSync(path.join(out, link)), errors })
         .toEqual({ firstH2: 'Differences', firstDiff: 'dns.clusterip.a', headline: true, notUp: true, rows: 3, linked: true, errors: [] });
-    } finally {
-      await browser.close();
-    }
+    });
   }, 1_300_000);
 
   test('an interrupted matrix stops the running column, takes its cluster down, writes what it has and exits 130', async () => {

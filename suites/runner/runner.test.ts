@@ -11,7 +11,8 @@ import * as k8s from '@kubernetes/client-node';
 import * as yaml from 'js-yaml';
 import { ROOT } from '../../helpers/apply.ts';
 import { kube } from '../../helpers/kube.ts';
-import { childEnv, chromiumPath } from '../../helpers/target.ts';
+import { childEnv } from '../../helpers/target.ts';
+import { inChromium } from '../../helpers/chromium.ts';
 import { CORDON_ANNOTATION } from '../../helpers/nodes.ts';
 import { RUN_LABEL } from '../../helpers/namespace.ts';
 
@@ -161,14 +162,7 @@ describe('svc-conformance CLI', () => {
   }, 300_000);
 
   test('the HTML report renders in headless Chromium: the table of checks, the failure opened, no console errors', async () => {
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const errors: string[] = [];
-      page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(`file://${path.join(tmp, 'fail-report', 'report.html')}`);
+    await inChromium(path.join(tmp, 'fail-report', 'report.html'), { width: 1280, height: 900 }, async (page, errors) => {
       const rows = await page.locator('#checks tbody tr').count();
       const failedRows = await page.locator('#checks tbody tr.failed').count();
       const failureOpen = await page.locator('details.failure[open] pre').first().isVisible();
@@ -176,9 +170,7 @@ describe('svc-conformance CLI', () => {
       fs.mkdirSync(path.join(ROOT, 'reports'), { recursive: true });
       await page.screenshot({ path: path.join(ROOT, 'reports', 'report-screenshot.png'), fullPage: false });
       expect({ rows: rows > 0, failedRows: failedRows > 0, failureOpen, hasQuestion: failureText.includes('question: web-api.'), errors }).toEqual({ rows: true, failedRows: true, failureOpen: true, hasQuestion: true, errors: [] });
-    } finally {
-      await browser.close();
-    }
+    });
   }, 120_000);
 
   test('a focused run passes with exit 0 and writes JUnit, JSON, Markdown and HTML reports with evidence', () => {
