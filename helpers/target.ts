@@ -285,7 +285,8 @@ export function startFreshRun(): void {
   published = undefined;
 }
 
-function loadPublished(file: string): Target {
+/** A run config as written by publishTarget, validated (workers, and the matrix reading a column's). */
+export function loadPublished(file: string): Target {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');

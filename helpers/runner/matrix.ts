@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
 import { REGISTRY } from '../../suites/registry.ts';
 import { claimInTitle } from '../../suites/sources.ts';
-import { cacheDir, childEnv, stepSummaryFile, UsageError } from '../target.ts';
+import { cacheDir, childEnv, loadPublished, stepSummaryFile, UsageError } from '../target.ts';
 import type { Check, RunReport } from './reports.ts';
 
 const ROOT = path.dirname(path.dirname(path.dirname(fileURLToPath(import.meta.url))));
@@ -197,7 +197,7 @@ export function readColumn(base: Omit<ColumnResult, 'identity' | 'dns' | 'spread
   out.runMs = r.durationMs;
   const cfgFile = fs.readdirSync(runDir).find((f) => /^run-config-.*\.json$/.test(f));
   if (cfgFile) {
-    const t = JSON.parse(fs.readFileSync(path.join(runDir, cfgFile), 'utf8')) as { cluster?: { version?: string; schedulableNodes?: number; proxyMode?: string; kubeProxy?: string; dnsImages?: string[]; kubeProxyImages?: string[] }; profile?: { kubeProxyVersion?: string; images?: { coredns?: string } } };
+    const t = loadPublished(path.join(runDir, cfgFile));
     out.identity.kubernetes = t.cluster?.version;
     out.identity.nodes = t.cluster?.schedulableNodes;
     out.identity.proxyMode = t.cluster?.kubeProxy === 'absent' ? 'no kube-proxy' : t.cluster?.proxyMode;
