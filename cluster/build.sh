@@ -15,13 +15,16 @@ build_dir() { # <name> <version>
   echo "$CACHE_DIR/bin/$1-$2"
 }
 
-stamp_ok() { [ -f "$1/.complete" ]; }
+# The kubernetes build's stamp holds the hash of the multi-call main (cluster/build/kube/main.go),
+# so changing what it links (e.g. adding kubeadm) rebuilds it. Other stamps are empty.
+recipe() { [ "$1" = kubernetes ] && sha256sum "$here/build/kube/main.go" | cut -c1-16 || true; }
+stamp_ok() { [ -f "$1/.complete" ] && [ "$(cat "$1/.complete")" = "$(recipe "$2")" ]; }
 
 # run_build <name> <version> <fn>: runs fn into a temp dir, then moves it in place atomically.
 run_build() {
   local name=$1 version=$2 fn=$3 out tmp start
   out=$(build_dir "$name" "$version")
-  if stamp_ok "$out"; then log "build: $name $version cached at $out"; return 0; fi
+  if stamp_ok "$out" "$name"; then log "build: $name $version cached at $out"; return 0; fi
   tmp="$out.tmp.$$"
   rm -rf "$tmp"; mkdir -p "$tmp/src" "$tmp/bin"
   start=$(date +%s)
@@ -33,7 +36,7 @@ run_build() {
   echo "$(( $(date +%s) - start ))" > "$tmp/bin/.seconds"
   rm -rf "$out"; mkdir -p "$(dirname "$out")"
   mv "$tmp/bin" "$out"; cp "$tmp/build.log" "$out/.build.log"; rm -rf "$tmp"
-  touch "$out/.complete"
+  recipe "$name" > "$out/.complete"
   log "build: $name $version done in $(cat "$out/.seconds") s"
 }
 
@@ -57,7 +60,7 @@ build_kubernetes() {
     ld="$ld -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
   done
   CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ld" -o "$dir/bin/kube" .
-  for c in kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubectl; do ln -s kube "$dir/bin/$c"; done
+  for c in kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubectl kubeadm; do ln -s kube "$dir/bin/$c"; done
 }
 
 build_etcd() {
@@ -82,6 +85,29 @@ build_containerd() {
   done
 }
 
+# Builds for the kind node image (cluster/kind/node-image.sh): crictl and the CNI plugins
+# kind's base image carries, and the kind CLI for the cross-check.
+build_crictl() {
+  CGO_ENABLED=0 GOBIN="$2/bin" go install -trimpath -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$1" "sigs.k8s.io/cri-tools/cmd/crictl@$1"
+}
+
+build_cni_plugins() {
+  local p
+  for p in main/bridge main/loopback main/ptp ipam/host-local meta/portmap; do
+    CGO_ENABLED=0 GOBIN="$2/bin" go install -trimpath -ldflags "-s -w" "github.com/containernetworking/plugins/plugins/$p@$1"
+  done
+}
+
+build_kind() {
+  CGO_ENABLED=0 GOBIN="$2/bin" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kind@$1"
+}
+
+build_kind_tools() {
+  run_build crictl "$CRICTL_VERSION" build_crictl
+  run_build cni-plugins "$CNI_PLUGINS_VERSION" build_cni_plugins
+  run_build kind "$KIND_VERSION" build_kind
+}
+
 build_all() {
   run_build kubernetes "$K8S_VERSION" build_kubernetes
   run_build etcd "$ETCD_VERSION" build_etcd
@@ -89,4 +115,7 @@ build_all() {
   run_build containerd "$CONTAINERD_VERSION" build_containerd
 }
 
-if [ "${BASH_SOURCE[0]}" = "$0" ]; then build_all; fi
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  build_all
+  if [ "${1:-}" = --kind ]; then build_kind_tools; fi
+fi

@@ -4,6 +4,12 @@ CLUSTER_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE_DIR=${SVC_CACHE_DIR:-/var/cache/svc-conformance}
 STATE_DIR=${SVC_STATE_DIR:-/var/lib/svc-conformance/cluster}
 
+# The kind target's own inputs (cluster/kind/): the kind release whose node-image layout,
+# base files and CLI are used, and the tools its base image carries.
+KIND_VERSION=${SVC_KIND_VERSION:-v0.33.0}
+CRICTL_VERSION=${SVC_CRICTL_VERSION:-v1.37.0}
+CNI_PLUGINS_VERSION=${SVC_CNI_PLUGINS_VERSION:-v1.10.0}
+
 log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[cluster] error: %s\n' "$*" >&2; exit 1; }
 need_cmd() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found: $2"; }

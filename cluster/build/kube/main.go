@@ -1,6 +1,6 @@
 // Command kube is one multi-call binary holding the Kubernetes components the
-// bundled cluster runs. Linking once instead of five times is what makes a cold
-// build fit on a 2-core machine. It dispatches on the name it was called by
+// bundled cluster runs, and kubeadm for the kind node image. Linking once instead
+// of six times is what makes a cold build fit on a 2-core machine. It dispatches on the name it was called by
 // (kube-apiserver, kubelet, kubectl, ...) or on its first argument.
 package main
 
@@ -16,11 +16,13 @@ import (
 	_ "k8s.io/component-base/logs/json/register"
 	_ "k8s.io/component-base/metrics/prometheus/clientgo"
 	_ "k8s.io/component-base/metrics/prometheus/version"
+	kubectl "k8s.io/kubectl/pkg/cmd"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
 	proxy "k8s.io/kubernetes/cmd/kube-proxy/app"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
-	kubectl "k8s.io/kubectl/pkg/cmd"
+	kubeadm "k8s.io/kubernetes/cmd/kubeadm/app"
+	kubeadmerrors "k8s.io/kubernetes/cmd/kubeadm/app/util/errors"
 	kubelet "k8s.io/kubernetes/cmd/kubelet/app"
 )
 
@@ -35,13 +37,17 @@ var commands = map[string]func() *cobra.Command{
 
 func main() {
 	name := filepath.Base(os.Args[0])
-	if _, ok := commands[name]; !ok && len(os.Args) > 1 {
+	if _, ok := commands[name]; !ok && name != "kubeadm" && len(os.Args) > 1 {
 		name = os.Args[1]
 		os.Args = os.Args[1:]
 	}
+	if name == "kubeadm" { // kubeadm's own main: its flag set and error handling, not cli.Run
+		kubeadmerrors.HandleError(kubeadm.Run())
+		return
+	}
 	newCommand, ok := commands[name]
 	if !ok {
-		fmt.Fprintln(os.Stderr, "usage: kube {kube-apiserver|kube-controller-manager|kube-scheduler|kube-proxy|kubelet|kubectl} [flags]")
+		fmt.Fprintln(os.Stderr, "usage: kube {kube-apiserver|kube-controller-manager|kube-scheduler|kube-proxy|kubelet|kubectl|kubeadm} [flags]")
 		os.Exit(2)
 	}
 	os.Exit(cli.Run(newCommand()))

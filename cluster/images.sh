@@ -1,0 +1,90 @@
+# The images the clusters run, built from local binaries as OCI archives (cached by their inputs):
+# pause, CoreDNS, the probe/backend image (Node.js) and node-tools (kube-proxy with iptables/nft).
+# Shared by the bundled cluster (cluster.sh) and the kind node image (kind/node-image.sh).
+# Sourced by cluster.sh (uses its helpers and config); not run on its own.
+# shellcheck shell=bash
+# make_image <tarball> <name:tag> <rootfs-dir> <entrypoint-json> [user]
+# Writes an OCI image archive (one uncompressed layer) that `ctr images import` takes.
+node_binary() {
+  local b
+  for b in "${SVC_NODE_BINARY:-}" "$here/../node_modules/node/bin/node" "$(command -v node || true)"; do
+    if [ -n "$b" ] && [ -x "$b" ] && "$b" -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>22||(a===22&&b>=19)?0:1)' 2>/dev/null; then
+      readlink -f "$b"; return 0
+    fi
+  done
+  die "no Node.js >= 22.19 binary for the probe image: run 'npm ci' first (it provides node_modules/node) or set SVC_NODE_BINARY"
+}
+
+# Builds the four images (cached by their inputs) and sets IMAGE_* and IMAGE_TARS.
+build_images() {
+  local idir="$CACHE_DIR/images" nodebin nodever tmp key
+  mkdir -p "$idir"
+  nodebin=$(node_binary); nodever=$("$nodebin" --version); nodever=${nodever#v}
+  IMAGE_PAUSE="svc-conformance.local/pause:3.10-svc1"
+  IMAGE_COREDNS="svc-conformance.local/coredns:$COREDNS_VERSION"
+  IMAGE_NODE="svc-conformance.local/node:$nodever"
+  IMAGE_NODE_TOOLS="svc-conformance.local/node-tools:$K8S_VERSION"
+  local proxybin; proxybin=$(cfg .kubeProxyBinary)
+  if [ "$proxybin" != null ]; then
+    [ -x "$proxybin" ] || die "kubeProxyBinary $proxybin is not an executable file"
+    key=$(sha256sum "$proxybin" | cut -c1-12); IMAGE_NODE_TOOLS="svc-conformance.local/node-tools:custom-$key"
+  else
+    proxybin=$(kbin kube-proxy)
+  fi
+  KUBE_PROXY_VERSION=$("$proxybin" --version 2>/dev/null | awk '{print $NF}' || true)
+  IMAGE_TARS=()
+  # pause
+  local t="$idir/pause-3.10-svc1.tar"
+  if [ ! -f "$t" ]; then
+    tmp=$(mktemp -d); mkdir -p "$tmp/rootfs"
+    (cd "$here/build/pause" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$tmp/rootfs/pause" .)
+    make_image "$t" "$IMAGE_PAUSE" "$tmp/rootfs" '["/pause"]' 65535; rm -rf "$tmp"
+  fi
+  IMAGE_TARS+=("$t")
+  # coredns
+  t="$idir/coredns-$COREDNS_VERSION.tar"
+  if [ ! -f "$t" ]; then
+    tmp=$(mktemp -d); mkdir -p "$tmp/rootfs"; base_rootfs "$tmp/rootfs"
+    cp "$CACHE_DIR/bin/coredns-$COREDNS_VERSION/coredns" "$tmp/rootfs/coredns"
+    make_image "$t" "$IMAGE_COREDNS" "$tmp/rootfs" '["/coredns"]'; rm -rf "$tmp"
+  fi
+  IMAGE_TARS+=("$t")
+  # node runtime (the probe and backend image)
+  t="$idir/node-$nodever.tar"
+  if [ ! -f "$t" ]; then
+    tmp=$(mktemp -d); mkdir -p "$tmp/rootfs/usr/local/bin"; base_rootfs "$tmp/rootfs"
+    copy_with_libs "$tmp/rootfs" /bin/sh
+    cp "$nodebin" "$tmp/rootfs/usr/local/bin/node"
+    copy_with_libs "$tmp/rootfs" "$nodebin" >/dev/null; rm -f "$tmp/rootfs$nodebin"
+    make_image "$t" "$IMAGE_NODE" "$tmp/rootfs" '["/usr/local/bin/node"]'; rm -rf "$tmp"
+  fi
+  IMAGE_TARS+=("$t")
+  # node-tools: kube-proxy plus iptables, nft, conntrack, curl, a shell, sleep and cat
+  key=$(sha256sum "$proxybin" | cut -c1-12)
+  t="$idir/node-tools-$K8S_VERSION-$key-v3.tar"
+  if [ ! -f "$t" ]; then
+    tmp=$(mktemp -d); mkdir -p "$tmp/rootfs/usr/local/bin" "$tmp/rootfs/usr/sbin"; base_rootfs "$tmp/rootfs"
+    copy_with_libs "$tmp/rootfs" /bin/sh /bin/sleep /bin/cat /usr/sbin/xtables-nft-multi /usr/sbin/nft /usr/sbin/conntrack /usr/bin/curl
+    local l
+    for l in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+      ln -sf xtables-nft-multi "$tmp/rootfs/usr/sbin/$l"
+    done
+    mkdir -p "$tmp/rootfs/usr/lib/x86_64-linux-gnu"
+    cp -a /usr/lib/x86_64-linux-gnu/xtables "$tmp/rootfs/usr/lib/x86_64-linux-gnu/"
+    for l in "$tmp"/rootfs/usr/lib/x86_64-linux-gnu/xtables/*.so; do copy_with_libs "$tmp/rootfs" "${l#"$tmp/rootfs"}" 2>/dev/null || true; done
+    cp /etc/protocols /etc/services "$tmp/rootfs/etc/"
+    cp -L "$proxybin" "$tmp/rootfs/usr/local/bin/kube-proxy"
+    make_image "$t" "$IMAGE_NODE_TOOLS" "$tmp/rootfs" '["/usr/local/bin/kube-proxy"]'; rm -rf "$tmp"
+  fi
+  IMAGE_TARS+=("$t")
+  local dns; dns=$(cfg .dnsImage)
+  if [ "$dns" != null ]; then
+    if [ -f "$dns" ]; then
+      IMAGE_TARS+=("$dns")
+      IMAGE_COREDNS=$( { tar -xOf "$dns" index.json 2>/dev/null || true; } | jq -r '.manifests[0].annotations["io.containerd.image.name"] // empty' 2>/dev/null || true)
+      [ -n "$IMAGE_COREDNS" ] || die "dnsImage $dns: no io.containerd.image.name annotation in its index.json; give an OCI archive made with a name (e.g. skopeo copy ... oci-archive:FILE:NAME)"
+    else
+      die "dnsImage must be the path of an OCI image archive (it is imported into every node); got '$dns'"
+    fi
+  fi
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Starts and stops the Docker engine the kind target runs on, where nothing else does
+# (this machine has no init system running dockerd). Usage:
+#   cluster/kind/docker.sh start   # dockerd from Debian's docker.io, unless one answers already
+#   cluster/kind/docker.sh stop    # stops a dockerd this script started, and removes its iptables chains
+#   cluster/kind/docker.sh status
+# On a host whose capability bounding set lacks a capability Docker asks for (moby/moby#42906:
+# every --privileged container then fails "unable to apply caps"), the default OCI runtime is
+# cluster/kind/runc-capdrop, which drops those capabilities from the spec and runs runc.
+# A Docker host such as GitHub Actions' never needs this script.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PIDFILE=/run/svc-conformance-dockerd.pid
+LOG=/var/log/svc-conformance-dockerd.log
+log() { echo "docker: $*" >&2; }
+die() { echo "docker: $*" >&2; exit 1; }
+
+answers() { timeout 5 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+ours_alive() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+caps_missing() { # capabilities Docker's default privileged set has that this host's bounding set lacks
+  local bnd; bnd=$((16#$(awk '/^CapBnd:/ {print $2}' /proc/self/status)))
+  local last; last=$(cat /proc/sys/kernel/cap_last_cap)
+  local i; for ((i = 0; i <= last; i++)); do (( (bnd >> i) & 1 )) || echo "$i"; done
+}
+
+start() {
+  if answers; then log "a Docker engine answers already ($(docker version --format '{{.Server.Version}}')); using it"; return 0; fi
+  [ "$(id -u)" = 0 ] || die "no Docker engine answers and starting one needs root: start Docker yourself, or run as root"
+  command -v dockerd >/dev/null || die "dockerd is not installed: apt-get install docker.io (scripts/setup.sh does)"
+  local args=(--pidfile "$PIDFILE" --host unix:///var/run/docker.sock)
+  if [ -n "$(caps_missing)" ]; then
+    args+=(--add-runtime "svc-capdrop=$here/runc-capdrop" --default-runtime svc-capdrop)
+    log "this host's capability bounding set lacks capabilities $(caps_missing | tr '\n' ' ')- privileged containers run through cluster/kind/runc-capdrop"
+  fi
+  log "starting dockerd (log: $LOG)"
+  setsid dockerd "${args[@]}" >>"$LOG" 2>&1 < /dev/null &
+  local i; for ((i = 0; i < 60; i++)); do answers && break; sleep 0.5; done
+  answers || { tail -n 20 "$LOG" >&2; die "dockerd did not answer within 30 s; its log is above and in $LOG"; }
+  log "dockerd $(docker version --format '{{.Server.Version}}') is up"
+}
+
+stop() {
+  if ! ours_alive; then log "no dockerd started by this script is running"; rm -f "$PIDFILE"; return 0; fi
+  local pid; pid=$(cat "$PIDFILE")
+  kill "$pid"
+  local i; for ((i = 0; i < 60; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  kill -0 "$pid" 2>/dev/null && { kill -9 "$pid" || true; }
+  rm -f "$PIDFILE"
+  log "dockerd stopped"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) if answers; then echo "docker: engine $(docker version --format '{{.Server.Version}}') answers"; else echo "docker: no engine answers"; exit 1; fi ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

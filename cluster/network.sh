@@ -1,0 +1,70 @@
+# The bundled cluster's network: a host bridge, a network namespace per node, pod CIDR routes.
+# Sourced by cluster.sh (uses its helpers and config); not run on its own.
+# shellcheck shell=bash
+make_network() {
+  local bip; bip=$(bridge_ip)
+  ip link add "$BRIDGE" type bridge
+  ip addr add "$bip/${NODE_CIDR#*/}" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+  forward_rules add
+  local n
+  for n in $(seq 1 "$NODES"); do
+    ip netns add "$(netns "$n")"
+    ip link add "$VETH_PREFIX$n" type veth peer name eth0 netns "$(netns "$n")"
+    ip link set "$VETH_PREFIX$n" master "$BRIDGE" up
+    in_node "$n" ip link set lo up
+    in_node "$n" ip addr add "$(node_ip "$n")/${NODE_CIDR#*/}" dev eth0
+    in_node "$n" ip link set eth0 up
+    # Service VIPs: a route over lo (with the node's address as source) lets host-network
+    # clients connect() so that kube-proxy's DNAT applies; anything not rewritten dies
+    # there. Nodes have no default route at all.
+    in_node "$n" ip route add "$SERVICE_CIDR" dev lo src "$(node_ip "$n")"
+    in_node "$n" sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 \
+      net.bridge.bridge-nf-call-ip6tables=1 net.ipv4.conf.all.route_localnet=1 >/dev/null
+  done
+}
+
+# After the controller-manager gives each node a podCIDR: CNI config and routes.
+wire_pod_cidrs() {
+  local n m cidr
+  declare -A cidrs
+  for n in $(seq 1 "$NODES"); do
+    wait_for "a podCIDR for $(node_name "$n")" 60 "$LOGS/kube-controller-manager.log" kube-controller-manager \
+      bash -c "[ -n \"\$(\"$(kbin kubectl)\" --kubeconfig \"$KUBECONFIG_PATH\" get node $(node_name "$n") -o jsonpath='{.spec.podCIDR}')\" ]"
+    cidrs[$n]=$(kubectl get node "$(node_name "$n")" -o jsonpath='{.spec.podCIDR}')
+  done
+  for n in $(seq 1 "$NODES"); do
+    cidr=${cidrs[$n]}
+    mkdir -p "$(node_dir "$n")/cni/net.d"
+    jq -n --arg subnet "$cidr" --arg data "$(node_dir "$n")/cni/ipam" '{
+      cniVersion: "1.0.0", name: "svc-pods",
+      plugins: [
+        {type: "bridge", bridge: "cni0", isGateway: true, ipMasq: false, hairpinMode: true,
+         ipam: {type: "host-local", ranges: [[{subnet: $subnet}]], routes: [{dst: "0.0.0.0/0"}], dataDir: $data}},
+        {type: "portmap", capabilities: {portMappings: true}}
+      ]}' > "$(node_dir "$n")/cni/net.d/10-svc-pods.conflist"
+    ip route replace "$cidr" via "$(node_ip "$n")" dev "$BRIDGE"
+    echo "$cidr" >> "$STATE_DIR/root-routes"
+    for m in $(seq 1 "$NODES"); do
+      [ "$m" = "$n" ] || in_node "$m" ip route replace "$cidr" via "$(node_ip "$n")" dev eth0
+    done
+  done
+}
+
+# Traffic between nodes crosses the host bridge, and bridged packets pass the host's
+# iptables FORWARD chain (bridge-nf-call-iptables). Docker sets that chain's policy to
+# DROP when dockerd starts (the kind target runs one beside this cluster), so the bridge
+# gets its own ACCEPT rules, tagged with a comment and removed by `down`. Docker's own
+# chains only match its own interfaces and leave these alone.
+forward_rules() { # add|del
+  local dir flag
+  for dir in -i -o; do
+    flag=-C; [ "$1" = del ] && flag=-D
+    if [ "$1" = add ]; then
+      iptables -C FORWARD "$dir" "$BRIDGE" -m comment --comment svc-conformance-bundled -j ACCEPT 2>/dev/null ||
+        iptables -I FORWARD 1 "$dir" "$BRIDGE" -m comment --comment svc-conformance-bundled -j ACCEPT
+    else
+      while iptables "$flag" FORWARD "$dir" "$BRIDGE" -m comment --comment svc-conformance-bundled -j ACCEPT 2>/dev/null; do :; done
+    fi
+  done
+}
