@@ -34,6 +34,7 @@ export function unmet(requires: Requirement[] = []): string | undefined {
     if (r === 'ipv6' && !c.ipFamilies.includes('IPv6')) return `the cluster is single-stack (kube-dns ipFamilies: ${c.ipFamilies.join(',')})`;
     if (r === 'privileged' && !t.privileged) return 'privileged profile not enabled (--profile privileged / SVC_PRIVILEGED=1)';
     if (r === 'kube-proxy' && c.kubeProxy !== 'present') return 'no kube-proxy in this cluster (no k8s-app=kube-proxy Pods in kube-system)';
+    if (r === 'outside-host' && !t.outsideNetwork) return 'needs a host outside the cluster: a Docker network the nodes are on (the kind target sets it; --outside-network NAME / SVC_OUTSIDE_NETWORK for a kind cluster of your own)';
     if (r === 'proxy-rules-readable') {
       if (c.proxyMode === 'ipvs') return 'kube-proxy runs in ipvs mode: its rules are not verified';
       if (!['iptables', 'nftables'].includes(c.proxyMode)) return `kube-proxy's mode '${c.proxyMode}' could not be read from kube-system/kube-proxy`;

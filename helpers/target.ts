@@ -89,6 +89,9 @@ export interface Target {
   /** The cluster domain when it must not be detected (--cluster-domain). */
   clusterDomain?: string;
   keepNamespaces: boolean;
+  /** A Docker network the cluster's nodes are on (the kind target's, or --outside-network
+   *  for a kind cluster of your own): a host outside the cluster is started there. */
+  outsideNetwork?: string;
   /** Filled in by the preflight; absent only outside a run (unit tests). */
   cluster?: DetectedCluster;
 }
@@ -119,6 +122,7 @@ export interface RunInput {
   evidenceDir?: string;
   clusterDomain?: string;
   keepNamespaces?: boolean;
+  outsideNetwork?: string;
 }
 
 export function readProfile(file: string): ClusterProfile {
@@ -190,6 +194,7 @@ export function inputFromEnv(): RunInput {
     evidenceDir: env.SVC_EVIDENCE_DIR || undefined,
     clusterDomain: env.SVC_CLUSTER_DOMAIN || undefined,
     keepNamespaces: env.SVC_KEEP_NAMESPACES === '1' || undefined,
+    outsideNetwork: env.SVC_OUTSIDE_NETWORK || undefined,
   };
 }
 

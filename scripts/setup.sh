@@ -2,12 +2,16 @@
 # Sets up a fresh machine to run the suites: Debian packages for the bundled cluster,
 # Node >= 22.19 (from the npm registry's `node` package when the machine's is older),
 # npm ci, and the cluster components built from source (cached by version).
+# With the cluster it also prepares the kind target: Debian's docker.io and debootstrap, dockerd
+# started (cluster/kind/docker.sh), the kind tools built (crictl, CNI plugins, the kind CLI) and
+# the kind node image built (cluster/kind/node-image.sh); SVC_NO_KIND=1 skips that part.
 # Usage: scripts/setup.sh [--no-cluster]   (--no-cluster: only the Node side, for a cluster of your own)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 with_cluster=1; [ "${1:-}" = --no-cluster ] && with_cluster=0
 
 APT_PACKAGES=(runc containernetworking-plugins iptables nftables conntrack socat openssl iproute2 util-linux jq curl dnsutils bc procps kmod chromium)
+[ "${SVC_NO_KIND:-0}" = 1 ] || APT_PACKAGES+=(docker.io debootstrap)
 if [ $with_cluster = 1 ]; then
   [ "$(id -u)" = 0 ] || { echo "setup: the bundled cluster needs root for its packages and network namespaces; run as root, or use --no-cluster with KUBECONFIG" >&2; exit 1; }
   missing=()
@@ -28,6 +32,12 @@ node_modules/.bin/node -e 'const [a,b]=process.versions.node.split(".").map(Numb
 node_modules/.bin/node probe/build.mjs
 
 if [ $with_cluster = 1 ]; then
-  bash cluster/build.sh
+  if [ "${SVC_NO_KIND:-0}" = 1 ]; then
+    bash cluster/build.sh
+  else
+    bash cluster/build.sh --kind
+    bash cluster/kind/docker.sh start
+    bash cluster/kind/node-image.sh >/dev/null
+  fi
 fi
 echo "setup: done. Run the tests with: npm test"

@@ -16,6 +16,18 @@ REPORTS=${SVC_REPORT_DIR:-reports}
 mkdir -p "$REPORTS"
 jest() { env NODE_OPTIONS=--experimental-vm-modules "$NODE" node_modules/jest/bin/jest.js "$@"; }
 
+if [ "${SVC_TARGET:-}" = kind ]; then
+  # A kind cluster started by testcontainers (helpers/kind/), removed at the end whatever
+  # happens; this script then runs again against it as against any kubeconfig cluster.
+  # SVC_KIND_IMAGE (default: ours, cluster/kind/node-image.sh), SVC_KIND_NODES (3),
+  # SVC_KIND_PROXY_MODE (iptables). Needs a Docker engine (here: cluster/kind/docker.sh start).
+  kind_args=(--nodes "${SVC_KIND_NODES:-3}" --proxy-mode "${SVC_KIND_PROXY_MODE:-iptables}")
+  [ -n "${SVC_KIND_IMAGE:-}" ] && kind_args+=(--image "$SVC_KIND_IMAGE")
+  [ -n "${SVC_KIND_TIMINGS:-}" ] && kind_args+=(--timings "$SVC_KIND_TIMINGS")
+  exec "$NODE" --no-warnings helpers/kind/cli.ts exec "${kind_args[@]}" -- bash scripts/test.sh "$@"
+fi
+if [ -n "${SVC_TARGET:-}" ] && [ "$SVC_TARGET" != bundled ]; then echo "test: SVC_TARGET must be kind or bundled (got '$SVC_TARGET')" >&2; exit 2; fi
+
 if [ -z "${KUBECONFIG:-}${SVC_KUBECONFIG:-}" ]; then
   bash cluster/cluster.sh up || { echo "test: the bundled cluster did not come up (see above)" >&2; exit 3; }
 fi
@@ -37,6 +49,14 @@ if [ "${SVC_ALSO_ONE_NODE:-0}" = 1 ] && [ $bundled = 1 ]; then
   bash cluster/cluster.sh down && SVC_NODES=1 bash cluster/cluster.sh up || { echo "test: the 1-node cluster did not come up" >&2; exit 3; }
   env -u SVC_PRIVILEGED NODE_OPTIONS=--experimental-vm-modules "$NODE" node_modules/jest/bin/jest.js --selectProjects cluster --json --outputFile="$REPORTS/jest-one-node.json" || rc=$?
   results+=("$REPORTS/jest-one-node.json")
+fi
+if [ "${SVC_ALSO_KIND:-0}" = 1 ] && [ $bundled = 1 ]; then
+  # The default profile on a 3-node kind cluster started by testcontainers (SVC_TARGET=kind),
+  # between bundled-cluster runs: the matrix and lifecycle below run after it.
+  echo "test: the default profile on a kind cluster (testcontainers)"
+  env -u SVC_PRIVILEGED -u SVC_ALSO_ONE_NODE -u SVC_ALSO_NFTABLES -u SVC_LIFECYCLE -u SVC_ALSO_KIND SVC_TARGET=kind \
+    SVC_REPORT_DIR="$REPORTS/kind" SVC_EVIDENCE_DIR="$REPORTS/kind/evidence" bash scripts/test.sh || rc=$?
+  results+=("$REPORTS/kind/jest-main.json")
 fi
 matrices=()
 if [ "${SVC_ALSO_NFTABLES:-0}" = 1 ] && [ $bundled = 1 ]; then

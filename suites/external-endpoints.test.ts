@@ -1,17 +1,47 @@
 // Selectorless Services: a stable in-cluster name for an outside address, made with a
 // hand-made Endpoints (mirrored into an EndpointSlice) or a hand-made EndpointSlice.
-// 192.168.1.100 is DNS data only: no check ever connects to it.
-import { describe, expect } from '@jest/globals';
+// 192.168.1.100 is DNS data only: no check ever connects to it. The outside host is real
+// on the kind target: a TCP server container beside the nodes, on their Docker network.
+import { afterAll, describe, expect } from '@jest/globals';
+import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
+import { PROBE_BUNDLE } from '../helpers/probe.ts';
+import { currentTarget } from '../helpers/target.ts';
 import { check } from '../helpers/check.ts';
 import { dnsRows } from '../helpers/dns-rows.ts';
 import { apply } from '../helpers/apply.ts';
 import { converged, once, useSuite } from '../helpers/suite.ts';
 import { serviceSlices } from '../helpers/workloads.ts';
 import { converge } from '../helpers/converge.ts';
+import { kube } from '../helpers/kube.ts';
 
 const ctx = useSuite('external-endpoints', { probes: 2 });
 const EXTERNAL = '192.168.1.100';
 const MIRROR = 'endpointslicemirroring-controller.k8s.io';
+
+// The outside host: the probe bundle serving the WHO line protocol on 5432, in the probe
+// image, on the nodes' Docker network; labelled with the run, removed after the suite.
+let outside: StartedTestContainer | undefined;
+const outsideHost = once(async () => {
+  const t = currentTarget();
+  const name = `svc-outside-${t.runId}`;
+  try {
+    outside = await new GenericContainer(t.probeImage)
+      .withName(name).withNetworkMode(t.outsideNetwork!)
+      .withLabels({ 'io.svc-conformance.run': t.runId })
+      .withEnvironment({ POD_NAME: name })
+      .withCopyFilesToContainer([{ source: PROBE_BUNDLE, target: '/probe/probe.cjs' }])
+      .withCommand(['/probe/probe.cjs', 'serve', '5432'])
+      .withWaitStrategy(Wait.forLogMessage(/serving .* on 5432/))
+      .withStartupTimeout(60_000)
+      .start();
+  } catch (e) {
+    throw new Error(`cannot start the outside host (image ${t.probeImage} on Docker network ${t.outsideNetwork}): ${(e as Error).message}. The check needs Docker on this machine and the image in it (the kind target loads ours)`);
+  }
+  const ip = outside.getIpAddress(t.outsideNetwork!);
+  await apply(ctx.ns, 'outside-db.yaml', { OUTSIDE_IP: ip });
+  return { name, ip };
+});
+afterAll(async () => { await outside?.stop({ timeout: 1 }); });
 
 const externalDb = once(async () => { await apply(ctx.ns, 'external-db.yaml'); });
 const externalDbVip = once(async () => { await apply(ctx.ns, 'external-db-vip.yaml'); });
@@ -41,5 +71,24 @@ describe('selectorless Services with hand-made endpoints', () => {
     await ctx.convergeEverywhere('external-slice-a', ctx.svcName('external-db-slice'), 'A', { rcode: 'NOERROR', set: [EXTERNAL] });
     const slices = await serviceSlices(ctx.ns, 'external-db-slice');
     expect(slices.map((s) => s.metadata?.name)).toEqual(['external-db-slice-1']);
+  });
+
+  check('net.external.outside-host', async () => {
+    const host = await outsideHost();
+    const svc = await kube().core.readNamespacedService({ name: 'outside-db', namespace: ctx.ns });
+    const clusterIP = svc.spec?.clusterIP ?? '';
+    // DNS first (bounded, measured), then the proxy, then exact assertions from every probe.
+    await ctx.expectEverywhere('outside-vip-a', ctx.svcName('outside-db'), 'A', { rcode: 'NOERROR', set: [clusterIP] });
+    await ctx.expectEverywhere('outside-direct-a', ctx.svcName('outside-db-direct'), 'A', { rcode: 'NOERROR', set: [host.ip] });
+    await ctx.proxyConverged('outside-connect', { host: ctx.svcName('outside-db'), port: 5432, backends: [host.name] });
+    const attempts = async (h: string): Promise<unknown[]> => (await Promise.all(ctx.probes.map((p) => p.connect({ host: h, port: 5432, count: 3, mode: 'tcp', timeoutMs: 3000 }))))
+      .flat().map((a) => ({ error: a.error, answeredBy: a.backend?.pod, hostIP: a.backend?.ip, dialled: a.remote }));
+    const viaVip = await attempts(ctx.svcName('outside-db'));
+    const direct = await attempts(ctx.svcName('outside-db-direct'));
+    ctx.evidence.info('outside-connect', `outside host ${host.name} at ${host.ip}:5432 (Docker network ${currentTarget().outsideNetwork}); ${viaVip.length} connections through ${clusterIP}, ${direct.length} direct`);
+    expect({ viaVip, direct }).toEqual({
+      viaVip: viaVip.map(() => ({ error: undefined, answeredBy: host.name, hostIP: host.ip, dialled: clusterIP })),
+      direct: direct.map(() => ({ error: undefined, answeredBy: host.name, hostIP: host.ip, dialled: host.ip })),
+    });
   });
 });

@@ -2,7 +2,8 @@
 # Starts and stops the Docker engine the kind target runs on, where nothing else does
 # (this machine has no init system running dockerd). Usage:
 #   cluster/kind/docker.sh start   # dockerd from Debian's docker.io, unless one answers already
-#   cluster/kind/docker.sh stop    # stops a dockerd this script started, and removes its iptables chains
+#   cluster/kind/docker.sh stop    # stops a dockerd this script started, removes its iptables rules and
+#                                  # chains, and puts the FORWARD policy back
 #   cluster/kind/docker.sh status
 # On a host whose capability bounding set lacks a capability Docker asks for (moby/moby#42906:
 # every --privileged container then fails "unable to apply caps"), the default OCI runtime is
@@ -12,6 +13,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PIDFILE=/run/svc-conformance-dockerd.pid
 LOG=/var/log/svc-conformance-dockerd.log
+POLICY_FILE=/run/svc-conformance-dockerd.forward-policy
 log() { echo "docker: $*" >&2; }
 die() { echo "docker: $*" >&2; exit 1; }
 
@@ -32,6 +34,7 @@ start() {
     args+=(--add-runtime "svc-capdrop=$here/runc-capdrop" --default-runtime svc-capdrop)
     log "this host's capability bounding set lacks capabilities $(caps_missing | tr '\n' ' ')- privileged containers run through cluster/kind/runc-capdrop"
   fi
+  iptables -S FORWARD 2>/dev/null | awk '$1 == "-P" {print $3}' > "$POLICY_FILE" || true
   log "starting dockerd (log: $LOG)"
   setsid dockerd "${args[@]}" >>"$LOG" 2>&1 < /dev/null &
   local i; for ((i = 0; i < 60; i++)); do answers && break; sleep 0.5; done
@@ -46,7 +49,22 @@ stop() {
   local i; for ((i = 0; i < 60; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
   kill -0 "$pid" 2>/dev/null && { kill -9 "$pid" || true; }
   rm -f "$PIDFILE"
-  log "dockerd stopped"
+  remove_iptables
+  log "dockerd stopped; its iptables rules and chains removed, FORWARD policy back to $(iptables -S FORWARD | awk '$1 == "-P" {print $3}')"
+}
+
+# What dockerd put into the host's iptables and leaves behind when it stops: rules in the
+# built-in chains that name its chains or bridges, its DOCKER* chains, and the FORWARD
+# policy it set to DROP (restored to what it was before start).
+remove_iptables() {
+  local t c rule
+  for t in filter nat; do
+    iptables -t "$t" -S 2>/dev/null | grep -E '^-A (INPUT|FORWARD|OUTPUT|PREROUTING|POSTROUTING) ' | grep -E 'DOCKER|docker0|br-[0-9a-f]{12}' |
+      while read -r rule; do eval "iptables -t $t -D ${rule#-A }" 2>/dev/null || true; done
+    for c in $(iptables -t "$t" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^DOCKER/ {print $2}'); do iptables -t "$t" -F "$c" 2>/dev/null || true; done
+    for c in $(iptables -t "$t" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^DOCKER/ {print $2}'); do iptables -t "$t" -X "$c" 2>/dev/null || true; done
+  done
+  if [ -s "$POLICY_FILE" ]; then iptables -P FORWARD "$(cat "$POLICY_FILE")"; rm -f "$POLICY_FILE"; fi
 }
 
 case "${1:-}" in

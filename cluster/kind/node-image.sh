@@ -31,6 +31,7 @@ DEBIAN_MIRROR=${SVC_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 PACKAGES=(systemd systemd-sysv conntrack iptables nftables iproute2 ethtool util-linux mount kmod
   libseccomp2 pigz fuse-overlayfs nfs-common open-iscsi e2fsprogs bash ca-certificates curl jq procps runc)
 KDIR="$CACHE_DIR/kind"
+BRIDGE_CNI_TAG=v2   # bash, curl, jq, ip, iptables (nft): what default-cni.yaml's script runs
 
 kind_module() { # the kind module dir in the Go module cache
   local d; d=$(go mod download -json "sigs.k8s.io/kind@$KIND_VERSION" 2>/dev/null | jq -r '.Dir // empty')
@@ -91,12 +92,16 @@ control_plane_images() { # sets CP_TARS
     make_image "$t" "svc-conformance.local/etcd:$ETCD_VERSION" "$tmp/rootfs" '["/usr/local/bin/etcd"]'; rm -rf "$tmp"
   fi
   CP_TARS+=("$t")
-  t="$idir/kind-bridge-cni-v1.tar"
+  t="$idir/kind-bridge-cni-$BRIDGE_CNI_TAG.tar"
   if [ ! -f "$t" ]; then
     tmp=$(mktemp -d); base_rootfs "$tmp/rootfs"
-    copy_with_libs "$tmp/rootfs" /bin/bash /bin/sleep /bin/cat /bin/mv /bin/rm /usr/bin/cmp /bin/grep /usr/bin/curl /usr/bin/jq /sbin/ip
-    mkdir -p "$tmp/rootfs/etc/ssl/certs"
-    make_image "$t" "svc-conformance.local/kind-bridge-cni:v1" "$tmp/rootfs" '["/bin/bash"]'; rm -rf "$tmp"
+    copy_with_libs "$tmp/rootfs" /bin/bash /bin/sleep /bin/cat /bin/mv /bin/rm /usr/bin/cmp /bin/grep /usr/bin/curl /usr/bin/jq /sbin/ip /usr/sbin/xtables-nft-multi
+    ln -sf xtables-nft-multi "$tmp/rootfs/usr/sbin/iptables"
+    mkdir -p "$tmp/rootfs/usr/lib/x86_64-linux-gnu"
+    cp -a /usr/lib/x86_64-linux-gnu/xtables "$tmp/rootfs/usr/lib/x86_64-linux-gnu/"
+    local l; for l in "$tmp"/rootfs/usr/lib/x86_64-linux-gnu/xtables/*.so; do copy_with_libs "$tmp/rootfs" "${l#"$tmp/rootfs"}" 2>/dev/null || true; done
+    cp /etc/protocols /etc/services "$tmp/rootfs/etc/"
+    make_image "$t" "svc-conformance.local/kind-bridge-cni:$BRIDGE_CNI_TAG" "$tmp/rootfs" '["/bin/bash"]'; rm -rf "$tmp"
   fi
   CP_TARS+=("$t")
 }
@@ -141,7 +146,7 @@ assemble_rootfs() { # <staging dir> <kind module dir>
   # The sandbox image is ours, under its own name.
   sed -i "s|sandbox_image = .*|sandbox_image = \"$IMAGE_PAUSE\"|" "$r/etc/containerd/config.toml"
   mkdir -p "$r/kind/manifests"
-  sed "s|SVC_BRIDGE_CNI_IMAGE|svc-conformance.local/kind-bridge-cni:v1|" "$here/kind/default-cni.yaml" > "$r/kind/manifests/default-cni.yaml"
+  sed "s|SVC_BRIDGE_CNI_IMAGE|svc-conformance.local/kind-bridge-cni:$BRIDGE_CNI_TAG|" "$here/kind/default-cni.yaml" > "$r/kind/manifests/default-cni.yaml"
   # kubeadm's image list and tags for this image (read by the provider and the cross-check).
   # The suite's probe image and node-tools ride along, so no image has to be loaded per run.
   jq -n --arg repo svc-conformance.local --arg etcd "$ETCD_VERSION" --arg dns "$COREDNS_VERSION" --arg pause "$IMAGE_PAUSE" \
@@ -158,7 +163,11 @@ main() {
   local key; key=$(inputs_key "$rootfs")
   local image="svc-conformance.local/kind-node:$K8S_VERSION-$key"
   if [ "${1:-}" = --print-name ]; then echo "$image"; return 0; fi
-  if docker image inspect "$image" >/dev/null 2>&1; then log "kind: node image $image is built"; echo "$image"; return 0; fi
+  if docker image inspect "$image" >/dev/null 2>&1; then
+    log "kind: node image $image is built"
+    build_images; docker_load_oci "$CACHE_DIR/images/node-$("$(node_binary)" --version | tr -d v).tar"
+    echo "$image"; return 0
+  fi
   local t0; t0=$(date +%s)
   local m; m=$(kind_module)
   build_images; control_plane_images
@@ -194,6 +203,8 @@ main() {
   # systemd stops on SIGRTMIN+3 (kind's base image sets it); commit/import cannot set STOPSIGNAL.
   printf 'FROM %s\nSTOPSIGNAL SIGRTMIN+3\n' "$committed" | DOCKER_BUILDKIT=0 docker build -q -t "$image" - >/dev/null
   cleanup; trap - EXIT
+  # The probe image in Docker too: the outside host of net.external.outside-reach runs it.
+  docker_load_oci "$CACHE_DIR/images/node-$("$(node_binary)" --version | tr -d v).tar"
   log "kind: node image $image built in $(( $(date +%s) - t0 )) s ($(wc -l < "$KDIR/images-$key.txt") images in its containerd)"
   echo "$image"
 }

@@ -71,7 +71,7 @@ async function execCmd(o: Opts): Promise<number> {
     cluster = await startKind({ image, nodes: o.nodes, proxyMode: o.proxyMode, name: o.name, workDir: defaultWorkDir(o.name), log: (l) => log(l) });
     if (o.timings) fs.writeFileSync(o.timings, JSON.stringify({ image, nodes: o.nodes, proxyMode: o.proxyMode, ...cluster.timings }, null, 2));
     if (interrupted) return 130;
-    const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: cluster.kubeconfig, SVC_KUBECONFIG: cluster.kubeconfig, SVC_KIND_CLUSTER: cluster.name };
+    const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: cluster.kubeconfig, SVC_KUBECONFIG: cluster.kubeconfig, SVC_KIND_CLUSTER: cluster.name, SVC_OUTSIDE_NETWORK: cluster.network };
     if (cluster.profile) env.SVC_PROFILE = cluster.profile;
     delete env.SVC_TARGET;
     child = spawn(o.rest[0]!, o.rest.slice(1), { stdio: 'inherit', env });

@@ -32,6 +32,12 @@ Flags for run:
   --kubeconfig PATH          kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)
   --context NAME             context in that kubeconfig
   --local                    use the bundled local cluster, bringing it up if needed (root)
+  --kind                     start a kind cluster with testcontainers (needs Docker), run against
+                             it, remove it whatever happens; with --kind-image IMAGE (default: ours,
+                             cluster/kind/node-image.sh; or an official kindest/node:vX.Y.Z),
+                             --kind-nodes N (3), --kind-proxy-mode iptables|nftables
+  --outside-network NAME     a Docker network the nodes are on (e.g. 'kind' for a kind cluster of
+                             your own): an outside host is started there (set by --kind)
   --focus REGEX              run only checks whose id or claim matches (ids: svc-conformance list)
   --skip REGEX               skip checks whose id or claim matches
   --strict                   expected-level checks fail the run too (default: they are warnings)
@@ -75,6 +81,8 @@ Examples:
 
 const FLAGS = {
   kubeconfig: { type: 'string' }, context: { type: 'string' }, local: { type: 'boolean' },
+  kind: { type: 'boolean' }, 'kind-image': { type: 'string' }, 'kind-nodes': { type: 'string' }, 'kind-proxy-mode': { type: 'string' },
+  'outside-network': { type: 'string' },
   focus: { type: 'string' }, skip: { type: 'string' }, profile: { type: 'string' },
   'probe-image': { type: 'string' }, 'node-tools-image': { type: 'string' }, 'image-registry': { type: 'string' },
   'cluster-domain': { type: 'string' }, 'convergence-bound': { type: 'string' }, 'proxy-bound': { type: 'string' }, 'timeout-scale': { type: 'string' },
@@ -108,6 +116,10 @@ export function parseCli(argv: string[]): { command: string; file?: string; valu
       try { new RegExp(v[flag] as string); } catch (e) { throw new UsageError(`--${flag} is not a valid regular expression: ${(e as Error).message}`); }
     }
   }
+  if (v.kind && (v.local || v.kubeconfig || v.context)) throw new UsageError('--kind starts a cluster of its own: it cannot be combined with --local, --kubeconfig or --context');
+  if (!v.kind && (v['kind-image'] || v['kind-nodes'] || v['kind-proxy-mode'])) throw new UsageError('--kind-image, --kind-nodes and --kind-proxy-mode go with --kind');
+  if (v['kind-nodes'] !== undefined && !/^[1-5]$/.test(String(v['kind-nodes']))) throw new UsageError(`--kind-nodes must be 1 to 5 (got '${String(v['kind-nodes'])}')`);
+  if (v['kind-proxy-mode'] !== undefined && !['iptables', 'nftables'].includes(String(v['kind-proxy-mode']))) throw new UsageError(`--kind-proxy-mode must be iptables or nftables (got '${String(v['kind-proxy-mode'])}')`);
   if (v.local && (v.kubeconfig || v.context)) throw new UsageError('--local uses the bundled cluster: it cannot be combined with --kubeconfig or --context');
   if (v['cluster-domain'] !== undefined && !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(String(v['cluster-domain']))) throw new UsageError(`--cluster-domain '${String(v['cluster-domain'])}' is not a DNS name`);
   if (command === 'matrix') {
@@ -163,10 +175,24 @@ export function inputFromFlags(o: Options): RunInput {
     convergenceBoundMs: secs(o['convergence-bound']), proxyBoundMs: secs(o['proxy-bound']),
     timeoutScale: o['timeout-scale'] === undefined ? undefined : Number(o['timeout-scale']),
     keepNamespaces: o['keep-namespaces'] || undefined,
+    outsideNetwork: o['outside-network'],
     privileged: o.profile === undefined ? undefined : o.profile === 'privileged',
     strict: o.strict || undefined,
     runId: o['run-id'],
   };
+}
+
+/** run --kind: the same run, as a child of helpers/kind/cli.ts exec, which starts the kind
+ *  cluster, gives the child its kubeconfig (SVC_KUBECONFIG, SVC_PROFILE, SVC_OUTSIDE_NETWORK)
+ *  and removes the cluster whatever happens, also on an interrupt. */
+async function runOnKind(argv: string[], o: Options): Promise<number> {
+  const kindArgs = ['--nodes', o['kind-nodes'] ?? '3', '--proxy-mode', o['kind-proxy-mode'] ?? 'iptables', ...(o['kind-image'] ? ['--image', o['kind-image']] : [])];
+  const inner = argv.filter((a, i) => !['--kind'].includes(a) && !/^--kind-(image|nodes|proxy-mode)(=|$)/.test(a) && !/^--kind-(image|nodes|proxy-mode)$/.test(argv[i - 1] ?? ''));
+  const child = spawn(nodeBin(), ['--no-warnings', path.join(ROOT, 'helpers', 'kind', 'cli.ts'), 'exec', ...kindArgs, '--', nodeBin(), '--no-warnings', fileURLToPath(import.meta.url), ...inner], { stdio: 'inherit', cwd: ROOT });
+  const forward = (sig: NodeJS.Signals): void => { child.kill(sig); };
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  return new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 130 : 1))));
 }
 
 async function runCommand(o: Options): Promise<number> {
@@ -278,6 +304,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'matrix') return await matrixCommand(file!, values);
+    if (values.kind) return await runOnKind(argv, values);
     return await runCommand(values);
   } catch (e) {
     const code = (e as Error).name === 'UsageError' ? 2 : (e as Error).name === 'ClusterError' ? 3 : 1;
