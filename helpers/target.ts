@@ -254,6 +254,7 @@ export function resolveTarget(input: RunInput): Target {
     evidenceDir: path.resolve(input.evidenceDir ?? 'reports/evidence'),
     clusterDomain: domain,
     keepNamespaces: input.keepNamespaces ?? false,
+    outsideNetwork: input.outsideNetwork,
   };
 }
 
@@ -303,7 +304,7 @@ export function loadPublished(file: string): Target {
     typeof t.runId !== 'string' && 'runId', typeof t.probeImage !== 'string' && 'probeImage', typeof t.pauseImage !== 'string' && 'pauseImage',
     typeof t.privileged !== 'boolean' && 'privileged', typeof t.strict !== 'boolean' && 'strict', !(Number(t.convergenceBoundMs) > 0) && 'convergenceBoundMs',
     !(Number(t.proxyBoundMs) > 0) && 'proxyBoundMs', !(Number(t.timeoutScale) > 0) && 'timeoutScale', !(Number(t.maxProbeNodes) > 0) && 'maxProbeNodes',
-    typeof t.evidenceDir !== 'string' && 'evidenceDir', t.cluster !== undefined && !Array.isArray(t.cluster.ipFamilies) && 'cluster',
+    typeof t.evidenceDir !== 'string' && 'evidenceDir', t.outsideNetwork !== undefined && typeof t.outsideNetwork !== 'string' && 'outsideNetwork', t.cluster !== undefined && !Array.isArray(t.cluster.ipFamilies) && 'cluster',
   ].filter(Boolean);
   if (bad.length) throw new UsageError(`the run config ${file} is not valid (${bad.join(', ')}): it is written by the CLI or global setup of the same version`);
   return t as Target;

@@ -189,13 +189,13 @@ main() {
   docker exec "$build" ctr info >/dev/null || { docker exec "$build" cat /var/log/containerd-build.log >&2; die "containerd did not start in the build container"; }
   local t
   for t in "${IMAGE_TARS[@]}" "${CP_TARS[@]}"; do
-    docker exec -i "$build" ctr --namespace=k8s.io images import --label=io.cri-containerd.pinned=pinned --all-platforms --no-unpack --digests - < "$t" >/dev/null \
-      || die "importing $t into the node image failed"
+    docker exec -i "$build" ctr --namespace=k8s.io images import --label=io.cri-containerd.pinned=pinned --all-platforms --no-unpack --digests - < "$t" >"$KDIR/import.log" 2>&1 \
+      || { cat "$KDIR/import.log" >&2; die "importing $t into the node image failed"; }
   done
   # kubeadm names kube-proxy's image <repo>/kube-proxy:<version>: node-tools is that image.
-  docker exec "$build" ctr --namespace=k8s.io images tag --force "$IMAGE_NODE_TOOLS" "svc-conformance.local/kube-proxy:$K8S_VERSION" >/dev/null
-  docker exec "$build" ctr --namespace=k8s.io images label "svc-conformance.local/kube-proxy:$K8S_VERSION" io.cri-containerd.pinned=pinned >/dev/null
-  docker exec "$build" ctr --namespace=k8s.io images ls -q > "$KDIR/images-$key.txt"
+  docker exec "$build" ctr --namespace=k8s.io images tag --force "$IMAGE_NODE_TOOLS" "svc-conformance.local/kube-proxy:$K8S_VERSION" >/dev/null 2>&1
+  docker exec "$build" ctr --namespace=k8s.io images label "svc-conformance.local/kube-proxy:$K8S_VERSION" io.cri-containerd.pinned=pinned >/dev/null 2>&1
+  docker exec "$build" ctr --namespace=k8s.io images ls -q 2>/dev/null > "$KDIR/images-$key.txt"
   docker exec "$build" pkill containerd || true
   for ((i = 0; i < 20; i++)); do docker exec "$build" pgrep -x containerd >/dev/null || break; sleep 0.5; done
   docker commit --change 'ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]' --change 'ENV container=docker' \
@@ -203,6 +203,11 @@ main() {
   # systemd stops on SIGRTMIN+3 (kind's base image sets it); commit/import cannot set STOPSIGNAL.
   printf 'FROM %s\nSTOPSIGNAL SIGRTMIN+3\n' "$committed" | DOCKER_BUILDKIT=0 docker build -q -t "$image" - >/dev/null
   cleanup; trap - EXIT
+  # Older node images of ours (other inputs) go: each is over 1 GB.
+  local old
+  for old in $(docker images svc-conformance.local/kind-node --format '{{.Repository}}:{{.Tag}}'); do
+    [ "$old" = "$image" ] || docker rmi "$old" >/dev/null 2>&1 || true
+  done
   # The probe image in Docker too: the outside host of net.external.outside-reach runs it.
   docker_load_oci "$CACHE_DIR/images/node-$("$(node_binary)" --version | tr -d v).tar"
   log "kind: node image $image built in $(( $(date +%s) - t0 )) s ($(wc -l < "$KDIR/images-$key.txt") images in its containerd)"
