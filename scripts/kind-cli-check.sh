@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source cluster/lib.sh
+load_config
 nodes=3 report=reports/kind-cli
 while [ $# -gt 0 ]; do case $1 in --nodes) nodes=$2; shift 2 ;; --report-dir) report=$2; shift 2 ;; *) echo "usage: $0 [--nodes N] [--report-dir DIR]" >&2; exit 2 ;; esac; done
 KIND="$CACHE_DIR/bin/kind-$KIND_VERSION/kind"

@@ -6,6 +6,8 @@
 // Options: --image IMAGE (default: ours, built or reused by cluster/kind/node-image.sh),
 //   --nodes N (3), --proxy-mode iptables|nftables, --name NAME, --timings FILE (JSON).
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { cacheDir } from '../target.ts';
 import { spawn, execFileSync } from 'node:child_process';
 import { defaultWorkDir, leftovers, startKind, sweep, type KindCluster } from './provider.ts';
 
@@ -73,6 +75,9 @@ async function execCmd(o: Opts): Promise<number> {
     if (interrupted) return 130;
     const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: cluster.kubeconfig, SVC_KUBECONFIG: cluster.kubeconfig, SVC_KIND_CLUSTER: cluster.name, SVC_OUTSIDE_NETWORK: cluster.network };
     if (cluster.profile) env.SVC_PROFILE = cluster.profile;
+    // kubectl of the cluster's version first on PATH, where this machine built one.
+    const kbin = path.join(cacheDir(), 'bin', `kubernetes-${cluster.kubernetesVersion}`);
+    if (fs.existsSync(path.join(kbin, 'kubectl'))) env.PATH = `${kbin}:${env.PATH ?? ''}`;
     delete env.SVC_TARGET;
     child = spawn(o.rest[0]!, o.rest.slice(1), { stdio: 'inherit', env });
     const code = await new Promise<number>((resolve) => child!.on('exit', (c, s) => resolve(c ?? (s ? 128 + 2 : 1))));

@@ -31,6 +31,7 @@ export interface KindOptions {
 
 export interface KindCluster {
   name: string;
+  kubernetesVersion: string;
   kubeconfig: string;
   /** A cluster profile (helpers/target.ts ClusterProfile) when the image is ours. */
   profile?: string;
@@ -277,8 +278,9 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
     let cni = await must(cp, ['cat', '/kind/manifests/default-cni.yaml'], 'reading the default CNI manifest');
     if (cni.includes('would you kindly template this file')) cni = cni.replaceAll('{{ .PodSubnet }}', POD_SUBNET);
     if (cni.includes('would you kindly patch this file')) {
-      const docs = yaml.loadAll(cni) as Record<string, any>[];
-      for (const d of docs) if (d?.kind === 'DaemonSet') (d.spec.template.spec.containers[0].env ??= []).push({ name: 'CONTROL_PLANE_ENDPOINT', value: `${cp}:6443` });
+      type Ds = { kind?: string; spec: { template: { spec: { containers: { env?: { name: string; value: string }[] }[] } } } };
+      const docs = yaml.loadAll(cni) as (Ds | null)[];
+      for (const d of docs) if (d?.kind === 'DaemonSet') (d.spec.template.spec.containers[0]!.env ??= []).push({ name: 'CONTROL_PLANE_ENDPOINT', value: `${cp}:6443` });
       cni = docs.filter(Boolean).map((d) => yaml.dump(d)).join('---\n');
     }
     await cs[0]!.copyContentToContainer([{ content: cni, target: '/kind/cni-rendered.yaml' }]);
@@ -329,10 +331,11 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
     // Kubeconfig export (§5): the admin.conf, named kind-<name>, server on the mapped port.
     const port = cs[0]!.getMappedPort(6443);
     const apiServer = `https://127.0.0.1:${port}`;
-    const admin = yaml.load(await must(cp, ['cat', '/etc/kubernetes/admin.conf'], 'reading admin.conf')) as Record<string, any>;
+    type Kubeconfig = { clusters: { name: string; cluster: { server: string } }[]; users: { name: string }[]; contexts: unknown[]; 'current-context': string };
+    const admin = yaml.load(await must(cp, ['cat', '/etc/kubernetes/admin.conf'], 'reading admin.conf')) as Kubeconfig;
     const ctx = `kind-${o.name}`;
-    admin.clusters[0].name = ctx; admin.clusters[0].cluster.server = apiServer;
-    admin.users[0].name = ctx;
+    admin.clusters[0]!.name = ctx; admin.clusters[0]!.cluster.server = apiServer;
+    admin.users[0]!.name = ctx;
     admin.contexts = [{ name: ctx, context: { cluster: ctx, user: ctx } }];
     admin['current-context'] = ctx;
     const kubeconfig = path.join(o.workDir, 'kubeconfig');
@@ -350,7 +353,7 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
     mark('total', t0);
     log(`up in ${timings.total} s: ${names.join(', ')}; KUBECONFIG=${kubeconfig}`);
     return {
-      name: o.name, kubeconfig, profile, apiServer, network: network.getName(), svcImages,
+      name: o.name, kubernetesVersion: k8sVersion, kubeconfig, profile, apiServer, network: network.getName(), svcImages,
       nodes: names.map((n, i) => ({ name: n, role: i === 0 ? 'control-plane' as const : 'worker' as const, ip: ips[i]! })),
       timings, teardown, exec,
     };
