@@ -15,11 +15,12 @@ while [ $# -gt 0 ]; do case $1 in --nodes) nodes=$2; shift 2 ;; --report-dir) re
 KIND="$CACHE_DIR/bin/kind-$KIND_VERSION/kind"
 [ -x "$KIND" ] || bash cluster/build.sh --kind
 image=$(bash cluster/kind/node-image.sh | tail -n 1)
-name=svc-kind-cli
+name=svc-kind-cli-$$   # its own name: a cleanup never deletes another run's cluster
+created=0
 work=$(mktemp -d)
 net_existed=0; docker network inspect kind >/dev/null 2>&1 && net_existed=1
 cleanup() {
-  "$KIND" delete cluster --name "$name" >/dev/null 2>&1 || true
+  [ $created = 0 ] || "$KIND" delete cluster --name "$name" >/dev/null 2>&1 || true
   # kind leaves its network behind; remove it when this run made it and nothing else uses it.
   if [ $net_existed = 0 ] && [ -z "$(docker network inspect kind -f '{{range .Containers}}x{{end}}' 2>/dev/null)" ]; then docker network rm kind >/dev/null 2>&1 || true; fi
   rm -rf "$work"
@@ -44,12 +45,13 @@ no_sys_resource=0; bnd=$((16#$(awk '/^CapBnd:/ {print $2}' /proc/self/status)));
 } > "$work/kind.yaml"
 echo "kind-cli-check: kind $KIND_VERSION, image $image, $nodes node(s); config:"; sed 's/^/  /' "$work/kind.yaml"
 t0=$(date +%s.%N)
+created=1   # from here on, what exists of the cluster is ours to delete (kind removes a failed create itself)
 "$KIND" create cluster --name "$name" --image "$image" --config "$work/kind.yaml" --kubeconfig "$work/kubeconfig" --wait 0s
 K="$CACHE_DIR/bin/kubernetes-$K8S_VERSION/kubectl --kubeconfig $work/kubeconfig"
 # No upstream here: the Corefile without its forward block (as the testcontainers provider does).
 $K -n kube-system get configmap coredns -o json | jq '.data.Corefile |= (split("\n") | . as $l
   | reduce range(0; length) as $i ({out: [], skip: false}; if ($l[$i] | test("^\\s*forward \\. ")) then .skip = ($l[$i] | test("\\{\\s*$")) elif .skip then .skip = ($l[$i] | test("^\\s*}\\s*$") | not) else .out += [$l[$i]] end) | .out | join("\n"))' \
-  | $K apply -f - >/dev/null
+  | $K replace -f - >/dev/null
 $K -n kube-system rollout restart deployment/coredns >/dev/null
 $K wait --for=condition=Ready nodes --all --timeout=180s >/dev/null
 $K -n kube-system rollout status deployment/coredns --timeout=180s >/dev/null

@@ -3,7 +3,7 @@
 // 192.168.1.100 is DNS data only: no check ever connects to it. The outside host is real
 // on the kind target: a TCP server container beside the nodes, on their Docker network.
 import { afterAll, describe, expect } from '@jest/globals';
-import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
+import { GenericContainer, ImageName, Wait, getContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
 import { PROBE_BUNDLE } from '../helpers/probe.ts';
 import { currentTarget } from '../helpers/target.ts';
 import { check } from '../helpers/check.ts';
@@ -24,7 +24,11 @@ let outside: StartedTestContainer | undefined;
 const outsideHost = once(async () => {
   const t = currentTarget();
   const name = `svc-outside-${t.runId}`;
+  let local = false;
   try {
+    // Our own image names (svc-conformance.local/...) exist only where they were built: never pulled.
+    local = t.probeImage.startsWith('svc-conformance.local/');
+    if (local && !(await (await getContainerRuntimeClient()).image.exists(ImageName.fromString(t.probeImage)))) throw new Error('the image is not in Docker');
     outside = await new GenericContainer(t.probeImage)
       .withName(name).withNetworkMode(t.outsideNetwork!)
       .withLabels({ 'io.svc-conformance.run': t.runId })
@@ -35,7 +39,7 @@ const outsideHost = once(async () => {
       .withStartupTimeout(60_000)
       .start();
   } catch (e) {
-    throw new Error(`cannot start the outside host (image ${t.probeImage} on Docker network ${t.outsideNetwork}): ${(e as Error).message}. The check needs Docker on this machine and the image in it (the kind target loads ours)`);
+    throw new Error(`cannot start the outside host (image ${t.probeImage} on Docker network ${t.outsideNetwork}): ${(e as Error).message}. The check needs Docker on this machine and the image in it (${local ? 'cluster/kind/node-image.sh loads ours' : `docker pull ${t.probeImage}`})`);
   }
   const ip = outside.getIpAddress(t.outsideNetwork!);
   await apply(ctx.ns, 'outside-db.yaml', { OUTSIDE_IP: ip });

@@ -50,10 +50,12 @@ async function execCmd(o: Opts): Promise<number> {
   let cluster: KindCluster | undefined;
   let child: ReturnType<typeof spawn> | undefined;
   let interrupted = false;
+  let leftBehind = false;
   const tearDown = async (): Promise<void> => {
     if (!cluster) return;
     const c = cluster; cluster = undefined;
     const r = await c.teardown();
+    leftBehind = r.left.length > 0;
     log(`teardown: ${r.seconds} s${r.left.length ? `; LEFT: ${r.left.join(', ')}` : ', nothing left'}`);
     if (o.timings) {
       const t = JSON.parse(fs.readFileSync(o.timings, 'utf8')) as Record<string, unknown>;
@@ -65,11 +67,13 @@ async function execCmd(o: Opts): Promise<number> {
     interrupted = true;
     log(`${sig}: stopping the command and removing the cluster`);
     if (child && child.exitCode === null) child.kill(sig);
-    else void tearDown().finally(() => process.exit(130));
+    else if (cluster) void tearDown().finally(() => process.exit(130));
+    // Still starting: the start finishes (or fails and removes what it made), then the
+    // cluster is removed before any command runs.
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  try {
+  const code = await (async (): Promise<number> => { try {
     cluster = await startKind({ image, nodes: o.nodes, proxyMode: o.proxyMode, name: o.name, workDir: defaultWorkDir(o.name), log: (l) => log(l) });
     if (o.timings) fs.writeFileSync(o.timings, JSON.stringify({ image, nodes: o.nodes, proxyMode: o.proxyMode, ...cluster.timings }, null, 2));
     if (interrupted) return 130;
@@ -87,7 +91,9 @@ async function execCmd(o: Opts): Promise<number> {
     return interrupted ? 130 : 3;
   } finally {
     await tearDown();
-  }
+  } })();
+  // Something of ours left in Docker fails the command, whatever it returned.
+  return leftBehind && code === 0 ? 1 : code;
 }
 
 async function main(): Promise<void> {
