@@ -69,6 +69,11 @@ export interface ConnectRequest {
   target?: string;
   /** grpc: the load-balancing policy of the channel. */
   lbPolicy?: 'round_robin' | 'pick_first';
+  /** grpc: before the counted calls, uncounted calls on the same channel until this many
+   *  distinct backends have answered (a round_robin channel is READY with its first
+   *  subchannel; the others connect on their own time), within max(5 × timeout, 15 s).
+   *  The time is the first attempt's settleMs; absent when it did not settle. */
+  settleBackends?: number;
 }
 
 export interface Backend {
@@ -83,6 +88,8 @@ export interface ConnectAttempt {
   remote?: string;
   error?: string;
   ms: number;
+  /** grpc with settleBackends: ms from the channel's READY until that many backends answered. */
+  settleMs?: number;
 }
 
 export interface ResolvConf {
@@ -154,8 +161,8 @@ export const COMMANDS: { [K in CommandName]: { args: Schema; result: Schema } } 
   },
   resolve: { args: arr(str), result: arr(obj({ name: str, family: oneOf(0, 4, 6), addresses: arr(str), error: opt(str), ms: num })) },
   connect: {
-    args: obj({ host: str, port: num, count: num, mode: oneOf('tcp', 'http', 'http-keepalive', 'http2', 'grpc'), timeoutMs: opt(num), target: opt(str), lbPolicy: opt(oneOf('round_robin', 'pick_first')) }),
-    result: arr(obj({ backend: opt(backend), remote: opt(str), error: opt(str), ms: num })),
+    args: obj({ host: str, port: num, count: num, mode: oneOf('tcp', 'http', 'http-keepalive', 'http2', 'grpc'), timeoutMs: opt(num), target: opt(str), lbPolicy: opt(oneOf('round_robin', 'pick_first')), settleBackends: opt(num) }),
+    result: arr(obj({ backend: opt(backend), remote: opt(str), error: opt(str), ms: num, settleMs: opt(num) })),
   },
   whoami: { args: nul, result: obj({ pod: str, ips: arr(str), resolvConf: obj({ nameservers: arr(str), search: arr(str), options: arr(str) }) }) },
   'set-ready': { args: bool, result: obj({ ready: bool }) },

@@ -282,17 +282,34 @@ async function grpcWho(r: ConnectRequest, timeoutMs: number): Promise<ConnectAtt
     client.close();
     return [{ error: `channel to ${target} not ready after ${Date.now() - readyStart} ms: ${notReady.message}`, ms: Date.now() - readyStart }];
   }
-  const results: ConnectAttempt[] = [];
-  for (let i = 0; i < r.count; i++) {
+  const call = (): Promise<ConnectAttempt> => {
     const start = Date.now();
-    results.push(await new Promise<ConnectAttempt>((resolve) => {
+    return new Promise<ConnectAttempt>((resolve) => {
       client.makeUnaryRequest(WHO_METHOD, identity, identity, Buffer.alloc(0), { deadline: Date.now() + timeoutMs }, (err, value) => {
         if (err) resolve({ error: `${grpc.status[err.code] ?? err.code}: ${err.details}`, ms: Date.now() - start });
         else resolve({ backend: parseBackend(value?.toString() ?? ''), ms: Date.now() - start });
       });
-    }));
+    });
+  };
+  // Settle: the channel is READY with one subchannel; wait (bounded) until the others
+  // answer too, so the counted calls see the balancer with every backend connected.
+  let settleMs: number | undefined;
+  if (r.settleBackends) {
+    const seen = new Set<string>();
+    const settleStart = Date.now();
+    const settleEnd = settleStart + Math.max(5 * timeoutMs, 15_000);
+    while (seen.size < r.settleBackends && Date.now() < settleEnd) {
+      const a = await call();
+      if (a.backend) seen.add(a.backend.pod);
+      else await new Promise((res) => setTimeout(res, 50));
+      if (seen.size < r.settleBackends) await new Promise((res) => setTimeout(res, 20));
+    }
+    if (seen.size >= r.settleBackends) settleMs = Date.now() - settleStart;
   }
+  const results: ConnectAttempt[] = [];
+  for (let i = 0; i < r.count; i++) results.push(await call());
   client.close();
+  if (settleMs !== undefined && results[0]) results[0].settleMs = settleMs;
   return results;
 }
 

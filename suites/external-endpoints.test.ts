@@ -6,6 +6,7 @@ import { afterAll, describe, expect } from '@jest/globals';
 import { GenericContainer, ImageName, Wait, getContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
 import { PROBE_BUNDLE } from '../helpers/probe.ts';
 import { currentTarget } from '../helpers/target.ts';
+import { decideRyuk } from '../helpers/kind/provider.ts';
 import { check } from '../helpers/check.ts';
 import { dnsRows } from '../helpers/dns-rows.ts';
 import { apply } from '../helpers/apply.ts';
@@ -25,6 +26,7 @@ const outsideHost = once(async () => {
   const t = currentTarget();
   const name = `svc-outside-${t.runId}`;
   let local = false;
+  decideRyuk((l) => process.stdout.write(`  [outside host] ${l}\n`));
   try {
     // Our own image names (svc-conformance.local/...) exist only where they were built: never pulled.
     local = t.probeImage.startsWith('svc-conformance.local/');

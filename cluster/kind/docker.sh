@@ -29,7 +29,9 @@ start() {
   if answers; then log "a Docker engine answers already ($(docker version --format '{{.Server.Version}}')); using it"; return 0; fi
   [ "$(id -u)" = 0 ] || die "no Docker engine answers and starting one needs root: start Docker yourself, or run as root"
   command -v dockerd >/dev/null || die "dockerd is not installed: apt-get install docker.io (scripts/setup.sh does)"
-  local args=(--pidfile "$PIDFILE" --host unix:///var/run/docker.sock)
+  # Networks from 10.200.0.0/16 (/24 each): Docker's default pools (172.17-31.x) would in time
+  # hand out 172.30.0.0/16, which holds the bundled cluster's node network.
+  local args=(--pidfile "$PIDFILE" --host unix:///var/run/docker.sock --default-address-pool base=10.200.0.0/16,size=24)
   if [ -n "$(caps_missing)" ]; then
     args+=(--add-runtime "svc-capdrop=$here/runc-capdrop" --default-runtime svc-capdrop)
     log "this host's capability bounding set lacks capabilities $(caps_missing | tr '\n' ' ')- privileged containers run through cluster/kind/runc-capdrop"
