@@ -126,7 +126,7 @@ class KindNode extends GenericContainer {
   }
 }
 
-function v1beta4(o: { cluster: string; cp: string; ip: string; node: string; init: boolean; proxyMode: string; cgroupV1: boolean; images?: SvcImages; k8sVersion: string }): string {
+export function v1beta4(o: { cluster: string; cp: string; ip: string; node: string; init: boolean; proxyMode: string; cgroupV1: boolean; images?: SvcImages; k8sVersion: string }): string {
   const reg = [
     { name: 'node-ip', value: o.ip },
     { name: 'provider-id', value: `kind://docker/${o.cluster}/${o.node}` },
@@ -297,9 +297,11 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
       await kubectl(['label', 'nodes', '--all', 'node.kubernetes.io/exclude-from-external-load-balancers-'], 'unlabelling the control plane');
     }
 
-    // No upstream: the Corefile without its forward (withoutForward), then CoreDNS restarted.
+    // No upstream: with our node image, the Corefile without its forward (withoutForward), then CoreDNS restarted.
     const cm = JSON.parse(await kubectl(['-n', 'kube-system', 'get', 'configmap', 'coredns', '-o', 'json'], 'reading the CoreDNS ConfigMap')) as { data: { Corefile: string } };
-    const corefile = withoutForward(cm.data.Corefile);
+    // Our node image is for machines without an outside (like this one); an official image
+    // keeps kubeadm's Corefile as kind users have it.
+    const corefile = svcImages ? withoutForward(cm.data.Corefile) : cm.data.Corefile;
     if (corefile !== cm.data.Corefile) {
       await cs[0]!.copyContentToContainer([{ content: JSON.stringify({ data: { Corefile: corefile } }), target: '/kind/coredns-patch.json' }]);
       await kubectl(['-n', 'kube-system', 'patch', 'configmap', 'coredns', '--type', 'merge', '--patch-file', '/kind/coredns-patch.json'], 'removing forward from the Corefile');
