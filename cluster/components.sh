@@ -100,8 +100,12 @@ EOF
 
 start_containerd() {
   local n=$1 d; d=$(node_dir "$n")
+  # containerd finds its shim (containerd-shim-runc-v2) on PATH and only appends its own
+  # directory: with Debian's containerd 1.6 installed (docker.io brings it), /usr/bin's old
+  # shim would win ("type with url ... not found"). Its own directory goes first.
+  local cdir="$CACHE_DIR/bin/containerd-$CONTAINERD_VERSION"
   start_proc "containerd-$n" "$LOGS/node-$n/containerd.log" "$n" \
-    "$CACHE_DIR/bin/containerd-$CONTAINERD_VERSION/containerd" --config "$d/containerd/config.toml"
+    env PATH="$cdir:$PATH" "$cdir/containerd" --config "$d/containerd/config.toml"
 }
 
 ctr_node() { local n=$1; shift; "$CACHE_DIR/bin/containerd-$CONTAINERD_VERSION/ctr" -a "$(node_dir "$n")/containerd/containerd.sock" -n k8s.io "$@"; }
