@@ -2,7 +2,7 @@
 // has it): `svc-conformance run --kind` end to end, an interrupt, a node image that is not
 // there, and the kind cluster and the bundled cluster side by side, each leaving the other
 // alone. After every test, Docker holds nothing of ours (containers, networks, volumes).
-import { afterAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -19,6 +19,10 @@ const CLUSTER = path.join(ROOT, 'cluster', 'cluster.sh');
 const docker = (args: string[]): string => spawnSync('docker', args, { encoding: 'utf8' }).stdout;
 /** What Docker has of the kind target at all (by label), and networks named like ours. */
 const ours = (name: string): string[] => [...leftovers(name), ...docker(['network', 'ls', '--format', '{{.Name}}']).split('\n').filter((n) => n === `svc-kind-${name}`)];
+/** The node containers' /var volumes are anonymous (no label): Docker's volumes before and after. */
+const volumes = (): string[] => docker(['volume', 'ls', '-q']).split('\n').filter(Boolean).sort();
+let volumesBefore: string[] = [];
+beforeAll(() => { volumesBefore = volumes(); });
 
 afterAll(() => {
   spawnSync(NODE, ['--no-warnings', KIND_CLI, 'down'], { encoding: 'utf8' });
@@ -38,7 +42,7 @@ describe('the kind target', () => {
     expect(bed.length).toBeGreaterThanOrEqual(4);
     expect(bed.filter((c) => c.status !== 'passed')).toEqual([]);
     expect(text).toMatch(/teardown: [\d.]+ s, nothing left/);
-    expect(ours(name!)).toEqual([]);
+    expect({ left: ours(name!), volumes: volumes() }).toEqual({ left: [], volumes: volumesBefore });
   }, 660_000);
 
   test('an interrupt while the cluster runs a command stops it, removes the cluster and exits 130', async () => {
@@ -54,7 +58,7 @@ describe('the kind target', () => {
     const t0 = Date.now();
     child.kill('SIGINT');
     const code = await exited;
-    expect({ code, left: ours(name), seconds: (Date.now() - t0) / 1000 < 60 }).toEqual({ code: 130, left: [], seconds: true });
+    expect({ code, left: ours(name), volumes: volumes(), seconds: (Date.now() - t0) / 1000 < 60 }).toEqual({ code: 130, left: [], volumes: volumesBefore, seconds: true });
   }, 420_000);
 
   test('a node image that is not on the Docker host is refused with what to do, and nothing is made', () => {
@@ -81,6 +85,6 @@ describe('the kind target', () => {
     const script = `bash ${CLUSTER} down >/dev/null && kubectl wait --for=condition=Ready nodes --all --timeout=60s && kubectl get --raw /readyz`;
     const k2 = spawnSync(NODE, ['--no-warnings', KIND_CLI, 'exec', '--nodes', '1', '--name', name2, '--', 'bash', '-c', script], { cwd: ROOT, encoding: 'utf8', env, timeout: 400_000 });
     expect({ exit: k2.status, out: k2.status === 0 ? '' : `${k2.stdout}${k2.stderr}`.slice(-2000) }).toEqual({ exit: 0, out: '' });
-    expect([...ours(name), ...ours(name2)]).toEqual([]);
+    expect({ left: [...ours(name), ...ours(name2)], volumes: volumes() }).toEqual({ left: [], volumes: volumesBefore });
   }, 900_000);
 });
