@@ -10,7 +10,7 @@ import { decideRyuk } from '../helpers/kind/provider.ts';
 import { check } from '../helpers/check.ts';
 import { dnsRows } from '../helpers/dns-rows.ts';
 import { apply } from '../helpers/apply.ts';
-import { converged, once, useSuite } from '../helpers/suite.ts';
+import { BY_NAME_TIMEOUT_MS, converged, once, useSuite } from '../helpers/suite.ts';
 import { serviceSlices } from '../helpers/workloads.ts';
 import { converge } from '../helpers/converge.ts';
 import { kube } from '../helpers/kube.ts';
@@ -87,7 +87,7 @@ describe('selectorless Services with hand-made endpoints', () => {
     await ctx.expectEverywhere('outside-vip-a', ctx.svcName('outside-db'), 'A', { rcode: 'NOERROR', set: [clusterIP] });
     await ctx.expectEverywhere('outside-direct-a', ctx.svcName('outside-db-direct'), 'A', { rcode: 'NOERROR', set: [host.ip] });
     await ctx.proxyConverged('outside-connect', { host: ctx.svcName('outside-db'), port: 5432, backends: [host.name] });
-    const attempts = async (h: string): Promise<unknown[]> => (await Promise.all(ctx.probes.map((p) => p.connect({ host: h, port: 5432, count: 3, mode: 'tcp', timeoutMs: 3000 }))))
+    const attempts = async (h: string): Promise<unknown[]> => (await Promise.all(ctx.probes.map((p) => p.connect({ host: h, port: 5432, count: 3, mode: 'tcp', timeoutMs: BY_NAME_TIMEOUT_MS }))))
       .flat().map((a) => ({ error: a.error, answeredBy: a.backend?.pod, hostIP: a.backend?.ip, dialled: a.remote }));
     const viaVip = await attempts(ctx.svcName('outside-db'));
     const direct = await attempts(ctx.svcName('outside-db-direct'));

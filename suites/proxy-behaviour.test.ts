@@ -8,7 +8,8 @@ import { describe, expect } from '@jest/globals';
 import { check } from '../helpers/check.ts';
 import { apply, applyObjects } from '../helpers/apply.ts';
 import { converge } from '../helpers/converge.ts';
-import { converged, counts, once, useSuite, kube } from '../helpers/suite.ts';
+import { BY_NAME_TIMEOUT_MS, converged, counts, once, useSuite, kube } from '../helpers/suite.ts';
+import type { ConnectAttempt } from '../probe/contract.ts';
 import { listPods, rolloutReady, serviceSlices, sliceEndpoints, type PodState } from '../helpers/workloads.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -102,9 +103,14 @@ describe('Service proxy behaviour', () => {
     const readVipIP = await readVip('mysql-read');
     await ctx.expectEverywhere('direct-pod-dns', ctx.svcName('mysql-read'), 'A', { rcode: 'NOERROR', set: [readVipIP] }, { since });
     await ctx.proxyConverged('direct-pod-proxy', { host: readVipIP, port: 3306, backends: names(pods), everyBackend: true, probes: [ctx.probes[0]!], since });
-    const direct = counts(await ctx.probes[0]!.connect({ host: `mysql-0.${ctx.svcName('mysql')}`, port: 3306, count: 15, mode: 'tcp' }));
-    const viaVip = counts(await ctx.probes[0]!.connect({ host: `mysql-read.${ctx.ns}.svc.${ctx.facts.clusterDomain}`, port: 3306, count: 30, mode: 'tcp' }));
+    const byName = async (host: string, count: number): Promise<ConnectAttempt[]> => ctx.probes[0]!.connect({ host, port: 3306, count, mode: 'tcp', timeoutMs: BY_NAME_TIMEOUT_MS });
+    const directAttempts = await byName(`mysql-0.${ctx.svcName('mysql')}`, 15);
+    const vipAttempts = await byName(`mysql-read.${ctx.ns}.svc.${ctx.facts.clusterDomain}`, 30);
+    const direct = counts(directAttempts);
+    const viaVip = counts(vipAttempts);
+    const slowest = Math.max(...[...directAttempts, ...vipAttempts].map((a) => a.ms));
     ctx.evidence.add({ check: 'direct-pod', kind: 'counts', value: { direct, viaVip } });
+    ctx.evidence.measure('direct-pod-slowest', 'slowest connection by name (lookup included)', slowest, 'ms', slowest > 3000);
     expect(direct).toEqual({ 'mysql-0': 15 });
     expect(Object.keys(viaVip).filter((k) => k.startsWith('mysql-')).length).toBeGreaterThan(1);
   });
