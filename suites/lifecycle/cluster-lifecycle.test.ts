@@ -31,7 +31,8 @@ function listing(): Record<string, string[]> {
     netns: lines(sh('ip netns list')),
     routes: lines(sh('ip route show; ip -6 route show')),
     iptables: lines(sh("iptables-save 2>/dev/null | grep -v '^#' | sed 's/\\[[0-9:]*\\]//'")),
-    nft: lines(sh('nft list ruleset 2>/dev/null')),
+    // Stateless (-s): rules without their counters, which other traffic (dockerd's) moves.
+    nft: lines(sh('nft -s list ruleset 2>/dev/null')),
     mounts: lines(sh(`findmnt -rn -o TARGET | grep -E '^(${STATE}|/run/netns)' || true`)),
     cgroups: lines(sh('find /sys/fs/cgroup -maxdepth 2 -name svc-conformance 2>/dev/null')),
     processes: lines(sh("pgrep -af '/var/cache/svc-conformance/' | grep -v pgrep | awk '{print $2}' || true")),
