@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The test command (npm test): unit tests, then every conformance suite against the
 # target cluster. Without KUBECONFIG the target is the bundled cluster, brought up
-# first when it is not running (needs root). SVC_PRIVILEGED=1 adds the privileged
+# first when it is not running (needs root); SVC_TARGET=kind makes it a kind cluster
+# started by testcontainers and removed at the end. SVC_PRIVILEGED=1 adds the privileged
 # profile (kube-proxy rules on the nodes). On the bundled cluster, SVC_ALSO_ONE_NODE=1
 # runs the default profile again on a 1-node cluster (kind's default), SVC_ALSO_NFTABLES=1
-# runs the matrix iptables against nftables (examples/matrix/ci.yaml, privileged), and SVC_LIFECYCLE=1 runs
-# the lifecycle suite last: bad input to `cluster up`, a second cluster with another
-# domain, and `down` leaving nothing (CI sets all three). Extra arguments go to Jest
+# runs the matrix iptables against nftables (examples/matrix/ci.yaml, privileged),
+# SVC_ALSO_KIND=1 runs the default profile on a 3-node kind cluster, and SVC_LIFECYCLE=1 runs
+# the lifecycle suites last: bad input to `cluster up`, a second cluster with another
+# domain, `down` leaving nothing, the matrix, the kind target (CI sets all of these). Extra arguments go to Jest
 # (and then only the unit and conformance suites run).
 set -uo pipefail
 cd "$(dirname "$0")/.."
