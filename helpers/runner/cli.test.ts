@@ -12,6 +12,10 @@ describe('runner flags', () => {
     expect(() => parseCli(['run', '--timeout-scale', 'x'])).toThrow(/--timeout-scale must be a positive number/);
     expect(() => parseCli(['run', '--local', '--kubeconfig', '/k'])).toThrow(/--local .* cannot be combined/);
     expect(() => parseCli(['run', '--cluster-domain', 'bad domain'])).toThrow(/not a DNS name/);
+    expect(() => parseCli(['run', '--kind', '--kubeconfig', '/k'])).toThrow(/--kind starts a cluster of its own/);
+    expect(() => parseCli(['run', '--kind-nodes', '2'])).toThrow(/go with --kind/);
+    expect(() => parseCli(['run', '--kind', '--kind-nodes', '9'])).toThrow(/--kind-nodes must be 1 to 5/);
+    expect(() => parseCli(['run', '--kind', '--kind-proxy-mode', 'ipvs'])).toThrow(/--kind-proxy-mode must be iptables or nftables/);
   });
 
   test('--image-registry rewrites Docker Hub and registry.k8s.io references onto the mirror', () => {
