@@ -25,15 +25,30 @@ caps_missing() { # capabilities Docker's default privileged set has that this ho
   local i; for ((i = 0; i <= last; i++)); do (( (bnd >> i) & 1 )) || echo "$i"; done
 }
 
+# The runtime lives at a fixed path, not in whichever clone started dockerd: a dockerd that
+# outlives its clone (seen: a removed CI clone) must still find it.
+RUNTIME=/usr/local/lib/svc-conformance/runc-capdrop
+install_runtime() { mkdir -p "$(dirname "$RUNTIME")" && install -m 0755 "$here/runc-capdrop" "$RUNTIME"; }
+
 start() {
-  if answers; then log "a Docker engine answers already ($(docker version --format '{{.Server.Version}}')); using it"; return 0; fi
+  if answers; then
+    [ "$(id -u)" != 0 ] || install_runtime
+    local rt; rt=$(docker info --format '{{with index .Runtimes "svc-capdrop"}}{{.Path}}{{end}}' 2>/dev/null || true)
+    if [ -n "$rt" ] && [ ! -x "$rt" ]; then
+      ours_alive || die "the running dockerd's runtime svc-capdrop ($rt) is gone: restart that dockerd with cluster/kind/docker.sh"
+      log "the running dockerd's runtime $rt is gone: restarting it"; stop
+    else
+      log "a Docker engine answers already ($(docker version --format '{{.Server.Version}}')); using it"; return 0
+    fi
+  fi
   [ "$(id -u)" = 0 ] || die "no Docker engine answers and starting one needs root: start Docker yourself, or run as root"
   command -v dockerd >/dev/null || die "dockerd is not installed: apt-get install docker.io (scripts/setup.sh does)"
   # Networks from 10.200.0.0/16 (/24 each): Docker's default pools (172.17-31.x) would in time
   # hand out 172.30.0.0/16, which holds the bundled cluster's node network.
   local args=(--pidfile "$PIDFILE" --host unix:///var/run/docker.sock --default-address-pool base=10.200.0.0/16,size=24)
   if [ -n "$(caps_missing)" ]; then
-    args+=(--add-runtime "svc-capdrop=$here/runc-capdrop" --default-runtime svc-capdrop)
+    install_runtime
+    args+=(--add-runtime "svc-capdrop=$RUNTIME" --default-runtime svc-capdrop)
     log "this host's capability bounding set lacks capabilities $(caps_missing | tr '\n' ' ')- privileged containers run through cluster/kind/runc-capdrop"
   fi
   iptables -S FORWARD 2>/dev/null | awk '$1 == "-P" {print $3}' > "$POLICY_FILE" || true
