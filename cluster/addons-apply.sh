@@ -42,10 +42,150 @@ apply_addons() {
     SVC_API="https://$(bridge_ip):$API_PORT" SVC_API_HOST="$(bridge_ip)" SVC_API_PORT="$API_PORT" \
     SVC_DNS_IP="$DNS_IP" SVC_COREDNS_IMAGE="$IMAGE_COREDNS" \
     SVC_COREDNS_REPLICAS="$(cfg .coreDNSReplicas)" SVC_NODE_TOOLS_IMAGE="$IMAGE_NODE_TOOLS" \
-    SVC_PROXY_ENABLED=$([ "$PROXY_MODE" = none ] && echo 0 || echo 1) \
+    SVC_PROXY_ENABLED=$([ "$PROXY_MODE" = none ] && echo 0 || echo 1) SVC_NODE_LOCAL_DNS="$NODE_LOCAL_DNS" \
     "$here/addons.sh")
   kubectl apply --server-side --force-conflicts -f - <<<"$manifests" > "$LOGS/addons.log" 2>&1 \
     || { cat "$LOGS/addons.log" >&2; fail_up "applying the add-ons (CoreDNS, kube-proxy) failed"; }
+  [ "$NODE_LOCAL_DNS" = off ] || apply_node_local_dns
+}
+
+# ---------------------------------------------------------------------------- NodeLocal DNSCache
+# Upstream's node-cache Corefile (cluster/addons/dns/nodelocaldns/nodelocaldns.yaml), except the
+# `.` block: no forward (nothing leaves this machine, as in the cluster's own Corefile) and so no loop.
+default_node_local_corefile() {
+  cat <<'EOF'
+${CLUSTER_DOMAIN}:53 {
+    errors
+    cache {
+            success 9984 30
+            denial 9984 5
+    }
+    reload
+    loop
+    bind ${BIND}
+    forward . ${UPSTREAM} {
+            force_tcp
+    }
+    prometheus :9253
+    health ${LOCAL_DNS}:8080
+    }
+in-addr.arpa:53 {
+    errors
+    cache 30
+    reload
+    loop
+    bind ${BIND}
+    forward . ${UPSTREAM} {
+            force_tcp
+    }
+    prometheus :9253
+    }
+ip6.arpa:53 {
+    errors
+    cache 30
+    reload
+    loop
+    bind ${BIND}
+    forward . ${UPSTREAM} {
+            force_tcp
+    }
+    prometheus :9253
+    }
+.:53 {
+    errors
+    cache 30
+    reload
+    bind ${BIND}
+    prometheus :9253
+    }
+EOF
+}
+
+node_local_corefile_template() {
+  local c; c=$(cfg '.nodeLocalDNSCorefile // empty')
+  if [ -n "$c" ]; then echo "$c"; else default_node_local_corefile; fi
+}
+
+# Checked before `up` builds anything: the DaemonSet's probes ask the health plugin there.
+check_node_local_corefile() {
+  [ "$NODE_LOCAL_DNS" != off ] || return 0
+  node_local_corefile_template | grep -Eq "^[[:space:]]*health[[:space:]]+(\\$\{LOCAL_DNS\}|${NODE_LOCAL_DNS_IP//./\\.}):$NODE_LOCAL_DNS_HEALTH_PORT([[:space:]]|\$)" \
+    || die "nodeLocalDNSCorefile has no 'health \${LOCAL_DNS}:$NODE_LOCAL_DNS_HEALTH_PORT' line: the node-local-dns Pods' readiness and liveness probes ask it (as upstream's liveness probe does)"
+}
+
+# The cache's upstream: the kube-dns ClusterIP (link-local), or in service-ip mode the ClusterIP
+# of kube-dns-upstream, which node-cache reads from KUBE_DNS_UPSTREAM_SERVICE_HOST.
+node_local_upstream() {
+  if [ "$NODE_LOCAL_DNS" = service-ip ]; then
+    kubectl -n kube-system get service kube-dns-upstream -o jsonpath='{.spec.clusterIP}'
+  else
+    echo "$DNS_IP"
+  fi
+}
+
+apply_node_local_dns() {
+  local upstream corefile bind manifests
+  upstream=$(node_local_upstream 2>>"$LOGS/addons.log") || true
+  [ -n "$upstream" ] || fail_up "the kube-dns-upstream Service has no ClusterIP (log: $LOGS/addons.log)"
+  bind=$(node_local_dns_addrs)
+  corefile=$(node_local_corefile_template)
+  corefile=${corefile//\$\{CLUSTER_DOMAIN\}/$CLUSTER_DOMAIN}
+  corefile=${corefile//\$\{LOCAL_DNS\}/$NODE_LOCAL_DNS_IP}
+  corefile=${corefile//\$\{BIND\}/$bind}
+  corefile=${corefile//\$\{UPSTREAM\}/$upstream}
+  manifests=$(SVC_NODE_LOCAL_COREFILE_JSON=$(jq -Rs . <<<"$corefile") SVC_NODE_LOCAL_DNS_IMAGE="$IMAGE_NODE_LOCAL_DNS" \
+    SVC_NODE_LOCAL_DNS_IP="$NODE_LOCAL_DNS_IP" SVC_NODE_LOCAL_DNS_HEALTH_PORT="$NODE_LOCAL_DNS_HEALTH_PORT" \
+    "$here/addons.sh" node-local-dns)
+  kubectl apply --server-side --force-conflicts -f - <<<"$manifests" >> "$LOGS/addons.log" 2>&1 \
+    || { tail -20 "$LOGS/addons.log" >&2; fail_up "applying the NodeLocal DNSCache (node-local-dns) failed"; }
+  log "NodeLocal DNSCache ($NODE_LOCAL_DNS): binds $bind on every node, forwards $CLUSTER_DOMAIN and reverse zones to $upstream"
+}
+
+node_local_dns_ready() {
+  local s
+  s=$(kubectl -n kube-system get daemonset node-local-dns -o jsonpath='{.status.numberReady}/{.status.desiredNumberScheduled}')
+  echo "node-local-dns ready: $s"
+  kubectl -n kube-system get pods -l k8s-app=node-local-dns -o wide 2>&1 || true
+  [ "$s" = "$NODES/$NODES" ]
+}
+
+node_local_dns_answers() { # <node>: its cache answers kubernetes.default at every address it binds
+  local n=$1 a got want; want=$(first_service_ip)
+  for a in $(node_local_dns_addrs); do
+    got=$(in_node "$n" dig +short +time=1 +tries=1 @"$a" "kubernetes.default.svc.$CLUSTER_DOMAIN" A 2>&1) || true
+    echo "$(node_name "$n") @$a: ${got:-no answer}"
+    [ "$got" = "$want" ] || return 1
+  done
+}
+
+wait_node_local_dns() {
+  wait_for "the node-local-dns DaemonSet to be ready on all $NODES nodes" 120 - - node_local_dns_ready
+  local n
+  for n in $(seq 1 "$NODES"); do
+    wait_for "$(node_name "$n")'s NodeLocal DNSCache to answer kubernetes.default.svc.$CLUSTER_DOMAIN at $(node_local_dns_addrs)" 60 - - \
+      node_local_dns_answers "$n"
+  done
+}
+
+node_local_dns_status() {
+  local rc=0 n a ds upstream have want rules lo answers
+  ds=$(kubectl -n kube-system get daemonset node-local-dns -o jsonpath='{.status.numberReady}/{.status.desiredNumberScheduled}' 2>/dev/null) || true
+  upstream=$(node_local_upstream 2>/dev/null) || true
+  echo "NodeLocal DNSCache ($NODE_LOCAL_DNS): DaemonSet node-local-dns ${ds:-MISSING} ready, forwarding to ${upstream:-?}"
+  [ -n "$ds" ] && [ "$ds" = "$NODES/$NODES" ] || rc=1
+  want=$(( $(node_local_dns_addrs | wc -w) * $(node_local_dns_rules x | wc -l) ))
+  for n in $(seq 1 "$NODES"); do
+    lo=""
+    for a in $(node_local_dns_addrs); do
+      if in_node "$n" ip -o addr show dev lo 2>/dev/null | grep -qF " $a/32 "; then lo="$lo $a"; else lo="$lo $a(MISSING)"; rc=1; fi
+    done
+    have=$( { in_node "$n" iptables -w 5 -t raw -S; in_node "$n" iptables -w 5 -t filter -S; } 2>/dev/null | grep -cF "$NODE_LOCAL_DNS_COMMENT" || true)
+    [ "$have" = "$want" ] || rc=1
+    rules="$have of $want rules"
+    if answers=$(node_local_dns_answers "$n"); then answers="answers"; else answers="NOT answering ($(echo "$answers" | tail -1))"; rc=1; fi
+    echo "  $(node_name "$n"): lo$lo; $rules; $answers"
+  done
+  return $rc
 }
 
 dns_answers() { # queries kubernetes.default from node 1 through the DNS Service IP
@@ -72,7 +212,7 @@ write_profile() {
       name: "svc-conformance-local", kubeconfig: $kc, apiServer: $api, stateDir: $state,
       kubernetesVersion: $cfg.kubernetesVersion, nodes: $cfg.nodes, proxyMode: $cfg.proxyMode,
       clusterDomain: $cfg.clusterDomain, serviceCIDR: $cfg.serviceCIDR, dnsServiceIP: $cfg.dnsServiceIP,
-      podCIDR: $cfg.podCIDR, coreDNSReplicas: $cfg.coreDNSReplicas,
+      podCIDR: $cfg.podCIDR, coreDNSReplicas: $cfg.coreDNSReplicas, nodeLocalDNS: $cfg.nodeLocalDNS,
       images: {probe: $node, nodeTools: $tools, pause: $pause, coredns: $dns},
       kubeProxyVersion: $kpv
     }' > "$PROFILE_PATH"

@@ -1,7 +1,89 @@
 #!/usr/bin/env bash
 # Prints the add-on manifests (CoreDNS and kube-proxy, shaped as kubeadm installs them)
 # from the SVC_* variables that cluster.sh sets. JSON strings are passed pre-quoted.
+# `addons.sh node-local-dns` prints the NodeLocal DNSCache instead, shaped as upstream's
+# cluster/addons/dns/nodelocaldns/nodelocaldns.yaml but running CoreDNS itself (no node-cache).
 set -euo pipefail
+if [ "${1:-}" = node-local-dns ]; then
+cat <<EOF
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: node-local-dns
+  namespace: kube-system
+  labels: {kubernetes.io/cluster-service: "true"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: node-local-dns, namespace: kube-system}
+data:
+  Corefile: $SVC_NODE_LOCAL_COREFILE_JSON
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: node-local-dns
+  namespace: kube-system
+  labels: {k8s-app: node-local-dns, kubernetes.io/cluster-service: "true"}
+spec:
+  updateStrategy: {rollingUpdate: {maxUnavailable: 10%}}
+  selector: {matchLabels: {k8s-app: node-local-dns}}
+  template:
+    metadata:
+      labels: {k8s-app: node-local-dns}
+      annotations: {prometheus.io/port: "9253", prometheus.io/scrape: "true"}
+    spec:
+      priorityClassName: system-node-critical
+      serviceAccountName: node-local-dns
+      hostNetwork: true
+      dnsPolicy: Default  # never the cluster DNS
+      tolerations: [{operator: Exists}]
+      containers:
+      # node-cache is CoreDNS plus the interface and iptables setup, which cluster.sh did
+      # for every node at up: here the same Corefile runs in the bundled CoreDNS.
+      - name: node-cache
+        image: $SVC_NODE_LOCAL_DNS_IMAGE
+        imagePullPolicy: IfNotPresent
+        args: [-conf, /etc/coredns/Corefile]
+        resources:
+          requests: {cpu: 25m, memory: 5Mi}
+        securityContext:
+          capabilities: {add: [NET_ADMIN, NET_BIND_SERVICE]}
+        ports:
+        - {containerPort: 53, name: dns, protocol: UDP}
+        - {containerPort: 53, name: dns-tcp, protocol: TCP}
+        - {containerPort: 9253, name: metrics, protocol: TCP}
+        livenessProbe:
+          httpGet: {host: "$SVC_NODE_LOCAL_DNS_IP", path: /health, port: $SVC_NODE_LOCAL_DNS_HEALTH_PORT}
+          initialDelaySeconds: 60
+          timeoutSeconds: 5
+        readinessProbe:
+          httpGet: {host: "$SVC_NODE_LOCAL_DNS_IP", path: /health, port: $SVC_NODE_LOCAL_DNS_HEALTH_PORT}
+          periodSeconds: 1
+        volumeMounts:
+        - {name: config-volume, mountPath: /etc/coredns, readOnly: true}
+      volumes:
+      - name: config-volume
+        configMap:
+          name: node-local-dns
+          items: [{key: Corefile, path: Corefile}]
+---
+# Headless, for the metrics, as upstream.
+apiVersion: v1
+kind: Service
+metadata:
+  name: node-local-dns
+  namespace: kube-system
+  labels: {k8s-app: node-local-dns}
+  annotations: {prometheus.io/port: "9253", prometheus.io/scrape: "true"}
+spec:
+  clusterIP: None
+  ports:
+  - {name: metrics, port: 9253, targetPort: 9253}
+  selector: {k8s-app: node-local-dns}
+EOF
+exit 0
+fi
 cat <<EOF
 # The apiserver's client certificate towards kubelets (logs, exec, port-forward).
 apiVersion: rbac.authorization.k8s.io/v1
@@ -121,6 +203,23 @@ spec:
   - {name: dns-tcp, port: 53, protocol: TCP, targetPort: 53}
   - {name: metrics, port: 9153, protocol: TCP, targetPort: 9153}
 EOF
+# NodeLocal DNSCache in service-ip mode: every node answers the kube-dns ClusterIP itself, so
+# the cache reaches the cluster DNS through a second Service (its ClusterIP allocated).
+if [ "${SVC_NODE_LOCAL_DNS:-off}" = service-ip ]; then cat <<EOF
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: kube-dns-upstream
+  namespace: kube-system
+  labels: {k8s-app: kube-dns, kubernetes.io/cluster-service: "true", kubernetes.io/name: KubeDNSUpstream}
+spec:
+  selector: {k8s-app: kube-dns}
+  ports:
+  - {name: dns, port: 53, protocol: UDP, targetPort: 53}
+  - {name: dns-tcp, port: 53, protocol: TCP, targetPort: 53}
+EOF
+fi
 [ "${SVC_PROXY_ENABLED:-1}" = 1 ] || exit 0
 cat <<EOF
 ---

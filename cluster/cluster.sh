@@ -21,6 +21,9 @@ LOGS=$STATE_DIR/logs
 PIDS=$STATE_DIR/pids
 KUBECONFIG_PATH=$STATE_DIR/admin.conf
 PROFILE_PATH=$STATE_DIR/profile.json
+# NodeLocal DNSCache (nodeLocalDNS): upstream's link-local address and health port.
+NODE_LOCAL_DNS_IP=169.254.20.10
+NODE_LOCAL_DNS_HEALTH_PORT=8080
 # Packages the cluster needs, by the command that shows each is there.
 REQUIRED_CMDS=(ip:iproute2 nsenter:util-linux setsid:util-linux iptables:iptables nft:nftables runc:runc
   openssl:openssl curl:curl jq:jq dig:dnsutils conntrack:conntrack findmnt:util-linux)
@@ -164,15 +167,17 @@ Remove it with: cluster/cluster.sh down"
     # shellcheck disable=SC2086
     if port_in_use $p; then die "port ${p#* } on ${p% *} is already in use (by: $(ss -Htlnp "sport = :${p#* }" | grep -o 'users:.*' | head -1)); stop that process or run 'cluster/cluster.sh down' if it is a leftover of ours"; fi
   done
+  check_node_local_corefile
   local t0; t0=$(date +%s.%N)
   trap 'fail_up "up failed at line $LINENO: $BASH_COMMAND"' ERR
   bash "$here/build.sh"
   build_images
-  log "up: $NODES node(s), Kubernetes $K8S_VERSION, proxy $PROXY_MODE, domain $CLUSTER_DOMAIN"
+  log "up: $NODES node(s), Kubernetes $K8S_VERSION, proxy $PROXY_MODE, domain $CLUSTER_DOMAIN$([ "$NODE_LOCAL_DNS" = off ] || echo ", NodeLocal DNSCache $NODE_LOCAL_DNS")"
   mkdir -p "$STATE_DIR" "$LOGS" "$PIDS"
   echo "$CONFIG_JSON" > "$STATE_DIR/config.json"
   make_pki
   make_network
+  node_local_dns_network
   make_cgroups
   local n
   for n in $(seq 1 "$NODES"); do write_containerd_config "$n"; mkdir -p "$LOGS/node-$n"; start_containerd "$n"; done
@@ -195,7 +200,8 @@ Remove it with: cluster/cluster.sh down"
     wait_for "$(node_name "$n") to register" 60 "$LOGS/node-$n/kubelet.log" "kubelet-$n" kubectl get node "$(node_name "$n")"
   done
   wait_for "all $NODES nodes Ready" 120 "$LOGS/node-1/kubelet.log" - nodes_ready
-  wait_for "CoreDNS to answer kubernetes.default.svc.$CLUSTER_DOMAIN at $DNS_IP" 120 - - dns_answers
+  wait_for "CoreDNS to answer kubernetes.default.svc.$CLUSTER_DOMAIN at $DNS_IP$([ "$NODE_LOCAL_DNS" != service-ip ] || echo " (node-1's cache)")" 120 - - dns_answers
+  [ "$NODE_LOCAL_DNS" = off ] || wait_node_local_dns
   write_profile
   local secs; secs=$(echo "$(date +%s.%N) - $t0" | bc 2>/dev/null || echo "?")
   log "up: ready in ${secs}s"
@@ -277,6 +283,7 @@ do_status() {
     echo; kubectl get nodes -o wide 2>&1 || rc=1
     echo; kubectl -n kube-system get pods -o wide 2>&1 || rc=1
     echo; if dns_answers; then echo "DNS: kubernetes.default.svc.$CLUSTER_DOMAIN answers at $DNS_IP"; else echo "DNS: NOT answering at $DNS_IP"; rc=1; fi
+    if [ "$NODE_LOCAL_DNS" != off ]; then echo; node_local_dns_status || rc=1; fi
   else
     echo "kube-apiserver: not ready"; rc=1
   fi
@@ -298,13 +305,22 @@ Admin kubeconfig: $KUBECONFIG_PATH (profile for the suite: $PROFILE_PATH)
 EOF
 }
 
+# status and kubectl read the running cluster's config (as `up` merged it), not this shell's overrides.
+load_running_config() {
+  if [ -f "$STATE_DIR/config.json" ]; then
+    local p; for p in "${ENV_KEYS[@]}"; do unset "${p%%:*}"; done
+    SVC_CLUSTER_CONFIG=$STATE_DIR/config.json
+  fi
+  load_config
+}
+
 cmd=${1:-}; shift || true
 case "$cmd" in
   up) load_config; do_up ;;
   down) do_down ;;
-  status) load_config; do_status ;;
+  status) load_running_config; do_status ;;
   build) load_config; bash "$here/build.sh" ;;
-  kubectl) load_config; kubectl "$@" ;;
+  kubectl) load_running_config; kubectl "$@" ;;
   -h|--help|help) usage ;;
   *) usage >&2; exit 2 ;;
 esac

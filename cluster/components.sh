@@ -123,8 +123,12 @@ write_kubelet_config() {
   local n=$1 d; d=$(node_dir "$n")
   mkdir -p "$d/kubelet" "$d/pod-logs"
   printf 'nameserver 127.0.0.1\n' > "$STATE_DIR/resolv.conf"
+  # NodeLocal DNSCache in link-local mode: Pods ask the node's cache at 169.254.20.10 (as
+  # kubelet --cluster-dns is set for it); in service-ip mode they keep the DNS Service IP,
+  # which every node answers itself.
+  local dns=$DNS_IP; [ "$NODE_LOCAL_DNS" != link-local ] || dns=$NODE_LOCAL_DNS_IP
   jq -n --arg cg "/$CGROUP_NAME/$(node_name "$n")" --arg ca "$PKI/ca.crt" --arg domain "$CLUSTER_DOMAIN" \
-    --arg dns "$DNS_IP" --arg sock "unix://$d/containerd/containerd.sock" --arg crt "$PKI/node-$n-serving.crt" \
+    --arg dns "$dns" --arg sock "unix://$d/containerd/containerd.sock" --arg crt "$PKI/node-$n-serving.crt" \
     --arg key "$PKI/node-$n-serving.key" --arg logs "$d/pod-logs" --arg resolv "$STATE_DIR/resolv.conf" \
     --arg ip "$(node_ip "$n")" --argjson user "$(cfg .kubelet)" '{
       kind: "KubeletConfiguration", apiVersion: "kubelet.config.k8s.io/v1beta1",

@@ -22,6 +22,9 @@ build_images() {
   nodebin=$(node_binary); nodever=$("$nodebin" --version); nodever=${nodever#v}
   IMAGE_PAUSE="svc-conformance.local/pause:3.10-svc1"
   IMAGE_COREDNS="svc-conformance.local/coredns:$COREDNS_VERSION"
+  # The NodeLocal DNSCache runs the built CoreDNS, even when dnsImage replaces the cluster DNS.
+  # shellcheck disable=SC2034 # used by addons-apply.sh
+  IMAGE_NODE_LOCAL_DNS=$IMAGE_COREDNS
   IMAGE_NODE="svc-conformance.local/node:$nodever"
   IMAGE_NODE_TOOLS="svc-conformance.local/node-tools:$K8S_VERSION"
   local proxybin; proxybin=$(cfg .kubeProxyBinary)

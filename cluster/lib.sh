@@ -20,6 +20,7 @@ ENV_KEYS=(
   SVC_CONTAINERD_VERSION:containerdVersion SVC_NODES:nodes SVC_PROXY_MODE:proxyMode
   SVC_BUNDLED_CLUSTER_DOMAIN:clusterDomain SVC_COREDNS_REPLICAS:coreDNSReplicas SVC_CONTROLLERS:controllers
   SVC_KUBE_PROXY_BINARY:kubeProxyBinary SVC_DNS_IMAGE:dnsImage SVC_COREFILE:corefile
+  SVC_NODE_LOCAL_DNS:nodeLocalDNS SVC_NODE_LOCAL_DNS_COREFILE:nodeLocalDNSCorefile
 )
 
 # load_config: merges cluster.json defaults, the user's file ($SVC_CLUSTER_CONFIG) and
@@ -39,7 +40,7 @@ load_config() {
     var=${pair%%:*}; key=${pair#*:}
     if [ -n "${!var:-}" ]; then
       val=${!var}
-      if [ "$key" = corefile ] && [ -f "$val" ]; then val=$(cat "$val"); fi
+      case "$key" in corefile|nodeLocalDNSCorefile) if [ -f "$val" ]; then val=$(cat "$val"); fi ;; esac
       env=$(jq -c --arg k "$key" --arg v "$val" '. + {($k): ($v | tonumber? // $v)}' <<<"$env")
     fi
   done
@@ -60,5 +61,16 @@ load_config() {
   case "$PROXY_MODE" in iptables|nftables|none) ;; ipvs) die "proxyMode ipvs is not supported here: this kernel has no IP_VS. Use iptables or nftables" ;; *) die "proxyMode '$PROXY_MODE' is unknown: use iptables, nftables or none" ;; esac
   [[ "$CLUSTER_DOMAIN" =~ ^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$ ]] || die "clusterDomain '$CLUSTER_DOMAIN' is not a valid DNS name"
   local r; r=$(cfg .coreDNSReplicas); [[ "$r" =~ ^[1-9][0-9]*$ ]] || die "coreDNSReplicas must be a positive number (got '$r')"
-  export K8S_VERSION ETCD_VERSION COREDNS_VERSION CONTAINERD_VERSION NODES PROXY_MODE CLUSTER_DOMAIN
+  NODE_LOCAL_DNS=$(cfg .nodeLocalDNS)
+  case "$NODE_LOCAL_DNS" in
+    off|link-local|service-ip) ;;
+    *) die "nodeLocalDNS '$NODE_LOCAL_DNS' is unknown: use off, link-local (Pods ask 169.254.20.10) or service-ip (each node answers the DNS Service IP itself)" ;;
+  esac
+  if [ "$NODE_LOCAL_DNS" != off ] && [ "$PROXY_MODE" = none ]; then
+    die "nodeLocalDNS $NODE_LOCAL_DNS needs a Service proxy: the node cache forwards to the cluster DNS through a Service IP. Use proxyMode iptables or nftables, or nodeLocalDNS off"
+  fi
+  if [ "$NODE_LOCAL_DNS" = off ] && [ "$(cfg '.nodeLocalDNSCorefile // empty')" != "" ]; then
+    die "nodeLocalDNSCorefile is set but nodeLocalDNS is off: set nodeLocalDNS to link-local or service-ip (SVC_NODE_LOCAL_DNS), or drop the Corefile"
+  fi
+  export K8S_VERSION ETCD_VERSION COREDNS_VERSION CONTAINERD_VERSION NODES PROXY_MODE CLUSTER_DOMAIN NODE_LOCAL_DNS
 }

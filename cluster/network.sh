@@ -68,3 +68,45 @@ forward_rules() { # add|del
     fi
   done
 }
+
+# NodeLocal DNSCache (nodeLocalDNS link-local|service-ip): what node-cache sets up on each node
+# before it serves, done here once at `up` for every node (the Pod runs plain CoreDNS). The
+# addresses go on lo, as this kernel has no dummy interfaces (node-cache makes a dummy
+# `nodelocaldns`); deleting the node's network namespace at `down` removes them and the rules.
+node_local_dns_addrs() { # the addresses the node cache binds
+  case "$NODE_LOCAL_DNS" in
+    link-local) echo "$NODE_LOCAL_DNS_IP" ;;
+    service-ip) echo "$NODE_LOCAL_DNS_IP $DNS_IP" ;;
+  esac
+}
+NODE_LOCAL_DNS_COMMENT="NodeLocal DNS Cache: skip conntrack"
+# node-cache's rules (cmd/node-cache/app/cache_app.go, initIptables), for every address it binds:
+# its DNS traffic skips conntrack (so kube-proxy's DNAT of the DNS Service IP never applies) and is
+# accepted; also the health-check port's. node-cache prepends each one; so does this.
+node_local_dns_rules() { # <address>: prints "table chain target match..." lines
+  local a=$1 p
+  for p in tcp udp; do
+    echo "raw PREROUTING NOTRACK -p $p -d $a --dport 53"
+    echo "filter INPUT ACCEPT -p $p -d $a --dport 53"
+    echo "raw OUTPUT NOTRACK -p $p -s $a --sport 53"
+    echo "filter OUTPUT ACCEPT -p $p -s $a --sport 53"
+    echo "raw OUTPUT NOTRACK -p $p -d $a --dport 53"
+  done
+  echo "raw OUTPUT NOTRACK -p tcp -d $a --dport $NODE_LOCAL_DNS_HEALTH_PORT"
+  echo "raw OUTPUT NOTRACK -p tcp -s $a --sport $NODE_LOCAL_DNS_HEALTH_PORT"
+}
+
+# Before any Pod can start (CoreDNS's `bind` needs the addresses there): called right after make_network.
+node_local_dns_network() {
+  [ "$NODE_LOCAL_DNS" != off ] || return 0
+  local n a table chain target match
+  for n in $(seq 1 "$NODES"); do
+    for a in $(node_local_dns_addrs); do
+      in_node "$n" ip addr add "$a/32" dev lo
+      while read -r table chain target match; do
+        # shellcheck disable=SC2086 # the match is a list of words
+        in_node "$n" iptables -w 5 -t "$table" -I "$chain" $match -m comment --comment "$NODE_LOCAL_DNS_COMMENT" -j "$target"
+      done < <(node_local_dns_rules "$a")
+    done
+  done
+}

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { checkDef, type Requirement } from '../suites/registry.ts';
 import { checkTitle } from '../suites/sources.ts';
 import { setCurrentCheck } from './current-check.ts';
+import { hasCache } from './dns-path.ts';
 import { currentTarget, detected } from './target.ts';
 
 export interface Verdict {
@@ -35,6 +36,7 @@ export function unmet(requires: Requirement[] = []): string | undefined {
     if (r === 'privileged' && !t.privileged) return 'privileged profile not enabled (--profile privileged / SVC_PRIVILEGED=1)';
     if (r === 'kube-proxy' && c.kubeProxy !== 'present') return 'no kube-proxy in this cluster (no k8s-app=kube-proxy Pods in kube-system)';
     if (r === 'outside-host' && !t.outsideNetwork) return 'needs a host outside the cluster: a Docker network the nodes are on (the kind target sets it; --outside-network NAME / SVC_OUTSIDE_NETWORK for a kind cluster of your own)';
+    if (r === 'dns-cache' && !hasCache(c.dnsPath)) return `no DNS cache in front of the replicas: ${c.dnsPath ? c.dnsPath.summary : `the DNS path was not detected (${c.dnsPathError ?? 'outside a run'})`}`;
     if (r === 'proxy-rules-readable') {
       if (c.proxyMode === 'ipvs') return 'kube-proxy runs in ipvs mode: its rules are not verified';
       if (!['iptables', 'nftables'].includes(c.proxyMode)) return `kube-proxy's mode '${c.proxyMode}' could not be read from kube-system/kube-proxy`;

@@ -6,9 +6,12 @@ import type { DnsAnswer, DnsRecord } from '../probe/contract.ts';
 export const norm = (name: string): string => name.toLowerCase().replace(/\.$/, '');
 
 export interface DnsServer {
-  /** 'kube-dns Service' or the replica Pod's name. */
+  /** What the server is: the Pod's resolver, the DNS Service, or a replica (with its Pod's name). */
   label: string;
   ip: string;
+  /** A cache may serve an answer until its TTL runs out; an authoritative server (a replica,
+   *  or an address answered by the replicas) follows a change within the bound. */
+  role?: 'authoritative' | 'cache';
 }
 
 /** The record data of `type` in the answer section, normalised and sorted. */

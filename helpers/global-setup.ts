@@ -3,7 +3,7 @@
 // run config that every worker loads. Under the CLI the config is already published.
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
-import { preflight } from './runner/preflight.ts';
+import { dnsPathLine, preflight } from './runner/preflight.ts';
 import { hasPublishedTarget, inputFromEnv, publishTarget, resolveTarget, setTarget, withCluster } from './target.ts';
 
 export default async function globalSetup(): Promise<void> {
@@ -13,5 +13,5 @@ export default async function globalSetup(): Promise<void> {
   setTarget(target);
   const cluster = await preflight(target);
   publishTarget(withCluster(target, cluster), path.dirname(target.evidenceDir));
-  process.stdout.write(`\nsvc-conformance: run ${target.runId} against ${cluster.server} (Kubernetes ${cluster.version}, ${cluster.schedulableNodes} schedulable node(s), kube-proxy ${cluster.kubeProxy}${cluster.kubeProxy === 'present' ? ` in ${cluster.proxyMode} mode` : ''})\n`);
+  process.stdout.write(`\nsvc-conformance: run ${target.runId} against ${cluster.server} (Kubernetes ${cluster.version}, ${cluster.schedulableNodes} schedulable node(s), kube-proxy ${cluster.kubeProxy}${cluster.kubeProxy === 'present' ? ` in ${cluster.proxyMode} mode` : ''})\nsvc-conformance: ${dnsPathLine(cluster)}\n`);
 }

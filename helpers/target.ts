@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import type { DnsPath } from './dns-path.ts';
 
 export const DEFAULT_PROFILE_PATH = '/var/lib/svc-conformance/cluster/profile.json';
 export const DEFAULT_PROBE_IMAGE = 'docker.io/library/node:24-slim';
@@ -40,6 +41,8 @@ export interface ClusterProfile {
   images: { probe: string; nodeTools: string; pause: string; coredns: string };
   /** `kube-proxy --version` of the binary the nodes run (kubeProxyBinary or the cluster's own). */
   kubeProxyVersion?: string;
+  /** NodeLocal DNSCache: 'off', 'link-local' or 'service-ip' (cluster/cluster.json nodeLocalDNS). */
+  nodeLocalDNS?: string;
 }
 
 /** What the preflight found out about the cluster, once per run. */
@@ -57,6 +60,11 @@ export interface DetectedCluster {
   /** Images of the cluster DNS Pods (k8s-app=kube-dns) and of kube-proxy, where readable. */
   dnsImages?: string[];
   kubeProxyImages?: string[];
+  /** How Pods reach the cluster DNS: the Service, its replicas, the Pod's resolver and any
+   *  cache in front (helpers/dns-path.ts); absent when it could not be detected. */
+  dnsPath?: DnsPath;
+  /** Why the DNS path could not be detected (the checks then treat the resolver as the Service). */
+  dnsPathError?: string;
 }
 
 export interface Target {

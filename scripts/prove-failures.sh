@@ -17,7 +17,7 @@ REPORTS=${SVC_REPORT_DIR:-reports}/prove-failures
 mkdir -p "$REPORTS"
 ex=cluster/examples
 
-# name | environment for `cluster up` | suites that must fail | command run after up
+# name | environment for `cluster up` (VAR=value, space-separated) | suites that must fail | command run after up
 K="bash cluster/cluster.sh kubectl"
 NO_PROXY_ON_NODE2='{"spec":{"template":{"spec":{"affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"kubernetes.io/hostname","operator":"NotIn","values":["node-2"]}]}]}}}}}}}'
 CASES=(
@@ -31,6 +31,8 @@ CASES=(
   "kube-proxy-stopped-on-node-2|SVC_PROXY_MODE=iptables|suites/proxy-rules|$K -n kube-system patch ds kube-proxy -p '$NO_PROXY_ON_NODE2' && $K -n kube-system rollout status ds kube-proxy --timeout=60s"
   "kube-proxy-stopped-on-node-2-nftables|SVC_PROXY_MODE=nftables|suites/proxy-rules|$K -n kube-system patch ds kube-proxy -p '$NO_PROXY_ON_NODE2' && $K -n kube-system rollout status ds kube-proxy --timeout=60s"
   "extra-names|SVC_COREFILE=$ex/Corefile.extra-names|WARN dns.statefulset.no-names-without-service dns.pair.names-under-service-name"
+  # NodeLocal DNSCache whose cache keeps answers for 90 s, past the replicas' TTL of 30 s.
+  "nodelocal-beyond-ttl|SVC_NODE_LOCAL_DNS=service-ip SVC_NODE_LOCAL_DNS_COREFILE=$ex/Corefile.nodelocal-beyond-ttl|suites/dns-cache suites/headless"
 )
 export SVC_PRIVILEGED=1
 ok=1
@@ -39,7 +41,8 @@ for c in "${CASES[@]}"; do
   if [ -n "${PROVE_CASES:-}" ] && [[ " $PROVE_CASES " != *" $name "* ]]; then continue; fi
   echo "=== $name ($envs): must fail: $suites"
   bash cluster/cluster.sh down >/dev/null 2>&1
-  if ! env "$envs" bash cluster/cluster.sh up > "$REPORTS/$name-up.log" 2>&1; then
+  read -ra envs_up <<<"$envs"
+  if ! env "${envs_up[@]}" bash cluster/cluster.sh up > "$REPORTS/$name-up.log" 2>&1; then
     echo "  cluster up failed: see $REPORTS/$name-up.log"; ok=0; continue
   fi
   if [ -n "${post:-}" ]; then bash -c "$post" >> "$REPORTS/$name-up.log" 2>&1 || { echo "  post-up command failed: see $REPORTS/$name-up.log"; ok=0; continue; }; fi

@@ -5,7 +5,7 @@
 # started by testcontainers and removed at the end. SVC_PRIVILEGED=1 adds the privileged
 # profile (kube-proxy rules on the nodes). On the bundled cluster, SVC_ALSO_ONE_NODE=1
 # runs the default profile again on a 1-node cluster (kind's default), SVC_ALSO_NFTABLES=1
-# runs the matrix iptables against nftables (examples/matrix/ci.yaml, privileged),
+# runs the matrix iptables against nftables and NodeLocal DNSCache (examples/matrix/ci.yaml, privileged),
 # SVC_ALSO_KIND=1 runs the default profile on a 3-node kind cluster, and SVC_LIFECYCLE=1 runs
 # the lifecycle suites last: bad input to `cluster up`, a second cluster with another
 # domain, `down` leaving nothing, the matrix, the kind target (CI sets all of these). Extra arguments go to Jest
@@ -62,9 +62,10 @@ if [ "${SVC_ALSO_KIND:-0}" = 1 ] && [ $bundled = 1 ]; then
 fi
 matrices=()
 if [ "${SVC_ALSO_NFTABLES:-0}" = 1 ] && [ $bundled = 1 ]; then
-  # iptables against nftables, privileged profile, as a matrix (examples/matrix/ci.yaml):
-  # any difference between the two proxy modes heads its report. It leaves no cluster up.
-  echo "test: kube-proxy iptables against nftables: svc-conformance matrix examples/matrix/ci.yaml"
+  # iptables against nftables and against NodeLocal DNSCache, privileged profile, as a
+  # matrix (examples/matrix/ci.yaml): any difference between the columns heads its report.
+  # It leaves no cluster up.
+  echo "test: kube-proxy iptables against nftables and NodeLocal DNSCache: svc-conformance matrix examples/matrix/ci.yaml"
   "$NODE" --no-warnings helpers/runner/cli.ts matrix examples/matrix/ci.yaml --report-dir "$REPORTS/matrix-ci" || rc=$?
   matrices+=("$REPORTS/matrix-ci/matrix.json")
 fi

@@ -64,6 +64,12 @@ const CHECKS: CheckDef[] = [
   { id: 'dns.replicas.agree', suite: 'dns-records', level: 'required', claim: 'every CoreDNS replica gives the same answer set for every question of the suite', source: src.spec('2 (one answer per name)', '2---resource-records') },
   // dns-negative
   { id: 'dns.negative.soa-minimum', suite: 'dns-negative', level: 'informational', claim: 'the SOA minimum TTL (negative-caching TTL) is reported', source: src.rfc(2308, 'negative caching') },
+  // dns-cache
+  {
+    id: 'dns.cache.ttl-honoured', suite: 'dns-cache', level: 'required', requires: ['dns-cache'],
+    claim: 'a cache in front of the DNS replicas (NodeLocal DNSCache) serves a changed answer no longer than its TTL: the replicas follow within the bound, every node\'s cache within the bound plus the TTL (the lag is reported)',
+    source: src.rfc(2181, 'section 8, TTL: how long a record may be cached'),
+  },
   // dns-externalname
   { id: 'dns.externalname.update', suite: 'dns-externalname', level: 'required', claim: 'an update to externalName is followed within the bound', source: src.spec('2.5', '25---records-for-external-name-services') },
   { id: 'dns.externalname.to-clusterip', suite: 'dns-externalname', level: 'required', claim: 'after a switch to type ClusterIP the name answers the virtual IP and no CNAME', source: src.spec('2.3.1', '231---aaaa-records') },
@@ -104,7 +110,7 @@ const CHECKS: CheckDef[] = [
   // smoke
   { id: 'bed.nodes.ready', suite: 'smoke', level: 'required', claim: 'every node is Ready (as many as the bundled cluster profile says)', source: src.suite('nodes') },
   { id: 'bed.pod.cross-node', suite: 'smoke', level: 'required', claim: 'a Pod on one node reaches a Pod on another node by its IP (on a 1-node cluster: its own IP)', source: src.suite('Pod network') },
-  { id: 'bed.dns.kubernetes-default', suite: 'smoke', level: 'required', claim: 'a Pod resolves kubernetes.default.svc.<zone> through the cluster DNS Service', source: src.spec('2.3.1', '231---aaaa-records') },
+  { id: 'bed.dns.kubernetes-default', suite: 'smoke', level: 'required', claim: 'kubernetes.default.svc.<zone> resolves through the Pod\'s resolver and through the DNS Service (kube-system/kube-dns, from the API), which need not be one address', source: src.spec('2.3.1', '231---aaaa-records') },
   { id: 'bed.clusterip.reach', suite: 'smoke', level: 'required', claim: 'a ClusterIP Service is reachable from Pods on every node', source: src.vipDoc('virtual IP mechanism') },
   { id: 'bed.api.logs-exec', suite: 'smoke', level: 'required', claim: 'logs and exec work through the API server', source: src.suite('API server to kubelet') },
   { id: 'bed.statefulset.new-ip', suite: 'smoke', level: 'required', claim: 'a deleted StatefulSet Pod comes back under the same name with a new IP', source: src.stsDoc },

@@ -37,7 +37,11 @@ describe('cluster smoke', () => {
   check('bed.dns.kubernetes-default', async () => {
     const { core, target } = kube();
     const svc = await core.readNamespacedService({ name: 'kubernetes', namespace: 'default' });
-    if (target.profile) expect(ctx.facts.dnsServiceIP).toBe(target.profile.dnsServiceIP);
+    const dns = await core.readNamespacedService({ name: 'kube-dns', namespace: 'kube-system' });
+    // The DNS Service is the one the API serves; the Pod's resolver may be a cache in front
+    // of it (NodeLocal DNSCache's link-local address). Both are asked below, with the replicas.
+    if (target.profile) expect(dns.spec?.clusterIP).toBe(target.profile.dnsServiceIP);
+    ctx.evidence.info('smoke-dns', `the Pod's resolver ${ctx.facts.resolver}; the DNS Service kube-system/kube-dns ${dns.spec?.clusterIP}; asked: ${ctx.facts.servers.map((s) => `${s.label} ${s.ip}`).join('; ')}`);
     const name = ctx.svcName('kubernetes', 'default');
     const answers = await ctx.expectEverywhere('smoke-dns', name, 'A', { rcode: 'NOERROR', set: [svc.spec!.clusterIP!] });
     expect(answerSet(answers[0]!)).toEqual([svc.spec!.clusterIP]);

@@ -221,9 +221,9 @@ async function runCommand(o: Options): Promise<number> {
   // Preflight, before any namespace of the run is made.
   const t0 = Date.now();
   setTarget(target);
-  const { preflight } = await import('./preflight.ts');
+  const { dnsPathLine, preflight } = await import('./preflight.ts');
   const cluster = await preflight(target);
-  process.stdout.write(`svc-conformance: preflight passed in ${((Date.now() - t0) / 1000).toFixed(1)} s (${cluster.server}, Kubernetes ${cluster.version})\n`);
+  process.stdout.write(`svc-conformance: preflight passed in ${((Date.now() - t0) / 1000).toFixed(1)} s (${cluster.server}, Kubernetes ${cluster.version})\nsvc-conformance: ${dnsPathLine(cluster)}\n`);
 
   fs.rmSync(reportDir, { recursive: true, force: true });
   fs.mkdirSync(reportDir, { recursive: true });
@@ -260,7 +260,7 @@ async function runCommand(o: Options): Promise<number> {
 
   let results: JestJson[] = [];
   try { results = [JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as JestJson]; } catch { /* no results: a crash */ }
-  const report = collect(results, target.evidenceDir, { runId, cluster: cluster.server, durationMs: Date.now() - started });
+  const report = collect(results, target.evidenceDir, { runId, cluster: `${cluster.server} (${dnsPathLine(cluster)})`, durationMs: Date.now() - started });
   const files = writeReports(reportDir, report);
   process.stdout.write(`svc-conformance: reports in ${reportDir}: ${files.map((f) => path.basename(f)).join(', ')}\n`);
   if (report.counts.warnings) process.stdout.write(`svc-conformance: ${report.counts.warnings} warning(s): expected-level checks that failed (documented default behaviour the specification leaves open; --strict fails them): ${report.checks.filter((c) => c.status === 'warning').map((c) => c.id).join(', ')}\n`);

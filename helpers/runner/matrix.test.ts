@@ -23,7 +23,7 @@ describe('matrix file', () => {
     expect(custom.dnsImage).toMatch(/^\/.*\/images\/coredns-custom-v1\.14\.7\.tar$/);
     expect(String(custom.dnsImage)).not.toContain('${');
     expect(custom.corefile).toContain('    chaos\n');
-    expect(readMatrix(path.join(ROOT, 'examples', 'matrix', 'ci.yaml')).columns.map((c) => [c.name, c.cluster?.proxyMode, c.profile])).toEqual([['iptables', 'iptables', 'privileged'], ['nftables', 'nftables', 'privileged']]);
+    expect(readMatrix(path.join(ROOT, 'examples', 'matrix', 'ci.yaml')).columns.map((c) => [c.name, c.cluster?.proxyMode, c.profile])).toEqual([['iptables', 'iptables', 'privileged'], ['nftables', 'nftables', 'privileged'], ['node-local-dns', 'iptables', 'privileged']]);
   });
 
   test.each([

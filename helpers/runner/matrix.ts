@@ -40,7 +40,7 @@ export interface MatrixSpec {
 /** Environment overrides cluster/lib.sh reads: a column is what its file says, so none of
  *  them may leak from the user's shell into a column's cluster. */
 const CLUSTER_ENV = ['SVC_CLUSTER_CONFIG', 'SVC_K8S_VERSION', 'SVC_COREDNS_VERSION', 'SVC_ETCD_VERSION', 'SVC_CONTAINERD_VERSION', 'SVC_NODES',
-  'SVC_PROXY_MODE', 'SVC_BUNDLED_CLUSTER_DOMAIN', 'SVC_COREDNS_REPLICAS', 'SVC_CONTROLLERS', 'SVC_KUBE_PROXY_BINARY', 'SVC_DNS_IMAGE', 'SVC_COREFILE'];
+  'SVC_PROXY_MODE', 'SVC_BUNDLED_CLUSTER_DOMAIN', 'SVC_COREDNS_REPLICAS', 'SVC_CONTROLLERS', 'SVC_KUBE_PROXY_BINARY', 'SVC_DNS_IMAGE', 'SVC_COREFILE', 'SVC_NODE_LOCAL_DNS', 'SVC_NODE_LOCAL_DNS_COREFILE'];
 
 const NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
 
@@ -100,10 +100,13 @@ export function parseMatrix(doc: unknown, file: string): MatrixSpec {
     const unknownKeys = Object.keys(cluster).filter((k) => !(k in defaults));
     if (unknownKeys.length) bad(`${where}.cluster: unknown key(s) ${unknownKeys.join(', ')}; known: ${Object.keys(defaults).join(', ')}`);
     for (const k of ['kubeProxyBinary', 'dnsImage'] as const) if (typeof cluster[k] === 'string') cluster[k] = abs(cluster[k]);
-    if (typeof cluster.corefile === 'string' && !cluster.corefile.includes('\n')) {
-      const f = abs(cluster.corefile);
-      if (!fs.existsSync(f)) bad(`${where}.cluster.corefile names ${f}, which does not exist (give a Corefile's text or the path of a file)`);
-      cluster.corefile = fs.readFileSync(f, 'utf8');
+    for (const key of ['corefile', 'nodeLocalDNSCorefile'] as const) {
+      const v = cluster[key];
+      if (typeof v === 'string' && !v.includes('\n')) {
+        const f = abs(v);
+        if (!fs.existsSync(f)) bad(`${where}.cluster.${key} names ${f}, which does not exist (give a Corefile's text or the path of a file)`);
+        cluster[key] = fs.readFileSync(f, 'utf8');
+      }
     }
     out.cluster = cluster;
     return out;
@@ -122,6 +125,8 @@ export interface Identity {
   dnsVersion?: string;
   /** dns-version.<zone> TXT. */
   schemaVersion?: string;
+  /** How Pods reach the DNS: the resolver, the Service, a cache in front (preflight). */
+  dnsPath?: string;
 }
 export interface Stat { n: number; medianMs?: number; worstMs?: number }
 export interface Cell { status: Check['status']; suite: string; claim: string; failure?: string; skipReason?: string; transcripts?: string }
@@ -145,7 +150,7 @@ export interface ColumnResult {
   identity: Identity;
   /** DNS waits after changes: those seen converging, and those right at the first look
    *  (their time is only an upper bound). */
-  dns: { converged: Stat; firstLook: Stat };
+  dns: { converged: Stat; firstLook: Stat; cacheLag?: Stat };
   spread: { check: string; text?: string; counts: unknown }[];
   checks: Record<string, Cell>;
 }
@@ -203,6 +208,7 @@ export function readColumn(base: Omit<ColumnResult, 'identity' | 'dns' | 'spread
     out.identity.proxyMode = t.cluster?.kubeProxy === 'absent' ? 'no kube-proxy' : t.cluster?.proxyMode;
     out.identity.kubeProxy = t.profile?.kubeProxyVersion || t.cluster?.kubeProxyImages?.join(', ') || undefined;
     out.identity.dnsImage = t.cluster?.dnsImages?.join(', ') || t.profile?.images?.coredns;
+    out.identity.dnsPath = t.cluster?.dnsPath?.summary ?? (t.cluster?.dnsPathError ? `not detected: ${t.cluster.dnsPathError}` : undefined);
   }
   const items = r.evidence.flatMap((e) => e.items.map((i) => ({ ...i, suite: e.suite })));
   const info = (id: string): unknown => items.find((i) => i.check === id && i.kind === 'info' && i.value !== undefined)?.value;
@@ -210,10 +216,11 @@ export function readColumn(base: Omit<ColumnResult, 'identity' | 'dns' | 'spread
   if (typeof schema === 'string') out.identity.schemaVersion = schema;
   const vb = info('dns.identity.version-bind') as { versions?: string[]; answers?: { rcode: string }[] } | undefined;
   if (vb) out.identity.dnsVersion = vb.versions?.length ? vb.versions.join(', ') : `not answered (${[...new Set((vb.answers ?? []).map((a) => a.rcode))].join(', ')})`;
-  const dns = items.filter((i) => i.kind === 'measurement').map((i) => i.value as { name: string; value: number; unit: string })
-    .filter((m) => m.unit === 'ms' && /^DNS (converged|right at the first look)/.test(m.name));
+  const measured = items.filter((i) => i.kind === 'measurement').map((i) => i.value as { name: string; value: number; unit: string }).filter((m) => m.unit === 'ms');
+  const dns = measured.filter((m) => /^DNS (converged|right at the first look)/.test(m.name));
+  const lags = measured.filter((m) => m.name.startsWith('DNS cache lag')).map((m) => m.value);
   const stat = (ms: number[]): Stat => ({ n: ms.length, medianMs: median(ms), worstMs: ms.length ? Math.max(...ms) : undefined });
-  out.dns = { converged: stat(dns.filter((m) => m.name.startsWith('DNS converged')).map((m) => m.value)), firstLook: stat(dns.filter((m) => !m.name.startsWith('DNS converged')).map((m) => m.value)) };
+  out.dns = { converged: stat(dns.filter((m) => m.name.startsWith('DNS converged')).map((m) => m.value)), firstLook: stat(dns.filter((m) => !m.name.startsWith('DNS converged')).map((m) => m.value)), ...(lags.length ? { cacheLag: stat(lags) } : {}) };
   out.spread = items.filter((i) => i.kind === 'counts').map((i) => ({ check: i.check, text: i.text, counts: i.value }));
   for (const c of r.checks) {
     if (!c.id) continue;
@@ -288,7 +295,7 @@ export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ r
       const logFile = path.join(colDir, 'column.log');
       const rel = (p: string): string => path.relative(o.reportDir, p);
       const describe = col.cluster
-        ? `bundled cluster: ${Object.keys(col.cluster).length ? Object.entries(col.cluster).map(([k, v]) => `${k}=${k === 'corefile' ? '(Corefile below)' : typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ') : 'cluster.json defaults'}`
+        ? `bundled cluster: ${Object.keys(col.cluster).length ? Object.entries(col.cluster).map(([k, v]) => `${k}=${k === 'corefile' || k === 'nodeLocalDNSCorefile' ? '(Corefile in the column dir)' : typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ') : 'cluster.json defaults'}`
         : `kubeconfig ${col.kubeconfig}${col.context ? ` (context ${col.context})` : ''}`;
       const base = { name: col.name, kind: col.cluster ? 'bundled' as const : 'kubeconfig' as const, describe, profile: col.profile, log: rel(logFile) };
       log(`svc-conformance matrix: column ${col.name}: ${describe}, ${col.profile} profile`);
@@ -302,6 +309,7 @@ export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ r
         const cfg = path.join(colDir, 'cluster-config.json');
         fs.writeFileSync(cfg, JSON.stringify(col.cluster, null, 2));
         if (col.cluster.corefile) fs.writeFileSync(path.join(colDir, 'Corefile'), String(col.cluster.corefile));
+        if (col.cluster.nodeLocalDNSCorefile) fs.writeFileSync(path.join(colDir, 'Corefile.node-local-dns'), String(col.cluster.nodeLocalDNSCorefile));
         env = clusterEnv({ SVC_CLUSTER_CONFIG: cfg });
         fs.writeFileSync(logFile, `# cluster.sh down, then up with ${cfg}\n`);
         await runChild('bash', [CLUSTER_SH, 'down'], env, logFile, control);
@@ -384,9 +392,10 @@ function identityLines(c: ColumnResult): [string, string][] {
   const id = c.identity;
   return [
     ['Kubernetes', id.kubernetes ?? '?'], ['Nodes', String(id.nodes ?? '?')], ['Proxy', `${id.proxyMode ?? '?'}${id.kubeProxy ? ` (kube-proxy ${id.kubeProxy})` : ''}`],
-    ['DNS image', id.dnsImage ?? '?'], ['DNS version (version.bind)', id.dnsVersion ?? '?'], ['Schema (dns-version TXT)', id.schemaVersion ?? '?'],
+    ['DNS image', id.dnsImage ?? '?'], ['DNS path', id.dnsPath ?? '?'], ['DNS version (version.bind)', id.dnsVersion ?? '?'], ['Schema (dns-version TXT)', id.schemaVersion ?? '?'],
     ['Cluster up', c.upMs !== undefined ? `${(c.upMs / 1000).toFixed(1)} s` : '—'], ['Run time', c.runMs !== undefined ? `${(c.runMs / 1000).toFixed(1)} s` : '—'],
     ['DNS converged after a change', c.dns.converged.n ? `median ${c.dns.converged.medianMs} ms, worst ${c.dns.converged.worstMs} ms (${c.dns.converged.n} waits)` : 'no wait had to look twice'],
+    ['DNS cache lag behind the replicas', c.dns.cacheLag ? `median ${c.dns.cacheLag.medianMs} ms, worst ${c.dns.cacheLag.worstMs} ms (${c.dns.cacheLag.n} waits)` : 'no cache'],
     ['DNS right at the first look (upper bounds)', c.dns.firstLook.n ? `median ${c.dns.firstLook.medianMs} ms, worst ${c.dns.firstLook.worstMs} ms (${c.dns.firstLook.n} waits)` : '—'],
     ['Result', c.counts ? `${c.counts.passed} passed, ${c.counts.failed} failed, ${c.counts.warnings} warnings, ${c.counts.skipped} skipped (exit ${c.exitCode})` : c.message ?? c.state],
   ];

@@ -3,10 +3,17 @@
 // ones listed); the probe image starts within a bound (an image that cannot be pulled
 // becomes a sentence); and, for the privileged profile, Pod Security admission lets a
 // host-network probe in. Also: cleanup of what a run left behind.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
+import { ROOT } from '../apply.ts';
+import type { DnsAnswer } from '../../probe/contract.ts';
+import { classify, type DnsPath, pathQuestions, roundQuestions } from '../dns-path.ts';
+import { clusterDomainOf, dnsReplicas } from '../facts.ts';
 import { apiErrorText, kube } from '../kube.ts';
 import { createNamespace, deleteNamespace, deleteRunNamespaces } from '../namespace.ts';
 import { isSchedulable, uncordonLeftovers } from '../nodes.ts';
+import { installProbeBundle, PROBE_BUNDLE, startProbes } from '../probe.ts';
 import { ClusterError, type DetectedCluster, IMAGE_FAILURES, type Target } from '../target.ts';
 
 export { ClusterError };
@@ -135,6 +142,42 @@ async function detect(t: Target, server: string, version: string): Promise<Detec
   return { server, version, schedulableNodes: nodes.items.filter(isSchedulable).length, ipFamilies: dns?.spec?.ipFamilies ?? ['IPv4'], kubeProxy, proxyMode, dnsImages: images(dnsPods), kubeProxyImages: images(proxies) };
 }
 
+/** The DNS path (helpers/dns-path.ts), from one probe Pod: the Pod's resolver, the DNS
+ *  Service's address and each replica are asked two questions (a record and a name that
+ *  does not exist), twice, 1.5 s apart: a cache counts its TTLs down between the rounds
+ *  (the pause is the measurement, not a wait for a state). Throws when it cannot ask. */
+async function detectDnsPath(): Promise<DnsPath> {
+  const core = kube().core;
+  if (!fs.existsSync(PROBE_BUNDLE)) execFileSync(process.execPath, ['probe/build.mjs'], { cwd: ROOT, stdio: 'ignore' });
+  const svc = await core.readNamespacedService({ name: 'kube-dns', namespace: 'kube-system' });
+  const ips = svc.spec?.clusterIPs ?? (svc.spec?.clusterIP && svc.spec.clusterIP !== 'None' ? [svc.spec.clusterIP] : []);
+  const service = { namespace: 'kube-system', name: 'kube-dns', ips };
+  const ns = await createNamespace('preflight-dns');
+  try {
+    await installProbeBundle(ns);
+    const [probe] = await startProbes(ns, { nodes: 1 });
+    const id = await probe!.whoami();
+    const { clusterDomain } = clusterDomainOf(id.resolvConf, ns);
+    const resolver = id.resolvConf.nameservers[0];
+    if (!resolver) throw new Error(`the probe Pod's resolv.conf has no nameserver: ${JSON.stringify(id.resolvConf)}`);
+    const replicas = await dnsReplicas();
+    const servers = [
+      ...(ips.includes(resolver) ? [] : [{ ip: resolver, role: 'resolver' as const }]),
+      ...ips.slice(0, 1).map((ip) => ({ ip, role: 'service' as const })),
+      ...replicas.map((r) => ({ ip: r.ip, role: 'replica' as const })),
+    ];
+    const names = pathQuestions(clusterDomain, kube().target.runId);
+    const rounds: DnsAnswer[][] = [];
+    for (const round of [1, 2]) {
+      if (round === 2) await new Promise((r) => setTimeout(r, 1500));
+      rounds.push(await probe!.dns(roundQuestions(servers, names)));
+    }
+    return classify({ service, resolver, node: probe!.node, replicas, servers, rounds });
+  } finally {
+    await deleteNamespace(ns, true).catch(() => undefined);
+  }
+}
+
 /** The one preflight of every run (the CLI's and npm test's): fails with ClusterError
  *  before any namespace of the run is made; returns what it detected. `t` must be the
  *  current target (setTarget). */
@@ -148,8 +191,19 @@ export async function preflight(t: Target): Promise<DetectedCluster> {
   }
   await probeImageStarts();
   if (t.privileged) await privilegedAdmitted(t.nodeToolsImage ?? `${t.nodeToolsRegistry?.replace(/\/+$/, '') ?? 'registry.k8s.io'}/kube-proxy:${version}`);
-  return detect(t, server, version).catch((e: unknown) => { throw new ClusterError(`cannot read what the run needs to know about the cluster (nodes, kube-system/kube-dns, kube-proxy): ${apiErrorText(e)}`); });
+  const cluster = await detect(t, server, version).catch((e: unknown) => { throw new ClusterError(`cannot read what the run needs to know about the cluster (nodes, kube-system/kube-dns, kube-proxy): ${apiErrorText(e)}`); });
+  // A DNS path that cannot be detected is reported, and the checks treat the resolver as
+  // the Service (they then fail where DNS is broken, with the answers to show for it).
+  try {
+    cluster.dnsPath = await detectDnsPath();
+  } catch (e) {
+    cluster.dnsPathError = apiErrorText(e);
+  }
+  return cluster;
 }
+
+/** One line on how Pods reach the cluster DNS, for the run's identity. */
+export const dnsPathLine = (c: DetectedCluster): string => (c.dnsPath ? `DNS: ${c.dnsPath.summary}` : `DNS path not detected: ${c.dnsPathError ?? 'unknown'}`);
 
 /** Removes the namespaces of one run (or every run) and undoes their cordons. */
 export async function cleanup(runId?: string): Promise<string[]> {
