@@ -17,7 +17,7 @@ describe('matrix file', () => {
 
   test('the shipped matrices parse; paths are resolved, ${SVC_CACHE_DIR} expanded and a Corefile file read', () => {
     const m = readMatrix(file);
-    expect(m.columns.map((c) => c.name)).toEqual(['k8s-1-37-iptables', 'k8s-1-37-nftables', 'k8s-1-36', 'k8s-1-35', 'coredns-1-15', 'kube-proxy-1-36-skew', 'dns-image-custom']);
+    expect(m.columns.map((c) => c.name)).toEqual(['k8s-1-37-iptables', 'k8s-1-37-nftables', 'k8s-1-36', 'k8s-1-35', 'coredns-1-15', 'node-local-dns-link-local', 'node-local-dns-service-ip', 'kube-proxy-1-36-skew', 'dns-image-custom']);
     expect(m.columns.every((c) => c.profile === 'privileged')).toBe(true);
     const custom = m.columns.find((c) => c.name === 'dns-image-custom')!.cluster!;
     expect(custom.dnsImage).toMatch(/^\/.*\/images\/coredns-custom-v1\.14\.7\.tar$/);
