@@ -5,7 +5,7 @@ import { describe, expect, test } from '@jest/globals';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { collect, junit, markdown, type JestJson } from './reports.ts';
+import { cacheLags, collect, htmlReport, junit, markdown, type JestJson } from './reports.ts';
 
 const dir = path.join(path.dirname(path.dirname(fileURLToPath(import.meta.url))), 'testdata', 'run-extra-names');
 const jest = JSON.parse(fs.readFileSync(path.join(dir, 'jest.json'), 'utf8')) as JestJson;
@@ -35,5 +35,17 @@ describe('reports with levels and verdicts', () => {
     const md = markdown(report);
     expect(md.indexOf('## Warnings')).toBeGreaterThan(0);
     expect(md.indexOf('## Warnings')).toBeLessThan(md.indexOf('| | Id | Level |'));
+  });
+});
+
+describe('a cache in front of the replicas', () => {
+  // The dns-cache suite's evidence of a real run on NodeLocal DNSCache (service-ip, 3 nodes).
+  const nl = path.join(path.dirname(path.dirname(fileURLToPath(import.meta.url))), 'testdata', 'run-node-local');
+  const r = collect([], path.join(nl, 'evidence'), { runId: 'rjaqadde', cluster: 'https://172.30.0.1:6443 (DNS: a cache answers at the DNS Service\'s own address)', durationMs: 1 });
+
+  test('its lag behind the replicas is listed per check in the summary and the HTML report', () => {
+    expect(cacheLags(r)).toEqual([{ check: 'dns.cache.ttl-honoured', ms: 28346, name: expect.stringMatching(/^DNS cache lag behind the replicas \(allowed: the TTL, 30 s\): cached-name\..* A$/) as unknown as string }]);
+    expect(markdown(r)).toMatch(/## DNS cache lag behind the replicas[\s\S]*- `dns\.cache\.ttl-honoured` 28346 ms/);
+    expect(htmlReport(r)).toMatch(/<table id="cache-lag">.*<code>dns\.cache\.ttl-honoured<\/code><\/td><td>28346 ms/);
   });
 });

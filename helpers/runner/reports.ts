@@ -144,6 +144,11 @@ export function markdown(r: RunReport): string {
   }
   lines.push('| | Id | Level | Check | Source | Time |', '|---|---|---|---|---|---|',
     ...r.checks.map((c) => `| ${icon(c.status)} | ${c.id ?? ''} | ${c.level ?? ''} | ${claimInTitle(c.name).replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;')}${c.skipReason ? ` (${c.skipReason})` : ''} | ${srcLink(c)} | ${(c.durationMs / 1000).toFixed(1)} s |`));
+  const lags = cacheLags(r);
+  if (lags.length) {
+    lines.push('', '## DNS cache lag behind the replicas', '', 'A cache in front of the replicas may serve an answer until its TTL runs out; each wait where it did:', '');
+    for (const l of lags) lines.push(`- \`${l.check}\` ${l.ms} ms: ${l.name.replace(/</g, '&lt;').replace(/>/g, '&gt;')}`);
+  }
   const failed = r.checks.filter((c) => c.status === 'failed');
   if (failed.length || r.suiteErrors.length) {
     lines.push('', '## Failures');
@@ -151,6 +156,12 @@ export function markdown(r: RunReport): string {
     for (const e of r.suiteErrors) lines.push('', `### ${e.suite}: suite setup`, '', '```', e.message.slice(0, 6000), '```');
   }
   return lines.join('\n') + '\n';
+}
+
+/** A cache's lag behind the replicas, per check (measured where a cache was in front). */
+export function cacheLags(r: RunReport): { check: string; name: string; ms: number }[] {
+  return r.evidence.flatMap((e) => e.items.filter((i) => i.kind === 'measurement').map((i) => ({ check: i.check, ...(i.value as { name: string; value: number }) })))
+    .filter((m) => m.name.startsWith('DNS cache lag')).map((m) => ({ check: m.check, name: m.name, ms: m.value }));
 }
 
 function chart(r: RunReport): string {
@@ -194,6 +205,7 @@ pre{white-space:pre-wrap;background:#f8fafc;padding:8px;border:1px solid #e5e7eb
 ${rows}
 </tbody></table>
 <h2>Convergence (DNS, EndpointSlices, Service proxy)</h2>${chart(r)}
+<h2>DNS cache lag behind the replicas</h2>${cacheLags(r).length ? `<p>A cache in front of the replicas may serve an answer until its TTL runs out; each wait where it did:</p><table id="cache-lag"><thead><tr><th>Check</th><th>Lag</th><th>Question</th></tr></thead><tbody>${cacheLags(r).map((l) => `<tr><td><code>${html(l.check)}</code></td><td>${l.ms} ms</td><td>${html(l.name)}</td></tr>`).join('')}</tbody></table>` : '<p>No cache lagged behind the replicas (or none is in front of them).</p>'}
 <h2>Evidence: transcripts and measurements</h2>${transcripts || '<p>None.</p>'}
 </body></html>
 `;
