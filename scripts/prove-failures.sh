@@ -31,6 +31,11 @@ CASES=(
   "kube-proxy-stopped-on-node-2|SVC_PROXY_MODE=iptables|suites/proxy-rules|$K -n kube-system patch ds kube-proxy -p '$NO_PROXY_ON_NODE2' && $K -n kube-system rollout status ds kube-proxy --timeout=60s"
   "kube-proxy-stopped-on-node-2-nftables|SVC_PROXY_MODE=nftables|suites/proxy-rules|$K -n kube-system patch ds kube-proxy -p '$NO_PROXY_ON_NODE2' && $K -n kube-system rollout status ds kube-proxy --timeout=60s"
   "extra-names|SVC_COREFILE=$ex/Corefile.extra-names|WARN dns.statefulset.no-names-without-service dns.pair.names-under-service-name"
+  # Faults in the replicas still fail with a cache in front of them: replicas that cache
+  # cluster answers (cache30), and one replica among the others that answers wrongly.
+  "cache30-behind-node-local|SVC_COREFILE=$ex/Corefile.cache30 SVC_NODE_LOCAL_DNS=service-ip|suites/headless suites/dns-externalname"
+  "rogue-replica|SVC_NODES=3|suites/clusterip|bash $ex/rogue-replica.sh"
+  "rogue-replica-behind-node-local|SVC_NODE_LOCAL_DNS=link-local|suites/clusterip|bash $ex/rogue-replica.sh"
   # NodeLocal DNSCache whose cache keeps answers for 90 s, past the replicas' TTL of 30 s.
   "nodelocal-beyond-ttl|SVC_NODE_LOCAL_DNS=service-ip SVC_NODE_LOCAL_DNS_COREFILE=$ex/Corefile.nodelocal-beyond-ttl|suites/dns-cache suites/headless"
 )
