@@ -31,6 +31,8 @@ CASES=(
   "kube-proxy-stopped-on-node-2|SVC_PROXY_MODE=iptables|suites/proxy-rules|$K -n kube-system patch ds kube-proxy -p '$NO_PROXY_ON_NODE2' && $K -n kube-system rollout status ds kube-proxy --timeout=60s"
   "kube-proxy-stopped-on-node-2-nftables|SVC_PROXY_MODE=nftables|suites/proxy-rules|$K -n kube-system patch ds kube-proxy -p '$NO_PROXY_ON_NODE2' && $K -n kube-system rollout status ds kube-proxy --timeout=60s"
   "extra-names|SVC_COREFILE=$ex/Corefile.extra-names|WARN dns.statefulset.no-names-without-service dns.pair.names-under-service-name"
+  # kube-proxy serving node ports on loopback only (nodePortAddresses): not on the nodes' addresses.
+  "nodeport-loopback-only|SVC_CLUSTER_CONFIG=$ex/nodeport-loopback-only.json|suites/proxy-nodeport"
   # NodeLocal DNSCache whose cache keeps answers for 90 s, past the replicas' TTL of 30 s.
   "nodelocal-beyond-ttl|SVC_NODE_LOCAL_DNS=service-ip SVC_NODE_LOCAL_DNS_COREFILE=$ex/Corefile.nodelocal-beyond-ttl|suites/dns-cache suites/headless"
 )
