@@ -36,6 +36,8 @@ CASES=(
   "cache30-behind-node-local|SVC_COREFILE=$ex/Corefile.cache30 SVC_NODE_LOCAL_DNS=service-ip|suites/headless suites/dns-externalname"
   "rogue-replica|SVC_NODES=3|suites/clusterip|bash $ex/rogue-replica.sh"
   "rogue-replica-behind-node-local|SVC_NODE_LOCAL_DNS=link-local|suites/clusterip|bash $ex/rogue-replica.sh"
+  # kube-proxy serving node ports on loopback only (nodePortAddresses): not on the nodes' addresses.
+  "nodeport-loopback-only|SVC_CLUSTER_CONFIG=$ex/nodeport-loopback-only.json|suites/proxy-nodeport"
   # NodeLocal DNSCache whose cache keeps answers for 90 s, past the replicas' TTL of 30 s.
   "nodelocal-beyond-ttl|SVC_NODE_LOCAL_DNS=service-ip SVC_NODE_LOCAL_DNS_COREFILE=$ex/Corefile.nodelocal-beyond-ttl|suites/dns-cache suites/headless"
 )

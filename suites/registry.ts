@@ -102,6 +102,12 @@ const CHECKS: CheckDef[] = [
     id: 'proxy.clusterip.reject-no-endpoints', suite: 'proxy-behaviour', level: 'expected', claim: 'a ClusterIP Service without endpoints refuses connections quickly (REJECT, not a timeout)', source: src.vipDoc('traffic to a Service without endpoints'),
     why: 'kube-proxy rejects such traffic (ICMP port unreachable); the API does not oblige every Service proxy to, and a proxy that drops it is slower to fail but not wrong.',
   },
+  // proxy-nodeport
+  {
+    id: 'service.nodeport.default-range', suite: 'proxy-nodeport', level: 'expected', claim: 'a NodePort Service gets its node port from the default range 30000-32767', source: src.serviceDoc('type NodePort', '#type-nodeport'),
+    why: 'The range is the API server\'s --service-node-port-range, 30000-32767 unless the cluster sets another; a port outside the default is a choice of the cluster, not a fault.',
+  },
+  { id: 'proxy.nodeport.reach', suite: 'proxy-nodeport', level: 'required', claim: 'connections to every node\'s InternalIP at a NodePort Service\'s node port reach exactly its ready backends, from Pods on every node', source: src.serviceDoc('type NodePort', '#type-nodeport') },
   // proxy-rules
   { id: 'rules.kube-proxy.mode', suite: 'proxy-rules', level: 'required', claim: 'kube-proxy reports the expected mode at /proxyMode on every node', source: src.vipDoc('proxy modes', '#proxy-modes'), requires: ['privileged', 'kube-proxy', 'proxy-rules-readable'] },
   { id: 'rules.clusterip.rule', suite: 'proxy-rules', level: 'required', claim: 'a ClusterIP Service gets its rule, leading to exactly its ready endpoints, on every node (time to the rule measured)', source: src.vipDoc('proxy modes', '#proxy-modes'), requires: ['privileged', 'kube-proxy', 'proxy-rules-readable'] },

@@ -1,0 +1,53 @@
+// NodePort Services: the control plane allocates a node port, and every node proxies that
+// port on its own address to the Service's ready endpoints: from Pods on every node, to
+// every node's InternalIP (their own node's and the others').
+import { describe, expect } from '@jest/globals';
+import { apply } from '../helpers/apply.ts';
+import { check } from '../helpers/check.ts';
+import { once, useSuite, kube } from '../helpers/suite.ts';
+import { rolloutReady } from '../helpers/workloads.ts';
+
+const ctx = useSuite('proxy-nodeport');
+let backends: string[] = [];
+let nodePort = 0;
+let readyAt = 0;
+const setup = once(async () => {
+  await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 2 });
+  await apply(ctx.ns, 'web-api-nodeport.yaml');
+  backends = (await rolloutReady(ctx.ns, 'Deployment', 'web-api', 2)).map((p) => p.name);
+  readyAt = Date.now();
+  const svc = await kube().core.readNamespacedService({ name: 'web-api-nodeport', namespace: ctx.ns });
+  nodePort = svc.spec?.ports?.[0]?.nodePort ?? 0;
+});
+
+/** Every node's InternalIP addresses (one per family it has), by node name. */
+async function nodeAddresses(): Promise<{ node: string; ip: string }[]> {
+  const nodes = (await kube().core.listNode()).items;
+  return nodes.flatMap((n) => (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => ({ node: n.metadata?.name ?? '', ip: a.address })));
+}
+
+describe('NodePort Service', () => {
+  check('service.nodeport.default-range', async () => {
+    await setup();
+    const svc = await kube().core.readNamespacedService({ name: 'web-api-nodeport', namespace: ctx.ns });
+    const ports = (svc.spec?.ports ?? []).map((p) => ({ name: p.name, nodePort: p.nodePort }));
+    ctx.evidence.info('nodeport-range', `web-api-nodeport got node port(s) ${ports.map((p) => p.nodePort).join(', ')}`);
+    expect(ports).toEqual(ports.map((p) => ({ ...p, nodePort: expect.any(Number) as unknown as number })));
+    expect(ports.filter((p) => p.nodePort! < 30000 || p.nodePort! > 32767)).toEqual([]);
+  });
+
+  check('proxy.nodeport.reach', async () => {
+    await setup();
+    expect(nodePort).toBeGreaterThan(0);
+    const targets = await nodeAddresses();
+    ctx.evidence.info('nodeport-reach', `node port ${nodePort} on ${targets.map((t) => `${t.node} ${t.ip}`).join(', ')}; backends ${backends.join(', ')}; clients on ${ctx.probes.map((p) => p.node).join(', ')}`);
+    // Each node programs the port on its own schedule: each address converges within the
+    // proxy bound, from the same change, from every probe.
+    for (const t of targets) await ctx.proxyConverged(`nodeport-${t.node}`, { host: t.ip, port: nodePort, backends, everyBackend: true, since: readyAt });
+    const seen = await Promise.all(targets.flatMap((t) => ctx.probes.map(async (p) => {
+      const attempts = await p.connect({ host: t.ip, port: nodePort, count: 4, mode: 'tcp', timeoutMs: 3000 });
+      return { from: p.node, to: `${t.node} ${t.ip}:${nodePort}`, strays: attempts.filter((a) => !backends.includes(a.backend?.pod ?? '')).map((a) => a.error ?? a.backend?.pod) };
+    })));
+    expect(seen).toEqual(seen.map((s) => ({ ...s, strays: [] })));
+  });
+});
