@@ -101,7 +101,6 @@ export interface PathCapture {
 /** Classifies the path from what was answered (pure: unit-tested on captured answers). */
 export function classify(capture: PathCapture): DnsPath {
   const { service, resolver } = capture;
-  const input = capture;
   const samples = capture.rounds.flatMap((answers, r) => capture.servers.flatMap((s, i) => [
     sampleOf(answers[2 * i]!, s.ip, s.role, r === 0 ? 1 : 2, 'record'),
     sampleOf(answers[2 * i + 1]!, s.ip, s.role, r === 0 ? 1 : 2, 'negative'),
@@ -112,7 +111,7 @@ export function classify(capture: PathCapture): DnsPath {
   const negative = maxOf(replicaSamples.filter((s) => s.kind === 'negative').map((s) => (s.ttl !== undefined && s.soaMinimum !== undefined ? Math.min(s.ttl, s.soaMinimum) : s.ttl)));
   // Replicas that count down cache cluster answers themselves (decrease only: their
   // TTLs are the reference for everything else).
-  const replicasCache = input.replicas.some((r) => showsCaching(samples, r.ip, {}));
+  const replicasCache = capture.replicas.some((r) => showsCaching(samples, r.ip, {}));
   const auth = { record, negative: negSoa };
   const serviceIP = service.ips[0] ?? resolver;
   const resolverIsService = service.ips.includes(resolver);
@@ -125,7 +124,7 @@ export function classify(capture: PathCapture): DnsPath {
   else if (resolverIsService) summary = serviceIsCache ? `a cache answers at the DNS Service's own address ${resolver} (${svc}) on the node, in front of the replicas` : `the Pod's resolver is the DNS Service ${svc}, answered by the replicas`;
   else summary = `${resolverIsCache ? 'a cache' : 'a resolver that is not the DNS Service and shows no caching'} at ${resolver} in front of the DNS Service ${svc}${serviceIsCache ? ', whose address is answered by a cache too' : ''}`;
   summary += `; replica TTLs: records ${ttl.record} s, negative answers ${ttl.negative} s`;
-  return { service, resolver, node: input.node, replicas: input.replicas, serviceIsCache, resolverIsCache, replicasCache, ttl, samples, capture, summary };
+  return { service, resolver, node: capture.node, replicas: capture.replicas, serviceIsCache, resolverIsCache, replicasCache, ttl, samples, capture, summary };
 }
 
 /** True when some server on the path is a cache (the requirement 'dns-cache'). */
