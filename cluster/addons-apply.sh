@@ -43,6 +43,7 @@ apply_addons() {
     SVC_DNS_IP="$DNS_IP" SVC_COREDNS_IMAGE="$IMAGE_COREDNS" \
     SVC_COREDNS_REPLICAS="$(cfg .coreDNSReplicas)" SVC_NODE_TOOLS_IMAGE="$IMAGE_NODE_TOOLS" \
     SVC_PROXY_ENABLED=$([ "$PROXY_MODE" = none ] && echo 0 || echo 1) SVC_NODE_LOCAL_DNS="$NODE_LOCAL_DNS" \
+    SVC_PROXY_EXTRA_FLAGS="$(cfg '.extraFlags["kube-proxy"] | map(", " + tojson) | join("")')" \
     "$here/addons.sh")
   kubectl apply --server-side --force-conflicts -f - <<<"$manifests" > "$LOGS/addons.log" 2>&1 \
     || { cat "$LOGS/addons.log" >&2; fail_up "applying the add-ons (CoreDNS, kube-proxy) failed"; }

@@ -278,7 +278,7 @@ spec:
       - name: kube-proxy
         image: $SVC_NODE_TOOLS_IMAGE
         imagePullPolicy: IfNotPresent
-        command: [/usr/local/bin/kube-proxy, --config=/var/lib/kube-proxy/config.conf, --hostname-override=\$(NODE_NAME)]
+        command: [/usr/local/bin/kube-proxy, --config=/var/lib/kube-proxy/config.conf, --hostname-override=\$(NODE_NAME)${SVC_PROXY_EXTRA_FLAGS:-}]
         env:
         - name: NODE_NAME
           valueFrom: {fieldRef: {fieldPath: spec.nodeName}}

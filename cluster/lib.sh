@@ -61,6 +61,7 @@ load_config() {
   case "$PROXY_MODE" in iptables|nftables|none) ;; ipvs) die "proxyMode ipvs is not supported here: this kernel has no IP_VS. Use iptables or nftables" ;; *) die "proxyMode '$PROXY_MODE' is unknown: use iptables, nftables or none" ;; esac
   [[ "$CLUSTER_DOMAIN" =~ ^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$ ]] || die "clusterDomain '$CLUSTER_DOMAIN' is not a valid DNS name"
   local r; r=$(cfg .coreDNSReplicas); [[ "$r" =~ ^[1-9][0-9]*$ ]] || die "coreDNSReplicas must be a positive number (got '$r')"
+  case "$(cfg .cniHairpinMode)" in true|false) ;; *) die "cniHairpinMode must be true or false (got '$(cfg .cniHairpinMode)')" ;; esac
   NODE_LOCAL_DNS=$(cfg .nodeLocalDNS)
   case "$NODE_LOCAL_DNS" in
     off|link-local|service-ip) ;;

@@ -36,10 +36,10 @@ wire_pod_cidrs() {
   for n in $(seq 1 "$NODES"); do
     cidr=${cidrs[$n]}
     mkdir -p "$(node_dir "$n")/cni/net.d"
-    jq -n --arg subnet "$cidr" --arg data "$(node_dir "$n")/cni/ipam" '{
+    jq -n --arg subnet "$cidr" --arg data "$(node_dir "$n")/cni/ipam" --argjson hairpin "$(cfg .cniHairpinMode)" '{
       cniVersion: "1.0.0", name: "svc-pods",
       plugins: [
-        {type: "bridge", bridge: "cni0", isGateway: true, ipMasq: false, hairpinMode: true,
+        {type: "bridge", bridge: "cni0", isGateway: true, ipMasq: false, hairpinMode: $hairpin,
          ipam: {type: "host-local", ranges: [[{subnet: $subnet}]], routes: [{dst: "0.0.0.0/0"}], dataDir: $data}},
         {type: "portmap", capabilities: {portMappings: true}}
       ]}' > "$(node_dir "$n")/cni/net.d/10-svc-pods.conflist"

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
 import type {
-  CommandName, Commands, ConnectAttempt, ConnectRequest, DnsAnswer, DnsQuestion, DnsWatchRequest, DnsWatchResult, ProbeIdentity,
+  CommandName, Commands, ConnectAttempt, ConnectRequest, DnsAnswer, DnsQuestion, DnsWatchRequest, DnsWatchResult, HttpGetRequest, HttpGetResult, ProbeIdentity,
   ResolveResult,
 } from '../probe/contract.ts';
 import { COMMANDS, encodeArg } from '../probe/contract.ts';
@@ -100,6 +100,10 @@ export class Probe {
 
   dnsWatch(req: DnsWatchRequest): Promise<DnsWatchResult> {
     return this.call('dns-watch', req, req.timeoutMs + 30_000);
+  }
+
+  httpGet(req: HttpGetRequest): Promise<HttpGetResult> {
+    return this.call('http-get', req);
   }
 
   setReady(ready: boolean): Promise<{ ready: boolean }> {

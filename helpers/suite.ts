@@ -34,8 +34,8 @@ export interface ProxyTarget {
   /** The probes (nodes) that must see it; default every probe. */
   probes?: Probe[];
   since?: number;
-  /** 'tcp' (the WHO line protocol, default) or 'grpc' (a real gRPC port: one channel). */
-  mode?: 'tcp' | 'grpc';
+  /** 'tcp' (the WHO line protocol, default), 'udp' (WHO datagrams) or 'grpc' (a real gRPC port: one channel). */
+  mode?: 'tcp' | 'udp' | 'grpc';
 }
 
 export interface SuiteContext {

@@ -26,7 +26,8 @@ describe('probe command map', () => {
   test('the argument codec round-trips, and arguments are checked', () => {
     const req = { host: '10.96.0.10', port: 53, count: 2, mode: 'tcp' as const };
     expect(decodeArg(encodeArg(req))).toEqual(req);
-    expect(COMMANDS.connect.args(decodeArg(encodeArg({ ...req, mode: 'udp' })), '$')).toEqual(['$.mode: expected one of tcp, http, http-keepalive, http2, grpc, got "udp"']);
+    expect(COMMANDS.connect.args(decodeArg(encodeArg({ ...req, mode: 'sctp' })), '$')).toEqual(['$.mode: expected one of tcp, udp, http, http-keepalive, http2, grpc, got "sctp"']);
+    expect(COMMANDS.connect.args(decodeArg(encodeArg({ ...req, mode: 'udp', sourcePort: 40000 })), '$')).toEqual([]);
     expect(COMMANDS['set-ready'].args(decodeArg('false'), '$')).toEqual([]);
   });
 });

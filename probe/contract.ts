@@ -54,10 +54,11 @@ export interface ResolveResult {
   ms: number;
 }
 
-/** tcp: a new connection per attempt (WHO line protocol); http: a new connection per
+/** tcp: a new connection per attempt (WHO line protocol); udp: one WHO datagram per
+ *  attempt, from a new socket (or from sourcePort); http: a new connection per
  *  request; http-keepalive: every request on one HTTP/1.1 connection; http2: every
  *  request on one HTTP/2 (h2c) connection; grpc: unary calls on one grpc-js channel. */
-export type ConnectMode = 'tcp' | 'http' | 'http-keepalive' | 'http2' | 'grpc';
+export type ConnectMode = 'tcp' | 'udp' | 'http' | 'http-keepalive' | 'http2' | 'grpc';
 
 export interface ConnectRequest {
   host: string;
@@ -74,22 +75,45 @@ export interface ConnectRequest {
    *  subchannel; the others connect on their own time), within max(5 × timeout, 15 s).
    *  The time is the first attempt's settleMs; absent when it did not settle. */
   settleBackends?: number;
+  /** tcp, udp: bind the client socket to this local port (every attempt from the same
+   *  source address and port: one conntrack entry). */
+  sourcePort?: number;
 }
 
 export interface Backend {
   pod: string;
   ip: string;
   port: number;
+  /** The client as the backend saw it: the source address and port of the connection
+   *  or datagram (after any NAT on the way). */
+  client?: string;
+  clientPort?: number;
 }
 
 export interface ConnectAttempt {
   backend?: Backend;
   /** The address the connection was made to (after name resolution). */
   remote?: string;
+  /** The client's own end of the connection: its source address and port. */
+  local?: string;
+  localPort?: number;
   error?: string;
   ms: number;
   /** grpc with settleBackends: ms from the channel's READY until that many backends answered. */
   settleMs?: number;
+}
+
+export interface HttpGetRequest {
+  url: string;
+  timeoutMs?: number;
+}
+
+export interface HttpGetResult {
+  url: string;
+  status?: number;
+  body: string;
+  error?: string;
+  ms: number;
 }
 
 export interface ResolvConf {
@@ -141,13 +165,14 @@ const answer = obj({
   question, transport: oneOf('udp', 'tcp', 'udp+tcp'), rcode: opt(str), udpTruncated: opt(bool),
   flags: opt(obj({ aa: bool, tc: bool, rd: bool, ra: bool })), answers: arr(record), authority: arr(record), additional: arr(record), ms: num, error: opt(str),
 });
-const backend = obj({ pod: str, ip: str, port: num });
+const backend = obj({ pod: str, ip: str, port: num, client: opt(str), clientPort: opt(num) });
 
 export interface Commands {
   dns: { args: DnsQuestion[]; result: DnsAnswer[] };
   'dns-watch': { args: DnsWatchRequest; result: DnsWatchResult };
   resolve: { args: string[]; result: ResolveResult[] };
   connect: { args: ConnectRequest; result: ConnectAttempt[] };
+  'http-get': { args: HttpGetRequest; result: HttpGetResult };
   whoami: { args: null; result: ProbeIdentity };
   'set-ready': { args: boolean; result: { ready: boolean } };
 }
@@ -161,9 +186,10 @@ export const COMMANDS: { [K in CommandName]: { args: Schema; result: Schema } } 
   },
   resolve: { args: arr(str), result: arr(obj({ name: str, family: oneOf(0, 4, 6), addresses: arr(str), error: opt(str), ms: num })) },
   connect: {
-    args: obj({ host: str, port: num, count: num, mode: oneOf('tcp', 'http', 'http-keepalive', 'http2', 'grpc'), timeoutMs: opt(num), target: opt(str), lbPolicy: opt(oneOf('round_robin', 'pick_first')), settleBackends: opt(num) }),
-    result: arr(obj({ backend: opt(backend), remote: opt(str), error: opt(str), ms: num, settleMs: opt(num) })),
+    args: obj({ host: str, port: num, count: num, mode: oneOf('tcp', 'udp', 'http', 'http-keepalive', 'http2', 'grpc'), timeoutMs: opt(num), target: opt(str), lbPolicy: opt(oneOf('round_robin', 'pick_first')), settleBackends: opt(num), sourcePort: opt(num) }),
+    result: arr(obj({ backend: opt(backend), remote: opt(str), local: opt(str), localPort: opt(num), error: opt(str), ms: num, settleMs: opt(num) })),
   },
+  'http-get': { args: obj({ url: str, timeoutMs: opt(num) }), result: obj({ url: str, status: opt(num), body: str, error: opt(str), ms: num }) },
   whoami: { args: nul, result: obj({ pod: str, ips: arr(str), resolvConf: obj({ nameservers: arr(str), search: arr(str), options: arr(str) }) }) },
   'set-ready': { args: bool, result: obj({ ready: bool }) },
 };

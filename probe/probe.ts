@@ -7,7 +7,9 @@
 //   dns-watch <json DnsWatchRequest>  follow answers over time (convergence)
 //   resolve <json names[]>   the system resolver (getaddrinfo), as an application sees it
 //   connect <json ConnectRequest>  N connections or HTTP requests; who answered each
-//   serve <port|grpc:port>...  the backend: answers with its Pod name and IP
+//   http-get <json HttpGetRequest>  one HTTP GET: status and body (health checks)
+//   serve <port|grpc:port>...  the backend: answers with its Pod name and IP, and the
+//                            client's address as it saw it (TCP, HTTP and UDP on one port)
 //   set-ready true|false     flip the backend's readiness (seen on GET /ready)
 import * as dgram from 'node:dgram';
 import * as dns from 'node:dns';
@@ -20,7 +22,7 @@ import dnsPacket from 'dns-packet';
 import * as grpc from '@grpc/grpc-js';
 import type {
   Backend, ConnectAttempt, ConnectRequest, DnsAnswer, DnsQuestion, DnsRecord, DnsWatchChange,
-  DnsWatchRequest, DnsWatchResult, ProbeIdentity, ResolvConf, ResolveResult,
+  DnsWatchRequest, DnsWatchResult, HttpGetRequest, HttpGetResult, ProbeIdentity, ResolvConf, ResolveResult,
   CommandName, Commands,
 } from './contract.ts';
 import { COMMANDS, decodeArg } from './contract.ts';
@@ -212,20 +214,56 @@ function parseBackend(text: string): Backend | undefined {
   }
 }
 
-function tcpWho(host: string, port: number, timeoutMs: number): Promise<ConnectAttempt> {
+const unmapped = (a: string | undefined): string | undefined => a?.replace(/^::ffff:(?=\d+\.)/, '');
+
+function tcpWho(host: string, port: number, timeoutMs: number, sourcePort?: number): Promise<ConnectAttempt> {
   const start = Date.now();
   return new Promise((resolve) => {
-    const sock = net.connect({ host, port });
+    const sock = net.connect({ host, port, ...(sourcePort ? { localPort: sourcePort } : {}) });
     let data = '';
+    const ends = (): Pick<ConnectAttempt, 'remote' | 'local' | 'localPort'> => ({ remote: sock.remoteAddress, local: unmapped(sock.localAddress), localPort: sock.localPort });
     const done = (a: Omit<ConnectAttempt, 'ms'>): void => { sock.destroy(); resolve({ ...a, ms: Date.now() - start }); };
-    sock.setTimeout(timeoutMs, () => done({ error: `ETIMEDOUT after ${timeoutMs} ms`, remote: sock.remoteAddress }));
+    sock.setTimeout(timeoutMs, () => done({ error: `ETIMEDOUT after ${timeoutMs} ms`, ...ends() }));
     sock.on('connect', () => sock.write('WHO\n'));
     sock.on('data', (c) => {
       data += c.toString();
-      if (data.includes('\n')) done({ backend: parseBackend(data.split('\n')[0] ?? ''), remote: sock.remoteAddress });
+      if (data.includes('\n')) done({ backend: parseBackend(data.split('\n')[0] ?? ''), ...ends() });
     });
     sock.on('error', (e: NodeJS.ErrnoException) => done({ error: e.code ?? e.message }));
-    sock.on('end', () => { if (!data.includes('\n')) done({ error: 'closed without an answer', remote: sock.remoteAddress }); });
+    sock.on('end', () => { if (!data.includes('\n')) done({ error: 'closed without an answer', ...ends() }); });
+  });
+}
+
+/** One WHO datagram on a connected UDP socket; the answer is the backend's identity. An
+ *  ICMP port unreachable reads as ECONNREFUSED; no answer within the timeout is an error
+ *  (a datagram is not resent: the next attempt is the next datagram). */
+function udpWho(host: string, port: number, timeoutMs: number, sourcePort?: number): Promise<ConnectAttempt> {
+  const start = Date.now();
+  return new Promise((resolve) => {
+    const sock = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: Boolean(sourcePort) });
+    let finished = false;
+    const done = (a: Omit<ConnectAttempt, 'ms'>): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      try { sock.close(); } catch { /* already closed */ }
+      resolve({ ...a, ms: Date.now() - start });
+    };
+    const ends = (): Pick<ConnectAttempt, 'remote' | 'local' | 'localPort'> => {
+      try {
+        const l = sock.address();
+        return { remote: host, local: l.address, localPort: l.port };
+      } catch {
+        return { remote: host };
+      }
+    };
+    const timer = setTimeout(() => done({ error: `no UDP answer within ${timeoutMs} ms`, ...ends() }), timeoutMs);
+    sock.on('error', (e: NodeJS.ErrnoException) => done({ error: e.code ?? e.message, ...ends() }));
+    sock.on('message', (msg) => done({ backend: parseBackend(msg.toString().split('\n')[0] ?? ''), ...ends() }));
+    sock.bind(sourcePort ?? 0, () => {
+      // A connect error (no route) arrives as the socket's 'error'.
+      sock.connect(port, host, () => sock.send('WHO\n'));
+    });
   });
 }
 
@@ -235,7 +273,7 @@ function httpWho(agent: http.Agent | false, host: string, port: number, timeoutM
     const req = http.get({ host, port, path: '/who', agent, timeout: timeoutMs }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => { body += c.toString(); });
-      res.on('end', () => resolve({ backend: parseBackend(body), remote: res.socket?.remoteAddress, ms: Date.now() - start }));
+      res.on('end', () => resolve({ backend: parseBackend(body), remote: res.socket?.remoteAddress, local: unmapped(res.socket?.localAddress), localPort: res.socket?.localPort, ms: Date.now() - start }));
     });
     req.on('timeout', () => { req.destroy(new Error(`ETIMEDOUT after ${timeoutMs} ms`)); });
     req.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message, ms: Date.now() - start }));
@@ -320,10 +358,27 @@ async function connect(r: ConnectRequest): Promise<ConnectAttempt[]> {
   const results: ConnectAttempt[] = [];
   const agent = r.mode === 'http-keepalive' ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : false;
   for (let i = 0; i < r.count; i++) {
-    results.push(r.mode === 'tcp' ? await tcpWho(r.host, r.port, timeoutMs) : await httpWho(agent, r.host, r.port, timeoutMs));
+    if (r.mode === 'tcp') results.push(await tcpWho(r.host, r.port, timeoutMs, r.sourcePort));
+    else if (r.mode === 'udp') results.push(await udpWho(r.host, r.port, timeoutMs, r.sourcePort));
+    else results.push(await httpWho(agent, r.host, r.port, timeoutMs));
   }
   if (agent) agent.destroy();
   return results;
+}
+
+/** One plain HTTP GET: the status and body as they came (a health check endpoint). */
+function httpGet(r: HttpGetRequest): Promise<HttpGetResult> {
+  const start = Date.now();
+  const timeoutMs = r.timeoutMs ?? 3000;
+  return new Promise((resolve) => {
+    const req = http.get(r.url, { agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => { body += c.toString(); });
+      res.on('end', () => resolve({ url: r.url, status: res.statusCode, body: body.slice(0, 4096), ms: Date.now() - start }));
+    });
+    req.on('timeout', () => { req.destroy(new Error(`ETIMEDOUT after ${timeoutMs} ms`)); });
+    req.on('error', (e: NodeJS.ErrnoException) => resolve({ url: r.url, body: '', error: e.code ?? e.message, ms: Date.now() - start }));
+  });
 }
 
 // ---------------------------------------------------------------------------- serve
@@ -341,7 +396,9 @@ function serveGrpc(port: number, pod: string, ip: string): void {
   });
 }
 
-/** Ports are numbers (WHO line protocol, HTTP/1.1 and h2c on one port) or grpc:<port>. */
+/** Ports are numbers (WHO line protocol, HTTP/1.1 and h2c on one TCP port, and WHO
+ *  datagrams on the same UDP port) or grpc:<port>. Every answer names the Pod and the
+ *  client as this Pod saw it (source address and port, after any NAT on the way). */
 function serve(specs: string[]): void {
   const pod = process.env.POD_NAME ?? os.hostname();
   const ip = process.env.POD_IP ?? podIPs()[0] ?? '';
@@ -351,31 +408,40 @@ function serve(specs: string[]): void {
       continue;
     }
     const port = Number(spec);
-    const who = JSON.stringify({ pod, ip, port } satisfies Backend);
-    const answer = (url: string | undefined): [number, string] => {
-      if (url === '/ready') {
+    const who = (client: string | undefined, clientPort: number | undefined): string => JSON.stringify({ pod, ip, port, client: unmapped(client), clientPort } satisfies Backend);
+    const answer = (req: http.IncomingMessage | http2.Http2ServerRequest): [number, string] => {
+      if (req.url === '/ready') {
         const ready = !fs.existsSync(NOT_READY_FILE);
         return ready ? [200, 'ready\n'] : [503, 'not ready\n'];
       }
-      return [200, who + '\n'];
+      // The h2c socket is the inner loopback pipe: its client is the outer connection's.
+      const outer = (req.headers['x-svc-client'] as string | undefined)?.split(' ');
+      return [200, who(outer?.[0] ?? req.socket.remoteAddress, outer ? Number(outer[1]) : req.socket.remotePort) + '\n'];
     };
-    const httpServer = http.createServer((req, res) => { const [code, body] = answer(req.url); res.writeHead(code).end(body); });
+    const httpServer = http.createServer((req, res) => { const [code, body] = answer(req); res.writeHead(code).end(body); });
     // HTTP/2 (h2c, prior knowledge) is served on an internal loopback port: the HTTP/2
     // server reads its socket natively, so sniffed connections are piped to it.
-    const h2Server = http2.createServer((req, res) => { const [code, body] = answer(req.url); res.writeHead(code).end(body); });
+    const h2Clients = new Map<number, string>();
+    const h2Server = http2.createServer((req, res) => {
+      const outer = h2Clients.get(req.socket.remotePort ?? 0);
+      if (outer) req.headers['x-svc-client'] = outer;
+      const [code, body] = answer(req);
+      res.writeHead(code).end(body);
+    });
     h2Server.listen(0, '127.0.0.1');
     // One port speaks both: a line protocol ("WHO\n" -> identity line) and HTTP/1.1.
     const server = net.createServer((sock) => {
       sock.once('data', (first) => {
         if (first.subarray(0, 4).toString() === 'WHO\n') {
-          sock.end(who + '\n');
+          sock.end(who(sock.remoteAddress, sock.remotePort) + '\n');
           return;
         }
         if (first.subarray(0, 3).toString() === 'PRI') {
           // h2c with prior knowledge starts with the HTTP/2 connection preface.
           const inner = net.connect((h2Server.address() as net.AddressInfo).port, '127.0.0.1');
+          inner.on('connect', () => h2Clients.set(inner.localPort ?? 0, `${sock.remoteAddress} ${sock.remotePort}`));
           inner.on('error', () => sock.destroy());
-          sock.on('close', () => inner.destroy());
+          sock.on('close', () => { h2Clients.delete(inner.localPort ?? 0); inner.destroy(); });
           inner.write(first);
           sock.pipe(inner).pipe(sock);
           return;
@@ -388,6 +454,21 @@ function serve(specs: string[]): void {
       sock.on('error', () => sock.destroy());
     });
     server.listen(port, () => process.stderr.write(`serving ${pod} ${ip} on ${port}\n`));
+    // UDP on the same port number: a WHO datagram gets the identity datagram back. One
+    // dual-stack socket where the Pod has IPv6, else IPv4 only.
+    const bindUdp = (type: 'udp6' | 'udp4'): void => {
+      const udp = dgram.createSocket({ type, ipv6Only: false });
+      udp.on('message', (msg, rinfo) => {
+        if (msg.subarray(0, 3).toString() === 'WHO') udp.send(who(rinfo.address, rinfo.port) + '\n', rinfo.port, rinfo.address);
+      });
+      udp.on('error', (e) => {
+        udp.close();
+        if (type === 'udp6') bindUdp('udp4');
+        else process.stderr.write(`no UDP on ${port}: ${e.message}\n`);
+      });
+      udp.bind(port, () => process.stderr.write(`serving ${pod} ${ip} on ${port}/udp (${type})\n`));
+    };
+    bindUdp('udp6');
   }
 }
 
@@ -431,8 +512,16 @@ async function main(argv: string[]): Promise<void> {
       out(await connect(readArg('connect', args[0])));
       return;
     case 'serve':
-      process.on('SIGTERM', () => process.exit(0));
+      // SVC_DRAIN=1: keep serving after SIGTERM (a Pod draining its connections): it stays
+      // serving while terminating, until the kubelet kills it at its grace period's end.
+      process.on('SIGTERM', () => {
+        if (process.env.SVC_DRAIN === '1') process.stderr.write('SIGTERM: still serving (draining)\n');
+        else process.exit(0);
+      });
       serve(args);
+      return;
+    case 'http-get':
+      out(await httpGet(readArg('http-get', args[0])));
       return;
     case 'set-ready': {
       const ready = readArg('set-ready', args[0]);
@@ -442,7 +531,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     default:
-      process.stderr.write('usage: probe idle|whoami|dns|resolve|connect|serve|set-ready ...\n');
+      process.stderr.write('usage: probe idle|whoami|dns|dns-watch|resolve|connect|http-get|serve|set-ready ...\n');
       process.exit(2);
   }
 }

@@ -40,12 +40,26 @@ CASES=(
   "nodeport-loopback-only|SVC_CLUSTER_CONFIG=$ex/nodeport-loopback-only.json|suites/proxy-nodeport"
   # NodeLocal DNSCache whose cache keeps answers for 90 s, past the replicas' TTL of 30 s.
   "nodelocal-beyond-ttl|SVC_NODE_LOCAL_DNS=service-ip SVC_NODE_LOCAL_DNS_COREFILE=$ex/Corefile.nodelocal-beyond-ttl|suites/dns-cache suites/headless"
+  # Service proxy faults. kube-proxy masquerading all Service traffic (masqueradeAll): the
+  # backend no longer sees the client Pod's address. The bridge without hairpin mode: a Pod
+  # cannot reach itself through its Service. The rest run kube-proxy built here with one
+  # fault switched on (cluster/examples/faulty-kube-proxy/; @FAULTY@ is its path).
+  "masquerade-all|SVC_CLUSTER_CONFIG=$ex/masquerade-all.json|warn:suites/proxy-source:proxy.clusterip.source-ip"
+  "no-hairpin|SVC_CLUSTER_CONFIG=$ex/no-hairpin.json|suites/proxy-source"
+  "proxy-local-everywhere|SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-local-everywhere.json|suites/proxy-traffic-policy"
+  "proxy-terminating-with-ready|SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-terminating-with-ready.json|suites/proxy-terminating"
+  "proxy-no-terminating-fallback|SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-no-terminating-fallback.json|warn:suites/proxy-terminating:proxy.terminating.fallback"
+  "proxy-no-conntrack-cleanup|SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-no-conntrack-cleanup.json|suites/proxy-udp"
 )
 export SVC_PRIVILEGED=1
 ok=1
 for c in "${CASES[@]}"; do
   IFS='|' read -r name envs suites post <<<"$c"
   if [ -n "${PROVE_CASES:-}" ] && [[ " $PROVE_CASES " != *" $name "* ]]; then continue; fi
+  if [[ $envs == *@FAULTY@* ]]; then
+    faulty=$(bash cluster/examples/faulty-kube-proxy/build.sh 2>"$REPORTS/faulty-kube-proxy-build.log") || { echo "=== $name: building the faulty kube-proxy failed: see $REPORTS/faulty-kube-proxy-build.log"; ok=0; continue; }
+    envs=${envs//@FAULTY@/$faulty}
+  fi
   echo "=== $name ($envs): must fail: $suites"
   bash cluster/cluster.sh down >/dev/null 2>&1
   read -ra envs_up <<<"$envs"

@@ -24,7 +24,13 @@ export interface CheckDef {
   requires?: Requirement[];
   /** Expected level: why the specification leaves it open. */
   why?: string;
+  /** Proxy checks: the upstream e2e spec (test/e2e/network) that covers the same behaviour,
+   *  '[Conformance] ' first when it is a conformance test; null when only this suite checks it. */
+  e2e?: string | null;
 }
+
+const SVC = 'Services';
+const e2e = { svc: (it: string, conformance = false): string => `${conformance ? '[Conformance] ' : ''}[sig-network] ${SVC} ${it}` };
 
 const L4_WHY = 'The Service API and kube-proxy balance connections, not requests (Virtual IPs and Service Proxies); the API does not forbid an L7-aware proxy that balances the requests of one connection, so this is documented default behaviour, not a guarantee.';
 
@@ -32,7 +38,7 @@ const L4_WHY = 'The Service API and kube-proxy balance connections, not requests
 const CHECKS: CheckDef[] = [
   // clusterip
   { id: 'service.clusterip.vip-from-range', suite: 'clusterip', level: 'required', claim: 'a ClusterIP Service gets a virtual IP from the Service range that is no Pod\'s IP', source: src.serviceDoc('type ClusterIP', '#type-clusterip') },
-  { id: 'proxy.clusterip.connect', suite: 'clusterip', level: 'required', claim: 'connections through the virtual IP reach a backend Pod, not the address dialled, from every node', source: src.vipDoc('virtual IP mechanism') },
+  { id: 'proxy.clusterip.connect', suite: 'clusterip', level: 'required', claim: 'connections through the virtual IP reach a backend Pod, not the address dialled, from every node', source: src.vipDoc('virtual IP mechanism'), e2e: e2e.svc('should serve a basic endpoint from pods', true) },
   // headless
   { id: 'service.headless.no-vip', suite: 'headless', level: 'required', claim: 'a headless Service has no virtual IP: spec.clusterIP is None', source: src.serviceDoc('headless Services', '#headless-services') },
   { id: 'dns.headless.a-set', suite: 'headless', level: 'required', claim: 'a headless Service\'s A answers exactly the ready Pod IPs, which are the ready addresses of its EndpointSlices', source: src.spec('2.4.1', '241---aaaa-records') },
@@ -89,25 +95,62 @@ const CHECKS: CheckDef[] = [
     why: 'The specification (2.4.1) defines per-endpoint names for headless Services only and says nothing about them under a ClusterIP Service: a server that answers them there serves an extension (section 3), not a violation.',
   },
   // proxy-behaviour
-  { id: 'proxy.clusterip.spread', suite: 'proxy-behaviour', level: 'required', claim: 'connections through a ClusterIP reach every ready backend (30 x 3 requests, counts reported)', source: src.vipDoc('virtual IP mechanism') },
-  { id: 'proxy.clusterip.http1-pinned', suite: 'proxy-behaviour', level: 'expected', claim: 'all requests on one kept-alive HTTP/1.1 connection land on one backend', source: src.vipDoc('connections are balanced, not requests'), why: L4_WHY },
-  { id: 'proxy.clusterip.http2-pinned', suite: 'proxy-behaviour', level: 'expected', claim: 'all requests on one HTTP/2 connection land on one backend', source: src.vipDoc('connections are balanced, not requests'), why: L4_WHY },
+  { id: 'proxy.clusterip.spread', suite: 'proxy-behaviour', level: 'required', claim: 'connections through a ClusterIP reach every ready backend (30 x 3 requests, counts reported)', source: src.vipDoc('virtual IP mechanism'), e2e: e2e.svc('should serve a basic endpoint from pods', true) },
+  { id: 'proxy.clusterip.http1-pinned', suite: 'proxy-behaviour', level: 'expected', claim: 'all requests on one kept-alive HTTP/1.1 connection land on one backend', source: src.vipDoc('connections are balanced, not requests'), why: L4_WHY, e2e: null },
+  { id: 'proxy.clusterip.http2-pinned', suite: 'proxy-behaviour', level: 'expected', claim: 'all requests on one HTTP/2 connection land on one backend', source: src.vipDoc('connections are balanced, not requests'), why: L4_WHY, e2e: null },
   { id: 'lb.grpc.headless-round-robin', suite: 'proxy-behaviour', level: 'required', claim: 'a gRPC round_robin client on dns:///<headless Service> spreads requests over every backend Pod', source: src.grpc },
   { id: 'lb.grpc.clusterip-one-channel', suite: 'proxy-behaviour', level: 'expected', claim: 'the same gRPC client through a ClusterIP Service sends every request on its channel to one Pod', source: src.grpc, why: L4_WHY },
-  { id: 'proxy.statefulset.direct-pod', suite: 'proxy-behaviour', level: 'required', claim: 'connecting to mysql-0.mysql always reaches Pod 0, while a ClusterIP Service over the same Pods reaches several', source: src.stsDoc },
-  { id: 'proxy.clusterip.affinity', suite: 'proxy-behaviour', level: 'required', claim: 'ClientIP session affinity keeps one backend for 15 requests in a row', source: src.vipDoc('session affinity', '#session-affinity') },
-  { id: 'proxy.kube-proxy.service-proxy-name', suite: 'proxy-behaviour', level: 'required', claim: 'a Service labelled service.kubernetes.io/service-proxy-name is not served by kube-proxy, until the label goes', source: src.labels('service.kubernetes.io/service-proxy-name', 'servicekubernetesioservice-proxy-name'), requires: ['kube-proxy'] },
-  { id: 'proxy.kube-proxy.headless-slice', suite: 'proxy-behaviour', level: 'required', claim: 'endpoints in an EndpointSlice labelled service.kubernetes.io/headless are not served by kube-proxy, until the label goes', source: src.labels('service.kubernetes.io/headless', 'service-kubernetes-io-headless'), requires: ['kube-proxy'] },
+  { id: 'proxy.statefulset.direct-pod', suite: 'proxy-behaviour', level: 'required', claim: 'connecting to mysql-0.mysql always reaches Pod 0, while a ClusterIP Service over the same Pods reaches several', source: src.stsDoc, e2e: null },
+  { id: 'proxy.clusterip.affinity', suite: 'proxy-behaviour', level: 'required', claim: 'ClientIP session affinity keeps one backend for 15 requests in a row', source: src.vipDoc('session affinity', '#session-affinity'), e2e: e2e.svc('should have session affinity work for service with type clusterIP [LinuxOnly]', true) },
+  { id: 'proxy.kube-proxy.service-proxy-name', suite: 'proxy-behaviour', level: 'required', claim: 'a Service labelled service.kubernetes.io/service-proxy-name is not served by kube-proxy, until the label goes', source: src.labels('service.kubernetes.io/service-proxy-name', 'servicekubernetesioservice-proxy-name'), requires: ['kube-proxy'], e2e: e2e.svc('should implement service.kubernetes.io/service-proxy-name') },
+  { id: 'proxy.kube-proxy.headless-slice', suite: 'proxy-behaviour', level: 'required', claim: 'endpoints in an EndpointSlice labelled service.kubernetes.io/headless are not served by kube-proxy, until the label goes', source: src.labels('service.kubernetes.io/headless', 'service-kubernetes-io-headless'), requires: ['kube-proxy'], e2e: e2e.svc('should implement service.kubernetes.io/headless') },
   {
     id: 'proxy.clusterip.reject-no-endpoints', suite: 'proxy-behaviour', level: 'expected', claim: 'a ClusterIP Service without endpoints refuses connections quickly (REJECT, not a timeout)', source: src.vipDoc('traffic to a Service without endpoints'),
     why: 'kube-proxy rejects such traffic (ICMP port unreachable); the API does not oblige every Service proxy to, and a proxy that drops it is slower to fail but not wrong.',
+    e2e: e2e.svc('should be rejected when no endpoints exist'),
   },
   // proxy-nodeport
   {
     id: 'service.nodeport.default-range', suite: 'proxy-nodeport', level: 'expected', claim: 'a NodePort Service gets its node port from the default range 30000-32767', source: src.serviceDoc('type NodePort', '#type-nodeport'),
     why: 'The range is the API server\'s --service-node-port-range, 30000-32767 unless the cluster sets another; a port outside the default is a choice of the cluster, not a fault.',
+    e2e: e2e.svc('should check NodePort out-of-range'),
   },
-  { id: 'proxy.nodeport.reach', suite: 'proxy-nodeport', level: 'required', claim: 'connections to every node\'s InternalIP at a NodePort Service\'s node port reach exactly its ready backends, from Pods on every node', source: src.serviceDoc('type NodePort', '#type-nodeport') },
+  { id: 'proxy.nodeport.reach', suite: 'proxy-nodeport', level: 'required', claim: 'connections to every node\'s InternalIP at a NodePort Service\'s node port reach exactly its ready backends, from Pods on every node', source: src.serviceDoc('type NodePort', '#type-nodeport'), e2e: e2e.svc('should be able to create a functioning NodePort service', true) },
+  // proxy-source
+  {
+    id: 'proxy.clusterip.source-ip', suite: 'proxy-source', level: 'expected', claim: 'a backend reached through a ClusterIP sees the client Pod\'s own address as the source, from every node', source: src.tutorial('Using Source IP (Type=ClusterIP)', 'tutorials/services/source-ip', '#source-ip-for-services-with-type-clusterip'),
+    why: 'kube-proxy does not masquerade Pod traffic to a ClusterIP (the Using Source IP tutorial); the Service API does not forbid a proxy that does (kube-proxy\'s own masqueradeAll does), so a rewritten source is a difference, not a fault.',
+    e2e: e2e.svc('should preserve source pod IP for traffic thru service cluster IP [LinuxOnly]'),
+  },
+  { id: 'proxy.clusterip.hairpin', suite: 'proxy-source', level: 'required', claim: 'a Pod reaches itself through its own Service\'s virtual IP (hairpin)', source: src.tutorial('Debug Services (a Pod fails to reach itself via the Service IP)', 'tasks/debug/debug-application/debug-service', '#a-pod-fails-to-reach-itself-via-the-service-ip'), e2e: e2e.svc('should allow pods to hairpin back to themselves through services') },
+  {
+    id: 'proxy.nodeport.hairpin', suite: 'proxy-source', level: 'expected', claim: 'a Pod reaches itself through its own Service\'s node port on its own node\'s address', source: src.serviceDoc('type NodePort', '#type-nodeport'),
+    why: 'The node port must reach the Service\'s endpoints; that one of them may be the client itself is hairpin traffic, which the documentation describes for the virtual IP (Debug Services) and leaves to the network setup for node ports.',
+    e2e: null,
+  },
+  // proxy-traffic-policy
+  { id: 'proxy.internal-traffic-policy.local', suite: 'proxy-traffic-policy', level: 'required', claim: 'with internalTrafficPolicy Local, Pods reach every endpoint on their own node and no other; on a node without one, nothing answers', source: src.vipDoc('internal traffic policy', '#internal-traffic-policy'), e2e: e2e.svc('should respect internalTrafficPolicy=Local Pod to Pod') },
+  {
+    id: 'proxy.external-traffic-policy.local-from-pods', suite: 'proxy-traffic-policy', level: 'expected', claim: 'a Pod reaches a Service with externalTrafficPolicy Local at its own node\'s address and node port, on nodes without a local endpoint too', source: src.vipDoc('external traffic policy', '#external-traffic-policy'),
+    why: 'The policy is about traffic from outside the cluster; kube-proxy sends a Pod\'s traffic to an external destination of such a Service to any endpoint, as if it went out to a load balancer and came back. A proxy that drops it on nodes without an endpoint differs (cilium/cilium#11746), but the API leaves traffic from inside open.',
+    e2e: null,
+  },
+  {
+    id: 'proxy.external-traffic-policy.health-check', suite: 'proxy-traffic-policy', level: 'expected', claim: 'a LoadBalancer Service with externalTrafficPolicy Local gets a health check node port that answers 200 with the node\'s local endpoint count where it has some, 503 where it has none, on every node', source: src.vipDoc('external traffic policy', '#external-traffic-policy'),
+    why: 'The API allocates healthCheckNodePort; what answers there (status and JSON body) is kube-proxy\'s service health server, which load balancers rely on but the API does not define.',
+    e2e: e2e.svc('should implement NodePort and HealthCheckNodePort correctly when ExternalTrafficPolicy changes'),
+  },
+  // proxy-terminating
+  { id: 'proxy.terminating.not-used-with-ready', suite: 'proxy-terminating', level: 'required', claim: 'while a ready endpoint exists, new connections never reach a serving but terminating one, from every node', source: src.vipDoc('traffic to terminating endpoints', '#traffic-to-terminating-endpoints'), e2e: null },
+  {
+    id: 'proxy.terminating.fallback', suite: 'proxy-terminating', level: 'expected', claim: 'when only serving-terminating endpoints remain, new connections fall back to them from every node, and stop once they are gone', source: src.vipDoc('traffic to terminating endpoints', '#traffic-to-terminating-endpoints'),
+    why: 'The fallback is kube-proxy\'s (KEP-1669, GA in 1.28), documented on the Virtual IPs page; the EndpointSlice API only publishes serving and terminating, and a proxy that refuses instead differs (cilium/cilium#37613).',
+    e2e: e2e.svc('should fallback to terminating endpoints when there are no ready endpoints with internalTrafficPolicy=Cluster'),
+  },
+  // proxy-udp
+  { id: 'proxy.udp.clusterip-spread', suite: 'proxy-udp', level: 'required', claim: 'UDP datagrams through a ClusterIP reach every ready backend, and only them', source: src.serviceDoc('protocols for Services: UDP', '#protocol-udp'), e2e: '[sig-network] Networking Granular Checks: Services should function for pod-Service: udp' },
+  { id: 'proxy.udp.nodeport-both-protocols', suite: 'proxy-udp', level: 'required', claim: 'a NodePort Service with TCP and UDP on one port number answers both on every node\'s address, from Pods on every node', source: src.serviceDoc('type NodePort', '#type-nodeport'), e2e: e2e.svc('should be able to update service type to NodePort listening on same port number but different protocols') },
+  { id: 'proxy.udp.no-stale-conntrack', suite: 'proxy-udp', level: 'required', claim: 'after a UDP Service\'s only backend is replaced, datagrams from the same client port reach the new backend within the proxy bound (no stale conntrack entry)', source: src.vipDoc('virtual IP mechanism'), e2e: '[sig-network] Conntrack should be able to preserve UDP traffic when server pod cycles for a ClusterIP service' },
   // proxy-rules
   { id: 'rules.kube-proxy.mode', suite: 'proxy-rules', level: 'required', claim: 'kube-proxy reports the expected mode at /proxyMode on every node', source: src.vipDoc('proxy modes', '#proxy-modes'), requires: ['privileged', 'kube-proxy', 'proxy-rules-readable'] },
   { id: 'rules.clusterip.rule', suite: 'proxy-rules', level: 'required', claim: 'a ClusterIP Service gets its rule, leading to exactly its ready endpoints, on every node (time to the rule measured)', source: src.vipDoc('proxy modes', '#proxy-modes'), requires: ['privileged', 'kube-proxy', 'proxy-rules-readable'] },

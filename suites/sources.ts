@@ -22,6 +22,7 @@ export const src = {
   rfc: (n: number, title: string): Source => ({ title: `RFC ${n} (${title})`, url: `https://www.rfc-editor.org/rfc/rfc${n}` }),
   grpc: { title: 'gRPC load balancing (round_robin per call, pick per channel)', url: 'https://github.com/grpc/grpc/blob/master/doc/load-balancing.md' },
   coredns: (plugin: string): Source => ({ title: `CoreDNS plugin ${plugin}`, url: `https://coredns.io/plugins/${plugin}/` }),
+  tutorial: (title: string, page: string, anchor = ''): Source => ({ title, url: `https://kubernetes.io/docs/${page}/${anchor}` }),
   suite: (what: string): Source => ({ title: `svc-conformance test bed (${what})`, url: 'https://kubernetes.io/docs/concepts/cluster-administration/networking/' }),
 };
 

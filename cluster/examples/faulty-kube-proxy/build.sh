@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds kube-proxy with switchable faults (main.go) from the same Kubernetes version as
+# the bundled cluster, cached by version and by this folder's content. Prints the binary's
+# path. Used by scripts/prove-failures.sh as kubeProxyBinary; never by the tests.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=cluster/lib.sh
+source "$here/../../lib.sh"
+load_config
+need_cmd go "install Go 1.25 or newer"
+key=$(cat "$here"/main.go "$here"/fault.go.txt "$here"/build.sh | sha256sum | cut -c1-12)
+out="$CACHE_DIR/bin/kube-proxy-faulty-$K8S_VERSION-$key"
+if [ -x "$out/kube-proxy" ]; then echo "$out/kube-proxy"; exit 0; fi
+minor=$(echo "$K8S_VERSION" | cut -d. -f2); patch=$(echo "$K8S_VERSION" | cut -d. -f3)
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+cp "$here/main.go" .
+go mod init svc-conformance.local/faulty-kube-proxy >/dev/null 2>&1
+mod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION")
+gomod=$(jq -r .GoMod <<<"$mod"); src=$(jq -r .Dir <<<"$mod")
+{
+  echo "require k8s.io/kubernetes $K8S_VERSION"
+  echo "replace ("
+  grep -E '^\s*k8s.io/[^ ]+ => \./staging/' "$gomod" | awk -v m="$minor" -v p="$patch" '{print "\t" $1 " => " $1 " v0." m "." p}'
+  echo ")"
+} >> go.mod
+# A writable copy of the Kubernetes module (go build -overlay may not replace files in the
+# module cache), patched below and used through a replace directive.
+cp -r "$src" "$tmp/kubernetes"; chmod -R u+w "$tmp/kubernetes"; src=$tmp/kubernetes
+echo "replace k8s.io/kubernetes => ./kubernetes" >> go.mod
+go mod tidy >&2
+# patch <file under pkg/proxy> <sed expression> <text that must then be present>
+patch_src() {
+  local f=$1 expr=$2 want=$3 dst
+  dst="$src/pkg/proxy/$f"
+  sed -i -e "$expr" "$dst"
+  grep -qF "$want" "$dst" || die "faulty kube-proxy: patching pkg/proxy/$f found nothing to change for '$want' (upstream changed: update $here/build.sh)"
+}
+patch_src topology.go 's/ep\.IsLocal()/(ep.IsLocal() || svcFault("local-everywhere"))/g' 'svcFault("local-everywhere")'
+patch_src topology.go 's/if ep\.IsServing() && ep\.IsTerminating() {/if ep.IsServing() \&\& ep.IsTerminating() \&\& !svcFault("no-terminating-fallback") {/' 'svcFault("no-terminating-fallback")'
+patch_src topology.go 's/if !ep\.IsReady() {/if !ep.IsReady() \&\& !(svcFault("terminating-with-ready") \&\& ep.IsServing()) {/' 'svcFault("terminating-with-ready")'
+patch_src conntrack/cleanup.go 's/^\tstart := time\.Now()$/\tif svcFault("no-conntrack-cleanup") {\n\t\treturn\n\t}\n\tstart := time.Now()/' 'svcFault("no-conntrack-cleanup")'
+sed 's/^package PKG/package proxy/' "$here/fault.go.txt" > "$src/pkg/proxy/svc_fault.go"
+sed 's/^package PKG/package conntrack/' "$here/fault.go.txt" > "$src/pkg/proxy/conntrack/svc_fault.go"
+ld=""
+for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  ld="$ld -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+done
+mkdir -p "$out.tmp"
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ld" -o "$out.tmp/kube-proxy" . >&2
+rm -rf "$out"; mv "$out.tmp" "$out"
+echo "$out/kube-proxy"

@@ -1,0 +1,33 @@
+// Command kube-proxy here is upstream kube-proxy with faults that can be switched on, for
+// scripts/prove-failures.sh: each proxy check must fail on a proxy that breaks its rule.
+// build.sh patches a copy of upstream's pkg/proxy sources (a writable copy of the module) so that each
+// fault, named in --svc-fault=a,b, changes one decision; without the flag it is upstream.
+//   local-everywhere         every endpoint counts as local (traffic policy Local ignored)
+//   no-terminating-fallback  never fall back to serving-terminating endpoints
+//   terminating-with-ready   serving-terminating endpoints are used with the ready ones
+//   no-conntrack-cleanup     stale UDP conntrack entries are never removed
+package main
+
+import (
+	"os"
+	"strings"
+
+	"k8s.io/component-base/cli"
+	_ "k8s.io/component-base/logs/json/register"
+	_ "k8s.io/component-base/metrics/prometheus/clientgo"
+	_ "k8s.io/component-base/metrics/prometheus/version"
+	proxy "k8s.io/kubernetes/cmd/kube-proxy/app"
+)
+
+func main() {
+	args := []string{os.Args[0]}
+	for _, a := range os.Args[1:] {
+		if v, ok := strings.CutPrefix(a, "--svc-fault="); ok {
+			os.Setenv("SVC_PROXY_FAULT", v)
+			continue
+		}
+		args = append(args, a)
+	}
+	os.Args = args
+	os.Exit(cli.Run(proxy.NewProxyCommand()))
+}

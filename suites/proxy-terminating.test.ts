@@ -1,0 +1,85 @@
+// Terminating endpoints (Virtual IPs and Service Proxies: "terminating endpoints"): two
+// backends that keep serving after SIGTERM (draining, readiness still passing) behind one
+// Service. While a ready endpoint exists, new connections never reach a terminating one;
+// when only serving-terminating endpoints remain, the proxy falls back to them; once they
+// are gone, nothing answers.
+import { describe, expect } from '@jest/globals';
+import { apply } from '../helpers/apply.ts';
+import { check } from '../helpers/check.ts';
+import { converge } from '../helpers/converge.ts';
+import { converged, counts, kube, once, useSuite } from '../helpers/suite.ts';
+import { podsReady, serviceSlices, sliceEndpoints, type SliceEndpoint } from '../helpers/workloads.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const ctx = useSuite('proxy-terminating');
+const GRACE_S = 90;
+let vip = '';
+const pods = ['drain-0', 'drain-1'];
+
+const state = (e: SliceEndpoint): string => `${e.targetRef}: ready=${e.ready} serving=${e.serving} terminating=${e.terminating}`;
+/** Waits (convergence bound) until the slices show exactly this state for the two Pods. */
+async function slicesShow(check: string, want: { ready: string[]; servingTerminating: string[] }, since: number): Promise<void> {
+  const text = `ready [${want.ready.join(', ')}], serving and terminating [${want.servingTerminating.join(', ')}]`;
+  const { ms, polls } = await converge(`the EndpointSlices of drain to list ${text}`, async () => {
+    const eps = sliceEndpoints(await serviceSlices(ctx.ns, 'drain'));
+    const ready = eps.filter((e) => e.ready).map((e) => e.targetRef ?? '').sort();
+    const st = eps.filter((e) => !e.ready && e.serving && e.terminating).map((e) => e.targetRef ?? '').sort();
+    return { ok: ready.join() === [...want.ready].sort().join() && st.join() === [...want.servingTerminating].sort().join() && eps.length === want.ready.length + want.servingTerminating.length, state: eps.map(state) };
+  }, { kind: 'EndpointSlices', since });
+  ctx.evidence.measure(check, `${converged(polls, 'EndpointSlices')}: ${text}`, ms, 'ms', polls > 1);
+}
+const deletePod = async (name: string, grace?: number): Promise<void> => {
+  await kube().core.deleteNamespacedPod({ name, namespace: ctx.ns, gracePeriodSeconds: grace });
+};
+
+const bothReady = once(async () => {
+  for (const [i, name] of pods.entries()) await apply(ctx.ns, 'pinned-backend.yaml', { NAME: name, APP: 'drain', NODE: ctx.probes[i % ctx.probes.length]!.node, GRACE: GRACE_S, DRAIN: '1' });
+  await apply(ctx.ns, 'drain.yaml');
+  await podsReady(ctx.ns, pods, 120_000);
+  const since = Date.now();
+  vip = (await kube().core.readNamespacedService({ name: 'drain', namespace: ctx.ns })).spec!.clusterIP!;
+  await slicesShow('drain-ready', { ready: pods, servingTerminating: [] }, since);
+  await ctx.proxyConverged('drain-ready', { host: vip, port: 80, backends: pods, everyBackend: true, since });
+});
+// drain-0 shuts down gracefully: terminating, still serving; drain-1 stays ready.
+let oneTerminatingAt = 0;
+const oneTerminating = once(async () => {
+  await bothReady();
+  await deletePod('drain-0');
+  oneTerminatingAt = Date.now();
+  await slicesShow('drain-one-terminating', { ready: ['drain-1'], servingTerminating: ['drain-0'] }, oneTerminatingAt);
+});
+
+describe('terminating endpoints', () => {
+  check('proxy.terminating.not-used-with-ready', async () => {
+    await oneTerminating();
+    await ctx.proxyConverged('drain-one-terminating', { host: vip, port: 80, backends: ['drain-1'], since: oneTerminatingAt });
+    const seen = await Promise.all(ctx.probes.map(async (p) => ({ from: p.node, answeredBy: counts(await p.connect({ host: vip, port: 80, count: 20, mode: 'tcp', timeoutMs: 2000 })) })));
+    ctx.evidence.add({ check: 'terminating-with-ready', kind: 'counts', value: seen, text: 'drain-0 serving and terminating, drain-1 ready: 20 new connections from each node' });
+    expect(seen).toEqual(seen.map((s) => ({ from: s.from, answeredBy: { 'drain-1': 20 } })));
+  });
+
+  check('proxy.terminating.fallback', async () => {
+    await oneTerminating();
+    // drain-1 shuts down too: only serving-terminating endpoints remain.
+    await deletePod('drain-1');
+    const since = Date.now();
+    await slicesShow('drain-all-terminating', { ready: [], servingTerminating: pods }, since);
+    await ctx.proxyConverged('drain-fallback', { host: vip, port: 80, backends: pods, since });
+    const seen = await Promise.all(ctx.probes.map(async (p) => ({ from: p.node, answeredBy: counts(await p.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 2000 })) })));
+    ctx.evidence.add({ check: 'terminating-fallback', kind: 'counts', value: seen, text: 'drain-0 and drain-1 both serving and terminating: 10 new connections from each node' });
+    expect(seen.filter((s) => Object.keys(s.answeredBy).some((k) => !pods.includes(k)))).toEqual([]);
+    // Once they are gone (killed now, not at the end of their grace period), nothing answers.
+    for (const name of pods) await deletePod(name, 0);
+    const gone = Date.now();
+    await waitFor('the drain Pods to be gone', async () => {
+      const left = (await kube().core.listNamespacedPod({ namespace: ctx.ns, labelSelector: 'app=drain' })).items.map((p) => p.metadata?.name);
+      return { ok: left.length === 0, state: left };
+    }, { timeoutMs: 60_000 });
+    const r = await Promise.all(ctx.probes.map((p) => converge(`connections from ${p.pod} (node ${p.node}) to ${vip}:80 to get no answer once the drain Pods are gone`, async () => {
+      const a = await p.connect({ host: vip, port: 80, count: 3, mode: 'tcp', timeoutMs: 1000 });
+      return { ok: a.every((x) => !x.backend), state: counts(a) };
+    }, { kind: 'Service proxy', since: gone })));
+    ctx.evidence.measure('terminating-gone', `${converged(Math.max(...r.map((x) => x.polls)), 'Service proxy')}: no answer once the Pods are gone`, Math.max(...r.map((x) => x.ms)), 'ms');
+  });
+});

@@ -1,0 +1,106 @@
+// Traffic policies: where a proxy may send a connection depends on the node it enters on.
+// Backends are placed by node (two on the first probe's node, one on the second's when
+// there are three or more, none on the rest), so every probe knows which endpoints are
+// its own node's. internalTrafficPolicy Local: Pods reach only their own node's endpoints,
+// and nothing on a node without one. externalTrafficPolicy Local: the health check node
+// port reports each node's local endpoints, and Pods still reach the node port everywhere.
+import { describe, expect } from '@jest/globals';
+import { apply } from '../helpers/apply.ts';
+import { check } from '../helpers/check.ts';
+import { converge } from '../helpers/converge.ts';
+import { converged, counts, kube, once, useSuite } from '../helpers/suite.ts';
+import type { Probe } from '../helpers/probe.ts';
+import { podsReady } from '../helpers/workloads.ts';
+
+const ctx = useSuite('proxy-traffic-policy');
+/** Backend Pod names by node name. */
+const local: Record<string, string[]> = {};
+let all: string[] = [];
+let readyAt = 0;
+const readSvc = (name: string) => kube().core.readNamespacedService({ name, namespace: ctx.ns });
+const nodeAddresses = async (): Promise<{ node: string; ip: string }[]> => (await kube().core.listNode()).items.flatMap((n) =>
+  (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => ({ node: n.metadata?.name ?? '', ip: a.address })));
+
+const setup = once(async () => {
+  const nodes = ctx.probes.map((p) => p.node);
+  const place = [nodes[0]!, nodes[0]!, ...(nodes.length >= 3 ? [nodes[1]!] : [])];
+  const pods = place.map((node, i) => ({ name: `local-api-${i}`, node }));
+  for (const p of pods) {
+    await apply(ctx.ns, 'pinned-backend.yaml', { NAME: p.name, APP: 'local-api', NODE: p.node, GRACE: 1, DRAIN: '0' });
+    (local[p.node] ??= []).push(p.name);
+  }
+  all = pods.map((p) => p.name);
+  await apply(ctx.ns, 'local-api.yaml');
+  const ready = await podsReady(ctx.ns, all, 120_000);
+  readyAt = Date.now();
+  await ctx.slicesSettled('local-api-slices', 'local-api-internal', ready.map((p) => p.ip!), readyAt);
+  // Applied after the policy Services: a node's proxy that serves it has seen them too.
+  await apply(ctx.ns, 'local-api-control.yaml');
+  await ctx.proxyConverged('local-api-control', { host: (await readSvc('local-api-control')).spec!.clusterIP!, port: 80, backends: all, since: readyAt });
+  ctx.evidence.info('placement', `backends by node: ${Object.entries(local).map(([n, b]) => `${n}: ${b.join(', ')}`).join('; ')}; nodes without a backend: ${nodes.filter((n) => !local[n]).join(', ') || 'none (one or two nodes)'}`);
+});
+const without = (): Probe[] => ctx.probes.filter((p) => !local[p.node]);
+
+describe('traffic policies', () => {
+  check('proxy.internal-traffic-policy.local', async () => {
+    await setup();
+    const vip = (await readSvc('local-api-internal')).spec!.clusterIP!;
+    // Nodes with local endpoints: only those, each of them.
+    for (const p of ctx.probes.filter((q) => local[q.node])) {
+      await ctx.proxyConverged(`itp-${p.node}`, { host: vip, port: 80, backends: local[p.node]!, everyBackend: true, probes: [p], since: readyAt });
+    }
+    const seen = await Promise.all(ctx.probes.map(async (p) => ({ from: `${p.pod} on ${p.node}`, answeredBy: counts(await p.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 1000 })) })));
+    ctx.evidence.add({ check: 'itp-local', kind: 'counts', value: seen, text: `${vip}:80 (internalTrafficPolicy Local), 10 connections from each node` });
+    // Exactly: from a node with endpoints only its own; from a node without, none at all.
+    const wrong = seen.flatMap((s, i) => {
+      const mine = local[ctx.probes[i]!.node] ?? [];
+      const strays = Object.keys(s.answeredBy).filter((k) => (mine.length ? !mine.includes(k) : !k.startsWith('error: ')));
+      return strays.length ? [{ from: s.from, ownNodeEndpoints: mine, answeredBy: s.answeredBy }] : [];
+    });
+    expect(wrong).toEqual([]);
+    if (!without().length) ctx.evidence.info('itp-local', 'every node has a local endpoint (fewer than 3 nodes): the no-endpoint half of the claim was not exercised');
+  });
+
+  check('proxy.external-traffic-policy.health-check', async () => {
+    await setup();
+    const svc = await readSvc('local-api-external');
+    const hc = svc.spec?.healthCheckNodePort ?? 0;
+    expect({ healthCheckNodePort: hc > 0 }).toEqual({ healthCheckNodePort: true });
+    const targets = await nodeAddresses();
+    const probe = ctx.probes[0]!;
+    const want = (node: string): { status: number; localEndpoints: number } => ({ status: (local[node] ?? []).length ? 200 : 503, localEndpoints: (local[node] ?? []).length });
+    const got = await Promise.all(targets.map(async (t) => {
+      const { ms, state, polls } = await converge(`http://${t.ip}:${hc}/ on ${t.node} to answer ${JSON.stringify(want(t.node))}`, async () => {
+        const r = await probe.httpGet({ url: `http://${t.ip}:${hc}/`, timeoutMs: 2000 });
+        let localEndpoints: number | undefined;
+        try { localEndpoints = (JSON.parse(r.body) as { localEndpoints?: number }).localEndpoints; } catch { /* not JSON: shown as is */ }
+        const seen = { status: r.status, localEndpoints };
+        return { ok: seen.status === want(t.node).status && seen.localEndpoints === want(t.node).localEndpoints, state: { ...seen, body: r.body.trim(), error: r.error } };
+      }, { kind: 'Service proxy', since: readyAt });
+      ctx.evidence.measure('etp-health-check', `${converged(polls, 'Service proxy')}: health check on ${t.node}`, ms, 'ms', polls > 1);
+      return { node: t.node, status: state.status, localEndpoints: state.localEndpoints };
+    }));
+    ctx.evidence.add({ check: 'etp-health-check', kind: 'counts', value: got, text: `GET http://<node>:${hc}/ from ${probe.pod}` });
+    expect(got).toEqual(targets.map((t) => ({ node: t.node, ...want(t.node) })));
+  });
+  check('proxy.external-traffic-policy.local-from-pods', async () => {
+    await setup();
+    const port = (await readSvc('local-api-external')).spec!.ports![0]!.nodePort!;
+    const addresses = await nodeAddresses();
+    // Each Pod dials its own node's address: kube-proxy treats Pod traffic to an external
+    // destination of a Local Service as going out and back in, served by any endpoint
+    // (a Pod dialling another node's address is external traffic to that node, whose
+    // replies take another path: not claimed).
+    const seen = await Promise.all(ctx.probes.flatMap((p) => addresses.filter((t) => t.node === p.node).map(async (t) => {
+      const { ms, state, polls } = await converge(`connections from ${p.pod} to its own node ${t.node} ${t.ip}:${port} (externalTrafficPolicy Local, ${(local[t.node] ?? []).length} local endpoint(s)) to reach a local-api backend`, async () => {
+        const r = await p.connect({ host: t.ip, port, count: 3, mode: 'tcp', timeoutMs: 1000 });
+        return { ok: r.every((a) => all.includes(a.backend?.pod ?? '')), state: counts(r) };
+      }, { kind: 'Service proxy', since: readyAt });
+      ctx.evidence.measure('etp-local-from-pods', `${converged(polls, 'Service proxy')}: ${p.node} -> its own address`, ms, 'ms', polls > 1);
+      return { from: p.node, to: `${t.ip}:${port}`, localEndpointsThere: (local[t.node] ?? []).length, answeredBy: state };
+    })));
+    ctx.evidence.add({ check: 'etp-local-from-pods', kind: 'counts', value: seen });
+    expect(seen.length).toBeGreaterThan(0);
+  });
+
+});

@@ -1,0 +1,87 @@
+// UDP Services: WHO datagrams through a ClusterIP spread over every ready backend; a
+// NodePort Service with TCP and UDP on one port number answers both on every node's
+// address; and after the only backend is replaced, a client that keeps sending from the
+// same source port reaches the new one within the proxy bound (no stale conntrack entry:
+// upstream e2e network/conntrack.go).
+import { describe, expect } from '@jest/globals';
+import { apply } from '../helpers/apply.ts';
+import { check } from '../helpers/check.ts';
+import { converge } from '../helpers/converge.ts';
+import { converged, counts, kube, once, useSuite } from '../helpers/suite.ts';
+import { podsReady, rolloutReady, type PodState } from '../helpers/workloads.ts';
+
+const ctx = useSuite('proxy-udp');
+const N = 3;
+let web: PodState[] = [];
+let readyAt = 0;
+const readSvc = (name: string) => kube().core.readNamespacedService({ name, namespace: ctx.ns });
+const nodeAddresses = async (): Promise<{ node: string; ip: string }[]> => (await kube().core.listNode()).items.flatMap((n) =>
+  (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => ({ node: n.metadata?.name ?? '', ip: a.address })));
+
+const setup = once(async () => {
+  await apply(ctx.ns, 'web-api.yaml', { REPLICAS: N });
+  await apply(ctx.ns, 'web-api-udp.yaml');
+  web = await rolloutReady(ctx.ns, 'Deployment', 'web-api', N);
+  readyAt = Date.now();
+  await ctx.slicesSettled('web-api-udp-slices', 'web-api-udp', web.map((p) => p.ip!), readyAt);
+});
+
+describe('UDP Services', () => {
+  check('proxy.udp.clusterip-spread', async () => {
+    await setup();
+    const vip = (await readSvc('web-api-udp')).spec!.clusterIP!;
+    await ctx.proxyConverged('udp-clusterip', { host: vip, port: 80, backends: web.map((p) => p.name), everyBackend: true, mode: 'udp', since: readyAt });
+    const c = counts(await ctx.probes[0]!.connect({ host: vip, port: 80, count: 10 * N, mode: 'udp', timeoutMs: 2000 }));
+    ctx.evidence.add({ check: 'udp-spread', kind: 'counts', value: c, text: `${10 * N} WHO datagrams to ${vip}:80/UDP, each from a new socket` });
+    expect(Object.keys(c).sort()).toEqual(web.map((p) => p.name).sort());
+  });
+
+  check('proxy.udp.nodeport-both-protocols', async () => {
+    await setup();
+    const ports = (await readSvc('web-api-both')).spec!.ports!;
+    const tcp = ports.find((p) => p.protocol === 'TCP')!.nodePort!;
+    const udp = ports.find((p) => p.protocol === 'UDP')!.nodePort!;
+    ctx.evidence.info('udp-nodeport', `web-api-both: node port ${tcp}/TCP and ${udp}/UDP`);
+    const backends = web.map((p) => p.name);
+    const seen = await Promise.all((await nodeAddresses()).flatMap((t) => ctx.probes.flatMap((p) => (['tcp', 'udp'] as const).map(async (mode) => {
+      const port = mode === 'tcp' ? tcp : udp;
+      const { ms, polls, state } = await converge(`${mode.toUpperCase()} from ${p.pod} (node ${p.node}) to ${t.node} ${t.ip}:${port} to reach only web-api backends`, async () => {
+        const r = await p.connect({ host: t.ip, port, count: 3, mode, timeoutMs: 1000 });
+        return { ok: r.every((a) => backends.includes(a.backend?.pod ?? '')), state: counts(r) };
+      }, { kind: 'Service proxy', since: readyAt });
+      ctx.evidence.measure('udp-nodeport', `${converged(polls, 'Service proxy')}: ${mode} ${p.node} -> ${t.node}`, ms, 'ms', polls > 1);
+      return { from: p.node, to: `${t.node} ${t.ip}:${port}/${mode}`, answeredBy: state };
+    }))));
+    ctx.evidence.add({ check: 'udp-nodeport', kind: 'counts', value: seen });
+  });
+
+  check('proxy.udp.no-stale-conntrack', async () => {
+    const client = ctx.probes[0]!;
+    const node = ctx.probes[ctx.probes.length - 1]!.node;
+    await apply(ctx.ns, 'web-api-udp.yaml');
+    await apply(ctx.ns, 'pinned-backend.yaml', { NAME: 'udp-0', APP: 'udp-one', NODE: node, GRACE: 1, DRAIN: '0' });
+    const [first] = await podsReady(ctx.ns, ['udp-0'], 120_000);
+    const since = Date.now();
+    const vip = (await readSvc('udp-one')).spec!.clusterIP!;
+    await ctx.slicesSettled('udp-one-slices', 'udp-one', [first!.ip!], since);
+    await ctx.proxyConverged('udp-one', { host: vip, port: 80, backends: ['udp-0'], mode: 'udp', probes: [client], since });
+    // One flow: every datagram from the same source port (one conntrack entry, kept alive).
+    const sourcePort = 20000 + Math.floor(Math.random() * 10000);
+    const before = counts(await client.connect({ host: vip, port: 80, count: 5, mode: 'udp', timeoutMs: 2000, sourcePort }));
+    expect(before).toEqual({ 'udp-0': 5 });
+    // The backend is replaced: udp-0 goes at once, udp-1 comes up.
+    await kube().core.deleteNamespacedPod({ name: 'udp-0', namespace: ctx.ns, gracePeriodSeconds: 0 });
+    await apply(ctx.ns, 'pinned-backend.yaml', { NAME: 'udp-1', APP: 'udp-one', NODE: node, GRACE: 1, DRAIN: '0' });
+    const [second] = await podsReady(ctx.ns, ['udp-1'], 120_000);
+    const replaced = Date.now();
+    await ctx.slicesSettled('udp-one-replaced', 'udp-one', [second!.ip!], replaced);
+    const { ms, polls } = await converge(`datagrams from ${client.pod}:${sourcePort} to ${vip}:80/UDP to reach udp-1, the only backend, after udp-0 was replaced`, async () => {
+      const r = await client.connect({ host: vip, port: 80, count: 1, mode: 'udp', timeoutMs: 1000, sourcePort });
+      return { ok: r[0]?.backend?.pod === 'udp-1', state: r };
+    }, { kind: 'Service proxy', since: replaced, intervalMs: 250 });
+    ctx.evidence.measure('udp-stale-conntrack', `${converged(polls, 'Service proxy')}: same source port reaches the new backend`, ms, 'ms', polls > 1);
+    const after = counts(await client.connect({ host: vip, port: 80, count: 5, mode: 'udp', timeoutMs: 2000, sourcePort }));
+    ctx.evidence.add({ check: 'udp-stale-conntrack', kind: 'counts', value: { before, after }, text: `from source port ${sourcePort}` });
+    expect(after).toEqual({ 'udp-1': 5 });
+  });
+});
