@@ -157,7 +157,8 @@ start_kubelet() {
   before=$(stat -c "%i %z" "$PLUGIN_SOCK" 2>/dev/null || echo none)
   start_proc "kubelet-$n" "$LOGS/node-$n/kubelet.log" "$n" "$(kbin kubelet)" \
     --config="$d/kubelet/config.json" --kubeconfig="$d/kubelet.conf" --root-dir="$d/kubelet" \
-    --hostname-override="$(node_name "$n")" --node-ip="$(node_ip "$n")" --v=1 "${extra[@]}"
+    --hostname-override="$(node_name "$n")" --node-ip="$(node_ip "$n")" --v=1 \
+    --node-labels="topology.kubernetes.io/zone=zone-$n" "${extra[@]}"
   for i in $(seq 1 300); do
     [ "$(stat -c "%i %z" "$PLUGIN_SOCK" 2>/dev/null || echo none)" != "$before" ] && return 0
     proc_alive "kubelet-$n" || return 0

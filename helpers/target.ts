@@ -51,6 +51,8 @@ export interface DetectedCluster {
   version: string;
   /** Schedulable, Ready nodes. */
   schedulableNodes: number;
+  /** Distinct topology.kubernetes.io/zone labels among the schedulable nodes (0: none). */
+  zones?: number;
   /** IP families of the cluster DNS Service. */
   ipFamilies: string[];
   /** Whether kube-proxy Pods run in kube-system. */
@@ -100,6 +102,9 @@ export interface Target {
   /** A Docker network the cluster's nodes are on (the kind target's, or --outside-network
    *  for a kind cluster of your own): a host outside the cluster is started there. */
   outsideNetwork?: string;
+  /** This machine (the runner) reaches the nodes' InternalIPs from outside the cluster:
+   *  true for the bundled cluster and the kind target, else only when told. */
+  outsideClient: boolean;
   /** Filled in by the preflight; absent only outside a run (unit tests). */
   cluster?: DetectedCluster;
 }
@@ -131,6 +136,7 @@ export interface RunInput {
   clusterDomain?: string;
   keepNamespaces?: boolean;
   outsideNetwork?: string;
+  outsideClient?: boolean;
 }
 
 export function readProfile(file: string): ClusterProfile {
@@ -203,6 +209,7 @@ export function inputFromEnv(): RunInput {
     clusterDomain: env.SVC_CLUSTER_DOMAIN || undefined,
     keepNamespaces: env.SVC_KEEP_NAMESPACES === '1' || undefined,
     outsideNetwork: env.SVC_OUTSIDE_NETWORK || undefined,
+    outsideClient: env.SVC_OUTSIDE_CLIENT === '1' ? true : env.SVC_OUTSIDE_CLIENT === '0' ? false : undefined,
   };
 }
 
@@ -263,6 +270,9 @@ export function resolveTarget(input: RunInput): Target {
     clusterDomain: domain,
     keepNamespaces: input.keepNamespaces ?? false,
     outsideNetwork: input.outsideNetwork,
+    // The bundled cluster's nodes are on a bridge of this machine, kind's on a Docker
+    // network of it: this machine is outside the cluster and reaches their addresses.
+    outsideClient: input.outsideClient ?? (profile !== undefined || input.outsideNetwork !== undefined),
   };
 }
 

@@ -216,7 +216,7 @@ function parseBackend(text: string): Backend | undefined {
 
 const unmapped = (a: string | undefined): string | undefined => a?.replace(/^::ffff:(?=\d+\.)/, '');
 
-function tcpWho(host: string, port: number, timeoutMs: number, sourcePort?: number): Promise<ConnectAttempt> {
+export function tcpWho(host: string, port: number, timeoutMs: number, sourcePort?: number): Promise<ConnectAttempt> {
   const start = Date.now();
   return new Promise((resolve) => {
     const sock = net.connect({ host, port, ...(sourcePort ? { localPort: sourcePort } : {}) });
@@ -235,9 +235,10 @@ function tcpWho(host: string, port: number, timeoutMs: number, sourcePort?: numb
 }
 
 /** One WHO datagram on a connected UDP socket; the answer is the backend's identity. An
- *  ICMP port unreachable reads as ECONNREFUSED; no answer within the timeout is an error
- *  (a datagram is not resent: the next attempt is the next datagram). */
-function udpWho(host: string, port: number, timeoutMs: number, sourcePort?: number): Promise<ConnectAttempt> {
+ *  ICMP port unreachable reads as ECONNREFUSED; no answer within the timeout is an error.
+ *  Like a DNS client, it resends once, halfway through the timeout, on the same socket (a
+ *  lost datagram is not a wrong answer; an answer, right or wrong, is never retried). */
+export function udpWho(host: string, port: number, timeoutMs: number, sourcePort?: number): Promise<ConnectAttempt> {
   const start = Date.now();
   return new Promise((resolve) => {
     const sock = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: Boolean(sourcePort) });
@@ -246,6 +247,7 @@ function udpWho(host: string, port: number, timeoutMs: number, sourcePort?: numb
       if (finished) return;
       finished = true;
       clearTimeout(timer);
+      clearTimeout(resend);
       try { sock.close(); } catch { /* already closed */ }
       resolve({ ...a, ms: Date.now() - start });
     };
@@ -257,7 +259,8 @@ function udpWho(host: string, port: number, timeoutMs: number, sourcePort?: numb
         return { remote: host };
       }
     };
-    const timer = setTimeout(() => done({ error: `no UDP answer within ${timeoutMs} ms`, ...ends() }), timeoutMs);
+    const timer = setTimeout(() => done({ error: `no UDP answer within ${timeoutMs} ms (sent twice)`, ...ends() }), timeoutMs);
+    const resend = setTimeout(() => { try { if (!finished) sock.send('WHO\n'); } catch { /* not connected yet: the timeout tells */ } }, timeoutMs / 2);
     sock.on('error', (e: NodeJS.ErrnoException) => done({ error: e.code ?? e.message, ...ends() }));
     sock.on('message', (msg) => done({ backend: parseBackend(msg.toString().split('\n')[0] ?? ''), ...ends() }));
     sock.bind(sourcePort ?? 0, () => {

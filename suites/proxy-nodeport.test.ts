@@ -6,6 +6,9 @@ import { apply } from '../helpers/apply.ts';
 import { check } from '../helpers/check.ts';
 import { once, useSuite, kube } from '../helpers/suite.ts';
 import { rolloutReady } from '../helpers/workloads.ts';
+import { connectFromOutside } from '../helpers/outside.ts';
+import { converge } from '../helpers/converge.ts';
+import { converged, counts } from '../helpers/suite.ts';
 
 const ctx = useSuite('proxy-nodeport');
 let backends: string[] = [];
@@ -49,5 +52,24 @@ describe('NodePort Service', () => {
       return { from: p.node, to: `${t.node} ${t.ip}:${nodePort}`, strays: attempts.filter((a) => !backends.includes(a.backend?.pod ?? '')).map((a) => a.error ?? a.backend?.pod) };
     })));
     expect(seen).toEqual(seen.map((s) => ({ ...s, strays: [] })));
+  });
+
+  check('proxy.nodeport.from-outside', async () => {
+    await setup();
+    const targets = await nodeAddresses();
+    // From this machine, outside the cluster: every node's address, each converging on
+    // its own within the proxy bound, then 4 fresh connections each.
+    const seen = [];
+    for (const t of targets) {
+      const { ms, polls } = await converge(`connections from this machine (outside the cluster) to ${t.node} ${t.ip}:${nodePort} to reach only [${backends.join(', ')}]`, async () => {
+        const c = counts(await connectFromOutside(t.ip, nodePort, 3, { timeoutMs: 1000 }));
+        return { ok: Object.keys(c).every((k) => backends.includes(k)), state: c };
+      }, { kind: 'Service proxy', since: readyAt });
+      ctx.evidence.measure('nodeport-outside', `${converged(polls, 'Service proxy')}: from outside to ${t.node}`, ms, 'ms', polls > 1);
+      const attempts = await connectFromOutside(t.ip, nodePort, 4, { timeoutMs: 3000 });
+      seen.push({ to: `${t.node} ${t.ip}:${nodePort}`, strays: attempts.filter((a) => !backends.includes(a.backend?.pod ?? '')).map((a) => a.error ?? a.backend?.pod), answeredBy: counts(attempts) });
+    }
+    ctx.evidence.add({ check: 'nodeport-outside', kind: 'counts', value: seen, text: 'from this machine, outside the cluster' });
+    expect(seen.map((s) => ({ to: s.to, strays: s.strays }))).toEqual(seen.map((s) => ({ to: s.to, strays: [] })));
   });
 });

@@ -10,7 +10,8 @@ import { check } from '../helpers/check.ts';
 import { converge } from '../helpers/converge.ts';
 import { converged, counts, kube, once, useSuite } from '../helpers/suite.ts';
 import type { Probe } from '../helpers/probe.ts';
-import { podsReady } from '../helpers/workloads.ts';
+import { podsReady, serviceSlices } from '../helpers/workloads.ts';
+import { connectFromOutside } from '../helpers/outside.ts';
 
 const ctx = useSuite('proxy-traffic-policy');
 /** Backend Pod names by node name. */
@@ -42,6 +43,30 @@ const setup = once(async () => {
 const without = (): Probe[] => ctx.probes.filter((p) => !local[p.node]);
 
 describe('traffic policies', () => {
+  check('proxy.traffic-distribution.prefer-close', async () => {
+    await setup();
+    const zoneOf: Record<string, string> = {};
+    for (const n of (await kube().core.listNode()).items) zoneOf[n.metadata?.name ?? ''] = n.metadata?.labels?.['topology.kubernetes.io/zone'] ?? '';
+    const inZone = (zone: string): string[] => Object.entries(local).filter(([node]) => zoneOf[node] === zone).flatMap(([, pods]) => pods);
+    // The EndpointSlice controller publishes each endpoint's zone as its hint (bound: convergence).
+    const { ms, polls, state } = await converge('the EndpointSlices of local-api-close to carry a zone hint on every endpoint', async () => {
+      const eps = (await serviceSlices(ctx.ns, 'local-api-close')).flatMap((s) => s.endpoints ?? []);
+      const view = eps.map((e) => ({ pod: e.targetRef?.name, zone: e.zone, hints: (e.hints?.forZones ?? []).map((z) => z.name) }));
+      return { ok: eps.length === all.length && view.every((v) => v.hints.length > 0), state: view };
+    }, { kind: 'EndpointSlices', since: readyAt });
+    ctx.evidence.measure('prefer-close', `${converged(polls, 'EndpointSlices')}: zone hints on local-api-close`, ms, 'ms', polls > 1);
+    const vip = (await readSvc('local-api-close')).spec!.clusterIP!;
+    // A client whose zone has endpoints: those, each of them; one whose zone has none: any.
+    for (const p of ctx.probes) {
+      const mine = inZone(zoneOf[p.node] ?? '');
+      await ctx.proxyConverged(`prefer-close-${p.node}`, { host: vip, port: 80, backends: mine.length ? mine : all, everyBackend: mine.length > 0, probes: [p], since: readyAt });
+    }
+    const seen = await Promise.all(ctx.probes.map(async (p) => ({ from: `${p.pod} on ${p.node} (zone ${zoneOf[p.node]})`, sameZone: inZone(zoneOf[p.node] ?? ''), answeredBy: counts(await p.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 2000 })) })));
+    ctx.evidence.add({ check: 'prefer-close', kind: 'counts', value: { hints: state, seen }, text: `${vip}:80 (trafficDistribution PreferClose), 10 connections from each node` });
+    const wrong = seen.filter((s) => Object.keys(s.answeredBy).some((k) => !(s.sameZone.length ? s.sameZone : all).includes(k)));
+    expect(wrong).toEqual([]);
+  });
+
   check('proxy.internal-traffic-policy.local', async () => {
     await setup();
     const vip = (await readSvc('local-api-internal')).spec!.clusterIP!;
@@ -49,8 +74,9 @@ describe('traffic policies', () => {
     for (const p of ctx.probes.filter((q) => local[q.node])) {
       await ctx.proxyConverged(`itp-${p.node}`, { host: vip, port: 80, backends: local[p.node]!, everyBackend: true, probes: [p], since: readyAt });
     }
-    const seen = await Promise.all(ctx.probes.map(async (p) => ({ from: `${p.pod} on ${p.node}`, answeredBy: counts(await p.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 1000 })) })));
-    ctx.evidence.add({ check: 'itp-local', kind: 'counts', value: seen, text: `${vip}:80 (internalTrafficPolicy Local), 10 connections from each node` });
+    // 10 connections from a node with endpoints, 5 from one without (each waits out its timeout).
+    const seen = await Promise.all(ctx.probes.map(async (p) => ({ from: `${p.pod} on ${p.node}`, answeredBy: counts(await p.connect({ host: vip, port: 80, count: local[p.node] ? 10 : 5, mode: 'tcp', timeoutMs: 1000 })) })));
+    ctx.evidence.add({ check: 'itp-local', kind: 'counts', value: seen, text: `${vip}:80 (internalTrafficPolicy Local), from each node` });
     // Exactly: from a node with endpoints only its own; from a node without, none at all.
     const wrong = seen.flatMap((s, i) => {
       const mine = local[ctx.probes[i]!.node] ?? [];
@@ -83,6 +109,35 @@ describe('traffic policies', () => {
     ctx.evidence.add({ check: 'etp-health-check', kind: 'counts', value: got, text: `GET http://<node>:${hc}/ from ${probe.pod}` });
     expect(got).toEqual(targets.map((t) => ({ node: t.node, ...want(t.node) })));
   });
+  check('proxy.external-traffic-policy.local-outside', async () => {
+    await setup();
+    const port = (await readSvc('local-api-external')).spec!.ports![0]!.nodePort!;
+    const targets = await nodeAddresses();
+    // Nodes with local endpoints: converge until only those answer; every node's proxy has
+    // already served the control Service applied after this one (setup).
+    for (const t of targets.filter((x) => local[x.node])) {
+      const { ms, polls } = await converge(`connections from this machine to ${t.node} ${t.ip}:${port} (externalTrafficPolicy Local) to reach only its local endpoints [${local[t.node]!.join(', ')}]`, async () => {
+        const c = counts(await connectFromOutside(t.ip, port, 3, { timeoutMs: 1000 }));
+        return { ok: Object.keys(c).every((k) => local[t.node]!.includes(k)), state: c };
+      }, { kind: 'Service proxy', since: readyAt });
+      ctx.evidence.measure('etp-local-outside', `${converged(polls, 'Service proxy')}: from outside to ${t.node}`, ms, 'ms', polls > 1);
+    }
+    const seen = [];
+    for (const t of targets) {
+      const attempts = await connectFromOutside(t.ip, port, local[t.node] ? 6 : 3, { timeoutMs: 1000 });
+      seen.push({
+        node: t.node,
+        localEndpoints: local[t.node] ?? [],
+        answeredBy: counts(attempts),
+        // The source each backend saw, against this machine's own end of the connection.
+        sourceRewritten: attempts.filter((a) => a.backend && a.backend.client !== a.local).map((a) => `${a.local} seen as ${a.backend!.client}`),
+      });
+    }
+    ctx.evidence.add({ check: 'etp-local-outside', kind: 'counts', value: seen, text: `node port ${port} from this machine, outside the cluster` });
+    const wrong = seen.filter((s) => s.sourceRewritten.length || Object.keys(s.answeredBy).some((k) => (s.localEndpoints.length ? !s.localEndpoints.includes(k) : !k.startsWith('error: '))));
+    expect(wrong).toEqual([]);
+  });
+
   check('proxy.external-traffic-policy.local-from-pods', async () => {
     await setup();
     const port = (await readSvc('local-api-external')).spec!.ports![0]!.nodePort!;

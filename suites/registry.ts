@@ -116,6 +116,29 @@ const CHECKS: CheckDef[] = [
     e2e: e2e.svc('should check NodePort out-of-range'),
   },
   { id: 'proxy.nodeport.reach', suite: 'proxy-nodeport', level: 'required', claim: 'connections to every node\'s InternalIP at a NodePort Service\'s node port reach exactly its ready backends, from Pods on every node', source: src.serviceDoc('type NodePort', '#type-nodeport'), e2e: e2e.svc('should be able to create a functioning NodePort service', true) },
+  { id: 'proxy.nodeport.from-outside', suite: 'proxy-nodeport', level: 'required', claim: 'from a client outside the cluster, every node\'s InternalIP at the node port reaches exactly the Service\'s ready backends', source: src.serviceDoc('type NodePort', '#type-nodeport'), requires: ['outside-client'], e2e: e2e.svc('should be able to create a functioning NodePort service', true) },
+  // proxy-changes
+  { id: 'proxy.service.multi-port-named', suite: 'proxy-changes', level: 'required', claim: 'a multi-port Service with named targetPorts sends each port to the backend port of that name, from every node', source: src.serviceDoc('multi-port Services', '#multi-port-services'), e2e: e2e.svc('should serve multiport endpoints from pods', true) },
+  { id: 'proxy.service.changes-followed', suite: 'proxy-changes', level: 'required', claim: 'changes to a live Service\'s port, targetPort and selector are followed within the proxy bound from every node (the old port stops answering)', source: src.serviceDoc('defining a Service', '#defining-a-service'), e2e: null },
+  { id: 'proxy.service.type-change', suite: 'proxy-changes', level: 'required', claim: 'a ClusterIP Service changed to NodePort gets a node port that answers; changed back, the node port is released and stops answering', source: src.serviceDoc('type NodePort', '#type-nodeport'), e2e: e2e.svc('should be able to update service type to NodePort listening on same port number but different protocols') },
+  // proxy-affinity
+  { id: 'proxy.affinity.timeout', suite: 'proxy-affinity', level: 'required', claim: 'ClientIP affinity with timeoutSeconds 3 holds for connections within it, and is released after the client has been idle for longer', source: src.vipDoc('session stickiness timeout', '#session-stickiness-timeout'), e2e: e2e.svc('should have session affinity timeout work for service with type clusterIP [LinuxOnly]') },
+  { id: 'proxy.affinity.per-client', suite: 'proxy-affinity', level: 'required', claim: 'ClientIP affinity holds per client: clients on every node at once each keep to one backend for 15 connections', source: src.vipDoc('session affinity', '#session-affinity'), e2e: null },
+  { id: 'proxy.affinity.switch', suite: 'proxy-affinity', level: 'required', claim: 'switching sessionAffinity to ClientIP on a live Service, and back to None, takes effect within the proxy bound', source: src.vipDoc('session affinity', '#session-affinity'), e2e: e2e.svc('should be able to switch session affinity for service with type clusterIP [LinuxOnly]', true) },
+  // proxy-external-ips
+  {
+    id: 'proxy.external-ips.reach', suite: 'proxy-external-ips', level: 'expected', claim: 'Pods on every node reach a Service at its spec.externalIPs address and port', source: src.serviceDoc('external IPs', '#external-ips'),
+    why: 'External IPs are served by kube-proxy unless the cluster turns them off (its AllowServiceExternalIPs feature gate, or the DenyServiceExternalIPs admission plugin, as the documentation recommends where untrusted users create Services): a cluster may legally not serve them.',
+    e2e: e2e.svc('should be possible to connect to a service via ExternalIP when the external IP is not assigned to a node'),
+  },
+  {
+    id: 'proxy.external-ips.local-from-pods', suite: 'proxy-external-ips', level: 'expected', claim: 'with externalTrafficPolicy Local, Pods on every node reach the external IP, nodes without a local endpoint included', source: src.vipDoc('external traffic policy', '#external-traffic-policy'),
+    why: 'kube-proxy serves Pod traffic to an external destination of a Local Service from any endpoint (its nftables mode dropped it on nodes without one until kubernetes/kubernetes#132456, #131765); external IPs may be turned off, and the API leaves traffic from inside open.',
+    e2e: null,
+  },
+  // proxy-host-network
+  { id: 'proxy.host-network.clusterip', suite: 'proxy-host-network', level: 'required', claim: 'a host-network Pod on every node reaches a ClusterIP Service\'s ready backends, each of them', source: src.vipDoc('virtual IP mechanism'), requires: ['privileged'], e2e: '[sig-network] Networking Granular Checks: Services should function for node-Service: http' },
+  { id: 'proxy.host-network.nodeport', suite: 'proxy-host-network', level: 'required', claim: 'a host-network Pod on every node reaches every node\'s InternalIP at a node port', source: src.serviceDoc('type NodePort', '#type-nodeport'), requires: ['privileged'], e2e: '[sig-network] Networking Granular Checks: Services should function for node-Service: http' },
   // proxy-source
   {
     id: 'proxy.clusterip.source-ip', suite: 'proxy-source', level: 'expected', claim: 'a backend reached through a ClusterIP sees the client Pod\'s own address as the source, from every node', source: src.tutorial('Using Source IP (Type=ClusterIP)', 'tutorials/services/source-ip', '#source-ip-for-services-with-type-clusterip'),
@@ -130,6 +153,7 @@ const CHECKS: CheckDef[] = [
   },
   // proxy-traffic-policy
   { id: 'proxy.internal-traffic-policy.local', suite: 'proxy-traffic-policy', level: 'required', claim: 'with internalTrafficPolicy Local, Pods reach every endpoint on their own node and no other; on a node without one, nothing answers', source: src.vipDoc('internal traffic policy', '#internal-traffic-policy'), e2e: e2e.svc('should respect internalTrafficPolicy=Local Pod to Pod') },
+  { id: 'proxy.external-traffic-policy.local-outside', suite: 'proxy-traffic-policy', level: 'required', claim: 'with externalTrafficPolicy Local, a client outside the cluster is served at a node\'s node port only by that node\'s endpoints, which see the client\'s own address; a node without one does not forward', source: src.vipDoc('external traffic policy', '#external-traffic-policy'), requires: ['outside-client'], e2e: e2e.svc('should support externalTrafficPolicy=Local for type=NodePort') },
   {
     id: 'proxy.external-traffic-policy.local-from-pods', suite: 'proxy-traffic-policy', level: 'expected', claim: 'a Pod reaches a Service with externalTrafficPolicy Local at its own node\'s address and node port, on nodes without a local endpoint too', source: src.vipDoc('external traffic policy', '#external-traffic-policy'),
     why: 'The policy is about traffic from outside the cluster; kube-proxy sends a Pod\'s traffic to an external destination of such a Service to any endpoint, as if it went out to a load balancer and came back. A proxy that drops it on nodes without an endpoint differs (cilium/cilium#11746), but the API leaves traffic from inside open.',
@@ -139,6 +163,11 @@ const CHECKS: CheckDef[] = [
     id: 'proxy.external-traffic-policy.health-check', suite: 'proxy-traffic-policy', level: 'expected', claim: 'a LoadBalancer Service with externalTrafficPolicy Local gets a health check node port that answers 200 with the node\'s local endpoint count where it has some, 503 where it has none, on every node', source: src.vipDoc('external traffic policy', '#external-traffic-policy'),
     why: 'The API allocates healthCheckNodePort; what answers there (status and JSON body) is kube-proxy\'s service health server, which load balancers rely on but the API does not define.',
     e2e: e2e.svc('should implement NodePort and HealthCheckNodePort correctly when ExternalTrafficPolicy changes'),
+  },
+  {
+    id: 'proxy.traffic-distribution.prefer-close', suite: 'proxy-traffic-policy', level: 'expected', claim: 'with trafficDistribution PreferClose, each endpoint carries its zone as hint, and Pods are served by the endpoints of their own zone when it has some (by any, when it has none)', source: src.serviceDoc('traffic distribution', '#traffic-distribution'), requires: ['zones'],
+    why: 'PreferClose is a preference: the documentation lets an implementation weigh it against load or capacity, and send traffic to other zones.',
+    e2e: '[sig-network] Traffic Distribution should route traffic to an endpoint in the same zone when using PreferClose',
   },
   // proxy-terminating
   { id: 'proxy.terminating.not-used-with-ready', suite: 'proxy-terminating', level: 'required', claim: 'while a ready endpoint exists, new connections never reach a serving but terminating one, from every node', source: src.vipDoc('traffic to terminating endpoints', '#traffic-to-terminating-endpoints'), e2e: null },

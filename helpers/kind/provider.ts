@@ -126,11 +126,12 @@ class KindNode extends GenericContainer {
   }
 }
 
-export function v1beta4(o: { cluster: string; cp: string; ip: string; node: string; init: boolean; proxyMode: string; cgroupV1: boolean; images?: SvcImages; k8sVersion: string }): string {
+export function v1beta4(o: { cluster: string; cp: string; ip: string; node: string; init: boolean; proxyMode: string; cgroupV1: boolean; images?: SvcImages; k8sVersion: string; zone?: string }): string {
   const reg = [
     { name: 'node-ip', value: o.ip },
     { name: 'provider-id', value: `kind://docker/${o.cluster}/${o.node}` },
-    { name: 'node-labels', value: '' },
+    // Each node its own zone, as the bundled cluster's: topology (trafficDistribution) has zones to prefer.
+    { name: 'node-labels', value: o.zone ? `topology.kubernetes.io/zone=${o.zone}` : '' },
   ];
   const nodeRegistration = { criSocket: 'unix:///run/containerd/containerd.sock', kubeletExtraArgs: reg };
   const docs: Record<string, unknown>[] = [];
@@ -264,7 +265,7 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
         // for a negative one, which needs CAP_SYS_RESOURCE (RESEARCH.md §6). Host-specific.
         await must(n, ['bash', '-c', 'sed -i "s/restrict_oom_score_adj = false/restrict_oom_score_adj = true/" /etc/containerd/config.toml && systemctl restart containerd'], 'patching containerd (restrict_oom_score_adj)');
       }
-      await cs[i]!.copyContentToContainer([{ content: v1beta4({ cluster: o.name, cp, ip: ips[i]!, node: n, init: i === 0, proxyMode: o.proxyMode, cgroupV1, images: svcImages, k8sVersion }), target: '/kind/kubeadm.conf' }]);
+      await cs[i]!.copyContentToContainer([{ content: v1beta4({ cluster: o.name, cp, ip: ips[i]!, node: n, init: i === 0, proxyMode: o.proxyMode, cgroupV1, images: svcImages, k8sVersion, zone: `zone-${i + 1}` }), target: '/kind/kubeadm.conf' }]);
     }));
     if (lacksSysResource) log('the node containers lack CAP_SYS_RESOURCE (this host): containerd restricts oom_score_adj, as kind does for rootless');
 

@@ -38,6 +38,8 @@ Flags for run:
                              --kind-nodes N (3), --kind-proxy-mode iptables|nftables
   --outside-network NAME     a Docker network the nodes are on (e.g. 'kind' for a kind cluster of
                              your own): an outside host is started there (set by --kind)
+  --outside-client           this machine reaches the nodes' InternalIPs (node ports from outside
+                             the cluster; known for --local and --kind)
   --focus REGEX              run only checks whose id or claim matches (ids: svc-conformance list)
   --skip REGEX               skip checks whose id or claim matches
   --strict                   expected-level checks fail the run too (default: they are warnings)
@@ -82,7 +84,7 @@ Examples:
 const FLAGS = {
   kubeconfig: { type: 'string' }, context: { type: 'string' }, local: { type: 'boolean' },
   kind: { type: 'boolean' }, 'kind-image': { type: 'string' }, 'kind-nodes': { type: 'string' }, 'kind-proxy-mode': { type: 'string' },
-  'outside-network': { type: 'string' },
+  'outside-network': { type: 'string' }, 'outside-client': { type: 'boolean' },
   focus: { type: 'string' }, skip: { type: 'string' }, profile: { type: 'string' },
   'probe-image': { type: 'string' }, 'node-tools-image': { type: 'string' }, 'image-registry': { type: 'string' },
   'cluster-domain': { type: 'string' }, 'convergence-bound': { type: 'string' }, 'proxy-bound': { type: 'string' }, 'timeout-scale': { type: 'string' },
@@ -176,6 +178,7 @@ export function inputFromFlags(o: Options): RunInput {
     timeoutScale: o['timeout-scale'] === undefined ? undefined : Number(o['timeout-scale']),
     keepNamespaces: o['keep-namespaces'] || undefined,
     outsideNetwork: o['outside-network'],
+    outsideClient: o['outside-client'] || undefined,
     privileged: o.profile === undefined ? undefined : o.profile === 'privileged',
     strict: o.strict || undefined,
     runId: o['run-id'],

@@ -139,7 +139,8 @@ async function detect(t: Target, server: string, version: string): Promise<Detec
       proxyMode = m ? (m[1] || 'iptables') : 'unknown';
     }
   }
-  return { server, version, schedulableNodes: nodes.items.filter(isSchedulable).length, ipFamilies: dns?.spec?.ipFamilies ?? ['IPv4'], kubeProxy, proxyMode, dnsImages: images(dnsPods), kubeProxyImages: images(proxies) };
+  const zones = new Set(nodes.items.filter(isSchedulable).map((n) => n.metadata?.labels?.['topology.kubernetes.io/zone']).filter(Boolean)).size;
+  return { server, version, schedulableNodes: nodes.items.filter(isSchedulable).length, zones, ipFamilies: dns?.spec?.ipFamilies ?? ['IPv4'], kubeProxy, proxyMode, dnsImages: images(dnsPods), kubeProxyImages: images(proxies) };
 }
 
 /** The DNS path (helpers/dns-path.ts), from one probe Pod: the Pod's resolver, the DNS

@@ -39,7 +39,13 @@ patch_src() {
 patch_src topology.go 's/ep\.IsLocal()/(ep.IsLocal() || svcFault("local-everywhere"))/g' 'svcFault("local-everywhere")'
 patch_src topology.go 's/if ep\.IsServing() && ep\.IsTerminating() {/if ep.IsServing() \&\& ep.IsTerminating() \&\& !svcFault("no-terminating-fallback") {/' 'svcFault("no-terminating-fallback")'
 patch_src topology.go 's/if !ep\.IsReady() {/if !ep.IsReady() \&\& !(svcFault("terminating-with-ready") \&\& ep.IsServing()) {/' 'svcFault("terminating-with-ready")'
+patch_src topology.go 's/^\t\ttopologyMode = topologyModeFromHints(svcInfo, endpoints, nodeName, zone)$/&\n\t\tif svcFault("ignore-topology") {\n\t\t\ttopologyMode = ""\n\t\t}/' 'svcFault("ignore-topology")'
 patch_src conntrack/cleanup.go 's/^\tstart := time\.Now()$/\tif svcFault("no-conntrack-cleanup") {\n\t\treturn\n\t}\n\tstart := time.Now()/' 'svcFault("no-conntrack-cleanup")'
+patch_src iptables/proxier.go 's/^\t\tfor _, jump := range append(iptablesJumpChains, iptablesKubeletJumpChains...) {$/&\n\t\t\tif svcFault("no-output-hook") \&\& jump.table == utiliptables.TableNAT \&\& jump.srcChain == utiliptables.ChainOutput {\n\t\t\t\tcontinue\n\t\t\t}/' 'svcFault("no-output-hook")'
+patch_src serviceport.go 's/^\treturn bsvcPortInfo\.stickyMaxAgeSeconds$/\tif svcFault("affinity-no-timeout") {\n\t\treturn 10800\n\t}\n&/' 'svcFault("affinity-no-timeout")'
+patch_src servicechangetracker.go 's/^\tsvc := current$/\tif svcFault("ignore-service-updates") \&\& previous != nil \&\& current != nil {\n\t\treturn false\n\t}\n&/' 'svcFault("ignore-service-updates")'
+patch_src servicechangetracker.go 's/^\t\tservicePort := \&service\.Spec\.Ports\[i\]$/&\n\t\tif i > 0 \&\& svcFault("first-port-only") \&\& service.Namespace != "kube-system" {\n\t\t\tbreak\n\t\t}/' 'svcFault("first-port-only")'
+sed 's/^package PKG/package iptables/' "$here/fault.go.txt" > "$src/pkg/proxy/iptables/svc_fault.go"
 sed 's/^package PKG/package proxy/' "$here/fault.go.txt" > "$src/pkg/proxy/svc_fault.go"
 sed 's/^package PKG/package conntrack/' "$here/fault.go.txt" > "$src/pkg/proxy/conntrack/svc_fault.go"
 ld=""

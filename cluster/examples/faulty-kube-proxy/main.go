@@ -5,7 +5,14 @@
 //   local-everywhere         every endpoint counts as local (traffic policy Local ignored)
 //   no-terminating-fallback  never fall back to serving-terminating endpoints
 //   terminating-with-ready   serving-terminating endpoints are used with the ready ones
+//   ignore-topology          zone hints (trafficDistribution) are ignored: any endpoint
 //   no-conntrack-cleanup     stale UDP conntrack entries are never removed
+//   no-output-hook           (iptables mode) no nat OUTPUT jump: the node's own traffic,
+//                            host-network Pods included, is not proxied
+//   affinity-no-timeout      ClientIP affinity lasts 10800 s whatever timeoutSeconds says
+//   ignore-service-updates   changes to an existing Service are ignored (ports, type,
+//                            affinity); new and deleted Services are not
+//   first-port-only          only the first port of a Service is served (outside kube-system)
 package main
 
 import (

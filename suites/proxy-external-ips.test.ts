@@ -1,0 +1,59 @@
+// External IPs: Pods on every node reach a Service at its spec.externalIPs address, and
+// with externalTrafficPolicy Local also from nodes without a local endpoint (Pod traffic
+// to an external destination is served as if it went out and came back in).
+import { describe, expect } from '@jest/globals';
+import { apply } from '../helpers/apply.ts';
+import { check } from '../helpers/check.ts';
+import { converge } from '../helpers/converge.ts';
+import { converged, counts, kube, once, useSuite } from '../helpers/suite.ts';
+import { podsReady } from '../helpers/workloads.ts';
+
+const ctx = useSuite('proxy-external-ips');
+// Ports no node is expected to serve (the external IP is a node's own address).
+const PORT = 19091;
+const LOCAL_PORT = 19092;
+let externalIP = '';
+let backend = '';
+let readyAt = 0;
+const setup = once(async () => {
+  const node = ctx.probes[0]!.node;
+  const n = await kube().core.readNode({ name: node });
+  externalIP = n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '';
+  backend = 'ext-api-0';
+  await apply(ctx.ns, 'pinned-backend.yaml', { NAME: backend, APP: 'ext-api', NODE: node, GRACE: 1, DRAIN: '0' });
+  try {
+    await apply(ctx.ns, 'external-ip.yaml', { EXTERNAL_IP: externalIP, EXTERNAL_PORT: PORT, EXTERNAL_LOCAL_PORT: LOCAL_PORT });
+  } catch (e) {
+    throw new Error(`the API server refused Services with spec.externalIPs (the DenyServiceExternalIPs admission plugin, or a policy, may forbid them): ${(e as Error).message}`);
+  }
+  const [p] = await podsReady(ctx.ns, [backend], 120_000);
+  readyAt = Date.now();
+  await ctx.slicesSettled('ext-api-slices', 'ext-api', [p!.ip!], readyAt);
+  ctx.evidence.info('external-ip', `external IP ${externalIP} (InternalIP of ${node}, where ${backend} runs); ports ${PORT} (ext-api) and ${LOCAL_PORT} (ext-api-local, externalTrafficPolicy Local)`);
+});
+
+/** From every probe: converge until the external IP answers with the backend, then 5 fresh connections. */
+async function reachFromEveryNode(check: string, port: number): Promise<void> {
+  const seen = await Promise.all(ctx.probes.map(async (p) => {
+    const { ms, polls } = await converge(`connections from ${p.pod} (node ${p.node}) to ${externalIP}:${port} to reach ${backend}`, async () => {
+      const c = counts(await p.connect({ host: externalIP, port, count: 3, mode: 'tcp', timeoutMs: 1000 }));
+      return { ok: Object.keys(c).join() === backend, state: c };
+    }, { kind: 'Service proxy', since: readyAt });
+    ctx.evidence.measure(check, `${converged(polls, 'Service proxy')}: ${externalIP}:${port} from ${p.node}`, ms, 'ms', polls > 1);
+    return { from: p.node, answeredBy: counts(await p.connect({ host: externalIP, port, count: 5, mode: 'tcp', timeoutMs: 3000 })) };
+  }));
+  ctx.evidence.add({ check, kind: 'counts', value: seen, text: `${externalIP}:${port} from every node` });
+  expect(seen).toEqual(seen.map((s) => ({ from: s.from, answeredBy: { [backend]: 5 } })));
+}
+
+describe('external IPs', () => {
+  check('proxy.external-ips.reach', async () => {
+    await setup();
+    await reachFromEveryNode('external-ip', PORT);
+  });
+
+  check('proxy.external-ips.local-from-pods', async () => {
+    await setup();
+    await reachFromEveryNode('external-ip-local', LOCAL_PORT);
+  });
+});

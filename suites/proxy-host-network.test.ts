@@ -1,0 +1,54 @@
+// Host-network clients (privileged profile): a Pod on the host network of each node (as
+// the node itself, and node agents, dial) reaches a ClusterIP Service and every node's
+// node port, as Pods do. A proxy that only hooks traffic arriving from Pods misses it
+// (cilium/cilium#44324).
+import { describe, expect } from '@jest/globals';
+import { apply } from '../helpers/apply.ts';
+import { check, unmet } from '../helpers/check.ts';
+import { once, useSuite, kube, counts } from '../helpers/suite.ts';
+import { hostnameLabel, Probe, schedulableNodes } from '../helpers/probe.ts';
+import { podsReady, rolloutReady } from '../helpers/workloads.ts';
+
+// Without the privileged profile no namespace is made; each check is a skip with the reason.
+const ctx = unmet(['privileged']) ? undefined! : useSuite('proxy-host-network', { podSecurity: 'privileged', probes: 1 });
+let backends: string[] = [];
+let hosts: Probe[] = [];
+let vip = '';
+let nodePort = 0;
+let readyAt = 0;
+const setup = once(async () => {
+  await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 2 });
+  await apply(ctx.ns, 'web-api-nodeport.yaml');
+  const nodes = (await schedulableNodes()).slice(0, kube().target.maxProbeNodes);
+  hosts = nodes.map((n, i) => new Probe(ctx.ns, `host-probe-${i}`, n.metadata?.name ?? ''));
+  await Promise.all(nodes.map((n, i) => apply(ctx.ns, 'probe/host-pod.yaml', { NAME: `host-probe-${i}`, NODE: hostnameLabel(n) })));
+  backends = (await rolloutReady(ctx.ns, 'Deployment', 'web-api', 2)).map((p) => p.name);
+  await podsReady(ctx.ns, hosts.map((h) => h.pod), 120_000);
+  readyAt = Date.now();
+  vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
+  nodePort = (await kube().core.readNamespacedService({ name: 'web-api-nodeport', namespace: ctx.ns })).spec!.ports![0]!.nodePort!;
+});
+const nodeAddresses = async (): Promise<{ node: string; ip: string }[]> => (await kube().core.listNode()).items.flatMap((n) =>
+  (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => ({ node: n.metadata?.name ?? '', ip: a.address })));
+
+describe('host-network clients', () => {
+  check('proxy.host-network.clusterip', async () => {
+    await setup();
+    await ctx.proxyConverged('host-clusterip', { host: vip, port: 80, backends, everyBackend: true, probes: hosts, since: readyAt });
+    const seen = await Promise.all(hosts.map(async (h) => ({ from: `${h.pod} (host network of ${h.node})`, answeredBy: counts(await h.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 3000 })) })));
+    ctx.evidence.add({ check: 'host-clusterip', kind: 'counts', value: seen, text: `${vip}:80 from the host network of every node` });
+    expect(seen.filter((s) => Object.keys(s.answeredBy).some((k) => !backends.includes(k)))).toEqual([]);
+  });
+
+  check('proxy.host-network.nodeport', async () => {
+    await setup();
+    const targets = await nodeAddresses();
+    for (const t of targets) await ctx.proxyConverged(`host-nodeport-${t.node}`, { host: t.ip, port: nodePort, backends, probes: hosts, since: readyAt });
+    const seen = await Promise.all(targets.flatMap((t) => hosts.map(async (h) => {
+      const r = await h.connect({ host: t.ip, port: nodePort, count: 4, mode: 'tcp', timeoutMs: 3000 });
+      return { from: h.node, to: `${t.node} ${t.ip}:${nodePort}`, answeredBy: counts(r) };
+    })));
+    ctx.evidence.add({ check: 'host-nodeport', kind: 'counts', value: seen, text: 'node port from the host network of every node' });
+    expect(seen.filter((s) => Object.keys(s.answeredBy).some((k) => !backends.includes(k)))).toEqual([]);
+  });
+});
