@@ -54,6 +54,7 @@ CASES=(
   "proxy-affinity-no-timeout|SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-affinity-no-timeout.json|suites/proxy-affinity"
   "proxy-ignore-service-updates|SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-ignore-service-updates.json|suites/proxy-affinity suites/proxy-changes"
   "proxy-ignore-topology|SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-ignore-topology.json|warn:suites/proxy-traffic-policy:proxy.traffic-distribution.prefer-close"
+  "proxy-ignore-service-deletes|SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-ignore-service-deletes.json|suites/proxy-changes"
   "proxy-first-port-only|SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-first-port-only.json|suites/proxy-changes"
   # kube-proxy with external IPs turned off (its AllowServiceExternalIPs feature gate).
   "no-external-ips|SVC_CLUSTER_CONFIG=$ex/no-external-ips.json|warn:suites/proxy-external-ips:proxy.external-ips.reach,proxy.external-ips.local-from-pods"

@@ -3,7 +3,7 @@
 // NodePort -> ClusterIP, the node port released) are followed within the proxy bound.
 import { describe, expect } from '@jest/globals';
 import type * as k8s from '@kubernetes/client-node';
-import { apply } from '../helpers/apply.ts';
+import { apply, applyObjects, defaultVars, loadManifest } from '../helpers/apply.ts';
 import { check } from '../helpers/check.ts';
 import { converge } from '../helpers/converge.ts';
 import { converged, kube, once, useSuite } from '../helpers/suite.ts';
@@ -70,6 +70,22 @@ describe('Service ports and changes', () => {
     const last = await everywhere('change-selector', 'selector changed to app=web-api', vip, 8000, onlyFrom(web, 8080), t);
     ctx.evidence.add({ check: 'changes', kind: 'counts', value: last, text: `${vip}:8000 after the port, targetPort and selector changes` });
     expect(last.flat().filter((w) => !web.some((p) => w === `${p}:8080`))).toEqual([]);
+  });
+
+  check('proxy.service.recreate', async () => {
+    await setup();
+    const svc = (): never[] => loadManifest('multi-api.yaml', defaultVars()).filter((o) => o.kind === 'Service' && o.metadata?.name === 'recreate-api') as never[];
+    const old = (await readSvc('recreate-api')).spec!.clusterIP!;
+    await everywhere('recreate-before', 'recreate-api before its deletion', old, 80, onlyFrom(multi, 8080), readyAt);
+    await kube().core.deleteNamespacedService({ name: 'recreate-api', namespace: ctx.ns });
+    const deleted = Date.now();
+    await everywhere('recreate-deleted', `recreate-api deleted: ${old}:80 no longer answering`, old, 80, noAnswer, deleted);
+    await applyObjects(ctx.ns, svc());
+    const created = Date.now();
+    const vip = (await readSvc('recreate-api')).spec!.clusterIP!;
+    const last = await everywhere('recreate-after', `recreate-api recreated under the same name (virtual IP ${vip})`, vip, 80, onlyFrom(multi, 8080), created);
+    ctx.evidence.add({ check: 'recreate', kind: 'counts', value: { oldVip: old, newVip: vip, answeredBy: last }, text: 'recreate-api deleted and recreated' });
+    expect(last.flat().filter((w) => !multi.some((p) => w === `${p}:8080`))).toEqual([]);
   });
 
   check('proxy.service.type-change', async () => {

@@ -12,7 +12,7 @@ import { podsReady, serviceSlices, sliceEndpoints, type SliceEndpoint } from '..
 import { waitFor } from '../helpers/wait.ts';
 
 const ctx = useSuite('proxy-terminating');
-const GRACE_S = 90;
+const GRACE_S = 150;
 let vip = '';
 const pods = ['drain-0', 'drain-1'];
 
@@ -57,6 +57,19 @@ describe('terminating endpoints', () => {
     const seen = await Promise.all(ctx.probes.map(async (p) => ({ from: p.node, answeredBy: counts(await p.connect({ host: vip, port: 80, count: 20, mode: 'tcp', timeoutMs: 2000 })) })));
     ctx.evidence.add({ check: 'terminating-with-ready', kind: 'counts', value: seen, text: 'drain-0 serving and terminating, drain-1 ready: 20 new connections from each node' });
     expect(seen).toEqual(seen.map((s) => ({ from: s.from, answeredBy: { 'drain-1': 20 } })));
+  });
+
+  check('proxy.terminating.fallback-local', async () => {
+    await oneTerminating();
+    // drain-0 (terminating) and drain-1 (ready) are on two nodes. With internalTrafficPolicy
+    // Local, drain-0's node has only a serving-terminating endpoint: it falls back to it.
+    const local = (await kube().core.readNamespacedService({ name: 'drain-local', namespace: ctx.ns })).spec!.clusterIP!;
+    const nodeOf = { 'drain-0': ctx.probes[0]!.node, 'drain-1': ctx.probes[1 % ctx.probes.length]!.node };
+    const client = ctx.probes[0]!;
+    await ctx.proxyConverged('drain-fallback-local', { host: local, port: 80, backends: ['drain-0'], probes: [client], since: oneTerminatingAt });
+    const seen = counts(await client.connect({ host: local, port: 80, count: 10, mode: 'tcp', timeoutMs: 2000 }));
+    ctx.evidence.add({ check: 'terminating-fallback-local', kind: 'counts', value: { nodes: nodeOf, from: client.node, answeredBy: seen }, text: `${local}:80 (internalTrafficPolicy Local) from drain-0's node: its only endpoint is terminating` });
+    expect(seen).toEqual({ 'drain-0': 10 });
   });
 
   check('proxy.terminating.fallback', async () => {

@@ -120,6 +120,7 @@ const CHECKS: CheckDef[] = [
   // proxy-changes
   { id: 'proxy.service.multi-port-named', suite: 'proxy-changes', level: 'required', claim: 'a multi-port Service with named targetPorts sends each port to the backend port of that name, from every node', source: src.serviceDoc('multi-port Services', '#multi-port-services'), e2e: e2e.svc('should serve multiport endpoints from pods', true) },
   { id: 'proxy.service.changes-followed', suite: 'proxy-changes', level: 'required', claim: 'changes to a live Service\'s port, targetPort and selector are followed within the proxy bound from every node (the old port stops answering)', source: src.serviceDoc('defining a Service', '#defining-a-service'), e2e: null },
+  { id: 'proxy.service.recreate', suite: 'proxy-changes', level: 'required', claim: 'a deleted Service stops answering within the proxy bound, and one recreated under the same name is served again', source: src.serviceDoc('defining a Service', '#defining-a-service'), e2e: e2e.svc('should work after the service has been recreated') },
   { id: 'proxy.service.type-change', suite: 'proxy-changes', level: 'required', claim: 'a ClusterIP Service changed to NodePort gets a node port that answers; changed back, the node port is released and stops answering', source: src.serviceDoc('type NodePort', '#type-nodeport'), e2e: e2e.svc('should be able to update service type to NodePort listening on same port number but different protocols') },
   // proxy-affinity
   { id: 'proxy.affinity.timeout', suite: 'proxy-affinity', level: 'required', claim: 'ClientIP affinity with timeoutSeconds 3 holds for connections within it, and is released after the client has been idle for longer', source: src.vipDoc('session stickiness timeout', '#session-stickiness-timeout'), e2e: e2e.svc('should have session affinity timeout work for service with type clusterIP [LinuxOnly]') },
@@ -175,6 +176,11 @@ const CHECKS: CheckDef[] = [
     id: 'proxy.terminating.fallback', suite: 'proxy-terminating', level: 'expected', claim: 'when only serving-terminating endpoints remain, new connections fall back to them from every node, and stop once they are gone', source: src.vipDoc('traffic to terminating endpoints', '#traffic-to-terminating-endpoints'),
     why: 'The fallback is kube-proxy\'s (KEP-1669, GA in 1.28), documented on the Virtual IPs page; the EndpointSlice API only publishes serving and terminating, and a proxy that refuses instead differs (cilium/cilium#37613).',
     e2e: e2e.svc('should fallback to terminating endpoints when there are no ready endpoints with internalTrafficPolicy=Cluster'),
+  },
+  {
+    id: 'proxy.terminating.fallback-local', suite: 'proxy-terminating', level: 'expected', claim: 'with internalTrafficPolicy Local, a node whose only endpoint is serving but terminating sends new connections to it (not to another node\'s ready endpoint, not nowhere)', source: src.vipDoc('traffic to terminating endpoints', '#traffic-to-terminating-endpoints'), requires: ['multi-node'],
+    why: 'The per-node fallback is kube-proxy\'s (KEP-1669), documented on the Virtual IPs page; the API leaves the choice to the proxy, and Cilium does not fall back (cilium/cilium#37613).',
+    e2e: e2e.svc('should fallback to local terminating endpoints when there are no ready endpoints with internalTrafficPolicy=Local'),
   },
   // proxy-udp
   { id: 'proxy.udp.clusterip-spread', suite: 'proxy-udp', level: 'required', claim: 'UDP datagrams through a ClusterIP reach every ready backend, and only them', source: src.serviceDoc('protocols for Services: UDP', '#protocol-udp'), e2e: '[sig-network] Networking Granular Checks: Services should function for pod-Service: udp' },

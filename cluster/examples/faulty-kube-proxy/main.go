@@ -12,6 +12,7 @@
 //   affinity-no-timeout      ClientIP affinity lasts 10800 s whatever timeoutSeconds says
 //   ignore-service-updates   changes to an existing Service are ignored (ports, type,
 //                            affinity); new and deleted Services are not
+//   ignore-service-deletes   deleted Services stay served
 //   first-port-only          only the first port of a Service is served (outside kube-system)
 package main
 
