@@ -8,7 +8,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/../../lib.sh"
 load_config
 need_cmd go "install Go 1.25 or newer"
-key=$(cat "$here"/main.go "$here"/fault.go.txt "$here"/build.sh | sha256sum | cut -c1-12)
+key=$(cat "$here"/main.go "$here"/*.go.txt "$here"/build.sh | sha256sum | cut -c1-12)
 out="$CACHE_DIR/bin/kube-proxy-faulty-$K8S_VERSION-$key"
 if [ -x "$out/kube-proxy" ]; then echo "$out/kube-proxy"; exit 0; fi
 minor=$(echo "$K8S_VERSION" | cut -d. -f2); patch=$(echo "$K8S_VERSION" | cut -d. -f3)
@@ -44,7 +44,8 @@ patch_src conntrack/cleanup.go 's/^\tstart := time\.Now()$/\tif svcFault("no-con
 patch_src iptables/proxier.go 's/^\t\tfor _, jump := range append(iptablesJumpChains, iptablesKubeletJumpChains...) {$/&\n\t\t\tif svcFault("no-output-hook") \&\& jump.table == utiliptables.TableNAT \&\& jump.srcChain == utiliptables.ChainOutput {\n\t\t\t\tcontinue\n\t\t\t}/' 'svcFault("no-output-hook")'
 patch_src serviceport.go 's/^\treturn bsvcPortInfo\.stickyMaxAgeSeconds$/\tif svcFault("affinity-no-timeout") {\n\t\treturn 10800\n\t}\n&/' 'svcFault("affinity-no-timeout")'
 patch_src servicechangetracker.go 's/^\tsvc := current$/\tif svcFault("ignore-service-updates") \&\& previous != nil \&\& current != nil {\n\t\treturn false\n\t}\n&/' 'svcFault("ignore-service-updates")'
-patch_src servicechangetracker.go 's/^\tsvc := current$/\tif svcFault("ignore-service-deletes") \&\& previous != nil \&\& current == nil {\n\t\treturn false\n\t}\n&/' 'svcFault("ignore-service-deletes")'
+patch_src servicechangetracker.go 's/^\tsvc := current$/\tif svcFault("ignore-recreated") \&\& svcRecreated(previous, current) {\n\t\treturn false\n\t}\n&/' 'svcFault("ignore-recreated")'
+cp "$here/recreated.go.txt" "$src/pkg/proxy/svc_recreated.go"
 patch_src servicechangetracker.go 's/^\t\tservicePort := \&service\.Spec\.Ports\[i\]$/&\n\t\tif i > 0 \&\& svcFault("first-port-only") \&\& service.Namespace != "kube-system" {\n\t\t\tbreak\n\t\t}/' 'svcFault("first-port-only")'
 sed 's/^package PKG/package iptables/' "$here/fault.go.txt" > "$src/pkg/proxy/iptables/svc_fault.go"
 sed 's/^package PKG/package proxy/' "$here/fault.go.txt" > "$src/pkg/proxy/svc_fault.go"

@@ -12,7 +12,7 @@
 //   affinity-no-timeout      ClientIP affinity lasts 10800 s whatever timeoutSeconds says
 //   ignore-service-updates   changes to an existing Service are ignored (ports, type,
 //                            affinity); new and deleted Services are not
-//   ignore-service-deletes   deleted Services stay served
+//   ignore-recreated         a Service created under the name of a deleted one is ignored
 //   first-port-only          only the first port of a Service is served (outside kube-system)
 package main
 
