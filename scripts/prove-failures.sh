@@ -53,9 +53,9 @@ CASES=(
   "proxy-no-output-hook|SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_PROXY_MODE=iptables|suites/proxy-host-network|bash $ex/no-output-hook.sh"
   "proxy-affinity-no-timeout|SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-affinity-no-timeout.json|suites/proxy-affinity"
   "proxy-ignore-service-updates|SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-ignore-service-updates.json|suites/proxy-affinity suites/proxy-changes"
-  "proxy-ignore-topology|SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-ignore-topology.json|warn:suites/proxy-traffic-policy:proxy.traffic-distribution.prefer-close"
+  "proxy-ignore-topology|SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-ignore-topology.json|warn:suites/proxy-traffic-policy:proxy.traffic-distribution.prefer-close,proxy.traffic-distribution.prefer-same-node"
   "proxy-ignore-recreated|SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-ignore-recreated.json|suites/proxy-changes"
-  "proxy-first-port-only|SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-first-port-only.json|suites/proxy-changes"
+  "proxy-first-port-only|SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-first-port-only.json|suites/proxy-changes suites/proxy-udp"
   # kube-proxy with external IPs turned off (its AllowServiceExternalIPs feature gate).
   "no-external-ips|SVC_CLUSTER_CONFIG=$ex/no-external-ips.json|warn:suites/proxy-external-ips:proxy.external-ips.reach,proxy.external-ips.local-from-pods"
 )

@@ -67,6 +67,28 @@ describe('traffic policies', () => {
     expect(wrong).toEqual([]);
   });
 
+  check('proxy.traffic-distribution.prefer-same-node', async () => {
+    await setup();
+    await apply(ctx.ns, 'local-api-same-node.yaml');
+    const since = Date.now();
+    // The EndpointSlice controller publishes each endpoint's node as its hint (bound: convergence).
+    const { ms, polls, state } = await converge('the EndpointSlices of local-api-same-node to carry a node hint on every endpoint', async () => {
+      const eps = (await serviceSlices(ctx.ns, 'local-api-same-node')).flatMap((s) => s.endpoints ?? []);
+      const view = eps.map((e) => ({ pod: e.targetRef?.name, node: e.nodeName, hints: (e.hints?.forNodes ?? []).map((n) => n.name) }));
+      return { ok: eps.length === all.length && view.every((v) => v.hints.length > 0), state: view };
+    }, { kind: 'EndpointSlices', since });
+    ctx.evidence.measure('prefer-same-node', `${converged(polls, 'EndpointSlices')}: node hints on local-api-same-node`, ms, 'ms', polls > 1);
+    const vip = (await readSvc('local-api-same-node')).spec!.clusterIP!;
+    // A client whose node has endpoints: those, each of them; one whose node has none: any.
+    for (const p of ctx.probes) {
+      const mine = local[p.node] ?? [];
+      await ctx.proxyConverged(`prefer-same-node-${p.node}`, { host: vip, port: 80, backends: mine.length ? mine : all, everyBackend: mine.length > 0, probes: [p], since });
+    }
+    const seen = await Promise.all(ctx.probes.map(async (p) => ({ from: `${p.pod} on ${p.node}`, sameNode: local[p.node] ?? [], answeredBy: counts(await p.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 2000 })) })));
+    ctx.evidence.add({ check: 'prefer-same-node', kind: 'counts', value: { hints: state, seen }, text: `${vip}:80 (trafficDistribution PreferSameNode), 10 connections from each node` });
+    expect(seen.filter((s) => Object.keys(s.answeredBy).some((k) => !(s.sameNode.length ? s.sameNode : all).includes(k)))).toEqual([]);
+  });
+
   check('proxy.internal-traffic-policy.local', async () => {
     await setup();
     const vip = (await readSvc('local-api-internal')).spec!.clusterIP!;

@@ -9,6 +9,7 @@ import { check } from '../helpers/check.ts';
 import { converge } from '../helpers/converge.ts';
 import { converged, counts, kube, once, useSuite } from '../helpers/suite.ts';
 import { podsReady, rolloutReady, type PodState } from '../helpers/workloads.ts';
+import { connectFromOutside } from '../helpers/outside.ts';
 
 const ctx = useSuite('proxy-udp');
 const N = 3;
@@ -53,6 +54,22 @@ describe('UDP Services', () => {
       return { from: p.node, to: `${t.node} ${t.ip}:${port}/${mode}`, answeredBy: state };
     }))));
     ctx.evidence.add({ check: 'udp-nodeport', kind: 'counts', value: seen });
+  });
+
+  check('proxy.udp.nodeport-from-outside', async () => {
+    await setup();
+    const udp = (await readSvc('web-api-both')).spec!.ports!.find((p) => p.protocol === 'UDP')!.nodePort!;
+    const backends = web.map((p) => p.name);
+    const seen = [];
+    for (const t of await nodeAddresses()) {
+      const { ms, polls, state } = await converge(`UDP from this machine (outside the cluster) to ${t.node} ${t.ip}:${udp} to reach only web-api backends`, async () => {
+        const r = await connectFromOutside(t.ip, udp, 3, { mode: 'udp', timeoutMs: 1000 });
+        return { ok: r.every((a) => backends.includes(a.backend?.pod ?? '')), state: counts(r) };
+      }, { kind: 'Service proxy', since: readyAt });
+      ctx.evidence.measure('udp-nodeport-outside', `${converged(polls, 'Service proxy')}: udp from outside to ${t.node}`, ms, 'ms', polls > 1);
+      seen.push({ to: `${t.node} ${t.ip}:${udp}/udp`, answeredBy: state });
+    }
+    ctx.evidence.add({ check: 'udp-nodeport-outside', kind: 'counts', value: seen, text: 'WHO datagrams from this machine, outside the cluster' });
   });
 
   check('proxy.udp.no-stale-conntrack', async () => {

@@ -170,6 +170,11 @@ const CHECKS: CheckDef[] = [
     why: 'PreferClose is a preference: the documentation lets an implementation weigh it against load or capacity, and send traffic to other zones.',
     e2e: '[sig-network] Traffic Distribution should route traffic to an endpoint in the same zone when using PreferClose',
   },
+  {
+    id: 'proxy.traffic-distribution.prefer-same-node', suite: 'proxy-traffic-policy', level: 'expected', claim: 'with trafficDistribution PreferSameNode, each endpoint carries its node as hint, and Pods are served by the endpoints on their own node when it has some (by any, when it has none)', source: src.serviceDoc('traffic distribution', '#traffic-distribution'), requires: ['prefer-same-node'],
+    why: 'PreferSameNode is a preference, like PreferClose: the documentation lets an implementation send traffic elsewhere.',
+    e2e: '[sig-network] Traffic Distribution should route traffic to an endpoint on the same node or fall back to same zone when using PreferSameNode',
+  },
   // proxy-terminating
   { id: 'proxy.terminating.not-used-with-ready', suite: 'proxy-terminating', level: 'required', claim: 'while a ready endpoint exists, new connections never reach a serving but terminating one, from every node', source: src.vipDoc('traffic to terminating endpoints', '#traffic-to-terminating-endpoints'), e2e: null },
   {
@@ -185,6 +190,7 @@ const CHECKS: CheckDef[] = [
   // proxy-udp
   { id: 'proxy.udp.clusterip-spread', suite: 'proxy-udp', level: 'required', claim: 'UDP datagrams through a ClusterIP reach every ready backend, and only them', source: src.serviceDoc('protocols for Services: UDP', '#protocol-udp'), e2e: '[sig-network] Networking Granular Checks: Services should function for pod-Service: udp' },
   { id: 'proxy.udp.nodeport-both-protocols', suite: 'proxy-udp', level: 'required', claim: 'a NodePort Service with TCP and UDP on one port number answers both on every node\'s address, from Pods on every node', source: src.serviceDoc('type NodePort', '#type-nodeport'), e2e: e2e.svc('should be able to update service type to NodePort listening on same port number but different protocols') },
+  { id: 'proxy.udp.nodeport-from-outside', suite: 'proxy-udp', level: 'required', claim: 'from a client outside the cluster, UDP datagrams to every node\'s InternalIP at the UDP node port reach only the Service\'s backends', source: src.serviceDoc('type NodePort', '#type-nodeport'), requires: ['outside-client'], e2e: '[sig-network] Networking Granular Checks: Services should support basic nodePort: udp functionality' },
   { id: 'proxy.udp.no-stale-conntrack', suite: 'proxy-udp', level: 'required', claim: 'after a UDP Service\'s only backend is replaced, datagrams from the same client port reach the new backend within the proxy bound (no stale conntrack entry)', source: src.vipDoc('virtual IP mechanism'), e2e: '[sig-network] Conntrack should be able to preserve UDP traffic when server pod cycles for a ClusterIP service' },
   // proxy-rules
   { id: 'rules.kube-proxy.mode', suite: 'proxy-rules', level: 'required', claim: 'kube-proxy reports the expected mode at /proxyMode on every node', source: src.vipDoc('proxy modes', '#proxy-modes'), requires: ['privileged', 'kube-proxy', 'proxy-rules-readable'] },
