@@ -29,6 +29,8 @@ export const DEFAULT_PERMISSIONS: Permission[] = [
   { verb: 'get', group: '', resource: 'pods', subresource: 'log', why: 'reading probe logs' },
   { verb: 'create', group: '', resource: 'configmaps', why: 'shipping the probe' },
   ...['create', 'get', 'list', 'patch'].map((verb) => ({ verb, group: '', resource: 'services', why: 'the Services under test' })),
+  { verb: 'update', group: '', resource: 'services', why: 'changing a live Service (ports, selector, type, session affinity)' },
+  { verb: 'delete', group: '', resource: 'services', why: 'deleting a Service and recreating it under the same name' },
   ...['create', 'get', 'patch'].map((verb) => ({ verb, group: '', resource: 'endpoints', why: 'hand-made Endpoints' })),
   ...['create', 'get', 'list', 'patch'].map((verb) => ({ verb, group: 'discovery.k8s.io', resource: 'endpointslices', why: 'EndpointSlice checks' })),
   ...['create', 'get', 'list', 'patch'].flatMap((verb) => ['deployments', 'statefulsets'].map((resource) => ({ verb, group: 'apps', resource, why: 'backends' }))),
