@@ -57,18 +57,17 @@ describe('NodePort Service', () => {
   check('proxy.nodeport.from-outside', async () => {
     await setup();
     const targets = await nodeAddresses();
-    // From this machine, outside the cluster: every node's address, each converging on
-    // its own within the proxy bound, then 4 fresh connections each.
-    const seen = [];
-    for (const t of targets) {
+    // From this machine, outside the cluster: every node's address at once, each converging
+    // on its own within the proxy bound, then 4 fresh connections each.
+    const seen = await Promise.all(targets.map(async (t) => {
       const { ms, polls } = await converge(`connections from this machine (outside the cluster) to ${t.node} ${t.ip}:${nodePort} to reach only [${backends.join(', ')}]`, async () => {
         const c = counts(await connectFromOutside(t.ip, nodePort, 3, { timeoutMs: 1000 }));
         return { ok: Object.keys(c).every((k) => backends.includes(k)), state: c };
       }, { kind: 'Service proxy', since: readyAt });
       ctx.evidence.measure('nodeport-outside', `${converged(polls, 'Service proxy')}: from outside to ${t.node}`, ms, 'ms', polls > 1);
       const attempts = await connectFromOutside(t.ip, nodePort, 4, { timeoutMs: 3000 });
-      seen.push({ to: `${t.node} ${t.ip}:${nodePort}`, strays: attempts.filter((a) => !backends.includes(a.backend?.pod ?? '')).map((a) => a.error ?? a.backend?.pod), answeredBy: counts(attempts) });
-    }
+      return { to: `${t.node} ${t.ip}:${nodePort}`, strays: attempts.filter((a) => !backends.includes(a.backend?.pod ?? '')).map((a) => a.error ?? a.backend?.pod), answeredBy: counts(attempts) };
+    }));
     ctx.evidence.add({ check: 'nodeport-outside', kind: 'counts', value: seen, text: 'from this machine, outside the cluster' });
     expect(seen.map((s) => ({ to: s.to, strays: s.strays }))).toEqual(seen.map((s) => ({ to: s.to, strays: [] })));
   });

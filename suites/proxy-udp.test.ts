@@ -60,15 +60,15 @@ describe('UDP Services', () => {
     await setup();
     const udp = (await readSvc('web-api-both')).spec!.ports!.find((p) => p.protocol === 'UDP')!.nodePort!;
     const backends = web.map((p) => p.name);
-    const seen = [];
-    for (const t of await nodeAddresses()) {
+    // Every node at once, each converging on its own within the proxy bound.
+    const seen = await Promise.all((await nodeAddresses()).map(async (t) => {
       const { ms, polls, state } = await converge(`UDP from this machine (outside the cluster) to ${t.node} ${t.ip}:${udp} to reach only web-api backends`, async () => {
         const r = await connectFromOutside(t.ip, udp, 3, { mode: 'udp', timeoutMs: 1000 });
         return { ok: r.every((a) => backends.includes(a.backend?.pod ?? '')), state: counts(r) };
       }, { kind: 'Service proxy', since: readyAt });
       ctx.evidence.measure('udp-nodeport-outside', `${converged(polls, 'Service proxy')}: udp from outside to ${t.node}`, ms, 'ms', polls > 1);
-      seen.push({ to: `${t.node} ${t.ip}:${udp}/udp`, answeredBy: state });
-    }
+      return { to: `${t.node} ${t.ip}:${udp}/udp`, answeredBy: state };
+    }));
     ctx.evidence.add({ check: 'udp-nodeport-outside', kind: 'counts', value: seen, text: 'WHO datagrams from this machine, outside the cluster' });
   });
 
