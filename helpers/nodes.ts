@@ -1,4 +1,5 @@
-// Cordoning for the rescheduling check: the one change the suite makes outside its
+// Nodes: which are schedulable, their addresses, and cordoning for the rescheduling
+// check. Cordoning is the one change the suite makes outside its
 // namespaces. Every cordon is recorded and undone by withCordon's finally, by the
 // signal handler, and (for a crashed run) by `svc-conformance cleanup`, which finds
 // nodes by the annotation set here.
@@ -54,4 +55,11 @@ export async function uncordonLeftovers(runId?: string): Promise<string[]> {
   });
   await Promise.all(nodes.map((n) => setUnschedulable(n.metadata!.name!, false, n.metadata!.annotations![CORDON_ANNOTATION]!)));
   return nodes.map((n) => n.metadata!.name!);
+}
+
+/** Every node's InternalIP addresses (one per family it has), with the node's name: what
+ *  node ports and external clients dial. */
+export async function nodeAddresses(): Promise<{ node: string; ip: string }[]> {
+  return (await kube().core.listNode()).items.flatMap((n) =>
+    (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => ({ node: n.metadata?.name ?? '', ip: a.address })));
 }

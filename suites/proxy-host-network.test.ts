@@ -4,6 +4,7 @@
 // (cilium/cilium#44324).
 import { describe, expect } from '@jest/globals';
 import { apply } from '../helpers/apply.ts';
+import { nodeAddresses } from '../helpers/nodes.ts';
 import { check, unmet } from '../helpers/check.ts';
 import { once, useSuite, kube, counts } from '../helpers/suite.ts';
 import { hostnameLabel, Probe, schedulableNodes } from '../helpers/probe.ts';
@@ -28,8 +29,6 @@ const setup = once(async () => {
   vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
   nodePort = (await kube().core.readNamespacedService({ name: 'web-api-nodeport', namespace: ctx.ns })).spec!.ports![0]!.nodePort!;
 });
-const nodeAddresses = async (): Promise<{ node: string; ip: string }[]> => (await kube().core.listNode()).items.flatMap((n) =>
-  (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => ({ node: n.metadata?.name ?? '', ip: a.address })));
 
 describe('host-network clients', () => {
   check('proxy.host-network.clusterip', async () => {

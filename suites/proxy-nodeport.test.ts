@@ -3,6 +3,7 @@
 // every node's InternalIP (their own node's and the others').
 import { describe, expect } from '@jest/globals';
 import { apply } from '../helpers/apply.ts';
+import { nodeAddresses } from '../helpers/nodes.ts';
 import { check } from '../helpers/check.ts';
 import { once, useSuite, kube } from '../helpers/suite.ts';
 import { rolloutReady } from '../helpers/workloads.ts';
@@ -23,11 +24,6 @@ const setup = once(async () => {
   nodePort = svc.spec?.ports?.[0]?.nodePort ?? 0;
 });
 
-/** Every node's InternalIP addresses (one per family it has), by node name. */
-async function nodeAddresses(): Promise<{ node: string; ip: string }[]> {
-  const nodes = (await kube().core.listNode()).items;
-  return nodes.flatMap((n) => (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => ({ node: n.metadata?.name ?? '', ip: a.address })));
-}
 
 describe('NodePort Service', () => {
   check('service.nodeport.default-range', async () => {

@@ -6,6 +6,7 @@
 // port reports each node's local endpoints, and Pods still reach the node port everywhere.
 import { describe, expect } from '@jest/globals';
 import { apply } from '../helpers/apply.ts';
+import { nodeAddresses } from '../helpers/nodes.ts';
 import { check } from '../helpers/check.ts';
 import { converge } from '../helpers/converge.ts';
 import { converged, counts, kube, once, useSuite } from '../helpers/suite.ts';
@@ -19,8 +20,6 @@ const local: Record<string, string[]> = {};
 let all: string[] = [];
 let readyAt = 0;
 const readSvc = (name: string) => kube().core.readNamespacedService({ name, namespace: ctx.ns });
-const nodeAddresses = async (): Promise<{ node: string; ip: string }[]> => (await kube().core.listNode()).items.flatMap((n) =>
-  (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => ({ node: n.metadata?.name ?? '', ip: a.address })));
 
 const setup = once(async () => {
   const nodes = ctx.probes.map((p) => p.node);

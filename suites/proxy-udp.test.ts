@@ -5,6 +5,7 @@
 // upstream e2e network/conntrack.go).
 import { describe, expect } from '@jest/globals';
 import { apply } from '../helpers/apply.ts';
+import { nodeAddresses } from '../helpers/nodes.ts';
 import { check } from '../helpers/check.ts';
 import { converge } from '../helpers/converge.ts';
 import { converged, counts, kube, once, useSuite } from '../helpers/suite.ts';
@@ -16,8 +17,6 @@ const N = 3;
 let web: PodState[] = [];
 let readyAt = 0;
 const readSvc = (name: string) => kube().core.readNamespacedService({ name, namespace: ctx.ns });
-const nodeAddresses = async (): Promise<{ node: string; ip: string }[]> => (await kube().core.listNode()).items.flatMap((n) =>
-  (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => ({ node: n.metadata?.name ?? '', ip: a.address })));
 
 const setup = once(async () => {
   await apply(ctx.ns, 'web-api.yaml', { REPLICAS: N });
