@@ -11,7 +11,7 @@ import { Evidence } from './evidence.ts';
 import { type ClusterFacts, detectFacts } from './facts.ts';
 import { kube } from './kube.ts';
 import { createNamespace, deleteNamespace } from './namespace.ts';
-import { installProbeBundle, type Probe, startProbes } from './probe.ts';
+import { closeSessions, installProbeBundle, type Probe, startProbes } from './probe.ts';
 import { type SliceEndpoint, slicesSettled } from './workloads.ts';
 
 export interface ExpectOptions {
@@ -92,6 +92,7 @@ export function useSuite(suite: string, opts: { probes?: number; podSecurity?: '
   }, 240_000);
   afterAll(async () => {
     ctx.evidence.write();
+    if (ctx.ns) closeSessions(ctx.ns);
     if (ctx.ns) await deleteNamespace(ctx.ns);
   }, 60_000);
   ctx.svcName = (name, ns) => `${name}.${ns ?? ctx.ns}.svc.${ctx.facts.clusterDomain}`;

@@ -481,6 +481,76 @@ function readArg<K extends CommandName>(cmd: K, arg: string | undefined): Comman
   return check<Commands[K]['args']>(COMMANDS[cmd].args, decodeArg(arg), `the ${cmd} argument`);
 }
 
+class UsageError extends Error {}
+
+/** One command's answer (the commands a suite asks; idle and serve are long-lived). */
+async function answer(cmd: string, arg: string | undefined): Promise<unknown> {
+  switch (cmd) {
+    case 'whoami': {
+      const id: ProbeIdentity = {
+        pod: process.env.POD_NAME ?? os.hostname(), ips: podIPs(),
+        resolvConf: parseResolvConf(fs.readFileSync('/etc/resolv.conf', 'utf8')),
+      };
+      return id;
+    }
+    case 'dns':
+      return Promise.all(readArg('dns', arg).map((q) => ask(q)));
+    case 'dns-watch':
+      return dnsWatch(readArg('dns-watch', arg));
+    case 'resolve':
+      return Promise.all(readArg('resolve', arg).map((n) => resolveName(n)));
+    case 'connect':
+      return connect(readArg('connect', arg));
+    case 'http-get':
+      return httpGet(readArg('http-get', arg));
+    case 'set-ready': {
+      const ready = readArg('set-ready', arg);
+      if (!ready) fs.writeFileSync(NOT_READY_FILE, '');
+      else fs.rmSync(NOT_READY_FILE, { force: true });
+      return { ready };
+    }
+    default:
+      throw new UsageError(`unknown command '${cmd}'`);
+  }
+}
+
+
+/** A session: one exec that answers many commands, so that a suite pays for one process
+ *  (and one exec through the API server, kubelet and runtime) per probe, not per question.
+ *  Requests are lines on stdin, {"id":1,"cmd":"dns","arg":"<encoded>"}; each answer is one
+ *  line, {"id":1,"result":...} or {"id":1,"error":"..."}, in the order they finish. It ends
+ *  with stdin (after the answers under way). An error no command caught ends it with {"fatal":"..."}. */
+function session(): void {
+  const fatal = (e: unknown): void => {
+    out({ fatal: (e as Error).stack ?? String(e) });
+    process.exit(1);
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
+  let buf = '';
+  let inflight = 0;
+  let ended = false;
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (chunk: string) => {
+    buf += chunk;
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const line = buf.slice(0, i).trim();
+      buf = buf.slice(i + 1);
+      if (!line) continue;
+      let req: { id?: unknown; cmd?: unknown; arg?: unknown };
+      try { req = JSON.parse(line) as typeof req; } catch { out({ error: `not a JSON request: ${line.slice(0, 200)}` }); continue; }
+      const id = req.id;
+      inflight++;
+      answer(String(req.cmd), typeof req.arg === 'string' ? req.arg : undefined)
+        .then((result) => out({ id, result }))
+        .catch((e: unknown) => out({ id, error: (e as Error).message ?? String(e) }))
+        .finally(() => { if (--inflight === 0 && ended) process.exit(0); });
+    }
+  });
+  // The end of stdin: the answers still being worked out are given, then it exits.
+  process.stdin.on('end', () => { ended = true; if (inflight === 0) process.exit(0); });
+}
+
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...args] = argv;
   switch (cmd) {
@@ -490,29 +560,8 @@ async function main(argv: string[]): Promise<void> {
       if (args.length) serve(args);
       else setInterval(() => undefined, 1 << 30);
       return;
-    case 'whoami': {
-      const id: ProbeIdentity = {
-        pod: process.env.POD_NAME ?? os.hostname(), ips: podIPs(),
-        resolvConf: parseResolvConf(fs.readFileSync('/etc/resolv.conf', 'utf8')),
-      };
-      out(id);
-      return;
-    }
-    case 'dns': {
-      const qs = readArg('dns', args[0]);
-      out(await Promise.all(qs.map((q) => ask(q))));
-      return;
-    }
-    case 'dns-watch':
-      out(await dnsWatch(readArg('dns-watch', args[0])));
-      return;
-    case 'resolve': {
-      const names = readArg('resolve', args[0]);
-      out(await Promise.all(names.map((n) => resolveName(n))));
-      return;
-    }
-    case 'connect':
-      out(await connect(readArg('connect', args[0])));
+    case 'session':
+      session();
       return;
     case 'serve':
       // SVC_DRAIN=1: keep serving after SIGTERM (a Pod draining its connections): it stays
@@ -523,19 +572,14 @@ async function main(argv: string[]): Promise<void> {
       });
       serve(args);
       return;
-    case 'http-get':
-      out(await httpGet(readArg('http-get', args[0])));
-      return;
-    case 'set-ready': {
-      const ready = readArg('set-ready', args[0]);
-      if (!ready) fs.writeFileSync(NOT_READY_FILE, '');
-      else fs.rmSync(NOT_READY_FILE, { force: true });
-      out({ ready });
-      return;
-    }
     default:
-      process.stderr.write('usage: probe idle|whoami|dns|dns-watch|resolve|connect|http-get|serve|set-ready ...\n');
-      process.exit(2);
+      try {
+        out(await answer(cmd ?? '', args[0]));
+      } catch (e) {
+        if (!(e instanceof UsageError)) throw e;
+        process.stderr.write('usage: probe idle|session|whoami|dns|dns-watch|resolve|connect|http-get|serve|set-ready ...\n');
+        process.exit(2);
+      }
   }
 }
 

@@ -10,6 +10,7 @@ import { converge } from '../helpers/converge.ts';
 import { converged, counts, kube, once, useSuite } from '../helpers/suite.ts';
 import { podsReady, serviceSlices, sliceEndpoints, type SliceEndpoint } from '../helpers/workloads.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { closeSessions } from '../helpers/probe.ts';
 
 const ctx = useSuite('proxy-terminating');
 const GRACE_S = 150;
@@ -29,6 +30,7 @@ async function slicesShow(check: string, want: { ready: string[]; servingTermina
   ctx.evidence.measure(check, `${converged(polls, 'EndpointSlices')}: ${text}`, ms, 'ms', polls > 1);
 }
 const deletePod = async (name: string, grace?: number): Promise<void> => {
+  closeSessions(ctx.ns, name); // the next command goes to the new Pod, never the old
   await kube().core.deleteNamespacedPod({ name, namespace: ctx.ns, gracePeriodSeconds: grace });
 };
 

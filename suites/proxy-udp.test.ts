@@ -11,6 +11,7 @@ import { converge } from '../helpers/converge.ts';
 import { converged, counts, kube, once, useSuite } from '../helpers/suite.ts';
 import { podsReady, rolloutReady, type PodState } from '../helpers/workloads.ts';
 import { connectFromOutside } from '../helpers/outside.ts';
+import { closeSessions } from '../helpers/probe.ts';
 
 const ctx = useSuite('proxy-udp');
 const N = 3;
@@ -86,6 +87,7 @@ describe('UDP Services', () => {
     const before = counts(await client.connect({ host: vip, port: 80, count: 5, mode: 'udp', timeoutMs: 2000, sourcePort }));
     expect(before).toEqual({ 'udp-0': 5 });
     // The backend is replaced: udp-0 goes at once, udp-1 comes up.
+    closeSessions(ctx.ns, 'udp-0'); // the next command goes to the new Pod, never the old
     await kube().core.deleteNamespacedPod({ name: 'udp-0', namespace: ctx.ns, gracePeriodSeconds: 0 });
     await apply(ctx.ns, 'pinned-backend.yaml', { NAME: 'udp-1', APP: 'udp-one', NODE: node, GRACE: 1, DRAIN: '0' });
     const [second] = await podsReady(ctx.ns, ['udp-1'], 120_000);

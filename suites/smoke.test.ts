@@ -8,6 +8,7 @@ import { apply } from '../helpers/apply.ts';
 import { useSuite, kube } from '../helpers/suite.ts';
 import { listPods, podState, rolloutReady } from '../helpers/workloads.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { closeSessions } from '../helpers/probe.ts';
 
 const ctx = useSuite('smoke');
 
@@ -72,6 +73,7 @@ describe('cluster smoke', () => {
   check('bed.statefulset.new-ip', async () => {
     await apply(ctx.ns, 'mysql.yaml', { REPLICAS: 1 });
     const [before] = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', 1);
+    closeSessions(ctx.ns, 'mysql-0'); // the next command goes to the new Pod, never the old
     await kube().core.deleteNamespacedPod({ name: 'mysql-0', namespace: ctx.ns, gracePeriodSeconds: 0 });
     const after = await waitFor('mysql-0 to come back Ready with a new IP', async () => {
       const p = (await listPods(ctx.ns, 'app=mysql')).map(podState).find((s) => s.name === 'mysql-0');

@@ -8,7 +8,7 @@ import type { DnsWatchResult } from '../probe/contract.ts';
 import { apply } from '../helpers/apply.ts';
 import { once, useSuite, kube } from '../helpers/suite.ts';
 import { withCordon } from '../helpers/nodes.ts';
-import { Probe } from '../helpers/probe.ts';
+import { Probe, closeSessions } from '../helpers/probe.ts';
 import { listPods, podState, rolloutReady, type PodState } from '../helpers/workloads.ts';
 import { runBound } from '../helpers/converge.ts';
 import { cacheAllowanceMs } from '../helpers/dns-path.ts';
@@ -78,6 +78,7 @@ describe('StatefulSet Pod rescheduling', () => {
         questions: ctx.facts.servers.map((s) => ({ name, type: 'A', server: s.ip })),
         exclude: [old.ip!], intervalMs: 100, stableMs: 3000, timeoutMs: 120_000 + bound + cacheMs,
       });
+      closeSessions(ctx.ns, old.name); // the next command goes to the new Pod, never the old
       await kube().core.deleteNamespacedPod({ name: old.name, namespace: ctx.ns, gracePeriodSeconds: 0 });
       const back = await waitFor(`${old.name} to come back Ready${multiNode ? ` on a node other than ${old.node}` : ''} with a new IP`, async () => {
         const p = (await listPods(ctx.ns, 'app=mysql')).find((x) => x.metadata?.name === old.name && !x.metadata?.deletionTimestamp);

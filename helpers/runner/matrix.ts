@@ -13,7 +13,7 @@ import yaml from 'js-yaml';
 import { REGISTRY } from '../../suites/registry.ts';
 import { claimInTitle } from '../../suites/sources.ts';
 import { cacheDir, childEnv, loadPublished, stepSummaryFile, UsageError } from '../target.ts';
-import type { Check, RunReport } from './reports.ts';
+import { readRunReport, type Check, type RunReport } from './reports.ts';
 
 const ROOT = path.dirname(path.dirname(path.dirname(fileURLToPath(import.meta.url))));
 const CLUSTER_SH = path.join(ROOT, 'cluster', 'cluster.sh');
@@ -166,7 +166,24 @@ export interface MatrixReport {
   counts: { passed: number; failed: number; skipped: number; warnings: number; columnsNotUp: number };
 }
 
-export interface MatrixOptions { reportDir: string; focus?: string; skip?: string; strict?: boolean; parallel?: string; nodeBin: string; log?: (line: string) => void }
+export interface MatrixOptions {
+  reportDir: string; focus?: string; skip?: string; strict?: boolean; parallel?: string; nodeBin: string; log?: (line: string) => void;
+  /** Columns not run again: their results are an earlier run's report dir (--column-results). */
+  earlier?: Record<string, string>;
+}
+
+/** An earlier run's report dir taken as a column: it must be the column's profile and, for a
+ *  bundled column that names one, its proxy mode (else the column would describe another run). */
+function earlierRunMismatch(col: MatrixSpec['columns'][number], runDir: string): string | undefined {
+  if (!fs.existsSync(path.join(runDir, 'results.json'))) return `${runDir} has no results.json (an earlier run's --report-dir)`;
+  const cfg = fs.readdirSync(runDir).find((f) => /^run-config-.*\.json$/.test(f));
+  if (!cfg) return `${runDir} has no run-config-*.json`;
+  const t = loadPublished(path.join(runDir, cfg));
+  if (t.privileged !== (col.profile === 'privileged')) return `${runDir} is a ${t.privileged ? 'privileged' : 'default'}-profile run; column ${col.name} is ${col.profile}`;
+  const mode = col.cluster?.proxyMode;
+  if (typeof mode === 'string' && t.cluster?.proxyMode !== mode) return `${runDir} ran against kube-proxy in ${t.cluster?.proxyMode ?? 'an unknown'} mode; column ${col.name} is ${mode}`;
+  return undefined;
+}
 
 interface Running { stop(): void }
 
@@ -197,7 +214,7 @@ export function readColumn(base: Omit<ColumnResult, 'identity' | 'dns' | 'spread
   const out: ColumnResult = { ...base, identity: {}, dns: { converged: { n: 0 }, firstLook: { n: 0 } }, spread: [], checks: {} };
   const resultsFile = path.join(runDir, 'results.json');
   if (!fs.existsSync(resultsFile)) return { ...out, state: base.state === 'ran' ? 'no-run' : base.state };
-  const r = JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as RunReport;
+  const r = readRunReport(resultsFile);
   out.counts = r.counts;
   out.runMs = r.durationMs;
   const cfgFile = fs.readdirSync(runDir).find((f) => /^run-config-.*\.json$/.test(f));
@@ -298,6 +315,18 @@ export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ r
         ? `bundled cluster: ${Object.keys(col.cluster).length ? Object.entries(col.cluster).map(([k, v]) => `${k}=${k === 'corefile' || k === 'nodeLocalDNSCorefile' ? '(Corefile in the column dir)' : typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ') : 'cluster.json defaults'}`
         : `kubeconfig ${col.kubeconfig}${col.context ? ` (context ${col.context})` : ''}`;
       const base = { name: col.name, kind: col.cluster ? 'bundled' as const : 'kubeconfig' as const, describe, profile: col.profile, log: rel(logFile) };
+      const earlier = o.earlier?.[col.name];
+      if (earlier !== undefined) {
+        const runDirEarlier = path.resolve(earlier);
+        const wrong = earlierRunMismatch(col, runDirEarlier);
+        if (wrong) throw new UsageError(`--column-results ${col.name}=${earlier}: ${wrong}`);
+        fs.writeFileSync(logFile, `# not run again: the results of the earlier run in ${runDirEarlier}\n`);
+        const c = readColumn({ ...base, describe: `${describe}; results of the earlier run in ${earlier}`, state: 'ran', exitCode: 0, reportDir: rel(runDirEarlier) }, runDirEarlier);
+        if (c.counts?.failed) c.exitCode = 1;
+        log(`svc-conformance matrix: column ${col.name}: the earlier run in ${earlier}${c.counts ? ` (${c.counts.passed} passed, ${c.counts.failed} failed, ${c.counts.warnings} warnings, ${c.counts.skipped} skipped)` : ''}`);
+        results.push(c);
+        continue;
+      }
       log(`svc-conformance matrix: column ${col.name}: ${describe}, ${col.profile} profile`);
       const args = ['--no-warnings', path.join(ROOT, 'helpers', 'runner', 'cli.ts'), 'run', '--report-dir', runDir, '--profile', col.profile];
       for (const [flag, v] of [['--focus', o.focus ?? spec.focus], ['--skip', o.skip ?? spec.skip], ['--parallel', o.parallel]] as const) if (v) args.push(flag, v);
@@ -334,12 +363,17 @@ export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ r
       fs.appendFileSync(logFile, `\n# svc-conformance ${args.slice(2).join(' ')}\n`);
       const t1 = Date.now();
       const code = control.interrupted ? 130 : await runChild(o.nodeBin, args, env, logFile, control);
-      const text = fs.readFileSync(logFile, 'utf8');
-      const closing = /^svc-conformance: \d+ passed, \d+ failed, \d+ skipped$/m.exec(text)?.[0];
-      log(`svc-conformance matrix: column ${col.name}: exit ${code} in ${((Date.now() - t1) / 1000).toFixed(1)} s${closing ? ` (${closing.replace('svc-conformance: ', '')})` : ''}`);
-      const lastError = text.split('\n').reverse().find((l) => l.startsWith('svc-conformance: ') && !/passed, .* failed|reports in|removed|preflight passed|warning\(s\)/.test(l));
-      const c = readColumn({ ...base, state: 'ran', exitCode: code, upMs, reportDir: rel(runDir), message: code === 0 ? undefined : lastError?.replace('svc-conformance: ', '') }, runDir);
-      if (c.state === 'no-run') c.logTail = tail(text);
+      const c = readColumn({ ...base, state: 'ran', exitCode: code, upMs, reportDir: rel(runDir) }, runDir);
+      const counts = c.counts ? ` (${c.counts.passed} passed, ${c.counts.failed} failed, ${c.counts.warnings} warnings, ${c.counts.skipped} skipped)` : '';
+      log(`svc-conformance matrix: column ${col.name}: exit ${code} in ${((Date.now() - t1) / 1000).toFixed(1)} s${counts}`);
+      if (c.state === 'no-run') {
+        // No results: the run stopped before its checks (preflight, usage); its log says why.
+        const text = fs.readFileSync(logFile, 'utf8');
+        c.logTail = tail(text);
+        c.message = text.split('\n').reverse().find((l) => l.startsWith('svc-conformance: ') && !/reports in|removed|preflight passed/.test(l))?.replace('svc-conformance: ', '');
+      } else if (code !== 0) {
+        c.message = c.counts?.failed ? `${c.counts.failed} check(s) failed` : `the run exited ${code}`;
+      }
       results.push(c);
     }
   } finally {

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { checkDef, type Level, type Source } from '../../suites/registry.ts';
 import { claimInTitle, idInTitle } from '../../suites/sources.ts';
 import { stepSummaryFile } from '../target.ts';
-import { arr, check, obj, oneOf, opt, str } from '../../probe/schema.ts';
+import { any, arr, check, num, obj, oneOf, opt, str } from '../../probe/schema.ts';
 
 interface JestAssertion { title: string; fullName: string; ancestorTitles: string[]; status: string; duration?: number | null; failureMessages: string[] }
 interface JestFile { name: string; assertionResults: JestAssertion[]; message?: string; status: string }
@@ -101,6 +101,31 @@ export function collect(results: JestJson[], evidenceDir: string, meta: { runId:
     warnings: checks.filter((c) => c.status === 'warning').length,
   };
   return { runId: meta.runId, cluster: meta.cluster, startedAt: new Date(Date.now() - meta.durationMs).toISOString(), durationMs: meta.durationMs, counts, checks, suiteErrors, evidence };
+}
+
+const COUNTS = obj({ passed: num, failed: num, skipped: num, warnings: num });
+const RUN_REPORT = obj({
+  runId: str, cluster: str, startedAt: str, durationMs: num, counts: COUNTS,
+  checks: arr(obj({ id: opt(str), suite: str, classname: str, name: str, status: oneOf('passed', 'failed', 'skipped', 'warning', 'informational'), durationMs: num, skipReason: opt(str), failure: opt(str) })),
+  suiteErrors: arr(obj({ suite: str, message: str })),
+  evidence: arr(any),
+});
+
+/** A run's results.json (written by writeReports), validated: the matrix and the test
+ *  command read runs only through this. */
+export function readRunReport(file: string): RunReport {
+  let v: unknown;
+  try { v = JSON.parse(fs.readFileSync(file, 'utf8')); } catch (e) { throw new Error(`cannot read the run results ${file}: ${(e as Error).message}`); }
+  return check<RunReport>(RUN_REPORT, v, `the run results ${file}`);
+}
+
+/** The lines that close a run, `npm test` and a matrix: the warnings (expected-level
+ *  checks that failed) on their own line, never counted as passed, then the counts. */
+export function closingLines(c: RunReport['counts'], warningIds: string[] = []): string[] {
+  const w = c.warnings
+    ? [`svc-conformance: ${c.warnings} warning(s): expected-level checks that failed (documented default behaviour the specification leaves open; --strict fails them)${warningIds.length ? `: ${warningIds.join(', ')}` : ''}`]
+    : [];
+  return [...w, `svc-conformance: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped`];
 }
 
 const xml = (s: string): string => s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!)
