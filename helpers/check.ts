@@ -36,6 +36,7 @@ export function unmet(requires: Requirement[] = []): string | undefined {
     if (r === 'privileged' && !t.privileged) return 'privileged profile not enabled (--profile privileged / SVC_PRIVILEGED=1)';
     if (r === 'kube-proxy' && c.kubeProxy !== 'present') return 'no kube-proxy in this cluster (no k8s-app=kube-proxy Pods in kube-system)';
     if (r === 'outside-host' && !t.outsideNetwork) return 'needs a host outside the cluster: a Docker network the nodes are on (the kind target sets it; --outside-network NAME / SVC_OUTSIDE_NETWORK for a kind cluster of your own)';
+    if (r === 'service-range' && !c.serviceCIDRs?.length) return `the Service range is not known: ${c.serviceCIDRsFrom ?? 'not detected (outside a run)'}`;
     if (r === 'zones' && (c.zones ?? 0) < 2) return `needs schedulable nodes in two zones or more (topology.kubernetes.io/zone); the cluster has ${c.zones ?? 0}`;
     if (r === 'prefer-same-node') {
       const minor = /^v1\.(\d+)\./.exec(c.version)?.[1];

@@ -24,6 +24,16 @@ describe('converge', () => {
     expect((err as NotConverged).elapsedMs).toBeGreaterThanOrEqual(120);
   });
 
+  test('a wrong answer that never changed during the bound is reported as a stable wrong answer, not as slow', async () => {
+    const err = await converge('x.example A to be NXDOMAIN', async () => ({ ok: false, state: { rcode: 'NOERROR', answers: ['x.example A 10.0.0.1'] } }), { kind: 'DNS', boundMs: 100, boundName: 'b', intervalMs: 10 }).catch((e: unknown) => e);
+    const msg = (err as Error).message;
+    expect(msg).toMatch(/^DNS: the same wrong answer for the whole bound of 100 ms \(b\): x\.example A to be NXDOMAIN\.\nA stable wrong answer, not a slow one: all \d+ observations, from \d+ ms to \d+ ms after the change, were this one:\n/);
+    expect(msg).toContain('x.example A 10.0.0.1');
+    // One look only (a change long past its bound) is not called stable.
+    const once = await converge('y', async () => ({ ok: false, state: 'wrong' }), { kind: 'DNS', boundMs: 10, boundName: 'b', since: Date.now() - 60_000 }).catch((e: unknown) => e);
+    expect((once as Error).message).toMatch(/^DNS not converged within 10 ms/);
+  });
+
   test('an observation that throws is reported as such; a fatal one stops the wait at once', async () => {
     const err = await converge('x', async () => { throw new Error('connection refused'); }, { kind: 'DNS', boundMs: 60, boundName: 'b', intervalMs: 10 }).catch((e: unknown) => e);
     expect((err as Error).message).toContain('the last observation failed: connection refused');

@@ -3,7 +3,8 @@
 // wait for the cluster to reach the expected state, bounded by a stated bound and
 // measured from the change; the exact assertion comes after it. A cluster that is slow
 // is reported as slow ("not converged within N ms", with the last state seen), never
-// as a wrong answer. The bounds are verdicts, so SVC_TIMEOUT_SCALE does not stretch them.
+// as a wrong answer; one that gave the same wrong answer from the first look to the last
+// is reported as that ("the same wrong answer for the whole bound"). The bounds are verdicts, so SVC_TIMEOUT_SCALE does not stretch them.
 import type { Observation } from './wait.ts';
 import { currentTarget } from './target.ts';
 import { describeState as describe, sleep } from './wait.ts';
@@ -53,6 +54,13 @@ export async function converge<T>(what: string, observe: () => Promise<Observati
   let last: T | undefined;
   let lastError: string | undefined;
   let observed = false;
+  // Whether every wrong observation looked the same: a state that never changed during the
+  // whole bound is a stable wrong answer, not a slow one, and the failure says so.
+  let firstText: string | undefined;
+  let firstMs = 0;
+  let wrong = 0;
+  let changed = false;
+  const text = (state: T): string => (opts.render ? opts.render(state) : describe(state));
   for (let polls = 1; ; polls++) {
     try {
       const o = await observe();
@@ -60,17 +68,25 @@ export async function converge<T>(what: string, observe: () => Promise<Observati
       last = o.state;
       observed = true;
       lastError = undefined;
+      const t = text(o.state);
+      if (wrong++ === 0) { firstText = t; firstMs = Date.now() - since; } else if (t !== firstText) changed = true;
     } catch (e) {
       if ((e as { fatal?: boolean }).fatal) throw e;
       lastError = (e as Error).message;
+      changed = true;
     }
     const now = Date.now();
     if (now >= deadline) {
       const elapsed = now - since;
-      const state = lastError !== undefined ? `the last observation failed: ${lastError}` : observed ? (opts.render ? opts.render(last as T) : describe(last)) : '(nothing observed)';
+      if (wrong > 1 && !changed) {
+        throw new NotConverged(
+          `${opts.kind}: the same wrong answer for the whole bound of ${boundMs} ms (${boundName}): ${what}.\n` +
+          `A stable wrong answer, not a slow one: all ${wrong} observations, from ${firstMs} ms to ${elapsed} ms after the change, were this one:\n${firstText}`, last, elapsed);
+      }
+      const state = lastError !== undefined ? `the last observation failed: ${lastError}` : observed ? text(last as T) : '(nothing observed)';
       throw new NotConverged(
         `${opts.kind} not converged within ${boundMs} ms (${boundName}): ${what}.\n` +
-        `Still not as expected ${elapsed} ms after the change. Last observed state:\n${state}`, last, elapsed);
+        `Still not as expected ${elapsed} ms after the change; the state changed while it was watched. Last observed state:\n${state}`, last, elapsed);
     }
     await sleep(Math.min(opts.intervalMs ?? 200, Math.max(0, deadline - now)));
   }

@@ -67,6 +67,10 @@ export interface DetectedCluster {
   dnsPath?: DnsPath;
   /** Why the DNS path could not be detected (the checks then treat the resolver as the Service). */
   dnsPathError?: string;
+  /** The Service ranges the API serves (networking.k8s.io/v1 ServiceCIDR, Kubernetes >= 1.33),
+   *  else the bundled cluster's; absent when neither is known (serviceCIDRsFrom says why). */
+  serviceCIDRs?: string[];
+  serviceCIDRsFrom?: string;
 }
 
 export interface Target {

@@ -49,6 +49,8 @@ rc=0; units=(); runs=(); matrices=()
 # run NAME [flags]: one `svc-conformance run`, its reports in $REPORTS/NAME.
 run() { local dir="$REPORTS/$1"; shift; svc run --report-dir "$dir" "$@" || rc=$?; runs+=("$dir/results.json"); }
 # The least-privilege kubeconfig of the bundled cluster (manifests/rbac/).
+# Its token stays out of the reports (a temporary dir, removed at the end).
+sa_dir=$(mktemp -d); trap 'rm -rf "$sa_dir"' EXIT
 sa() { KUBECONFIG=/var/lib/svc-conformance/cluster/admin.conf bash scripts/sa-kubeconfig.sh "$@"; }
 profile=default; [ "${SVC_PRIVILEGED:-0}" = 1 ] && profile=privileged
 
@@ -59,7 +61,7 @@ if [ "${SVC_TARGET:-}" = kind ]; then
   run main "${kind_flags[@]}"
 elif [ $bundled = 1 ]; then
   echo "test: the $profile profile as the ServiceAccount manifests/rbac/ binds"
-  if kc=$(sa up "$REPORTS/main" "$profile"); then run main --kubeconfig "$kc" --profile "$profile"; else rc=3; echo "test: could not make the ServiceAccount's kubeconfig (see above)" >&2; fi
+  if kc=$(sa up "$sa_dir/main" "$profile"); then run main --kubeconfig "$kc" --profile "$profile"; else rc=3; echo "test: could not make the ServiceAccount's kubeconfig (see above)" >&2; fi
   sa down >/dev/null 2>&1
 else
   run main
@@ -74,7 +76,7 @@ if [ "${SVC_ALSO_ONE_NODE:-0}" = 1 ] && [ $bundled = 1 ]; then
   # kind's default: one node. The whole default profile again, on a 1-node cluster.
   echo "test: the default profile again, on a 1-node bundled cluster, as the ServiceAccount"
   bash cluster/cluster.sh down && SVC_NODES=1 bash cluster/cluster.sh up || { echo "test: the 1-node cluster did not come up" >&2; exit 3; }
-  if kc=$(sa up "$REPORTS/one-node" default); then run one-node --kubeconfig "$kc" --profile default; else rc=3; fi
+  if kc=$(sa up "$sa_dir/one-node" default); then run one-node --kubeconfig "$kc" --profile default; else rc=3; fi
   sa down >/dev/null 2>&1
 fi
 if [ "${SVC_ALSO_KIND:-0}" = 1 ] && [ $bundled = 1 ]; then

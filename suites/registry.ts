@@ -37,7 +37,7 @@ const L4_WHY = 'The Service API and kube-proxy balance connections, not requests
 /** The non-table checks, suite by suite (the DNS table rows follow from dns-table.ts). */
 const CHECKS: CheckDef[] = [
   // clusterip
-  { id: 'service.clusterip.vip-from-range', suite: 'clusterip', level: 'required', claim: 'a ClusterIP Service gets a virtual IP from the Service range that is no Pod\'s IP', source: src.serviceDoc('type ClusterIP', '#type-clusterip') },
+  { id: 'service.clusterip.vip-from-range', suite: 'clusterip', level: 'required', claim: 'a ClusterIP Service gets a virtual IP from the Service range that is no Pod\'s IP', source: src.serviceDoc('type ClusterIP', '#type-clusterip'), requires: ['service-range'] },
   { id: 'proxy.clusterip.connect', suite: 'clusterip', level: 'required', claim: 'connections through the virtual IP reach a backend Pod, not the address dialled, from every node', source: src.vipDoc('virtual IP mechanism'), e2e: e2e.svc('should serve a basic endpoint from pods', true) },
   // headless
   { id: 'service.headless.no-vip', suite: 'headless', level: 'required', claim: 'a headless Service has no virtual IP: spec.clusterIP is None', source: src.serviceDoc('headless Services', '#headless-services') },

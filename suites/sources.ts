@@ -3,7 +3,7 @@
 // and by the reports, which run outside Jest. Nothing here runs anything.
 export type Level = 'required' | 'expected' | 'informational';
 /** What a check needs from the cluster or the run; detected once per run. */
-export type Requirement = 'multi-node' | 'ipv6' | 'kube-proxy' | 'privileged' | 'proxy-rules-readable' | 'outside-host' | 'outside-client' | 'zones' | 'prefer-same-node' | 'dns-cache';
+export type Requirement = 'multi-node' | 'ipv6' | 'kube-proxy' | 'privileged' | 'proxy-rules-readable' | 'outside-host' | 'outside-client' | 'zones' | 'prefer-same-node' | 'dns-cache' | 'service-range';
 
 export interface Source {
   title: string;

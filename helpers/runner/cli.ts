@@ -267,6 +267,10 @@ async function runCommand(o: Options): Promise<number> {
   let results: JestJson[] = [];
   try { results = [JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as JestJson]; } catch { /* no results: a crash */ }
   const report = collect(results, target.evidenceDir, { runId, cluster: `${cluster.server} (${dnsPathLine(cluster)})`, durationMs: Date.now() - started });
+  // Jest ended without its results (a crash, an error in its global setup or teardown):
+  // that is a failure of the run, never a run of zero checks.
+  if (!results.length) report.suiteErrors.push({ suite: 'jest', message: `Jest exited ${code} without writing its results to ${jsonFile} (its output above says why)` });
+  report.counts.failed += results.length ? 0 : 1;
   const files = writeReports(reportDir, report);
   process.stdout.write(`svc-conformance: reports in ${reportDir}: ${files.map((f) => path.basename(f)).join(', ')}\n`);
   process.stdout.write(`${closingLines(report.counts, report.checks.filter((c) => c.status === 'warning').map((c) => c.id ?? c.name)).join('\n')}\n`);

@@ -34,6 +34,7 @@ export const DEFAULT_PERMISSIONS: Permission[] = [
   ...['create', 'get', 'patch'].map((verb) => ({ verb, group: '', resource: 'endpoints', why: 'hand-made Endpoints' })),
   ...['create', 'get', 'list', 'patch'].map((verb) => ({ verb, group: 'discovery.k8s.io', resource: 'endpointslices', why: 'EndpointSlice checks' })),
   ...['create', 'get', 'list', 'patch'].flatMap((verb) => ['deployments', 'statefulsets'].map((resource) => ({ verb, group: 'apps', resource, why: 'backends' }))),
+  { verb: 'list', group: 'networking.k8s.io', resource: 'servicecidrs', why: 'the Service range (service.clusterip.vip-from-range)' },
   ...['get', 'list', 'patch'].map((verb) => ({ verb, group: '', resource: 'nodes', why: 'probes per node; cordon for the rescheduling check' })),
 ];
 
@@ -142,7 +143,22 @@ async function detect(t: Target, server: string, version: string): Promise<Detec
     }
   }
   const zones = new Set(nodes.items.filter(isSchedulable).map((n) => n.metadata?.labels?.['topology.kubernetes.io/zone']).filter(Boolean)).size;
-  return { server, version, schedulableNodes: nodes.items.filter(isSchedulable).length, zones, ipFamilies: dns?.spec?.ipFamilies ?? ['IPv4'], kubeProxy, proxyMode, dnsImages: images(dnsPods), kubeProxyImages: images(proxies) };
+  return { server, version, schedulableNodes: nodes.items.filter(isSchedulable).length, zones, ipFamilies: dns?.spec?.ipFamilies ?? ['IPv4'], kubeProxy, proxyMode, dnsImages: images(dnsPods), kubeProxyImages: images(proxies), ...await serviceRanges(t) };
+}
+
+/** The Service ranges: from the API (ServiceCIDR objects) where it serves them, else from
+ *  the bundled cluster's profile; otherwise unknown, with why. */
+async function serviceRanges(t: Target): Promise<{ serviceCIDRs?: string[]; serviceCIDRsFrom: string }> {
+  try {
+    const list = await kube().kc.makeApiClient(k8s.NetworkingV1Api).listServiceCIDR();
+    const cidrs = [...new Set(list.items.flatMap((c) => c.spec?.cidrs ?? []))];
+    if (cidrs.length) return { serviceCIDRs: cidrs, serviceCIDRsFrom: `the API: ServiceCIDR ${list.items.map((c) => c.metadata?.name).join(', ')}` };
+  } catch (e) {
+    if (t.profile) return { serviceCIDRs: [t.profile.serviceCIDR], serviceCIDRsFrom: 'the bundled cluster\'s profile' };
+    return { serviceCIDRsFrom: `the API does not serve networking.k8s.io/v1 ServiceCIDR (Kubernetes >= 1.33): ${apiErrorText(e)}` };
+  }
+  if (t.profile) return { serviceCIDRs: [t.profile.serviceCIDR], serviceCIDRsFrom: 'the bundled cluster\'s profile' };
+  return { serviceCIDRsFrom: 'the API lists no ServiceCIDR' };
 }
 
 /** The DNS path (helpers/dns-path.ts), from one probe Pod: the Pod's resolver, the DNS
