@@ -5,7 +5,9 @@ import { describe, expect, test } from '@jest/globals';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cacheLags, collect, htmlReport, junit, markdown, type JestJson } from './reports.ts';
+import * as os from 'node:os';
+import { cacheLags, closingLines, collect, htmlReport, junit, markdown, readRunReport, writeReports, type JestJson } from './reports.ts';
+import { tally } from './tally.ts';
 
 const dir = path.join(path.dirname(path.dirname(fileURLToPath(import.meta.url))), 'testdata', 'run-extra-names');
 const jest = JSON.parse(fs.readFileSync(path.join(dir, 'jest.json'), 'utf8')) as JestJson;
@@ -47,5 +49,23 @@ describe('a cache in front of the replicas', () => {
     expect(cacheLags(r)).toEqual([{ check: 'dns.cache.ttl-honoured', ms: 28346, name: expect.stringMatching(/^DNS cache lag behind the replicas \(allowed: the TTL, 30 s\): cached-name\..* A$/) as unknown as string }]);
     expect(markdown(r)).toMatch(/## DNS cache lag behind the replicas[\s\S]*- `dns\.cache\.ttl-honoured` 28346 ms/);
     expect(htmlReport(r)).toMatch(/<table id="cache-lag">.*<code>dns\.cache\.ttl-honoured<\/code><\/td><td>28346 ms/);
+  });
+
+  test('one closing line for run, npm test and matrix: warnings on their own line, never counted as passed', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'svc-reports-'));
+    writeReports(out, report);
+    const back = readRunReport(path.join(out, 'results.json'));
+    expect(back.counts).toEqual(report.counts);
+    expect(report.counts.warnings).toBeGreaterThan(0);
+    const lines = closingLines(back.counts, ['a.b']);
+    expect(lines).toEqual([expect.stringMatching(/^svc-conformance: \d+ warning\(s\): expected-level checks that failed .*: a\.b$/), `svc-conformance: ${report.counts.passed} passed, ${report.counts.failed} failed, ${report.counts.skipped} skipped`]);
+    // The test command's tally over the same run plus a Jest run of the tool's own tests.
+    const t = tally({ jest: [path.join(dir, 'jest.json')], runs: [path.join(out, 'results.json')], matrices: [] });
+    expect(t.lines.at(-1)).toBe(`svc-conformance: ${report.counts.passed + jest.numPassedTests} passed, ${report.counts.failed + jest.numFailedTests} failed, ${report.counts.skipped + jest.numPendingTests} skipped`);
+    expect(t.lines.filter((l) => l.startsWith('test: warning (expected level) ')).length).toBe(report.counts.warnings);
+    // A run that left no results is a failure, never a run of nothing.
+    const missing = tally({ jest: [], runs: [path.join(out, 'nope.json')], matrices: [] });
+    expect({ failed: missing.failed, last: missing.lines.at(-1) }).toEqual({ failed: true, last: 'svc-conformance: 0 passed, 1 failed, 0 skipped' });
+    fs.rmSync(out, { recursive: true, force: true });
   });
 });
