@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// svc-conformance CLI shim: runs helpers/runner/cli.ts on a Node that can (>= 22.19,
+// svc-conformance CLI shim: runs helpers/cli/cli.ts on a Node that can (>= 22.19,
 // with TypeScript type stripping), using the node@24 that npm ci installs when the
 // machine's Node is older.
 'use strict';
@@ -16,7 +16,7 @@ if (!ok && !fs.existsSync(bundled)) {
   console.error(`svc-conformance: needs Node >= 22.19 (this is ${process.version}); run 'npm ci' in ${root} to get node@24`);
   process.exit(2);
 }
-const child = spawn(node, ['--no-warnings', path.join(root, 'helpers', 'runner', 'cli.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
+const child = spawn(node, ['--no-warnings', path.join(root, 'helpers', 'cli', 'cli.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
 // The CLI handles interrupts itself (stops the run, removes its namespaces): pass them on.
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 130 : 1)));

@@ -36,7 +36,7 @@ for i in 1 2 3 4 5; do
 done
 S
 t=$(now)
-"$NODE" --no-warnings helpers/kind/cli.ts exec --image "$image" --nodes 3 --timings "$out/timings.json" -- bash "$out/sample.sh" > "$out/memory.txt" 2>"$out/kind.log"
+"$NODE" --no-warnings helpers/targets/kind/cli.ts exec --image "$image" --nodes 3 --timings "$out/timings.json" -- bash "$out/sample.sh" > "$out/memory.txt" 2>"$out/kind.log"
 cycle_s=$(since "$t")
 mem=$(sort -n "$out/memory.txt" | sed -n 3p)
 

@@ -20,13 +20,13 @@ cfg="$out/single-config.json"
   const m = readMatrix(process.argv[2]);
   const c = m.columns.find((x) => x.cluster);
   process.stdout.write(JSON.stringify({ name: c.name, profile: c.profile, cluster: c.cluster }));
-' "$PWD/helpers/runner/matrix.ts" "$file" > "$out/single.json"
+' "$PWD/helpers/matrix/matrix.ts" "$file" > "$out/single.json"
 jq .cluster "$out/single.json" > "$cfg"
 profile=$(jq -r .profile "$out/single.json")
 t=$(now); SVC_CLUSTER_CONFIG=$cfg bash cluster/cluster.sh up >"$out/single-up.log" 2>&1; up_s=$(since "$t")
-t=$(now); SVC_CLUSTER_CONFIG=$cfg "$NODE" --no-warnings helpers/runner/cli.ts run --local --profile "$profile" --report-dir "$out/single" >"$out/single-run.log" 2>&1; run_rc=$?; run_s=$(since "$t")
+t=$(now); SVC_CLUSTER_CONFIG=$cfg "$NODE" --no-warnings helpers/cli/cli.ts run --local --profile "$profile" --report-dir "$out/single" >"$out/single-run.log" 2>&1; run_rc=$?; run_s=$(since "$t")
 bash cluster/cluster.sh down >/dev/null 2>&1
-t=$(now); "$NODE" --no-warnings helpers/runner/cli.ts matrix "$file" --report-dir "$out/matrix" >"$out/matrix.log" 2>&1; m_rc=$?; m_s=$(since "$t")
+t=$(now); "$NODE" --no-warnings helpers/cli/cli.ts matrix "$file" --report-dir "$out/matrix" >"$out/matrix.log" 2>&1; m_rc=$?; m_s=$(since "$t")
 {
   echo "# Matrix against single runs ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
   echo

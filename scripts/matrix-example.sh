@@ -11,4 +11,4 @@ out=${1:-reports/matrix-example}
 cache=${SVC_CACHE_DIR:-/var/cache/svc-conformance}
 SVC_K8S_VERSION=v1.36.3 bash cluster/build.sh
 [ -f "$cache/images/coredns-custom-v1.14.7.tar" ] || bash cluster/dns-image.sh "$cache/images/coredns-custom-v1.14.7.tar" --version v1.14.7
-exec node_modules/.bin/node --no-warnings helpers/runner/cli.ts matrix examples/matrix/example.yaml --report-dir "$out"
+exec node_modules/.bin/node --no-warnings helpers/cli/cli.ts matrix examples/matrix/example.yaml --report-dir "$out"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (npm test): the unit tests, then `svc-conformance run` (the one run
-# pipeline: helpers/runner/cli.ts) against the target cluster. Without KUBECONFIG the
+# pipeline: helpers/cli/cli.ts) against the target cluster. Without KUBECONFIG the
 # target is the bundled cluster, brought up first when it is not running (needs root), and
 # the run goes as the ServiceAccount that manifests/rbac/ binds (least privilege);
 # SVC_TARGET=kind makes it `run --kind` (a kind cluster started by testcontainers and
@@ -24,7 +24,7 @@ NODE=node_modules/.bin/node
 REPORTS=${SVC_REPORT_DIR:-reports}
 mkdir -p "$REPORTS"
 jest() { env NODE_OPTIONS=--experimental-vm-modules "$NODE" node_modules/jest/bin/jest.js "$@"; }
-svc() { "$NODE" --no-warnings helpers/runner/cli.ts "$@"; }
+svc() { "$NODE" --no-warnings helpers/cli/cli.ts "$@"; }
 if [ -n "${SVC_TARGET:-}" ] && [ "$SVC_TARGET" != bundled ] && [ "$SVC_TARGET" != kind ]; then echo "test: SVC_TARGET must be kind or bundled (got '$SVC_TARGET')" >&2; exit 2; fi
 kind_flags=(--kind --kind-nodes "${SVC_KIND_NODES:-3}" --kind-proxy-mode "${SVC_KIND_PROXY_MODE:-iptables}")
 [ -n "${SVC_KIND_IMAGE:-}" ] && kind_flags+=(--kind-image "$SVC_KIND_IMAGE")
@@ -38,7 +38,7 @@ fi
 if [ $# -gt 0 ]; then
   # A developer's run: Jest on what the arguments select (on kind: inside `kind exec`).
   if [ "${SVC_TARGET:-}" = kind ]; then
-    exec "$NODE" --no-warnings helpers/kind/cli.ts exec --nodes "${SVC_KIND_NODES:-3}" --proxy-mode "${SVC_KIND_PROXY_MODE:-iptables}" \
+    exec "$NODE" --no-warnings helpers/targets/kind/cli.ts exec --nodes "${SVC_KIND_NODES:-3}" --proxy-mode "${SVC_KIND_PROXY_MODE:-iptables}" \
       ${SVC_KIND_IMAGE:+--image "$SVC_KIND_IMAGE"} -- env -u SVC_TARGET bash scripts/test.sh "$@"
   fi
   jest --selectProjects unit cluster "$@"
@@ -100,6 +100,6 @@ if [ "${SVC_LIFECYCLE:-0}" = 1 ] && [ $bundled = 1 ]; then
   units+=("$REPORTS/jest-lifecycle.json")
 fi
 # One closing line over the tool's own tests (Jest), every run and every matrix column,
-# counted as `run` counts (helpers/runner/tally.ts).
-"$NODE" --no-warnings helpers/runner/tally.ts --jest "${units[@]}" --runs "${runs[@]}" --matrices "${matrices[@]}" || { [ $rc = 0 ] && rc=1; }
+# counted as `run` counts (helpers/results/tally.ts).
+"$NODE" --no-warnings helpers/results/tally.ts --jest "${units[@]}" --runs "${runs[@]}" --matrices "${matrices[@]}" || { [ $rc = 0 ] && rc=1; }
 exit $rc

@@ -2,13 +2,13 @@
 // one address, from every node and at every CoreDNS replica (rows in dns-table.ts);
 // traffic to it reaches the backends behind it.
 import { describe, expect } from '@jest/globals';
-import { apply } from '../helpers/apply.ts';
-import { check } from '../helpers/check.ts';
-import { dnsRows } from '../helpers/dns-rows.ts';
-import { once, useSuite, kube } from '../helpers/suite.ts';
-import { rolloutReady } from '../helpers/workloads.ts';
-import { inCidr } from '../helpers/net.ts';
-import { detected } from '../helpers/target.ts';
+import { apply } from '../helpers/cluster/apply.ts';
+import { check } from '../helpers/harness/check.ts';
+import { dnsRows } from '../helpers/harness/dns-rows.ts';
+import { once, useSuite, kube } from '../helpers/harness/suite.ts';
+import { rolloutReady } from '../helpers/cluster/workloads.ts';
+import { inCidr } from '../helpers/lib/net.ts';
+import { detected } from '../helpers/config/target.ts';
 import { isIP } from 'node:net';
 
 const ctx = useSuite('clusterip');

@@ -5,10 +5,10 @@
 // the bound, the caches within the bound plus the TTL, and the caches' lag is reported.
 // Runs where the preflight found a cache (requirement dns-cache).
 import { describe } from '@jest/globals';
-import { check } from '../helpers/check.ts';
-import { apply } from '../helpers/apply.ts';
-import { useSuite } from '../helpers/suite.ts';
-import { detected } from '../helpers/target.ts';
+import { check } from '../helpers/harness/check.ts';
+import { apply } from '../helpers/cluster/apply.ts';
+import { useSuite } from '../helpers/harness/suite.ts';
+import { detected } from '../helpers/config/target.ts';
 
 const ctx = useSuite('dns-cache');
 const BEFORE = '192.0.2.10';

@@ -2,10 +2,10 @@
 // and a switch to ClusterIP are followed within the bound. Targets lie under .invalid,
 // which nothing resolves; the probe only ever asks the cluster's own DNS servers.
 import { describe } from '@jest/globals';
-import { check } from '../helpers/check.ts';
-import { dnsRows } from '../helpers/dns-rows.ts';
-import { apply, applyObjects } from '../helpers/apply.ts';
-import { kube, once, useSuite } from '../helpers/suite.ts';
+import { check } from '../helpers/harness/check.ts';
+import { dnsRows } from '../helpers/harness/dns-rows.ts';
+import { apply, applyObjects } from '../helpers/cluster/apply.ts';
+import { kube, once, useSuite } from '../helpers/harness/suite.ts';
 
 const ctx = useSuite('dns-externalname', { probes: 2 });
 const FIRST = 'db.first.svc-conformance.invalid';

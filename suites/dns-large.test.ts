@@ -2,11 +2,11 @@
 // Without EDNS0 the UDP answer is truncated (TC) and the TCP answer holds all 60; with
 // EDNS0 at 4096 the UDP answer holds all 60; every record matches the ready set.
 import { describe, expect } from '@jest/globals';
-import { check } from '../helpers/check.ts';
-import { apply } from '../helpers/apply.ts';
-import { answerSet, assertAnswers, formatAnswer } from '../helpers/dns.ts';
-import { once, useSuite } from '../helpers/suite.ts';
-import { rolloutReady } from '../helpers/workloads.ts';
+import { check } from '../helpers/harness/check.ts';
+import { apply } from '../helpers/cluster/apply.ts';
+import { answerSet, assertAnswers, formatAnswer } from '../helpers/lib/dns.ts';
+import { once, useSuite } from '../helpers/harness/suite.ts';
+import { rolloutReady } from '../helpers/cluster/workloads.ts';
 
 const ctx = useSuite('dns-large', { probes: 1 });
 const N = 60;

@@ -3,12 +3,12 @@
 // (NOERROR, no answer, SOA in authority) for a type a name lacks, and the SOA's
 // minimum TTL reported.
 import { describe, expect } from '@jest/globals';
-import { check } from '../helpers/check.ts';
-import { dnsRows } from '../helpers/dns-rows.ts';
-import { apply } from '../helpers/apply.ts';
-import { kube, once, useSuite } from '../helpers/suite.ts';
-import { rolloutReady, serviceSlices, sliceEndpoints } from '../helpers/workloads.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { check } from '../helpers/harness/check.ts';
+import { dnsRows } from '../helpers/harness/dns-rows.ts';
+import { apply } from '../helpers/cluster/apply.ts';
+import { kube, once, useSuite } from '../helpers/harness/suite.ts';
+import { rolloutReady, serviceSlices, sliceEndpoints } from '../helpers/cluster/workloads.ts';
+import { waitFor } from '../helpers/cluster/wait.ts';
 
 const ctx = useSuite('dns-negative', { probes: 2 });
 

@@ -2,11 +2,11 @@
 // StatefulSet are published in the A answer and under their per-Pod names; without it
 // they are absent; toggling the flag is followed within the bound.
 import { describe } from '@jest/globals';
-import { check } from '../helpers/check.ts';
-import { apply } from '../helpers/apply.ts';
-import { once, useSuite } from '../helpers/suite.ts';
-import { listPods, podState, type PodState } from '../helpers/workloads.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { check } from '../helpers/harness/check.ts';
+import { apply } from '../helpers/cluster/apply.ts';
+import { once, useSuite } from '../helpers/harness/suite.ts';
+import { listPods, podState, type PodState } from '../helpers/cluster/workloads.ts';
+import { waitFor } from '../helpers/cluster/wait.ts';
 
 const ctx = useSuite('dns-not-ready', { probes: 2 });
 let pods: PodState[] = [];

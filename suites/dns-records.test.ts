@@ -2,14 +2,14 @@
 // and headless Services, PTR for ClusterIPs and StatefulSet Pods, case-insensitive
 // names, and every CoreDNS replica agreeing on every answer.
 import { describe, expect } from '@jest/globals';
-import { check } from '../helpers/check.ts';
-import { dnsRows } from '../helpers/dns-rows.ts';
-import { apply, applyObjects } from '../helpers/apply.ts';
-import { answerSet, formatAnswer, norm } from '../helpers/dns.ts';
-import { reverseName } from '../helpers/net.ts';
-import { converged, once, useSuite, kube } from '../helpers/suite.ts';
-import { converge } from '../helpers/converge.ts';
-import { rolloutReady, type PodState } from '../helpers/workloads.ts';
+import { check } from '../helpers/harness/check.ts';
+import { dnsRows } from '../helpers/harness/dns-rows.ts';
+import { apply, applyObjects } from '../helpers/cluster/apply.ts';
+import { answerSet, formatAnswer, norm } from '../helpers/lib/dns.ts';
+import { reverseName } from '../helpers/lib/net.ts';
+import { converged, once, useSuite, kube } from '../helpers/harness/suite.ts';
+import { converge } from '../helpers/cluster/converge.ts';
+import { rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
 
 const ctx = useSuite('dns-records', { probes: 2 });
 let pods: PodState[] = [];

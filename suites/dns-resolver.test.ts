@@ -2,9 +2,9 @@
 // path and ndots the kubelet writes), the short forms svc, svc.ns and svc.ns.svc resolve
 // from a Pod in the namespace.
 import { describe, expect } from '@jest/globals';
-import { check } from '../helpers/check.ts';
-import { apply } from '../helpers/apply.ts';
-import { useSuite, kube } from '../helpers/suite.ts';
+import { check } from '../helpers/harness/check.ts';
+import { apply } from '../helpers/cluster/apply.ts';
+import { useSuite, kube } from '../helpers/harness/suite.ts';
 
 const ctx = useSuite('dns-resolver', { probes: 1 });
 

@@ -2,10 +2,10 @@
 // kubernetes.io/service-name, listing exactly the ready Pods with ready conditions;
 // headless Services' slices carry service.kubernetes.io/headless.
 import { describe, expect } from '@jest/globals';
-import { check } from '../helpers/check.ts';
-import { apply } from '../helpers/apply.ts';
-import { once, useSuite } from '../helpers/suite.ts';
-import { rolloutReady, serviceSlices, type PodState } from '../helpers/workloads.ts';
+import { check } from '../helpers/harness/check.ts';
+import { apply } from '../helpers/cluster/apply.ts';
+import { once, useSuite } from '../helpers/harness/suite.ts';
+import { rolloutReady, serviceSlices, type PodState } from '../helpers/cluster/workloads.ts';
 
 const ctx = useSuite('endpointslices', { probes: 1 });
 let pods: PodState[] = [];

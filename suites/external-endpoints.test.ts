@@ -4,16 +4,16 @@
 // on the kind target: a TCP server container beside the nodes, on their Docker network.
 import { afterAll, describe, expect } from '@jest/globals';
 import { GenericContainer, ImageName, Wait, getContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
-import { PROBE_BUNDLE } from '../helpers/probe.ts';
-import { currentTarget } from '../helpers/target.ts';
-import { decideRyuk } from '../helpers/kind/provider.ts';
-import { check } from '../helpers/check.ts';
-import { dnsRows } from '../helpers/dns-rows.ts';
-import { apply } from '../helpers/apply.ts';
-import { BY_NAME_TIMEOUT_MS, converged, once, useSuite } from '../helpers/suite.ts';
-import { serviceSlices } from '../helpers/workloads.ts';
-import { converge } from '../helpers/converge.ts';
-import { kube } from '../helpers/kube.ts';
+import { PROBE_BUNDLE } from '../helpers/cluster/probe.ts';
+import { currentTarget } from '../helpers/config/target.ts';
+import { decideRyuk } from '../helpers/targets/kind/provider.ts';
+import { check } from '../helpers/harness/check.ts';
+import { dnsRows } from '../helpers/harness/dns-rows.ts';
+import { apply } from '../helpers/cluster/apply.ts';
+import { BY_NAME_TIMEOUT_MS, converged, once, useSuite } from '../helpers/harness/suite.ts';
+import { serviceSlices } from '../helpers/cluster/workloads.ts';
+import { converge } from '../helpers/cluster/converge.ts';
+import { kube } from '../helpers/cluster/kube.ts';
 
 const ctx = useSuite('external-endpoints', { probes: 2 });
 const EXTERNAL = '192.168.1.100';

@@ -2,11 +2,11 @@
 // held per client, for several clients at once; and switched on and off on a live
 // Service within the proxy bound (upstream's conformance "switch session affinity").
 import { describe, expect } from '@jest/globals';
-import { apply } from '../helpers/apply.ts';
-import { check } from '../helpers/check.ts';
-import { converge } from '../helpers/converge.ts';
-import { converged, counts, kube, once, useSuite } from '../helpers/suite.ts';
-import { rolloutReady } from '../helpers/workloads.ts';
+import { apply } from '../helpers/cluster/apply.ts';
+import { check } from '../helpers/harness/check.ts';
+import { converge } from '../helpers/cluster/converge.ts';
+import { converged, counts, kube, once, useSuite } from '../helpers/harness/suite.ts';
+import { rolloutReady } from '../helpers/cluster/workloads.ts';
 
 const ctx = useSuite('proxy-affinity');
 const N = 3;

@@ -3,12 +3,12 @@
 // NodePort -> ClusterIP, the node port released) are followed within the proxy bound.
 import { describe, expect } from '@jest/globals';
 import type * as k8s from '@kubernetes/client-node';
-import { apply, applyObjects, defaultVars, loadManifest } from '../helpers/apply.ts';
-import { check } from '../helpers/check.ts';
-import { converge } from '../helpers/converge.ts';
-import { converged, kube, once, useSuite } from '../helpers/suite.ts';
+import { apply, applyObjects, defaultVars, loadManifest } from '../helpers/cluster/apply.ts';
+import { check } from '../helpers/harness/check.ts';
+import { converge } from '../helpers/cluster/converge.ts';
+import { converged, kube, once, useSuite } from '../helpers/harness/suite.ts';
 import type { ConnectAttempt } from '../probe/contract.ts';
-import { rolloutReady } from '../helpers/workloads.ts';
+import { rolloutReady } from '../helpers/cluster/workloads.ts';
 
 const ctx = useSuite('proxy-changes');
 let multi: string[] = [];

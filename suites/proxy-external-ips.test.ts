@@ -2,11 +2,11 @@
 // with externalTrafficPolicy Local also from nodes without a local endpoint (Pod traffic
 // to an external destination is served as if it went out and came back in).
 import { describe, expect } from '@jest/globals';
-import { apply } from '../helpers/apply.ts';
-import { check } from '../helpers/check.ts';
-import { converge } from '../helpers/converge.ts';
-import { converged, counts, kube, once, useSuite } from '../helpers/suite.ts';
-import { podsReady } from '../helpers/workloads.ts';
+import { apply } from '../helpers/cluster/apply.ts';
+import { check } from '../helpers/harness/check.ts';
+import { converge } from '../helpers/cluster/converge.ts';
+import { converged, counts, kube, once, useSuite } from '../helpers/harness/suite.ts';
+import { podsReady } from '../helpers/cluster/workloads.ts';
 
 const ctx = useSuite('proxy-external-ips');
 // Ports no node is expected to serve (the external IP is a node's own address).

@@ -3,12 +3,12 @@
 // node port, as Pods do. A proxy that only hooks traffic arriving from Pods misses it
 // (cilium/cilium#44324).
 import { describe, expect } from '@jest/globals';
-import { apply } from '../helpers/apply.ts';
-import { nodeAddresses } from '../helpers/nodes.ts';
-import { check, unmet } from '../helpers/check.ts';
-import { once, useSuite, kube, counts } from '../helpers/suite.ts';
-import { hostnameLabel, Probe, schedulableNodes } from '../helpers/probe.ts';
-import { podsReady, rolloutReady } from '../helpers/workloads.ts';
+import { apply } from '../helpers/cluster/apply.ts';
+import { nodeAddresses } from '../helpers/cluster/nodes.ts';
+import { check, unmet } from '../helpers/harness/check.ts';
+import { once, useSuite, kube, counts } from '../helpers/harness/suite.ts';
+import { hostnameLabel, Probe, schedulableNodes } from '../helpers/cluster/probe.ts';
+import { podsReady, rolloutReady } from '../helpers/cluster/workloads.ts';
 
 // Without the privileged profile no namespace is made; each check is a skip with the reason.
 const ctx = unmet(['privileged']) ? undefined! : useSuite('proxy-host-network', { podSecurity: 'privileged', probes: 1 });

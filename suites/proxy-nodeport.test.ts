@@ -2,14 +2,14 @@
 // port on its own address to the Service's ready endpoints: from Pods on every node, to
 // every node's InternalIP (their own node's and the others').
 import { describe, expect } from '@jest/globals';
-import { apply } from '../helpers/apply.ts';
-import { nodeAddresses } from '../helpers/nodes.ts';
-import { check } from '../helpers/check.ts';
-import { once, useSuite, kube } from '../helpers/suite.ts';
-import { rolloutReady } from '../helpers/workloads.ts';
-import { connectFromOutside } from '../helpers/outside.ts';
-import { converge } from '../helpers/converge.ts';
-import { converged, counts } from '../helpers/suite.ts';
+import { apply } from '../helpers/cluster/apply.ts';
+import { nodeAddresses } from '../helpers/cluster/nodes.ts';
+import { check } from '../helpers/harness/check.ts';
+import { once, useSuite, kube } from '../helpers/harness/suite.ts';
+import { rolloutReady } from '../helpers/cluster/workloads.ts';
+import { connectFromOutside } from '../helpers/targets/outside.ts';
+import { converge } from '../helpers/cluster/converge.ts';
+import { converged, counts } from '../helpers/harness/suite.ts';
 
 const ctx = useSuite('proxy-nodeport');
 let backends: string[] = [];

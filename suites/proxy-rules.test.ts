@@ -5,18 +5,18 @@
 // clusters without kube-proxy skip with their reason. Not a conformance test in the
 // Kubernetes sense (it assumes kube-proxy and needs host network).
 import { beforeAll, describe, expect } from '@jest/globals';
-import { check, unmet } from '../helpers/check.ts';
-import { apply, applyObjects, loadManifest, defaultVars } from '../helpers/apply.ts';
-import { execIn, schedulableNodes, hostnameLabel } from '../helpers/probe.ts';
-import { iptablesService, nftService, parseIptablesSave, parseNftJson, servicePortName, svcChainName } from '../helpers/proxy-rules.ts';
-import { once, useSuite, kube } from '../helpers/suite.ts';
-import { currentTarget, detected } from '../helpers/target.ts';
-import { converge } from '../helpers/converge.ts';
-import { podsReady, rolloutReady, type PodState } from '../helpers/workloads.ts';
+import { check, unmet } from '../helpers/harness/check.ts';
+import { apply, applyObjects, loadManifest, defaultVars } from '../helpers/cluster/apply.ts';
+import { execIn, schedulableNodes, hostnameLabel } from '../helpers/cluster/probe.ts';
+import { iptablesService, nftService, parseIptablesSave, parseNftJson, servicePortName, svcChainName } from '../helpers/lib/proxy-rules.ts';
+import { once, useSuite, kube } from '../helpers/harness/suite.ts';
+import { currentTarget, detected } from '../helpers/config/target.ts';
+import { converge } from '../helpers/cluster/converge.ts';
+import { podsReady, rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
 
 const mode = detected().proxyMode;
 // Every check here needs the same: when the run cannot meet it, no namespace is made and
-// each check is a structured skip with the reason (helpers/check.ts).
+// each check is a structured skip with the reason (helpers/harness/check.ts).
 const skipReason = unmet(['privileged', 'kube-proxy', 'proxy-rules-readable']);
 
 interface Tool { pod: string; node: string }

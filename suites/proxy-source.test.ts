@@ -2,11 +2,11 @@
 // own address (kube-proxy does not masquerade Pod-to-ClusterIP traffic), and a Pod reaches
 // itself through its own Service's virtual IP and node port (hairpin).
 import { describe, expect } from '@jest/globals';
-import { apply } from '../helpers/apply.ts';
-import { check } from '../helpers/check.ts';
-import { kube, once, useSuite } from '../helpers/suite.ts';
-import { Probe } from '../helpers/probe.ts';
-import { rolloutReady, type PodState } from '../helpers/workloads.ts';
+import { apply } from '../helpers/cluster/apply.ts';
+import { check } from '../helpers/harness/check.ts';
+import { kube, once, useSuite } from '../helpers/harness/suite.ts';
+import { Probe } from '../helpers/cluster/probe.ts';
+import { rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
 
 const ctx = useSuite('proxy-source');
 let backend: PodState;

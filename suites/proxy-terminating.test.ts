@@ -4,13 +4,13 @@
 // when only serving-terminating endpoints remain, the proxy falls back to them; once they
 // are gone, nothing answers.
 import { describe, expect } from '@jest/globals';
-import { apply } from '../helpers/apply.ts';
-import { check } from '../helpers/check.ts';
-import { converge } from '../helpers/converge.ts';
-import { converged, counts, kube, once, useSuite } from '../helpers/suite.ts';
-import { podsReady, serviceSlices, sliceEndpoints, type SliceEndpoint } from '../helpers/workloads.ts';
-import { waitFor } from '../helpers/wait.ts';
-import { closeSessions } from '../helpers/probe.ts';
+import { apply } from '../helpers/cluster/apply.ts';
+import { check } from '../helpers/harness/check.ts';
+import { converge } from '../helpers/cluster/converge.ts';
+import { converged, counts, kube, once, useSuite } from '../helpers/harness/suite.ts';
+import { podsReady, serviceSlices, sliceEndpoints, type SliceEndpoint } from '../helpers/cluster/workloads.ts';
+import { waitFor } from '../helpers/cluster/wait.ts';
+import { closeSessions } from '../helpers/cluster/probe.ts';
 
 const ctx = useSuite('proxy-terminating');
 const GRACE_S = 150;

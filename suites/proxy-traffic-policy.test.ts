@@ -5,14 +5,14 @@
 // and nothing on a node without one. externalTrafficPolicy Local: the health check node
 // port reports each node's local endpoints, and Pods still reach the node port everywhere.
 import { describe, expect } from '@jest/globals';
-import { apply } from '../helpers/apply.ts';
-import { nodeAddresses } from '../helpers/nodes.ts';
-import { check } from '../helpers/check.ts';
-import { converge } from '../helpers/converge.ts';
-import { converged, counts, kube, once, useSuite } from '../helpers/suite.ts';
-import type { Probe } from '../helpers/probe.ts';
-import { podsReady, serviceSlices } from '../helpers/workloads.ts';
-import { connectFromOutside } from '../helpers/outside.ts';
+import { apply } from '../helpers/cluster/apply.ts';
+import { nodeAddresses } from '../helpers/cluster/nodes.ts';
+import { check } from '../helpers/harness/check.ts';
+import { converge } from '../helpers/cluster/converge.ts';
+import { converged, counts, kube, once, useSuite } from '../helpers/harness/suite.ts';
+import type { Probe } from '../helpers/cluster/probe.ts';
+import { podsReady, serviceSlices } from '../helpers/cluster/workloads.ts';
+import { connectFromOutside } from '../helpers/targets/outside.ts';
 
 const ctx = useSuite('proxy-traffic-policy');
 /** Backend Pod names by node name. */

@@ -4,14 +4,14 @@
 // same source port reaches the new one within the proxy bound (no stale conntrack entry:
 // upstream e2e network/conntrack.go).
 import { describe, expect } from '@jest/globals';
-import { apply } from '../helpers/apply.ts';
-import { nodeAddresses } from '../helpers/nodes.ts';
-import { check } from '../helpers/check.ts';
-import { converge } from '../helpers/converge.ts';
-import { converged, counts, kube, once, useSuite } from '../helpers/suite.ts';
-import { podsReady, rolloutReady, type PodState } from '../helpers/workloads.ts';
-import { connectFromOutside } from '../helpers/outside.ts';
-import { closeSessions } from '../helpers/probe.ts';
+import { apply } from '../helpers/cluster/apply.ts';
+import { nodeAddresses } from '../helpers/cluster/nodes.ts';
+import { check } from '../helpers/harness/check.ts';
+import { converge } from '../helpers/cluster/converge.ts';
+import { converged, counts, kube, once, useSuite } from '../helpers/harness/suite.ts';
+import { podsReady, rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
+import { connectFromOutside } from '../helpers/targets/outside.ts';
+import { closeSessions } from '../helpers/cluster/probe.ts';
 
 const ctx = useSuite('proxy-udp');
 const N = 3;

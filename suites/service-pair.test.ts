@@ -2,11 +2,11 @@
 // mysql-headless answers the Pod IPs, and per-Pod names exist only under the Service
 // that the StatefulSet's serviceName names.
 import { describe } from '@jest/globals';
-import { check } from '../helpers/check.ts';
-import { dnsRows } from '../helpers/dns-rows.ts';
-import { apply } from '../helpers/apply.ts';
-import { once, useSuite } from '../helpers/suite.ts';
-import { rolloutReady, type PodState } from '../helpers/workloads.ts';
+import { check } from '../helpers/harness/check.ts';
+import { dnsRows } from '../helpers/harness/dns-rows.ts';
+import { apply } from '../helpers/cluster/apply.ts';
+import { once, useSuite } from '../helpers/harness/suite.ts';
+import { rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
 
 const ctx = useSuite('service-pair');
 let pods: PodState[] = [];

@@ -2,13 +2,13 @@
 // Service across nodes, logs and exec, and a StatefulSet Pod coming back with a new IP.
 // On the bundled cluster the expectations come from its profile (node count, DNS IP).
 import { describe, expect } from '@jest/globals';
-import { check } from '../helpers/check.ts';
-import { answerSet } from '../helpers/dns.ts';
-import { apply } from '../helpers/apply.ts';
-import { useSuite, kube } from '../helpers/suite.ts';
-import { listPods, podState, rolloutReady } from '../helpers/workloads.ts';
-import { waitFor } from '../helpers/wait.ts';
-import { closeSessions } from '../helpers/probe.ts';
+import { check } from '../helpers/harness/check.ts';
+import { answerSet } from '../helpers/lib/dns.ts';
+import { apply } from '../helpers/cluster/apply.ts';
+import { useSuite, kube } from '../helpers/harness/suite.ts';
+import { listPods, podState, rolloutReady } from '../helpers/cluster/workloads.ts';
+import { waitFor } from '../helpers/cluster/wait.ts';
+import { closeSessions } from '../helpers/cluster/probe.ts';
 
 const ctx = useSuite('smoke');
 

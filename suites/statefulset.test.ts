@@ -3,17 +3,17 @@
 // when serviceName names no Service; and the name follows its Pod when the Pod is
 // rescheduled to another node with a new IP, within a measured, bounded time.
 import { describe, expect } from '@jest/globals';
-import { check } from '../helpers/check.ts';
+import { check } from '../helpers/harness/check.ts';
 import type { DnsWatchResult } from '../probe/contract.ts';
-import { apply } from '../helpers/apply.ts';
-import { once, useSuite, kube } from '../helpers/suite.ts';
-import { withCordon } from '../helpers/nodes.ts';
-import { Probe, closeSessions } from '../helpers/probe.ts';
-import { listPods, podState, rolloutReady, type PodState } from '../helpers/workloads.ts';
-import { runBound } from '../helpers/converge.ts';
-import { cacheAllowanceMs } from '../helpers/dns-path.ts';
-import { detected } from '../helpers/target.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { apply } from '../helpers/cluster/apply.ts';
+import { once, useSuite, kube } from '../helpers/harness/suite.ts';
+import { withCordon } from '../helpers/cluster/nodes.ts';
+import { Probe, closeSessions } from '../helpers/cluster/probe.ts';
+import { listPods, podState, rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
+import { runBound } from '../helpers/cluster/converge.ts';
+import { cacheAllowanceMs } from '../helpers/lib/dns-path.ts';
+import { detected } from '../helpers/config/target.ts';
+import { waitFor } from '../helpers/cluster/wait.ts';
 
 const ctx = useSuite('statefulset');
 let pods: PodState[] = [];

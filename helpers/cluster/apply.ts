@@ -1,0 +1,53 @@
+// Server-side apply of the files in manifests/, with ${VAR} placeholders templated.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import * as yaml from 'js-yaml';
+import { apiErrorText, kube } from './kube.ts';
+import { RUN_LABEL, MANAGED_LABEL, MANAGED_BY } from './namespace.ts';
+
+export { ROOT } from '../config/target.ts';
+import { ROOT } from '../config/target.ts';
+export const FIELD_MANAGER = 'svc-conformance';
+
+export type Vars = Record<string, string | number | boolean>;
+
+/** Replaces ${NAME} with vars.NAME; an unknown placeholder is an error, never left in. */
+export function template(text: string, vars: Vars): string {
+  return text.replace(/\$\{([A-Z0-9_]+)\}/g, (_m, name: string) => {
+    if (!(name in vars)) throw new Error(`manifest placeholder \${${name}} has no value`);
+    return String(vars[name]);
+  });
+}
+
+export function loadManifest(file: string, vars: Vars): k8s.KubernetesObject[] {
+  const full = path.isAbsolute(file) ? file : path.join(ROOT, 'manifests', file);
+  const docs = yaml.loadAll(template(fs.readFileSync(full, 'utf8'), vars));
+  return docs.filter((d): d is k8s.KubernetesObject => d !== null && d !== undefined && typeof d === 'object');
+}
+
+export function defaultVars(): Vars {
+  const { target } = kube();
+  return { PROBE_IMAGE: target.probeImage, PAUSE_IMAGE: target.pauseImage };
+}
+
+export async function applyObjects(ns: string, objs: k8s.KubernetesObject[]): Promise<k8s.KubernetesObject[]> {
+  const { objects, target } = kube();
+  const out: k8s.KubernetesObject[] = [];
+  for (const obj of objs) {
+    obj.metadata = obj.metadata ?? {};
+    obj.metadata.namespace = ns;
+    obj.metadata.labels = { ...(obj.metadata.labels ?? {}), [RUN_LABEL]: target.runId, [MANAGED_LABEL]: MANAGED_BY };
+    try {
+      out.push(await objects.patch(obj, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply));
+    } catch (e) {
+      throw new Error(`server-side apply of ${obj.kind}/${obj.metadata.name} in ${ns} failed: ${apiErrorText(e)}`);
+    }
+  }
+  return out;
+}
+
+/** Applies manifests/<file> into ns; vars override the defaults (images, replicas). */
+export async function apply(ns: string, file: string, vars: Vars = {}): Promise<k8s.KubernetesObject[]> {
+  return applyObjects(ns, loadManifest(file, { ...defaultVars(), ...vars }));
+}

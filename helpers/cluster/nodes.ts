@@ -1,0 +1,65 @@
+// Nodes: which are schedulable, their addresses, and cordoning for the rescheduling
+// check. Cordoning is the one change the suite makes outside its
+// namespaces. Every cordon is recorded and undone by withCordon's finally, by the
+// signal handler, and (for a crashed run) by `svc-conformance cleanup`, which finds
+// nodes by the annotation set here.
+import * as k8s from '@kubernetes/client-node';
+import { apiErrorText, kube } from './kube.ts';
+import { inJestWorker } from '../config/target.ts';
+
+/** Ready, not cordoned, no NoSchedule/NoExecute taint. */
+export function isSchedulable(n: k8s.V1Node): boolean {
+  return !n.spec?.unschedulable &&
+    !(n.spec?.taints ?? []).some((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute') &&
+    Boolean(n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+}
+
+export const CORDON_ANNOTATION = 'svc-conformance.io/cordoned-by-run';
+
+async function setUnschedulable(node: string, on: boolean, runId: string): Promise<void> {
+  const body = { spec: { unschedulable: on ? true : null }, metadata: { annotations: { [CORDON_ANNOTATION]: on ? runId : null } } };
+  try {
+    await kube().core.patchNode({ name: node, body }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+  } catch (e) {
+    throw new Error(`cannot ${on ? 'cordon' : 'uncordon'} node ${node}: ${apiErrorText(e)}. The rescheduling check needs 'patch' on nodes (see manifests/rbac/)`);
+  }
+}
+
+const cordoned = new Set<string>();
+let handlers = false;
+
+/** Runs fn with `node` cordoned, and uncordons it afterwards whatever happens. */
+export async function withCordon<T>(node: string, fn: () => Promise<T>): Promise<T> {
+  const runId = kube().target.runId;
+  if (!handlers && inJestWorker()) {
+    handlers = true;
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(sig, () => { void Promise.allSettled([...cordoned].map((n) => setUnschedulable(n, false, runId))); });
+    }
+  }
+  await setUnschedulable(node, true, runId);
+  cordoned.add(node);
+  try {
+    return await fn();
+  } finally {
+    await setUnschedulable(node, false, runId);
+    cordoned.delete(node);
+  }
+}
+
+/** Uncordons nodes a crashed run left cordoned (any run, or the given one). */
+export async function uncordonLeftovers(runId?: string): Promise<string[]> {
+  const nodes = (await kube().core.listNode()).items.filter((n) => {
+    const by = n.metadata?.annotations?.[CORDON_ANNOTATION];
+    return by !== undefined && (runId === undefined || by === runId);
+  });
+  await Promise.all(nodes.map((n) => setUnschedulable(n.metadata!.name!, false, n.metadata!.annotations![CORDON_ANNOTATION]!)));
+  return nodes.map((n) => n.metadata!.name!);
+}
+
+/** Every node's InternalIP addresses (one per family it has), with the node's name: what
+ *  node ports and external clients dial. */
+export async function nodeAddresses(): Promise<{ node: string; ip: string }[]> {
+  return (await kube().core.listNode()).items.flatMap((n) =>
+    (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => ({ node: n.metadata?.name ?? '', ip: a.address })));
+}

@@ -1,0 +1,366 @@
+// The run config: which cluster the checks run against, with which images, bounds and
+// switches. Resolved once per run (by the CLI, or by Jest's global setup for `npm test`)
+// from flags, environment and the bundled cluster's profile, validated, completed with
+// what the preflight detected, and written to one file that every worker loads
+// (SVC_RUN_CONFIG). This is the only module that reads process.env: everything else asks
+// it (currentTarget(), and the few process facts at the end of the file).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as k8s from '@kubernetes/client-node';
+import type { DnsPath } from '../lib/dns-path.ts';
+
+/** The repository (or installed package) root: every path of its own files starts here. */
+export const ROOT = path.dirname(path.dirname(path.dirname(fileURLToPath(import.meta.url))));
+
+export const DEFAULT_PROFILE_PATH = '/var/lib/svc-conformance/cluster/profile.json';
+export const DEFAULT_PROBE_IMAGE = 'docker.io/library/node:24-slim';
+export const DEFAULT_PAUSE_IMAGE = 'registry.k8s.io/pause:3.10.1';
+
+/** Bad flags or configuration: exit 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+/** Cluster unreachable, permissions missing, image unavailable: exit 3. */
+export class ClusterError extends Error {
+  override name = 'ClusterError';
+}
+/** Container waiting reasons that mean an image cannot be had. */
+export const IMAGE_FAILURES = /ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull/;
+
+/** Written by cluster/cluster.sh up next to the admin kubeconfig. */
+export interface ClusterProfile {
+  name: string;
+  kubeconfig: string;
+  apiServer: string;
+  kubernetesVersion: string;
+  nodes: number;
+  proxyMode: string;
+  clusterDomain: string;
+  serviceCIDR: string;
+  dnsServiceIP: string;
+  podCIDR: string;
+  coreDNSReplicas: number;
+  images: { probe: string; nodeTools: string; pause: string; coredns: string };
+  /** `kube-proxy --version` of the binary the nodes run (kubeProxyBinary or the cluster's own). */
+  kubeProxyVersion?: string;
+  /** NodeLocal DNSCache: 'off', 'link-local' or 'service-ip' (cluster/cluster.json nodeLocalDNS). */
+  nodeLocalDNS?: string;
+}
+
+/** What the preflight found out about the cluster, once per run. */
+export interface DetectedCluster {
+  server: string;
+  version: string;
+  /** Schedulable, Ready nodes. */
+  schedulableNodes: number;
+  /** Distinct topology.kubernetes.io/zone labels among the schedulable nodes (0: none). */
+  zones?: number;
+  /** IP families of the cluster DNS Service. */
+  ipFamilies: string[];
+  /** Whether kube-proxy Pods run in kube-system. */
+  kubeProxy: 'present' | 'absent';
+  /** kube-proxy's mode as configured (profile or its ConfigMap), or 'unknown'. */
+  proxyMode: string;
+  /** Images of the cluster DNS Pods (k8s-app=kube-dns) and of kube-proxy, where readable. */
+  dnsImages?: string[];
+  kubeProxyImages?: string[];
+  /** How Pods reach the cluster DNS: the Service, its replicas, the Pod's resolver and any
+   *  cache in front (helpers/lib/dns-path.ts); absent when it could not be detected. */
+  dnsPath?: DnsPath;
+  /** Why the DNS path could not be detected (the checks then treat the resolver as the Service). */
+  dnsPathError?: string;
+  /** The Service ranges the API serves (networking.k8s.io/v1 ServiceCIDR, Kubernetes >= 1.33),
+   *  else the bundled cluster's; absent when neither is known (serviceCIDRsFrom says why). */
+  serviceCIDRs?: string[];
+  serviceCIDRsFrom?: string;
+}
+
+export interface Target {
+  kubeconfig?: string;
+  context?: string;
+  profile?: ClusterProfile;
+  probeImage: string;
+  pauseImage: string;
+  /** Privileged profile: an image with iptables, nft, curl and sh (undefined until the
+   *  preflight knows the server version: then registry.k8s.io/kube-proxy:<version>). */
+  nodeToolsImage?: string;
+  /** Mirror prefix for the default node-tools image (--image-registry). */
+  nodeToolsRegistry?: string;
+  /** Run the privileged profile (node-level rule checks). */
+  privileged: boolean;
+  /** Expected-level failures fail the run too. */
+  strict: boolean;
+  runId: string;
+  /** Bound for DNS and EndpointSlices to follow a change, in ms. */
+  convergenceBoundMs: number;
+  /** Bound for the Service proxy to follow a change: from a Service or endpoint change
+   *  until connections through the virtual IP reach exactly the ready backends, in ms.
+   *  Default 120 s, upstream e2e's e2eservice.RespondingTimeout (2 min). */
+  proxyBoundMs: number;
+  /** Multiplies every workload wait's deadline (never the two bounds). */
+  timeoutScale: number;
+  /** At most this many nodes get their own probe Pod. */
+  maxProbeNodes: number;
+  evidenceDir: string;
+  /** The cluster domain when it must not be detected (--cluster-domain). */
+  clusterDomain?: string;
+  keepNamespaces: boolean;
+  /** A Docker network the cluster's nodes are on (the kind target's, or --outside-network
+   *  for a kind cluster of your own): a host outside the cluster is started there. */
+  outsideNetwork?: string;
+  /** This machine (the runner) reaches the nodes' InternalIPs from outside the cluster:
+   *  true for the bundled cluster and the kind target, else only when told. */
+  outsideClient: boolean;
+  /** Filled in by the preflight; absent only outside a run (unit tests). */
+  cluster?: DetectedCluster;
+}
+
+/** What the preflight detected, with what is assumed when nothing was (outside a run):
+ *  node count 0 (unknown), IPv4 only, kube-proxy and its mode unknown. */
+export function detected(t: Target = currentTarget()): Omit<DetectedCluster, 'kubeProxy'> & { kubeProxy: DetectedCluster['kubeProxy'] | 'unknown' } {
+  return t.cluster ?? { server: '', version: '', schedulableNodes: 0, ipFamilies: ['IPv4'], kubeProxy: 'unknown', proxyMode: 'unknown' };
+}
+
+/** Everything a run can be told, before defaults and the profile fill the rest. */
+export interface RunInput {
+  local?: boolean;
+  kubeconfig?: string;
+  context?: string;
+  profilePath?: string;
+  probeImage?: string;
+  pauseImage?: string;
+  nodeToolsImage?: string;
+  nodeToolsRegistry?: string;
+  privileged?: boolean;
+  strict?: boolean;
+  runId?: string;
+  convergenceBoundMs?: number;
+  proxyBoundMs?: number;
+  timeoutScale?: number;
+  maxProbeNodes?: number;
+  evidenceDir?: string;
+  clusterDomain?: string;
+  keepNamespaces?: boolean;
+  outsideNetwork?: string;
+  outsideClient?: boolean;
+}
+
+export function readProfile(file: string): ClusterProfile {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read the cluster profile ${file}: ${(e as Error).message}. Bring the bundled cluster up with 'npm run cluster -- up', or set KUBECONFIG to use another cluster`);
+  }
+  const p = parseJson(text, file) as Partial<ClusterProfile>;
+  const missing = (['kubeconfig', 'apiServer', 'clusterDomain', 'serviceCIDR', 'dnsServiceIP', 'proxyMode'] as const).filter((k) => typeof p[k] !== 'string');
+  if (typeof p.nodes !== 'number') missing.push('nodes' as never);
+  if (!p.images || typeof p.images.probe !== 'string' || typeof p.images.pause !== 'string') missing.push('images' as never);
+  if (missing.length) throw new UsageError(`the cluster profile ${file} lacks ${missing.join(', ')}: bring the bundled cluster down and up again ('npm run cluster -- down && npm run cluster -- up')`);
+  return p as ClusterProfile;
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${what} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+export function loadKubeConfig(file?: string, context?: string): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  try {
+    if (file) kc.loadFromFile(file);
+    else kc.loadFromDefault();
+  } catch (e) {
+    throw new UsageError(`cannot load the kubeconfig ${file ?? '(default: $KUBECONFIG or ~/.kube/config)'}: ${(e as Error).message}`);
+  }
+  if (context) {
+    if (!kc.getContexts().some((c) => c.name === context)) {
+      throw new UsageError(`context '${context}' is not in the kubeconfig ${file ?? ''}; it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'no contexts'}`);
+    }
+    kc.setCurrentContext(context);
+  }
+  if (!kc.getCurrentCluster()) throw new UsageError(`the kubeconfig ${file ?? ''} has no current cluster: set a context with SVC_CONTEXT or --context`);
+  return kc;
+}
+
+const env = process.env;
+
+function positive(name: string, raw: string | undefined, scale = 1): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v <= 0) throw new UsageError(`${name}=${raw} is not a positive number`);
+  return v * scale;
+}
+
+/** The run's input as the environment gives it (README: the SVC_* variables). */
+export function inputFromEnv(): RunInput {
+  return {
+    kubeconfig: env.SVC_KUBECONFIG || env.KUBECONFIG || undefined,
+    context: env.SVC_CONTEXT || undefined,
+    profilePath: env.SVC_PROFILE || undefined,
+    probeImage: env.SVC_PROBE_IMAGE || undefined,
+    pauseImage: env.SVC_PAUSE_IMAGE || undefined,
+    nodeToolsImage: env.SVC_NODE_TOOLS_IMAGE || undefined,
+    privileged: env.SVC_PRIVILEGED === '1' || undefined,
+    strict: env.SVC_STRICT === '1' || undefined,
+    runId: env.SVC_RUN_ID || undefined,
+    convergenceBoundMs: positive('SVC_CONVERGENCE_BOUND_MS', env.SVC_CONVERGENCE_BOUND_MS),
+    proxyBoundMs: positive('SVC_PROXY_BOUND_MS', env.SVC_PROXY_BOUND_MS),
+    timeoutScale: positive('SVC_TIMEOUT_SCALE', env.SVC_TIMEOUT_SCALE),
+    maxProbeNodes: positive('SVC_MAX_PROBE_NODES', env.SVC_MAX_PROBE_NODES),
+    evidenceDir: env.SVC_EVIDENCE_DIR || undefined,
+    clusterDomain: env.SVC_CLUSTER_DOMAIN || undefined,
+    keepNamespaces: env.SVC_KEEP_NAMESPACES === '1' || undefined,
+    outsideNetwork: env.SVC_OUTSIDE_NETWORK || undefined,
+    outsideClient: env.SVC_OUTSIDE_CLIENT === '1' ? true : env.SVC_OUTSIDE_CLIENT === '0' ? false : undefined,
+  };
+}
+
+/** Later inputs override earlier ones, key by key (undefined keys do not). */
+export function mergeInputs(...inputs: RunInput[]): RunInput {
+  const out: RunInput = {};
+  for (const i of inputs) for (const [k, v] of Object.entries(i)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
+export const newRunId = (): string => `r${Date.now().toString(36).slice(-5)}${Math.floor(Math.random() * 256).toString(16).padStart(2, '0')}`;
+
+/** Resolves which cluster and what settings, validated. Throws UsageError on bad input. */
+export function resolveTarget(input: RunInput): Target {
+  let kubeconfig = input.kubeconfig;
+  let profile: ClusterProfile | undefined;
+  if (input.local) {
+    if (!fs.existsSync(DEFAULT_PROFILE_PATH)) throw new UsageError(`the bundled cluster is not up (${DEFAULT_PROFILE_PATH} is missing): 'npm run cluster -- up' (as root)`);
+    profile = readProfile(DEFAULT_PROFILE_PATH);
+    kubeconfig = profile.kubeconfig;
+  } else if (kubeconfig) {
+    if (!fs.existsSync(kubeconfig.split(':')[0]!)) throw new UsageError(`kubeconfig ${kubeconfig} does not exist (--kubeconfig / $KUBECONFIG / SVC_KUBECONFIG)`);
+    // The bundled cluster through its own (or another) kubeconfig: its images are local
+    // to it, so take them from its profile.
+    const profilePath = input.profilePath ?? DEFAULT_PROFILE_PATH;
+    if (fs.existsSync(profilePath)) {
+      const p = readProfile(profilePath);
+      const server = (() => { try { return loadKubeConfig(kubeconfig, input.context).getCurrentCluster()?.server; } catch { return undefined; } })();
+      if (input.profilePath || (server && server === p.apiServer)) profile = p;
+    }
+  } else {
+    const profilePath = input.profilePath ?? DEFAULT_PROFILE_PATH;
+    if (fs.existsSync(profilePath)) {
+      profile = readProfile(profilePath);
+      kubeconfig = profile.kubeconfig;
+    } else if (!fs.existsSync(path.join(os.homedir(), '.kube', 'config'))) {
+      throw new UsageError(`no cluster to test: KUBECONFIG is not set and the bundled cluster is not up (${profilePath} is missing). Pass --kubeconfig (or set KUBECONFIG), or bring the bundled cluster up with 'npm run cluster -- up' (as root)`);
+    }
+  }
+  const runId = input.runId ?? newRunId();
+  if (!/^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$/.test(runId)) throw new UsageError(`run id '${runId}' must be lower-case letters, digits and dashes (at most 20)`);
+  const domain = input.clusterDomain?.replace(/\.$/, '');
+  if (domain !== undefined && !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(domain)) throw new UsageError(`cluster domain '${input.clusterDomain}' is not a DNS name`);
+  return {
+    kubeconfig, context: input.context, profile,
+    probeImage: input.probeImage ?? profile?.images.probe ?? DEFAULT_PROBE_IMAGE,
+    pauseImage: input.pauseImage ?? profile?.images.pause ?? DEFAULT_PAUSE_IMAGE,
+    nodeToolsImage: input.nodeToolsImage ?? profile?.images.nodeTools,
+    nodeToolsRegistry: input.nodeToolsRegistry,
+    privileged: input.privileged ?? false,
+    strict: input.strict ?? false,
+    runId,
+    convergenceBoundMs: input.convergenceBoundMs ?? 10_000,
+    proxyBoundMs: input.proxyBoundMs ?? 120_000,
+    timeoutScale: input.timeoutScale ?? 1,
+    maxProbeNodes: input.maxProbeNodes ?? 5,
+    evidenceDir: path.resolve(input.evidenceDir ?? 'reports/evidence'),
+    clusterDomain: domain,
+    keepNamespaces: input.keepNamespaces ?? false,
+    outsideNetwork: input.outsideNetwork,
+    // The bundled cluster's nodes are on a bridge of this machine, kind's on a Docker
+    // network of it: this machine is outside the cluster and reaches their addresses.
+    outsideClient: input.outsideClient ?? (profile !== undefined || input.outsideNetwork !== undefined),
+  };
+}
+
+/** The target with what the preflight detected (and the node-tools image it implies). */
+export function withCluster(t: Target, c: DetectedCluster): Target {
+  const nodeToolsImage = t.nodeToolsImage ?? `${t.nodeToolsRegistry ? t.nodeToolsRegistry.replace(/\/+$/, '') : 'registry.k8s.io'}/kube-proxy:${c.version}`;
+  return { ...t, cluster: c, nodeToolsImage };
+}
+
+let published: Target | undefined;
+
+/** Writes the resolved target where every worker (and child process) loads it from. */
+export function publishTarget(t: Target, dir: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `run-config-${t.runId}.json`);
+  fs.writeFileSync(file, JSON.stringify(t, null, 2));
+  env.SVC_RUN_CONFIG = file;
+  published = t;
+  return file;
+}
+
+export const hasPublishedTarget = (): boolean => Boolean(env.SVC_RUN_CONFIG);
+
+/** Makes `t` the current target of this process (before the preflight completes it). */
+export function setTarget(t: Target): void {
+  published = t;
+}
+
+/** The CLI starts a run of its own: a run config inherited from a parent run (the
+ *  runner's tests start the CLI from a Jest worker) is not this run's. */
+export function startFreshRun(): void {
+  delete env.SVC_RUN_CONFIG;
+  delete env.JEST_WORKER_ID;
+  published = undefined;
+}
+
+/** A run config as written by publishTarget, validated (workers, and the matrix reading a column's). */
+export function loadPublished(file: string): Target {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read the run config ${file} (SVC_RUN_CONFIG): ${(e as Error).message}`);
+  }
+  const t = parseJson(text, `the run config ${file}`) as Partial<Target>;
+  const bad = [
+    typeof t.runId !== 'string' && 'runId', typeof t.probeImage !== 'string' && 'probeImage', typeof t.pauseImage !== 'string' && 'pauseImage',
+    typeof t.privileged !== 'boolean' && 'privileged', typeof t.strict !== 'boolean' && 'strict', !(Number(t.convergenceBoundMs) > 0) && 'convergenceBoundMs',
+    !(Number(t.proxyBoundMs) > 0) && 'proxyBoundMs', !(Number(t.timeoutScale) > 0) && 'timeoutScale', !(Number(t.maxProbeNodes) > 0) && 'maxProbeNodes',
+    typeof t.evidenceDir !== 'string' && 'evidenceDir', t.outsideNetwork !== undefined && typeof t.outsideNetwork !== 'string' && 'outsideNetwork', t.cluster !== undefined && !Array.isArray(t.cluster.ipFamilies) && 'cluster',
+  ].filter(Boolean);
+  if (bad.length) throw new UsageError(`the run config ${file} is not valid (${bad.join(', ')}): it is written by the CLI or global setup of the same version`);
+  return t as Target;
+}
+
+/** The run's target, as every worker sees it. Outside a run (unit tests) it is resolved
+ *  from the environment, without cluster facts. */
+export function currentTarget(): Target {
+  if (published) return published;
+  published = env.SVC_RUN_CONFIG ? loadPublished(env.SVC_RUN_CONFIG) : resolveTarget(inputFromEnv());
+  return published;
+}
+
+// ----------------------------------------------------------------------------- process facts
+/** Inside a Jest worker (signal handlers there clean up what the worker made). */
+export const inJestWorker = (): boolean => Boolean(env.JEST_WORKER_ID);
+export const isCI = (): boolean => Boolean(env.CI);
+/** GitHub Actions' step summary file, when there is one. */
+export const stepSummaryFile = (): string | undefined => env.GITHUB_STEP_SUMMARY || undefined;
+export const chromiumPath = (): string => env.SVC_CHROMIUM || '/usr/bin/chromium';
+/** Where cluster/build.sh caches builds and images (as cluster/lib.sh reads it). */
+export const cacheDir = (): string => env.SVC_CACHE_DIR || '/var/cache/svc-conformance';
+/** The environment for a child process (the CLI, cluster.sh, Jest), with overrides;
+ *  an override of '' removes the variable. */
+export function childEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v === '') delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}

@@ -1,0 +1,48 @@
+// Runs the DNS table (suites/data/dns-table.ts) for one suite: each row becomes a registered
+// check that puts its fixture in place, builds its question and expected answer from the
+// namespace, and asserts it at every DNS server from every probe after convergence.
+import { check } from './check.ts';
+import { kube } from '../cluster/kube.ts';
+import { reverseName } from '../lib/net.ts';
+import type { SuiteContext } from './suite.ts';
+import { listPods, podState } from '../cluster/workloads.ts';
+import { DNS_ROWS, type RowContext } from '../../suites/data/dns-table.ts';
+
+/** A fixture puts a workload in place (once) and may return when it became ready
+ *  (Date.now()), from which convergence is measured. */
+export type Fixtures = Record<string, () => Promise<number | void>>;
+
+export function rowContext(ctx: SuiteContext): RowContext {
+  return {
+    get ns() { return ctx.ns; },
+    get zone() { return ctx.facts.clusterDomain; },
+    svc: (name, ns) => ctx.svcName(name, ns),
+    clusterIPs: async (service) => {
+      const s = await kube().core.readNamespacedService({ name: service, namespace: ctx.ns });
+      return s.spec?.clusterIPs ?? (s.spec?.clusterIP ? [s.spec.clusterIP] : []);
+    },
+    podIP: async (pod) => {
+      const p = await kube().core.readNamespacedPod({ name: pod, namespace: ctx.ns });
+      if (!p.status?.podIP) throw new Error(`Pod ${ctx.ns}/${pod} has no IP`);
+      return p.status.podIP;
+    },
+    readyPods: async (selector) => (await listPods(ctx.ns, selector)).filter((p) => !p.metadata?.deletionTimestamp).map(podState)
+      .filter((p) => p.ready && p.ip).map((p) => ({ name: p.name, ip: p.ip! })),
+    reverse: reverseName,
+  };
+}
+
+/** Declares this suite's DNS rows as checks (call it where they should run in order). */
+export function dnsRows(ctx: SuiteContext, suite: string, fixtures: Fixtures): void {
+  for (const row of DNS_ROWS.filter((r) => r.suite === suite)) {
+    const fixture = fixtures[row.fixture];
+    if (!fixture) throw new Error(`DNS row ${row.id} needs the fixture '${row.fixture}', which suite ${suite} does not have (it has: ${Object.keys(fixtures).join(', ')})`);
+    check(row.id, async () => {
+      const readyAt = await fixture();
+      const c = rowContext(ctx);
+      const name = await row.name(c);
+      const exp = await row.expect(c);
+      await ctx.expectEverywhere(row.id, name, row.type, exp, { extra: row.extra, since: typeof readyAt === 'number' ? readyAt : undefined });
+    });
+  }
+}

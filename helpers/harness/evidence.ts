@@ -1,0 +1,53 @@
+// Evidence for the reports: DNS transcripts, measured times and counts, recorded per
+// check and written as JSON (one file per suite) under SVC_EVIDENCE_DIR.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { currentCheck } from './current-check.ts';
+import { currentTarget } from '../config/target.ts';
+
+export interface EvidenceItem {
+  /** The registry id of the check that recorded it ('setup' for the suite's own). */
+  check: string;
+  /** Which part of the check (a name, a step), when a check records several. */
+  detail?: string;
+  kind: 'transcript' | 'measurement' | 'info' | 'counts';
+  text?: string;
+  value?: unknown;
+}
+
+export class Evidence {
+  private items: EvidenceItem[] = [];
+  readonly suite: string;
+
+  constructor(suite: string) {
+    this.suite = suite;
+  }
+
+  /** Files the item under the running check's id; the caller's key becomes its detail. */
+  add(item: EvidenceItem): void {
+    const id = currentCheck();
+    this.items.push(id && id !== item.check ? { ...item, check: id, detail: item.check } : item);
+  }
+
+  transcript(check: string, text: string): void {
+    this.add({ check, kind: 'transcript', text });
+  }
+
+  /** Records a measurement; `print` false keeps it out of the console (still reported). */
+  measure(check: string, name: string, value: number, unit: string, print = true): void {
+    this.add({ check, kind: 'measurement', value: { name, value, unit } });
+    if (print) process.stdout.write(`  [measure] ${this.suite} / ${currentCheck() ?? check}: ${name} = ${value} ${unit}\n`);
+  }
+
+  info(check: string, text: string, value?: unknown): void {
+    this.add({ check, kind: 'info', text, value });
+  }
+
+  write(): string {
+    const dir = currentTarget().evidenceDir;
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${this.suite}.json`);
+    fs.writeFileSync(file, JSON.stringify({ suite: this.suite, runId: currentTarget().runId, items: this.items }, null, 2));
+    return file;
+  }
+}

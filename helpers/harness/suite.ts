@@ -1,0 +1,209 @@
+// The per-suite fixture: a fresh namespace with the probe bundle, probe Pods on the
+// nodes, detected cluster facts, and evidence written at the end. Cleanup runs in
+// afterAll whatever the tests did.
+import { afterAll, beforeAll } from '@jest/globals';
+import type { ConnectAttempt, DnsAnswer, DnsQuestion } from '../../probe/contract.ts';
+import { converge, runBound } from '../cluster/converge.ts';
+import { cacheAllowanceMs } from '../lib/dns-path.ts';
+import { detected } from '../config/target.ts';
+import { assertAnswers, DnsMismatch, type DnsServer, type Expectation, expectationText, mismatch, transcript } from '../lib/dns.ts';
+import { Evidence } from './evidence.ts';
+import { type ClusterFacts, detectFacts } from '../cluster/facts.ts';
+import { kube } from '../cluster/kube.ts';
+import { createNamespace, deleteNamespace } from '../cluster/namespace.ts';
+import { closeSessions, installProbeBundle, type Probe, startProbes } from '../cluster/probe.ts';
+import { type SliceEndpoint, slicesSettled } from '../cluster/workloads.ts';
+
+export interface ExpectOptions {
+  /** When the change happened (Date.now()); the bound and the measurement start here.
+   *  Default: when the call starts. */
+  since?: number;
+  /** Default: the convergence bound (SVC_CONVERGENCE_BOUND_MS). */
+  boundMs?: number;
+  /** More fields for every question (tcp, edns, noTcpFallback). */
+  extra?: Partial<DnsQuestion>;
+}
+
+export interface ProxyTarget {
+  host: string;
+  port: number;
+  /** The ready backends' Pod names: connections must reach these and only these. */
+  backends: string[];
+  /** Also require every backend to answer at least once (not with session affinity). */
+  everyBackend?: boolean;
+  /** The probes (nodes) that must see it; default every probe. */
+  probes?: Probe[];
+  since?: number;
+  /** 'tcp' (the WHO line protocol, default), 'udp' (WHO datagrams) or 'grpc' (a real gRPC port: one channel). */
+  mode?: 'tcp' | 'udp' | 'grpc';
+}
+
+export interface SuiteContext {
+  ns: string;
+  probes: Probe[];
+  facts: ClusterFacts;
+  evidence: Evidence;
+  /** <name>.<ns>.svc.<zone> */
+  svcName(name: string, ns?: string): string;
+  /** Asks every question from every probe, at every server; returns answers labelled. */
+  askEverywhere(questions: (server: DnsServer) => DnsQuestion[]): Promise<{ probe: Probe; server: DnsServer; answer: DnsAnswer }[]>;
+  /** The rule for every DNS check: waits (bounded, measured) until every server gives the
+   *  expected answer to every probe, then asserts exactly (on a fresh round when the
+   *  answers changed while it waited; else on that first round). Fails with
+   *  "not converged within N ms" and the last answers, or, when a fresh round differs
+   *  after convergence, as a wrong answer. Returns the fresh round's answers. */
+  expectEverywhere(check: string, name: string, type: DnsQuestion['type'], exp: Expectation, opts?: ExpectOptions): Promise<DnsAnswer[]>;
+  /** The convergence wait alone (for claims about the time itself). Returns the ms taken. */
+  convergeEverywhere(check: string, name: string, type: DnsQuestion['type'], exp: Expectation, opts?: ExpectOptions): Promise<number>;
+  /** Waits (bounded by the proxy bound, measured from the change) until connections from
+   *  every probe through host:port reach only the given backends (and each of them, with
+   *  everyBackend). Returns the ms taken by the slowest node. */
+  proxyConverged(check: string, t: ProxyTarget): Promise<number>;
+  /** EndpointSlices of a Service converge to exactly `ips` as ready (bounded, measured). */
+  slicesSettled(check: string, service: string, ips: string[], since?: number): Promise<SliceEndpoint[]>;
+}
+
+/** A convergence time is one when the wait saw the state change; right at the first look,
+ *  the time since the change is only an upper bound (the change may be long past), and
+ *  is named so (the report's convergence chart leaves it out). */
+/** Timeout for a connection made by name: it includes the system resolver's lookup, and
+ *  glibc retries a lost UDP query only after its timeout (5 s by default, resolv.conf(5)).
+ *  A lookup that needed the retry is slow, not wrong (seen on the bundled cluster in CI:
+ *  1 of 15 connections to mysql-0.mysql timed out at 3 s). */
+export const BY_NAME_TIMEOUT_MS = 12_000;
+
+export const converged = (polls: number, kind: string): string => (polls > 1 ? `${kind} converged` : `${kind} right at the first look (upper bound)`);
+
+/** Connection attempts counted by the backend Pod that answered (or the error). */
+export const counts = (attempts: ConnectAttempt[]): Record<string, number> => {
+  const c: Record<string, number> = {};
+  for (const a of attempts) { const k = a.backend?.pod ?? `error: ${a.error}`; c[k] = (c[k] ?? 0) + 1; }
+  return c;
+};
+
+export function useSuite(suite: string, opts: { probes?: number; podSecurity?: 'restricted' | 'privileged' } = {}): SuiteContext {
+  const ctx = { evidence: new Evidence(suite) } as SuiteContext;
+  beforeAll(async () => {
+    ctx.ns = await createNamespace(suite, opts.podSecurity);
+    await installProbeBundle(ctx.ns);
+    ctx.probes = await startProbes(ctx.ns, { nodes: opts.probes });
+    ctx.facts = await detectFacts(ctx.probes[0]!);
+    ctx.evidence.info('setup', `namespace ${ctx.ns}; probes on ${ctx.probes.map((p) => p.node).join(', ')}; cluster domain ${ctx.facts.clusterDomain} (from ${ctx.facts.domainSource}); DNS servers ${ctx.facts.servers.map((s) => `${s.label}=${s.ip}`).join(', ')}`);
+  }, 240_000);
+  afterAll(async () => {
+    ctx.evidence.write();
+    if (ctx.ns) closeSessions(ctx.ns);
+    if (ctx.ns) await deleteNamespace(ctx.ns);
+  }, 60_000);
+  ctx.svcName = (name, ns) => `${name}.${ns ?? ctx.ns}.svc.${ctx.facts.clusterDomain}`;
+  ctx.askEverywhere = async (questions) => {
+    const jobs = ctx.probes.map(async (probe) => {
+      const qs = ctx.facts.servers.flatMap((server) => questions(server).map((qq) => ({ qq, server })));
+      const answers = await probe.dns(qs.map((x) => x.qq));
+      return answers.map((answer, i) => ({ probe, server: qs[i]!.server, answer }));
+    });
+    return (await Promise.all(jobs)).flat();
+  };
+  const label = (r: { probe: Probe; server: DnsServer }): string => `${r.server.label}, asked from ${r.probe.pod} on ${r.probe.node}`;
+  type Round = Awaited<ReturnType<SuiteContext['askEverywhere']>>;
+  const askAt = (servers: DnsServer[], q: Omit<DnsQuestion, 'server'>): Promise<Round> =>
+    ctx.askEverywhere((server) => (servers.includes(server) ? [{ ...q, server: server.ip }] : []));
+  // The authoritative servers (the replicas, and the Service where the replicas answer
+  // it) follow a change within the bound. A cache may serve what it holds until its TTL
+  // runs out: at a cache the bound is the bound plus the longest TTL the replicas give,
+  // from the same change, and the cache's lag behind the replicas is reported.
+  const convergeRound = async (check: string, name: string, type: DnsQuestion['type'], exp: Expectation, o: ExpectOptions): Promise<{ ms: number; polls: number; round: Round }> => {
+    const since = o.since ?? Date.now();
+    const caches = ctx.facts.servers.filter((s) => s.role === 'cache');
+    const auth = ctx.facts.servers.filter((s) => s.role !== 'cache');
+    // Each phase also keeps when its first right round was asked (not when it came back):
+    // the cache's lag is the difference of those, free of the time a round takes.
+    const phase = async (servers: DnsServer[], what: string, bound: { boundMs?: number; boundName?: string }): Promise<{ ms: number; askedMs: number; polls: number; state: Round }> => {
+      let askedAt = since;
+      const r = await converge<Round>(`${name} ${type} to be ${expectationText(exp, type)} ${what}`, async () => {
+        const t = Date.now();
+        const results = await askAt(servers, { name, type, timeoutMs: 1000, ...o.extra });
+        const bad = results.filter((x) => mismatch(x.answer, exp));
+        if (!bad.length) askedAt = t;
+        return { ok: bad.length === 0, state: bad.length ? bad : results };
+      }, {
+        kind: 'DNS', since, ...bound,
+        render: (bad) => { try { assertAnswers(bad.map((x) => ({ answer: x.answer, label: label(x), exp })), `${name} ${type}`); return '(no difference)'; } catch (e) { return (e as Error).message; } },
+      });
+      return { ...r, askedMs: Math.max(0, askedAt - since) };
+    };
+    const a = await phase(auth, caches.length ? 'at every authoritative server (replicas, and the Service where they answer it) from every probe' : 'at every server from every probe', { boundMs: o.boundMs });
+    ctx.evidence.measure(check, `${converged(a.polls, 'DNS')}: ${name} ${type}`, a.ms, 'ms', a.polls > 1);
+    if (!caches.length) return { ms: a.ms, polls: a.polls, round: a.state };
+    const run = runBound('DNS');
+    const boundMs = o.boundMs ?? run.boundMs;
+    const ttlMs = cacheAllowanceMs(detected().dnsPath);
+    const c = await phase(caches, `at the cache(s) (${caches.map((x) => x.ip).join(', ')}) from every probe`, {
+      boundMs: boundMs + ttlMs,
+      boundName: `${o.boundMs === undefined ? run.boundName : 'this check\'s bound'}, ${boundMs} ms, plus ${ttlMs / 1000} s, the longest TTL the DNS replicas give: a cache may serve an answer until its TTL runs out, and no longer`,
+    });
+    // Right at the cache's first look, the time since the replicas is only an upper bound
+    // on its lag (the time to ask), named so and kept out of the lag statistics.
+    const lag = Math.max(0, c.askedMs - a.askedMs);
+    ctx.evidence.measure(check, c.polls > 1 ? `DNS cache lag behind the replicas (allowed: the TTL, ${ttlMs / 1000} s): ${name} ${type}` : `DNS cache right at the first look after the replicas (lag at most): ${name} ${type}`, lag, 'ms', c.polls > 1);
+    return { ms: a.ms, polls: Math.max(a.polls, c.polls), round: [...a.state, ...c.state] };
+  };
+  ctx.convergeEverywhere = async (check, name, type, exp, o = {}) => (await convergeRound(check, name, type, exp, o)).ms;
+  ctx.expectEverywhere = async (check, name, type, exp, o = {}) => {
+    const { ms, polls, round } = await convergeRound(check, name, type, exp, o);
+    // Right at the first look: that round is the exact assertion. Otherwise the answers
+    // changed while we waited, and a fresh round must be right too.
+    const results = polls === 1 ? round : await ctx.askEverywhere((server) => [{ name, type, server: server.ip, ...o.extra }]);
+    const first = results.find((r) => r.server === ctx.facts.servers[0]);
+    if (first) ctx.evidence.transcript(check, transcript(first.answer, first.server.label));
+    try {
+      assertAnswers(results.map((r) => ({ answer: r.answer, label: label(r), exp })), `${name} ${type}`);
+    } catch (e) {
+      if (e instanceof DnsMismatch) e.message = `wrong answer after convergence: every server answered as expected ${ms} ms after the change, then a fresh round differs. ${e.message}`;
+      throw e;
+    }
+    return results.map((r) => r.answer);
+  };
+  ctx.proxyConverged = async (check, t) => {
+    const since = t.since ?? Date.now();
+    const probes = t.probes ?? ctx.probes;
+    // "Only these" must not pass by chance while the proxy still sends some connections
+    // elsewhere (a backend being removed, a policy not yet applied): every poll makes at
+    // least 10 connections, and two polls in a row must be right (seen in CI: 3 connections
+    // all on the one ready backend while a terminating one still got others).
+    const per = await Promise.all(probes.map((probe) => {
+      let streak = 0;
+      return converge(
+      `connections from ${probe.pod} (node ${probe.node}) through ${t.host}:${t.port} to reach only [${t.backends.join(', ')}]${t.everyBackend ? ', each of them' : ''}, in two polls in a row`,
+      async () => {
+        const c = counts(await probe.connect({ host: t.host, port: t.port, count: Math.max(10, t.everyBackend ? 6 * t.backends.length : 0), mode: t.mode ?? 'tcp', timeoutMs: 1000 }));
+        const stray = Object.keys(c).filter((k) => !t.backends.includes(k));
+        const right = stray.length === 0 && (!t.everyBackend || t.backends.every((b) => c[b]));
+        streak = right ? streak + 1 : 0;
+        return { ok: streak >= 2, state: { answeredBy: c } };
+      },
+      { kind: 'Service proxy', since, intervalMs: 250 },
+      );
+    }));
+    const ms = Math.max(...per.map((p) => p.ms));
+    // Not counting the confirming poll: 1 means right at the first look.
+    const polls = Math.max(...per.map((p) => p.polls - 1));
+    ctx.evidence.measure(check, `${converged(polls, 'Service proxy')}: ${t.host}:${t.port} from ${probes.length} node(s)`, ms, 'ms', polls > 1);
+    return ms;
+  };
+  ctx.slicesSettled = async (check, service, ips, since) => {
+    const r = await slicesSettled(ctx.ns, service, ips, { since });
+    ctx.evidence.measure(check, `${converged(r.polls, 'EndpointSlices')}: ${service} (${ips.length} ready)`, r.ms, 'ms', r.polls > 1);
+    return r.endpoints;
+  };
+  return ctx;
+}
+
+export { kube };
+
+/** A setup step that runs once, on first use, so that each test states what it needs
+ *  (and a focused run of one test still finds its Services in place). */
+export function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= fn());
+}

@@ -1,0 +1,246 @@
+// Reports from one run: JUnit XML (stable classnames, failure text with the question,
+// the expected and the actual answer), JSON (every check with status, duration, skip
+// reason and the suite's evidence), a Markdown summary, and one self-contained HTML file.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { checkDef, type Level, type Source } from '../../suites/data/registry.ts';
+import { claimInTitle, idInTitle } from '../../suites/data/sources.ts';
+import { stepSummaryFile } from '../config/target.ts';
+import { any, arr, check, num, obj, oneOf, opt, str } from '../../probe/schema.ts';
+
+interface JestAssertion { title: string; fullName: string; ancestorTitles: string[]; status: string; duration?: number | null; failureMessages: string[] }
+interface JestFile { name: string; assertionResults: JestAssertion[]; message?: string; status: string }
+export interface JestJson { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number; numRuntimeErrorTestSuites: number; testResults: JestFile[]; startTime: number }
+
+export interface Check {
+  /** The registry id (suites/data/registry.ts); undefined for a test outside the registry. */
+  id?: string;
+  level?: Level;
+  source?: Source;
+  suite: string;
+  classname: string;
+  name: string;
+  /** warning: a failed expected-level check (not under --strict); informational: an
+   *  informational check that could not measure (never a failure). */
+  status: 'passed' | 'failed' | 'skipped' | 'warning' | 'informational';
+  durationMs: number;
+  skipReason?: string;
+  failure?: string;
+}
+
+export interface EvidenceFile { suite: string; items: { check: string; kind: string; text?: string; value?: unknown }[] }
+
+export interface RunReport {
+  runId: string;
+  cluster: string;
+  startedAt: string;
+  durationMs: number;
+  counts: { passed: number; failed: number; skipped: number; warnings: number };
+  checks: Check[];
+  suiteErrors: { suite: string; message: string }[];
+  evidence: EvidenceFile[];
+}
+
+const stripAnsi = (s: string): string => s.replace(/\u001b\[[0-9;]*m/g, '');
+
+const EVIDENCE_FILE = obj({ suite: str, runId: opt(str), items: arr(obj({ check: str, detail: opt(str), kind: oneOf('transcript', 'measurement', 'info', 'counts'), text: opt(str) })) });
+
+interface VerdictLine { id: string; status: 'skipped' | 'warning' | 'informational'; reason?: string; message?: string }
+
+/** The verdicts a run's workers recorded (helpers/harness/check.ts), by check id. */
+function readVerdicts(evidenceDir: string, runId: string): Map<string, VerdictLine> {
+  const dir = path.join(evidenceDir, 'verdicts');
+  const out = new Map<string, VerdictLine>();
+  if (!fs.existsSync(dir)) return out;
+  for (const f of fs.readdirSync(dir).filter((x) => x.startsWith(`${runId}.`) && x.endsWith('.jsonl'))) {
+    for (const line of fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean)) {
+      const v = JSON.parse(line) as VerdictLine;
+      if (typeof v.id !== 'string' || !['skipped', 'warning', 'informational'].includes(v.status)) throw new Error(`${path.join(dir, f)}: not a verdict line: ${line.slice(0, 200)}`);
+      out.set(v.id, v);
+    }
+  }
+  return out;
+}
+
+export function collect(results: JestJson[], evidenceDir: string, meta: { runId: string; cluster: string; durationMs: number }): RunReport {
+  const verdicts = readVerdicts(evidenceDir, meta.runId);
+  const checks: Check[] = [];
+  const suiteErrors: { suite: string; message: string }[] = [];
+  for (const r of results) {
+    for (const f of r.testResults) {
+      const suite = path.basename(f.name).replace(/\.test\.ts$/, '');
+      if (f.status === 'failed' && f.assertionResults.length === 0 && f.message) suiteErrors.push({ suite, message: stripAnsi(f.message) });
+      for (const a of f.assertionResults) {
+        const id = idInTitle(a.title);
+        const def = id ? (() => { try { return checkDef(id); } catch { return undefined; } })() : undefined;
+        const v = id ? verdicts.get(id) : undefined;
+        let status: Check['status'] = a.status === 'passed' ? 'passed' : a.status === 'failed' ? 'failed' : 'skipped';
+        if (status === 'passed' && v && v.status !== 'skipped') status = v.status;
+        checks.push({
+          id, level: def?.level, source: def?.source,
+          suite, classname: `svc-conformance.${suite}${a.ancestorTitles.length ? `.${a.ancestorTitles.join(' / ')}` : ''}`,
+          name: a.title, status, durationMs: a.duration ?? 0,
+          skipReason: status === 'skipped' ? (v?.status === 'skipped' ? v.reason : undefined) ?? 'not selected in this run' : undefined,
+          failure: a.failureMessages.length ? stripAnsi(a.failureMessages.join('\n')) : v?.message,
+        });
+      }
+    }
+  }
+  const evidence: EvidenceFile[] = fs.existsSync(evidenceDir)
+    ? fs.readdirSync(evidenceDir).filter((f) => f.endsWith('.json')).map((f) => {
+      const file = path.join(evidenceDir, f);
+      let v: unknown;
+      try { v = JSON.parse(fs.readFileSync(file, 'utf8')); } catch (e) { throw new Error(`evidence file ${file} is not JSON: ${(e as Error).message}`); }
+      return check<EvidenceFile>(EVIDENCE_FILE, v, `evidence file ${file}`);
+    })
+    : [];
+  const counts = {
+    passed: checks.filter((c) => c.status === 'passed').length,
+    failed: checks.filter((c) => c.status === 'failed').length + suiteErrors.length,
+    skipped: checks.filter((c) => c.status === 'skipped').length,
+    warnings: checks.filter((c) => c.status === 'warning').length,
+  };
+  return { runId: meta.runId, cluster: meta.cluster, startedAt: new Date(Date.now() - meta.durationMs).toISOString(), durationMs: meta.durationMs, counts, checks, suiteErrors, evidence };
+}
+
+const COUNTS = obj({ passed: num, failed: num, skipped: num, warnings: num });
+const RUN_REPORT = obj({
+  runId: str, cluster: str, startedAt: str, durationMs: num, counts: COUNTS,
+  checks: arr(obj({ id: opt(str), suite: str, classname: str, name: str, status: oneOf('passed', 'failed', 'skipped', 'warning', 'informational'), durationMs: num, skipReason: opt(str), failure: opt(str) })),
+  suiteErrors: arr(obj({ suite: str, message: str })),
+  evidence: arr(any),
+});
+
+/** A run's results.json (written by writeReports), validated: the matrix and the test
+ *  command read runs only through this. */
+export function readRunReport(file: string): RunReport {
+  let v: unknown;
+  try { v = JSON.parse(fs.readFileSync(file, 'utf8')); } catch (e) { throw new Error(`cannot read the run results ${file}: ${(e as Error).message}`); }
+  return check<RunReport>(RUN_REPORT, v, `the run results ${file}`);
+}
+
+/** The lines that close a run, `npm test` and a matrix: the warnings (expected-level
+ *  checks that failed) on their own line, never counted as passed, then the counts. */
+export function closingLines(c: RunReport['counts'], warningIds: string[] = []): string[] {
+  const w = c.warnings
+    ? [`svc-conformance: ${c.warnings} warning(s): expected-level checks that failed (documented default behaviour the specification leaves open; --strict fails them)${warningIds.length ? `: ${warningIds.join(', ')}` : ''}`]
+    : [];
+  return [...w, `svc-conformance: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped`];
+}
+
+const xml = (s: string): string => s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!)
+  .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+const html = xml;
+
+export function junit(r: RunReport): string {
+  const bySuite = new Map<string, Check[]>();
+  for (const c of r.checks) bySuite.set(c.suite, [...(bySuite.get(c.suite) ?? []), c]);
+  const suites = [...bySuite.entries()].map(([suite, cs]) => {
+    const cases = cs.map((c) => {
+      const props = c.id ? `<properties><property name="id" value="${xml(c.id)}"/><property name="level" value="${xml(c.level ?? '')}"/><property name="source" value="${xml(c.source ? `${c.source.title} ${c.source.url}` : '')}"/><property name="verdict" value="${c.status}"/></properties>` : '';
+      const inner = c.status === 'failed'
+        ? `<failure message="${xml((c.failure ?? '').split('\n')[0]!.slice(0, 500))}">${xml(c.failure ?? '')}</failure>`
+        : c.status === 'skipped' ? `<skipped message="${xml(c.skipReason ?? '')}"/>`
+          : c.status === 'warning' || c.status === 'informational' ? `<system-out>${xml(`${c.status.toUpperCase()} (${c.level} level, does not fail the run): ${c.failure ?? ''}`)}</system-out>` : '';
+      return `    <testcase classname="${xml(c.classname)}" name="${xml(c.name)}" time="${(c.durationMs / 1000).toFixed(3)}">${props}${inner}</testcase>`;
+    }).join('\n');
+    const f = cs.filter((c) => c.status === 'failed').length;
+    const s = cs.filter((c) => c.status === 'skipped').length;
+    const t = cs.reduce((a, c) => a + c.durationMs, 0) / 1000;
+    return `  <testsuite name="svc-conformance.${xml(suite)}" tests="${cs.length}" failures="${f}" skipped="${s}" errors="0" time="${t.toFixed(3)}">\n${cases}\n  </testsuite>`;
+  });
+  for (const e of r.suiteErrors) {
+    suites.push(`  <testsuite name="svc-conformance.${xml(e.suite)}" tests="1" failures="0" errors="1"><testcase classname="svc-conformance.${xml(e.suite)}" name="suite setup"><error message="${xml(e.message.split('\n')[0]!.slice(0, 500))}">${xml(e.message)}</error></testcase></testsuite>`);
+  }
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="svc-conformance" tests="${r.checks.length}" failures="${r.counts.failed}" skipped="${r.counts.skipped}" time="${(r.durationMs / 1000).toFixed(3)}">\n${suites.join('\n')}\n</testsuites>\n`;
+}
+
+const ICONS: Record<Check['status'], string> = { passed: '✅', failed: '❌', skipped: '⏭️', warning: '⚠️', informational: 'ℹ️' };
+const srcLink = (c: Check): string => (c.source ? `[${c.source.title}](${c.source.url})` : '');
+
+export function markdown(r: RunReport): string {
+  const icon = (s: Check['status']): string => ICONS[s];
+  const lines = [`# svc-conformance run ${r.runId}`, '', `Cluster: ${r.cluster}. **${r.counts.passed} passed, ${r.counts.failed} failed, ${r.counts.warnings} warnings, ${r.counts.skipped} skipped** in ${(r.durationMs / 1000).toFixed(1)} s.`, ''];
+  const warnings = r.checks.filter((c) => c.status === 'warning');
+  if (warnings.length) {
+    lines.push('## Warnings (expected-level checks: documented default behaviour the specification leaves open; `--strict` fails them)', '');
+    for (const c of warnings) lines.push(`- ⚠️ \`${c.id}\` ${claimInTitle(c.name)} (${srcLink(c)}): ${(c.failure ?? '').split('\n')[0]}`);
+    lines.push('');
+  }
+  lines.push('| | Id | Level | Check | Source | Time |', '|---|---|---|---|---|---|',
+    ...r.checks.map((c) => `| ${icon(c.status)} | ${c.id ?? ''} | ${c.level ?? ''} | ${claimInTitle(c.name).replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;')}${c.skipReason ? ` (${c.skipReason})` : ''} | ${srcLink(c)} | ${(c.durationMs / 1000).toFixed(1)} s |`));
+  const lags = cacheLags(r);
+  if (lags.length) {
+    lines.push('', '## DNS cache lag behind the replicas', '', 'A cache in front of the replicas may serve an answer until its TTL runs out; each wait where it did:', '');
+    for (const l of lags) lines.push(`- \`${l.check}\` ${l.ms} ms: ${l.name.replace(/</g, '&lt;').replace(/>/g, '&gt;')}`);
+  }
+  const failed = r.checks.filter((c) => c.status === 'failed');
+  if (failed.length || r.suiteErrors.length) {
+    lines.push('', '## Failures');
+    for (const c of failed) lines.push('', `### ${c.suite}: ${c.name}`, '', '```', (c.failure ?? '').slice(0, 6000), '```');
+    for (const e of r.suiteErrors) lines.push('', `### ${e.suite}: suite setup`, '', '```', e.message.slice(0, 6000), '```');
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** A cache's lag behind the replicas, per check (measured where a cache was in front). */
+export function cacheLags(r: RunReport): { check: string; name: string; ms: number }[] {
+  return r.evidence.flatMap((e) => e.items.filter((i) => i.kind === 'measurement').map((i) => ({ check: i.check, ...(i.value as { name: string; value: number }) })))
+    .filter((m) => m.name.startsWith('DNS cache lag')).map((m) => ({ check: m.check, name: m.name, ms: m.value }));
+}
+
+function chart(r: RunReport): string {
+  const points = r.evidence.flatMap((e) => e.items.filter((i) => i.kind === 'measurement').map((i) => ({ suite: e.suite, ...(i.value as { name: string; value: number; unit: string }) })))
+    .filter((p) => p.unit === 'ms' && /converg/i.test(p.name));
+  if (!points.length) return '<p>No convergence measurements in this run.</p>';
+  const max = Math.max(...points.map((p) => p.value), 1);
+  const rowH = 22;
+  const bars = points.map((p, i) => {
+    const w = Math.max(2, (p.value / max) * 420);
+    return `<text x="0" y="${i * rowH + 15}" font-size="11">${html(`${p.suite}: ${p.name}`).slice(0, 80)}</text><rect x="460" y="${i * rowH + 4}" width="${w.toFixed(1)}" height="14" fill="#3b82f6"/><text x="${(465 + w).toFixed(1)}" y="${i * rowH + 15}" font-size="11">${p.value} ms</text>`;
+  }).join('');
+  return `<svg role="img" aria-label="DNS convergence times" width="1000" height="${points.length * rowH + 8}" xmlns="http://www.w3.org/2000/svg">${bars}</svg>`;
+}
+
+export function htmlReport(r: RunReport): string {
+  const label: Record<Check['status'], string> = { passed: 'pass', failed: 'FAIL', skipped: 'skip', warning: 'warning', informational: 'info' };
+  const rows = r.checks.map((c) => `<tr class="${c.status}"><td>${label[c.status]}</td><td><code>${html(c.id ?? '')}</code></td><td>${html(c.level ?? '')}</td><td>${html(c.suite)}</td><td>${html(claimInTitle(c.name))}${c.skipReason ? `<br><small>${html(c.skipReason)}</small>` : ''}</td><td>${c.source ? `<a href="${html(c.source.url)}">${html(c.source.title)}</a>` : ''}</td><td>${(c.durationMs / 1000).toFixed(1)} s</td></tr>`).join('\n');
+  const warnings = r.checks.filter((c) => c.status === 'warning')
+    .map((c) => `<details open class="warning"><summary>${html(`${c.id}: ${claimInTitle(c.name)}`)} (expected level)</summary><pre>${html(c.failure ?? '')}</pre></details>`).join('\n');
+  const failures = [...r.checks.filter((c) => c.status === 'failed').map((c) => ({ title: `${c.suite}: ${c.name}`, text: c.failure ?? '' })),
+    ...r.suiteErrors.map((e) => ({ title: `${e.suite}: suite setup`, text: e.message }))]
+    .map((f) => `<details open class="failure"><summary>${html(f.title)}</summary><pre>${html(f.text)}</pre></details>`).join('\n');
+  const transcripts = r.evidence.map((e) => {
+    const items = e.items.filter((i) => i.kind === 'transcript' || i.kind === 'info' || i.kind === 'counts' || i.kind === 'measurement');
+    if (!items.length) return '';
+    return `<details><summary>${html(e.suite)} (${items.length})</summary>${items.map((i) => `<div class="ev"><b>${html(i.check)}</b> <i>${i.kind}</i><pre>${html(i.text ?? '')}${i.value !== undefined ? html(`\n${JSON.stringify(i.value, null, 2)}`) : ''}</pre></div>`).join('')}</details>`;
+  }).join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>svc-conformance ${html(r.runId)}</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2em;color:#111}table{border-collapse:collapse;width:100%}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
+tr.passed td:first-child{background:#dcfce7}tr.failed td:first-child{background:#fee2e2;font-weight:bold}tr.skipped td:first-child{background:#f3f4f6}tr.warning td:first-child{background:#fef3c7;font-weight:bold}tr.informational td:first-child{background:#e0f2fe}details.warning summary{color:#92400e;font-weight:bold}
+pre{white-space:pre-wrap;background:#f8fafc;padding:8px;border:1px solid #e5e7eb}details.failure summary{color:#b91c1c;font-weight:bold}.ev{margin:6px 0}
+</style></head><body>
+<h1>svc-conformance</h1>
+<p id="summary">Run ${html(r.runId)} against ${html(r.cluster)}: <b>${r.counts.passed} passed, ${r.counts.failed} failed, ${r.counts.warnings} warnings, ${r.counts.skipped} skipped</b> in ${(r.durationMs / 1000).toFixed(1)} s.</p>
+<h2>Failures</h2>${failures || '<p>None.</p>'}
+<h2>Warnings</h2><p>Expected-level checks: documented default behaviour that the specification leaves open. They do not fail the run (<code>--strict</code> makes them fail).</p>${warnings || '<p>None.</p>'}
+<h2>Checks</h2><table id="checks"><thead><tr><th>Result</th><th>Id</th><th>Level</th><th>Suite</th><th>Claim</th><th>Source</th><th>Time</th></tr></thead><tbody>
+${rows}
+</tbody></table>
+<h2>Convergence (DNS, EndpointSlices, Service proxy)</h2>${chart(r)}
+<h2>DNS cache lag behind the replicas</h2>${cacheLags(r).length ? `<p>A cache in front of the replicas may serve an answer until its TTL runs out; each wait where it did:</p><table id="cache-lag"><thead><tr><th>Check</th><th>Lag</th><th>Question</th></tr></thead><tbody>${cacheLags(r).map((l) => `<tr><td><code>${html(l.check)}</code></td><td>${l.ms} ms</td><td>${html(l.name)}</td></tr>`).join('')}</tbody></table>` : '<p>No cache lagged behind the replicas (or none is in front of them).</p>'}
+<h2>Evidence: transcripts and measurements</h2>${transcripts || '<p>None.</p>'}
+</body></html>
+`;
+}
+
+export function writeReports(dir: string, r: RunReport): string[] {
+  fs.mkdirSync(dir, { recursive: true });
+  const files: [string, string][] = [['junit.xml', junit(r)], ['results.json', JSON.stringify(r, null, 2)], ['summary.md', markdown(r)], ['report.html', htmlReport(r)]];
+  for (const [f, text] of files) fs.writeFileSync(path.join(dir, f), text);
+  const summary = stepSummaryFile();
+  if (summary) fs.appendFileSync(summary, markdown(r));
+  return files.map(([f]) => path.join(dir, f));
+}

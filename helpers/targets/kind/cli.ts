@@ -1,0 +1,113 @@
+// The kind target's command line (helpers/targets/kind/provider.ts does the work):
+//   node helpers/targets/kind/cli.ts exec [options] -- COMMAND...   start a kind cluster, run COMMAND with
+//        KUBECONFIG/SVC_KUBECONFIG (and SVC_PROFILE for our node image) pointing at it, remove
+//        the cluster whatever happens (also on SIGINT/SIGTERM), exit with COMMAND's code
+//   node helpers/targets/kind/cli.ts down [--name NAME]            remove what a killed run left (by label)
+// Options: --image IMAGE (default: ours, built or reused by cluster/kind/node-image.sh),
+//   --nodes N (3), --proxy-mode iptables|nftables, --name NAME, --timings FILE (JSON).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { cacheDir } from '../../config/target.ts';
+import { spawn, execFileSync } from 'node:child_process';
+import { defaultWorkDir, leftovers, startKind, sweep, type KindCluster } from './provider.ts';
+
+const log = (l: string): void => { process.stderr.write(`[kind ${new Date().toISOString().slice(11, 19)}] ${l}\n`); };
+
+interface Opts { image?: string; nodes: number; proxyMode: 'iptables' | 'nftables'; name: string; timings?: string; rest: string[] }
+
+function parse(argv: string[]): Opts {
+  const o: Opts = { nodes: 3, proxyMode: 'iptables', name: `svc-${Date.now().toString(36).slice(-5)}`, rest: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const val = (): string => { const v = argv[++i]; if (v === undefined) usage(`${a} needs a value`); return v; };
+    if (a === '--') { o.rest = argv.slice(i + 1); break; }
+    else if (a === '--image') o.image = val();
+    else if (a === '--nodes') { o.nodes = Number(val()); if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 5) usage(`--nodes must be 1 to 5`); }
+    else if (a === '--proxy-mode') { const m = val(); if (m !== 'iptables' && m !== 'nftables') usage(`--proxy-mode must be iptables or nftables (got ${m})`); o.proxyMode = m; }
+    else if (a === '--name') o.name = val();
+    else if (a === '--timings') o.timings = val();
+    else usage(`unknown option ${a}`);
+  }
+  return o;
+}
+
+function usage(msg: string): never {
+  process.stderr.write(`kind: ${msg}\nusage: node helpers/targets/kind/cli.ts exec [--image IMAGE] [--nodes N] [--proxy-mode iptables|nftables] [--name NAME] [--timings FILE] -- COMMAND...\n       node helpers/targets/kind/cli.ts down [--name NAME]\n`);
+  process.exit(2);
+}
+
+/** Our node image: built (or found cached) by cluster/kind/node-image.sh; its name is the last line. */
+export function ourNodeImage(): string {
+  const out = execFileSync('bash', ['cluster/kind/node-image.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const name = out.trim().split('\n').pop();
+  if (!name) throw new Error('cluster/kind/node-image.sh printed no image name');
+  return name;
+}
+
+async function execCmd(o: Opts): Promise<number> {
+  if (!o.rest.length) usage('exec needs a command after --');
+  const image = o.image ?? ourNodeImage();
+  let cluster: KindCluster | undefined;
+  let child: ReturnType<typeof spawn> | undefined;
+  let interrupted = false;
+  let leftBehind = false;
+  const tearDown = async (): Promise<void> => {
+    if (!cluster) return;
+    const c = cluster; cluster = undefined;
+    const r = await c.teardown();
+    leftBehind = r.left.length > 0;
+    log(`teardown: ${r.seconds} s${r.left.length ? `; LEFT: ${r.left.join(', ')}` : ', nothing left'}`);
+    if (o.timings) {
+      const t = JSON.parse(fs.readFileSync(o.timings, 'utf8')) as Record<string, unknown>;
+      fs.writeFileSync(o.timings, JSON.stringify({ ...t, teardown: r.seconds, left: r.left }, null, 2));
+    }
+  };
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`${sig}: stopping the command and removing the cluster`);
+    if (child && child.exitCode === null) child.kill(sig);
+    else if (cluster) void tearDown().finally(() => process.exit(130));
+    // Still starting: the start finishes (or fails and removes what it made), then the
+    // cluster is removed before any command runs.
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const code = await (async (): Promise<number> => { try {
+    cluster = await startKind({ image, nodes: o.nodes, proxyMode: o.proxyMode, name: o.name, workDir: defaultWorkDir(o.name), log: (l) => log(l) });
+    if (o.timings) fs.writeFileSync(o.timings, JSON.stringify({ image, nodes: o.nodes, proxyMode: o.proxyMode, ...cluster.timings }, null, 2));
+    if (interrupted) return 130;
+    const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: cluster.kubeconfig, SVC_KUBECONFIG: cluster.kubeconfig, SVC_KIND_CLUSTER: cluster.name, SVC_OUTSIDE_NETWORK: cluster.network };
+    if (cluster.profile) env.SVC_PROFILE = cluster.profile;
+    // kubectl of the cluster's version first on PATH, where this machine built one.
+    const kbin = path.join(cacheDir(), 'bin', `kubernetes-${cluster.kubernetesVersion}`);
+    if (fs.existsSync(path.join(kbin, 'kubectl'))) env.PATH = `${kbin}:${env.PATH ?? ''}`;
+    delete env.SVC_TARGET;
+    child = spawn(o.rest[0]!, o.rest.slice(1), { stdio: 'inherit', env });
+    const code = await new Promise<number>((resolve) => child!.on('exit', (c, s) => resolve(c ?? (s ? 128 + 2 : 1))));
+    return interrupted ? 130 : code;
+  } catch (e) {
+    log((e as Error).message);
+    return interrupted ? 130 : 3;
+  } finally {
+    await tearDown();
+  } })();
+  // Something of ours left in Docker fails the command, whatever it returned.
+  return leftBehind && code === 0 ? 1 : code;
+}
+
+async function main(): Promise<void> {
+  const [cmd, ...rest] = process.argv.slice(2);
+  if (cmd === 'exec') process.exit(await execCmd(parse(rest)));
+  if (cmd === 'down') {
+    const o = parse(rest);
+    const name = rest.includes('--name') ? o.name : undefined;
+    const before = leftovers(name);
+    const left = sweep(name);
+    log(`down: removed ${before.length - left.length} object(s)${left.length ? `; could not remove: ${left.join(', ')}` : ''}`);
+    process.exit(left.length ? 1 : 0);
+  }
+  usage(cmd ? `unknown command ${cmd}` : 'a command is needed');
+}
+
+await main();
