@@ -353,6 +353,15 @@ export const stepSummaryFile = (): string | undefined => env.GITHUB_STEP_SUMMARY
 export const chromiumPath = (): string => env.SVC_CHROMIUM || '/usr/bin/chromium';
 /** Where cluster/build.sh caches builds and images (as cluster/lib.sh reads it). */
 export const cacheDir = (): string => env.SVC_CACHE_DIR || '/var/cache/svc-conformance';
+/** testcontainers' reaper (Ryuk): whether the user turned it off, whether this is GitHub
+ *  Actions (where Docker Hub is reachable), and SVC_KIND_RYUK=1 (keep it). */
+export const ryukSettings = (): { disabledByUser: boolean; githubActions: boolean; wanted: boolean } => ({
+  disabledByUser: env.TESTCONTAINERS_RYUK_DISABLED !== undefined, githubActions: env.GITHUB_ACTIONS === 'true', wanted: env.SVC_KIND_RYUK === '1',
+});
+/** testcontainers reads its settings from the environment: the one write this module makes for a library. */
+export function disableRyuk(): void {
+  env.TESTCONTAINERS_RYUK_DISABLED = 'true';
+}
 /** The environment for a child process (the CLI, cluster.sh, Jest), with overrides;
  *  an override of '' removes the variable. */
 export function childEnv(overrides: Record<string, string> = {}): Record<string, string> {

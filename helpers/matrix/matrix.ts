@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import yaml from 'js-yaml';
 import { REGISTRY } from '../../suites/data/registry.ts';
 import { claimInTitle } from '../../suites/data/sources.ts';
-import { cacheDir, childEnv, loadPublished, ROOT, stepSummaryFile, UsageError } from '../config/target.ts';
+import { cacheDir, childEnv, loadPublished, ROOT, UsageError } from '../config/target.ts';
+import { html, junitCase, junitErrorSuite, mdCell, statusText, writeReportDir, xml } from '../results/render.ts';
 import { readRunReport, type Check, type RunReport } from '../results/reports.ts';
 
 const CLUSTER_SH = path.join(ROOT, 'cluster', 'cluster.sh');
@@ -390,8 +391,7 @@ export function matrixExitCode(r: MatrixReport): number {
 }
 
 // ------------------------------------------------------------------------------- reports
-const ICON: Record<string, string> = { passed: '✅ pass', failed: '❌ FAIL', skipped: '⏭️ skip', warning: '⚠️ warning', informational: 'ℹ️ info', 'not run': '— not run' };
-const cellText = (c?: Cell): string => ICON[c?.status ?? 'not run']!;
+const cellText = (c?: Cell): string => statusText(c?.status);
 /** The first telling line of a message: Jest's diff boilerplate is skipped, so a failed
  *  toEqual shows its first differing item rather than "expect(received).toEqual(expected)". */
 const BOILERPLATE = /^\s*$|^\s*(Error: )?expect\(|^\s*[-+] (Expected|Received)\s|^\s*(Array|Object) [[{]$/;
@@ -443,7 +443,7 @@ const spreadText = (s: ColumnResult['spread'][number]): string => {
 export function matrixMarkdown(r: MatrixReport): string {
   const cols = r.columns;
   // Table cells: pipes escaped, and `<ns>` kept visible (GitHub would read it as a tag).
-  const esc = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const esc = mdCell;
   const lines = [`# svc-conformance matrix: ${headline(r)}`, ''];
   lines.push(`Matrix ${path.basename(r.file)}, ${cols.length} column(s) in ${(r.durationMs / 1000).toFixed(0)} s: ${cols.map((c) => `**${c.name}** (${c.describe}, ${c.profile} profile)`).join('; ')}.`, '');
   const notUp = cols.filter((c) => c.state !== 'ran');
@@ -475,7 +475,7 @@ export function matrixMarkdown(r: MatrixReport): string {
   return lines.join('\n') + '\n';
 }
 
-const h = (s: string): string => s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&#39;' })[c]!);
+const h = html;
 
 export function matrixHtml(r: MatrixReport): string {
   const cols = r.columns;
@@ -517,17 +517,15 @@ ${idRows}
 }
 
 export function matrixJunit(r: MatrixReport): string {
-  const x = (s: string): string => h(s).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+  const x = xml;
   const suites = r.columns.map((c) => {
-    if (c.state !== 'ran') {
-      return `  <testsuite name="svc-conformance.matrix.${x(c.name)}" tests="1" failures="0" errors="1"><testcase classname="svc-conformance.matrix.${x(c.name)}" name="the cluster comes up and the run starts"><error message="${x((c.message ?? c.state).slice(0, 500))}">${x(c.logTail ?? '')}</error></testcase></testsuite>`;
-    }
+    if (c.state !== 'ran') return junitErrorSuite(`svc-conformance.matrix.${c.name}`, 'the cluster comes up and the run starts', c.message ?? c.state, c.logTail ?? '');
     const cases = r.rows.filter((row) => row.cells[c.name]).map((row) => {
       const cell = row.cells[c.name]!;
-      const inner = cell.status === 'failed' ? `<failure message="${x(oneLine(cell.failure).slice(0, 500))}">${x(cell.failure ?? '')}</failure>`
-        : cell.status === 'skipped' ? `<skipped message="${x(cell.skipReason ?? '')}"/>`
-          : cell.status === 'warning' || cell.status === 'informational' ? `<system-out>${x(`${cell.status.toUpperCase()} (${row.level} level, does not fail the run): ${cell.failure ?? ''}`)}</system-out>` : '';
-      return `    <testcase classname="svc-conformance.matrix.${x(c.name)}.${x(cell.suite)}" name="${x(`${cell.claim} [${row.id}]`)}"><properties><property name="id" value="${x(row.id)}"/><property name="level" value="${x(row.level)}"/><property name="differs" value="${r.differences.includes(row.id)}"/></properties>${inner}</testcase>`;
+      return junitCase({
+        classname: `svc-conformance.matrix.${c.name}.${cell.suite}`, name: `${cell.claim} [${row.id}]`, status: cell.status, level: row.level, failure: cell.failure, skipReason: cell.skipReason,
+        properties: { id: row.id, level: row.level, differs: String(r.differences.includes(row.id)) },
+      }, oneLine);
     }).join('\n');
     const cs = r.rows.map((row) => row.cells[c.name]).filter(Boolean) as Cell[];
     return `  <testsuite name="svc-conformance.matrix.${x(c.name)}" tests="${cs.length}" failures="${cs.filter((y) => y.status === 'failed').length}" skipped="${cs.filter((y) => y.status === 'skipped').length}" errors="0" time="${((c.runMs ?? 0) / 1000).toFixed(3)}">\n${cases}\n  </testsuite>`;
@@ -537,11 +535,6 @@ export function matrixJunit(r: MatrixReport): string {
 }
 
 export function writeMatrixReports(dir: string, r: MatrixReport): string[] {
-  fs.mkdirSync(dir, { recursive: true });
   const md = matrixMarkdown(r);
-  const files: [string, string][] = [['matrix.html', matrixHtml(r)], ['matrix.md', md], ['matrix.json', JSON.stringify(r, null, 2)], ['matrix-junit.xml', matrixJunit(r)]];
-  for (const [f, text] of files) fs.writeFileSync(path.join(dir, f), text);
-  const summary = stepSummaryFile();
-  if (summary) fs.appendFileSync(summary, md);
-  return files.map(([f]) => path.join(dir, f));
+  return writeReportDir(dir, [['matrix.html', matrixHtml(r)], ['matrix.md', md], ['matrix.json', JSON.stringify(r, null, 2)], ['matrix-junit.xml', matrixJunit(r)]], md);
 }

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkDef, type Level, type Source } from '../../suites/data/registry.ts';
 import { claimInTitle, idInTitle } from '../../suites/data/sources.ts';
-import { stepSummaryFile } from '../config/target.ts';
+import { html, ICONS, junitCase, junitErrorSuite, mdCell, writeReportDir, xml } from './render.ts';
 import { any, arr, check, num, obj, oneOf, opt, str } from '../../probe/schema.ts';
 
 interface JestAssertion { title: string; fullName: string; ancestorTitles: string[]; status: string; duration?: number | null; failureMessages: string[] }
@@ -128,34 +128,25 @@ export function closingLines(c: RunReport['counts'], warningIds: string[] = []):
   return [...w, `svc-conformance: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped`];
 }
 
-const xml = (s: string): string => s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!)
-  .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
-const html = xml;
-
 export function junit(r: RunReport): string {
   const bySuite = new Map<string, Check[]>();
   for (const c of r.checks) bySuite.set(c.suite, [...(bySuite.get(c.suite) ?? []), c]);
   const suites = [...bySuite.entries()].map(([suite, cs]) => {
-    const cases = cs.map((c) => {
-      const props = c.id ? `<properties><property name="id" value="${xml(c.id)}"/><property name="level" value="${xml(c.level ?? '')}"/><property name="source" value="${xml(c.source ? `${c.source.title} ${c.source.url}` : '')}"/><property name="verdict" value="${c.status}"/></properties>` : '';
-      const inner = c.status === 'failed'
-        ? `<failure message="${xml((c.failure ?? '').split('\n')[0]!.slice(0, 500))}">${xml(c.failure ?? '')}</failure>`
-        : c.status === 'skipped' ? `<skipped message="${xml(c.skipReason ?? '')}"/>`
-          : c.status === 'warning' || c.status === 'informational' ? `<system-out>${xml(`${c.status.toUpperCase()} (${c.level} level, does not fail the run): ${c.failure ?? ''}`)}</system-out>` : '';
-      return `    <testcase classname="${xml(c.classname)}" name="${xml(c.name)}" time="${(c.durationMs / 1000).toFixed(3)}">${props}${inner}</testcase>`;
-    }).join('\n');
+    const cases = cs.map((c) => junitCase({
+      classname: c.classname, name: c.name, timeS: c.durationMs / 1000, status: c.status, level: c.level, failure: c.failure, skipReason: c.skipReason,
+      properties: c.id ? { id: c.id, level: c.level ?? '', source: c.source ? `${c.source.title} ${c.source.url}` : '', verdict: c.status } : {},
+    })).join('\n');
     const f = cs.filter((c) => c.status === 'failed').length;
     const s = cs.filter((c) => c.status === 'skipped').length;
     const t = cs.reduce((a, c) => a + c.durationMs, 0) / 1000;
     return `  <testsuite name="svc-conformance.${xml(suite)}" tests="${cs.length}" failures="${f}" skipped="${s}" errors="0" time="${t.toFixed(3)}">\n${cases}\n  </testsuite>`;
   });
   for (const e of r.suiteErrors) {
-    suites.push(`  <testsuite name="svc-conformance.${xml(e.suite)}" tests="1" failures="0" errors="1"><testcase classname="svc-conformance.${xml(e.suite)}" name="suite setup"><error message="${xml(e.message.split('\n')[0]!.slice(0, 500))}">${xml(e.message)}</error></testcase></testsuite>`);
+    suites.push(junitErrorSuite(`svc-conformance.${e.suite}`, 'suite setup', e.message, e.message));
   }
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="svc-conformance" tests="${r.checks.length}" failures="${r.counts.failed}" skipped="${r.counts.skipped}" time="${(r.durationMs / 1000).toFixed(3)}">\n${suites.join('\n')}\n</testsuites>\n`;
 }
 
-const ICONS: Record<Check['status'], string> = { passed: '✅', failed: '❌', skipped: '⏭️', warning: '⚠️', informational: 'ℹ️' };
 const srcLink = (c: Check): string => (c.source ? `[${c.source.title}](${c.source.url})` : '');
 
 export function markdown(r: RunReport): string {
@@ -168,7 +159,7 @@ export function markdown(r: RunReport): string {
     lines.push('');
   }
   lines.push('| | Id | Level | Check | Source | Time |', '|---|---|---|---|---|---|',
-    ...r.checks.map((c) => `| ${icon(c.status)} | ${c.id ?? ''} | ${c.level ?? ''} | ${claimInTitle(c.name).replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;')}${c.skipReason ? ` (${c.skipReason})` : ''} | ${srcLink(c)} | ${(c.durationMs / 1000).toFixed(1)} s |`));
+    ...r.checks.map((c) => `| ${icon(c.status)} | ${c.id ?? ''} | ${c.level ?? ''} | ${mdCell(claimInTitle(c.name))}${c.skipReason ? ` (${c.skipReason})` : ''} | ${srcLink(c)} | ${(c.durationMs / 1000).toFixed(1)} s |`));
   const lags = cacheLags(r);
   if (lags.length) {
     lines.push('', '## DNS cache lag behind the replicas', '', 'A cache in front of the replicas may serve an answer until its TTL runs out; each wait where it did:', '');
@@ -237,10 +228,6 @@ ${rows}
 }
 
 export function writeReports(dir: string, r: RunReport): string[] {
-  fs.mkdirSync(dir, { recursive: true });
-  const files: [string, string][] = [['junit.xml', junit(r)], ['results.json', JSON.stringify(r, null, 2)], ['summary.md', markdown(r)], ['report.html', htmlReport(r)]];
-  for (const [f, text] of files) fs.writeFileSync(path.join(dir, f), text);
-  const summary = stepSummaryFile();
-  if (summary) fs.appendFileSync(summary, markdown(r));
-  return files.map(([f]) => path.join(dir, f));
+  const md = markdown(r);
+  return writeReportDir(dir, [['junit.xml', junit(r)], ['results.json', JSON.stringify(r, null, 2)], ['summary.md', md], ['report.html', htmlReport(r)]], md);
 }

@@ -7,7 +7,7 @@
 //   --nodes N (3), --proxy-mode iptables|nftables, --name NAME, --timings FILE (JSON).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cacheDir } from '../../config/target.ts';
+import { cacheDir, childEnv } from '../../config/target.ts';
 import { spawn, execFileSync } from 'node:child_process';
 import { defaultWorkDir, leftovers, startKind, sweep, type KindCluster } from './provider.ts';
 
@@ -77,12 +77,14 @@ async function execCmd(o: Opts): Promise<number> {
     cluster = await startKind({ image, nodes: o.nodes, proxyMode: o.proxyMode, name: o.name, workDir: defaultWorkDir(o.name), log: (l) => log(l) });
     if (o.timings) fs.writeFileSync(o.timings, JSON.stringify({ image, nodes: o.nodes, proxyMode: o.proxyMode, ...cluster.timings }, null, 2));
     if (interrupted) return 130;
-    const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: cluster.kubeconfig, SVC_KUBECONFIG: cluster.kubeconfig, SVC_KIND_CLUSTER: cluster.name, SVC_OUTSIDE_NETWORK: cluster.network };
-    if (cluster.profile) env.SVC_PROFILE = cluster.profile;
     // kubectl of the cluster's version first on PATH, where this machine built one.
     const kbin = path.join(cacheDir(), 'bin', `kubernetes-${cluster.kubernetesVersion}`);
-    if (fs.existsSync(path.join(kbin, 'kubectl'))) env.PATH = `${kbin}:${env.PATH ?? ''}`;
-    delete env.SVC_TARGET;
+    const env = childEnv({
+      KUBECONFIG: cluster.kubeconfig, SVC_KUBECONFIG: cluster.kubeconfig, SVC_KIND_CLUSTER: cluster.name, SVC_OUTSIDE_NETWORK: cluster.network,
+      ...(cluster.profile ? { SVC_PROFILE: cluster.profile } : {}),
+      ...(fs.existsSync(path.join(kbin, 'kubectl')) ? { PATH: `${kbin}:${childEnv().PATH ?? ''}` } : {}),
+      SVC_TARGET: '',
+    });
     child = spawn(o.rest[0]!, o.rest.slice(1), { stdio: 'inherit', env });
     const code = await new Promise<number>((resolve) => child!.on('exit', (c, s) => resolve(c ?? (s ? 128 + 2 : 1))));
     return interrupted ? 130 : code;

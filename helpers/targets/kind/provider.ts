@@ -13,6 +13,7 @@ import dnsPacket from 'dns-packet';
 import * as yaml from 'js-yaml';
 import { GenericContainer, StartedNetwork, Wait, getContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
 import { getReaperImage } from 'testcontainers/build/reaper/reaper.js';
+import { disableRyuk, ryukSettings } from '../../config/target.ts';
 
 export const KIND_LABEL = 'io.svc-conformance.kind';
 
@@ -62,11 +63,12 @@ const CAP_SYS_RESOURCE = 24;
  *  and cannot be pulled (this machine has no registry), it is disabled; the explicit
  *  teardown and `down` (a sweep by label) do its work. */
 export function decideRyuk(log: (l: string) => void): void {
-  if (process.env.TESTCONTAINERS_RYUK_DISABLED !== undefined) return;
+  const r = ryukSettings();
+  if (r.disabledByUser) return;
   const image = getReaperImage();
   const local = dockerOk(['image', 'inspect', image]);
-  if (local || process.env.GITHUB_ACTIONS === 'true' || process.env.SVC_KIND_RYUK === '1') return;
-  process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
+  if (local || r.githubActions || r.wanted) return;
+  disableRyuk();
   log(`testcontainers' reaper image ${image} is not on this host and no registry is reachable here: Ryuk disabled (SVC_KIND_RYUK=1 keeps it); the cluster is removed by its own teardown`);
 }
 
