@@ -7,7 +7,7 @@ import { dnsRows } from '../helpers/harness/dns-rows.ts';
 import { apply, applyObjects } from '../helpers/cluster/apply.ts';
 import { answerSet, formatAnswer, norm } from '../helpers/lib/dns.ts';
 import { reverseName } from '../helpers/lib/net.ts';
-import { converged, once, useSuite, kube } from '../helpers/harness/suite.ts';
+import { once, useSuite, kube } from '../helpers/harness/suite.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
 
@@ -114,7 +114,7 @@ describe('DNS records of the specification', () => {
       const d = await disagreements();
       return { ok: d.length === 0, state: d.join('\n') };
     }, { kind: 'DNS', since });
-    ctx.evidence.measure('replica-agreement', `${converged(polls, 'DNS')}: replicas agree`, ms, 'ms', false);
+    ctx.evidence.convergence('replica-agreement', 'DNS', polls, ms, `replicas agree`, false);
     const after = await disagreements();
     ctx.evidence.info('replica-agreement', `${questions.length} questions at ${ctx.facts.servers.filter((x) => x.role !== 'cache').length} authoritative servers from ${ctx.probes.length} probes`);
     if (after.length) throw new Error(`CoreDNS replicas disagree (after they had agreed ${ms} ms after the change):\n${after.join('\n')}`);

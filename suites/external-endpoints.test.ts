@@ -10,7 +10,7 @@ import { decideRyuk } from '../helpers/targets/kind/provider.ts';
 import { check } from '../helpers/harness/check.ts';
 import { dnsRows } from '../helpers/harness/dns-rows.ts';
 import { apply } from '../helpers/cluster/apply.ts';
-import { BY_NAME_TIMEOUT_MS, converged, once, useSuite } from '../helpers/harness/suite.ts';
+import { BY_NAME_TIMEOUT_MS, once, useSuite } from '../helpers/harness/suite.ts';
 import { serviceSlices } from '../helpers/cluster/workloads.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { kube } from '../helpers/cluster/kube.ts';
@@ -68,7 +68,7 @@ describe('selectorless Services with hand-made endpoints', () => {
       const now = await shape();
       return { ok: JSON.stringify(now) === JSON.stringify(want), state: now };
     }, { kind: 'EndpointSlices' });
-    ctx.evidence.measure('external-mirrored', `${converged(polls, 'EndpointSlices')}: mirrored slice`, ms, 'ms', false);
+    ctx.evidence.convergence('external-mirrored', 'EndpointSlices', polls, ms, `mirrored slice`, false);
     expect(await shape()).toEqual(want);
   });
 

@@ -5,7 +5,7 @@ import { describe, expect } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { check } from '../helpers/harness/check.ts';
 import { converge } from '../helpers/cluster/converge.ts';
-import { converged, counts, kube, once, useSuite } from '../helpers/harness/suite.ts';
+import { counts, kube, once, useSuite } from '../helpers/harness/suite.ts';
 import { rolloutReady } from '../helpers/cluster/workloads.ts';
 
 const ctx = useSuite('proxy-affinity');
@@ -76,13 +76,13 @@ describe('session affinity', () => {
       const c = await round();
       return { ok: distinct(c).length === 1 && Object.values(c)[0] === 15, state: c };
     }, { kind: 'Service proxy', since: onSince });
-    ctx.evidence.measure('affinity-switch', `${converged(on.polls, 'Service proxy')}: affinity switched on`, on.ms, 'ms', on.polls > 1);
+    ctx.evidence.convergence('affinity-switch', 'Service proxy', on.polls, on.ms, `affinity switched on`, on.polls > 1);
     const offSince = await set('None');
     const off = await converge(`15 connections from ${client.pod} to ${vip}:80 to reach more than one backend once sessionAffinity is None`, async () => {
       const c = await round();
       return { ok: distinct(c).length > 1, state: c };
     }, { kind: 'Service proxy', since: offSince });
-    ctx.evidence.measure('affinity-switch', `${converged(off.polls, 'Service proxy')}: affinity switched off`, off.ms, 'ms', off.polls > 1);
+    ctx.evidence.convergence('affinity-switch', 'Service proxy', off.polls, off.ms, `affinity switched off`, off.polls > 1);
     ctx.evidence.add({ check: 'affinity-switch', kind: 'counts', value: { on: on.state, off: off.state }, text: `${vip}:80 switched ClientIP, then None` });
   });
 });

@@ -8,7 +8,7 @@ import { describe, expect } from '@jest/globals';
 import { check } from '../helpers/harness/check.ts';
 import { apply, applyObjects } from '../helpers/cluster/apply.ts';
 import { converge } from '../helpers/cluster/converge.ts';
-import { BY_NAME_TIMEOUT_MS, converged, counts, once, useSuite, kube } from '../helpers/harness/suite.ts';
+import { BY_NAME_TIMEOUT_MS, counts, once, useSuite, kube } from '../helpers/harness/suite.ts';
 import type { ConnectAttempt } from '../probe/contract.ts';
 import { listPods, rolloutReady, serviceSlices, sliceEndpoints, type PodState } from '../helpers/cluster/workloads.ts';
 import { waitFor } from '../helpers/cluster/wait.ts';
@@ -163,7 +163,7 @@ describe('Service proxy behaviour', () => {
       const r = await probe.connect({ host: ip, port: 80, count: 1, mode: 'tcp', timeoutMs: 1000 });
       return { ok: !r[0]?.backend, state: r };
     }, { kind: 'Service proxy' });
-    ctx.evidence.measure('headless-label', `${converged(polls, 'Service proxy')}: labelled slice no longer served`, ms, 'ms');
+    ctx.evidence.convergence('headless-label', 'Service proxy', polls, ms, `labelled slice no longer served`, true);
     await applyObjects(ctx.ns, [slice({})]);
     await ctx.proxyConverged('headless-label-after', { host: ip, port: 80, backends: [web[0]!.name], probes: [probe] });
   });
@@ -185,12 +185,12 @@ describe('Service proxy behaviour', () => {
       const eps = sliceEndpoints(await serviceSlices(ctx.ns, 'web-api'));
       return { ok: eps.length === 0, state: eps };
     }, { kind: 'EndpointSlices', since });
-    ctx.evidence.measure('no-endpoints-slices', `${converged(slicePolls, 'EndpointSlices')}: web-api (no endpoints)`, slicesMs, 'ms');
+    ctx.evidence.convergence('no-endpoints-slices', 'EndpointSlices', slicePolls, slicesMs, `web-api (no endpoints)`, true);
     const { ms, state: last, polls } = await converge(`${vip}:80 to refuse connections from ${ctx.probes[0]!.pod}`, async () => {
       const [a] = await ctx.probes[0]!.connect({ host: vip, port: 80, count: 1, mode: 'tcp', timeoutMs: 5000 });
       return { ok: a?.error === 'ECONNREFUSED', state: a };
     }, { kind: 'Service proxy', since });
-    ctx.evidence.measure('no-endpoints', `${converged(polls, 'Service proxy')}: refusing at 0 endpoints`, ms, 'ms');
+    ctx.evidence.convergence('no-endpoints', 'Service proxy', polls, ms, `refusing at 0 endpoints`, true);
     ctx.evidence.measure('no-endpoints', 'time to ECONNREFUSED', last!.ms, 'ms');
     // A fresh attempt after convergence: refused, and quickly.
     const [again] = await ctx.probes[0]!.connect({ host: vip, port: 80, count: 1, mode: 'tcp', timeoutMs: 5000 });

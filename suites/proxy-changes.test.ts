@@ -6,7 +6,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { apply, applyObjects, defaultVars, loadManifest } from '../helpers/cluster/apply.ts';
 import { check } from '../helpers/harness/check.ts';
 import { converge } from '../helpers/cluster/converge.ts';
-import { converged, kube, once, useSuite } from '../helpers/harness/suite.ts';
+import { kube, once, useSuite } from '../helpers/harness/suite.ts';
 import type { ConnectAttempt } from '../probe/contract.ts';
 import { rolloutReady } from '../helpers/cluster/workloads.ts';
 
@@ -37,7 +37,7 @@ async function everywhere(check: string, what: string, host: string, port: numbe
     const r = await p.connect({ host, port, count: 3, mode: 'tcp', timeoutMs: 1000 });
     return { ok: ok(r), state: r.map(who) };
   }, { kind: 'Service proxy', since })));
-  ctx.evidence.measure(check, `${converged(Math.max(...per.map((x) => x.polls)), 'Service proxy')}: ${what}`, Math.max(...per.map((x) => x.ms)), 'ms');
+  ctx.evidence.convergence(check, 'Service proxy', Math.max(...per.map((x) => x.polls)), Math.max(...per.map((x) => x.ms)), what, true);
   return per.map((x) => x.state);
 }
 const onlyFrom = (pods: string[], port: number) => (r: ConnectAttempt[]): boolean => r.every((a) => pods.includes(a.backend?.pod ?? '') && a.backend?.port === port);

@@ -5,7 +5,7 @@ import { describe, expect } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { check } from '../helpers/harness/check.ts';
 import { converge } from '../helpers/cluster/converge.ts';
-import { converged, counts, kube, once, useSuite } from '../helpers/harness/suite.ts';
+import { counts, kube, once, useSuite } from '../helpers/harness/suite.ts';
 import { podsReady } from '../helpers/cluster/workloads.ts';
 
 const ctx = useSuite('proxy-external-ips');
@@ -39,7 +39,7 @@ async function reachFromEveryNode(check: string, port: number): Promise<void> {
       const c = counts(await p.connect({ host: externalIP, port, count: 3, mode: 'tcp', timeoutMs: 1000 }));
       return { ok: Object.keys(c).join() === backend, state: c };
     }, { kind: 'Service proxy', since: readyAt });
-    ctx.evidence.measure(check, `${converged(polls, 'Service proxy')}: ${externalIP}:${port} from ${p.node}`, ms, 'ms', polls > 1);
+    ctx.evidence.convergence(check, 'Service proxy', polls, ms, `${externalIP}:${port} from ${p.node}`, polls > 1);
     return { from: p.node, answeredBy: counts(await p.connect({ host: externalIP, port, count: 5, mode: 'tcp', timeoutMs: 3000 })) };
   }));
   ctx.evidence.add({ check, kind: 'counts', value: seen, text: `${externalIP}:${port} from every node` });

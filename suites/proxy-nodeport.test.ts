@@ -9,7 +9,7 @@ import { once, useSuite, kube } from '../helpers/harness/suite.ts';
 import { rolloutReady } from '../helpers/cluster/workloads.ts';
 import { connectFromOutside } from '../helpers/targets/outside.ts';
 import { converge } from '../helpers/cluster/converge.ts';
-import { converged, counts } from '../helpers/harness/suite.ts';
+import { counts } from '../helpers/harness/suite.ts';
 
 const ctx = useSuite('proxy-nodeport');
 let backends: string[] = [];
@@ -60,7 +60,7 @@ describe('NodePort Service', () => {
         const c = counts(await connectFromOutside(t.ip, nodePort, 3, { timeoutMs: 1000 }));
         return { ok: Object.keys(c).every((k) => backends.includes(k)), state: c };
       }, { kind: 'Service proxy', since: readyAt });
-      ctx.evidence.measure('nodeport-outside', `${converged(polls, 'Service proxy')}: from outside to ${t.node}`, ms, 'ms', polls > 1);
+      ctx.evidence.convergence('nodeport-outside', 'Service proxy', polls, ms, `from outside to ${t.node}`, polls > 1);
       const attempts = await connectFromOutside(t.ip, nodePort, 4, { timeoutMs: 3000 });
       return { to: `${t.node} ${t.ip}:${nodePort}`, strays: attempts.filter((a) => !backends.includes(a.backend?.pod ?? '')).map((a) => a.error ?? a.backend?.pod), answeredBy: counts(attempts) };
     }));

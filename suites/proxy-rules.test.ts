@@ -88,7 +88,7 @@ describe(`kube-proxy rules on every node (${mode} mode)`, () => {
     const want = web.map((p) => `${p.ip}:8080`).sort();
     const ms = await onEveryNode(`the rule for ${ctx.ns}/web-api:http`, changed, (tool) => view(tool, ctx.ns, 'web-api', 'http', vip, 80),
       (v) => v.rule && v.chainOk && v.endpoints.join() === want.join() && v.inClusterIPs !== false);
-    ctx.evidence.measure('rule-clusterip', 'Service change to its rule on every node', ms, 'ms');
+    ctx.evidence.measure('rule-clusterip', 'proxy rules: from the Service change to its rule on every node', ms, 'ms', true, { kind: 'proxy rules', converged: true });
     const v0 = await view(tools[0]!, ctx.ns, 'web-api', 'http', vip, 80);
     ctx.evidence.info('rule-clusterip', `${mode}: ${JSON.stringify(v0)}`);
   });
@@ -116,6 +116,6 @@ describe(`kube-proxy rules on every node (${mode} mode)`, () => {
     await rolloutReady(ctx.ns, 'Deployment', 'web-api', 0);
     await ctx.slicesSettled('rule-reject', 'web-api', [], changed);
     const ms = await onEveryNode(`the reject entry for ${ctx.ns}/web-api:http`, changed, (tool) => view(tool, ctx.ns, 'web-api', 'http', vip, 80), (v) => v.reject && v.endpoints.length === 0);
-    ctx.evidence.measure('rule-reject', 'Service proxy converged: reject entry on every node', ms, 'ms');
+    ctx.evidence.measure('rule-reject', 'proxy rules: the reject entry on every node', ms, 'ms', true, { kind: 'proxy rules', converged: true });
   });
 });

@@ -7,7 +7,7 @@ import { describe, expect } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { check } from '../helpers/harness/check.ts';
 import { converge } from '../helpers/cluster/converge.ts';
-import { converged, counts, kube, once, useSuite } from '../helpers/harness/suite.ts';
+import { counts, kube, once, useSuite } from '../helpers/harness/suite.ts';
 import { podsReady, serviceSlices, sliceEndpoints, type SliceEndpoint } from '../helpers/cluster/workloads.ts';
 import { waitFor } from '../helpers/cluster/wait.ts';
 import { closeSessions } from '../helpers/cluster/probe.ts';
@@ -27,7 +27,7 @@ async function slicesShow(check: string, want: { ready: string[]; servingTermina
     const st = eps.filter((e) => !e.ready && e.serving && e.terminating).map((e) => e.targetRef ?? '').sort();
     return { ok: ready.join() === [...want.ready].sort().join() && st.join() === [...want.servingTerminating].sort().join() && eps.length === want.ready.length + want.servingTerminating.length, state: eps.map(state) };
   }, { kind: 'EndpointSlices', since });
-  ctx.evidence.measure(check, `${converged(polls, 'EndpointSlices')}: ${text}`, ms, 'ms', polls > 1);
+  ctx.evidence.convergence(check, 'EndpointSlices', polls, ms, `${text}`, polls > 1);
 }
 const deletePod = async (name: string, grace?: number): Promise<void> => {
   closeSessions(ctx.ns, name); // the next command goes to the new Pod, never the old
@@ -95,6 +95,6 @@ describe('terminating endpoints', () => {
       const a = await p.connect({ host: vip, port: 80, count: 3, mode: 'tcp', timeoutMs: 1000 });
       return { ok: a.every((x) => !x.backend), state: counts(a) };
     }, { kind: 'Service proxy', since: gone })));
-    ctx.evidence.measure('terminating-gone', `${converged(Math.max(...r.map((x) => x.polls)), 'Service proxy')}: no answer once the Pods are gone`, Math.max(...r.map((x) => x.ms)), 'ms');
+    ctx.evidence.convergence('terminating-gone', 'Service proxy', Math.max(...r.map((x) => x.polls)), Math.max(...r.map((x) => x.ms)), 'no answer once the Pods are gone', true);
   });
 });

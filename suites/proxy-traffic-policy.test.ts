@@ -9,7 +9,7 @@ import { apply } from '../helpers/cluster/apply.ts';
 import { nodeAddresses } from '../helpers/cluster/nodes.ts';
 import { check } from '../helpers/harness/check.ts';
 import { converge } from '../helpers/cluster/converge.ts';
-import { converged, counts, kube, once, useSuite } from '../helpers/harness/suite.ts';
+import { counts, kube, once, useSuite } from '../helpers/harness/suite.ts';
 import type { Probe } from '../helpers/cluster/probe.ts';
 import { podsReady, serviceSlices } from '../helpers/cluster/workloads.ts';
 import { connectFromOutside } from '../helpers/targets/outside.ts';
@@ -53,7 +53,7 @@ describe('traffic policies', () => {
       const view = eps.map((e) => ({ pod: e.targetRef?.name, zone: e.zone, hints: (e.hints?.forZones ?? []).map((z) => z.name) }));
       return { ok: eps.length === all.length && view.every((v) => v.hints.length > 0), state: view };
     }, { kind: 'EndpointSlices', since: readyAt });
-    ctx.evidence.measure('prefer-close', `${converged(polls, 'EndpointSlices')}: zone hints on local-api-close`, ms, 'ms', polls > 1);
+    ctx.evidence.convergence('prefer-close', 'EndpointSlices', polls, ms, `zone hints on local-api-close`, polls > 1);
     const vip = (await readSvc('local-api-close')).spec!.clusterIP!;
     // A client whose zone has endpoints: those, each of them; one whose zone has none: any.
     for (const p of ctx.probes) {
@@ -76,7 +76,7 @@ describe('traffic policies', () => {
       const view = eps.map((e) => ({ pod: e.targetRef?.name, node: e.nodeName, hints: (e.hints?.forNodes ?? []).map((n) => n.name) }));
       return { ok: eps.length === all.length && view.every((v) => v.hints.length > 0), state: view };
     }, { kind: 'EndpointSlices', since });
-    ctx.evidence.measure('prefer-same-node', `${converged(polls, 'EndpointSlices')}: node hints on local-api-same-node`, ms, 'ms', polls > 1);
+    ctx.evidence.convergence('prefer-same-node', 'EndpointSlices', polls, ms, `node hints on local-api-same-node`, polls > 1);
     const vip = (await readSvc('local-api-same-node')).spec!.clusterIP!;
     // A client whose node has endpoints: those, each of them; one whose node has none: any.
     for (const p of ctx.probes) {
@@ -124,7 +124,7 @@ describe('traffic policies', () => {
         const seen = { status: r.status, localEndpoints };
         return { ok: seen.status === want(t.node).status && seen.localEndpoints === want(t.node).localEndpoints, state: { ...seen, body: r.body.trim(), error: r.error } };
       }, { kind: 'Service proxy', since: readyAt });
-      ctx.evidence.measure('etp-health-check', `${converged(polls, 'Service proxy')}: health check on ${t.node}`, ms, 'ms', polls > 1);
+      ctx.evidence.convergence('etp-health-check', 'Service proxy', polls, ms, `health check on ${t.node}`, polls > 1);
       return { node: t.node, status: state.status, localEndpoints: state.localEndpoints };
     }));
     ctx.evidence.add({ check: 'etp-health-check', kind: 'counts', value: got, text: `GET http://<node>:${hc}/ from ${probe.pod}` });
@@ -141,7 +141,7 @@ describe('traffic policies', () => {
         const c = counts(await connectFromOutside(t.ip, port, 3, { timeoutMs: 1000 }));
         return { ok: Object.keys(c).every((k) => local[t.node]!.includes(k)), state: c };
       }, { kind: 'Service proxy', since: readyAt });
-      ctx.evidence.measure('etp-local-outside', `${converged(polls, 'Service proxy')}: from outside to ${t.node}`, ms, 'ms', polls > 1);
+      ctx.evidence.convergence('etp-local-outside', 'Service proxy', polls, ms, `from outside to ${t.node}`, polls > 1);
     }
     const seen = [];
     for (const t of targets) {
@@ -172,7 +172,7 @@ describe('traffic policies', () => {
         const r = await p.connect({ host: t.ip, port, count: 3, mode: 'tcp', timeoutMs: 1000 });
         return { ok: r.every((a) => all.includes(a.backend?.pod ?? '')), state: counts(r) };
       }, { kind: 'Service proxy', since: readyAt });
-      ctx.evidence.measure('etp-local-from-pods', `${converged(polls, 'Service proxy')}: ${p.node} -> its own address`, ms, 'ms', polls > 1);
+      ctx.evidence.convergence('etp-local-from-pods', 'Service proxy', polls, ms, `${p.node} -> its own address`, polls > 1);
       return { from: p.node, to: `${t.ip}:${port}`, localEndpointsThere: (local[t.node] ?? []).length, answeredBy: state };
     })));
     ctx.evidence.add({ check: 'etp-local-from-pods', kind: 'counts', value: seen });

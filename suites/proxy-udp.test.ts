@@ -8,7 +8,7 @@ import { apply } from '../helpers/cluster/apply.ts';
 import { nodeAddresses } from '../helpers/cluster/nodes.ts';
 import { check } from '../helpers/harness/check.ts';
 import { converge } from '../helpers/cluster/converge.ts';
-import { converged, counts, kube, once, useSuite } from '../helpers/harness/suite.ts';
+import { counts, kube, once, useSuite } from '../helpers/harness/suite.ts';
 import { podsReady, rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
 import { connectFromOutside } from '../helpers/targets/outside.ts';
 import { closeSessions } from '../helpers/cluster/probe.ts';
@@ -50,7 +50,7 @@ describe('UDP Services', () => {
         const r = await p.connect({ host: t.ip, port, count: 3, mode, timeoutMs: 1000 });
         return { ok: r.every((a) => backends.includes(a.backend?.pod ?? '')), state: counts(r) };
       }, { kind: 'Service proxy', since: readyAt });
-      ctx.evidence.measure('udp-nodeport', `${converged(polls, 'Service proxy')}: ${mode} ${p.node} -> ${t.node}`, ms, 'ms', polls > 1);
+      ctx.evidence.convergence('udp-nodeport', 'Service proxy', polls, ms, `${mode} ${p.node} -> ${t.node}`, polls > 1);
       return { from: p.node, to: `${t.node} ${t.ip}:${port}/${mode}`, answeredBy: state };
     }))));
     ctx.evidence.add({ check: 'udp-nodeport', kind: 'counts', value: seen });
@@ -66,7 +66,7 @@ describe('UDP Services', () => {
         const r = await connectFromOutside(t.ip, udp, 3, { mode: 'udp', timeoutMs: 1000 });
         return { ok: r.every((a) => backends.includes(a.backend?.pod ?? '')), state: counts(r) };
       }, { kind: 'Service proxy', since: readyAt });
-      ctx.evidence.measure('udp-nodeport-outside', `${converged(polls, 'Service proxy')}: udp from outside to ${t.node}`, ms, 'ms', polls > 1);
+      ctx.evidence.convergence('udp-nodeport-outside', 'Service proxy', polls, ms, `udp from outside to ${t.node}`, polls > 1);
       return { to: `${t.node} ${t.ip}:${udp}/udp`, answeredBy: state };
     }));
     ctx.evidence.add({ check: 'udp-nodeport-outside', kind: 'counts', value: seen, text: 'WHO datagrams from this machine, outside the cluster' });
@@ -97,7 +97,7 @@ describe('UDP Services', () => {
       const r = await client.connect({ host: vip, port: 80, count: 1, mode: 'udp', timeoutMs: 1000, sourcePort });
       return { ok: r[0]?.backend?.pod === 'udp-1', state: r };
     }, { kind: 'Service proxy', since: replaced, intervalMs: 250 });
-    ctx.evidence.measure('udp-stale-conntrack', `${converged(polls, 'Service proxy')}: same source port reaches the new backend`, ms, 'ms', polls > 1);
+    ctx.evidence.convergence('udp-stale-conntrack', 'Service proxy', polls, ms, `same source port reaches the new backend`, polls > 1);
     const after = counts(await client.connect({ host: vip, port: 80, count: 5, mode: 'udp', timeoutMs: 2000, sourcePort }));
     ctx.evidence.add({ check: 'udp-stale-conntrack', kind: 'counts', value: { before, after }, text: `from source port ${sourcePort}` });
     expect(after).toEqual({ 'udp-1': 5 });

@@ -104,8 +104,8 @@ describe('StatefulSet Pod rescheduling', () => {
     // The Ready condition's time has one-second resolution: clamp a sub-second lead to 0.
     const convergenceMs = Math.max(0, lastChange(perServer.filter((p) => !p.cache)) - readyAt);
     const cacheLagMs = Math.max(0, lastChange(perServer.filter((p) => p.cache)) - readyAt - convergenceMs);
-    ctx.evidence.measure('sts-reschedule', 'DNS convergence after the new Pod turned Ready', convergenceMs, 'ms');
-    if (perServer.some((p) => p.cache)) ctx.evidence.measure('sts-reschedule', `DNS cache lag behind the replicas (allowed: the TTL, ${cacheMs / 1000} s)`, cacheLagMs, 'ms');
+    ctx.evidence.measure('sts-reschedule', 'DNS converged: after the new Pod turned Ready', convergenceMs, 'ms', true, { kind: 'DNS', converged: true });
+    if (perServer.some((p) => p.cache)) ctx.evidence.measure('sts-reschedule', `DNS cache lag behind the replicas (allowed: the TTL, ${cacheMs / 1000} s)`, cacheLagMs, 'ms', true, { kind: 'DNS cache lag', converged: true });
     ctx.evidence.info('sts-reschedule', `${old.name} moved ${old.node}/${old.ip} -> ${now.node}/${now.ip}; watch ended ${watch.ended} after ${watch.samples} samples`, perServer);
     const summary = { watchEnded: watch.ended, finalAnswers: perServer.map((p) => ({ server: p.server, final: p.final })), oldIPSeenAfterConvergence: watch.series.some((s) => s.changes.some((c) => c.t > convergedAt && c.set.includes(old.ip!))) };
     expect(summary).toEqual({ watchEnded: 'stable', finalAnswers: perServer.map((p) => ({ server: p.server, final: [now.ip] })), oldIPSeenAfterConvergence: false });

@@ -15,6 +15,18 @@ export interface EvidenceItem {
   value?: unknown;
 }
 
+/** What a time measures: a convergence after a change (DNS, EndpointSlices, the Service
+ *  proxy, kube-proxy's rules), or a DNS cache's lag behind the replicas. */
+export type MeasureKind = 'DNS' | 'EndpointSlices' | 'Service proxy' | 'proxy rules' | 'DNS cache lag';
+export interface Measurement {
+  name: string;
+  value: number;
+  unit: string;
+  /** Typed for times after a change (absent for other measurements: TTLs, counts). */
+  kind?: MeasureKind;
+  converged?: boolean;
+}
+
 export class Evidence {
   private items: EvidenceItem[] = [];
   readonly suite: string;
@@ -34,9 +46,17 @@ export class Evidence {
   }
 
   /** Records a measurement; `print` false keeps it out of the console (still reported). */
-  measure(check: string, name: string, value: number, unit: string, print = true): void {
-    this.add({ check, kind: 'measurement', value: { name, value, unit } });
+  measure(check: string, name: string, value: number, unit: string, print = true, typed: Pick<Measurement, 'kind' | 'converged'> = {}): void {
+    const m: Measurement = { name, value, unit, ...typed };
+    this.add({ check, kind: 'measurement', value: m });
     if (print) process.stdout.write(`  [measure] ${this.suite} / ${currentCheck() ?? check}: ${name} = ${value} ${unit}\n`);
+  }
+
+  /** A convergence time after a change, as data: its kind, whether the wait saw the state
+   *  change (converged) or found it right at the first look (then ms is an upper bound). */
+  convergence(check: string, kind: MeasureKind, polls: number, ms: number, what: string, print = polls > 1): void {
+    const name = polls > 1 ? `${kind} converged: ${what}` : `${kind} right at the first look (upper bound): ${what}`;
+    this.measure(check, name, ms, 'ms', print, { kind, converged: polls > 1 });
   }
 
   info(check: string, text: string, value?: unknown): void {

@@ -63,16 +63,12 @@ export interface SuiteContext {
   slicesSettled(check: string, service: string, ips: string[], since?: number): Promise<SliceEndpoint[]>;
 }
 
-/** A convergence time is one when the wait saw the state change; right at the first look,
- *  the time since the change is only an upper bound (the change may be long past), and
- *  is named so (the report's convergence chart leaves it out). */
 /** Timeout for a connection made by name: it includes the system resolver's lookup, and
  *  glibc retries a lost UDP query only after its timeout (5 s by default, resolv.conf(5)).
  *  A lookup that needed the retry is slow, not wrong (seen on the bundled cluster in CI:
  *  1 of 15 connections to mysql-0.mysql timed out at 3 s). */
 export const BY_NAME_TIMEOUT_MS = 12_000;
 
-export const converged = (polls: number, kind: string): string => (polls > 1 ? `${kind} converged` : `${kind} right at the first look (upper bound)`);
 
 /** Connection attempts counted by the backend Pod that answered (or the error). */
 export const counts = (attempts: ConnectAttempt[]): Record<string, number> => {
@@ -133,7 +129,7 @@ export function useSuite(suite: string, opts: { probes?: number; podSecurity?: '
       return { ...r, askedMs: Math.max(0, askedAt - since) };
     };
     const a = await phase(auth, caches.length ? 'at every authoritative server (replicas, and the Service where they answer it) from every probe' : 'at every server from every probe', { boundMs: o.boundMs });
-    ctx.evidence.measure(check, `${converged(a.polls, 'DNS')}: ${name} ${type}`, a.ms, 'ms', a.polls > 1);
+    ctx.evidence.convergence(check, 'DNS', a.polls, a.ms, `${name} ${type}`, a.polls > 1);
     if (!caches.length) return { ms: a.ms, polls: a.polls, round: a.state };
     const run = runBound('DNS');
     const boundMs = o.boundMs ?? run.boundMs;
@@ -145,7 +141,7 @@ export function useSuite(suite: string, opts: { probes?: number; podSecurity?: '
     // Right at the cache's first look, the time since the replicas is only an upper bound
     // on its lag (the time to ask), named so and kept out of the lag statistics.
     const lag = Math.max(0, c.askedMs - a.askedMs);
-    ctx.evidence.measure(check, c.polls > 1 ? `DNS cache lag behind the replicas (allowed: the TTL, ${ttlMs / 1000} s): ${name} ${type}` : `DNS cache right at the first look after the replicas (lag at most): ${name} ${type}`, lag, 'ms', c.polls > 1);
+    ctx.evidence.measure(check, c.polls > 1 ? `DNS cache lag behind the replicas (allowed: the TTL, ${ttlMs / 1000} s): ${name} ${type}` : `DNS cache right at the first look after the replicas (lag at most): ${name} ${type}`, lag, 'ms', c.polls > 1, { kind: 'DNS cache lag', converged: c.polls > 1 });
     return { ms: a.ms, polls: Math.max(a.polls, c.polls), round: [...a.state, ...c.state] };
   };
   ctx.convergeEverywhere = async (check, name, type, exp, o = {}) => (await convergeRound(check, name, type, exp, o)).ms;
@@ -188,12 +184,12 @@ export function useSuite(suite: string, opts: { probes?: number; podSecurity?: '
     const ms = Math.max(...per.map((p) => p.ms));
     // Not counting the confirming poll: 1 means right at the first look.
     const polls = Math.max(...per.map((p) => p.polls - 1));
-    ctx.evidence.measure(check, `${converged(polls, 'Service proxy')}: ${t.host}:${t.port} from ${probes.length} node(s)`, ms, 'ms', polls > 1);
+    ctx.evidence.convergence(check, 'Service proxy', polls, ms, `${t.host}:${t.port} from ${probes.length} node(s)`, polls > 1);
     return ms;
   };
   ctx.slicesSettled = async (check, service, ips, since) => {
     const r = await slicesSettled(ctx.ns, service, ips, { since });
-    ctx.evidence.measure(check, `${converged(r.polls, 'EndpointSlices')}: ${service} (${ips.length} ready)`, r.ms, 'ms', r.polls > 1);
+    ctx.evidence.convergence(check, 'EndpointSlices', r.polls, r.ms, `${service} (${ips.length} ready)`, r.polls > 1);
     return r.endpoints;
   };
   return ctx;

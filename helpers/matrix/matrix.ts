@@ -13,7 +13,7 @@ import { REGISTRY } from '../../suites/data/registry.ts';
 import { claimInTitle } from '../../suites/data/sources.ts';
 import { cacheDir, childEnv, loadPublished, ROOT, UsageError } from '../config/target.ts';
 import { html, junitCase, junitErrorSuite, mdCell, statusText, writeReportDir, xml } from '../results/render.ts';
-import { readRunReport, type Check, type RunReport } from '../results/reports.ts';
+import { measurements, readRunReport, type Check, type RunReport } from '../results/reports.ts';
 
 const CLUSTER_SH = path.join(ROOT, 'cluster', 'cluster.sh');
 
@@ -232,11 +232,11 @@ export function readColumn(base: Omit<ColumnResult, 'identity' | 'dns' | 'spread
   if (typeof schema === 'string') out.identity.schemaVersion = schema;
   const vb = info('dns.identity.version-bind') as { versions?: string[]; answers?: { rcode: string }[] } | undefined;
   if (vb) out.identity.dnsVersion = vb.versions?.length ? vb.versions.join(', ') : `not answered (${[...new Set((vb.answers ?? []).map((a) => a.rcode))].join(', ')})`;
-  const measured = items.filter((i) => i.kind === 'measurement').map((i) => i.value as { name: string; value: number; unit: string }).filter((m) => m.unit === 'ms');
-  const dns = measured.filter((m) => /^DNS (converged|right at the first look)/.test(m.name));
-  const lags = measured.filter((m) => m.name.startsWith('DNS cache lag')).map((m) => m.value);
+  const measured = measurements(r);
+  const dns = measured.filter((m) => m.kind === 'DNS');
+  const lags = measured.filter((m) => m.kind === 'DNS cache lag' && m.converged).map((m) => m.value);
   const stat = (ms: number[]): Stat => ({ n: ms.length, medianMs: median(ms), worstMs: ms.length ? Math.max(...ms) : undefined });
-  out.dns = { converged: stat(dns.filter((m) => m.name.startsWith('DNS converged')).map((m) => m.value)), firstLook: stat(dns.filter((m) => !m.name.startsWith('DNS converged')).map((m) => m.value)), ...(lags.length ? { cacheLag: stat(lags) } : {}) };
+  out.dns = { converged: stat(dns.filter((m) => m.converged).map((m) => m.value)), firstLook: stat(dns.filter((m) => !m.converged).map((m) => m.value)), ...(lags.length ? { cacheLag: stat(lags) } : {}) };
   out.spread = items.filter((i) => i.kind === 'counts').map((i) => ({ check: i.check, text: i.text, counts: i.value }));
   for (const c of r.checks) {
     if (!c.id) continue;

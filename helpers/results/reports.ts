@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkDef, type Level, type Source } from '../../suites/data/registry.ts';
 import { claimInTitle, idInTitle } from '../../suites/data/sources.ts';
+import type { Measurement } from '../harness/evidence.ts';
 import { html, ICONS, junitCase, junitErrorSuite, mdCell, writeReportDir, xml } from './render.ts';
 import { any, arr, check, num, obj, oneOf, opt, str } from '../../probe/schema.ts';
 
@@ -174,15 +175,28 @@ export function markdown(r: RunReport): string {
   return lines.join('\n') + '\n';
 }
 
+/** The run's measurements, typed (helpers/harness/evidence.ts), with their suite and check.
+ *  Results written before measurements carried their kind (older versions' results.json,
+ *  given to the matrix with --column-results, and helpers/testdata) get it from their name,
+ *  here and nowhere else. */
+export function measurements(r: RunReport): (Measurement & { suite: string; check: string })[] {
+  const legacy = (m: Measurement): Measurement => {
+    if (m.kind !== undefined || m.unit !== 'ms') return m;
+    const k = /^(DNS cache lag|DNS cache right at the first look|DNS|EndpointSlices|Service proxy) (converged|convergence|right at the first look)?/.exec(m.name);
+    if (!k) return m;
+    if (k[1]!.startsWith('DNS cache')) return { ...m, kind: 'DNS cache lag', converged: k[1] === 'DNS cache lag' };
+    return k[2] ? { ...m, kind: k[1] as Measurement['kind'], converged: k[2] !== 'right at the first look' } : m;
+  };
+  return r.evidence.flatMap((e) => e.items.filter((i) => i.kind === 'measurement').map((i) => ({ suite: e.suite, check: i.check, ...legacy(i.value as Measurement) })));
+}
+
 /** A cache's lag behind the replicas, per check (measured where a cache was in front). */
 export function cacheLags(r: RunReport): { check: string; name: string; ms: number }[] {
-  return r.evidence.flatMap((e) => e.items.filter((i) => i.kind === 'measurement').map((i) => ({ check: i.check, ...(i.value as { name: string; value: number }) })))
-    .filter((m) => m.name.startsWith('DNS cache lag')).map((m) => ({ check: m.check, name: m.name, ms: m.value }));
+  return measurements(r).filter((m) => m.kind === 'DNS cache lag' && m.converged).map((m) => ({ check: m.check, name: m.name, ms: m.value }));
 }
 
 function chart(r: RunReport): string {
-  const points = r.evidence.flatMap((e) => e.items.filter((i) => i.kind === 'measurement').map((i) => ({ suite: e.suite, ...(i.value as { name: string; value: number; unit: string }) })))
-    .filter((p) => p.unit === 'ms' && /converg/i.test(p.name));
+  const points = measurements(r).filter((p) => p.converged && p.kind !== 'DNS cache lag');
   if (!points.length) return '<p>No convergence measurements in this run.</p>';
   const max = Math.max(...points.map((p) => p.value), 1);
   const rowH = 22;
