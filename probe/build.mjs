@@ -8,6 +8,11 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 await build({
   entryPoints: [join(root, 'probe/probe.ts')],
   outfile: join(root, 'dist/probe.cjs'),
-  bundle: true, platform: 'node', format: 'cjs', target: 'node20', minify: true, legalComments: 'none',
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  minify: true,
+  legalComments: 'none',
   logLevel: 'warning',
 });

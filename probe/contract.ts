@@ -159,11 +159,29 @@ export interface DnsWatchResult {
 // One map of the probe's commands: the argument each takes and the JSON it prints, with
 // runtime schemas that both sides check (the probe its argument, the suites its output).
 
-const question = obj({ name: str, type: oneOf('A', 'AAAA', 'SRV', 'PTR', 'TXT', 'CNAME', 'SOA', 'NS', 'ANY'), server: str, port: opt(num), tcp: opt(bool), noTcpFallback: opt(bool), edns: opt(num), timeoutMs: opt(num), class: opt(oneOf('IN', 'CH')) });
+const question = obj({
+  name: str,
+  type: oneOf('A', 'AAAA', 'SRV', 'PTR', 'TXT', 'CNAME', 'SOA', 'NS', 'ANY'),
+  server: str,
+  port: opt(num),
+  tcp: opt(bool),
+  noTcpFallback: opt(bool),
+  edns: opt(num),
+  timeoutMs: opt(num),
+  class: opt(oneOf('IN', 'CH')),
+});
 const record = obj({ name: str, type: str, ttl: num, data: str });
 const answer = obj({
-  question, transport: oneOf('udp', 'tcp', 'udp+tcp'), rcode: opt(str), udpTruncated: opt(bool),
-  flags: opt(obj({ aa: bool, tc: bool, rd: bool, ra: bool })), answers: arr(record), authority: arr(record), additional: arr(record), ms: num, error: opt(str),
+  question,
+  transport: oneOf('udp', 'tcp', 'udp+tcp'),
+  rcode: opt(str),
+  udpTruncated: opt(bool),
+  flags: opt(obj({ aa: bool, tc: bool, rd: bool, ra: bool })),
+  answers: arr(record),
+  authority: arr(record),
+  additional: arr(record),
+  ms: num,
+  error: opt(str),
 });
 const backend = obj({ pod: str, ip: str, port: num, client: opt(str), clientPort: opt(num) });
 
@@ -182,15 +200,39 @@ export const COMMANDS: { [K in CommandName]: { args: Schema; result: Schema } } 
   dns: { args: arr(question), result: arr(answer) },
   'dns-watch': {
     args: obj({ questions: arr(question), exclude: arr(str), intervalMs: num, stableMs: num, timeoutMs: num }),
-    result: obj({ ended: oneOf('stable', 'timeout'), startedAt: num, endedAt: num, samples: num, series: arr(obj({ question, changes: arr(obj({ t: num, rcode: opt(str), set: arr(str), error: opt(str) })) })) }),
+    result: obj({
+      ended: oneOf('stable', 'timeout'),
+      startedAt: num,
+      endedAt: num,
+      samples: num,
+      series: arr(obj({ question, changes: arr(obj({ t: num, rcode: opt(str), set: arr(str), error: opt(str) })) })),
+    }),
   },
   resolve: { args: arr(str), result: arr(obj({ name: str, family: oneOf(0, 4, 6), addresses: arr(str), error: opt(str), ms: num })) },
   connect: {
-    args: obj({ host: str, port: num, count: num, mode: oneOf('tcp', 'udp', 'http', 'http-keepalive', 'http2', 'grpc'), timeoutMs: opt(num), target: opt(str), lbPolicy: opt(oneOf('round_robin', 'pick_first')), settleBackends: opt(num), sourcePort: opt(num) }),
-    result: arr(obj({ backend: opt(backend), remote: opt(str), local: opt(str), localPort: opt(num), error: opt(str), ms: num, settleMs: opt(num) })),
+    args: obj({
+      host: str,
+      port: num,
+      count: num,
+      mode: oneOf('tcp', 'udp', 'http', 'http-keepalive', 'http2', 'grpc'),
+      timeoutMs: opt(num),
+      target: opt(str),
+      lbPolicy: opt(oneOf('round_robin', 'pick_first')),
+      settleBackends: opt(num),
+      sourcePort: opt(num),
+    }),
+    result: arr(
+      obj({ backend: opt(backend), remote: opt(str), local: opt(str), localPort: opt(num), error: opt(str), ms: num, settleMs: opt(num) }),
+    ),
   },
-  'http-get': { args: obj({ url: str, timeoutMs: opt(num) }), result: obj({ url: str, status: opt(num), body: str, error: opt(str), ms: num }) },
-  whoami: { args: nul, result: obj({ pod: str, ips: arr(str), resolvConf: obj({ nameservers: arr(str), search: arr(str), options: arr(str) }) }) },
+  'http-get': {
+    args: obj({ url: str, timeoutMs: opt(num) }),
+    result: obj({ url: str, status: opt(num), body: str, error: opt(str), ms: num }),
+  },
+  whoami: {
+    args: nul,
+    result: obj({ pod: str, ips: arr(str), resolvConf: obj({ nameservers: arr(str), search: arr(str), options: arr(str) }) }),
+  },
   'set-ready': { args: bool, result: obj({ ready: bool }) },
 };
 

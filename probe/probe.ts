@@ -21,9 +21,22 @@ import * as os from 'node:os';
 import dnsPacket from 'dns-packet';
 import * as grpc from '@grpc/grpc-js';
 import type {
-  Backend, ConnectAttempt, ConnectRequest, DnsAnswer, DnsQuestion, DnsRecord, DnsWatchChange,
-  DnsWatchRequest, DnsWatchResult, HttpGetRequest, HttpGetResult, ProbeIdentity, ResolvConf, ResolveResult,
-  CommandName, Commands,
+  Backend,
+  ConnectAttempt,
+  ConnectRequest,
+  DnsAnswer,
+  DnsQuestion,
+  DnsRecord,
+  DnsWatchChange,
+  DnsWatchRequest,
+  DnsWatchResult,
+  HttpGetRequest,
+  HttpGetResult,
+  ProbeIdentity,
+  ResolvConf,
+  ResolveResult,
+  CommandName,
+  Commands,
 } from './contract.ts';
 import { COMMANDS, decodeArg } from './contract.ts';
 import { check } from './schema.ts';
@@ -85,7 +98,9 @@ function records(list: dnsPacket.Answer[] | undefined): DnsRecord[] {
 
 function encodeQuery(q: DnsQuestion, id: number): Buffer {
   const packet: dnsPacket.Packet = {
-    type: 'query', id, flags: dnsPacket.RECURSION_DESIRED,
+    type: 'query',
+    id,
+    flags: dnsPacket.RECURSION_DESIRED,
     questions: [{ type: q.type as dnsPacket.RecordType, name: q.name, class: q.class ?? 'IN' }],
   };
   if (q.edns) {
@@ -100,13 +115,22 @@ function udpExchange(q: DnsQuestion, timeoutMs: number): Promise<Decoded> {
   return new Promise((resolve, reject) => {
     const id = Math.floor(Math.random() * 65535);
     const sock = dgram.createSocket(net.isIPv6(q.server) ? 'udp6' : 'udp4');
-    const timer = setTimeout(() => { sock.close(); reject(new Error(`no UDP answer from ${q.server} within ${timeoutMs} ms`)); }, timeoutMs);
+    const timer = setTimeout(() => {
+      sock.close();
+      reject(new Error(`no UDP answer from ${q.server} within ${timeoutMs} ms`));
+    }, timeoutMs);
     sock.on('message', (msg) => {
       const p = dnsPacket.decode(msg) as Decoded;
       if (p.id !== id) return;
-      clearTimeout(timer); sock.close(); resolve(p);
+      clearTimeout(timer);
+      sock.close();
+      resolve(p);
     });
-    sock.on('error', (e) => { clearTimeout(timer); sock.close(); reject(e); });
+    sock.on('error', (e) => {
+      clearTimeout(timer);
+      sock.close();
+      reject(e);
+    });
     sock.send(encodeQuery(q, id), q.port ?? 53, q.server);
   });
 }
@@ -116,10 +140,14 @@ function tcpExchange(q: DnsQuestion, timeoutMs: number): Promise<Decoded> {
     const id = Math.floor(Math.random() * 65535);
     const sock = net.connect({ host: q.server, port: q.port ?? 53 });
     let buf = Buffer.alloc(0);
-    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`no TCP answer from ${q.server} within ${timeoutMs} ms`)); }, timeoutMs);
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`no TCP answer from ${q.server} within ${timeoutMs} ms`));
+    }, timeoutMs);
     sock.on('connect', () => {
       const msg = encodeQuery(q, id);
-      const len = Buffer.alloc(2); len.writeUInt16BE(msg.length);
+      const len = Buffer.alloc(2);
+      len.writeUInt16BE(msg.length);
       sock.write(Buffer.concat([len, msg]));
     });
     sock.on('data', (chunk) => {
@@ -127,10 +155,14 @@ function tcpExchange(q: DnsQuestion, timeoutMs: number): Promise<Decoded> {
       if (buf.length < 2) return;
       const len = buf.readUInt16BE(0);
       if (buf.length < 2 + len) return;
-      clearTimeout(timer); sock.destroy();
+      clearTimeout(timer);
+      sock.destroy();
       resolve(dnsPacket.decode(buf.subarray(2, 2 + len)) as Decoded);
     });
-    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+    sock.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
   });
 }
 
@@ -155,9 +187,14 @@ export async function ask(q: DnsQuestion): Promise<DnsAnswer> {
       }
     }
     return {
-      ...base, transport, rcode: p.rcode ?? 'NOERROR', udpTruncated,
+      ...base,
+      transport,
+      rcode: p.rcode ?? 'NOERROR',
+      udpTruncated,
       flags: { aa: Boolean(p.flag_aa), tc: Boolean(p.flag_tc), rd: Boolean(p.flag_rd), ra: Boolean(p.flag_ra) },
-      answers: records(p.answers), authority: records(p.authorities), additional: records(p.additionals),
+      answers: records(p.answers),
+      authority: records(p.authorities),
+      additional: records(p.additionals),
       ms: ms(),
     };
   } catch (e) {
@@ -176,18 +213,23 @@ async function dnsWatch(r: DnsWatchRequest): Promise<DnsWatchResult> {
     const answers = await Promise.all(r.questions.map((q) => ask({ ...q, timeoutMs: q.timeoutMs ?? 1000 })));
     samples++;
     answers.forEach((a, i) => {
-      const set = a.answers.filter((x) => x.type === a.question.type).map((x) => x.data).sort();
+      const set = a.answers
+        .filter((x) => x.type === a.question.type)
+        .map((x) => x.data)
+        .sort();
       const c: DnsWatchChange = { t, rcode: a.rcode, set, error: a.error };
       const s = series[i]!;
       const last = s.changes[s.changes.length - 1];
       if (!last || key(last) !== key(c)) s.changes.push(c);
     });
     const sets = answers.map((a) => a.answers.filter((x) => x.type === a.question.type).map((x) => x.data));
-    const settled = sets.every((s) => s.length === 1 && !r.exclude.includes(s[0]!) && s[0] === sets[0]![0]) &&
+    const settled =
+      sets.every((s) => s.length === 1 && !r.exclude.includes(s[0]!) && s[0] === sets[0]![0]) &&
       answers.every((a) => a.rcode === 'NOERROR');
     if (!settled) stableSince = undefined;
     else stableSince ??= t;
-    if (stableSince !== undefined && Date.now() - stableSince >= r.stableMs) return { ended: 'stable', startedAt, endedAt: Date.now(), samples, series };
+    if (stableSince !== undefined && Date.now() - stableSince >= r.stableMs)
+      return { ended: 'stable', startedAt, endedAt: Date.now(), samples, series };
     if (Date.now() - startedAt >= r.timeoutMs) return { ended: 'timeout', startedAt, endedAt: Date.now(), samples, series };
     await new Promise((res) => setTimeout(res, Math.max(0, r.intervalMs - (Date.now() - t))));
   }
@@ -221,8 +263,15 @@ export function tcpWho(host: string, port: number, timeoutMs: number, sourcePort
   return new Promise((resolve) => {
     const sock = net.connect({ host, port, ...(sourcePort ? { localPort: sourcePort } : {}) });
     let data = '';
-    const ends = (): Pick<ConnectAttempt, 'remote' | 'local' | 'localPort'> => ({ remote: sock.remoteAddress, local: unmapped(sock.localAddress), localPort: sock.localPort });
-    const done = (a: Omit<ConnectAttempt, 'ms'>): void => { sock.destroy(); resolve({ ...a, ms: Date.now() - start }); };
+    const ends = (): Pick<ConnectAttempt, 'remote' | 'local' | 'localPort'> => ({
+      remote: sock.remoteAddress,
+      local: unmapped(sock.localAddress),
+      localPort: sock.localPort,
+    });
+    const done = (a: Omit<ConnectAttempt, 'ms'>): void => {
+      sock.destroy();
+      resolve({ ...a, ms: Date.now() - start });
+    };
     sock.setTimeout(timeoutMs, () => done({ error: `ETIMEDOUT after ${timeoutMs} ms`, ...ends() }));
     sock.on('connect', () => sock.write('WHO\n'));
     sock.on('data', (c) => {
@@ -230,7 +279,9 @@ export function tcpWho(host: string, port: number, timeoutMs: number, sourcePort
       if (data.includes('\n')) done({ backend: parseBackend(data.split('\n')[0] ?? ''), ...ends() });
     });
     sock.on('error', (e: NodeJS.ErrnoException) => done({ error: e.code ?? e.message }));
-    sock.on('end', () => { if (!data.includes('\n')) done({ error: 'closed without an answer', ...ends() }); });
+    sock.on('end', () => {
+      if (!data.includes('\n')) done({ error: 'closed without an answer', ...ends() });
+    });
   });
 }
 
@@ -248,7 +299,11 @@ export function udpWho(host: string, port: number, timeoutMs: number, sourcePort
       finished = true;
       clearTimeout(timer);
       clearTimeout(resend);
-      try { sock.close(); } catch { /* already closed */ }
+      try {
+        sock.close();
+      } catch {
+        /* already closed */
+      }
       resolve({ ...a, ms: Date.now() - start });
     };
     const ends = (): Pick<ConnectAttempt, 'remote' | 'local' | 'localPort'> => {
@@ -260,7 +315,13 @@ export function udpWho(host: string, port: number, timeoutMs: number, sourcePort
       }
     };
     const timer = setTimeout(() => done({ error: `no UDP answer within ${timeoutMs} ms (sent twice)`, ...ends() }), timeoutMs);
-    const resend = setTimeout(() => { try { if (!finished) sock.send('WHO\n'); } catch { /* not connected yet: the timeout tells */ } }, timeoutMs / 2);
+    const resend = setTimeout(() => {
+      try {
+        if (!finished) sock.send('WHO\n');
+      } catch {
+        /* not connected yet: the timeout tells */
+      }
+    }, timeoutMs / 2);
     sock.on('error', (e: NodeJS.ErrnoException) => done({ error: e.code ?? e.message, ...ends() }));
     sock.on('message', (msg) => done({ backend: parseBackend(msg.toString().split('\n')[0] ?? ''), ...ends() }));
     sock.bind(sourcePort ?? 0, () => {
@@ -275,10 +336,22 @@ function httpWho(agent: http.Agent | false, host: string, port: number, timeoutM
   return new Promise((resolve) => {
     const req = http.get({ host, port, path: '/who', agent, timeout: timeoutMs }, (res) => {
       let body = '';
-      res.on('data', (c: Buffer) => { body += c.toString(); });
-      res.on('end', () => resolve({ backend: parseBackend(body), remote: res.socket?.remoteAddress, local: unmapped(res.socket?.localAddress), localPort: res.socket?.localPort, ms: Date.now() - start }));
+      res.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      res.on('end', () =>
+        resolve({
+          backend: parseBackend(body),
+          remote: res.socket?.remoteAddress,
+          local: unmapped(res.socket?.localAddress),
+          localPort: res.socket?.localPort,
+          ms: Date.now() - start,
+        }),
+      );
     });
-    req.on('timeout', () => { req.destroy(new Error(`ETIMEDOUT after ${timeoutMs} ms`)); });
+    req.on('timeout', () => {
+      req.destroy(new Error(`ETIMEDOUT after ${timeoutMs} ms`));
+    });
     req.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message, ms: Date.now() - start }));
   });
 }
@@ -289,15 +362,28 @@ async function http2Who(r: ConnectRequest, timeoutMs: number): Promise<ConnectAt
   const results: ConnectAttempt[] = [];
   for (let i = 0; i < r.count; i++) {
     const start = Date.now();
-    results.push(await new Promise<ConnectAttempt>((resolve) => {
-      const req = session.request({ ':path': '/who' });
-      let body = '';
-      const timer = setTimeout(() => { req.close(); resolve({ error: `ETIMEDOUT after ${timeoutMs} ms`, ms: Date.now() - start }); }, timeoutMs);
-      req.on('data', (c: Buffer) => { body += c.toString(); });
-      req.on('end', () => { clearTimeout(timer); resolve({ backend: parseBackend(body), remote: session.socket?.remoteAddress, ms: Date.now() - start }); });
-      req.on('error', (e: NodeJS.ErrnoException) => { clearTimeout(timer); resolve({ error: e.code ?? e.message, ms: Date.now() - start }); });
-      req.end();
-    }));
+    results.push(
+      await new Promise<ConnectAttempt>((resolve) => {
+        const req = session.request({ ':path': '/who' });
+        let body = '';
+        const timer = setTimeout(() => {
+          req.close();
+          resolve({ error: `ETIMEDOUT after ${timeoutMs} ms`, ms: Date.now() - start });
+        }, timeoutMs);
+        req.on('data', (c: Buffer) => {
+          body += c.toString();
+        });
+        req.on('end', () => {
+          clearTimeout(timer);
+          resolve({ backend: parseBackend(body), remote: session.socket?.remoteAddress, ms: Date.now() - start });
+        });
+        req.on('error', (e: NodeJS.ErrnoException) => {
+          clearTimeout(timer);
+          resolve({ error: e.code ?? e.message, ms: Date.now() - start });
+        });
+        req.end();
+      }),
+    );
   }
   session.close();
   return results;
@@ -318,10 +404,14 @@ async function grpcWho(r: ConnectRequest, timeoutMs: number): Promise<ConnectAtt
   // deadline, and each call's deadline starts once the channel is ready. A channel that
   // does not get ready is one error, with the time it took.
   const readyStart = Date.now();
-  const notReady = await new Promise<Error | undefined>((resolve) => client.waitForReady(Date.now() + Math.max(5 * timeoutMs, 15_000), (e) => resolve(e ?? undefined)));
+  const notReady = await new Promise<Error | undefined>((resolve) =>
+    client.waitForReady(Date.now() + Math.max(5 * timeoutMs, 15_000), (e) => resolve(e ?? undefined)),
+  );
   if (notReady) {
     client.close();
-    return [{ error: `channel to ${target} not ready after ${Date.now() - readyStart} ms: ${notReady.message}`, ms: Date.now() - readyStart }];
+    return [
+      { error: `channel to ${target} not ready after ${Date.now() - readyStart} ms: ${notReady.message}`, ms: Date.now() - readyStart },
+    ];
   }
   const call = (): Promise<ConnectAttempt> => {
     const start = Date.now();
@@ -376,10 +466,14 @@ function httpGet(r: HttpGetRequest): Promise<HttpGetResult> {
   return new Promise((resolve) => {
     const req = http.get(r.url, { agent: false, timeout: timeoutMs }, (res) => {
       let body = '';
-      res.on('data', (c: Buffer) => { body += c.toString(); });
+      res.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
       res.on('end', () => resolve({ url: r.url, status: res.statusCode, body: body.slice(0, 4096), ms: Date.now() - start }));
     });
-    req.on('timeout', () => { req.destroy(new Error(`ETIMEDOUT after ${timeoutMs} ms`)); });
+    req.on('timeout', () => {
+      req.destroy(new Error(`ETIMEDOUT after ${timeoutMs} ms`));
+    });
     req.on('error', (e: NodeJS.ErrnoException) => resolve({ url: r.url, body: '', error: e.code ?? e.message, ms: Date.now() - start }));
   });
 }
@@ -388,11 +482,22 @@ function httpGet(r: HttpGetRequest): Promise<HttpGetResult> {
 function serveGrpc(port: number, pod: string, ip: string): void {
   const server = new grpc.Server();
   const who = Buffer.from(JSON.stringify({ pod, ip, port } satisfies Backend));
-  server.addService({
-    Who: { path: WHO_METHOD, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
-  }, {
-    Who: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, who),
-  });
+  server.addService(
+    {
+      Who: {
+        path: WHO_METHOD,
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: identity,
+        requestDeserialize: identity,
+        responseSerialize: identity,
+        responseDeserialize: identity,
+      },
+    },
+    {
+      Who: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, who),
+    },
+  );
   server.bindAsync(`0.0.0.0:${port}`, grpc.ServerCredentials.createInsecure(), (err) => {
     if (err) throw err;
     process.stderr.write(`serving gRPC ${pod} ${ip} on ${port}\n`);
@@ -411,7 +516,8 @@ function serve(specs: string[]): void {
       continue;
     }
     const port = Number(spec);
-    const who = (client: string | undefined, clientPort: number | undefined): string => JSON.stringify({ pod, ip, port, client: unmapped(client), clientPort } satisfies Backend);
+    const who = (client: string | undefined, clientPort: number | undefined): string =>
+      JSON.stringify({ pod, ip, port, client: unmapped(client), clientPort } satisfies Backend);
     const answer = (req: http.IncomingMessage | http2.Http2ServerRequest): [number, string] => {
       if (req.url === '/ready') {
         const ready = !fs.existsSync(NOT_READY_FILE);
@@ -421,7 +527,10 @@ function serve(specs: string[]): void {
       const outer = (req.headers['x-svc-client'] as string | undefined)?.split(' ');
       return [200, who(outer?.[0] ?? req.socket.remoteAddress, outer ? Number(outer[1]) : req.socket.remotePort) + '\n'];
     };
-    const httpServer = http.createServer((req, res) => { const [code, body] = answer(req); res.writeHead(code).end(body); });
+    const httpServer = http.createServer((req, res) => {
+      const [code, body] = answer(req);
+      res.writeHead(code).end(body);
+    });
     // HTTP/2 (h2c, prior knowledge) is served on an internal loopback port: the HTTP/2
     // server reads its socket natively, so sniffed connections are piped to it.
     const h2Clients = new Map<number, string>();
@@ -444,7 +553,10 @@ function serve(specs: string[]): void {
           const inner = net.connect((h2Server.address() as net.AddressInfo).port, '127.0.0.1');
           inner.on('connect', () => h2Clients.set(inner.localPort ?? 0, `${sock.remoteAddress} ${sock.remotePort}`));
           inner.on('error', () => sock.destroy());
-          sock.on('close', () => { h2Clients.delete(inner.localPort ?? 0); inner.destroy(); });
+          sock.on('close', () => {
+            h2Clients.delete(inner.localPort ?? 0);
+            inner.destroy();
+          });
           inner.write(first);
           sock.pipe(inner).pipe(sock);
           return;
@@ -488,7 +600,8 @@ async function answer(cmd: string, arg: string | undefined): Promise<unknown> {
   switch (cmd) {
     case 'whoami': {
       const id: ProbeIdentity = {
-        pod: process.env.POD_NAME ?? os.hostname(), ips: podIPs(),
+        pod: process.env.POD_NAME ?? os.hostname(),
+        ips: podIPs(),
         resolvConf: parseResolvConf(fs.readFileSync('/etc/resolv.conf', 'utf8')),
       };
       return id;
@@ -514,7 +627,6 @@ async function answer(cmd: string, arg: string | undefined): Promise<unknown> {
   }
 }
 
-
 /** A session: one exec that answers many commands, so that a suite pays for one process
  *  (and one exec through the API server, kubelet and runtime) per probe, not per question.
  *  Requests are lines on stdin, {"id":1,"cmd":"dns","arg":"<encoded>"}; each answer is one
@@ -538,17 +650,27 @@ function session(): void {
       buf = buf.slice(i + 1);
       if (!line) continue;
       let req: { id?: unknown; cmd?: unknown; arg?: unknown };
-      try { req = JSON.parse(line) as typeof req; } catch { out({ error: `not a JSON request: ${line.slice(0, 200)}` }); continue; }
+      try {
+        req = JSON.parse(line) as typeof req;
+      } catch {
+        out({ error: `not a JSON request: ${line.slice(0, 200)}` });
+        continue;
+      }
       const id = req.id;
       inflight++;
       answer(String(req.cmd), typeof req.arg === 'string' ? req.arg : undefined)
         .then((result) => out({ id, result }))
         .catch((e: unknown) => out({ id, error: (e as Error).message ?? String(e) }))
-        .finally(() => { if (--inflight === 0 && ended) process.exit(0); });
+        .finally(() => {
+          if (--inflight === 0 && ended) process.exit(0);
+        });
     }
   });
   // The end of stdin: the answers still being worked out are given, then it exits.
-  process.stdin.on('end', () => { ended = true; if (inflight === 0) process.exit(0); });
+  process.stdin.on('end', () => {
+    ended = true;
+    if (inflight === 0) process.exit(0);
+  });
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -27,7 +27,9 @@ export const LAYERS = [
 /** The layer of a path relative to the root: its index and folder, or undefined. */
 export function layerOf(rel) {
   let best;
-  LAYERS.forEach(([dir], i) => { if (rel.startsWith(dir) && (!best || dir.length > best.dir.length)) best = { index: i, dir }; });
+  LAYERS.forEach(([dir], i) => {
+    if (rel.startsWith(dir) && (!best || dir.length > best.dir.length)) best = { index: i, dir };
+  });
   return best;
 }
 
@@ -48,7 +50,12 @@ const oneWay = {
         message: `imports run one way (README, "Layout"): ${from.dir} (${LAYERS[from.index][1]}) may not import ${target} in ${to.dir} (${LAYERS[to.index][1]}), a layer above it`,
       });
     };
-    return { ImportDeclaration: checkSource, ImportExpression: checkSource, ExportNamedDeclaration: checkSource, ExportAllDeclaration: checkSource };
+    return {
+      ImportDeclaration: checkSource,
+      ImportExpression: checkSource,
+      ExportNamedDeclaration: checkSource,
+      ExportAllDeclaration: checkSource,
+    };
   },
 };
 

@@ -31,7 +31,14 @@ describe('ClusterIP Service', () => {
     // The Service ranges as the preflight read them (the API's ServiceCIDRs; the
     // requirement service-range skips this check where no range is known).
     const { serviceCIDRs = [], serviceCIDRsFrom } = detected();
-    const facts = { clusterIP: vip, isIP: isIP(vip) !== 0, serviceCIDRs, from: serviceCIDRsFrom, inServiceRange: serviceCIDRs.some((c) => inCidr(vip, c)), isAPodIP: podIPs.includes(vip) };
+    const facts = {
+      clusterIP: vip,
+      isIP: isIP(vip) !== 0,
+      serviceCIDRs,
+      from: serviceCIDRsFrom,
+      inServiceRange: serviceCIDRs.some((c) => inCidr(vip, c)),
+      isAPodIP: podIPs.includes(vip),
+    };
     expect(facts).toEqual({ ...facts, isIP: true, inServiceRange: true, isAPodIP: false });
     expect(vip).not.toBe('None');
   });
@@ -43,10 +50,20 @@ describe('ClusterIP Service', () => {
     // The proxy on every probe's node programs the Service on its own schedule: the
     // time until it serves exactly the ready backends is measured against the proxy bound.
     await ctx.proxyConverged('clusterip-connect', { host: vip, port: 80, backends: backends.map((b) => b.name), since: readyAt });
-    const attempts = (await Promise.all(ctx.probes.map((p) => p.connect({ host: vip, port: 80, count: 5, mode: 'http', timeoutMs: 3000 })))).flat();
+    const attempts = (
+      await Promise.all(ctx.probes.map((p) => p.connect({ host: vip, port: 80, count: 5, mode: 'http', timeoutMs: 3000 })))
+    ).flat();
     const podIPs = backends.map((b) => b.ip);
-    const seen = attempts.map((a) => ({ error: a.error, answeredBy: a.backend?.ip, isBackend: podIPs.includes(a.backend?.ip), differsFromVip: a.backend?.ip !== vip }));
-    ctx.evidence.info('clusterip-connect', `${attempts.length} requests to ${vip}:80 answered by ${[...new Set(attempts.map((a) => a.backend?.pod))].join(', ')}`);
+    const seen = attempts.map((a) => ({
+      error: a.error,
+      answeredBy: a.backend?.ip,
+      isBackend: podIPs.includes(a.backend?.ip),
+      differsFromVip: a.backend?.ip !== vip,
+    }));
+    ctx.evidence.info(
+      'clusterip-connect',
+      `${attempts.length} requests to ${vip}:80 answered by ${[...new Set(attempts.map((a) => a.backend?.pod))].join(', ')}`,
+    );
     expect(seen).toEqual(seen.map((s) => ({ ...s, error: undefined, isBackend: true, differsFromVip: true })));
   });
 });

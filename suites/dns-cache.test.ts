@@ -17,7 +17,11 @@ const AFTER = '192.0.2.20';
 describe('DNS caches in front of the replicas', () => {
   check('dns.cache.ttl-honoured', async () => {
     const name = ctx.svcName('cached-name');
-    ctx.evidence.info('cache-path', detected().dnsPath?.summary ?? 'no DNS path detected', ctx.facts.servers.map((s) => `${s.label} ${s.ip} (${s.role ?? 'authoritative'})`));
+    ctx.evidence.info(
+      'cache-path',
+      detected().dnsPath?.summary ?? 'no DNS path detected',
+      ctx.facts.servers.map((s) => `${s.label} ${s.ip} (${s.role ?? 'authoritative'})`),
+    );
     await apply(ctx.ns, 'cached-name.yaml', { ADDRESS: BEFORE });
     // Every server answers the first address: each cache now holds it.
     await ctx.expectEverywhere('cache-before', name, 'A', { rcode: 'NOERROR', set: [BEFORE] });

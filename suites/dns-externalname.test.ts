@@ -11,7 +11,10 @@ const ctx = useSuite('dns-externalname', { probes: 2 });
 const FIRST = 'db.first.svc-conformance.invalid';
 const SECOND = 'db.second.svc-conformance.invalid';
 
-const first = once(async () => { await apply(ctx.ns, 'external-name.yaml', { EXTERNAL_NAME: FIRST }); return Date.now(); });
+const first = once(async () => {
+  await apply(ctx.ns, 'external-name.yaml', { EXTERNAL_NAME: FIRST });
+  return Date.now();
+});
 
 describe('ExternalName Service', () => {
   // The row's answer is the first name (db.first.svc-conformance.invalid).
@@ -26,7 +29,14 @@ describe('ExternalName Service', () => {
 
   check('dns.externalname.to-clusterip', async () => {
     await first();
-    await applyObjects(ctx.ns, [{ apiVersion: 'v1', kind: 'Service', metadata: { name: 'my-database' }, spec: { type: 'ClusterIP', ports: [{ name: 'postgres', port: 5432, protocol: 'TCP' }] } } as never]);
+    await applyObjects(ctx.ns, [
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'my-database' },
+        spec: { type: 'ClusterIP', ports: [{ name: 'postgres', port: 5432, protocol: 'TCP' }] },
+      } as never,
+    ]);
     const vip = (await kube().core.readNamespacedService({ name: 'my-database', namespace: ctx.ns })).spec!.clusterIP!;
     await ctx.convergeEverywhere('externalname-to-clusterip', ctx.svcName('my-database'), 'A', { rcode: 'NOERROR', set: [vip] });
     await ctx.expectEverywhere('externalname-to-clusterip', ctx.svcName('my-database'), 'CNAME', { rcode: 'NOERROR', set: [], soa: true });

@@ -17,7 +17,13 @@ const setup = once(async () => {
   const since = Date.now();
   await ctx.slicesSettled('large-slices', 'many', ips, since);
   // Every server knows all N before the message-size checks (over TCP, which always fits).
-  await ctx.convergeEverywhere('large-converged', ctx.svcName('many'), 'A', { rcode: 'NOERROR', set: ips }, { since, extra: { tcp: true } });
+  await ctx.convergeEverywhere(
+    'large-converged',
+    ctx.svcName('many'),
+    'A',
+    { rcode: 'NOERROR', set: ips },
+    { since, extra: { tcp: true } },
+  );
 });
 
 describe('large answers', () => {
@@ -26,13 +32,22 @@ describe('large answers', () => {
     const name = ctx.svcName('many');
     const udp = await ctx.askEverywhere((s) => [{ name, type: 'A', server: s.ip, noTcpFallback: true }]);
     const notTruncated = udp.filter((r) => !r.answer.flags?.tc);
-    if (notTruncated.length) throw new Error(`expected TC on the 512-byte UDP answer:\n${notTruncated.map((r) => formatAnswer(r.answer, r.server.label)).join('\n')}`);
+    if (notTruncated.length)
+      throw new Error(
+        `expected TC on the 512-byte UDP answer:\n${notTruncated.map((r) => formatAnswer(r.answer, r.server.label)).join('\n')}`,
+      );
     const tcp = await ctx.askEverywhere((s) => [{ name, type: 'A', server: s.ip, tcp: true }]);
-    assertAnswers(tcp.map((r) => ({ answer: r.answer, label: r.server.label, exp: { rcode: 'NOERROR', set: ips } })), `${name} A over TCP`);
+    assertAnswers(
+      tcp.map((r) => ({ answer: r.answer, label: r.server.label, exp: { rcode: 'NOERROR', set: ips } })),
+      `${name} A over TCP`,
+    );
     // The fallback path of an ordinary client: UDP, TC, then TCP.
     const fallback = await ctx.askEverywhere((s) => [{ name, type: 'A', server: s.ip }]);
     expect(fallback.map((r) => r.answer.transport)).toEqual(fallback.map(() => 'udp+tcp'));
-    assertAnswers(fallback.map((r) => ({ answer: r.answer, label: r.server.label, exp: { rcode: 'NOERROR', set: ips } })), `${name} A after TCP fallback`);
+    assertAnswers(
+      fallback.map((r) => ({ answer: r.answer, label: r.server.label, exp: { rcode: 'NOERROR', set: ips } })),
+      `${name} A after TCP fallback`,
+    );
     ctx.evidence.info('large-tcp', `UDP answer without EDNS0 truncated; TCP answer has ${answerSet(tcp[0]!.answer).length} A records`);
   });
 
@@ -40,7 +55,10 @@ describe('large answers', () => {
     await setup();
     const name = ctx.svcName('many');
     const udp = await ctx.askEverywhere((s) => [{ name, type: 'A', server: s.ip, edns: 4096, noTcpFallback: true }]);
-    assertAnswers(udp.map((r) => ({ answer: r.answer, label: r.server.label, exp: { rcode: 'NOERROR', set: ips } })), `${name} A over UDP with EDNS0 4096`);
+    assertAnswers(
+      udp.map((r) => ({ answer: r.answer, label: r.server.label, exp: { rcode: 'NOERROR', set: ips } })),
+      `${name} A over UDP with EDNS0 4096`,
+    );
     expect(udp.map((r) => r.answer.flags?.tc)).toEqual(udp.map(() => false));
   });
 });

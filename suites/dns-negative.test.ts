@@ -17,11 +17,18 @@ const ctx = useSuite('dns-negative', { probes: 2 });
 const notready = once(async () => {
   await apply(ctx.ns, 'not-ready.yaml', { REPLICAS: 1, PUBLISH: false });
   // The Pod exists and runs, and its endpoint is listed as not ready.
-  await waitFor('notready-0 to run (never Ready) and be listed as a not-ready endpoint', async () => {
-    const eps = sliceEndpoints(await serviceSlices(ctx.ns, 'notready'));
-    return { ok: eps.length === 1 && eps.every((e) => !e.ready), state: eps };
-  }, { timeoutMs: 120_000 });
-  ctx.evidence.info('dns.negative.headless-no-ready', 'Per the Kubernetes DNS specification (2.4.1), a headless Service with no ready endpoint has no records: the answer is NXDOMAIN, not NODATA. Clients see "name does not exist" until a Pod is ready.');
+  await waitFor(
+    'notready-0 to run (never Ready) and be listed as a not-ready endpoint',
+    async () => {
+      const eps = sliceEndpoints(await serviceSlices(ctx.ns, 'notready'));
+      return { ok: eps.length === 1 && eps.every((e) => !e.ready), state: eps };
+    },
+    { timeoutMs: 120_000 },
+  );
+  ctx.evidence.info(
+    'dns.negative.headless-no-ready',
+    'Per the Kubernetes DNS specification (2.4.1), a headless Service with no ready endpoint has no records: the answer is NXDOMAIN, not NODATA. Clients see "name does not exist" until a Pod is ready.',
+  );
   return Date.now();
 });
 const webApi = once(async () => {

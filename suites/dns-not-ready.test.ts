@@ -11,10 +11,15 @@ import { waitFor } from '../helpers/cluster/wait.ts';
 const ctx = useSuite('dns-not-ready', { probes: 2 });
 let pods: PodState[] = [];
 
-const running = async (n: number): Promise<PodState[]> => waitFor(`${n} notready Pods Running with an IP (never Ready)`, async () => {
-  const s = (await listPods(ctx.ns, 'app=notready')).map(podState);
-  return { ok: s.length === n && s.every((p) => p.phase === 'Running' && p.ip && !p.ready), state: s };
-}, { timeoutMs: 120_000 });
+const running = async (n: number): Promise<PodState[]> =>
+  waitFor(
+    `${n} notready Pods Running with an IP (never Ready)`,
+    async () => {
+      const s = (await listPods(ctx.ns, 'app=notready')).map(podState);
+      return { ok: s.length === n && s.every((p) => p.phase === 'Running' && p.ip && !p.ready), state: s };
+    },
+    { timeoutMs: 120_000 },
+  );
 
 const setup = once(async () => {
   await apply(ctx.ns, 'not-ready.yaml', { REPLICAS: 2, PUBLISH: false });
@@ -35,14 +40,20 @@ describe('not-ready addresses', () => {
     await apply(ctx.ns, 'not-ready.yaml', { REPLICAS: 2, PUBLISH: true });
     await ctx.convergeEverywhere('not-ready-published', ctx.svcName('notready'), 'A', { rcode: 'NOERROR', set: pods.map((p) => p.ip!) });
     for (const p of pods) {
-      await ctx.expectEverywhere('not-ready-published-name', `${p.name}.${ctx.svcName('notready')}`, 'A', { rcode: 'NOERROR', set: [p.ip!] });
+      await ctx.expectEverywhere('not-ready-published-name', `${p.name}.${ctx.svcName('notready')}`, 'A', {
+        rcode: 'NOERROR',
+        set: [p.ip!],
+      });
     }
   });
 
   check('dns.not-ready.unpublished', async () => {
     await setup();
     await apply(ctx.ns, 'not-ready.yaml', { REPLICAS: 2, PUBLISH: true });
-    await ctx.convergeEverywhere('not-ready-unpublished-start', ctx.svcName('notready'), 'A', { rcode: 'NOERROR', set: pods.map((p) => p.ip!) });
+    await ctx.convergeEverywhere('not-ready-unpublished-start', ctx.svcName('notready'), 'A', {
+      rcode: 'NOERROR',
+      set: pods.map((p) => p.ip!),
+    });
     await apply(ctx.ns, 'not-ready.yaml', { REPLICAS: 2, PUBLISH: false });
     await ctx.convergeEverywhere('not-ready-unpublished', ctx.svcName('notready'), 'A', { rcode: 'NXDOMAIN', set: [] });
   });

@@ -14,12 +14,20 @@ import { rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
 const ctx = useSuite('dns-records', { probes: 2 });
 let pods: PodState[] = [];
 let vip = '';
-const multiPort = once(async () => { await apply(ctx.ns, 'multi-port.yaml'); return Date.now(); });
+const multiPort = once(async () => {
+  await apply(ctx.ns, 'multi-port.yaml');
+  return Date.now();
+});
 const mysql = once(async () => {
   await apply(ctx.ns, 'mysql.yaml', { REPLICAS: 3 });
   pods = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', 3);
   mysqlReadyAt = Date.now();
-  await ctx.slicesSettled('mysql-slices', 'mysql', pods.map((p) => p.ip!), mysqlReadyAt);
+  await ctx.slicesSettled(
+    'mysql-slices',
+    'mysql',
+    pods.map((p) => p.ip!),
+    mysqlReadyAt,
+  );
   return mysqlReadyAt;
 });
 let mysqlReadyAt = 0;
@@ -34,7 +42,11 @@ describe('DNS records of the specification', () => {
     const [a] = await ctx.expectEverywhere('schema', `dns-version.${ctx.facts.clusterDomain}`, 'TXT', { rcode: 'NOERROR' });
     const versions = answerSet(a!);
     expect(versions).toHaveLength(1);
-    ctx.evidence.info('schema', `schema version ${versions[0]}${versions[0] === '1.1.0' ? '' : ' (not the expected 1.1.0: reported, not failed)'}`, versions[0]);
+    ctx.evidence.info(
+      'schema',
+      `schema version ${versions[0]}${versions[0] === '1.1.0' ? '' : ' (not the expected 1.1.0: reported, not failed)'}`,
+      versions[0],
+    );
     expect(versions[0]).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
@@ -46,23 +58,45 @@ describe('DNS records of the specification', () => {
     const uvip = (await kube().core.readNamespacedService({ name: 'unnamed-port', namespace: ctx.ns })).spec!.clusterIP!;
     await ctx.expectEverywhere('srv-unnamed-known', ctx.svcName('unnamed-port'), 'A', { rcode: 'NOERROR', set: [uvip] });
     const results = await ctx.askEverywhere((s) => [{ name: `_http._tcp.${ctx.svcName('unnamed-port')}`, type: 'SRV', server: s.ip }]);
-    const bad = results.filter((r) => r.answer.error || r.answer.answers.some((x) => x.type === 'SRV') || !['NOERROR', 'NXDOMAIN'].includes(r.answer.rcode ?? ''));
+    const bad = results.filter(
+      (r) => r.answer.error || r.answer.answers.some((x) => x.type === 'SRV') || !['NOERROR', 'NXDOMAIN'].includes(r.answer.rcode ?? ''),
+    );
     ctx.evidence.info('srv-unnamed', `_http._tcp.unnamed-port SRV: ${[...new Set(results.map((r) => r.answer.rcode))].join(', ')}`);
-    if (bad.length) throw new Error(`an unnamed port got an SRV record, or no NODATA/NXDOMAIN:\n${bad.map((b) => `${formatAnswer(b.answer, b.server.label)}\n  expected: rcode NOERROR or NXDOMAIN, no SRV records`).join('\n\n')}`);
+    if (bad.length)
+      throw new Error(
+        `an unnamed port got an SRV record, or no NODATA/NXDOMAIN:\n${bad.map((b) => `${formatAnswer(b.answer, b.server.label)}\n  expected: rcode NOERROR or NXDOMAIN, no SRV records`).join('\n\n')}`,
+      );
   });
 
   check('dns.ptr.statefulset-pod', async () => {
     await mysql();
     for (const p of pods) {
       const want = norm(`${p.name}.${ctx.svcName('mysql')}`);
-      const [first] = await ctx.expectEverywhere(`ptr-pod-${p.name}`, reverseName(p.ip!), 'PTR', { rcode: 'NOERROR', includes: [want] }, { since: mysqlReadyAt });
+      const [first] = await ctx.expectEverywhere(
+        `ptr-pod-${p.name}`,
+        reverseName(p.ip!),
+        'PTR',
+        { rcode: 'NOERROR', includes: [want] },
+        { since: mysqlReadyAt },
+      );
       const extra = answerSet(first!).filter((x) => x !== want);
-      if (extra.length) ctx.evidence.info('ptr-pod', `PTR of ${p.ip} also names ${extra.join(', ')} (a Pod selected by several Services: information, not a failure)`);
+      if (extra.length)
+        ctx.evidence.info(
+          'ptr-pod',
+          `PTR of ${p.ip} also names ${extra.join(', ')} (a Pod selected by several Services: information, not a failure)`,
+        );
     }
   });
 
   check('dns.aaaa.dual-stack', async () => {
-    await applyObjects(ctx.ns, [{ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web-api-dual' }, spec: { ipFamilyPolicy: 'RequireDualStack', selector: { app: 'web-api' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } } as never]);
+    await applyObjects(ctx.ns, [
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'web-api-dual' },
+        spec: { ipFamilyPolicy: 'RequireDualStack', selector: { app: 'web-api' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+      } as never,
+    ]);
     const svc = await kube().core.readNamespacedService({ name: 'web-api-dual', namespace: ctx.ns });
     const v6 = (svc.spec?.clusterIPs ?? []).filter((ip) => ip.includes(':'));
     expect(v6).toHaveLength(1);
@@ -73,9 +107,15 @@ describe('DNS records of the specification', () => {
     // Identity, not conformance: CoreDNS answers this only with its chaos plugin; a server
     // that refuses or does not know the class is reported as such.
     const results = await ctx.askEverywhere((s) => [{ name: 'version.bind', type: 'TXT', class: 'CH', server: s.ip }]);
-    const seen = results.map((r) => ({ server: r.server.label, rcode: r.answer.error ? `error: ${r.answer.error}` : r.answer.rcode ?? '', version: answerSet(r.answer, 'TXT') }));
+    const seen = results.map((r) => ({
+      server: r.server.label,
+      rcode: r.answer.error ? `error: ${r.answer.error}` : (r.answer.rcode ?? ''),
+      version: answerSet(r.answer, 'TXT'),
+    }));
     const versions = [...new Set(seen.flatMap((x) => x.version))];
-    const text = versions.length ? `version.bind CH TXT: ${versions.join(', ')}` : `version.bind CH TXT not answered (${[...new Set(seen.map((x) => x.rcode))].join(', ')})`;
+    const text = versions.length
+      ? `version.bind CH TXT: ${versions.join(', ')}`
+      : `version.bind CH TXT not answered (${[...new Set(seen.map((x) => x.rcode))].join(', ')})`;
     ctx.evidence.info('version-bind', text, { versions, answers: seen });
   });
 
@@ -89,34 +129,51 @@ describe('DNS records of the specification', () => {
 
   check('dns.replicas.agree', async () => {
     // The bound runs from the last of the three setups' changes.
-    const since = Math.max(...await Promise.all([multiPort(), mysql(), webApi()]));
+    const since = Math.max(...(await Promise.all([multiPort(), mysql(), webApi()])));
     const questions: [string, 'A' | 'SRV' | 'PTR' | 'TXT'][] = [
-      [`dns-version.${ctx.facts.clusterDomain}`, 'TXT'], [ctx.svcName('web-api'), 'A'], [ctx.svcName('mysql'), 'A'],
-      [`_mysql._tcp.${ctx.svcName('mysql')}`, 'SRV'], [`_http._tcp.${ctx.svcName('my-service')}`, 'SRV'], [reverseName(vip), 'PTR'],
+      [`dns-version.${ctx.facts.clusterDomain}`, 'TXT'],
+      [ctx.svcName('web-api'), 'A'],
+      [ctx.svcName('mysql'), 'A'],
+      [`_mysql._tcp.${ctx.svcName('mysql')}`, 'SRV'],
+      [`_http._tcp.${ctx.svcName('my-service')}`, 'SRV'],
+      [reverseName(vip), 'PTR'],
       ...pods.map((p) => [`${p.name}.${ctx.svcName('mysql')}`, 'A'] as [string, 'A']),
       ...pods.map((p) => [reverseName(p.ip!), 'PTR'] as [string, 'PTR']),
     ];
     const disagreements = async (): Promise<string[]> => {
       // The replicas and the addresses they answer; a cache in front may lag within its TTL
       // (every other DNS check holds it to that).
-      const results = await ctx.askEverywhere((s) => (s.role === 'cache' ? [] : questions.map(([name, type]) => ({ name, type, server: s.ip, timeoutMs: 1000 }))));
+      const results = await ctx.askEverywhere((s) =>
+        s.role === 'cache' ? [] : questions.map(([name, type]) => ({ name, type, server: s.ip, timeoutMs: 1000 })),
+      );
       const out: string[] = [];
       for (const [name, type] of questions) {
-        const per = results.filter((r) => r.answer.question.name === name && r.answer.question.type === type)
-          .map((r) => ({ who: `${r.server.label} (from ${r.probe.pod})`, key: `${r.answer.error ? `no answer: ${r.answer.error}` : r.answer.rcode} ${answerSet(r.answer).join(',')}` }));
+        const per = results
+          .filter((r) => r.answer.question.name === name && r.answer.question.type === type)
+          .map((r) => ({
+            who: `${r.server.label} (from ${r.probe.pod})`,
+            key: `${r.answer.error ? `no answer: ${r.answer.error}` : r.answer.rcode} ${answerSet(r.answer).join(',')}`,
+          }));
         if (new Set(per.map((p) => p.key)).size > 1) out.push(`${name} ${type}:\n${per.map((p) => `  ${p.who}: ${p.key}`).join('\n')}`);
       }
       return out;
     };
     // After the setups' changes the replicas may still be catching up: agreement within
     // the bound first, then a fresh round must agree too.
-    const { ms, polls } = await converge('every CoreDNS replica to give the same answer set to every question', async () => {
-      const d = await disagreements();
-      return { ok: d.length === 0, state: d.join('\n') };
-    }, { kind: 'DNS', since });
+    const { ms, polls } = await converge(
+      'every CoreDNS replica to give the same answer set to every question',
+      async () => {
+        const d = await disagreements();
+        return { ok: d.length === 0, state: d.join('\n') };
+      },
+      { kind: 'DNS', since },
+    );
     ctx.evidence.convergence('replica-agreement', 'DNS', polls, ms, `replicas agree`, false);
     const after = await disagreements();
-    ctx.evidence.info('replica-agreement', `${questions.length} questions at ${ctx.facts.servers.filter((x) => x.role !== 'cache').length} authoritative servers from ${ctx.probes.length} probes`);
+    ctx.evidence.info(
+      'replica-agreement',
+      `${questions.length} questions at ${ctx.facts.servers.filter((x) => x.role !== 'cache').length} authoritative servers from ${ctx.probes.length} probes`,
+    );
     if (after.length) throw new Error(`CoreDNS replicas disagree (after they had agreed ${ms} ms after the change):\n${after.join('\n')}`);
   });
 });

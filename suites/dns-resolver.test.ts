@@ -17,7 +17,8 @@ describe('system resolver', () => {
     const names = ['web-api', `web-api.${ctx.ns}`, `web-api.${ctx.ns}.svc`, ctx.svcName('web-api')];
     const results = await ctx.probes[0]!.resolve(names);
     ctx.evidence.info('resolver', `search [${ctx.facts.searchPath.join(' ')}], ndots ${ctx.facts.ndots}`, results);
-    expect(results.map((r) => ({ name: r.name, addresses: r.addresses, error: r.error })))
-      .toEqual(names.map((name) => ({ name, addresses: [vip], error: undefined })));
+    expect(results.map((r) => ({ name: r.name, addresses: r.addresses, error: r.error }))).toEqual(
+      names.map((name) => ({ name, addresses: [vip], error: undefined })),
+    );
   });
 });

@@ -19,7 +19,16 @@ const sliceView = async (svc: string): Promise<unknown> => {
   return {
     labelled: slices.every((s) => s.metadata?.labels?.['kubernetes.io/service-name'] === svc),
     headlessLabel: slices.map((s) => s.metadata?.labels?.['service.kubernetes.io/headless'] ?? null),
-    endpoints: slices.flatMap((s) => (s.endpoints ?? []).map((e) => ({ pod: e.targetRef?.name, addresses: e.addresses, ready: e.conditions?.ready, serving: e.conditions?.serving, terminating: e.conditions?.terminating ?? false })))
+    endpoints: slices
+      .flatMap((s) =>
+        (s.endpoints ?? []).map((e) => ({
+          pod: e.targetRef?.name,
+          addresses: e.addresses,
+          ready: e.conditions?.ready,
+          serving: e.conditions?.serving,
+          terminating: e.conditions?.terminating ?? false,
+        })),
+      )
       .sort((a, b) => String(a.pod).localeCompare(String(b.pod))),
   };
 };
@@ -27,20 +36,30 @@ const sliceView = async (svc: string): Promise<unknown> => {
 const expected = (headless: boolean, n: number): unknown => ({
   labelled: true,
   headlessLabel: Array(n).fill(headless ? '' : null),
-  endpoints: pods.map((p) => ({ pod: p.name, addresses: [p.ip], ready: true, serving: true, terminating: false })).sort((a, b) => a.pod.localeCompare(b.pod)),
+  endpoints: pods
+    .map((p) => ({ pod: p.name, addresses: [p.ip], ready: true, serving: true, terminating: false }))
+    .sort((a, b) => a.pod.localeCompare(b.pod)),
 });
 
 describe('EndpointSlices', () => {
   check('api.slices.clusterip', async () => {
     await setup();
-    await ctx.slicesSettled('slices-clusterip', 'mysql', pods.map((p) => p.ip!));
+    await ctx.slicesSettled(
+      'slices-clusterip',
+      'mysql',
+      pods.map((p) => p.ip!),
+    );
     const n = (await serviceSlices(ctx.ns, 'mysql')).length;
     expect(await sliceView('mysql')).toEqual(expected(false, n));
   });
 
   check('api.slices.headless', async () => {
     await setup();
-    await ctx.slicesSettled('slices-headless', 'mysql-headless', pods.map((p) => p.ip!));
+    await ctx.slicesSettled(
+      'slices-headless',
+      'mysql-headless',
+      pods.map((p) => p.ip!),
+    );
     const n = (await serviceSlices(ctx.ns, 'mysql-headless')).length;
     expect(await sliceView('mysql-headless')).toEqual(expected(true, n));
   });

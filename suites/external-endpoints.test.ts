@@ -30,9 +30,11 @@ const outsideHost = once(async () => {
   try {
     // Our own image names (svc-conformance.local/...) exist only where they were built: never pulled.
     local = t.probeImage.startsWith('svc-conformance.local/');
-    if (local && !(await (await getContainerRuntimeClient()).image.exists(ImageName.fromString(t.probeImage)))) throw new Error('the image is not in Docker');
+    if (local && !(await (await getContainerRuntimeClient()).image.exists(ImageName.fromString(t.probeImage))))
+      throw new Error('the image is not in Docker');
     outside = await new GenericContainer(t.probeImage)
-      .withName(name).withNetworkMode(t.outsideNetwork!)
+      .withName(name)
+      .withNetworkMode(t.outsideNetwork!)
       .withLabels({ 'io.svc-conformance.run': t.runId })
       .withEnvironment({ POD_NAME: name })
       .withCopyFilesToContainer([{ source: PROBE_BUNDLE, target: '/probe/probe.cjs' }])
@@ -41,33 +43,46 @@ const outsideHost = once(async () => {
       .withStartupTimeout(60_000)
       .start();
   } catch (e) {
-    throw new Error(`cannot start the outside host (image ${t.probeImage} on Docker network ${t.outsideNetwork}): ${(e as Error).message}. The check needs Docker on this machine and the image in it (${local ? 'cluster/kind/node-image.sh loads ours' : `docker pull ${t.probeImage}`})`);
+    throw new Error(
+      `cannot start the outside host (image ${t.probeImage} on Docker network ${t.outsideNetwork}): ${(e as Error).message}. The check needs Docker on this machine and the image in it (${local ? 'cluster/kind/node-image.sh loads ours' : `docker pull ${t.probeImage}`})`,
+    );
   }
   const ip = outside.getIpAddress(t.outsideNetwork!);
   await apply(ctx.ns, 'outside-db.yaml', { OUTSIDE_IP: ip });
   return { name, ip };
 });
-afterAll(async () => { await outside?.stop({ timeout: 1 }); });
+afterAll(async () => {
+  await outside?.stop({ timeout: 1 });
+});
 
-const externalDb = once(async () => { await apply(ctx.ns, 'external-db.yaml'); });
-const externalDbVip = once(async () => { await apply(ctx.ns, 'external-db-vip.yaml'); });
+const externalDb = once(async () => {
+  await apply(ctx.ns, 'external-db.yaml');
+});
+const externalDbVip = once(async () => {
+  await apply(ctx.ns, 'external-db-vip.yaml');
+});
 
 describe('selectorless Services with hand-made endpoints', () => {
   dnsRows(ctx, 'external-endpoints', { 'external-db': externalDb, 'external-db-vip': externalDbVip });
 
   check('api.external.mirrored-slice', async () => {
     await externalDb();
-    const shape = async (): Promise<unknown> => (await serviceSlices(ctx.ns, 'external-db')).map((s) => ({
-      managedBy: s.metadata?.labels?.['endpointslice.kubernetes.io/managed-by'],
-      addresses: (s.endpoints ?? []).flatMap((e) => e.addresses),
-      ports: (s.ports ?? []).map((p) => `${p.name}/${p.protocol}/${p.port}`),
-    }));
+    const shape = async (): Promise<unknown> =>
+      (await serviceSlices(ctx.ns, 'external-db')).map((s) => ({
+        managedBy: s.metadata?.labels?.['endpointslice.kubernetes.io/managed-by'],
+        addresses: (s.endpoints ?? []).flatMap((e) => e.addresses),
+        ports: (s.ports ?? []).map((p) => `${p.name}/${p.protocol}/${p.port}`),
+      }));
     const want = [{ managedBy: MIRROR, addresses: [EXTERNAL], ports: ['postgres/TCP/5432'] }];
     // The mirroring controller works asynchronously: converge within the bound, then assert.
-    const { ms, polls } = await converge('the EndpointSlices of external-db to be exactly the mirrored one', async () => {
-      const now = await shape();
-      return { ok: JSON.stringify(now) === JSON.stringify(want), state: now };
-    }, { kind: 'EndpointSlices' });
+    const { ms, polls } = await converge(
+      'the EndpointSlices of external-db to be exactly the mirrored one',
+      async () => {
+        const now = await shape();
+        return { ok: JSON.stringify(now) === JSON.stringify(want), state: now };
+      },
+      { kind: 'EndpointSlices' },
+    );
     ctx.evidence.convergence('external-mirrored', 'EndpointSlices', polls, ms, `mirrored slice`, false);
     expect(await shape()).toEqual(want);
   });
@@ -87,11 +102,16 @@ describe('selectorless Services with hand-made endpoints', () => {
     await ctx.expectEverywhere('outside-vip-a', ctx.svcName('outside-db'), 'A', { rcode: 'NOERROR', set: [clusterIP] });
     await ctx.expectEverywhere('outside-direct-a', ctx.svcName('outside-db-direct'), 'A', { rcode: 'NOERROR', set: [host.ip] });
     await ctx.proxyConverged('outside-connect', { host: ctx.svcName('outside-db'), port: 5432, backends: [host.name] });
-    const attempts = async (h: string): Promise<unknown[]> => (await Promise.all(ctx.probes.map((p) => p.connect({ host: h, port: 5432, count: 3, mode: 'tcp', timeoutMs: BY_NAME_TIMEOUT_MS }))))
-      .flat().map((a) => ({ error: a.error, answeredBy: a.backend?.pod, hostIP: a.backend?.ip, dialled: a.remote }));
+    const attempts = async (h: string): Promise<unknown[]> =>
+      (await Promise.all(ctx.probes.map((p) => p.connect({ host: h, port: 5432, count: 3, mode: 'tcp', timeoutMs: BY_NAME_TIMEOUT_MS }))))
+        .flat()
+        .map((a) => ({ error: a.error, answeredBy: a.backend?.pod, hostIP: a.backend?.ip, dialled: a.remote }));
     const viaVip = await attempts(ctx.svcName('outside-db'));
     const direct = await attempts(ctx.svcName('outside-db-direct'));
-    ctx.evidence.info('outside-connect', `outside host ${host.name} at ${host.ip}:5432 (Docker network ${currentTarget().outsideNetwork}); ${viaVip.length} connections through ${clusterIP}, ${direct.length} direct`);
+    ctx.evidence.info(
+      'outside-connect',
+      `outside host ${host.name} at ${host.ip}:5432 (Docker network ${currentTarget().outsideNetwork}); ${viaVip.length} connections through ${clusterIP}, ${direct.length} direct`,
+    );
     expect({ viaVip, direct }).toEqual({
       viaVip: viaVip.map(() => ({ error: undefined, answeredBy: host.name, hostIP: host.ip, dialled: clusterIP })),
       direct: direct.map(() => ({ error: undefined, answeredBy: host.name, hostIP: host.ip, dialled: host.ip })),

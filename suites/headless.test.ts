@@ -36,7 +36,10 @@ describe('headless Service', () => {
     await setup();
     const ips = pods.map((p) => p.ip!);
     await ctx.slicesSettled('headless-a', NAME, ips, readyAt);
-    const sliceReady = sliceEndpoints(await serviceSlices(ctx.ns, NAME)).filter((e) => e.ready).flatMap((e) => e.addresses).sort();
+    const sliceReady = sliceEndpoints(await serviceSlices(ctx.ns, NAME))
+      .filter((e) => e.ready)
+      .flatMap((e) => e.addresses)
+      .sort();
     expect(sliceReady).toEqual([...ips].sort());
     await ctx.expectEverywhere('headless-a', ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: ips }, { since: readyAt });
   });
@@ -49,26 +52,45 @@ describe('headless Service', () => {
     // The change is the Pod's Ready condition (the kubelet's probe decides when): the
     // bound runs from the moment the Pod reports it.
     const podReadyIs = async (want: boolean): Promise<number> => {
-      await waitFor(`${victim.name} to report Ready=${want}`, async () => {
-        const p = (await listPods(ctx.ns)).map(podState).find((x) => x.name === victim.name);
-        return { ok: p?.ready === want, state: p };
-      }, { timeoutMs: 30_000, intervalMs: 100 });
+      await waitFor(
+        `${victim.name} to report Ready=${want}`,
+        async () => {
+          const p = (await listPods(ctx.ns)).map(podState).find((x) => x.name === victim.name);
+          return { ok: p?.ready === want, state: p };
+        },
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
       return Date.now();
     };
     await backend.setReady(false);
     try {
       const since = await podReadyIs(false);
-      await converge(`${victim.name} to be listed as not ready in the EndpointSlices of ${NAME}`, async () => {
-        const eps = sliceEndpoints(await serviceSlices(ctx.ns, NAME));
-        return { ok: eps.some((e) => e.addresses.includes(victim.ip!) && !e.ready), state: eps };
-      }, { kind: 'EndpointSlices', since });
+      await converge(
+        `${victim.name} to be listed as not ready in the EndpointSlices of ${NAME}`,
+        async () => {
+          const eps = sliceEndpoints(await serviceSlices(ctx.ns, NAME));
+          return { ok: eps.some((e) => e.addresses.includes(victim.ip!) && !e.ready), state: eps };
+        },
+        { kind: 'EndpointSlices', since },
+      );
       await ctx.expectEverywhere('headless-not-ready', ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: others }, { since });
     } finally {
       await backend.setReady(true);
     }
     const since = await podReadyIs(true);
-    await ctx.slicesSettled('headless-ready-again', NAME, pods.map((p) => p.ip!), since);
-    await ctx.expectEverywhere('headless-ready-again', ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: pods.map((p) => p.ip!) }, { since });
+    await ctx.slicesSettled(
+      'headless-ready-again',
+      NAME,
+      pods.map((p) => p.ip!),
+      since,
+    );
+    await ctx.expectEverywhere(
+      'headless-ready-again',
+      ctx.svcName(NAME),
+      'A',
+      { rcode: 'NOERROR', set: pods.map((p) => p.ip!) },
+      { since },
+    );
   });
 
   check('dns.headless.scaling', async () => {
@@ -84,12 +106,17 @@ describe('headless Service', () => {
 
   check('net.headless.pod-reach', async () => {
     await setup();
-    const [answer] = await ctx.expectEverywhere('headless-reach', ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: pods.map((p) => p.ip!) });
+    const [answer] = await ctx.expectEverywhere('headless-reach', ctx.svcName(NAME), 'A', {
+      rcode: 'NOERROR',
+      set: pods.map((p) => p.ip!),
+    });
     const ips = answer!.answers.filter((r) => r.type === 'A').map((r) => r.data);
-    const reached = await Promise.all(ips.map(async (ip) => {
-      const [a] = await ctx.probes[0]!.connect({ host: ip, port: 50051, count: 1, mode: 'grpc' });
-      return { ip, answeredFrom: a?.backend?.ip, error: a?.error };
-    }));
+    const reached = await Promise.all(
+      ips.map(async (ip) => {
+        const [a] = await ctx.probes[0]!.connect({ host: ip, port: 50051, count: 1, mode: 'grpc' });
+        return { ip, answeredFrom: a?.backend?.ip, error: a?.error };
+      }),
+    );
     expect(reached).toEqual(ips.map((ip) => ({ ip, answeredFrom: ip, error: undefined })));
   });
 });

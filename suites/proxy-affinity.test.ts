@@ -21,8 +21,19 @@ const setup = once(async () => {
   const pods = await rolloutReady(ctx.ns, 'Deployment', 'web-api', N);
   backends = pods.map((p) => p.name);
   readyAt = Date.now();
-  await ctx.slicesSettled('affinity-slices', 'web-api-switch', pods.map((p) => p.ip!), readyAt);
-  await ctx.proxyConverged('affinity-switch-ready', { host: (await readSvc('web-api-switch')).spec!.clusterIP!, port: 80, backends, everyBackend: true, since: readyAt });
+  await ctx.slicesSettled(
+    'affinity-slices',
+    'web-api-switch',
+    pods.map((p) => p.ip!),
+    readyAt,
+  );
+  await ctx.proxyConverged('affinity-switch-ready', {
+    host: (await readSvc('web-api-switch')).spec!.clusterIP!,
+    port: 80,
+    backends,
+    everyBackend: true,
+    since: readyAt,
+  });
 });
 const distinct = (c: Record<string, number>): string[] => Object.keys(c).filter((k) => backends.includes(k));
 
@@ -43,9 +54,20 @@ describe('session affinity', () => {
       const [a] = await client.connect({ host: vip, port: 80, count: 1, mode: 'tcp', timeoutMs: 3000 });
       rounds.push(a?.backend?.pod ?? `error: ${a?.error}`);
     }
-    ctx.evidence.add({ check: 'affinity-timeout', kind: 'counts', value: { held, afterTimeout: rounds }, text: `${vip}:80, timeoutSeconds ${TIMEOUT_S}: 10 back to back, then one connection after each ${TIMEOUT_S + 1.5} s idle` });
-    expect({ heldOn: distinct(held).length, errors: Object.keys(held).filter((k) => k.startsWith('error')) }).toEqual({ heldOn: 1, errors: [] });
-    expect({ afterTimeout: rounds, released: new Set(rounds.filter((r) => backends.includes(r))).size > 1 }).toEqual({ afterTimeout: rounds, released: true });
+    ctx.evidence.add({
+      check: 'affinity-timeout',
+      kind: 'counts',
+      value: { held, afterTimeout: rounds },
+      text: `${vip}:80, timeoutSeconds ${TIMEOUT_S}: 10 back to back, then one connection after each ${TIMEOUT_S + 1.5} s idle`,
+    });
+    expect({ heldOn: distinct(held).length, errors: Object.keys(held).filter((k) => k.startsWith('error')) }).toEqual({
+      heldOn: 1,
+      errors: [],
+    });
+    expect({ afterTimeout: rounds, released: new Set(rounds.filter((r) => backends.includes(r))).size > 1 }).toEqual({
+      afterTimeout: rounds,
+      released: true,
+    });
   });
 
   check('proxy.affinity.per-client', async () => {
@@ -53,9 +75,21 @@ describe('session affinity', () => {
     const vip = (await readSvc('web-api-sticky')).spec!.clusterIP!;
     await ctx.proxyConverged('affinity-per-client-proxy', { host: vip, port: 80, backends, since: readyAt });
     // Every client at once, each 15 connections: each keeps to one backend of its own.
-    const seen = await Promise.all(ctx.probes.map(async (p) => ({ client: `${p.pod} on ${p.node}`, answeredBy: counts(await p.connect({ host: vip, port: 80, count: 15, mode: 'tcp', timeoutMs: 3000 })) })));
-    ctx.evidence.add({ check: 'affinity-per-client', kind: 'counts', value: seen, text: `${vip}:80 (ClientIP), ${ctx.probes.length} clients at once` });
-    expect(seen.map((s) => ({ client: s.client, backends: Object.keys(s.answeredBy).length, count: Object.values(s.answeredBy)[0] }))).toEqual(seen.map((s) => ({ client: s.client, backends: 1, count: 15 })));
+    const seen = await Promise.all(
+      ctx.probes.map(async (p) => ({
+        client: `${p.pod} on ${p.node}`,
+        answeredBy: counts(await p.connect({ host: vip, port: 80, count: 15, mode: 'tcp', timeoutMs: 3000 })),
+      })),
+    );
+    ctx.evidence.add({
+      check: 'affinity-per-client',
+      kind: 'counts',
+      value: seen,
+      text: `${vip}:80 (ClientIP), ${ctx.probes.length} clients at once`,
+    });
+    expect(
+      seen.map((s) => ({ client: s.client, backends: Object.keys(s.answeredBy).length, count: Object.values(s.answeredBy)[0] })),
+    ).toEqual(seen.map((s) => ({ client: s.client, backends: 1, count: 15 })));
   });
 
   check('proxy.affinity.switch', async () => {
@@ -70,19 +104,33 @@ describe('session affinity', () => {
       return Date.now();
     };
     // 15 connections in a row on one backend: affinity on (15 on one of 3 by chance: 1 in 3^14).
-    const round = async (): Promise<Record<string, number>> => counts(await client.connect({ host: vip, port: 80, count: 15, mode: 'tcp', timeoutMs: 3000 }));
+    const round = async (): Promise<Record<string, number>> =>
+      counts(await client.connect({ host: vip, port: 80, count: 15, mode: 'tcp', timeoutMs: 3000 }));
     const onSince = await set('ClientIP');
-    const on = await converge(`15 connections in a row from ${client.pod} to ${vip}:80 to land on one backend once sessionAffinity is ClientIP`, async () => {
-      const c = await round();
-      return { ok: distinct(c).length === 1 && Object.values(c)[0] === 15, state: c };
-    }, { kind: 'Service proxy', since: onSince });
+    const on = await converge(
+      `15 connections in a row from ${client.pod} to ${vip}:80 to land on one backend once sessionAffinity is ClientIP`,
+      async () => {
+        const c = await round();
+        return { ok: distinct(c).length === 1 && Object.values(c)[0] === 15, state: c };
+      },
+      { kind: 'Service proxy', since: onSince },
+    );
     ctx.evidence.convergence('affinity-switch', 'Service proxy', on.polls, on.ms, `affinity switched on`, on.polls > 1);
     const offSince = await set('None');
-    const off = await converge(`15 connections from ${client.pod} to ${vip}:80 to reach more than one backend once sessionAffinity is None`, async () => {
-      const c = await round();
-      return { ok: distinct(c).length > 1, state: c };
-    }, { kind: 'Service proxy', since: offSince });
+    const off = await converge(
+      `15 connections from ${client.pod} to ${vip}:80 to reach more than one backend once sessionAffinity is None`,
+      async () => {
+        const c = await round();
+        return { ok: distinct(c).length > 1, state: c };
+      },
+      { kind: 'Service proxy', since: offSince },
+    );
     ctx.evidence.convergence('affinity-switch', 'Service proxy', off.polls, off.ms, `affinity switched off`, off.polls > 1);
-    ctx.evidence.add({ check: 'affinity-switch', kind: 'counts', value: { on: on.state, off: off.state }, text: `${vip}:80 switched ClientIP, then None` });
+    ctx.evidence.add({
+      check: 'affinity-switch',
+      kind: 'counts',
+      value: { on: on.state, off: off.state },
+      text: `${vip}:80 switched ClientIP, then None`,
+    });
   });
 });

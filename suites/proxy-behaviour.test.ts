@@ -18,7 +18,8 @@ const N = 3;
 let web: PodState[] = [];
 let vip = '';
 
-const readVip = async (name: string): Promise<string> => (await kube().core.readNamespacedService({ name, namespace: ctx.ns })).spec!.clusterIP!;
+const readVip = async (name: string): Promise<string> =>
+  (await kube().core.readNamespacedService({ name, namespace: ctx.ns })).spec!.clusterIP!;
 const names = (pods: PodState[]): string[] => pods.map((p) => p.name);
 
 // Every setup ends with the convergence wait of what it changed: EndpointSlices within
@@ -29,7 +30,12 @@ const webApi = once(async () => {
   web = await rolloutReady(ctx.ns, 'Deployment', 'web-api', N);
   const since = Date.now();
   vip = await readVip('web-api');
-  await ctx.slicesSettled('web-api-slices', 'web-api', web.map((p) => p.ip!), since);
+  await ctx.slicesSettled(
+    'web-api-slices',
+    'web-api',
+    web.map((p) => p.ip!),
+    since,
+  );
   await ctx.proxyConverged('web-api-proxy', { host: vip, port: 80, backends: names(web), everyBackend: true, since });
 });
 let grpcPods: PodState[] = [];
@@ -37,7 +43,11 @@ const grpcBackends = once(async () => {
   await apply(ctx.ns, 'grpc-backend.yaml', { REPLICAS: N });
   await apply(ctx.ns, 'grpc-clusterip.yaml');
   grpcPods = await rolloutReady(ctx.ns, 'Deployment', 'grpc-backend', N);
-  await ctx.slicesSettled('grpc-slices', 'grpc-backend', grpcPods.map((p) => p.ip!));
+  await ctx.slicesSettled(
+    'grpc-slices',
+    'grpc-backend',
+    grpcPods.map((p) => p.ip!),
+  );
 });
 
 describe('Service proxy behaviour', () => {
@@ -73,10 +83,29 @@ describe('Service proxy behaviour', () => {
     // round_robin's channel is READY with its first subchannel; the others connect on their
     // own time (slow is not wrong): the probe waits, bounded, until every backend has
     // answered on the channel, reports that time, then counts 10 calls per backend.
-    const attempts = await ctx.probes[0]!.connect({ host: '', port: 50051, count: 10 * N, mode: 'grpc', target, lbPolicy: 'round_robin', settleBackends: N });
+    const attempts = await ctx.probes[0]!.connect({
+      host: '',
+      port: 50051,
+      count: 10 * N,
+      mode: 'grpc',
+      target,
+      lbPolicy: 'round_robin',
+      settleBackends: N,
+    });
     const settle = attempts[0]?.settleMs;
-    if (settle !== undefined) ctx.evidence.measure('grpc-round-robin-settle', 'gRPC round_robin: every backend answering, from the channel\'s READY', settle, 'ms', false);
-    else ctx.evidence.info('grpc-round-robin-settle', `gRPC round_robin: not every one of the ${N} backends answered on the channel within the settle deadline`);
+    if (settle !== undefined)
+      ctx.evidence.measure(
+        'grpc-round-robin-settle',
+        "gRPC round_robin: every backend answering, from the channel's READY",
+        settle,
+        'ms',
+        false,
+      );
+    else
+      ctx.evidence.info(
+        'grpc-round-robin-settle',
+        `gRPC round_robin: not every one of the ${N} backends answered on the channel within the settle deadline`,
+      );
     const c = counts(attempts);
     ctx.evidence.add({ check: 'grpc-round-robin', kind: 'counts', value: c, text: target });
     expect(Object.keys(c).sort()).toEqual(grpcPods.map((p) => p.name).sort());
@@ -85,7 +114,13 @@ describe('Service proxy behaviour', () => {
   check('lb.grpc.clusterip-one-channel', async () => {
     await grpcBackends();
     await ctx.expectEverywhere('grpc-vip-dns', ctx.svcName('grpc-vip'), 'A', { rcode: 'NOERROR', set: [await readVip('grpc-vip')] });
-    await ctx.proxyConverged('grpc-vip-proxy', { host: await readVip('grpc-vip'), port: 50051, backends: names(grpcPods), mode: 'grpc', probes: [ctx.probes[0]!] });
+    await ctx.proxyConverged('grpc-vip-proxy', {
+      host: await readVip('grpc-vip'),
+      port: 50051,
+      backends: names(grpcPods),
+      mode: 'grpc',
+      probes: [ctx.probes[0]!],
+    });
     const target = `dns:///${ctx.svcName('grpc-vip')}:50051`;
     const c = counts(await ctx.probes[0]!.connect({ host: '', port: 50051, count: 30, mode: 'grpc', target, lbPolicy: 'round_robin' }));
     ctx.evidence.add({ check: 'grpc-clusterip', kind: 'counts', value: c, text: target });
@@ -98,12 +133,31 @@ describe('Service proxy behaviour', () => {
     await apply(ctx.ns, 'mysql-read.yaml');
     const pods = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', N);
     const since = Date.now();
-    await ctx.slicesSettled('direct-pod-slices', 'mysql', pods.map((p) => p.ip!), since);
-    await ctx.expectEverywhere('direct-pod-dns', `mysql-0.${ctx.svcName('mysql')}`, 'A', { rcode: 'NOERROR', set: [pods.find((p) => p.name === 'mysql-0')!.ip!] }, { since });
+    await ctx.slicesSettled(
+      'direct-pod-slices',
+      'mysql',
+      pods.map((p) => p.ip!),
+      since,
+    );
+    await ctx.expectEverywhere(
+      'direct-pod-dns',
+      `mysql-0.${ctx.svcName('mysql')}`,
+      'A',
+      { rcode: 'NOERROR', set: [pods.find((p) => p.name === 'mysql-0')!.ip!] },
+      { since },
+    );
     const readVipIP = await readVip('mysql-read');
     await ctx.expectEverywhere('direct-pod-dns', ctx.svcName('mysql-read'), 'A', { rcode: 'NOERROR', set: [readVipIP] }, { since });
-    await ctx.proxyConverged('direct-pod-proxy', { host: readVipIP, port: 3306, backends: names(pods), everyBackend: true, probes: [ctx.probes[0]!], since });
-    const byName = async (host: string, count: number): Promise<ConnectAttempt[]> => ctx.probes[0]!.connect({ host, port: 3306, count, mode: 'tcp', timeoutMs: BY_NAME_TIMEOUT_MS });
+    await ctx.proxyConverged('direct-pod-proxy', {
+      host: readVipIP,
+      port: 3306,
+      backends: names(pods),
+      everyBackend: true,
+      probes: [ctx.probes[0]!],
+      since,
+    });
+    const byName = async (host: string, count: number): Promise<ConnectAttempt[]> =>
+      ctx.probes[0]!.connect({ host, port: 3306, count, mode: 'tcp', timeoutMs: BY_NAME_TIMEOUT_MS });
     const directAttempts = await byName(`mysql-0.${ctx.svcName('mysql')}`, 15);
     const vipAttempts = await byName(`mysql-read.${ctx.ns}.svc.${ctx.facts.clusterDomain}`, 30);
     const direct = counts(directAttempts);
@@ -123,7 +177,12 @@ describe('Service proxy behaviour', () => {
     // The client that counts is the one whose node must have converged: each node's
     // proxy programs the Service on its own. The last probe (on 1 node: the only one).
     const client = ctx.probes[ctx.probes.length - 1]!;
-    await ctx.slicesSettled('affinity-slices', 'web-api-sticky', web.map((p) => p.ip!), since);
+    await ctx.slicesSettled(
+      'affinity-slices',
+      'web-api-sticky',
+      web.map((p) => p.ip!),
+      since,
+    );
     await ctx.proxyConverged('affinity-proxy', { host: svip, port: 80, backends: names(web), probes: [client], since });
     const c = counts(await client.connect({ host: svip, port: 80, count: 15, mode: 'http' }));
     ctx.evidence.add({ check: 'affinity', kind: 'counts', value: c });
@@ -131,16 +190,30 @@ describe('Service proxy behaviour', () => {
   });
 
   check('proxy.kube-proxy.service-proxy-name', async () => {
-    const svc = (name: string, labels: Record<string, string>): never => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, labels }, spec: { selector: { app: 'web-api' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } }) as never;
+    const svc = (name: string, labels: Record<string, string>): never =>
+      ({
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name, labels },
+        spec: { selector: { app: 'web-api' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+      }) as never;
     await webApi();
     const probe = ctx.probes[0]!;
     await applyObjects(ctx.ns, [svc('other-proxy', { 'service.kubernetes.io/service-proxy-name': 'some-other-proxy' })]);
     const ip = await readVip('other-proxy');
     // A plain Service applied after the labelled one is served: the proxy has caught up.
     await applyObjects(ctx.ns, [svc('other-proxy-control', {})]);
-    await ctx.proxyConverged('proxy-name-control', { host: await readVip('other-proxy-control'), port: 80, backends: names(web), probes: [probe] });
+    await ctx.proxyConverged('proxy-name-control', {
+      host: await readVip('other-proxy-control'),
+      port: 80,
+      backends: names(web),
+      probes: [probe],
+    });
     const r = await probe.connect({ host: ip, port: 80, count: 3, mode: 'tcp', timeoutMs: 1000 });
-    expect({ answered: r.filter((a) => a.backend).length, results: r.map((a) => a.error) }).toEqual({ answered: 0, results: r.map((a) => a.error) });
+    expect({ answered: r.filter((a) => a.backend).length, results: r.map((a) => a.error) }).toEqual({
+      answered: 0,
+      results: r.map((a) => a.error),
+    });
     await applyObjects(ctx.ns, [svc('other-proxy', {})]);
     await ctx.proxyConverged('proxy-name-unlabelled', { host: ip, port: 80, backends: names(web), probes: [probe] });
   });
@@ -149,20 +222,39 @@ describe('Service proxy behaviour', () => {
     await webApi();
     // As upstream e2e does since kube-proxy filters EndpointSlices (not Services) by this
     // label: a selectorless Service with a hand-made slice pointing at a web-api Pod.
-    const slice = (labels: Record<string, string>): never => ({
-      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
-      metadata: { name: 'custom-1', labels: { 'kubernetes.io/service-name': 'custom', 'endpointslice.kubernetes.io/managed-by': 'svc-conformance.io', ...labels } },
-      addressType: 'IPv4', endpoints: [{ addresses: [web[0]!.ip!], conditions: { ready: true } }], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-    }) as never;
+    const slice = (labels: Record<string, string>): never =>
+      ({
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: {
+          name: 'custom-1',
+          labels: { 'kubernetes.io/service-name': 'custom', 'endpointslice.kubernetes.io/managed-by': 'svc-conformance.io', ...labels },
+        },
+        addressType: 'IPv4',
+        endpoints: [{ addresses: [web[0]!.ip!], conditions: { ready: true } }],
+        ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+      }) as never;
     const probe = ctx.probes[0]!;
-    await applyObjects(ctx.ns, [{ apiVersion: 'v1', kind: 'Service', metadata: { name: 'custom' }, spec: { ports: [{ name: 'http', port: 80, protocol: 'TCP' }] } } as never, slice({})]);
+    await applyObjects(ctx.ns, [
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'custom' },
+        spec: { ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
+      } as never,
+      slice({}),
+    ]);
     const ip = await readVip('custom');
     await ctx.proxyConverged('headless-label-before', { host: ip, port: 80, backends: [web[0]!.name], probes: [probe] });
     await applyObjects(ctx.ns, [slice({ 'service.kubernetes.io/headless': '' })]);
-    const { ms, polls } = await converge(`${ip}:80 to stop answering from ${probe.pod} once its slice is labelled headless`, async () => {
-      const r = await probe.connect({ host: ip, port: 80, count: 1, mode: 'tcp', timeoutMs: 1000 });
-      return { ok: !r[0]?.backend, state: r };
-    }, { kind: 'Service proxy' });
+    const { ms, polls } = await converge(
+      `${ip}:80 to stop answering from ${probe.pod} once its slice is labelled headless`,
+      async () => {
+        const r = await probe.connect({ host: ip, port: 80, count: 1, mode: 'tcp', timeoutMs: 1000 });
+        return { ok: !r[0]?.backend, state: r };
+      },
+      { kind: 'Service proxy' },
+    );
     ctx.evidence.convergence('headless-label', 'Service proxy', polls, ms, `labelled slice no longer served`, true);
     await applyObjects(ctx.ns, [slice({})]);
     await ctx.proxyConverged('headless-label-after', { host: ip, port: 80, backends: [web[0]!.name], probes: [probe] });
@@ -176,24 +268,47 @@ describe('Service proxy behaviour', () => {
     // as terminating, and a proxy may still send to it (its RST reads as ECONNREFUSED, then
     // a timeout once its network is gone: seen with nftables). So wait until the Pods are
     // gone (their grace period, a workload wait), then measure from there.
-    await waitFor('the web-api Pods to be gone', async () => {
-      const left = await listPods(ctx.ns, 'app=web-api');
-      return { ok: left.length === 0, state: left.map((p) => `${p.metadata?.name} (${p.metadata?.deletionTimestamp ? 'terminating' : p.status?.phase})`) };
-    }, { timeoutMs: 120_000 });
+    await waitFor(
+      'the web-api Pods to be gone',
+      async () => {
+        const left = await listPods(ctx.ns, 'app=web-api');
+        return {
+          ok: left.length === 0,
+          state: left.map((p) => `${p.metadata?.name} (${p.metadata?.deletionTimestamp ? 'terminating' : p.status?.phase})`),
+        };
+      },
+      { timeoutMs: 120_000 },
+    );
     const since = Date.now();
-    const { ms: slicesMs, polls: slicePolls } = await converge('the EndpointSlices of web-api to list no endpoint at all', async () => {
-      const eps = sliceEndpoints(await serviceSlices(ctx.ns, 'web-api'));
-      return { ok: eps.length === 0, state: eps };
-    }, { kind: 'EndpointSlices', since });
+    const { ms: slicesMs, polls: slicePolls } = await converge(
+      'the EndpointSlices of web-api to list no endpoint at all',
+      async () => {
+        const eps = sliceEndpoints(await serviceSlices(ctx.ns, 'web-api'));
+        return { ok: eps.length === 0, state: eps };
+      },
+      { kind: 'EndpointSlices', since },
+    );
     ctx.evidence.convergence('no-endpoints-slices', 'EndpointSlices', slicePolls, slicesMs, `web-api (no endpoints)`, true);
-    const { ms, state: last, polls } = await converge(`${vip}:80 to refuse connections from ${ctx.probes[0]!.pod}`, async () => {
-      const [a] = await ctx.probes[0]!.connect({ host: vip, port: 80, count: 1, mode: 'tcp', timeoutMs: 5000 });
-      return { ok: a?.error === 'ECONNREFUSED', state: a };
-    }, { kind: 'Service proxy', since });
+    const {
+      ms,
+      state: last,
+      polls,
+    } = await converge(
+      `${vip}:80 to refuse connections from ${ctx.probes[0]!.pod}`,
+      async () => {
+        const [a] = await ctx.probes[0]!.connect({ host: vip, port: 80, count: 1, mode: 'tcp', timeoutMs: 5000 });
+        return { ok: a?.error === 'ECONNREFUSED', state: a };
+      },
+      { kind: 'Service proxy', since },
+    );
     ctx.evidence.convergence('no-endpoints', 'Service proxy', polls, ms, `refusing at 0 endpoints`, true);
     ctx.evidence.measure('no-endpoints', 'time to ECONNREFUSED', last!.ms, 'ms');
     // A fresh attempt after convergence: refused, and quickly.
     const [again] = await ctx.probes[0]!.connect({ host: vip, port: 80, count: 1, mode: 'tcp', timeoutMs: 5000 });
-    expect({ error: again?.error, fast: (again?.ms ?? Infinity) < 1000, ms: again?.ms }).toEqual({ error: 'ECONNREFUSED', fast: true, ms: again?.ms });
+    expect({ error: again?.error, fast: (again?.ms ?? Infinity) < 1000, ms: again?.ms }).toEqual({
+      error: 'ECONNREFUSED',
+      fast: true,
+      ms: again?.ms,
+    });
   });
 });

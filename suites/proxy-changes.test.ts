@@ -32,15 +32,33 @@ async function change(name: string, edit: (s: k8s.V1Service) => void): Promise<n
 const who = (a: ConnectAttempt): string => (a.backend ? `${a.backend.pod}:${a.backend.port}` : `error: ${a.error}`);
 /** From every probe, converge (proxy bound, from `since`) until `ok` holds for 3 fresh
  *  connections to host:port; measured, and the last state kept for the evidence. */
-async function everywhere(check: string, what: string, host: string, port: number, ok: (a: ConnectAttempt[]) => boolean, since: number): Promise<string[][]> {
-  const per = await Promise.all(ctx.probes.map((p) => converge(`connections from ${p.pod} (node ${p.node}) to ${host}:${port}: ${what}`, async () => {
-    const r = await p.connect({ host, port, count: 3, mode: 'tcp', timeoutMs: 1000 });
-    return { ok: ok(r), state: r.map(who) };
-  }, { kind: 'Service proxy', since })));
+async function everywhere(
+  check: string,
+  what: string,
+  host: string,
+  port: number,
+  ok: (a: ConnectAttempt[]) => boolean,
+  since: number,
+): Promise<string[][]> {
+  const per = await Promise.all(
+    ctx.probes.map((p) =>
+      converge(
+        `connections from ${p.pod} (node ${p.node}) to ${host}:${port}: ${what}`,
+        async () => {
+          const r = await p.connect({ host, port, count: 3, mode: 'tcp', timeoutMs: 1000 });
+          return { ok: ok(r), state: r.map(who) };
+        },
+        { kind: 'Service proxy', since },
+      ),
+    ),
+  );
   ctx.evidence.convergence(check, 'Service proxy', Math.max(...per.map((x) => x.polls)), Math.max(...per.map((x) => x.ms)), what, true);
   return per.map((x) => x.state);
 }
-const onlyFrom = (pods: string[], port: number) => (r: ConnectAttempt[]): boolean => r.every((a) => pods.includes(a.backend?.pod ?? '') && a.backend?.port === port);
+const onlyFrom =
+  (pods: string[], port: number) =>
+  (r: ConnectAttempt[]): boolean =>
+    r.every((a) => pods.includes(a.backend?.pod ?? '') && a.backend?.port === port);
 const noAnswer = (r: ConnectAttempt[]): boolean => r.every((a) => !a.backend);
 
 describe('Service ports and changes', () => {
@@ -49,9 +67,22 @@ describe('Service ports and changes', () => {
     const vip = (await readSvc('multi-api')).spec!.clusterIP!;
     await everywhere('multi-port', 'port 80 (targetPort http) reaching multi-api on 8080', vip, 80, onlyFrom(multi, 8080), readyAt);
     await everywhere('multi-port', 'port 81 (targetPort alt) reaching multi-api on 8081', vip, 81, onlyFrom(multi, 8081), readyAt);
-    const seen = await Promise.all(ctx.probes.flatMap((p) => [80, 81].map(async (port) => ({ from: p.node, port, answeredBy: (await p.connect({ host: vip, port, count: 6, mode: 'tcp', timeoutMs: 3000 })).map(who) }))));
+    const seen = await Promise.all(
+      ctx.probes.flatMap((p) =>
+        [80, 81].map(async (port) => ({
+          from: p.node,
+          port,
+          answeredBy: (await p.connect({ host: vip, port, count: 6, mode: 'tcp', timeoutMs: 3000 })).map(who),
+        })),
+      ),
+    );
     ctx.evidence.add({ check: 'multi-port', kind: 'counts', value: seen, text: `${vip}: 80 -> http (8080), 81 -> alt (8081)` });
-    expect(seen.map((s) => ({ port: s.port, wrong: s.answeredBy.filter((w) => !multi.some((m) => w === `${m}:${s.port === 80 ? 8080 : 8081}`)) }))).toEqual(seen.map((s) => ({ port: s.port, wrong: [] })));
+    expect(
+      seen.map((s) => ({
+        port: s.port,
+        wrong: s.answeredBy.filter((w) => !multi.some((m) => w === `${m}:${s.port === 80 ? 8080 : 8081}`)),
+      })),
+    ).toEqual(seen.map((s) => ({ port: s.port, wrong: [] })));
   });
 
   check('proxy.service.changes-followed', async () => {
@@ -59,22 +90,35 @@ describe('Service ports and changes', () => {
     const vip = (await readSvc('change-api')).spec!.clusterIP!;
     await everywhere('change-initial', 'port 80 reaching multi-api on 8080', vip, 80, onlyFrom(multi, 8080), readyAt);
     // The port: 80 -> 8000. The new port answers, the old one no longer does.
-    let t = await change('change-api', (s) => { s.spec!.ports![0]!.port = 8000; });
+    let t = await change('change-api', (s) => {
+      s.spec!.ports![0]!.port = 8000;
+    });
     await everywhere('change-port', 'port changed 80 -> 8000: 8000 answering', vip, 8000, onlyFrom(multi, 8080), t);
     await everywhere('change-port', 'port changed 80 -> 8000: 80 no longer answering', vip, 80, noAnswer, t);
     // The targetPort: 8080 -> 8081.
-    t = await change('change-api', (s) => { s.spec!.ports![0]!.targetPort = 8081 as never; });
+    t = await change('change-api', (s) => {
+      s.spec!.ports![0]!.targetPort = 8081 as never;
+    });
     await everywhere('change-target-port', 'targetPort changed 8080 -> 8081', vip, 8000, onlyFrom(multi, 8081), t);
     // The selector: multi-api -> web-api (back to targetPort 8080, which web-api serves).
-    t = await change('change-api', (s) => { s.spec!.selector = { app: 'web-api' }; s.spec!.ports![0]!.targetPort = 8080 as never; });
+    t = await change('change-api', (s) => {
+      s.spec!.selector = { app: 'web-api' };
+      s.spec!.ports![0]!.targetPort = 8080 as never;
+    });
     const last = await everywhere('change-selector', 'selector changed to app=web-api', vip, 8000, onlyFrom(web, 8080), t);
-    ctx.evidence.add({ check: 'changes', kind: 'counts', value: last, text: `${vip}:8000 after the port, targetPort and selector changes` });
+    ctx.evidence.add({
+      check: 'changes',
+      kind: 'counts',
+      value: last,
+      text: `${vip}:8000 after the port, targetPort and selector changes`,
+    });
     expect(last.flat().filter((w) => !web.some((p) => w === `${p}:8080`))).toEqual([]);
   });
 
   check('proxy.service.recreate', async () => {
     await setup();
-    const svc = (): never[] => loadManifest('multi-api.yaml', defaultVars()).filter((o) => o.kind === 'Service' && o.metadata?.name === 'recreate-api') as never[];
+    const svc = (): never[] =>
+      loadManifest('multi-api.yaml', defaultVars()).filter((o) => o.kind === 'Service' && o.metadata?.name === 'recreate-api') as never[];
     const old = (await readSvc('recreate-api')).spec!.clusterIP!;
     await everywhere('recreate-before', 'recreate-api before its deletion', old, 80, onlyFrom(multi, 8080), readyAt);
     await kube().core.deleteNamespacedService({ name: 'recreate-api', namespace: ctx.ns });
@@ -83,8 +127,20 @@ describe('Service ports and changes', () => {
     await applyObjects(ctx.ns, svc());
     const created = Date.now();
     const vip = (await readSvc('recreate-api')).spec!.clusterIP!;
-    const last = await everywhere('recreate-after', `recreate-api recreated under the same name (virtual IP ${vip})`, vip, 80, onlyFrom(multi, 8080), created);
-    ctx.evidence.add({ check: 'recreate', kind: 'counts', value: { oldVip: old, newVip: vip, answeredBy: last }, text: 'recreate-api deleted and recreated' });
+    const last = await everywhere(
+      'recreate-after',
+      `recreate-api recreated under the same name (virtual IP ${vip})`,
+      vip,
+      80,
+      onlyFrom(multi, 8080),
+      created,
+    );
+    ctx.evidence.add({
+      check: 'recreate',
+      kind: 'counts',
+      value: { oldVip: old, newVip: vip, answeredBy: last },
+      text: 'recreate-api deleted and recreated',
+    });
     expect(last.flat().filter((w) => !multi.some((p) => w === `${p}:8080`))).toEqual([]);
   });
 
@@ -93,14 +149,22 @@ describe('Service ports and changes', () => {
     const node = await kube().core.readNode({ name: ctx.probes[0]!.node });
     const ip = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '';
     const svcName = 'multi-api';
-    let t = await change(svcName, (s) => { s.spec!.type = 'NodePort'; });
+    let t = await change(svcName, (s) => {
+      s.spec!.type = 'NodePort';
+    });
     const nodePort = (await readSvc(svcName)).spec!.ports!.find((p) => p.port === 80)?.nodePort ?? 0;
     expect({ type: 'NodePort', nodePortAllocated: nodePort > 0 }).toEqual({ type: 'NodePort', nodePortAllocated: true });
     await everywhere('type-nodeport', `type NodePort: ${ip}:${nodePort} answering`, ip, nodePort, onlyFrom(multi, 8080), t);
-    t = await change(svcName, (s) => { s.spec!.type = 'ClusterIP'; for (const p of s.spec!.ports!) delete p.nodePort; });
+    t = await change(svcName, (s) => {
+      s.spec!.type = 'ClusterIP';
+      for (const p of s.spec!.ports!) delete p.nodePort;
+    });
     const after = (await readSvc(svcName)).spec!.ports!.map((p) => p.nodePort).filter(Boolean);
     await everywhere('type-clusterip', `back to type ClusterIP: ${ip}:${nodePort} no longer answering`, ip, nodePort, noAnswer, t);
-    ctx.evidence.info('type-change', `ClusterIP -> NodePort (node port ${nodePort}) -> ClusterIP (node ports left in the spec: ${after.join(', ') || 'none'})`);
+    ctx.evidence.info(
+      'type-change',
+      `ClusterIP -> NodePort (node port ${nodePort}) -> ClusterIP (node ports left in the spec: ${after.join(', ') || 'none'})`,
+    );
     expect({ nodePortsLeft: after }).toEqual({ nodePortsLeft: [] });
   });
 });

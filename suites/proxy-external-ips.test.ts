@@ -24,24 +24,35 @@ const setup = once(async () => {
   try {
     await apply(ctx.ns, 'external-ip.yaml', { EXTERNAL_IP: externalIP, EXTERNAL_PORT: PORT, EXTERNAL_LOCAL_PORT: LOCAL_PORT });
   } catch (e) {
-    throw new Error(`the API server refused Services with spec.externalIPs (the DenyServiceExternalIPs admission plugin, or a policy, may forbid them): ${(e as Error).message}`);
+    throw new Error(
+      `the API server refused Services with spec.externalIPs (the DenyServiceExternalIPs admission plugin, or a policy, may forbid them): ${(e as Error).message}`,
+    );
   }
   const [p] = await podsReady(ctx.ns, [backend], 120_000);
   readyAt = Date.now();
   await ctx.slicesSettled('ext-api-slices', 'ext-api', [p!.ip!], readyAt);
-  ctx.evidence.info('external-ip', `external IP ${externalIP} (InternalIP of ${node}, where ${backend} runs); ports ${PORT} (ext-api) and ${LOCAL_PORT} (ext-api-local, externalTrafficPolicy Local)`);
+  ctx.evidence.info(
+    'external-ip',
+    `external IP ${externalIP} (InternalIP of ${node}, where ${backend} runs); ports ${PORT} (ext-api) and ${LOCAL_PORT} (ext-api-local, externalTrafficPolicy Local)`,
+  );
 });
 
 /** From every probe: converge until the external IP answers with the backend, then 5 fresh connections. */
 async function reachFromEveryNode(check: string, port: number): Promise<void> {
-  const seen = await Promise.all(ctx.probes.map(async (p) => {
-    const { ms, polls } = await converge(`connections from ${p.pod} (node ${p.node}) to ${externalIP}:${port} to reach ${backend}`, async () => {
-      const c = counts(await p.connect({ host: externalIP, port, count: 3, mode: 'tcp', timeoutMs: 1000 }));
-      return { ok: Object.keys(c).join() === backend, state: c };
-    }, { kind: 'Service proxy', since: readyAt });
-    ctx.evidence.convergence(check, 'Service proxy', polls, ms, `${externalIP}:${port} from ${p.node}`, polls > 1);
-    return { from: p.node, answeredBy: counts(await p.connect({ host: externalIP, port, count: 5, mode: 'tcp', timeoutMs: 3000 })) };
-  }));
+  const seen = await Promise.all(
+    ctx.probes.map(async (p) => {
+      const { ms, polls } = await converge(
+        `connections from ${p.pod} (node ${p.node}) to ${externalIP}:${port} to reach ${backend}`,
+        async () => {
+          const c = counts(await p.connect({ host: externalIP, port, count: 3, mode: 'tcp', timeoutMs: 1000 }));
+          return { ok: Object.keys(c).join() === backend, state: c };
+        },
+        { kind: 'Service proxy', since: readyAt },
+      );
+      ctx.evidence.convergence(check, 'Service proxy', polls, ms, `${externalIP}:${port} from ${p.node}`, polls > 1);
+      return { from: p.node, answeredBy: counts(await p.connect({ host: externalIP, port, count: 5, mode: 'tcp', timeoutMs: 3000 })) };
+    }),
+  );
   ctx.evidence.add({ check, kind: 'counts', value: seen, text: `${externalIP}:${port} from every node` });
   expect(seen).toEqual(seen.map((s) => ({ from: s.from, answeredBy: { [backend]: 5 } })));
 }

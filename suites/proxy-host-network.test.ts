@@ -24,7 +24,11 @@ const setup = once(async () => {
   hosts = nodes.map((n, i) => new Probe(ctx.ns, `host-probe-${i}`, n.metadata?.name ?? ''));
   await Promise.all(nodes.map((n, i) => apply(ctx.ns, 'probe/host-pod.yaml', { NAME: `host-probe-${i}`, NODE: hostnameLabel(n) })));
   backends = (await rolloutReady(ctx.ns, 'Deployment', 'web-api', 2)).map((p) => p.name);
-  await podsReady(ctx.ns, hosts.map((h) => h.pod), 120_000);
+  await podsReady(
+    ctx.ns,
+    hosts.map((h) => h.pod),
+    120_000,
+  );
   readyAt = Date.now();
   vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
   nodePort = (await kube().core.readNamespacedService({ name: 'web-api-nodeport', namespace: ctx.ns })).spec!.ports![0]!.nodePort!;
@@ -34,7 +38,12 @@ describe('host-network clients', () => {
   check('proxy.host-network.clusterip', async () => {
     await setup();
     await ctx.proxyConverged('host-clusterip', { host: vip, port: 80, backends, everyBackend: true, probes: hosts, since: readyAt });
-    const seen = await Promise.all(hosts.map(async (h) => ({ from: `${h.pod} (host network of ${h.node})`, answeredBy: counts(await h.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 3000 })) })));
+    const seen = await Promise.all(
+      hosts.map(async (h) => ({
+        from: `${h.pod} (host network of ${h.node})`,
+        answeredBy: counts(await h.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 3000 })),
+      })),
+    );
     ctx.evidence.add({ check: 'host-clusterip', kind: 'counts', value: seen, text: `${vip}:80 from the host network of every node` });
     expect(seen.filter((s) => Object.keys(s.answeredBy).some((k) => !backends.includes(k)))).toEqual([]);
   });
@@ -42,11 +51,16 @@ describe('host-network clients', () => {
   check('proxy.host-network.nodeport', async () => {
     await setup();
     const targets = await nodeAddresses();
-    for (const t of targets) await ctx.proxyConverged(`host-nodeport-${t.node}`, { host: t.ip, port: nodePort, backends, probes: hosts, since: readyAt });
-    const seen = await Promise.all(targets.flatMap((t) => hosts.map(async (h) => {
-      const r = await h.connect({ host: t.ip, port: nodePort, count: 4, mode: 'tcp', timeoutMs: 3000 });
-      return { from: h.node, to: `${t.node} ${t.ip}:${nodePort}`, answeredBy: counts(r) };
-    })));
+    for (const t of targets)
+      await ctx.proxyConverged(`host-nodeport-${t.node}`, { host: t.ip, port: nodePort, backends, probes: hosts, since: readyAt });
+    const seen = await Promise.all(
+      targets.flatMap((t) =>
+        hosts.map(async (h) => {
+          const r = await h.connect({ host: t.ip, port: nodePort, count: 4, mode: 'tcp', timeoutMs: 3000 });
+          return { from: h.node, to: `${t.node} ${t.ip}:${nodePort}`, answeredBy: counts(r) };
+        }),
+      ),
+    );
     ctx.evidence.add({ check: 'host-nodeport', kind: 'counts', value: seen, text: 'node port from the host network of every node' });
     expect(seen.filter((s) => Object.keys(s.answeredBy).some((k) => !backends.includes(k)))).toEqual([]);
   });

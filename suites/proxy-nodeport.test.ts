@@ -24,7 +24,6 @@ const setup = once(async () => {
   nodePort = svc.spec?.ports?.[0]?.nodePort ?? 0;
 });
 
-
 describe('NodePort Service', () => {
   check('service.nodeport.default-range', async () => {
     await setup();
@@ -39,14 +38,26 @@ describe('NodePort Service', () => {
     await setup();
     expect(nodePort).toBeGreaterThan(0);
     const targets = await nodeAddresses();
-    ctx.evidence.info('nodeport-reach', `node port ${nodePort} on ${targets.map((t) => `${t.node} ${t.ip}`).join(', ')}; backends ${backends.join(', ')}; clients on ${ctx.probes.map((p) => p.node).join(', ')}`);
+    ctx.evidence.info(
+      'nodeport-reach',
+      `node port ${nodePort} on ${targets.map((t) => `${t.node} ${t.ip}`).join(', ')}; backends ${backends.join(', ')}; clients on ${ctx.probes.map((p) => p.node).join(', ')}`,
+    );
     // Each node programs the port on its own schedule: each address converges within the
     // proxy bound, from the same change, from every probe.
-    for (const t of targets) await ctx.proxyConverged(`nodeport-${t.node}`, { host: t.ip, port: nodePort, backends, everyBackend: true, since: readyAt });
-    const seen = await Promise.all(targets.flatMap((t) => ctx.probes.map(async (p) => {
-      const attempts = await p.connect({ host: t.ip, port: nodePort, count: 4, mode: 'tcp', timeoutMs: 3000 });
-      return { from: p.node, to: `${t.node} ${t.ip}:${nodePort}`, strays: attempts.filter((a) => !backends.includes(a.backend?.pod ?? '')).map((a) => a.error ?? a.backend?.pod) };
-    })));
+    for (const t of targets)
+      await ctx.proxyConverged(`nodeport-${t.node}`, { host: t.ip, port: nodePort, backends, everyBackend: true, since: readyAt });
+    const seen = await Promise.all(
+      targets.flatMap((t) =>
+        ctx.probes.map(async (p) => {
+          const attempts = await p.connect({ host: t.ip, port: nodePort, count: 4, mode: 'tcp', timeoutMs: 3000 });
+          return {
+            from: p.node,
+            to: `${t.node} ${t.ip}:${nodePort}`,
+            strays: attempts.filter((a) => !backends.includes(a.backend?.pod ?? '')).map((a) => a.error ?? a.backend?.pod),
+          };
+        }),
+      ),
+    );
     expect(seen).toEqual(seen.map((s) => ({ ...s, strays: [] })));
   });
 
@@ -55,15 +66,25 @@ describe('NodePort Service', () => {
     const targets = await nodeAddresses();
     // From this machine, outside the cluster: every node's address at once, each converging
     // on its own within the proxy bound, then 4 fresh connections each.
-    const seen = await Promise.all(targets.map(async (t) => {
-      const { ms, polls } = await converge(`connections from this machine (outside the cluster) to ${t.node} ${t.ip}:${nodePort} to reach only [${backends.join(', ')}]`, async () => {
-        const c = counts(await connectFromOutside(t.ip, nodePort, 3, { timeoutMs: 1000 }));
-        return { ok: Object.keys(c).every((k) => backends.includes(k)), state: c };
-      }, { kind: 'Service proxy', since: readyAt });
-      ctx.evidence.convergence('nodeport-outside', 'Service proxy', polls, ms, `from outside to ${t.node}`, polls > 1);
-      const attempts = await connectFromOutside(t.ip, nodePort, 4, { timeoutMs: 3000 });
-      return { to: `${t.node} ${t.ip}:${nodePort}`, strays: attempts.filter((a) => !backends.includes(a.backend?.pod ?? '')).map((a) => a.error ?? a.backend?.pod), answeredBy: counts(attempts) };
-    }));
+    const seen = await Promise.all(
+      targets.map(async (t) => {
+        const { ms, polls } = await converge(
+          `connections from this machine (outside the cluster) to ${t.node} ${t.ip}:${nodePort} to reach only [${backends.join(', ')}]`,
+          async () => {
+            const c = counts(await connectFromOutside(t.ip, nodePort, 3, { timeoutMs: 1000 }));
+            return { ok: Object.keys(c).every((k) => backends.includes(k)), state: c };
+          },
+          { kind: 'Service proxy', since: readyAt },
+        );
+        ctx.evidence.convergence('nodeport-outside', 'Service proxy', polls, ms, `from outside to ${t.node}`, polls > 1);
+        const attempts = await connectFromOutside(t.ip, nodePort, 4, { timeoutMs: 3000 });
+        return {
+          to: `${t.node} ${t.ip}:${nodePort}`,
+          strays: attempts.filter((a) => !backends.includes(a.backend?.pod ?? '')).map((a) => a.error ?? a.backend?.pod),
+          answeredBy: counts(attempts),
+        };
+      }),
+    );
     ctx.evidence.add({ check: 'nodeport-outside', kind: 'counts', value: seen, text: 'from this machine, outside the cluster' });
     expect(seen.map((s) => ({ to: s.to, strays: s.strays }))).toEqual(seen.map((s) => ({ to: s.to, strays: [] })));
   });

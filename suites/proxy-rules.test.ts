@@ -19,8 +19,18 @@ const mode = detected().proxyMode;
 // each check is a structured skip with the reason (helpers/harness/check.ts).
 const skipReason = unmet(['privileged', 'kube-proxy', 'proxy-rules-readable']);
 
-interface Tool { pod: string; node: string }
-interface View { rule: boolean; chainOk: boolean; endpoints: string[]; reject: boolean; mentions: number; inClusterIPs?: boolean }
+interface Tool {
+  pod: string;
+  node: string;
+}
+interface View {
+  rule: boolean;
+  chainOk: boolean;
+  endpoints: string[];
+  reject: boolean;
+  mentions: number;
+  inClusterIPs?: boolean;
+}
 
 describe(`kube-proxy rules on every node (${mode} mode)`, () => {
   const ctx = skipReason ? undefined! : useSuite('proxy-rules', { probes: 1, podSecurity: 'privileged' });
@@ -42,41 +52,85 @@ describe(`kube-proxy rules on every node (${mode} mode)`, () => {
     const spn = servicePortName(ns, name, portName);
     if (mode === 'iptables') {
       const s = iptablesService(parseIptablesSave(await sh(tool, 'iptables-save -t nat; iptables-save -t filter')), spn, ip, port);
-      return { rule: Boolean(s.clusterIPRule), chainOk: s.clusterIPRule?.target === svcChainName(spn, 'tcp'), endpoints: s.endpoints, reject: Boolean(s.rejectRule), mentions: s.mentions.length };
+      return {
+        rule: Boolean(s.clusterIPRule),
+        chainOk: s.clusterIPRule?.target === svcChainName(spn, 'tcp'),
+        endpoints: s.endpoints,
+        reject: Boolean(s.rejectRule),
+        mentions: s.mentions.length,
+      };
     }
     const s = nftService(parseNftJson(await sh(tool, 'nft -j list table ip kube-proxy')), ns, name, ip, 'tcp', port);
-    return { rule: Boolean(s.serviceIPsElement), chainOk: Boolean(s.serviceIPsElement?.value.includes(`-${ns}/${name}/tcp/${portName}`)), endpoints: s.endpoints, reject: Boolean(s.noEndpointElement), mentions: s.chains.length + (s.serviceIPsElement ? 1 : 0) + (s.noEndpointElement ? 1 : 0), inClusterIPs: s.inClusterIPs };
+    return {
+      rule: Boolean(s.serviceIPsElement),
+      chainOk: Boolean(s.serviceIPsElement?.value.includes(`-${ns}/${name}/tcp/${portName}`)),
+      endpoints: s.endpoints,
+      reject: Boolean(s.noEndpointElement),
+      mentions: s.chains.length + (s.serviceIPsElement ? 1 : 0) + (s.noEndpointElement ? 1 : 0),
+      inClusterIPs: s.inClusterIPs,
+    };
   };
   /** Waits until every node's kube-proxy synced after `since` and its rules satisfy ok. */
   /** Converges (within the proxy bound, from `since`) until every node's kube-proxy has
    *  synced after `since` and its rules satisfy ok. Returns the ms taken. */
-  const onEveryNode = async (what: string, since: number, read: (tool: Tool) => Promise<View>, ok: (v: View) => boolean): Promise<number> => {
-    const done = await converge(`${what} on every node`, async () => {
-      const views = await Promise.all(tools.map(async (tool) => ({ node: tool.node, synced: await syncedSince(tool, since), view: await read(tool) })));
-      return { ok: views.every((v) => v.synced && ok(v.view)), state: views };
-    }, { kind: 'Service proxy', since, intervalMs: 200 });
+  const onEveryNode = async (
+    what: string,
+    since: number,
+    read: (tool: Tool) => Promise<View>,
+    ok: (v: View) => boolean,
+  ): Promise<number> => {
+    const done = await converge(
+      `${what} on every node`,
+      async () => {
+        const views = await Promise.all(
+          tools.map(async (tool) => ({ node: tool.node, synced: await syncedSince(tool, since), view: await read(tool) })),
+        );
+        return { ok: views.every((v) => v.synced && ok(v.view)), state: views };
+      },
+      { kind: 'Service proxy', since, intervalMs: 200 },
+    );
     return done.ms;
   };
 
   beforeAll(async () => {
     const nodes = await schedulableNodes();
     tools = nodes.map((n, i) => ({ pod: `node-tools-${i}`, node: n.metadata!.name! }));
-    await Promise.all(nodes.map((n, i) => apply(ctx.ns, 'probe/node-tools.yaml', { NAME: `node-tools-${i}`, NODE: hostnameLabel(n), NODE_TOOLS_IMAGE: currentTarget().nodeToolsImage ?? '' })));
-    await podsReady(ctx.ns, tools.map((x) => x.pod), 120_000);
+    await Promise.all(
+      nodes.map((n, i) =>
+        apply(ctx.ns, 'probe/node-tools.yaml', {
+          NAME: `node-tools-${i}`,
+          NODE: hostnameLabel(n),
+          NODE_TOOLS_IMAGE: currentTarget().nodeToolsImage ?? '',
+        }),
+      ),
+    );
+    await podsReady(
+      ctx.ns,
+      tools.map((x) => x.pod),
+      120_000,
+    );
   }, 180_000);
 
   check('rules.kube-proxy.mode', async () => {
-    const modes = await Promise.all(tools.map(async (tool) => ({ node: tool.node, mode: (await sh(tool, 'curl -sf http://127.0.0.1:10249/proxyMode')).trim() })));
+    const modes = await Promise.all(
+      tools.map(async (tool) => ({ node: tool.node, mode: (await sh(tool, 'curl -sf http://127.0.0.1:10249/proxyMode')).trim() })),
+    );
     expect(modes).toEqual(tools.map((x) => ({ node: x.node, mode })));
   });
 
   const objs = (): ReturnType<typeof loadManifest> => loadManifest('web-api.yaml', { ...defaultVars(), REPLICAS: 3 });
   const backends = once(async () => {
-    await applyObjects(ctx.ns, objs().filter((o) => o.kind === 'Deployment'));
+    await applyObjects(
+      ctx.ns,
+      objs().filter((o) => o.kind === 'Deployment'),
+    );
     web = await rolloutReady(ctx.ns, 'Deployment', 'web-api', 3);
   });
   const service = async (): Promise<void> => {
-    await applyObjects(ctx.ns, objs().filter((o) => o.kind === 'Service'));
+    await applyObjects(
+      ctx.ns,
+      objs().filter((o) => o.kind === 'Service'),
+    );
     vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
   };
 
@@ -84,11 +138,23 @@ describe(`kube-proxy rules on every node (${mode} mode)`, () => {
     await backends();
     const changed = Date.now();
     await service();
-    await ctx.slicesSettled('rule-clusterip', 'web-api', web.map((p) => p.ip!), changed);
+    await ctx.slicesSettled(
+      'rule-clusterip',
+      'web-api',
+      web.map((p) => p.ip!),
+      changed,
+    );
     const want = web.map((p) => `${p.ip}:8080`).sort();
-    const ms = await onEveryNode(`the rule for ${ctx.ns}/web-api:http`, changed, (tool) => view(tool, ctx.ns, 'web-api', 'http', vip, 80),
-      (v) => v.rule && v.chainOk && v.endpoints.join() === want.join() && v.inClusterIPs !== false);
-    ctx.evidence.measure('rule-clusterip', 'proxy rules: from the Service change to its rule on every node', ms, 'ms', true, { kind: 'proxy rules', converged: true });
+    const ms = await onEveryNode(
+      `the rule for ${ctx.ns}/web-api:http`,
+      changed,
+      (tool) => view(tool, ctx.ns, 'web-api', 'http', vip, 80),
+      (v) => v.rule && v.chainOk && v.endpoints.join() === want.join() && v.inClusterIPs !== false,
+    );
+    ctx.evidence.measure('rule-clusterip', 'proxy rules: from the Service change to its rule on every node', ms, 'ms', true, {
+      kind: 'proxy rules',
+      converged: true,
+    });
     const v0 = await view(tools[0]!, ctx.ns, 'web-api', 'http', vip, 80);
     ctx.evidence.info('rule-clusterip', `${mode}: ${JSON.stringify(v0)}`);
   });
@@ -97,14 +163,35 @@ describe(`kube-proxy rules on every node (${mode} mode)`, () => {
     await backends();
     await apply(ctx.ns, 'grpc-backend.yaml', { REPLICAS: 2 });
     const pods = await rolloutReady(ctx.ns, 'Deployment', 'grpc-backend', 2);
-    await ctx.slicesSettled('rule-headless', 'grpc-backend', pods.map((p) => p.ip!));
+    await ctx.slicesSettled(
+      'rule-headless',
+      'grpc-backend',
+      pods.map((p) => p.ip!),
+    );
     // kube-proxy never sees a headless Service, so nothing syncs for it: a ClusterIP
     // marker Service created afterwards shows that every node has caught up.
     const marker = Date.now();
-    await applyObjects(ctx.ns, [{ apiVersion: 'v1', kind: 'Service', metadata: { name: 'marker' }, spec: { selector: { app: 'web-api' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } } as never]);
+    await applyObjects(ctx.ns, [
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'marker' },
+        spec: { selector: { app: 'web-api' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+      } as never,
+    ]);
     const mvip = (await kube().core.readNamespacedService({ name: 'marker', namespace: ctx.ns })).spec!.clusterIP!;
-    await onEveryNode('the marker Service\'s rule', marker, (tool) => view(tool, ctx.ns, 'marker', 'http', mvip, 80), (v) => v.rule && v.endpoints.length > 0);
-    const views = await Promise.all(tools.map(async (tool) => ({ node: tool.node, mentions: (await view(tool, ctx.ns, 'grpc-backend', 'grpc', 'None', 50051)).mentions })));
+    await onEveryNode(
+      "the marker Service's rule",
+      marker,
+      (tool) => view(tool, ctx.ns, 'marker', 'http', mvip, 80),
+      (v) => v.rule && v.endpoints.length > 0,
+    );
+    const views = await Promise.all(
+      tools.map(async (tool) => ({
+        node: tool.node,
+        mentions: (await view(tool, ctx.ns, 'grpc-backend', 'grpc', 'None', 50051)).mentions,
+      })),
+    );
     expect(views).toEqual(tools.map((x) => ({ node: x.node, mentions: 0 })));
   });
 
@@ -115,7 +202,15 @@ describe(`kube-proxy rules on every node (${mode} mode)`, () => {
     await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 0 });
     await rolloutReady(ctx.ns, 'Deployment', 'web-api', 0);
     await ctx.slicesSettled('rule-reject', 'web-api', [], changed);
-    const ms = await onEveryNode(`the reject entry for ${ctx.ns}/web-api:http`, changed, (tool) => view(tool, ctx.ns, 'web-api', 'http', vip, 80), (v) => v.reject && v.endpoints.length === 0);
-    ctx.evidence.measure('rule-reject', 'proxy rules: the reject entry on every node', ms, 'ms', true, { kind: 'proxy rules', converged: true });
+    const ms = await onEveryNode(
+      `the reject entry for ${ctx.ns}/web-api:http`,
+      changed,
+      (tool) => view(tool, ctx.ns, 'web-api', 'http', vip, 80),
+      (v) => v.reject && v.endpoints.length === 0,
+    );
+    ctx.evidence.measure('rule-reject', 'proxy rules: the reject entry on every node', ms, 'ms', true, {
+      kind: 'proxy rules',
+      converged: true,
+    });
   });
 });

@@ -17,7 +17,7 @@ const setup = once(async () => {
   // One backend: the hairpin is then certain (the Service has no other endpoint).
   await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 1 });
   await apply(ctx.ns, 'web-api-nodeport.yaml');
-  [backend] = await rolloutReady(ctx.ns, 'Deployment', 'web-api', 1) as [PodState];
+  [backend] = (await rolloutReady(ctx.ns, 'Deployment', 'web-api', 1)) as [PodState];
   readyAt = Date.now();
   vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
   nodePort = (await kube().core.readNamespacedService({ name: 'web-api-nodeport', namespace: ctx.ns })).spec!.ports![0]!.nodePort!;
@@ -28,30 +28,55 @@ const setup = once(async () => {
 describe('source address and hairpin', () => {
   check('proxy.clusterip.source-ip', async () => {
     await setup();
-    const seen = await Promise.all(ctx.probes.map(async (p) => {
-      const r = await p.connect({ host: vip, port: 80, count: 3, mode: 'tcp', timeoutMs: 3000 });
-      return { from: `${p.pod} on ${p.node}`, pairs: r.map((a) => ({ clientSent: a.local, backendSaw: a.backend?.client ?? a.error })) };
-    }));
-    ctx.evidence.add({ check: 'source-ip', kind: 'counts', value: seen, text: `${vip}:80 -> ${backend.name}: the client's own address, and the source address the backend saw` });
-    expect(seen).toEqual(seen.map((s) => ({ from: s.from, pairs: s.pairs.map((x) => ({ clientSent: x.clientSent, backendSaw: x.clientSent })) })));
+    const seen = await Promise.all(
+      ctx.probes.map(async (p) => {
+        const r = await p.connect({ host: vip, port: 80, count: 3, mode: 'tcp', timeoutMs: 3000 });
+        return { from: `${p.pod} on ${p.node}`, pairs: r.map((a) => ({ clientSent: a.local, backendSaw: a.backend?.client ?? a.error })) };
+      }),
+    );
+    ctx.evidence.add({
+      check: 'source-ip',
+      kind: 'counts',
+      value: seen,
+      text: `${vip}:80 -> ${backend.name}: the client's own address, and the source address the backend saw`,
+    });
+    expect(seen).toEqual(
+      seen.map((s) => ({ from: s.from, pairs: s.pairs.map((x) => ({ clientSent: x.clientSent, backendSaw: x.clientSent })) })),
+    );
   });
 
   check('proxy.clusterip.hairpin', async () => {
     await setup();
     const self = new Probe(ctx.ns, backend.name, backend.node ?? '', 'web-api');
     const r = await self.connect({ host: vip, port: 80, count: 5, mode: 'tcp', timeoutMs: 3000 });
-    ctx.evidence.add({ check: 'hairpin-clusterip', kind: 'counts', value: r.map((a) => a.backend?.pod ?? a.error), text: `${backend.name} -> ${vip}:80 (its own Service)` });
+    ctx.evidence.add({
+      check: 'hairpin-clusterip',
+      kind: 'counts',
+      value: r.map((a) => a.backend?.pod ?? a.error),
+      text: `${backend.name} -> ${vip}:80 (its own Service)`,
+    });
     expect(r.map((a) => a.backend?.pod ?? a.error)).toEqual(r.map(() => backend.name));
   });
 
   check('proxy.nodeport.hairpin', async () => {
     await setup();
     const self = new Probe(ctx.ns, backend.name, backend.node ?? '', 'web-api');
-    const node = (await kube().core.readNode({ name: backend.node ?? '' }));
+    const node = await kube().core.readNode({ name: backend.node ?? '' });
     const ip = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '';
-    await ctx.proxyConverged('hairpin-nodeport', { host: ip, port: nodePort, backends: [backend.name], since: readyAt, probes: [ctx.probes.find((p) => p.node === backend.node) ?? ctx.probes[0]!] });
+    await ctx.proxyConverged('hairpin-nodeport', {
+      host: ip,
+      port: nodePort,
+      backends: [backend.name],
+      since: readyAt,
+      probes: [ctx.probes.find((p) => p.node === backend.node) ?? ctx.probes[0]!],
+    });
     const r = await self.connect({ host: ip, port: nodePort, count: 5, mode: 'tcp', timeoutMs: 3000 });
-    ctx.evidence.add({ check: 'hairpin-nodeport', kind: 'counts', value: r.map((a) => a.backend?.pod ?? a.error), text: `${backend.name} -> its own node ${ip}:${nodePort}` });
+    ctx.evidence.add({
+      check: 'hairpin-nodeport',
+      kind: 'counts',
+      value: r.map((a) => a.backend?.pod ?? a.error),
+      text: `${backend.name} -> its own node ${ip}:${nodePort}`,
+    });
     expect(r.map((a) => a.backend?.pod ?? a.error)).toEqual(r.map(() => backend.name));
   });
 });

@@ -21,12 +21,28 @@ const state = (e: SliceEndpoint): string => `${e.targetRef}: ready=${e.ready} se
 /** Waits (convergence bound) until the slices show exactly this state for the two Pods. */
 async function slicesShow(check: string, want: { ready: string[]; servingTerminating: string[] }, since: number): Promise<void> {
   const text = `ready [${want.ready.join(', ')}], serving and terminating [${want.servingTerminating.join(', ')}]`;
-  const { ms, polls } = await converge(`the EndpointSlices of drain to list ${text}`, async () => {
-    const eps = sliceEndpoints(await serviceSlices(ctx.ns, 'drain'));
-    const ready = eps.filter((e) => e.ready).map((e) => e.targetRef ?? '').sort();
-    const st = eps.filter((e) => !e.ready && e.serving && e.terminating).map((e) => e.targetRef ?? '').sort();
-    return { ok: ready.join() === [...want.ready].sort().join() && st.join() === [...want.servingTerminating].sort().join() && eps.length === want.ready.length + want.servingTerminating.length, state: eps.map(state) };
-  }, { kind: 'EndpointSlices', since });
+  const { ms, polls } = await converge(
+    `the EndpointSlices of drain to list ${text}`,
+    async () => {
+      const eps = sliceEndpoints(await serviceSlices(ctx.ns, 'drain'));
+      const ready = eps
+        .filter((e) => e.ready)
+        .map((e) => e.targetRef ?? '')
+        .sort();
+      const st = eps
+        .filter((e) => !e.ready && e.serving && e.terminating)
+        .map((e) => e.targetRef ?? '')
+        .sort();
+      return {
+        ok:
+          ready.join() === [...want.ready].sort().join() &&
+          st.join() === [...want.servingTerminating].sort().join() &&
+          eps.length === want.ready.length + want.servingTerminating.length,
+        state: eps.map(state),
+      };
+    },
+    { kind: 'EndpointSlices', since },
+  );
   ctx.evidence.convergence(check, 'EndpointSlices', polls, ms, `${text}`, polls > 1);
 }
 const deletePod = async (name: string, grace?: number): Promise<void> => {
@@ -35,7 +51,14 @@ const deletePod = async (name: string, grace?: number): Promise<void> => {
 };
 
 const bothReady = once(async () => {
-  for (const [i, name] of pods.entries()) await apply(ctx.ns, 'pinned-backend.yaml', { NAME: name, APP: 'drain', NODE: ctx.probes[i % ctx.probes.length]!.node, GRACE: GRACE_S, DRAIN: '1' });
+  for (const [i, name] of pods.entries())
+    await apply(ctx.ns, 'pinned-backend.yaml', {
+      NAME: name,
+      APP: 'drain',
+      NODE: ctx.probes[i % ctx.probes.length]!.node,
+      GRACE: GRACE_S,
+      DRAIN: '1',
+    });
   await apply(ctx.ns, 'drain.yaml');
   await podsReady(ctx.ns, pods, 120_000);
   const since = Date.now();
@@ -56,8 +79,18 @@ describe('terminating endpoints', () => {
   check('proxy.terminating.not-used-with-ready', async () => {
     await oneTerminating();
     await ctx.proxyConverged('drain-one-terminating', { host: vip, port: 80, backends: ['drain-1'], since: oneTerminatingAt });
-    const seen = await Promise.all(ctx.probes.map(async (p) => ({ from: p.node, answeredBy: counts(await p.connect({ host: vip, port: 80, count: 20, mode: 'tcp', timeoutMs: 2000 })) })));
-    ctx.evidence.add({ check: 'terminating-with-ready', kind: 'counts', value: seen, text: 'drain-0 serving and terminating, drain-1 ready: 20 new connections from each node' });
+    const seen = await Promise.all(
+      ctx.probes.map(async (p) => ({
+        from: p.node,
+        answeredBy: counts(await p.connect({ host: vip, port: 80, count: 20, mode: 'tcp', timeoutMs: 2000 })),
+      })),
+    );
+    ctx.evidence.add({
+      check: 'terminating-with-ready',
+      kind: 'counts',
+      value: seen,
+      text: 'drain-0 serving and terminating, drain-1 ready: 20 new connections from each node',
+    });
     expect(seen).toEqual(seen.map((s) => ({ from: s.from, answeredBy: { 'drain-1': 20 } })));
   });
 
@@ -68,9 +101,20 @@ describe('terminating endpoints', () => {
     const local = (await kube().core.readNamespacedService({ name: 'drain-local', namespace: ctx.ns })).spec!.clusterIP!;
     const nodeOf = { 'drain-0': ctx.probes[0]!.node, 'drain-1': ctx.probes[1 % ctx.probes.length]!.node };
     const client = ctx.probes[0]!;
-    await ctx.proxyConverged('drain-fallback-local', { host: local, port: 80, backends: ['drain-0'], probes: [client], since: oneTerminatingAt });
+    await ctx.proxyConverged('drain-fallback-local', {
+      host: local,
+      port: 80,
+      backends: ['drain-0'],
+      probes: [client],
+      since: oneTerminatingAt,
+    });
     const seen = counts(await client.connect({ host: local, port: 80, count: 10, mode: 'tcp', timeoutMs: 2000 }));
-    ctx.evidence.add({ check: 'terminating-fallback-local', kind: 'counts', value: { nodes: nodeOf, from: client.node, answeredBy: seen }, text: `${local}:80 (internalTrafficPolicy Local) from drain-0's node: its only endpoint is terminating` });
+    ctx.evidence.add({
+      check: 'terminating-fallback-local',
+      kind: 'counts',
+      value: { nodes: nodeOf, from: client.node, answeredBy: seen },
+      text: `${local}:80 (internalTrafficPolicy Local) from drain-0's node: its only endpoint is terminating`,
+    });
     expect(seen).toEqual({ 'drain-0': 10 });
   });
 
@@ -81,20 +125,51 @@ describe('terminating endpoints', () => {
     const since = Date.now();
     await slicesShow('drain-all-terminating', { ready: [], servingTerminating: pods }, since);
     await ctx.proxyConverged('drain-fallback', { host: vip, port: 80, backends: pods, since });
-    const seen = await Promise.all(ctx.probes.map(async (p) => ({ from: p.node, answeredBy: counts(await p.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 2000 })) })));
-    ctx.evidence.add({ check: 'terminating-fallback', kind: 'counts', value: seen, text: 'drain-0 and drain-1 both serving and terminating: 10 new connections from each node' });
+    const seen = await Promise.all(
+      ctx.probes.map(async (p) => ({
+        from: p.node,
+        answeredBy: counts(await p.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 2000 })),
+      })),
+    );
+    ctx.evidence.add({
+      check: 'terminating-fallback',
+      kind: 'counts',
+      value: seen,
+      text: 'drain-0 and drain-1 both serving and terminating: 10 new connections from each node',
+    });
     expect(seen.filter((s) => Object.keys(s.answeredBy).some((k) => !pods.includes(k)))).toEqual([]);
     // Once they are gone (killed now, not at the end of their grace period), nothing answers.
     for (const name of pods) await deletePod(name, 0);
     const gone = Date.now();
-    await waitFor('the drain Pods to be gone', async () => {
-      const left = (await kube().core.listNamespacedPod({ namespace: ctx.ns, labelSelector: 'app=drain' })).items.map((p) => p.metadata?.name);
-      return { ok: left.length === 0, state: left };
-    }, { timeoutMs: 60_000 });
-    const r = await Promise.all(ctx.probes.map((p) => converge(`connections from ${p.pod} (node ${p.node}) to ${vip}:80 to get no answer once the drain Pods are gone`, async () => {
-      const a = await p.connect({ host: vip, port: 80, count: 3, mode: 'tcp', timeoutMs: 1000 });
-      return { ok: a.every((x) => !x.backend), state: counts(a) };
-    }, { kind: 'Service proxy', since: gone })));
-    ctx.evidence.convergence('terminating-gone', 'Service proxy', Math.max(...r.map((x) => x.polls)), Math.max(...r.map((x) => x.ms)), 'no answer once the Pods are gone', true);
+    await waitFor(
+      'the drain Pods to be gone',
+      async () => {
+        const left = (await kube().core.listNamespacedPod({ namespace: ctx.ns, labelSelector: 'app=drain' })).items.map(
+          (p) => p.metadata?.name,
+        );
+        return { ok: left.length === 0, state: left };
+      },
+      { timeoutMs: 60_000 },
+    );
+    const r = await Promise.all(
+      ctx.probes.map((p) =>
+        converge(
+          `connections from ${p.pod} (node ${p.node}) to ${vip}:80 to get no answer once the drain Pods are gone`,
+          async () => {
+            const a = await p.connect({ host: vip, port: 80, count: 3, mode: 'tcp', timeoutMs: 1000 });
+            return { ok: a.every((x) => !x.backend), state: counts(a) };
+          },
+          { kind: 'Service proxy', since: gone },
+        ),
+      ),
+    );
+    ctx.evidence.convergence(
+      'terminating-gone',
+      'Service proxy',
+      Math.max(...r.map((x) => x.polls)),
+      Math.max(...r.map((x) => x.ms)),
+      'no answer once the Pods are gone',
+      true,
+    );
   });
 });

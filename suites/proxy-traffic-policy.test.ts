@@ -33,11 +33,26 @@ const setup = once(async () => {
   await apply(ctx.ns, 'local-api.yaml');
   const ready = await podsReady(ctx.ns, all, 120_000);
   readyAt = Date.now();
-  await ctx.slicesSettled('local-api-slices', 'local-api-internal', ready.map((p) => p.ip!), readyAt);
+  await ctx.slicesSettled(
+    'local-api-slices',
+    'local-api-internal',
+    ready.map((p) => p.ip!),
+    readyAt,
+  );
   // Applied after the policy Services: a node's proxy that serves it has seen them too.
   await apply(ctx.ns, 'local-api-control.yaml');
-  await ctx.proxyConverged('local-api-control', { host: (await readSvc('local-api-control')).spec!.clusterIP!, port: 80, backends: all, since: readyAt });
-  ctx.evidence.info('placement', `backends by node: ${Object.entries(local).map(([n, b]) => `${n}: ${b.join(', ')}`).join('; ')}; nodes without a backend: ${nodes.filter((n) => !local[n]).join(', ') || 'none (one or two nodes)'}`);
+  await ctx.proxyConverged('local-api-control', {
+    host: (await readSvc('local-api-control')).spec!.clusterIP!,
+    port: 80,
+    backends: all,
+    since: readyAt,
+  });
+  ctx.evidence.info(
+    'placement',
+    `backends by node: ${Object.entries(local)
+      .map(([n, b]) => `${n}: ${b.join(', ')}`)
+      .join('; ')}; nodes without a backend: ${nodes.filter((n) => !local[n]).join(', ') || 'none (one or two nodes)'}`,
+  );
 });
 const without = (): Probe[] => ctx.probes.filter((p) => !local[p.node]);
 
@@ -45,23 +60,49 @@ describe('traffic policies', () => {
   check('proxy.traffic-distribution.prefer-close', async () => {
     await setup();
     const zoneOf: Record<string, string> = {};
-    for (const n of (await kube().core.listNode()).items) zoneOf[n.metadata?.name ?? ''] = n.metadata?.labels?.['topology.kubernetes.io/zone'] ?? '';
-    const inZone = (zone: string): string[] => Object.entries(local).filter(([node]) => zoneOf[node] === zone).flatMap(([, pods]) => pods);
+    for (const n of (await kube().core.listNode()).items)
+      zoneOf[n.metadata?.name ?? ''] = n.metadata?.labels?.['topology.kubernetes.io/zone'] ?? '';
+    const inZone = (zone: string): string[] =>
+      Object.entries(local)
+        .filter(([node]) => zoneOf[node] === zone)
+        .flatMap(([, pods]) => pods);
     // The EndpointSlice controller publishes each endpoint's zone as its hint (bound: convergence).
-    const { ms, polls, state } = await converge('the EndpointSlices of local-api-close to carry a zone hint on every endpoint', async () => {
-      const eps = (await serviceSlices(ctx.ns, 'local-api-close')).flatMap((s) => s.endpoints ?? []);
-      const view = eps.map((e) => ({ pod: e.targetRef?.name, zone: e.zone, hints: (e.hints?.forZones ?? []).map((z) => z.name) }));
-      return { ok: eps.length === all.length && view.every((v) => v.hints.length > 0), state: view };
-    }, { kind: 'EndpointSlices', since: readyAt });
+    const { ms, polls, state } = await converge(
+      'the EndpointSlices of local-api-close to carry a zone hint on every endpoint',
+      async () => {
+        const eps = (await serviceSlices(ctx.ns, 'local-api-close')).flatMap((s) => s.endpoints ?? []);
+        const view = eps.map((e) => ({ pod: e.targetRef?.name, zone: e.zone, hints: (e.hints?.forZones ?? []).map((z) => z.name) }));
+        return { ok: eps.length === all.length && view.every((v) => v.hints.length > 0), state: view };
+      },
+      { kind: 'EndpointSlices', since: readyAt },
+    );
     ctx.evidence.convergence('prefer-close', 'EndpointSlices', polls, ms, `zone hints on local-api-close`, polls > 1);
     const vip = (await readSvc('local-api-close')).spec!.clusterIP!;
     // A client whose zone has endpoints: those, each of them; one whose zone has none: any.
     for (const p of ctx.probes) {
       const mine = inZone(zoneOf[p.node] ?? '');
-      await ctx.proxyConverged(`prefer-close-${p.node}`, { host: vip, port: 80, backends: mine.length ? mine : all, everyBackend: mine.length > 0, probes: [p], since: readyAt });
+      await ctx.proxyConverged(`prefer-close-${p.node}`, {
+        host: vip,
+        port: 80,
+        backends: mine.length ? mine : all,
+        everyBackend: mine.length > 0,
+        probes: [p],
+        since: readyAt,
+      });
     }
-    const seen = await Promise.all(ctx.probes.map(async (p) => ({ from: `${p.pod} on ${p.node} (zone ${zoneOf[p.node]})`, sameZone: inZone(zoneOf[p.node] ?? ''), answeredBy: counts(await p.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 2000 })) })));
-    ctx.evidence.add({ check: 'prefer-close', kind: 'counts', value: { hints: state, seen }, text: `${vip}:80 (trafficDistribution PreferClose), 10 connections from each node` });
+    const seen = await Promise.all(
+      ctx.probes.map(async (p) => ({
+        from: `${p.pod} on ${p.node} (zone ${zoneOf[p.node]})`,
+        sameZone: inZone(zoneOf[p.node] ?? ''),
+        answeredBy: counts(await p.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 2000 })),
+      })),
+    );
+    ctx.evidence.add({
+      check: 'prefer-close',
+      kind: 'counts',
+      value: { hints: state, seen },
+      text: `${vip}:80 (trafficDistribution PreferClose), 10 connections from each node`,
+    });
     const wrong = seen.filter((s) => Object.keys(s.answeredBy).some((k) => !(s.sameZone.length ? s.sameZone : all).includes(k)));
     expect(wrong).toEqual([]);
   });
@@ -71,20 +112,42 @@ describe('traffic policies', () => {
     await apply(ctx.ns, 'local-api-same-node.yaml');
     const since = Date.now();
     // The EndpointSlice controller publishes each endpoint's node as its hint (bound: convergence).
-    const { ms, polls, state } = await converge('the EndpointSlices of local-api-same-node to carry a node hint on every endpoint', async () => {
-      const eps = (await serviceSlices(ctx.ns, 'local-api-same-node')).flatMap((s) => s.endpoints ?? []);
-      const view = eps.map((e) => ({ pod: e.targetRef?.name, node: e.nodeName, hints: (e.hints?.forNodes ?? []).map((n) => n.name) }));
-      return { ok: eps.length === all.length && view.every((v) => v.hints.length > 0), state: view };
-    }, { kind: 'EndpointSlices', since });
+    const { ms, polls, state } = await converge(
+      'the EndpointSlices of local-api-same-node to carry a node hint on every endpoint',
+      async () => {
+        const eps = (await serviceSlices(ctx.ns, 'local-api-same-node')).flatMap((s) => s.endpoints ?? []);
+        const view = eps.map((e) => ({ pod: e.targetRef?.name, node: e.nodeName, hints: (e.hints?.forNodes ?? []).map((n) => n.name) }));
+        return { ok: eps.length === all.length && view.every((v) => v.hints.length > 0), state: view };
+      },
+      { kind: 'EndpointSlices', since },
+    );
     ctx.evidence.convergence('prefer-same-node', 'EndpointSlices', polls, ms, `node hints on local-api-same-node`, polls > 1);
     const vip = (await readSvc('local-api-same-node')).spec!.clusterIP!;
     // A client whose node has endpoints: those, each of them; one whose node has none: any.
     for (const p of ctx.probes) {
       const mine = local[p.node] ?? [];
-      await ctx.proxyConverged(`prefer-same-node-${p.node}`, { host: vip, port: 80, backends: mine.length ? mine : all, everyBackend: mine.length > 0, probes: [p], since });
+      await ctx.proxyConverged(`prefer-same-node-${p.node}`, {
+        host: vip,
+        port: 80,
+        backends: mine.length ? mine : all,
+        everyBackend: mine.length > 0,
+        probes: [p],
+        since,
+      });
     }
-    const seen = await Promise.all(ctx.probes.map(async (p) => ({ from: `${p.pod} on ${p.node}`, sameNode: local[p.node] ?? [], answeredBy: counts(await p.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 2000 })) })));
-    ctx.evidence.add({ check: 'prefer-same-node', kind: 'counts', value: { hints: state, seen }, text: `${vip}:80 (trafficDistribution PreferSameNode), 10 connections from each node` });
+    const seen = await Promise.all(
+      ctx.probes.map(async (p) => ({
+        from: `${p.pod} on ${p.node}`,
+        sameNode: local[p.node] ?? [],
+        answeredBy: counts(await p.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 2000 })),
+      })),
+    );
+    ctx.evidence.add({
+      check: 'prefer-same-node',
+      kind: 'counts',
+      value: { hints: state, seen },
+      text: `${vip}:80 (trafficDistribution PreferSameNode), 10 connections from each node`,
+    });
     expect(seen.filter((s) => Object.keys(s.answeredBy).some((k) => !(s.sameNode.length ? s.sameNode : all).includes(k)))).toEqual([]);
   });
 
@@ -93,10 +156,22 @@ describe('traffic policies', () => {
     const vip = (await readSvc('local-api-internal')).spec!.clusterIP!;
     // Nodes with local endpoints: only those, each of them.
     for (const p of ctx.probes.filter((q) => local[q.node])) {
-      await ctx.proxyConverged(`itp-${p.node}`, { host: vip, port: 80, backends: local[p.node]!, everyBackend: true, probes: [p], since: readyAt });
+      await ctx.proxyConverged(`itp-${p.node}`, {
+        host: vip,
+        port: 80,
+        backends: local[p.node]!,
+        everyBackend: true,
+        probes: [p],
+        since: readyAt,
+      });
     }
     // 10 connections from a node with endpoints, 5 from one without (each waits out its timeout).
-    const seen = await Promise.all(ctx.probes.map(async (p) => ({ from: `${p.pod} on ${p.node}`, answeredBy: counts(await p.connect({ host: vip, port: 80, count: local[p.node] ? 10 : 5, mode: 'tcp', timeoutMs: 1000 })) })));
+    const seen = await Promise.all(
+      ctx.probes.map(async (p) => ({
+        from: `${p.pod} on ${p.node}`,
+        answeredBy: counts(await p.connect({ host: vip, port: 80, count: local[p.node] ? 10 : 5, mode: 'tcp', timeoutMs: 1000 })),
+      })),
+    );
     ctx.evidence.add({ check: 'itp-local', kind: 'counts', value: seen, text: `${vip}:80 (internalTrafficPolicy Local), from each node` });
     // Exactly: from a node with endpoints only its own; from a node without, none at all.
     const wrong = seen.flatMap((s, i) => {
@@ -105,7 +180,11 @@ describe('traffic policies', () => {
       return strays.length ? [{ from: s.from, ownNodeEndpoints: mine, answeredBy: s.answeredBy }] : [];
     });
     expect(wrong).toEqual([]);
-    if (!without().length) ctx.evidence.info('itp-local', 'every node has a local endpoint (fewer than 3 nodes): the no-endpoint half of the claim was not exercised');
+    if (!without().length)
+      ctx.evidence.info(
+        'itp-local',
+        'every node has a local endpoint (fewer than 3 nodes): the no-endpoint half of the claim was not exercised',
+      );
   });
 
   check('proxy.external-traffic-policy.health-check', async () => {
@@ -115,18 +194,34 @@ describe('traffic policies', () => {
     expect({ healthCheckNodePort: hc > 0 }).toEqual({ healthCheckNodePort: true });
     const targets = await nodeAddresses();
     const probe = ctx.probes[0]!;
-    const want = (node: string): { status: number; localEndpoints: number } => ({ status: (local[node] ?? []).length ? 200 : 503, localEndpoints: (local[node] ?? []).length });
-    const got = await Promise.all(targets.map(async (t) => {
-      const { ms, state, polls } = await converge(`http://${t.ip}:${hc}/ on ${t.node} to answer ${JSON.stringify(want(t.node))}`, async () => {
-        const r = await probe.httpGet({ url: `http://${t.ip}:${hc}/`, timeoutMs: 2000 });
-        let localEndpoints: number | undefined;
-        try { localEndpoints = (JSON.parse(r.body) as { localEndpoints?: number }).localEndpoints; } catch { /* not JSON: shown as is */ }
-        const seen = { status: r.status, localEndpoints };
-        return { ok: seen.status === want(t.node).status && seen.localEndpoints === want(t.node).localEndpoints, state: { ...seen, body: r.body.trim(), error: r.error } };
-      }, { kind: 'Service proxy', since: readyAt });
-      ctx.evidence.convergence('etp-health-check', 'Service proxy', polls, ms, `health check on ${t.node}`, polls > 1);
-      return { node: t.node, status: state.status, localEndpoints: state.localEndpoints };
-    }));
+    const want = (node: string): { status: number; localEndpoints: number } => ({
+      status: (local[node] ?? []).length ? 200 : 503,
+      localEndpoints: (local[node] ?? []).length,
+    });
+    const got = await Promise.all(
+      targets.map(async (t) => {
+        const { ms, state, polls } = await converge(
+          `http://${t.ip}:${hc}/ on ${t.node} to answer ${JSON.stringify(want(t.node))}`,
+          async () => {
+            const r = await probe.httpGet({ url: `http://${t.ip}:${hc}/`, timeoutMs: 2000 });
+            let localEndpoints: number | undefined;
+            try {
+              localEndpoints = (JSON.parse(r.body) as { localEndpoints?: number }).localEndpoints;
+            } catch {
+              /* not JSON: shown as is */
+            }
+            const seen = { status: r.status, localEndpoints };
+            return {
+              ok: seen.status === want(t.node).status && seen.localEndpoints === want(t.node).localEndpoints,
+              state: { ...seen, body: r.body.trim(), error: r.error },
+            };
+          },
+          { kind: 'Service proxy', since: readyAt },
+        );
+        ctx.evidence.convergence('etp-health-check', 'Service proxy', polls, ms, `health check on ${t.node}`, polls > 1);
+        return { node: t.node, status: state.status, localEndpoints: state.localEndpoints };
+      }),
+    );
     ctx.evidence.add({ check: 'etp-health-check', kind: 'counts', value: got, text: `GET http://<node>:${hc}/ from ${probe.pod}` });
     expect(got).toEqual(targets.map((t) => ({ node: t.node, ...want(t.node) })));
   });
@@ -137,10 +232,14 @@ describe('traffic policies', () => {
     // Nodes with local endpoints: converge until only those answer; every node's proxy has
     // already served the control Service applied after this one (setup).
     for (const t of targets.filter((x) => local[x.node])) {
-      const { ms, polls } = await converge(`connections from this machine to ${t.node} ${t.ip}:${port} (externalTrafficPolicy Local) to reach only its local endpoints [${local[t.node]!.join(', ')}]`, async () => {
-        const c = counts(await connectFromOutside(t.ip, port, 3, { timeoutMs: 1000 }));
-        return { ok: Object.keys(c).every((k) => local[t.node]!.includes(k)), state: c };
-      }, { kind: 'Service proxy', since: readyAt });
+      const { ms, polls } = await converge(
+        `connections from this machine to ${t.node} ${t.ip}:${port} (externalTrafficPolicy Local) to reach only its local endpoints [${local[t.node]!.join(', ')}]`,
+        async () => {
+          const c = counts(await connectFromOutside(t.ip, port, 3, { timeoutMs: 1000 }));
+          return { ok: Object.keys(c).every((k) => local[t.node]!.includes(k)), state: c };
+        },
+        { kind: 'Service proxy', since: readyAt },
+      );
       ctx.evidence.convergence('etp-local-outside', 'Service proxy', polls, ms, `from outside to ${t.node}`, polls > 1);
     }
     const seen = [];
@@ -151,11 +250,22 @@ describe('traffic policies', () => {
         localEndpoints: local[t.node] ?? [],
         answeredBy: counts(attempts),
         // The source each backend saw, against this machine's own end of the connection.
-        sourceRewritten: attempts.filter((a) => a.backend && a.backend.client !== a.local).map((a) => `${a.local} seen as ${a.backend!.client}`),
+        sourceRewritten: attempts
+          .filter((a) => a.backend && a.backend.client !== a.local)
+          .map((a) => `${a.local} seen as ${a.backend!.client}`),
       });
     }
-    ctx.evidence.add({ check: 'etp-local-outside', kind: 'counts', value: seen, text: `node port ${port} from this machine, outside the cluster` });
-    const wrong = seen.filter((s) => s.sourceRewritten.length || Object.keys(s.answeredBy).some((k) => (s.localEndpoints.length ? !s.localEndpoints.includes(k) : !k.startsWith('error: '))));
+    ctx.evidence.add({
+      check: 'etp-local-outside',
+      kind: 'counts',
+      value: seen,
+      text: `node port ${port} from this machine, outside the cluster`,
+    });
+    const wrong = seen.filter(
+      (s) =>
+        s.sourceRewritten.length ||
+        Object.keys(s.answeredBy).some((k) => (s.localEndpoints.length ? !s.localEndpoints.includes(k) : !k.startsWith('error: '))),
+    );
     expect(wrong).toEqual([]);
   });
 
@@ -167,16 +277,25 @@ describe('traffic policies', () => {
     // destination of a Local Service as going out and back in, served by any endpoint
     // (a Pod dialling another node's address is external traffic to that node, whose
     // replies take another path: not claimed).
-    const seen = await Promise.all(ctx.probes.flatMap((p) => addresses.filter((t) => t.node === p.node).map(async (t) => {
-      const { ms, state, polls } = await converge(`connections from ${p.pod} to its own node ${t.node} ${t.ip}:${port} (externalTrafficPolicy Local, ${(local[t.node] ?? []).length} local endpoint(s)) to reach a local-api backend`, async () => {
-        const r = await p.connect({ host: t.ip, port, count: 3, mode: 'tcp', timeoutMs: 1000 });
-        return { ok: r.every((a) => all.includes(a.backend?.pod ?? '')), state: counts(r) };
-      }, { kind: 'Service proxy', since: readyAt });
-      ctx.evidence.convergence('etp-local-from-pods', 'Service proxy', polls, ms, `${p.node} -> its own address`, polls > 1);
-      return { from: p.node, to: `${t.ip}:${port}`, localEndpointsThere: (local[t.node] ?? []).length, answeredBy: state };
-    })));
+    const seen = await Promise.all(
+      ctx.probes.flatMap((p) =>
+        addresses
+          .filter((t) => t.node === p.node)
+          .map(async (t) => {
+            const { ms, state, polls } = await converge(
+              `connections from ${p.pod} to its own node ${t.node} ${t.ip}:${port} (externalTrafficPolicy Local, ${(local[t.node] ?? []).length} local endpoint(s)) to reach a local-api backend`,
+              async () => {
+                const r = await p.connect({ host: t.ip, port, count: 3, mode: 'tcp', timeoutMs: 1000 });
+                return { ok: r.every((a) => all.includes(a.backend?.pod ?? '')), state: counts(r) };
+              },
+              { kind: 'Service proxy', since: readyAt },
+            );
+            ctx.evidence.convergence('etp-local-from-pods', 'Service proxy', polls, ms, `${p.node} -> its own address`, polls > 1);
+            return { from: p.node, to: `${t.ip}:${port}`, localEndpointsThere: (local[t.node] ?? []).length, answeredBy: state };
+          }),
+      ),
+    );
     ctx.evidence.add({ check: 'etp-local-from-pods', kind: 'counts', value: seen });
     expect(seen.length).toBeGreaterThan(0);
   });
-
 });

@@ -24,16 +24,33 @@ const setup = once(async () => {
   await apply(ctx.ns, 'web-api-udp.yaml');
   web = await rolloutReady(ctx.ns, 'Deployment', 'web-api', N);
   readyAt = Date.now();
-  await ctx.slicesSettled('web-api-udp-slices', 'web-api-udp', web.map((p) => p.ip!), readyAt);
+  await ctx.slicesSettled(
+    'web-api-udp-slices',
+    'web-api-udp',
+    web.map((p) => p.ip!),
+    readyAt,
+  );
 });
 
 describe('UDP Services', () => {
   check('proxy.udp.clusterip-spread', async () => {
     await setup();
     const vip = (await readSvc('web-api-udp')).spec!.clusterIP!;
-    await ctx.proxyConverged('udp-clusterip', { host: vip, port: 80, backends: web.map((p) => p.name), everyBackend: true, mode: 'udp', since: readyAt });
+    await ctx.proxyConverged('udp-clusterip', {
+      host: vip,
+      port: 80,
+      backends: web.map((p) => p.name),
+      everyBackend: true,
+      mode: 'udp',
+      since: readyAt,
+    });
     const c = counts(await ctx.probes[0]!.connect({ host: vip, port: 80, count: 10 * N, mode: 'udp', timeoutMs: 2000 }));
-    ctx.evidence.add({ check: 'udp-spread', kind: 'counts', value: c, text: `${10 * N} WHO datagrams to ${vip}:80/UDP, each from a new socket` });
+    ctx.evidence.add({
+      check: 'udp-spread',
+      kind: 'counts',
+      value: c,
+      text: `${10 * N} WHO datagrams to ${vip}:80/UDP, each from a new socket`,
+    });
     expect(Object.keys(c).sort()).toEqual(web.map((p) => p.name).sort());
   });
 
@@ -44,15 +61,25 @@ describe('UDP Services', () => {
     const udp = ports.find((p) => p.protocol === 'UDP')!.nodePort!;
     ctx.evidence.info('udp-nodeport', `web-api-both: node port ${tcp}/TCP and ${udp}/UDP`);
     const backends = web.map((p) => p.name);
-    const seen = await Promise.all((await nodeAddresses()).flatMap((t) => ctx.probes.flatMap((p) => (['tcp', 'udp'] as const).map(async (mode) => {
-      const port = mode === 'tcp' ? tcp : udp;
-      const { ms, polls, state } = await converge(`${mode.toUpperCase()} from ${p.pod} (node ${p.node}) to ${t.node} ${t.ip}:${port} to reach only web-api backends`, async () => {
-        const r = await p.connect({ host: t.ip, port, count: 3, mode, timeoutMs: 1000 });
-        return { ok: r.every((a) => backends.includes(a.backend?.pod ?? '')), state: counts(r) };
-      }, { kind: 'Service proxy', since: readyAt });
-      ctx.evidence.convergence('udp-nodeport', 'Service proxy', polls, ms, `${mode} ${p.node} -> ${t.node}`, polls > 1);
-      return { from: p.node, to: `${t.node} ${t.ip}:${port}/${mode}`, answeredBy: state };
-    }))));
+    const seen = await Promise.all(
+      (await nodeAddresses()).flatMap((t) =>
+        ctx.probes.flatMap((p) =>
+          (['tcp', 'udp'] as const).map(async (mode) => {
+            const port = mode === 'tcp' ? tcp : udp;
+            const { ms, polls, state } = await converge(
+              `${mode.toUpperCase()} from ${p.pod} (node ${p.node}) to ${t.node} ${t.ip}:${port} to reach only web-api backends`,
+              async () => {
+                const r = await p.connect({ host: t.ip, port, count: 3, mode, timeoutMs: 1000 });
+                return { ok: r.every((a) => backends.includes(a.backend?.pod ?? '')), state: counts(r) };
+              },
+              { kind: 'Service proxy', since: readyAt },
+            );
+            ctx.evidence.convergence('udp-nodeport', 'Service proxy', polls, ms, `${mode} ${p.node} -> ${t.node}`, polls > 1);
+            return { from: p.node, to: `${t.node} ${t.ip}:${port}/${mode}`, answeredBy: state };
+          }),
+        ),
+      ),
+    );
     ctx.evidence.add({ check: 'udp-nodeport', kind: 'counts', value: seen });
   });
 
@@ -61,15 +88,26 @@ describe('UDP Services', () => {
     const udp = (await readSvc('web-api-both')).spec!.ports!.find((p) => p.protocol === 'UDP')!.nodePort!;
     const backends = web.map((p) => p.name);
     // Every node at once, each converging on its own within the proxy bound.
-    const seen = await Promise.all((await nodeAddresses()).map(async (t) => {
-      const { ms, polls, state } = await converge(`UDP from this machine (outside the cluster) to ${t.node} ${t.ip}:${udp} to reach only web-api backends`, async () => {
-        const r = await connectFromOutside(t.ip, udp, 3, { mode: 'udp', timeoutMs: 1000 });
-        return { ok: r.every((a) => backends.includes(a.backend?.pod ?? '')), state: counts(r) };
-      }, { kind: 'Service proxy', since: readyAt });
-      ctx.evidence.convergence('udp-nodeport-outside', 'Service proxy', polls, ms, `udp from outside to ${t.node}`, polls > 1);
-      return { to: `${t.node} ${t.ip}:${udp}/udp`, answeredBy: state };
-    }));
-    ctx.evidence.add({ check: 'udp-nodeport-outside', kind: 'counts', value: seen, text: 'WHO datagrams from this machine, outside the cluster' });
+    const seen = await Promise.all(
+      (await nodeAddresses()).map(async (t) => {
+        const { ms, polls, state } = await converge(
+          `UDP from this machine (outside the cluster) to ${t.node} ${t.ip}:${udp} to reach only web-api backends`,
+          async () => {
+            const r = await connectFromOutside(t.ip, udp, 3, { mode: 'udp', timeoutMs: 1000 });
+            return { ok: r.every((a) => backends.includes(a.backend?.pod ?? '')), state: counts(r) };
+          },
+          { kind: 'Service proxy', since: readyAt },
+        );
+        ctx.evidence.convergence('udp-nodeport-outside', 'Service proxy', polls, ms, `udp from outside to ${t.node}`, polls > 1);
+        return { to: `${t.node} ${t.ip}:${udp}/udp`, answeredBy: state };
+      }),
+    );
+    ctx.evidence.add({
+      check: 'udp-nodeport-outside',
+      kind: 'counts',
+      value: seen,
+      text: 'WHO datagrams from this machine, outside the cluster',
+    });
   });
 
   check('proxy.udp.no-stale-conntrack', async () => {
@@ -93,10 +131,14 @@ describe('UDP Services', () => {
     const [second] = await podsReady(ctx.ns, ['udp-1'], 120_000);
     const replaced = Date.now();
     await ctx.slicesSettled('udp-one-replaced', 'udp-one', [second!.ip!], replaced);
-    const { ms, polls } = await converge(`datagrams from ${client.pod}:${sourcePort} to ${vip}:80/UDP to reach udp-1, the only backend, after udp-0 was replaced`, async () => {
-      const r = await client.connect({ host: vip, port: 80, count: 1, mode: 'udp', timeoutMs: 1000, sourcePort });
-      return { ok: r[0]?.backend?.pod === 'udp-1', state: r };
-    }, { kind: 'Service proxy', since: replaced, intervalMs: 250 });
+    const { ms, polls } = await converge(
+      `datagrams from ${client.pod}:${sourcePort} to ${vip}:80/UDP to reach udp-1, the only backend, after udp-0 was replaced`,
+      async () => {
+        const r = await client.connect({ host: vip, port: 80, count: 1, mode: 'udp', timeoutMs: 1000, sourcePort });
+        return { ok: r[0]?.backend?.pod === 'udp-1', state: r };
+      },
+      { kind: 'Service proxy', since: replaced, intervalMs: 250 },
+    );
     ctx.evidence.convergence('udp-stale-conntrack', 'Service proxy', polls, ms, `same source port reaches the new backend`, polls > 1);
     const after = counts(await client.connect({ host: vip, port: 80, count: 5, mode: 'udp', timeoutMs: 2000, sourcePort }));
     ctx.evidence.add({ check: 'udp-stale-conntrack', kind: 'counts', value: { before, after }, text: `from source port ${sourcePort}` });

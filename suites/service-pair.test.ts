@@ -14,7 +14,12 @@ const setup = once(async () => {
   await apply(ctx.ns, 'mysql-pair.yaml', { REPLICAS: 3 });
   pods = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', 3);
   const readyAt = Date.now();
-  await ctx.slicesSettled('pair-slices', 'mysql-headless', pods.map((p) => p.ip!), readyAt);
+  await ctx.slicesSettled(
+    'pair-slices',
+    'mysql-headless',
+    pods.map((p) => p.ip!),
+    readyAt,
+  );
   return readyAt;
 });
 
@@ -24,7 +29,13 @@ describe('a ClusterIP and a headless Service over one StatefulSet', () => {
   check('dns.pair.pod-names', async () => {
     const since = await setup();
     for (const p of pods) {
-      await ctx.expectEverywhere(`pair-name-${p.name}`, `${p.name}.${ctx.svcName('mysql-headless')}`, 'A', { rcode: 'NOERROR', set: [p.ip!] }, { since });
+      await ctx.expectEverywhere(
+        `pair-name-${p.name}`,
+        `${p.name}.${ctx.svcName('mysql-headless')}`,
+        'A',
+        { rcode: 'NOERROR', set: [p.ip!] },
+        { since },
+      );
     }
   });
 

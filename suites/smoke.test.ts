@@ -17,7 +17,9 @@ describe('cluster smoke', () => {
     const nodes = (await kube().core.listNode()).items;
     const ready = nodes.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
     const want = kube().target.profile?.nodes;
-    const summary = nodes.map((n) => `${n.metadata?.name}: Ready=${n.status?.conditions?.find((c) => c.type === 'Ready')?.status}`).join(', ');
+    const summary = nodes
+      .map((n) => `${n.metadata?.name}: Ready=${n.status?.conditions?.find((c) => c.type === 'Ready')?.status}`)
+      .join(', ');
     if (want !== undefined) expect({ nodes: nodes.length, ready: ready.length, summary }).toEqual({ nodes: want, ready: want, summary });
     else expect(ready.length).toBe(nodes.length);
   });
@@ -27,11 +29,18 @@ describe('cluster smoke', () => {
       ctx.evidence.info('cross-node', 'single schedulable node: only same-node Pod traffic checked');
     }
     const pods = (await listPods(ctx.ns, 'app.kubernetes.io/name=svc-probe')).map(podState);
-    const results = await Promise.all(ctx.probes.map(async (from, i) => {
-      const to = pods.find((p) => p.name === ctx.probes[(i + 1) % ctx.probes.length]!.pod)!;
-      const [attempt] = await from.connect({ host: to.ip!, port: 8080, count: 1, mode: 'tcp', timeoutMs: 3000 });
-      return { from: `${from.pod}@${from.node}`, to: `${to.name}@${to.node} ${to.ip}`, answeredBy: attempt?.backend?.pod, error: attempt?.error };
-    }));
+    const results = await Promise.all(
+      ctx.probes.map(async (from, i) => {
+        const to = pods.find((p) => p.name === ctx.probes[(i + 1) % ctx.probes.length]!.pod)!;
+        const [attempt] = await from.connect({ host: to.ip!, port: 8080, count: 1, mode: 'tcp', timeoutMs: 3000 });
+        return {
+          from: `${from.pod}@${from.node}`,
+          to: `${to.name}@${to.node} ${to.ip}`,
+          answeredBy: attempt?.backend?.pod,
+          error: attempt?.error,
+        };
+      }),
+    );
     expect(results).toEqual(results.map((r) => ({ ...r, answeredBy: r.to.split('@')[0], error: undefined })));
   });
 
@@ -42,7 +51,10 @@ describe('cluster smoke', () => {
     // The DNS Service is the one the API serves; the Pod's resolver may be a cache in front
     // of it (NodeLocal DNSCache's link-local address). Both are asked below, with the replicas.
     if (target.profile) expect(dns.spec?.clusterIP).toBe(target.profile.dnsServiceIP);
-    ctx.evidence.info('smoke-dns', `the Pod's resolver ${ctx.facts.resolver}; the DNS Service kube-system/kube-dns ${dns.spec?.clusterIP}; asked: ${ctx.facts.servers.map((s) => `${s.label} ${s.ip}`).join('; ')}`);
+    ctx.evidence.info(
+      'smoke-dns',
+      `the Pod's resolver ${ctx.facts.resolver}; the DNS Service kube-system/kube-dns ${dns.spec?.clusterIP}; asked: ${ctx.facts.servers.map((s) => `${s.label} ${s.ip}`).join('; ')}`,
+    );
     const name = ctx.svcName('kubernetes', 'default');
     const answers = await ctx.expectEverywhere('smoke-dns', name, 'A', { rcode: 'NOERROR', set: [svc.spec!.clusterIP!] });
     expect(answerSet(answers[0]!)).toEqual([svc.spec!.clusterIP]);
@@ -54,10 +66,12 @@ describe('cluster smoke', () => {
     const svc = await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns });
     const vip = svc.spec!.clusterIP!;
     await ctx.proxyConverged('smoke-clusterip', { host: vip, port: 80, backends: [backend!.name] });
-    const results = await Promise.all(ctx.probes.map(async (p) => {
-      const [a] = await p.connect({ host: vip, port: 80, count: 1, mode: 'http', timeoutMs: 2000 });
-      return { from: p.node, backendNode: backend!.node, answeredBy: a?.backend?.pod, error: a?.error };
-    }));
+    const results = await Promise.all(
+      ctx.probes.map(async (p) => {
+        const [a] = await p.connect({ host: vip, port: 80, count: 1, mode: 'http', timeoutMs: 2000 });
+        return { from: p.node, backendNode: backend!.node, answeredBy: a?.backend?.pod, error: a?.error };
+      }),
+    );
     expect(results.some((r) => r.from !== r.backendNode) || ctx.probes.length === 1).toBe(true);
     expect(results).toEqual(results.map((r) => ({ ...r, answeredBy: backend!.name, error: undefined })));
   });
@@ -75,10 +89,14 @@ describe('cluster smoke', () => {
     const [before] = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', 1);
     closeSessions(ctx.ns, 'mysql-0'); // the next command goes to the new Pod, never the old
     await kube().core.deleteNamespacedPod({ name: 'mysql-0', namespace: ctx.ns, gracePeriodSeconds: 0 });
-    const after = await waitFor('mysql-0 to come back Ready with a new IP', async () => {
-      const p = (await listPods(ctx.ns, 'app=mysql')).map(podState).find((s) => s.name === 'mysql-0');
-      return { ok: Boolean(p?.ready && p.ip && p.ip !== before!.ip), state: { before, now: p } };
-    }, { timeoutMs: 90_000 });
+    const after = await waitFor(
+      'mysql-0 to come back Ready with a new IP',
+      async () => {
+        const p = (await listPods(ctx.ns, 'app=mysql')).map(podState).find((s) => s.name === 'mysql-0');
+        return { ok: Boolean(p?.ready && p.ip && p.ip !== before!.ip), state: { before, now: p } };
+      },
+      { timeoutMs: 90_000 },
+    );
     ctx.evidence.info('statefulset-new-ip', `mysql-0 moved from ${before!.ip} to ${after.now!.ip}`);
     expect(after.now!.ip).not.toBe(before!.ip);
   });

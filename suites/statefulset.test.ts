@@ -33,7 +33,13 @@ describe('StatefulSet per-Pod names', () => {
     await setup();
     for (let n = 0; n < 3; n++) {
       const pod = pods.find((p) => p.name === podName(n))!;
-      await ctx.expectEverywhere(`sts-name-${n}`, `${podName(n)}.${ctx.svcName('mysql')}`, 'A', { rcode: 'NOERROR', set: [pod.ip!] }, { since: setupReadyAt });
+      await ctx.expectEverywhere(
+        `sts-name-${n}`,
+        `${podName(n)}.${ctx.svcName('mysql')}`,
+        'A',
+        { rcode: 'NOERROR', set: [pod.ip!] },
+        { since: setupReadyAt },
+      );
     }
   });
 
@@ -42,10 +48,20 @@ describe('StatefulSet per-Pod names', () => {
     const peer = pods.find((p) => p.name === podName(1))!;
     const inPeer = new Probe(ctx.ns, peer.name, peer.node ?? '', 'mysql');
     const want = pods.find((p) => p.name === podName(0))!.ip;
-    await ctx.expectEverywhere('sts-short-name', `${podName(0)}.${ctx.svcName('mysql')}`, 'A', { rcode: 'NOERROR', set: [want!] }, { since: setupReadyAt });
+    await ctx.expectEverywhere(
+      'sts-short-name',
+      `${podName(0)}.${ctx.svcName('mysql')}`,
+      'A',
+      { rcode: 'NOERROR', set: [want!] },
+      { since: setupReadyAt },
+    );
     const [r] = await inPeer.resolve(['mysql-0.mysql']);
     ctx.evidence.transcript('sts-short-name', `getaddrinfo("mysql-0.mysql") in ${peer.name}: ${r?.error ?? r?.addresses.join(', ')}`);
-    expect({ name: r?.name, addresses: r?.addresses, error: r?.error }).toEqual({ name: 'mysql-0.mysql', addresses: [want], error: undefined });
+    expect({ name: r?.name, addresses: r?.addresses, error: r?.error }).toEqual({
+      name: 'mysql-0.mysql',
+      addresses: [want],
+      error: undefined,
+    });
   });
 
   check('dns.statefulset.no-names-without-service', async () => {
@@ -53,7 +69,13 @@ describe('StatefulSet per-Pod names', () => {
     const orphans = await rolloutReady(ctx.ns, 'StatefulSet', 'orphan', 2);
     const since = Date.now();
     // The Service that does select the Pods answers them (so the Pods are published) ...
-    await ctx.expectEverywhere('orphan-service', ctx.svcName('orphan-other'), 'A', { rcode: 'NOERROR', set: orphans.map((p) => p.ip!) }, { since });
+    await ctx.expectEverywhere(
+      'orphan-service',
+      ctx.svcName('orphan-other'),
+      'A',
+      { rcode: 'NOERROR', set: orphans.map((p) => p.ip!) },
+      { since },
+    );
     // ... but no per-Pod name exists, under it or under the missing serviceName.
     await ctx.expectEverywhere('orphan-no-name', `orphan-0.${ctx.svcName('orphan-other')}`, 'A', { rcode: 'NXDOMAIN', set: [] });
     await ctx.expectEverywhere('orphan-no-name-missing', `orphan-0.${ctx.svcName('orphan-missing')}`, 'A', { rcode: 'NXDOMAIN', set: [] });
@@ -68,7 +90,13 @@ describe('StatefulSet Pod rescheduling', () => {
     const cacheMs = cacheAllowanceMs(detected().dnsPath);
     const old = (await listPods(ctx.ns, 'app=mysql')).map(podState).find((p) => p.name === podName(0))!;
     // Before the move, the name answers the old IP everywhere (the watch starts from there).
-    await ctx.expectEverywhere('sts-reschedule-before', `${podName(0)}.${ctx.svcName('mysql')}`, 'A', { rcode: 'NOERROR', set: [old.ip!] }, { since: setupReadyAt });
+    await ctx.expectEverywhere(
+      'sts-reschedule-before',
+      `${podName(0)}.${ctx.svcName('mysql')}`,
+      'A',
+      { rcode: 'NOERROR', set: [old.ip!] },
+      { since: setupReadyAt },
+    );
     const name = `${podName(0)}.${ctx.svcName('mysql')}`;
     const watcher = ctx.probes.find((p) => p.node !== old.node) ?? ctx.probes[0]!;
 
@@ -76,17 +104,24 @@ describe('StatefulSet Pod rescheduling', () => {
       // Follow the name at every server from before the delete until it is stable.
       const watchP = watcher.dnsWatch({
         questions: ctx.facts.servers.map((s) => ({ name, type: 'A', server: s.ip })),
-        exclude: [old.ip!], intervalMs: 100, stableMs: 3000, timeoutMs: 120_000 + bound + cacheMs,
+        exclude: [old.ip!],
+        intervalMs: 100,
+        stableMs: 3000,
+        timeoutMs: 120_000 + bound + cacheMs,
       });
       closeSessions(ctx.ns, old.name); // the next command goes to the new Pod, never the old
       await kube().core.deleteNamespacedPod({ name: old.name, namespace: ctx.ns, gracePeriodSeconds: 0 });
-      const back = await waitFor(`${old.name} to come back Ready${multiNode ? ` on a node other than ${old.node}` : ''} with a new IP`, async () => {
-        const p = (await listPods(ctx.ns, 'app=mysql')).find((x) => x.metadata?.name === old.name && !x.metadata?.deletionTimestamp);
-        const s = p ? podState(p) : undefined;
-        const ok = Boolean(s?.ready && s.ip && s.ip !== old.ip && (!multiNode || s.node !== old.node));
-        const readyAt = p?.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime;
-        return { ok, state: { old, now: s, readyAt } };
-      }, { timeoutMs: 120_000 });
+      const back = await waitFor(
+        `${old.name} to come back Ready${multiNode ? ` on a node other than ${old.node}` : ''} with a new IP`,
+        async () => {
+          const p = (await listPods(ctx.ns, 'app=mysql')).find((x) => x.metadata?.name === old.name && !x.metadata?.deletionTimestamp);
+          const s = p ? podState(p) : undefined;
+          const ok = Boolean(s?.ready && s.ip && s.ip !== old.ip && (!multiNode || s.node !== old.node));
+          const readyAt = p?.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime;
+          return { ok, state: { old, now: s, readyAt } };
+        },
+        { timeoutMs: 120_000 },
+      );
       const watch = await watchP;
       return { now: back.now!, readyAt: new Date(back.readyAt!).getTime(), watch };
     };
@@ -97,23 +132,56 @@ describe('StatefulSet Pod rescheduling', () => {
     const perServer = watch.series.map((s, i) => {
       const last = s.changes[s.changes.length - 1]!;
       const server = ctx.facts.servers[i]!;
-      return { server: `${server.label} ${server.ip}`, cache: server.role === 'cache', final: last.set, since: last.t, changes: s.changes.map((c) => `${new Date(c.t).toISOString().slice(11, 23)} ${c.rcode ?? c.error} [${c.set.join(',')}]`) };
+      return {
+        server: `${server.label} ${server.ip}`,
+        cache: server.role === 'cache',
+        final: last.set,
+        since: last.t,
+        changes: s.changes.map((c) => `${new Date(c.t).toISOString().slice(11, 23)} ${c.rcode ?? c.error} [${c.set.join(',')}]`),
+      };
     });
     const lastChange = (ps: typeof perServer): number => Math.max(readyAt, ...ps.map((p) => p.since));
     const convergedAt = lastChange(perServer);
     // The Ready condition's time has one-second resolution: clamp a sub-second lead to 0.
     const convergenceMs = Math.max(0, lastChange(perServer.filter((p) => !p.cache)) - readyAt);
     const cacheLagMs = Math.max(0, lastChange(perServer.filter((p) => p.cache)) - readyAt - convergenceMs);
-    ctx.evidence.measure('sts-reschedule', 'DNS converged: after the new Pod turned Ready', convergenceMs, 'ms', true, { kind: 'DNS', converged: true });
-    if (perServer.some((p) => p.cache)) ctx.evidence.measure('sts-reschedule', `DNS cache lag behind the replicas (allowed: the TTL, ${cacheMs / 1000} s)`, cacheLagMs, 'ms', true, { kind: 'DNS cache lag', converged: true });
-    ctx.evidence.info('sts-reschedule', `${old.name} moved ${old.node}/${old.ip} -> ${now.node}/${now.ip}; watch ended ${watch.ended} after ${watch.samples} samples`, perServer);
-    const summary = { watchEnded: watch.ended, finalAnswers: perServer.map((p) => ({ server: p.server, final: p.final })), oldIPSeenAfterConvergence: watch.series.some((s) => s.changes.some((c) => c.t > convergedAt && c.set.includes(old.ip!))) };
-    expect(summary).toEqual({ watchEnded: 'stable', finalAnswers: perServer.map((p) => ({ server: p.server, final: [now.ip] })), oldIPSeenAfterConvergence: false });
+    ctx.evidence.measure('sts-reschedule', 'DNS converged: after the new Pod turned Ready', convergenceMs, 'ms', true, {
+      kind: 'DNS',
+      converged: true,
+    });
+    if (perServer.some((p) => p.cache))
+      ctx.evidence.measure(
+        'sts-reschedule',
+        `DNS cache lag behind the replicas (allowed: the TTL, ${cacheMs / 1000} s)`,
+        cacheLagMs,
+        'ms',
+        true,
+        { kind: 'DNS cache lag', converged: true },
+      );
+    ctx.evidence.info(
+      'sts-reschedule',
+      `${old.name} moved ${old.node}/${old.ip} -> ${now.node}/${now.ip}; watch ended ${watch.ended} after ${watch.samples} samples`,
+      perServer,
+    );
+    const summary = {
+      watchEnded: watch.ended,
+      finalAnswers: perServer.map((p) => ({ server: p.server, final: p.final })),
+      oldIPSeenAfterConvergence: watch.series.some((s) => s.changes.some((c) => c.t > convergedAt && c.set.includes(old.ip!))),
+    };
+    expect(summary).toEqual({
+      watchEnded: 'stable',
+      finalAnswers: perServer.map((p) => ({ server: p.server, final: [now.ip] })),
+      oldIPSeenAfterConvergence: false,
+    });
     if (convergenceMs > bound) {
-      throw new Error(`DNS not converged within ${bound} ms (${boundName}): it took ${convergenceMs} ms after ${old.name} turned Ready to answer its new IP ${now.ip} at every authoritative server.\n${JSON.stringify(perServer, null, 2)}`);
+      throw new Error(
+        `DNS not converged within ${bound} ms (${boundName}): it took ${convergenceMs} ms after ${old.name} turned Ready to answer its new IP ${now.ip} at every authoritative server.\n${JSON.stringify(perServer, null, 2)}`,
+      );
     }
     if (convergenceMs + cacheLagMs > bound + cacheMs) {
-      throw new Error(`DNS not converged within ${bound + cacheMs} ms (${boundName}, plus ${cacheMs / 1000} s, the longest TTL the DNS replicas give: a cache may serve an answer until its TTL runs out, and no longer): the cache answered ${old.name}'s new IP ${now.ip} ${convergenceMs + cacheLagMs} ms after it turned Ready.\n${JSON.stringify(perServer, null, 2)}`);
+      throw new Error(
+        `DNS not converged within ${bound + cacheMs} ms (${boundName}, plus ${cacheMs / 1000} s, the longest TTL the DNS replicas give: a cache may serve an answer until its TTL runs out, and no longer): the cache answered ${old.name}'s new IP ${now.ip} ${convergenceMs + cacheLagMs} ms after it turned Ready.\n${JSON.stringify(perServer, null, 2)}`,
+      );
     }
     // And afterwards, from every node, at every server: exactly the new IP.
     await ctx.expectEverywhere('sts-reschedule-after', name, 'A', { rcode: 'NOERROR', set: [now.ip!] });

@@ -5,7 +5,12 @@ import { listChecks, mirror, parseCli, testNamePattern } from './cli.ts';
 describe('runner flags', () => {
   test('run is the default command; values are kept', () => {
     const { command, values } = parseCli(['--kubeconfig', '/k', '--focus', 'dns', '--parallel', '2']);
-    expect({ command, kubeconfig: values.kubeconfig, focus: values.focus, parallel: values.parallel }).toEqual({ command: 'run', kubeconfig: '/k', focus: 'dns', parallel: '2' });
+    expect({ command, kubeconfig: values.kubeconfig, focus: values.focus, parallel: values.parallel }).toEqual({
+      command: 'run',
+      kubeconfig: '/k',
+      focus: 'dns',
+      parallel: '2',
+    });
   });
 
   test('bad input is a usage error naming the flag', () => {
@@ -26,7 +31,11 @@ describe('runner flags', () => {
 
   test('--focus and --skip combine into one test-name pattern', () => {
     const re = new RegExp(testNamePattern('headless', 'scaling')!);
-    expect(['headless Service has no virtual IP', 'scaling headless 3 -> 5', 'ClusterIP answers'].map((n) => re.test(n))).toEqual([true, false, false]);
+    expect(['headless Service has no virtual IP', 'scaling headless 3 -> 5', 'ClusterIP answers'].map((n) => re.test(n))).toEqual([
+      true,
+      false,
+      false,
+    ]);
     expect(testNamePattern()).toBeUndefined();
   });
 

@@ -10,11 +10,23 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { REGISTRY } from '../../suites/data/registry.ts';
 import {
-  childEnv, ClusterError, DEFAULT_PAUSE_IMAGE, DEFAULT_PROBE_IMAGE, inputFromEnv, isCI, mergeInputs, publishTarget, resolveTarget,
-  type RunInput, ROOT, setTarget, startFreshRun, UsageError, withCluster,
+  childEnv,
+  ClusterError,
+  DEFAULT_PAUSE_IMAGE,
+  DEFAULT_PROBE_IMAGE,
+  inputFromEnv,
+  isCI,
+  mergeInputs,
+  publishTarget,
+  resolveTarget,
+  type RunInput,
+  ROOT,
+  setTarget,
+  startFreshRun,
+  UsageError,
+  withCluster,
 } from '../config/target.ts';
 import { closingLines, collect, writeReports, type JestJson } from '../results/reports.ts';
-
 
 export { ClusterError, UsageError };
 
@@ -84,19 +96,48 @@ Examples:
 `;
 
 const FLAGS = {
-  kubeconfig: { type: 'string' }, context: { type: 'string' }, local: { type: 'boolean' },
-  kind: { type: 'boolean' }, 'kind-image': { type: 'string' }, 'kind-nodes': { type: 'string' }, 'kind-proxy-mode': { type: 'string' },
-  'outside-network': { type: 'string' }, 'outside-client': { type: 'boolean' },
-  focus: { type: 'string' }, skip: { type: 'string' }, profile: { type: 'string' },
-  'probe-image': { type: 'string' }, 'node-tools-image': { type: 'string' }, 'image-registry': { type: 'string' },
-  'cluster-domain': { type: 'string' }, 'convergence-bound': { type: 'string' }, 'proxy-bound': { type: 'string' }, 'timeout-scale': { type: 'string' },
-  parallel: { type: 'string' }, 'report-dir': { type: 'string' }, 'keep-namespaces': { type: 'boolean' },
-  list: { type: 'boolean' }, strict: { type: 'boolean' }, 'column-results': { type: 'string', multiple: true }, 'run-id': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  kubeconfig: { type: 'string' },
+  context: { type: 'string' },
+  local: { type: 'boolean' },
+  kind: { type: 'boolean' },
+  'kind-image': { type: 'string' },
+  'kind-nodes': { type: 'string' },
+  'kind-proxy-mode': { type: 'string' },
+  'outside-network': { type: 'string' },
+  'outside-client': { type: 'boolean' },
+  focus: { type: 'string' },
+  skip: { type: 'string' },
+  profile: { type: 'string' },
+  'probe-image': { type: 'string' },
+  'node-tools-image': { type: 'string' },
+  'image-registry': { type: 'string' },
+  'cluster-domain': { type: 'string' },
+  'convergence-bound': { type: 'string' },
+  'proxy-bound': { type: 'string' },
+  'timeout-scale': { type: 'string' },
+  parallel: { type: 'string' },
+  'report-dir': { type: 'string' },
+  'keep-namespaces': { type: 'boolean' },
+  list: { type: 'boolean' },
+  strict: { type: 'boolean' },
+  'column-results': { type: 'string', multiple: true },
+  'run-id': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
 } as const;
 
 export type Options = ReturnType<typeof parseCli>['values'];
 
-export function parseCli(argv: string[]): { command: string; file?: string; values: { [K in keyof typeof FLAGS]?: (typeof FLAGS)[K] extends { multiple: true } ? string[] : (typeof FLAGS)[K]['type'] extends 'string' ? string : boolean } } {
+export function parseCli(argv: string[]): {
+  command: string;
+  file?: string;
+  values: {
+    [K in keyof typeof FLAGS]?: (typeof FLAGS)[K] extends { multiple: true }
+      ? string[]
+      : (typeof FLAGS)[K]['type'] extends 'string'
+        ? string
+        : boolean;
+  };
+} {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: true });
@@ -104,34 +145,60 @@ export function parseCli(argv: string[]): { command: string; file?: string; valu
     throw new UsageError(`${(e as Error).message}\nRun 'svc-conformance --help' for the flags.`);
   }
   const command = parsed.positionals[0] ?? 'run';
-  if (!['run', 'cleanup', 'list', 'matrix', 'help'].includes(command)) throw new UsageError(`unknown command '${command}'. Commands: run, cleanup, list, matrix (see --help)`);
+  if (!['run', 'cleanup', 'list', 'matrix', 'help'].includes(command))
+    throw new UsageError(`unknown command '${command}'. Commands: run, cleanup, list, matrix (see --help)`);
   const maxPositionals = command === 'matrix' ? 2 : 1;
-  if (parsed.positionals.length > maxPositionals) throw new UsageError(`unexpected argument '${parsed.positionals[maxPositionals]}' (see --help)`);
-  if (command === 'matrix' && !parsed.values.help && parsed.positionals.length < 2) throw new UsageError('matrix needs the matrix file: svc-conformance matrix FILE (see --help and README, "Implementation matrix")');
+  if (parsed.positionals.length > maxPositionals)
+    throw new UsageError(`unexpected argument '${parsed.positionals[maxPositionals]}' (see --help)`);
+  if (command === 'matrix' && !parsed.values.help && parsed.positionals.length < 2)
+    throw new UsageError('matrix needs the matrix file: svc-conformance matrix FILE (see --help and README, "Implementation matrix")');
   const v = parsed.values as Record<string, string | boolean | undefined>;
   const positive = (flag: string): void => {
     const raw = v[flag];
     if (raw !== undefined && !(Number(raw) > 0)) throw new UsageError(`--${flag} must be a positive number (got '${String(raw)}')`);
   };
   ['convergence-bound', 'proxy-bound', 'timeout-scale', 'parallel'].forEach(positive);
-  if (v.profile !== undefined && !['default', 'privileged'].includes(String(v.profile))) throw new UsageError(`--profile must be default or privileged (got '${String(v.profile)}')`);
+  if (v.profile !== undefined && !['default', 'privileged'].includes(String(v.profile)))
+    throw new UsageError(`--profile must be default or privileged (got '${String(v.profile)}')`);
   for (const flag of ['focus', 'skip']) {
     if (typeof v[flag] === 'string') {
-      try { new RegExp(v[flag] as string); } catch (e) { throw new UsageError(`--${flag} is not a valid regular expression: ${(e as Error).message}`); }
+      try {
+        new RegExp(v[flag] as string);
+      } catch (e) {
+        throw new UsageError(`--${flag} is not a valid regular expression: ${(e as Error).message}`);
+      }
     }
   }
-  if (v.kind && (v.local || v.kubeconfig || v.context)) throw new UsageError('--kind starts a cluster of its own: it cannot be combined with --local, --kubeconfig or --context');
-  if (!v.kind && (v['kind-image'] || v['kind-nodes'] || v['kind-proxy-mode'])) throw new UsageError('--kind-image, --kind-nodes and --kind-proxy-mode go with --kind');
-  if (v['kind-nodes'] !== undefined && !/^[1-5]$/.test(String(v['kind-nodes']))) throw new UsageError(`--kind-nodes must be 1 to 5 (got '${String(v['kind-nodes'])}')`);
-  if (v['kind-proxy-mode'] !== undefined && !['iptables', 'nftables'].includes(String(v['kind-proxy-mode']))) throw new UsageError(`--kind-proxy-mode must be iptables or nftables (got '${String(v['kind-proxy-mode'])}')`);
-  if (v.local && (v.kubeconfig || v.context)) throw new UsageError('--local uses the bundled cluster: it cannot be combined with --kubeconfig or --context');
-  if (v['cluster-domain'] !== undefined && !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(String(v['cluster-domain']))) throw new UsageError(`--cluster-domain '${String(v['cluster-domain'])}' is not a DNS name`);
+  if (v.kind && (v.local || v.kubeconfig || v.context))
+    throw new UsageError('--kind starts a cluster of its own: it cannot be combined with --local, --kubeconfig or --context');
+  if (!v.kind && (v['kind-image'] || v['kind-nodes'] || v['kind-proxy-mode']))
+    throw new UsageError('--kind-image, --kind-nodes and --kind-proxy-mode go with --kind');
+  if (v['kind-nodes'] !== undefined && !/^[1-5]$/.test(String(v['kind-nodes'])))
+    throw new UsageError(`--kind-nodes must be 1 to 5 (got '${String(v['kind-nodes'])}')`);
+  if (v['kind-proxy-mode'] !== undefined && !['iptables', 'nftables'].includes(String(v['kind-proxy-mode'])))
+    throw new UsageError(`--kind-proxy-mode must be iptables or nftables (got '${String(v['kind-proxy-mode'])}')`);
+  if (v.local && (v.kubeconfig || v.context))
+    throw new UsageError('--local uses the bundled cluster: it cannot be combined with --kubeconfig or --context');
+  if (v['cluster-domain'] !== undefined && !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(String(v['cluster-domain'])))
+    throw new UsageError(`--cluster-domain '${String(v['cluster-domain'])}' is not a DNS name`);
   if (command === 'matrix') {
     const allowed = ['report-dir', 'focus', 'skip', 'strict', 'parallel', 'column-results', 'help'];
     const other = Object.keys(v).filter((k) => v[k] !== undefined && !allowed.includes(k));
-    if (other.length) throw new UsageError(`matrix takes ${allowed.filter((a) => a !== 'help').map((a) => `--${a}`).join(', ')}; a column's cluster, profile and kubeconfig come from the matrix file (not ${other.map((o) => `--${o}`).join(', ')})`);
+    if (other.length)
+      throw new UsageError(
+        `matrix takes ${allowed
+          .filter((a) => a !== 'help')
+          .map((a) => `--${a}`)
+          .join(
+            ', ',
+          )}; a column's cluster, profile and kubeconfig come from the matrix file (not ${other.map((o) => `--${o}`).join(', ')})`,
+      );
   }
-  return { command: v.help ? 'help' : command, file: command === 'matrix' ? parsed.positionals[1] : undefined, values: parsed.values as never };
+  return {
+    command: v.help ? 'help' : command,
+    file: command === 'matrix' ? parsed.positionals[1] : undefined,
+    values: parsed.values as never,
+  };
 }
 
 /** Rewrites an image reference onto a mirror prefix. */
@@ -152,7 +219,9 @@ export function listChecks(): { id: string; suite: string; level: string; source
 export function formatList(): string {
   const rows = listChecks();
   const w = Math.max(...rows.map((r) => r.id.length));
-  return rows.map((r) => `${r.id.padEnd(w)}  ${r.level.padEnd(13)}  ${r.claim}\n${' '.repeat(w + 17)}source: ${r.source}`).join('\n') + '\n';
+  return (
+    rows.map((r) => `${r.id.padEnd(w)}  ${r.level.padEnd(13)}  ${r.claim}\n${' '.repeat(w + 17)}source: ${r.source}`).join('\n') + '\n'
+  );
 }
 
 export function nodeBin(): string {
@@ -171,12 +240,15 @@ export function inputFromFlags(o: Options): RunInput {
   const secs = (v?: string): number | undefined => (v === undefined ? undefined : Math.round(Number(v) * 1000));
   return {
     local: o.local || undefined,
-    kubeconfig: o.kubeconfig, context: o.context,
+    kubeconfig: o.kubeconfig,
+    context: o.context,
     probeImage: o['probe-image'] ?? (registry ? mirror(DEFAULT_PROBE_IMAGE, registry) : undefined),
     pauseImage: registry ? mirror(DEFAULT_PAUSE_IMAGE, registry) : undefined,
-    nodeToolsImage: o['node-tools-image'], nodeToolsRegistry: registry,
+    nodeToolsImage: o['node-tools-image'],
+    nodeToolsRegistry: registry,
     clusterDomain: o['cluster-domain'],
-    convergenceBoundMs: secs(o['convergence-bound']), proxyBoundMs: secs(o['proxy-bound']),
+    convergenceBoundMs: secs(o['convergence-bound']),
+    proxyBoundMs: secs(o['proxy-bound']),
     timeoutScale: o['timeout-scale'] === undefined ? undefined : Number(o['timeout-scale']),
     keepNamespaces: o['keep-namespaces'] || undefined,
     outsideNetwork: o['outside-network'],
@@ -191,10 +263,37 @@ export function inputFromFlags(o: Options): RunInput {
  *  cluster, gives the child its kubeconfig (SVC_KUBECONFIG, SVC_PROFILE, SVC_OUTSIDE_NETWORK)
  *  and removes the cluster whatever happens, also on an interrupt. */
 async function runOnKind(argv: string[], o: Options): Promise<number> {
-  const kindArgs = ['--nodes', o['kind-nodes'] ?? '3', '--proxy-mode', o['kind-proxy-mode'] ?? 'iptables', ...(o['kind-image'] ? ['--image', o['kind-image']] : [])];
-  const inner = argv.filter((a, i) => !['--kind'].includes(a) && !/^--kind-(image|nodes|proxy-mode)(=|$)/.test(a) && !/^--kind-(image|nodes|proxy-mode)$/.test(argv[i - 1] ?? ''));
-  const child = spawn(nodeBin(), ['--no-warnings', path.join(ROOT, 'helpers', 'targets', 'kind', 'cli.ts'), 'exec', ...kindArgs, '--', nodeBin(), '--no-warnings', fileURLToPath(import.meta.url), ...inner], { stdio: 'inherit', cwd: ROOT });
-  const forward = (sig: NodeJS.Signals): void => { child.kill(sig); };
+  const kindArgs = [
+    '--nodes',
+    o['kind-nodes'] ?? '3',
+    '--proxy-mode',
+    o['kind-proxy-mode'] ?? 'iptables',
+    ...(o['kind-image'] ? ['--image', o['kind-image']] : []),
+  ];
+  const inner = argv.filter(
+    (a, i) =>
+      !['--kind'].includes(a) &&
+      !/^--kind-(image|nodes|proxy-mode)(=|$)/.test(a) &&
+      !/^--kind-(image|nodes|proxy-mode)$/.test(argv[i - 1] ?? ''),
+  );
+  const child = spawn(
+    nodeBin(),
+    [
+      '--no-warnings',
+      path.join(ROOT, 'helpers', 'targets', 'kind', 'cli.ts'),
+      'exec',
+      ...kindArgs,
+      '--',
+      nodeBin(),
+      '--no-warnings',
+      fileURLToPath(import.meta.url),
+      ...inner,
+    ],
+    { stdio: 'inherit', cwd: ROOT },
+  );
+  const forward = (sig: NodeJS.Signals): void => {
+    child.kill(sig);
+  };
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
   return new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 130 : 1))));
@@ -203,7 +302,8 @@ async function runOnKind(argv: string[], o: Options): Promise<number> {
 async function runCommand(o: Options): Promise<number> {
   const reportDir = path.resolve(o['report-dir'] ?? 'svc-conformance-report');
   if (o.local) {
-    if (process.getuid?.() !== 0) throw new UsageError('--local brings up the bundled cluster, which needs root: run as root, or use --kubeconfig for another cluster');
+    if (process.getuid?.() !== 0)
+      throw new UsageError('--local brings up the bundled cluster, which needs root: run as root, or use --kubeconfig for another cluster');
     const up = spawnSync('bash', [path.join(ROOT, 'cluster', 'cluster.sh'), 'up'], { stdio: ['ignore', 'inherit', 'inherit'] });
     if (up.status !== 0) throw new ClusterError('the bundled cluster did not come up (see above)');
   }
@@ -228,15 +328,25 @@ async function runCommand(o: Options): Promise<number> {
   setTarget(target);
   const { dnsPathLine, preflight } = await import('../cluster/preflight.ts');
   const cluster = await preflight(target);
-  process.stdout.write(`svc-conformance: preflight passed in ${((Date.now() - t0) / 1000).toFixed(1)} s (${cluster.server}, Kubernetes ${cluster.version})\nsvc-conformance: ${dnsPathLine(cluster)}\n`);
+  process.stdout.write(
+    `svc-conformance: preflight passed in ${((Date.now() - t0) / 1000).toFixed(1)} s (${cluster.server}, Kubernetes ${cluster.version})\nsvc-conformance: ${dnsPathLine(cluster)}\n`,
+  );
 
   fs.rmSync(reportDir, { recursive: true, force: true });
   fs.mkdirSync(reportDir, { recursive: true });
   publishTarget(withCluster(target, cluster), reportDir);
   const env = childEnv({ NODE_OPTIONS: '--experimental-vm-modules --no-warnings' });
   const jsonFile = path.join(reportDir, 'jest.json');
-  const args = ['node_modules/jest/bin/jest.js', '--selectProjects', 'cluster', '--json', '--outputFile', jsonFile,
-    `--maxWorkers=${o.parallel ?? '3'}`, '--verbose'];
+  const args = [
+    'node_modules/jest/bin/jest.js',
+    '--selectProjects',
+    'cluster',
+    '--json',
+    '--outputFile',
+    jsonFile,
+    `--maxWorkers=${o.parallel ?? '3'}`,
+    '--verbose',
+  ];
   const pattern = testNamePattern(o.focus, o.skip);
   if (pattern) args.push('--testNamePattern', pattern);
   if (isCI()) args.push('--ci');
@@ -246,33 +356,79 @@ async function runCommand(o: Options): Promise<number> {
   // makes a namespace after the cleanup below has looked.
   const descendants = (pid: number): number[] => {
     const r = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' });
-    const kids = r.stdout.split('\n').map((x) => Number(x.trim())).filter((x) => x > 0);
+    const kids = r.stdout
+      .split('\n')
+      .map((x) => Number(x.trim()))
+      .filter((x) => x > 0);
     return kids.flatMap((k) => [k, ...descendants(k)]);
   };
   const signalAll = (sig: NodeJS.Signals): void => {
-    for (const pid of [child.pid!, ...descendants(child.pid!)]) { try { process.kill(pid, sig); } catch { /* gone */ } }
+    for (const pid of [child.pid!, ...descendants(child.pid!)]) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        /* gone */
+      }
+    }
   };
   let family: number[] = [];
-  control.stop = () => { family = descendants(child.pid!); signalAll('SIGTERM'); };
+  control.stop = () => {
+    family = descendants(child.pid!);
+    signalAll('SIGTERM');
+  };
   const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
-  const alive = (): number[] => family.filter((pid) => { try { process.kill(pid, 0); return true; } catch { return false; } });
+  const alive = (): number[] =>
+    family.filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
   for (let i = 0; i < 100 && alive().length; i++) await new Promise((r) => setTimeout(r, 100));
-  for (const pid of alive()) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  for (const pid of alive()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
   const { cleanup } = await import('../cluster/preflight.ts');
-  const removed = await cleanup(runId).catch((e: unknown) => { process.stderr.write(`svc-conformance: cleanup failed: ${(e as Error).message}\n`); return []; });
+  const removed = await cleanup(runId).catch((e: unknown) => {
+    process.stderr.write(`svc-conformance: cleanup failed: ${(e as Error).message}\n`);
+    return [];
+  });
   if (removed.length) process.stdout.write(`svc-conformance: removed ${removed.join(', ')}\n`);
   if (interrupted) return 130;
 
   let results: JestJson[] = [];
-  try { results = [JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as JestJson]; } catch { /* no results: a crash */ }
-  const report = collect(results, target.evidenceDir, { runId, cluster: `${cluster.server} (${dnsPathLine(cluster)})`, durationMs: Date.now() - started });
+  try {
+    results = [JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as JestJson];
+  } catch {
+    /* no results: a crash */
+  }
+  const report = collect(results, target.evidenceDir, {
+    runId,
+    cluster: `${cluster.server} (${dnsPathLine(cluster)})`,
+    durationMs: Date.now() - started,
+  });
   // Jest ended without its results (a crash, an error in its global setup or teardown):
   // that is a failure of the run, never a run of zero checks.
-  if (!results.length) report.suiteErrors.push({ suite: 'jest', message: `Jest exited ${code} without writing its results to ${jsonFile} (its output above says why)` });
+  if (!results.length)
+    report.suiteErrors.push({
+      suite: 'jest',
+      message: `Jest exited ${code} without writing its results to ${jsonFile} (its output above says why)`,
+    });
   report.counts.failed += results.length ? 0 : 1;
   const files = writeReports(reportDir, report);
   process.stdout.write(`svc-conformance: reports in ${reportDir}: ${files.map((f) => path.basename(f)).join(', ')}\n`);
-  process.stdout.write(`${closingLines(report.counts, report.checks.filter((c) => c.status === 'warning').map((c) => c.id ?? c.name)).join('\n')}\n`);
+  process.stdout.write(
+    `${closingLines(
+      report.counts,
+      report.checks.filter((c) => c.status === 'warning').map((c) => c.id ?? c.name),
+    ).join('\n')}\n`,
+  );
   if (!results.length) return 1;
   return report.counts.failed > 0 || code !== 0 ? 1 : 0;
 }
@@ -280,22 +436,41 @@ async function runCommand(o: Options): Promise<number> {
 async function matrixCommand(file: string, o: Options): Promise<number> {
   const { headline, readMatrix, runMatrix, writeMatrixReports, matrixExitCode } = await import('../matrix/matrix.ts');
   const spec = readMatrix(file);
-  if (spec.columns.some((c) => c.cluster) && process.getuid?.() !== 0) throw new UsageError(`the matrix ${file} has bundled-cluster columns (${spec.columns.filter((c) => c.cluster).map((c) => c.name).join(', ')}), which need root: run as root, or give those columns a kubeconfig`);
+  if (spec.columns.some((c) => c.cluster) && process.getuid?.() !== 0)
+    throw new UsageError(
+      `the matrix ${file} has bundled-cluster columns (${spec.columns
+        .filter((c) => c.cluster)
+        .map((c) => c.name)
+        .join(', ')}), which need root: run as root, or give those columns a kubeconfig`,
+    );
   const reportDir = path.resolve(o['report-dir'] ?? 'svc-conformance-matrix');
   const earlier: Record<string, string> = {};
   for (const v of o['column-results'] ?? []) {
     const m = /^([^=]+)=(.+)$/.exec(v);
     if (!m) throw new UsageError(`--column-results takes NAME=DIR (a column of ${file} and an earlier run's --report-dir), got '${v}'`);
-    if (!spec.columns.some((c) => c.name === m[1])) throw new UsageError(`--column-results ${v}: ${file} has no column '${m[1]}' (it has ${spec.columns.map((c) => c.name).join(', ')})`);
+    if (!spec.columns.some((c) => c.name === m[1]))
+      throw new UsageError(`--column-results ${v}: ${file} has no column '${m[1]}' (it has ${spec.columns.map((c) => c.name).join(', ')})`);
     earlier[m[1]!] = m[2]!;
   }
-  const { report, interrupted } = await runMatrix(spec, { reportDir, focus: o.focus, skip: o.skip, strict: o.strict, parallel: o.parallel, nodeBin: nodeBin(), earlier });
+  const { report, interrupted } = await runMatrix(spec, {
+    reportDir,
+    focus: o.focus,
+    skip: o.skip,
+    strict: o.strict,
+    parallel: o.parallel,
+    nodeBin: nodeBin(),
+    earlier,
+  });
   const files = writeMatrixReports(reportDir, report);
   process.stdout.write(`svc-conformance matrix: reports in ${reportDir}: ${files.map((f) => path.basename(f)).join(', ')}\n`);
   process.stdout.write(`svc-conformance matrix: ${headline(report)}\n`);
   const c = report.counts;
-  process.stdout.write(`svc-conformance matrix: ${report.columns.length} column(s), ${c.columnsNotUp} did not run (each counts as a failure below)\n`);
-  process.stdout.write(`${closingLines({ passed: c.passed, failed: c.failed + c.columnsNotUp, skipped: c.skipped, warnings: c.warnings }).join('\n')}\n`);
+  process.stdout.write(
+    `svc-conformance matrix: ${report.columns.length} column(s), ${c.columnsNotUp} did not run (each counts as a failure below)\n`,
+  );
+  process.stdout.write(
+    `${closingLines({ passed: c.passed, failed: c.failed + c.columnsNotUp, skipped: c.skipped, warnings: c.warnings }).join('\n')}\n`,
+  );
   if (interrupted) return 130;
   return matrixExitCode(report);
 }
@@ -306,7 +481,10 @@ export async function main(argv: string[]): Promise<number> {
   startFreshRun();
   try {
     const { command, values, file } = parseCli(argv);
-    if (command === 'help') { process.stdout.write(HELP); return 0; }
+    if (command === 'help') {
+      process.stdout.write(HELP);
+      return 0;
+    }
     if (command === 'list' || values.list) {
       process.stdout.write(formatList());
       return 0;

@@ -119,7 +119,9 @@ export interface Target {
 
 /** What the preflight detected, with what is assumed when nothing was (outside a run):
  *  node count 0 (unknown), IPv4 only, kube-proxy and its mode unknown. */
-export function detected(t: Target = currentTarget()): Omit<DetectedCluster, 'kubeProxy'> & { kubeProxy: DetectedCluster['kubeProxy'] | 'unknown' } {
+export function detected(
+  t: Target = currentTarget(),
+): Omit<DetectedCluster, 'kubeProxy'> & { kubeProxy: DetectedCluster['kubeProxy'] | 'unknown' } {
   return t.cluster ?? { server: '', version: '', schedulableNodes: 0, ipFamilies: ['IPv4'], kubeProxy: 'unknown', proxyMode: 'unknown' };
 }
 
@@ -152,13 +154,20 @@ export function readProfile(file: string): ClusterProfile {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new UsageError(`cannot read the cluster profile ${file}: ${(e as Error).message}. Bring the bundled cluster up with 'npm run cluster -- up', or set KUBECONFIG to use another cluster`);
+    throw new UsageError(
+      `cannot read the cluster profile ${file}: ${(e as Error).message}. Bring the bundled cluster up with 'npm run cluster -- up', or set KUBECONFIG to use another cluster`,
+    );
   }
   const p = parseJson(text, file) as Partial<ClusterProfile>;
-  const missing = (['kubeconfig', 'apiServer', 'clusterDomain', 'serviceCIDR', 'dnsServiceIP', 'proxyMode'] as const).filter((k) => typeof p[k] !== 'string');
+  const missing = (['kubeconfig', 'apiServer', 'clusterDomain', 'serviceCIDR', 'dnsServiceIP', 'proxyMode'] as const).filter(
+    (k) => typeof p[k] !== 'string',
+  );
   if (typeof p.nodes !== 'number') missing.push('nodes' as never);
   if (!p.images || typeof p.images.probe !== 'string' || typeof p.images.pause !== 'string') missing.push('images' as never);
-  if (missing.length) throw new UsageError(`the cluster profile ${file} lacks ${missing.join(', ')}: bring the bundled cluster down and up again ('npm run cluster -- down && npm run cluster -- up')`);
+  if (missing.length)
+    throw new UsageError(
+      `the cluster profile ${file} lacks ${missing.join(', ')}: bring the bundled cluster down and up again ('npm run cluster -- down && npm run cluster -- up')`,
+    );
   return p as ClusterProfile;
 }
 
@@ -180,11 +189,19 @@ export function loadKubeConfig(file?: string, context?: string): k8s.KubeConfig 
   }
   if (context) {
     if (!kc.getContexts().some((c) => c.name === context)) {
-      throw new UsageError(`context '${context}' is not in the kubeconfig ${file ?? ''}; it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'no contexts'}`);
+      throw new UsageError(
+        `context '${context}' is not in the kubeconfig ${file ?? ''}; it has: ${
+          kc
+            .getContexts()
+            .map((c) => c.name)
+            .join(', ') || 'no contexts'
+        }`,
+      );
     }
     kc.setCurrentContext(context);
   }
-  if (!kc.getCurrentCluster()) throw new UsageError(`the kubeconfig ${file ?? ''} has no current cluster: set a context with SVC_CONTEXT or --context`);
+  if (!kc.getCurrentCluster())
+    throw new UsageError(`the kubeconfig ${file ?? ''} has no current cluster: set a context with SVC_CONTEXT or --context`);
   return kc;
 }
 
@@ -228,24 +245,35 @@ export function mergeInputs(...inputs: RunInput[]): RunInput {
   return out;
 }
 
-export const newRunId = (): string => `r${Date.now().toString(36).slice(-5)}${Math.floor(Math.random() * 256).toString(16).padStart(2, '0')}`;
+export const newRunId = (): string =>
+  `r${Date.now().toString(36).slice(-5)}${Math.floor(Math.random() * 256)
+    .toString(16)
+    .padStart(2, '0')}`;
 
 /** Resolves which cluster and what settings, validated. Throws UsageError on bad input. */
 export function resolveTarget(input: RunInput): Target {
   let kubeconfig = input.kubeconfig;
   let profile: ClusterProfile | undefined;
   if (input.local) {
-    if (!fs.existsSync(DEFAULT_PROFILE_PATH)) throw new UsageError(`the bundled cluster is not up (${DEFAULT_PROFILE_PATH} is missing): 'npm run cluster -- up' (as root)`);
+    if (!fs.existsSync(DEFAULT_PROFILE_PATH))
+      throw new UsageError(`the bundled cluster is not up (${DEFAULT_PROFILE_PATH} is missing): 'npm run cluster -- up' (as root)`);
     profile = readProfile(DEFAULT_PROFILE_PATH);
     kubeconfig = profile.kubeconfig;
   } else if (kubeconfig) {
-    if (!fs.existsSync(kubeconfig.split(':')[0]!)) throw new UsageError(`kubeconfig ${kubeconfig} does not exist (--kubeconfig / $KUBECONFIG / SVC_KUBECONFIG)`);
+    if (!fs.existsSync(kubeconfig.split(':')[0]!))
+      throw new UsageError(`kubeconfig ${kubeconfig} does not exist (--kubeconfig / $KUBECONFIG / SVC_KUBECONFIG)`);
     // The bundled cluster through its own (or another) kubeconfig: its images are local
     // to it, so take them from its profile.
     const profilePath = input.profilePath ?? DEFAULT_PROFILE_PATH;
     if (fs.existsSync(profilePath)) {
       const p = readProfile(profilePath);
-      const server = (() => { try { return loadKubeConfig(kubeconfig, input.context).getCurrentCluster()?.server; } catch { return undefined; } })();
+      const server = (() => {
+        try {
+          return loadKubeConfig(kubeconfig, input.context).getCurrentCluster()?.server;
+        } catch {
+          return undefined;
+        }
+      })();
       if (input.profilePath || (server && server === p.apiServer)) profile = p;
     }
   } else {
@@ -254,15 +282,21 @@ export function resolveTarget(input: RunInput): Target {
       profile = readProfile(profilePath);
       kubeconfig = profile.kubeconfig;
     } else if (!fs.existsSync(path.join(os.homedir(), '.kube', 'config'))) {
-      throw new UsageError(`no cluster to test: KUBECONFIG is not set and the bundled cluster is not up (${profilePath} is missing). Pass --kubeconfig (or set KUBECONFIG), or bring the bundled cluster up with 'npm run cluster -- up' (as root)`);
+      throw new UsageError(
+        `no cluster to test: KUBECONFIG is not set and the bundled cluster is not up (${profilePath} is missing). Pass --kubeconfig (or set KUBECONFIG), or bring the bundled cluster up with 'npm run cluster -- up' (as root)`,
+      );
     }
   }
   const runId = input.runId ?? newRunId();
-  if (!/^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$/.test(runId)) throw new UsageError(`run id '${runId}' must be lower-case letters, digits and dashes (at most 20)`);
+  if (!/^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$/.test(runId))
+    throw new UsageError(`run id '${runId}' must be lower-case letters, digits and dashes (at most 20)`);
   const domain = input.clusterDomain?.replace(/\.$/, '');
-  if (domain !== undefined && !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(domain)) throw new UsageError(`cluster domain '${input.clusterDomain}' is not a DNS name`);
+  if (domain !== undefined && !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(domain))
+    throw new UsageError(`cluster domain '${input.clusterDomain}' is not a DNS name`);
   return {
-    kubeconfig, context: input.context, profile,
+    kubeconfig,
+    context: input.context,
+    profile,
     probeImage: input.probeImage ?? profile?.images.probe ?? DEFAULT_PROBE_IMAGE,
     pauseImage: input.pauseImage ?? profile?.images.pause ?? DEFAULT_PAUSE_IMAGE,
     nodeToolsImage: input.nodeToolsImage ?? profile?.images.nodeTools,
@@ -286,7 +320,8 @@ export function resolveTarget(input: RunInput): Target {
 
 /** The target with what the preflight detected (and the node-tools image it implies). */
 export function withCluster(t: Target, c: DetectedCluster): Target {
-  const nodeToolsImage = t.nodeToolsImage ?? `${t.nodeToolsRegistry ? t.nodeToolsRegistry.replace(/\/+$/, '') : 'registry.k8s.io'}/kube-proxy:${c.version}`;
+  const nodeToolsImage =
+    t.nodeToolsImage ?? `${t.nodeToolsRegistry ? t.nodeToolsRegistry.replace(/\/+$/, '') : 'registry.k8s.io'}/kube-proxy:${c.version}`;
   return { ...t, cluster: c, nodeToolsImage };
 }
 
@@ -327,12 +362,23 @@ export function loadPublished(file: string): Target {
   }
   const t = parseJson(text, `the run config ${file}`) as Partial<Target>;
   const bad = [
-    typeof t.runId !== 'string' && 'runId', typeof t.probeImage !== 'string' && 'probeImage', typeof t.pauseImage !== 'string' && 'pauseImage',
-    typeof t.privileged !== 'boolean' && 'privileged', typeof t.strict !== 'boolean' && 'strict', !(Number(t.convergenceBoundMs) > 0) && 'convergenceBoundMs',
-    !(Number(t.proxyBoundMs) > 0) && 'proxyBoundMs', !(Number(t.timeoutScale) > 0) && 'timeoutScale', !(Number(t.maxProbeNodes) > 0) && 'maxProbeNodes',
-    typeof t.evidenceDir !== 'string' && 'evidenceDir', t.outsideNetwork !== undefined && typeof t.outsideNetwork !== 'string' && 'outsideNetwork', t.cluster !== undefined && !Array.isArray(t.cluster.ipFamilies) && 'cluster',
+    typeof t.runId !== 'string' && 'runId',
+    typeof t.probeImage !== 'string' && 'probeImage',
+    typeof t.pauseImage !== 'string' && 'pauseImage',
+    typeof t.privileged !== 'boolean' && 'privileged',
+    typeof t.strict !== 'boolean' && 'strict',
+    !(Number(t.convergenceBoundMs) > 0) && 'convergenceBoundMs',
+    !(Number(t.proxyBoundMs) > 0) && 'proxyBoundMs',
+    !(Number(t.timeoutScale) > 0) && 'timeoutScale',
+    !(Number(t.maxProbeNodes) > 0) && 'maxProbeNodes',
+    typeof t.evidenceDir !== 'string' && 'evidenceDir',
+    t.outsideNetwork !== undefined && typeof t.outsideNetwork !== 'string' && 'outsideNetwork',
+    t.cluster !== undefined && !Array.isArray(t.cluster.ipFamilies) && 'cluster',
   ].filter(Boolean);
-  if (bad.length) throw new UsageError(`the run config ${file} is not valid (${bad.join(', ')}): it is written by the CLI or global setup of the same version`);
+  if (bad.length)
+    throw new UsageError(
+      `the run config ${file} is not valid (${bad.join(', ')}): it is written by the CLI or global setup of the same version`,
+    );
   return t as Target;
 }
 
@@ -356,7 +402,9 @@ export const cacheDir = (): string => env.SVC_CACHE_DIR || '/var/cache/svc-confo
 /** testcontainers' reaper (Ryuk): whether the user turned it off, whether this is GitHub
  *  Actions (where Docker Hub is reachable), and SVC_KIND_RYUK=1 (keep it). */
 export const ryukSettings = (): { disabledByUser: boolean; githubActions: boolean; wanted: boolean } => ({
-  disabledByUser: env.TESTCONTAINERS_RYUK_DISABLED !== undefined, githubActions: env.GITHUB_ACTIONS === 'true', wanted: env.SVC_KIND_RYUK === '1',
+  disabledByUser: env.TESTCONTAINERS_RYUK_DISABLED !== undefined,
+  githubActions: env.GITHUB_ACTIONS === 'true',
+  wanted: env.SVC_KIND_RYUK === '1',
 });
 /** testcontainers reads its settings from the environment: the one write this module makes for a library. */
 export function disableRyuk(): void {

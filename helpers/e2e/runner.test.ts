@@ -19,7 +19,16 @@ import { RUN_LABEL } from '../cluster/namespace.ts';
 
 const CLI = path.join(ROOT, 'bin', 'svc-conformance.cjs');
 /** The CLI resolves its own run: nothing of this test run's target reaches it. */
-const CLEAN = { KUBECONFIG: '', SVC_PROFILE: '', SVC_KUBECONFIG: '', SVC_RUN_ID: '', SVC_PRIVILEGED: '', SVC_RUN_CONFIG: '', SVC_EVIDENCE_DIR: '', SVC_STRICT: '' };
+const CLEAN = {
+  KUBECONFIG: '',
+  SVC_PROFILE: '',
+  SVC_KUBECONFIG: '',
+  SVC_RUN_ID: '',
+  SVC_PRIVILEGED: '',
+  SVC_RUN_CONFIG: '',
+  SVC_EVIDENCE_DIR: '',
+  SVC_STRICT: '',
+};
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'svc-runner-'));
 const adminKubeconfig = (): string => kube().target.kubeconfig!;
 
@@ -34,7 +43,10 @@ function explain(r: { code: number; out: string }, reportDir: string): string {
   if (r.code === 0) return '';
   const file = path.join(reportDir, 'results.json');
   if (!fs.existsSync(file)) return `exit ${r.code}, no ${file}; the run's output ends:\n${r.out.slice(-4000)}`;
-  const report = JSON.parse(fs.readFileSync(file, 'utf8')) as { checks: { suite: string; name: string; status: string; failure?: string }[]; suiteErrors: { suite: string; message: string }[] };
+  const report = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    checks: { suite: string; name: string; status: string; failure?: string }[];
+    suiteErrors: { suite: string; message: string }[];
+  };
   const failed = [
     ...report.checks.filter((c) => c.status === 'failed').map((c) => `FAILED ${c.suite}: ${c.name}\n${c.failure ?? ''}`),
     ...report.suiteErrors.map((e) => `SUITE ERROR ${e.suite}\n${e.message}`),
@@ -59,21 +71,32 @@ async function newRunNamespaces(runId: string, n: number): Promise<string[]> {
 }
 
 async function cordoned(): Promise<string[]> {
-  return (await kube().core.listNode()).items.filter((n) => n.spec?.unschedulable || n.metadata?.annotations?.[CORDON_ANNOTATION]).map((n) => n.metadata!.name!);
+  return (await kube().core.listNode()).items
+    .filter((n) => n.spec?.unschedulable || n.metadata?.annotations?.[CORDON_ANNOTATION])
+    .map((n) => n.metadata!.name!);
 }
 
 /** A kubeconfig for a ServiceAccount, from a TokenRequest. */
 async function saKubeconfig(ns: string, sa: string): Promise<string> {
-  const tr = await kube().core.createNamespacedServiceAccountToken({ name: sa, namespace: ns, body: { spec: { expirationSeconds: 3600, audiences: [] } } });
+  const tr = await kube().core.createNamespacedServiceAccountToken({
+    name: sa,
+    namespace: ns,
+    body: { spec: { expirationSeconds: 3600, audiences: [] } },
+  });
   const cluster = kube().kc.getCurrentCluster()!;
   const ca = cluster.caData ?? fs.readFileSync(cluster.caFile!).toString('base64');
   const file = path.join(tmp, `${sa}.kubeconfig`);
-  fs.writeFileSync(file, yaml.dump({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'sa',
-    clusters: [{ name: 'c', cluster: { server: cluster.server, 'certificate-authority-data': ca } }],
-    users: [{ name: sa, user: { token: tr.status!.token } }],
-    contexts: [{ name: 'sa', context: { cluster: 'c', user: sa } }],
-  }));
+  fs.writeFileSync(
+    file,
+    yaml.dump({
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': 'sa',
+      clusters: [{ name: 'c', cluster: { server: cluster.server, 'certificate-authority-data': ca } }],
+      users: [{ name: sa, user: { token: tr.status!.token } }],
+      contexts: [{ name: 'sa', context: { cluster: 'c', user: sa } }],
+    }),
+  );
   return file;
 }
 
@@ -83,16 +106,23 @@ const rbac = yaml.loadAll(fs.readFileSync(path.join(ROOT, 'manifests', 'rbac', '
 beforeAll(async () => {
   // A previous run's svc-conformance namespace may still be terminating.
   for (let i = 0; i < 240; i++) {
-    const ns = await kube().core.readNamespace({ name: 'svc-conformance' }).catch(() => undefined);
+    const ns = await kube()
+      .core.readNamespace({ name: 'svc-conformance' })
+      .catch(() => undefined);
     if (!ns || ns.status?.phase !== 'Terminating') break;
     await new Promise((r) => setTimeout(r, 250));
   }
   for (const o of rbac) await objects().patch(o, undefined, undefined, 'svc-conformance-test', true, k8s.PatchStrategy.ServerSideApply);
-  await kube().core.createNamespacedServiceAccount({ namespace: 'svc-conformance', body: { metadata: { name: 'no-rights' } } }).catch(() => undefined);
+  await kube()
+    .core.createNamespacedServiceAccount({ namespace: 'svc-conformance', body: { metadata: { name: 'no-rights' } } })
+    .catch(() => undefined);
 }, 60_000);
 
 afterAll(async () => {
-  for (const o of [...rbac].reverse()) await objects().delete(o).catch(() => undefined);
+  for (const o of [...rbac].reverse())
+    await objects()
+      .delete(o)
+      .catch(() => undefined);
   fs.rmSync(tmp, { recursive: true, force: true });
 }, 60_000);
 
@@ -100,17 +130,47 @@ describe('svc-conformance CLI', () => {
   test('--help lists every flag with examples and exits 0; --list prints the checks and runs nothing', async () => {
     const help = cli(['--help']);
     expect(help.code).toBe(0);
-    for (const flag of ['--kubeconfig', '--context', '--focus', '--skip', '--profile', '--probe-image', '--node-tools-image', '--image-registry', '--cluster-domain', '--convergence-bound', '--proxy-bound', '--timeout-scale', '--parallel', '--report-dir', '--keep-namespaces', '--list', '--local', '--strict', 'Examples:', 'cleanup']) {
+    for (const flag of [
+      '--kubeconfig',
+      '--context',
+      '--focus',
+      '--skip',
+      '--profile',
+      '--probe-image',
+      '--node-tools-image',
+      '--image-registry',
+      '--cluster-domain',
+      '--convergence-bound',
+      '--proxy-bound',
+      '--timeout-scale',
+      '--parallel',
+      '--report-dir',
+      '--keep-namespaces',
+      '--list',
+      '--local',
+      '--strict',
+      'Examples:',
+      'cleanup',
+    ]) {
       expect(help.out).toContain(flag);
     }
     const before = await runNamespaces();
     const list = cli(['run', '--list']);
-    expect({ code: list.code, hasChecks: list.out.split('\n').filter((l) => /^[a-z]+\.[a-z0-9.-]+ +(required|expected|informational) /.test(l)).length > 40 }).toEqual({ code: 0, hasChecks: true });
+    expect({
+      code: list.code,
+      hasChecks: list.out.split('\n').filter((l) => /^[a-z]+\.[a-z0-9.-]+ +(required|expected|informational) /.test(l)).length > 40,
+    }).toEqual({ code: 0, hasChecks: true });
     expect(await runNamespaces()).toEqual(before);
   });
 
   test('usage errors exit 2 with what is wrong', () => {
-    for (const [args, says] of [[['run', '--bogus'], /Unknown option '--bogus'/], [['run', '--profile', 'x'], /--profile must be default or privileged/], [['run', '--focus', '('], /--focus is not a valid regular expression/], [['run', '--parallel', '0'], /--parallel must be a positive number/], [['frobnicate'], /unknown command 'frobnicate'/]] as const) {
+    for (const [args, says] of [
+      [['run', '--bogus'], /Unknown option '--bogus'/],
+      [['run', '--profile', 'x'], /--profile must be default or privileged/],
+      [['run', '--focus', '('], /--focus is not a valid regular expression/],
+      [['run', '--parallel', '0'], /--parallel must be a positive number/],
+      [['frobnicate'], /unknown command 'frobnicate'/],
+    ] as const) {
       const r = cli([...args]);
       expect({ args, code: r.code, says: says.test(r.out) }).toEqual({ args, code: 2, says: true });
     }
@@ -118,7 +178,10 @@ describe('svc-conformance CLI', () => {
 
   test('an unreachable cluster exits 3 and says which server did not answer', () => {
     const f = path.join(tmp, 'unreachable.kubeconfig');
-    fs.writeFileSync(f, 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n');
+    fs.writeFileSync(
+      f,
+      'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n',
+    );
     const r = cli(['run', '--kubeconfig', f]);
     expect({ code: r.code, says: /the cluster at https:\/\/127\.0\.0\.1:1 does not answer/.test(r.out) }).toEqual({ code: 3, says: true });
   });
@@ -126,40 +189,76 @@ describe('svc-conformance CLI', () => {
   test('missing permissions exit 3 with each one listed, before any namespace is made', async () => {
     const before = await runNamespaces();
     const r = cli(['run', '--kubeconfig', await saKubeconfig('svc-conformance', 'no-rights')]);
-    expect({ code: r.code, says: /lack \d+ permission\(s\)[\s\S]*create namespaces[\s\S]*manifests\/rbac\/default\.yaml/.test(r.out) }).toEqual({ code: 3, says: true });
+    expect({
+      code: r.code,
+      says: /lack \d+ permission\(s\)[\s\S]*create namespaces[\s\S]*manifests\/rbac\/default\.yaml/.test(r.out),
+    }).toEqual({ code: 3, says: true });
     expect(await runNamespaces()).toEqual(before);
   });
 
   test('a probe image that cannot be pulled exits 3 naming the image and the flag', async () => {
     const r = cli(['run', '--kubeconfig', adminKubeconfig(), '--probe-image', 'registry.invalid/no-such/node:0']);
-    expect({ code: r.code, says: /probe image registry\.invalid\/no-such\/node:0 cannot be pulled .*--probe-image/.test(r.out) }).toEqual({ code: 3, says: true });
+    expect({ code: r.code, says: /probe image registry\.invalid\/no-such\/node:0 cannot be pulled .*--probe-image/.test(r.out) }).toEqual({
+      code: 3,
+      says: true,
+    });
     expect(await runNamespaces()).toEqual([]);
   }, 180_000);
 
   test('a failing check exits 1, and its JUnit failure shows the question, the expected and the actual answer', () => {
     const dir = path.join(tmp, 'fail-report');
-    const r = cli(['run', '--kubeconfig', adminKubeconfig(), '--focus', 'answers exactly the ClusterIP', '--cluster-domain', 'wrong-domain.test', '--report-dir', dir]);
+    const r = cli([
+      'run',
+      '--kubeconfig',
+      adminKubeconfig(),
+      '--focus',
+      'answers exactly the ClusterIP',
+      '--cluster-domain',
+      'wrong-domain.test',
+      '--report-dir',
+      dir,
+    ]);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/^svc-conformance: \d+ passed, [1-9]\d* failed, \d+ skipped$/m);
     const junit = fs.readFileSync(path.join(dir, 'junit.xml'), 'utf8');
-    expect(junit).toMatch(/<testcase classname="svc-conformance\.clusterip\.ClusterIP Service" name="web-api\.&lt;ns&gt;\.svc\.&lt;zone&gt; A answers exactly the ClusterIP[^"]*\[dns\.clusterip\.a\]"[^>]*><properties><property name="id" value="dns\.clusterip\.a"\/><property name="level" value="required"\/>.*?<\/properties><failure/);
-    for (const part of ['question: web-api.', '.svc.wrong-domain.test. A @', 'rcode: ', 'expected: rcode NOERROR, A {10.96.']) expect(junit).toContain(part);
+    expect(junit).toMatch(
+      /<testcase classname="svc-conformance\.clusterip\.ClusterIP Service" name="web-api\.&lt;ns&gt;\.svc\.&lt;zone&gt; A answers exactly the ClusterIP[^"]*\[dns\.clusterip\.a\]"[^>]*><properties><property name="id" value="dns\.clusterip\.a"\/><property name="level" value="required"\/>.*?<\/properties><failure/,
+    );
+    for (const part of ['question: web-api.', '.svc.wrong-domain.test. A @', 'rcode: ', 'expected: rcode NOERROR, A {10.96.'])
+      expect(junit).toContain(part);
   }, 300_000);
 
   test('a failing expected-level check is a warning: exit 0, listed first in the summary; --strict makes it exit 1', () => {
     // An expected-level row (NODATA for AAAA) asked under a wrong cluster domain cannot
     // get its answer: it fails, and its level decides what that means for the run.
-    const args = ['run', '--kubeconfig', adminKubeconfig(), '--focus', 'dns\\.negative\\.aaaa-nodata', '--cluster-domain', 'wrong-domain.test'];
+    const args = [
+      'run',
+      '--kubeconfig',
+      adminKubeconfig(),
+      '--focus',
+      'dns\\.negative\\.aaaa-nodata',
+      '--cluster-domain',
+      'wrong-domain.test',
+    ];
     const dir = path.join(tmp, 'warn-report');
     const r = cli([...args, '--report-dir', dir]);
-    expect({ code: r.code, says: /1 warning\(s\): .*dns\.negative\.aaaa-nodata/.test(r.out), closing: /^svc-conformance: 0 passed, 0 failed, \d+ skipped$/m.test(r.out) }).toEqual({ code: 0, says: true, closing: true });
+    expect({
+      code: r.code,
+      says: /1 warning\(s\): .*dns\.negative\.aaaa-nodata/.test(r.out),
+      closing: /^svc-conformance: 0 passed, 0 failed, \d+ skipped$/m.test(r.out),
+    }).toEqual({ code: 0, says: true, closing: true });
     const summary = fs.readFileSync(path.join(dir, 'summary.md'), 'utf8');
     expect(summary.indexOf('## Warnings')).toBeGreaterThan(0);
     expect(summary.indexOf('## Warnings')).toBeLessThan(summary.indexOf('| | Id | Level |'));
-    const results = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as { checks: { id?: string; status: string; level?: string }[] };
+    const results = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as {
+      checks: { id?: string; status: string; level?: string }[];
+    };
     expect(results.checks.find((c) => c.id === 'dns.negative.aaaa-nodata')).toMatchObject({ status: 'warning', level: 'expected' });
     const strict = cli([...args, '--strict', '--report-dir', path.join(tmp, 'strict-report')]);
-    expect({ code: strict.code, closing: /^svc-conformance: 0 passed, 1 failed, \d+ skipped$/m.test(strict.out) }).toEqual({ code: 1, closing: true });
+    expect({ code: strict.code, closing: /^svc-conformance: 0 passed, 1 failed, \d+ skipped$/m.test(strict.out) }).toEqual({
+      code: 1,
+      closing: true,
+    });
   }, 300_000);
 
   test('the HTML report renders in headless Chromium: the table of checks, the failure opened, no console errors', async () => {
@@ -170,16 +269,28 @@ describe('svc-conformance CLI', () => {
       const failureText = await page.locator('details.failure pre').first().innerText();
       fs.mkdirSync(path.join(ROOT, 'reports'), { recursive: true });
       await page.screenshot({ path: path.join(ROOT, 'reports', 'report-screenshot.png'), fullPage: false });
-      expect({ rows: rows > 0, failedRows: failedRows > 0, failureOpen, hasQuestion: failureText.includes('question: web-api.'), errors }).toEqual({ rows: true, failedRows: true, failureOpen: true, hasQuestion: true, errors: [] });
+      expect({
+        rows: rows > 0,
+        failedRows: failedRows > 0,
+        failureOpen,
+        hasQuestion: failureText.includes('question: web-api.'),
+        errors,
+      }).toEqual({ rows: true, failedRows: true, failureOpen: true, hasQuestion: true, errors: [] });
     });
   }, 120_000);
 
   test('a focused run passes with exit 0 and writes JUnit, JSON, Markdown and HTML reports with evidence', () => {
     const dir = path.join(tmp, 'report');
-    const r = cli(['run', '--kubeconfig', adminKubeconfig(), '--focus', 'headless Service|StatefulSet Pod rescheduling', '--report-dir', dir], { GITHUB_STEP_SUMMARY: path.join(tmp, 'step-summary.md') });
+    const r = cli(
+      ['run', '--kubeconfig', adminKubeconfig(), '--focus', 'headless Service|StatefulSet Pod rescheduling', '--report-dir', dir],
+      { GITHUB_STEP_SUMMARY: path.join(tmp, 'step-summary.md') },
+    );
     expect({ code: r.code, failures: explain(r, dir) }).toEqual({ code: 0, failures: '' });
     expect(r.out).toMatch(/^svc-conformance: \d+ passed, 0 failed, \d+ skipped$/m);
-    const results = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as { checks: { status: string; classname: string }[]; evidence: { items: { kind: string }[] }[] };
+    const results = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as {
+      checks: { status: string; classname: string }[];
+      evidence: { items: { kind: string }[] }[];
+    };
     expect(results.checks.length).toBeGreaterThan(3);
     expect(results.checks.every((c) => c.classname.startsWith('svc-conformance.'))).toBe(true);
     expect(results.evidence.flatMap((e) => e.items).some((i) => i.kind === 'measurement')).toBe(true);
@@ -190,7 +301,12 @@ describe('svc-conformance CLI', () => {
 
   test('a run killed midway leaves namespaces that cleanup removes; nothing is left cordoned', async () => {
     const id = `killed-${Date.now().toString(36).slice(-4)}`;
-    const child = spawn('node', [CLI, 'run', '--run-id', id, '--kubeconfig', adminKubeconfig(), '--report-dir', path.join(tmp, 'killed')], { cwd: tmp, detached: true, stdio: 'ignore', env: childEnv(CLEAN) });
+    const child = spawn('node', [CLI, 'run', '--run-id', id, '--kubeconfig', adminKubeconfig(), '--report-dir', path.join(tmp, 'killed')], {
+      cwd: tmp,
+      detached: true,
+      stdio: 'ignore',
+      env: childEnv(CLEAN),
+    });
     await newRunNamespaces(id, 2);
     process.kill(-child.pid!, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 500));
@@ -203,7 +319,11 @@ describe('svc-conformance CLI', () => {
 
   test('SIGTERM stops a run, removes its namespaces and exits 130', async () => {
     const id = `term-${Date.now().toString(36).slice(-4)}`;
-    const child = spawn('node', [CLI, 'run', '--run-id', id, '--kubeconfig', adminKubeconfig(), '--report-dir', path.join(tmp, 'terminated')], { cwd: tmp, stdio: 'ignore', env: childEnv(CLEAN) });
+    const child = spawn(
+      'node',
+      [CLI, 'run', '--run-id', id, '--kubeconfig', adminKubeconfig(), '--report-dir', path.join(tmp, 'terminated')],
+      { cwd: tmp, stdio: 'ignore', env: childEnv(CLEAN) },
+    );
     await newRunNamespaces(id, 2);
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     child.kill('SIGTERM');

@@ -32,21 +32,29 @@ export function unmet(requires: Requirement[] = []): string | undefined {
   const c = detected(t);
   for (const r of requires) {
     if (r === 'multi-node' && c.schedulableNodes === 1) return 'needs two schedulable nodes; the cluster has one';
-    if (r === 'ipv6' && !c.ipFamilies.includes('IPv6')) return `the cluster is single-stack (kube-dns ipFamilies: ${c.ipFamilies.join(',')})`;
+    if (r === 'ipv6' && !c.ipFamilies.includes('IPv6'))
+      return `the cluster is single-stack (kube-dns ipFamilies: ${c.ipFamilies.join(',')})`;
     if (r === 'privileged' && !t.privileged) return 'privileged profile not enabled (--profile privileged / SVC_PRIVILEGED=1)';
     if (r === 'kube-proxy' && c.kubeProxy !== 'present') return 'no kube-proxy in this cluster (no k8s-app=kube-proxy Pods in kube-system)';
-    if (r === 'outside-host' && !t.outsideNetwork) return 'needs a host outside the cluster: a Docker network the nodes are on (the kind target sets it; --outside-network NAME / SVC_OUTSIDE_NETWORK for a kind cluster of your own)';
-    if (r === 'service-range' && !c.serviceCIDRs?.length) return `the Service range is not known: ${c.serviceCIDRsFrom ?? 'not detected (outside a run)'}`;
-    if (r === 'zones' && (c.zones ?? 0) < 2) return `needs schedulable nodes in two zones or more (topology.kubernetes.io/zone); the cluster has ${c.zones ?? 0}`;
+    if (r === 'outside-host' && !t.outsideNetwork)
+      return 'needs a host outside the cluster: a Docker network the nodes are on (the kind target sets it; --outside-network NAME / SVC_OUTSIDE_NETWORK for a kind cluster of your own)';
+    if (r === 'service-range' && !c.serviceCIDRs?.length)
+      return `the Service range is not known: ${c.serviceCIDRsFrom ?? 'not detected (outside a run)'}`;
+    if (r === 'zones' && (c.zones ?? 0) < 2)
+      return `needs schedulable nodes in two zones or more (topology.kubernetes.io/zone); the cluster has ${c.zones ?? 0}`;
     if (r === 'prefer-same-node') {
       const minor = /^v1\.(\d+)\./.exec(c.version)?.[1];
-      if (minor !== undefined && Number(minor) < 34) return `trafficDistribution PreferSameNode is served from Kubernetes 1.34 (beta, on by default); the cluster runs ${c.version}`;
+      if (minor !== undefined && Number(minor) < 34)
+        return `trafficDistribution PreferSameNode is served from Kubernetes 1.34 (beta, on by default); the cluster runs ${c.version}`;
     }
-    if (r === 'outside-client' && !t.outsideClient) return 'needs this machine to reach the nodes\' InternalIPs from outside the cluster (known for the bundled cluster and the kind target): --outside-client / SVC_OUTSIDE_CLIENT=1 when it does';
-    if (r === 'dns-cache' && !hasCache(c.dnsPath)) return `no DNS cache in front of the replicas: ${c.dnsPath ? c.dnsPath.summary : `the DNS path was not detected (${c.dnsPathError ?? 'outside a run'})`}`;
+    if (r === 'outside-client' && !t.outsideClient)
+      return "needs this machine to reach the nodes' InternalIPs from outside the cluster (known for the bundled cluster and the kind target): --outside-client / SVC_OUTSIDE_CLIENT=1 when it does";
+    if (r === 'dns-cache' && !hasCache(c.dnsPath))
+      return `no DNS cache in front of the replicas: ${c.dnsPath ? c.dnsPath.summary : `the DNS path was not detected (${c.dnsPathError ?? 'outside a run'})`}`;
     if (r === 'proxy-rules-readable') {
       if (c.proxyMode === 'ipvs') return 'kube-proxy runs in ipvs mode: its rules are not verified';
-      if (!['iptables', 'nftables'].includes(c.proxyMode)) return `kube-proxy's mode '${c.proxyMode}' could not be read from kube-system/kube-proxy`;
+      if (!['iptables', 'nftables'].includes(c.proxyMode))
+        return `kube-proxy's mode '${c.proxyMode}' could not be read from kube-system/kube-proxy`;
     }
   }
   return undefined;
@@ -60,17 +68,21 @@ export function check(id: string, fn: () => Promise<void>, timeoutMs?: number): 
     test.skip(checkTitle(def), () => undefined);
     return;
   }
-  test(checkTitle(def), async () => {
-    setCurrentCheck(id);
-    try {
-      await fn();
-    } catch (e) {
-      if (def.level === 'required' || (def.level === 'expected' && currentTarget().strict)) throw e;
-      const message = (e as Error).message ?? String(e);
-      recordVerdict({ id, status: def.level === 'expected' ? 'warning' : 'informational', message });
-      process.stdout.write(`  [${def.level === 'expected' ? 'warning' : 'info'}] ${id}: ${message.split('\n')[0]}\n`);
-    } finally {
-      setCurrentCheck(undefined);
-    }
-  }, timeoutMs);
+  test(
+    checkTitle(def),
+    async () => {
+      setCurrentCheck(id);
+      try {
+        await fn();
+      } catch (e) {
+        if (def.level === 'required' || (def.level === 'expected' && currentTarget().strict)) throw e;
+        const message = (e as Error).message ?? String(e);
+        recordVerdict({ id, status: def.level === 'expected' ? 'warning' : 'informational', message });
+        process.stdout.write(`  [${def.level === 'expected' ? 'warning' : 'info'}] ${id}: ${message.split('\n')[0]}\n`);
+      } finally {
+        setCurrentCheck(undefined);
+      }
+    },
+    timeoutMs,
+  );
 }

@@ -3,4 +3,6 @@
 let current: string | undefined;
 
 export const currentCheck = (): string | undefined => current;
-export const setCurrentCheck = (id: string | undefined): void => { current = id; };
+export const setCurrentCheck = (id: string | undefined): void => {
+  current = id;
+};

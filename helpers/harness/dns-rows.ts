@@ -14,8 +14,12 @@ export type Fixtures = Record<string, () => Promise<number | void>>;
 
 export function rowContext(ctx: SuiteContext): RowContext {
   return {
-    get ns() { return ctx.ns; },
-    get zone() { return ctx.facts.clusterDomain; },
+    get ns() {
+      return ctx.ns;
+    },
+    get zone() {
+      return ctx.facts.clusterDomain;
+    },
     svc: (name, ns) => ctx.svcName(name, ns),
     clusterIPs: async (service) => {
       const s = await kube().core.readNamespacedService({ name: service, namespace: ctx.ns });
@@ -26,8 +30,12 @@ export function rowContext(ctx: SuiteContext): RowContext {
       if (!p.status?.podIP) throw new Error(`Pod ${ctx.ns}/${pod} has no IP`);
       return p.status.podIP;
     },
-    readyPods: async (selector) => (await listPods(ctx.ns, selector)).filter((p) => !p.metadata?.deletionTimestamp).map(podState)
-      .filter((p) => p.ready && p.ip).map((p) => ({ name: p.name, ip: p.ip! })),
+    readyPods: async (selector) =>
+      (await listPods(ctx.ns, selector))
+        .filter((p) => !p.metadata?.deletionTimestamp)
+        .map(podState)
+        .filter((p) => p.ready && p.ip)
+        .map((p) => ({ name: p.name, ip: p.ip! })),
     reverse: reverseName,
   };
 }
@@ -36,13 +44,19 @@ export function rowContext(ctx: SuiteContext): RowContext {
 export function dnsRows(ctx: SuiteContext, suite: string, fixtures: Fixtures): void {
   for (const row of DNS_ROWS.filter((r) => r.suite === suite)) {
     const fixture = fixtures[row.fixture];
-    if (!fixture) throw new Error(`DNS row ${row.id} needs the fixture '${row.fixture}', which suite ${suite} does not have (it has: ${Object.keys(fixtures).join(', ')})`);
+    if (!fixture)
+      throw new Error(
+        `DNS row ${row.id} needs the fixture '${row.fixture}', which suite ${suite} does not have (it has: ${Object.keys(fixtures).join(', ')})`,
+      );
     check(row.id, async () => {
       const readyAt = await fixture();
       const c = rowContext(ctx);
       const name = await row.name(c);
       const exp = await row.expect(c);
-      await ctx.expectEverywhere(row.id, name, row.type, exp, { extra: row.extra, since: typeof readyAt === 'number' ? readyAt : undefined });
+      await ctx.expectEverywhere(row.id, name, row.type, exp, {
+        extra: row.extra,
+        since: typeof readyAt === 'number' ? readyAt : undefined,
+      });
     });
   }
 }

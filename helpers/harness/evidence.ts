@@ -46,7 +46,14 @@ export class Evidence {
   }
 
   /** Records a measurement; `print` false keeps it out of the console (still reported). */
-  measure(check: string, name: string, value: number, unit: string, print = true, typed: Pick<Measurement, 'kind' | 'converged'> = {}): void {
+  measure(
+    check: string,
+    name: string,
+    value: number,
+    unit: string,
+    print = true,
+    typed: Pick<Measurement, 'kind' | 'converged'> = {},
+  ): void {
     const m: Measurement = { name, value, unit, ...typed };
     this.add({ check, kind: 'measurement', value: m });
     if (print) process.stdout.write(`  [measure] ${this.suite} / ${currentCheck() ?? check}: ${name} = ${value} ${unit}\n`);

@@ -69,11 +69,13 @@ export interface SuiteContext {
  *  1 of 15 connections to mysql-0.mysql timed out at 3 s). */
 export const BY_NAME_TIMEOUT_MS = 12_000;
 
-
 /** Connection attempts counted by the backend Pod that answered (or the error). */
 export const counts = (attempts: ConnectAttempt[]): Record<string, number> => {
   const c: Record<string, number> = {};
-  for (const a of attempts) { const k = a.backend?.pod ?? `error: ${a.error}`; c[k] = (c[k] ?? 0) + 1; }
+  for (const a of attempts) {
+    const k = a.backend?.pod ?? `error: ${a.error}`;
+    c[k] = (c[k] ?? 0) + 1;
+  }
   return c;
 };
 
@@ -84,7 +86,10 @@ export function useSuite(suite: string, opts: { probes?: number; podSecurity?: '
     await installProbeBundle(ctx.ns);
     ctx.probes = await startProbes(ctx.ns, { nodes: opts.probes });
     ctx.facts = await detectFacts(ctx.probes[0]!);
-    ctx.evidence.info('setup', `namespace ${ctx.ns}; probes on ${ctx.probes.map((p) => p.node).join(', ')}; cluster domain ${ctx.facts.clusterDomain} (from ${ctx.facts.domainSource}); DNS servers ${ctx.facts.servers.map((s) => `${s.label}=${s.ip}`).join(', ')}`);
+    ctx.evidence.info(
+      'setup',
+      `namespace ${ctx.ns}; probes on ${ctx.probes.map((p) => p.node).join(', ')}; cluster domain ${ctx.facts.clusterDomain} (from ${ctx.facts.domainSource}); DNS servers ${ctx.facts.servers.map((s) => `${s.label}=${s.ip}`).join(', ')}`,
+    );
   }, 240_000);
   afterAll(async () => {
     ctx.evidence.write();
@@ -108,27 +113,59 @@ export function useSuite(suite: string, opts: { probes?: number; podSecurity?: '
   // it) follow a change within the bound. A cache may serve what it holds until its TTL
   // runs out: at a cache the bound is the bound plus the longest TTL the replicas give,
   // from the same change, and the cache's lag behind the replicas is reported.
-  const convergeRound = async (check: string, name: string, type: DnsQuestion['type'], exp: Expectation, o: ExpectOptions): Promise<{ ms: number; polls: number; round: Round }> => {
+  const convergeRound = async (
+    check: string,
+    name: string,
+    type: DnsQuestion['type'],
+    exp: Expectation,
+    o: ExpectOptions,
+  ): Promise<{ ms: number; polls: number; round: Round }> => {
     const since = o.since ?? Date.now();
     const caches = ctx.facts.servers.filter((s) => s.role === 'cache');
     const auth = ctx.facts.servers.filter((s) => s.role !== 'cache');
     // Each phase also keeps when its first right round was asked (not when it came back):
     // the cache's lag is the difference of those, free of the time a round takes.
-    const phase = async (servers: DnsServer[], what: string, bound: { boundMs?: number; boundName?: string }): Promise<{ ms: number; askedMs: number; polls: number; state: Round }> => {
+    const phase = async (
+      servers: DnsServer[],
+      what: string,
+      bound: { boundMs?: number; boundName?: string },
+    ): Promise<{ ms: number; askedMs: number; polls: number; state: Round }> => {
       let askedAt = since;
-      const r = await converge<Round>(`${name} ${type} to be ${expectationText(exp, type)} ${what}`, async () => {
-        const t = Date.now();
-        const results = await askAt(servers, { name, type, timeoutMs: 1000, ...o.extra });
-        const bad = results.filter((x) => mismatch(x.answer, exp));
-        if (!bad.length) askedAt = t;
-        return { ok: bad.length === 0, state: bad.length ? bad : results };
-      }, {
-        kind: 'DNS', since, ...bound,
-        render: (bad) => { try { assertAnswers(bad.map((x) => ({ answer: x.answer, label: label(x), exp })), `${name} ${type}`); return '(no difference)'; } catch (e) { return (e as Error).message; } },
-      });
+      const r = await converge<Round>(
+        `${name} ${type} to be ${expectationText(exp, type)} ${what}`,
+        async () => {
+          const t = Date.now();
+          const results = await askAt(servers, { name, type, timeoutMs: 1000, ...o.extra });
+          const bad = results.filter((x) => mismatch(x.answer, exp));
+          if (!bad.length) askedAt = t;
+          return { ok: bad.length === 0, state: bad.length ? bad : results };
+        },
+        {
+          kind: 'DNS',
+          since,
+          ...bound,
+          render: (bad) => {
+            try {
+              assertAnswers(
+                bad.map((x) => ({ answer: x.answer, label: label(x), exp })),
+                `${name} ${type}`,
+              );
+              return '(no difference)';
+            } catch (e) {
+              return (e as Error).message;
+            }
+          },
+        },
+      );
       return { ...r, askedMs: Math.max(0, askedAt - since) };
     };
-    const a = await phase(auth, caches.length ? 'at every authoritative server (replicas, and the Service where they answer it) from every probe' : 'at every server from every probe', { boundMs: o.boundMs });
+    const a = await phase(
+      auth,
+      caches.length
+        ? 'at every authoritative server (replicas, and the Service where they answer it) from every probe'
+        : 'at every server from every probe',
+      { boundMs: o.boundMs },
+    );
     ctx.evidence.convergence(check, 'DNS', a.polls, a.ms, `${name} ${type}`, a.polls > 1);
     if (!caches.length) return { ms: a.ms, polls: a.polls, round: a.state };
     const run = runBound('DNS');
@@ -136,12 +173,21 @@ export function useSuite(suite: string, opts: { probes?: number; podSecurity?: '
     const ttlMs = cacheAllowanceMs(detected().dnsPath);
     const c = await phase(caches, `at the cache(s) (${caches.map((x) => x.ip).join(', ')}) from every probe`, {
       boundMs: boundMs + ttlMs,
-      boundName: `${o.boundMs === undefined ? run.boundName : 'this check\'s bound'}, ${boundMs} ms, plus ${ttlMs / 1000} s, the longest TTL the DNS replicas give: a cache may serve an answer until its TTL runs out, and no longer`,
+      boundName: `${o.boundMs === undefined ? run.boundName : "this check's bound"}, ${boundMs} ms, plus ${ttlMs / 1000} s, the longest TTL the DNS replicas give: a cache may serve an answer until its TTL runs out, and no longer`,
     });
     // Right at the cache's first look, the time since the replicas is only an upper bound
     // on its lag (the time to ask), named so and kept out of the lag statistics.
     const lag = Math.max(0, c.askedMs - a.askedMs);
-    ctx.evidence.measure(check, c.polls > 1 ? `DNS cache lag behind the replicas (allowed: the TTL, ${ttlMs / 1000} s): ${name} ${type}` : `DNS cache right at the first look after the replicas (lag at most): ${name} ${type}`, lag, 'ms', c.polls > 1, { kind: 'DNS cache lag', converged: c.polls > 1 });
+    ctx.evidence.measure(
+      check,
+      c.polls > 1
+        ? `DNS cache lag behind the replicas (allowed: the TTL, ${ttlMs / 1000} s): ${name} ${type}`
+        : `DNS cache right at the first look after the replicas (lag at most): ${name} ${type}`,
+      lag,
+      'ms',
+      c.polls > 1,
+      { kind: 'DNS cache lag', converged: c.polls > 1 },
+    );
     return { ms: a.ms, polls: Math.max(a.polls, c.polls), round: [...a.state, ...c.state] };
   };
   ctx.convergeEverywhere = async (check, name, type, exp, o = {}) => (await convergeRound(check, name, type, exp, o)).ms;
@@ -153,9 +199,13 @@ export function useSuite(suite: string, opts: { probes?: number; podSecurity?: '
     const first = results.find((r) => r.server === ctx.facts.servers[0]);
     if (first) ctx.evidence.transcript(check, transcript(first.answer, first.server.label));
     try {
-      assertAnswers(results.map((r) => ({ answer: r.answer, label: label(r), exp })), `${name} ${type}`);
+      assertAnswers(
+        results.map((r) => ({ answer: r.answer, label: label(r), exp })),
+        `${name} ${type}`,
+      );
     } catch (e) {
-      if (e instanceof DnsMismatch) e.message = `wrong answer after convergence: every server answered as expected ${ms} ms after the change, then a fresh round differs. ${e.message}`;
+      if (e instanceof DnsMismatch)
+        e.message = `wrong answer after convergence: every server answered as expected ${ms} ms after the change, then a fresh round differs. ${e.message}`;
       throw e;
     }
     return results.map((r) => r.answer);
@@ -167,20 +217,30 @@ export function useSuite(suite: string, opts: { probes?: number; podSecurity?: '
     // elsewhere (a backend being removed, a policy not yet applied): every poll makes at
     // least 10 connections, and two polls in a row must be right (seen in CI: 3 connections
     // all on the one ready backend while a terminating one still got others).
-    const per = await Promise.all(probes.map((probe) => {
-      let streak = 0;
-      return converge(
-      `connections from ${probe.pod} (node ${probe.node}) through ${t.host}:${t.port} to reach only [${t.backends.join(', ')}]${t.everyBackend ? ', each of them' : ''}, in two polls in a row`,
-      async () => {
-        const c = counts(await probe.connect({ host: t.host, port: t.port, count: Math.max(10, t.everyBackend ? 6 * t.backends.length : 0), mode: t.mode ?? 'tcp', timeoutMs: 1000 }));
-        const stray = Object.keys(c).filter((k) => !t.backends.includes(k));
-        const right = stray.length === 0 && (!t.everyBackend || t.backends.every((b) => c[b]));
-        streak = right ? streak + 1 : 0;
-        return { ok: streak >= 2, state: { answeredBy: c } };
-      },
-      { kind: 'Service proxy', since, intervalMs: 250 },
-      );
-    }));
+    const per = await Promise.all(
+      probes.map((probe) => {
+        let streak = 0;
+        return converge(
+          `connections from ${probe.pod} (node ${probe.node}) through ${t.host}:${t.port} to reach only [${t.backends.join(', ')}]${t.everyBackend ? ', each of them' : ''}, in two polls in a row`,
+          async () => {
+            const c = counts(
+              await probe.connect({
+                host: t.host,
+                port: t.port,
+                count: Math.max(10, t.everyBackend ? 6 * t.backends.length : 0),
+                mode: t.mode ?? 'tcp',
+                timeoutMs: 1000,
+              }),
+            );
+            const stray = Object.keys(c).filter((k) => !t.backends.includes(k));
+            const right = stray.length === 0 && (!t.everyBackend || t.backends.every((b) => c[b]));
+            streak = right ? streak + 1 : 0;
+            return { ok: streak >= 2, state: { answeredBy: c } };
+          },
+          { kind: 'Service proxy', since, intervalMs: 250 },
+        );
+      }),
+    );
     const ms = Math.max(...per.map((p) => p.ms));
     // Not counting the confirming poll: 1 means right at the first look.
     const polls = Math.max(...per.map((p) => p.polls - 1));

@@ -13,27 +13,48 @@ const capture = (name: string): PathCapture => JSON.parse(fs.readFileSync(path.j
 describe('DNS path', () => {
   test('no cache: the resolver is the Service, answered by the replicas with their own TTLs', () => {
     const p = classify(capture('plain'));
-    expect({ resolverIsCache: p.resolverIsCache, serviceIsCache: p.serviceIsCache, replicasCache: p.replicasCache, ttl: p.ttl }).toEqual({ resolverIsCache: false, serviceIsCache: false, replicasCache: false, ttl: { record: 30, negative: 30 } });
+    expect({ resolverIsCache: p.resolverIsCache, serviceIsCache: p.serviceIsCache, replicasCache: p.replicasCache, ttl: p.ttl }).toEqual({
+      resolverIsCache: false,
+      serviceIsCache: false,
+      replicasCache: false,
+      ttl: { record: 30, negative: 30 },
+    });
     expect(hasCache(p)).toBe(false);
     expect(cacheAllowanceMs(p)).toBe(30_000);
     const servers = serversOnPath(p.resolver, p.replicas, p);
     expect(servers.map((s) => s.role)).toEqual(['authoritative', ...p.replicas.map(() => 'authoritative')]);
-    expect(servers[0]!.label).toBe('DNS Service kube-system/kube-dns (the Pod\'s resolver)');
+    expect(servers[0]!.label).toBe("DNS Service kube-system/kube-dns (the Pod's resolver)");
   });
 
   test('NodeLocal DNSCache, link-local: the resolver is a cache in front of the Service, which the replicas answer', () => {
     const p = classify(capture('node-local-link-local'));
-    expect({ resolver: p.resolver, resolverIsCache: p.resolverIsCache, serviceIsCache: p.serviceIsCache, replicasCache: p.replicasCache }).toEqual({ resolver: '169.254.20.10', resolverIsCache: true, serviceIsCache: false, replicasCache: false });
+    expect({
+      resolver: p.resolver,
+      resolverIsCache: p.resolverIsCache,
+      serviceIsCache: p.serviceIsCache,
+      replicasCache: p.replicasCache,
+    }).toEqual({ resolver: '169.254.20.10', resolverIsCache: true, serviceIsCache: false, replicasCache: false });
     const servers = serversOnPath(p.resolver, p.replicas, p);
-    expect(servers.slice(0, 2).map((s) => [s.ip, s.role])).toEqual([['169.254.20.10', 'cache'], [p.service.ips[0], 'authoritative']]);
+    expect(servers.slice(0, 2).map((s) => [s.ip, s.role])).toEqual([
+      ['169.254.20.10', 'cache'],
+      [p.service.ips[0], 'authoritative'],
+    ]);
     expect(p.summary).toMatch(/^a cache at 169\.254\.20\.10 in front of the DNS Service kube-system\/kube-dns/);
   });
 
-  test('NodeLocal DNSCache, service-ip: the Service\'s own address is answered by a cache', () => {
+  test("NodeLocal DNSCache, service-ip: the Service's own address is answered by a cache", () => {
     const p = classify(capture('node-local-service-ip'));
-    expect({ resolverIsCache: p.resolverIsCache, serviceIsCache: p.serviceIsCache, replicasCache: p.replicasCache }).toEqual({ resolverIsCache: true, serviceIsCache: true, replicasCache: false });
+    expect({ resolverIsCache: p.resolverIsCache, serviceIsCache: p.serviceIsCache, replicasCache: p.replicasCache }).toEqual({
+      resolverIsCache: true,
+      serviceIsCache: true,
+      replicasCache: false,
+    });
     const servers = serversOnPath(p.resolver, p.replicas, p);
-    expect(servers[0]).toEqual({ label: 'DNS Service kube-system/kube-dns (the Pod\'s resolver), answered by a cache on the node', ip: p.resolver, role: 'cache' });
+    expect(servers[0]).toEqual({
+      label: "DNS Service kube-system/kube-dns (the Pod's resolver), answered by a cache on the node",
+      ip: p.resolver,
+      role: 'cache',
+    });
     expect(servers.slice(1).every((s) => s.role === 'authoritative')).toBe(true);
   });
 
@@ -45,7 +66,8 @@ describe('DNS path', () => {
 
   test('without a detected path the resolver stands for the Service, as before', () => {
     expect(serversOnPath('10.96.0.10', [{ label: 'replica a', ip: '10.244.1.2' }])).toEqual([
-      { label: 'cluster DNS Service', ip: '10.96.0.10', role: 'authoritative' }, { label: 'replica a', ip: '10.244.1.2', role: 'authoritative' },
+      { label: 'cluster DNS Service', ip: '10.96.0.10', role: 'authoritative' },
+      { label: 'replica a', ip: '10.244.1.2', role: 'authoritative' },
     ]);
   });
 });

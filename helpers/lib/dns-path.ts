@@ -101,14 +101,20 @@ export interface PathCapture {
 /** Classifies the path from what was answered (pure: unit-tested on captured answers). */
 export function classify(capture: PathCapture): DnsPath {
   const { service, resolver } = capture;
-  const samples = capture.rounds.flatMap((answers, r) => capture.servers.flatMap((s, i) => [
-    sampleOf(answers[2 * i]!, s.ip, s.role, r === 0 ? 1 : 2, 'record'),
-    sampleOf(answers[2 * i + 1]!, s.ip, s.role, r === 0 ? 1 : 2, 'negative'),
-  ]));
+  const samples = capture.rounds.flatMap((answers, r) =>
+    capture.servers.flatMap((s, i) => [
+      sampleOf(answers[2 * i]!, s.ip, s.role, r === 0 ? 1 : 2, 'record'),
+      sampleOf(answers[2 * i + 1]!, s.ip, s.role, r === 0 ? 1 : 2, 'negative'),
+    ]),
+  );
   const replicaSamples = samples.filter((s) => s.role === 'replica');
   const record = maxOf(replicaSamples.filter((s) => s.kind === 'record').map((s) => s.ttl));
   const negSoa = maxOf(replicaSamples.filter((s) => s.kind === 'negative').map((s) => s.ttl));
-  const negative = maxOf(replicaSamples.filter((s) => s.kind === 'negative').map((s) => (s.ttl !== undefined && s.soaMinimum !== undefined ? Math.min(s.ttl, s.soaMinimum) : s.ttl)));
+  const negative = maxOf(
+    replicaSamples
+      .filter((s) => s.kind === 'negative')
+      .map((s) => (s.ttl !== undefined && s.soaMinimum !== undefined ? Math.min(s.ttl, s.soaMinimum) : s.ttl)),
+  );
   // Replicas that count down cache cluster answers themselves (decrease only: their
   // TTLs are the reference for everything else).
   const replicasCache = capture.replicas.some((r) => showsCaching(samples, r.ip, {}));
@@ -120,11 +126,28 @@ export function classify(capture: PathCapture): DnsPath {
   const ttl = { record: record ?? 0, negative: negative ?? 0 };
   const svc = `${service.namespace}/${service.name} ${service.ips.join(',')}`;
   let summary: string;
-  if (replicasCache) summary = `the DNS replicas cache cluster answers themselves (their TTLs count down); resolver ${resolver}${resolverIsService ? ' (the DNS Service)' : ''}, Service ${svc}`;
-  else if (resolverIsService) summary = serviceIsCache ? `a cache answers at the DNS Service's own address ${resolver} (${svc}) on the node, in front of the replicas` : `the Pod's resolver is the DNS Service ${svc}, answered by the replicas`;
-  else summary = `${resolverIsCache ? 'a cache' : 'a resolver that is not the DNS Service and shows no caching'} at ${resolver} in front of the DNS Service ${svc}${serviceIsCache ? ', whose address is answered by a cache too' : ''}`;
+  if (replicasCache)
+    summary = `the DNS replicas cache cluster answers themselves (their TTLs count down); resolver ${resolver}${resolverIsService ? ' (the DNS Service)' : ''}, Service ${svc}`;
+  else if (resolverIsService)
+    summary = serviceIsCache
+      ? `a cache answers at the DNS Service's own address ${resolver} (${svc}) on the node, in front of the replicas`
+      : `the Pod's resolver is the DNS Service ${svc}, answered by the replicas`;
+  else
+    summary = `${resolverIsCache ? 'a cache' : 'a resolver that is not the DNS Service and shows no caching'} at ${resolver} in front of the DNS Service ${svc}${serviceIsCache ? ', whose address is answered by a cache too' : ''}`;
   summary += `; replica TTLs: records ${ttl.record} s, negative answers ${ttl.negative} s`;
-  return { service, resolver, node: capture.node, replicas: capture.replicas, serviceIsCache, resolverIsCache, replicasCache, ttl, samples, capture, summary };
+  return {
+    service,
+    resolver,
+    node: capture.node,
+    replicas: capture.replicas,
+    serviceIsCache,
+    resolverIsCache,
+    replicasCache,
+    ttl,
+    samples,
+    capture,
+    summary,
+  };
 }
 
 /** True when some server on the path is a cache (the requirement 'dns-cache'). */
@@ -138,15 +161,32 @@ export const cacheAllowanceMs = (p?: DnsPath): number => (p ? Math.max(p.ttl.rec
  *  the DNS Service (one entry when they are one address), then the replicas. Without a
  *  detected path (outside a run) the resolver stands for the Service, as before. */
 export function serversOnPath(resolver: string, replicas: DnsServer[], p?: DnsPath): DnsServer[] {
-  if (!p) return [{ label: 'cluster DNS Service', ip: resolver, role: 'authoritative' }, ...replicas.map((r) => ({ ...r, role: 'authoritative' as const }))];
+  if (!p)
+    return [
+      { label: 'cluster DNS Service', ip: resolver, role: 'authoritative' },
+      ...replicas.map((r) => ({ ...r, role: 'authoritative' as const })),
+    ];
   const svcName = `${p.service.namespace}/${p.service.name}`;
   const out: DnsServer[] = [];
   if (p.service.ips.includes(resolver)) {
-    out.push({ label: `DNS Service ${svcName} (the Pod's resolver)${p.serviceIsCache ? ', answered by a cache on the node' : ''}`, ip: resolver, role: p.serviceIsCache ? 'cache' : 'authoritative' });
+    out.push({
+      label: `DNS Service ${svcName} (the Pod's resolver)${p.serviceIsCache ? ', answered by a cache on the node' : ''}`,
+      ip: resolver,
+      role: p.serviceIsCache ? 'cache' : 'authoritative',
+    });
   } else {
-    out.push({ label: `the Pod's resolver${p.resolverIsCache ? ', a cache in front of the DNS Service' : ', not the DNS Service'}`, ip: resolver, role: p.resolverIsCache ? 'cache' : 'authoritative' });
+    out.push({
+      label: `the Pod's resolver${p.resolverIsCache ? ', a cache in front of the DNS Service' : ', not the DNS Service'}`,
+      ip: resolver,
+      role: p.resolverIsCache ? 'cache' : 'authoritative',
+    });
     const sip = p.service.ips[0];
-    if (sip) out.push({ label: `DNS Service ${svcName}${p.serviceIsCache ? ', answered by a cache on the node' : ''}`, ip: sip, role: p.serviceIsCache ? 'cache' : 'authoritative' });
+    if (sip)
+      out.push({
+        label: `DNS Service ${svcName}${p.serviceIsCache ? ', answered by a cache on the node' : ''}`,
+        ip: sip,
+        role: p.serviceIsCache ? 'cache' : 'authoritative',
+      });
   }
   return [...out, ...replicas.map((r) => ({ ...r, role: 'authoritative' as const }))];
 }

@@ -17,7 +17,11 @@ const [a, aaaa, nx, srv, ptr, txt] = answers as [DnsAnswer, DnsAnswer, DnsAnswer
 describe('resolv.conf parsing', () => {
   test('reads the search path, nameserver and ndots the kubelet wrote', () => {
     const rc = parseResolvConf(fs.readFileSync(path.join(here, 'testdata/resolv.conf.captured'), 'utf8'));
-    expect(rc).toEqual({ nameservers: ['10.96.0.10'], search: ['capture.svc.cluster.local', 'svc.cluster.local', 'cluster.local'], options: ['ndots:5'] });
+    expect(rc).toEqual({
+      nameservers: ['10.96.0.10'],
+      search: ['capture.svc.cluster.local', 'svc.cluster.local', 'cluster.local'],
+      options: ['ndots:5'],
+    });
   });
 });
 
@@ -37,7 +41,9 @@ describe('answer comparison', () => {
 
   test('an "includes" expectation allows extra records (extra PTRs) but not a missing one', () => {
     expect(mismatch(ptr, { rcode: 'NOERROR', includes: ['kubernetes.default.svc.cluster.local'] })).toBeUndefined();
-    expect(mismatch(ptr, { rcode: 'NOERROR', includes: ['web-api.default.svc.cluster.local'] })).toBe('answer lacks [web-api.default.svc.cluster.local]');
+    expect(mismatch(ptr, { rcode: 'NOERROR', includes: ['web-api.default.svc.cluster.local'] })).toBe(
+      'answer lacks [web-api.default.svc.cluster.local]',
+    );
   });
 
   test('SRV, PTR and TXT data compare by normalised text, names case-insensitively', () => {
@@ -55,13 +61,20 @@ describe('answer comparison', () => {
     }
     expect(err).toBeInstanceOf(DnsMismatch);
     const msg = (err as Error).message;
-    for (const part of ['question: kubernetes.default.svc.cluster.local. A @10.96.0.10 (replica coredns-x)', 'rcode: NOERROR', '10.96.0.1', 'expected: rcode NOERROR, A {10.96.0.9}']) {
+    for (const part of [
+      'question: kubernetes.default.svc.cluster.local. A @10.96.0.10 (replica coredns-x)',
+      'rcode: NOERROR',
+      '10.96.0.1',
+      'expected: rcode NOERROR, A {10.96.0.9}',
+    ]) {
       expect(msg).toContain(part);
     }
   });
 
   test('transcripts read like nslookup', () => {
-    expect(transcript(a)).toBe('Server:\t\t10.96.0.10\nQuestion:\tkubernetes.default.svc.cluster.local A\nName:\tkubernetes.default.svc.cluster.local\nAddress: 10.96.0.1');
+    expect(transcript(a)).toBe(
+      'Server:\t\t10.96.0.10\nQuestion:\tkubernetes.default.svc.cluster.local A\nName:\tkubernetes.default.svc.cluster.local\nAddress: 10.96.0.1',
+    );
     expect(transcript(nx)).toContain("** server can't find nope.default.svc.cluster.local: NXDOMAIN");
   });
 });

@@ -16,7 +16,10 @@ export interface DnsServer {
 
 /** The record data of `type` in the answer section, normalised and sorted. */
 export function answerSet(a: DnsAnswer, type: string = a.question.type): string[] {
-  return a.answers.filter((r) => r.type === type).map((r) => normData(r)).sort();
+  return a.answers
+    .filter((r) => r.type === type)
+    .map((r) => normData(r))
+    .sort();
 }
 
 function normData(r: DnsRecord): string {
@@ -35,13 +38,24 @@ function recordLine(r: DnsRecord): string {
 /** A dig-like rendering of one exchange: question, server, rcode, flags and all sections. */
 export function formatAnswer(a: DnsAnswer, serverLabel?: string): string {
   const qn = a.question;
-  const lines = [`question: ${qn.name}. ${qn.type} @${qn.server}${serverLabel ? ` (${serverLabel})` : ''} over ${a.transport}${qn.edns ? `, EDNS0 ${qn.edns}` : ''}`];
+  const lines = [
+    `question: ${qn.name}. ${qn.type} @${qn.server}${serverLabel ? ` (${serverLabel})` : ''} over ${a.transport}${qn.edns ? `, EDNS0 ${qn.edns}` : ''}`,
+  ];
   if (a.error) {
     lines.push(`  no answer: ${a.error} (after ${a.ms.toFixed(0)} ms)`);
     return lines.join('\n');
   }
   const f = a.flags;
-  lines.push(`  rcode: ${a.rcode}, flags: ${f ? Object.entries(f).filter(([, v]) => v).map(([k]) => k).join(' ') : ''}${a.udpTruncated ? ' (UDP answer was truncated)' : ''}, ${a.ms.toFixed(1)} ms`);
+  lines.push(
+    `  rcode: ${a.rcode}, flags: ${
+      f
+        ? Object.entries(f)
+            .filter(([, v]) => v)
+            .map(([k]) => k)
+            .join(' ')
+        : ''
+    }${a.udpTruncated ? ' (UDP answer was truncated)' : ''}, ${a.ms.toFixed(1)} ms`,
+  );
   lines.push(`  answer (${a.answers.length}):`, ...a.answers.map(recordLine));
   if (a.authority.length) lines.push(`  authority (${a.authority.length}):`, ...a.authority.map(recordLine));
   return lines.join('\n');
@@ -86,7 +100,13 @@ export function mismatch(a: DnsAnswer, exp: Expectation): string | undefined {
 }
 
 export function expectationText(exp: Expectation, type: string): string {
-  const set = exp.set ? (exp.set.length ? `{${[...exp.set].sort().join(', ')}}` : 'no records') : exp.includes ? `including {${[...exp.includes].sort().join(', ')}}` : 'any records';
+  const set = exp.set
+    ? exp.set.length
+      ? `{${[...exp.set].sort().join(', ')}}`
+      : 'no records'
+    : exp.includes
+      ? `including {${[...exp.includes].sort().join(', ')}}`
+      : 'any records';
   return `rcode ${exp.rcode}, ${exp.type ?? type} ${set}${exp.soa ? ', SOA in authority' : ''}`;
 }
 
@@ -96,8 +116,10 @@ export class DnsMismatch extends Error {
   readonly failures: Failure[];
 
   constructor(failures: Failure[], context: string) {
-    super(`${context}: ${failures.length} answer(s) differ from the expected\n\n` + failures.map((f) =>
-      `${formatAnswer(f.answer, f.label)}\n  expected: ${f.expected}\n  problem:  ${f.problem}`).join('\n\n'));
+    super(
+      `${context}: ${failures.length} answer(s) differ from the expected\n\n` +
+        failures.map((f) => `${formatAnswer(f.answer, f.label)}\n  expected: ${f.expected}\n  problem:  ${f.problem}`).join('\n\n'),
+    );
     this.name = 'DnsMismatch';
     this.failures = failures;
   }

@@ -18,7 +18,11 @@ function objects(mode: string, svc: string): { vip: string; endpoints: string[] 
   const slice = lines.find((l) => l.startsWith(`endpointslice.discovery.k8s.io/${svc}-`));
   const cols = slice?.split(/\s+/) ?? [];
   const port = cols[2] ?? '';
-  const eps = (cols[3] ?? '').split(',').filter((x) => /^\d/.test(x)).map((ip) => `${ip}:${port}`).sort();
+  const eps = (cols[3] ?? '')
+    .split(',')
+    .filter((x) => /^\d/.test(x))
+    .map((ip) => `${ip}:${port}`)
+    .sort();
   return { vip, endpoints: eps };
 }
 
@@ -45,7 +49,12 @@ describe('iptables-save parsing (captured, iptables mode)', () => {
 
   test('the kubernetes Service is found with its known chain name', () => {
     const nat = tables.get('nat')!;
-    expect(nat.rules.some((r) => r.chain === 'KUBE-SERVICES' && r.comment === 'default/kubernetes:https cluster IP' && r.target === 'KUBE-SVC-NPX46M4PTMTKRN6Y')).toBe(true);
+    expect(
+      nat.rules.some(
+        (r) =>
+          r.chain === 'KUBE-SERVICES' && r.comment === 'default/kubernetes:https cluster IP' && r.target === 'KUBE-SVC-NPX46M4PTMTKRN6Y',
+      ),
+    ).toBe(true);
   });
 
   test('a Service without endpoints has the filter REJECT rule and no nat rule', () => {
@@ -74,7 +83,10 @@ describe('nft JSON parsing (captured, nftables mode)', () => {
   test('a Service without endpoints has a no-endpoint-services element', () => {
     const { vip } = objects('nftables', 'empty');
     const s = nftService(t, 'capture', 'empty', vip, 'tcp', 80);
-    expect({ element: Boolean(s.serviceIPsElement), noEndpoint: Boolean(s.noEndpointElement) }).toEqual({ element: false, noEndpoint: true });
+    expect({ element: Boolean(s.serviceIPsElement), noEndpoint: Boolean(s.noEndpointElement) }).toEqual({
+      element: false,
+      noEndpoint: true,
+    });
   });
 
   test('a headless Service has no element or chain', () => {

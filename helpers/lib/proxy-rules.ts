@@ -29,7 +29,12 @@ export function servicePortName(ns: string, name: string, portName?: string): st
 
 /** kube-proxy's iptables chain for a Service port: KUBE-SVC-<16 chars of base32(sha256(spn+proto))>. */
 export function svcChainName(spn: string, protocol: string): string {
-  const h = base32(crypto.createHash('sha256').update(spn + protocol.toLowerCase()).digest()).slice(0, 16);
+  const h = base32(
+    crypto
+      .createHash('sha256')
+      .update(spn + protocol.toLowerCase())
+      .digest(),
+  ).slice(0, 16);
   return `KUBE-SVC-${h}`;
 }
 
@@ -80,16 +85,31 @@ export interface IptService {
 export function iptablesService(tables: Map<string, IptTable>, spn: string, vip: string, port: number): IptService {
   const nat = tables.get('nat') ?? { chains: new Set<string>(), rules: [] };
   const filter = tables.get('filter') ?? { chains: new Set<string>(), rules: [] };
-  const clusterIPRule = nat.rules.find((r) => r.chain === 'KUBE-SERVICES' && r.comment === `${spn} cluster IP` &&
-    r.spec.includes(`-d ${vip}/32`) && new RegExp(`--dport ${port}(\\s|$)`).test(r.spec));
-  const seps = clusterIPRule?.target ? nat.rules.filter((r) => r.chain === clusterIPRule.target && r.target?.startsWith('KUBE-SEP-')).map((r) => r.target!) : [];
-  const endpoints = [...new Set(seps)].flatMap((sep) => nat.rules.filter((r) => r.chain === sep && r.target === 'DNAT')
-    .map((r) => /--to-destination (\S+)/.exec(r.spec)?.[1] ?? '')).filter(Boolean).sort();
+  const clusterIPRule = nat.rules.find(
+    (r) =>
+      r.chain === 'KUBE-SERVICES' &&
+      r.comment === `${spn} cluster IP` &&
+      r.spec.includes(`-d ${vip}/32`) &&
+      new RegExp(`--dport ${port}(\\s|$)`).test(r.spec),
+  );
+  const seps = clusterIPRule?.target
+    ? nat.rules.filter((r) => r.chain === clusterIPRule.target && r.target?.startsWith('KUBE-SEP-')).map((r) => r.target!)
+    : [];
+  const endpoints = [...new Set(seps)]
+    .flatMap((sep) =>
+      nat.rules.filter((r) => r.chain === sep && r.target === 'DNAT').map((r) => /--to-destination (\S+)/.exec(r.spec)?.[1] ?? ''),
+    )
+    .filter(Boolean)
+    .sort();
   const rejectRule = filter.rules.find((r) => r.comment === `${spn} has no endpoints` && r.target === 'REJECT');
   const [ns, rest] = spn.split('/');
   const svcName = `${ns}/${(rest ?? '').split(':')[0]}`;
-  const mentions = [...tables.values()].flatMap((t) => t.rules.filter((r) => r.comment !== undefined &&
-    (r.comment === svcName || r.comment.startsWith(`${svcName}:`) || r.comment.startsWith(`${svcName} `))));
+  const mentions = [...tables.values()].flatMap((t) =>
+    t.rules.filter(
+      (r) =>
+        r.comment !== undefined && (r.comment === svcName || r.comment.startsWith(`${svcName}:`) || r.comment.startsWith(`${svcName} `)),
+    ),
+  );
   return { clusterIPRule, endpoints, rejectRule, mentions };
 }
 
@@ -117,7 +137,10 @@ function elemText(v: unknown, inConcat = false): string {
     if ('goto' in o) return `goto ${(o.goto as { target: string }).target}`;
     if ('jump' in o) return `jump ${(o.jump as { target: string }).target}`;
     if ('elem' in o) return elemText((o.elem as NftObj).val);
-    if ('prefix' in o) { const p = o.prefix as { addr: string; len: number }; return `${p.addr}/${p.len}`; }
+    if ('prefix' in o) {
+      const p = o.prefix as { addr: string; len: number };
+      return `${p.addr}/${p.len}`;
+    }
   }
   return JSON.stringify(v);
 }
@@ -139,11 +162,21 @@ export function parseNftJson(text: string): NftTable {
     }
     if ('set' in item) {
       const s = item.set as { name: string; elem?: unknown[] };
-      t.sets.set(s.name, (s.elem ?? []).map((e) => elemText(e)));
+      t.sets.set(
+        s.name,
+        (s.elem ?? []).map((e) => elemText(e)),
+      );
     }
     if ('map' in item) {
       const m = item.map as { name: string; elem?: unknown[][] };
-      t.maps.set(m.name, (m.elem ?? []).map((pair) => ({ key: elemText(pair[0]), value: elemText(pair[1]), comment: elemComment(pair[0]) ?? elemComment(pair[1]) })));
+      t.maps.set(
+        m.name,
+        (m.elem ?? []).map((pair) => ({
+          key: elemText(pair[0]),
+          value: elemText(pair[1]),
+          comment: elemComment(pair[0]) ?? elemComment(pair[1]),
+        })),
+      );
     }
   }
   return t;
@@ -178,7 +211,10 @@ function dnatTargets(t: NftTable, chain: string, depth: number): string[] {
   if (depth > 4) return [];
   const out: string[] = [];
   const walk = (v: unknown): void => {
-    if (Array.isArray(v)) { v.forEach(walk); return; }
+    if (Array.isArray(v)) {
+      v.forEach(walk);
+      return;
+    }
     if (!v || typeof v !== 'object') return;
     const o = v as NftObj;
     if ('dnat' in o) {

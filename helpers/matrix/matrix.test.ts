@@ -6,7 +6,17 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { assemble, matrixExitCode, matrixJunit, matrixMarkdown, oneLine, parseMatrix, readColumn, readMatrix, type ColumnResult } from './matrix.ts';
+import {
+  assemble,
+  matrixExitCode,
+  matrixJunit,
+  matrixMarkdown,
+  oneLine,
+  parseMatrix,
+  readColumn,
+  readMatrix,
+  type ColumnResult,
+} from './matrix.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const data = path.join(here, '..', 'testdata', 'matrix-run');
@@ -17,13 +27,29 @@ describe('matrix file', () => {
 
   test('the shipped matrices parse; paths are resolved, ${SVC_CACHE_DIR} expanded and a Corefile file read', () => {
     const m = readMatrix(file);
-    expect(m.columns.map((c) => c.name)).toEqual(['k8s-1-37-iptables', 'k8s-1-37-nftables', 'k8s-1-36', 'k8s-1-35', 'coredns-1-15', 'node-local-dns-link-local', 'node-local-dns-service-ip', 'kube-proxy-1-36-skew', 'dns-image-custom']);
+    expect(m.columns.map((c) => c.name)).toEqual([
+      'k8s-1-37-iptables',
+      'k8s-1-37-nftables',
+      'k8s-1-36',
+      'k8s-1-35',
+      'coredns-1-15',
+      'node-local-dns-link-local',
+      'node-local-dns-service-ip',
+      'kube-proxy-1-36-skew',
+      'dns-image-custom',
+    ]);
     expect(m.columns.every((c) => c.profile === 'privileged')).toBe(true);
     const custom = m.columns.find((c) => c.name === 'dns-image-custom')!.cluster!;
     expect(custom.dnsImage).toMatch(/^\/.*\/images\/coredns-custom-v1\.14\.7\.tar$/);
     expect(String(custom.dnsImage)).not.toContain('${');
     expect(custom.corefile).toContain('    chaos\n');
-    expect(readMatrix(path.join(ROOT, 'examples', 'matrix', 'ci.yaml')).columns.map((c) => [c.name, c.cluster?.proxyMode, c.profile])).toEqual([['iptables', 'iptables', 'privileged'], ['nftables', 'nftables', 'privileged'], ['node-local-dns', 'iptables', 'privileged']]);
+    expect(
+      readMatrix(path.join(ROOT, 'examples', 'matrix', 'ci.yaml')).columns.map((c) => [c.name, c.cluster?.proxyMode, c.profile]),
+    ).toEqual([
+      ['iptables', 'iptables', 'privileged'],
+      ['nftables', 'nftables', 'privileged'],
+      ['node-local-dns', 'iptables', 'privileged'],
+    ]);
   });
 
   test.each([
@@ -31,7 +57,15 @@ describe('matrix file', () => {
     [{ columns: [{ name: 'a', cluster: { nodez: 1 } }] }, /columns\[0\]\.cluster: unknown key\(s\) nodez; known: .*kubernetesVersion/],
     [{ columns: [{ name: 'a', cluster: {}, kubeconfig: '/k' }] }, /needs exactly one of cluster .* or kubeconfig/],
     [{ columns: [{ name: 'A b', cluster: {} }] }, /name 'A b' must be lower-case/],
-    [{ columns: [{ name: 'a', cluster: {} }, { name: 'a', kubeconfig: '/k' }] }, /two columns are named 'a'/],
+    [
+      {
+        columns: [
+          { name: 'a', cluster: {} },
+          { name: 'a', kubeconfig: '/k' },
+        ],
+      },
+      /two columns are named 'a'/,
+    ],
     [{ profile: 'root', columns: [{ name: 'a', cluster: {} }] }, /profile must be default or privileged/],
     [{ focus: '(', columns: [{ name: 'a', cluster: {} }] }, /focus is not a valid regular expression/],
     [{ colums: [] }, /unknown key\(s\) colums/],
@@ -42,15 +76,47 @@ describe('matrix file', () => {
 });
 
 describe('matrix report from real columns', () => {
-  const col = (name: string): ColumnResult => readColumn({ name, kind: 'bundled', describe: name, profile: 'default', state: 'ran', exitCode: name === 'broken' ? 1 : 0, reportDir: `columns/${name}/run` }, path.join(data, name));
-  const notUp: ColumnResult = readColumn({ name: 'cannot-come-up', kind: 'bundled', describe: 'dnsImage=/etc/hostname', profile: 'default', state: 'not-up', exitCode: 1, message: 'the bundled cluster did not come up: dnsImage /etc/hostname: no io.containerd.image.name annotation in its index.json', logTail: fs.readFileSync(path.join(data, 'cannot-come-up.txt'), 'utf8') }, path.join(data, 'no-such-dir'));
+  const col = (name: string): ColumnResult =>
+    readColumn(
+      {
+        name,
+        kind: 'bundled',
+        describe: name,
+        profile: 'default',
+        state: 'ran',
+        exitCode: name === 'broken' ? 1 : 0,
+        reportDir: `columns/${name}/run`,
+      },
+      path.join(data, name),
+    );
+  const notUp: ColumnResult = readColumn(
+    {
+      name: 'cannot-come-up',
+      kind: 'bundled',
+      describe: 'dnsImage=/etc/hostname',
+      profile: 'default',
+      state: 'not-up',
+      exitCode: 1,
+      message: 'the bundled cluster did not come up: dnsImage /etc/hostname: no io.containerd.image.name annotation in its index.json',
+      logTail: fs.readFileSync(path.join(data, 'cannot-come-up.txt'), 'utf8'),
+    },
+    path.join(data, 'no-such-dir'),
+  );
   // The focus the captured run used (by id).
   const focus = '\\[(dns\\.clusterip\\.a|dns\\.schema\\.version|dns\\.identity\\.version-bind)\\]$';
   const report = assemble('matrix.yaml', [col('reference'), col('broken'), notUp], Date.now() - 1000, { focus });
 
-  test('identity and measurements are read back from each column\'s run', () => {
+  test("identity and measurements are read back from each column's run", () => {
     const ref = report.columns[0]!;
-    expect(ref.identity).toEqual({ kubernetes: 'v1.37.2', nodes: 1, proxyMode: 'iptables', kubeProxy: 'v1.37.2', dnsImage: 'svc-conformance.local/coredns:v1.14.7', schemaVersion: '1.1.0', dnsVersion: 'not answered (REFUSED)' });
+    expect(ref.identity).toEqual({
+      kubernetes: 'v1.37.2',
+      nodes: 1,
+      proxyMode: 'iptables',
+      kubeProxy: 'v1.37.2',
+      dnsImage: 'svc-conformance.local/coredns:v1.14.7',
+      schemaVersion: '1.1.0',
+      dnsVersion: 'not answered (REFUSED)',
+    });
     expect(ref.dns.converged.n + ref.dns.firstLook.n).toBeGreaterThan(0);
     expect(ref.dns.firstLook.worstMs).toBeGreaterThanOrEqual(ref.dns.firstLook.medianMs!);
   });
@@ -59,7 +125,9 @@ describe('matrix report from real columns', () => {
     expect(report.differences).toEqual(['dns.clusterip.a']);
     expect(report.rows.map((r) => r.id).sort()).toEqual(['dns.clusterip.a', 'dns.identity.version-bind', 'dns.schema.version']);
     const md = matrixMarkdown(report);
-    expect(md.split('\n')[0]).toBe('# svc-conformance matrix: 1 check(s) differ between the columns; first: dns.clusterip.a (reference ✅ pass, broken ❌ FAIL)');
+    expect(md.split('\n')[0]).toBe(
+      '# svc-conformance matrix: 1 check(s) differ between the columns; first: dns.clusterip.a (reference ✅ pass, broken ❌ FAIL)',
+    );
     expect(md.indexOf('## Differences')).toBeLessThan(md.indexOf('## Checks'));
     expect(md).toContain('### cannot-come-up: the bundled cluster did not come up');
     expect(notUp.logTail).toContain('[cluster] error: dnsImage /etc/hostname');
@@ -70,15 +138,22 @@ describe('matrix report from real columns', () => {
   test('JUnit: one suite per column, the difference marked, the column that did not run an error', () => {
     const xml = matrixJunit(report);
     expect(xml).toMatch(/<testsuite name="svc-conformance\.matrix\.broken" tests="3" failures="1"/);
-    expect(xml).toMatch(/name="[^"]*\[dns\.clusterip\.a\]"><properties><property name="id" value="dns\.clusterip\.a"\/><property name="level" value="required"\/><property name="differs" value="true"\/><\/properties><failure message="NotConverged: DNS not converged within/);
-    expect(xml).toContain('<testcase classname="svc-conformance.matrix.cannot-come-up" name="the cluster comes up and the run starts"><error');
+    expect(xml).toMatch(
+      /name="[^"]*\[dns\.clusterip\.a\]"><properties><property name="id" value="dns\.clusterip\.a"\/><property name="level" value="required"\/><property name="differs" value="true"\/><\/properties><failure message="NotConverged: DNS not converged within/,
+    );
+    expect(xml).toContain(
+      '<testcase classname="svc-conformance.matrix.cannot-come-up" name="the cluster comes up and the run starts"><error',
+    );
   });
 });
 
 describe('the one-line summary of a failure', () => {
-  test('skips Jest\'s diff boilerplate (the lb.grpc.headless-round-robin failure of the first example-matrix run, 2026-11-26)', () => {
-    const failure = 'Error: expect(received).toEqual(expected) // deep equality\n\n- Expected  - 0\n+ Received  + 2\n\n  Array [\n+   "error: DEADLINE_EXCEEDED: Deadline exceeded after 3.011s,waiting for name resolution",\n    "grpc-backend-74b9f4646d-4lm8z",\n  ]\n    at toEqual (/work/main/suites/proxy-behaviour.test.ts:73:35)';
+  test("skips Jest's diff boilerplate (the lb.grpc.headless-round-robin failure of the first example-matrix run, 2026-11-26)", () => {
+    const failure =
+      'Error: expect(received).toEqual(expected) // deep equality\n\n- Expected  - 0\n+ Received  + 2\n\n  Array [\n+   "error: DEADLINE_EXCEEDED: Deadline exceeded after 3.011s,waiting for name resolution",\n    "grpc-backend-74b9f4646d-4lm8z",\n  ]\n    at toEqual (/work/main/suites/proxy-behaviour.test.ts:73:35)';
     expect(oneLine(failure)).toBe('+   "error: DEADLINE_EXCEEDED: Deadline exceeded after 3.011s,waiting for name resolution",');
-    expect(oneLine('NotConverged: DNS not converged within 10000 ms (x)\nStill not')).toBe('NotConverged: DNS not converged within 10000 ms (x)');
+    expect(oneLine('NotConverged: DNS not converged within 10000 ms (x)\nStill not')).toBe(
+      'NotConverged: DNS not converged within 10000 ms (x)',
+    );
   });
 });

@@ -38,8 +38,23 @@ export interface MatrixSpec {
 
 /** Environment overrides cluster/lib.sh reads: a column is what its file says, so none of
  *  them may leak from the user's shell into a column's cluster. */
-const CLUSTER_ENV = ['SVC_CLUSTER_CONFIG', 'SVC_K8S_VERSION', 'SVC_COREDNS_VERSION', 'SVC_ETCD_VERSION', 'SVC_CONTAINERD_VERSION', 'SVC_NODES',
-  'SVC_PROXY_MODE', 'SVC_BUNDLED_CLUSTER_DOMAIN', 'SVC_COREDNS_REPLICAS', 'SVC_CONTROLLERS', 'SVC_KUBE_PROXY_BINARY', 'SVC_DNS_IMAGE', 'SVC_COREFILE', 'SVC_NODE_LOCAL_DNS', 'SVC_NODE_LOCAL_DNS_COREFILE'];
+const CLUSTER_ENV = [
+  'SVC_CLUSTER_CONFIG',
+  'SVC_K8S_VERSION',
+  'SVC_COREDNS_VERSION',
+  'SVC_ETCD_VERSION',
+  'SVC_CONTAINERD_VERSION',
+  'SVC_NODES',
+  'SVC_PROXY_MODE',
+  'SVC_BUNDLED_CLUSTER_DOMAIN',
+  'SVC_COREDNS_REPLICAS',
+  'SVC_CONTROLLERS',
+  'SVC_KUBE_PROXY_BINARY',
+  'SVC_DNS_IMAGE',
+  'SVC_COREFILE',
+  'SVC_NODE_LOCAL_DNS',
+  'SVC_NODE_LOCAL_DNS_COREFILE',
+];
 
 const NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
 
@@ -48,25 +63,47 @@ const NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
  *  where cluster/build.sh caches its builds; a corefile that names a file is its text. */
 export function readMatrix(file: string): MatrixSpec {
   let text: string;
-  try { text = fs.readFileSync(file, 'utf8'); } catch (e) { throw new UsageError(`cannot read the matrix file ${file}: ${(e as Error).message}`); }
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read the matrix file ${file}: ${(e as Error).message}`);
+  }
   let doc: unknown;
-  try { doc = yaml.load(text); } catch (e) { throw new UsageError(`the matrix file ${file} is not valid YAML or JSON: ${(e as Error).message}`); }
+  try {
+    doc = yaml.load(text);
+  } catch (e) {
+    throw new UsageError(`the matrix file ${file} is not valid YAML or JSON: ${(e as Error).message}`);
+  }
   return parseMatrix(doc, file);
 }
 
 export function parseMatrix(doc: unknown, file: string): MatrixSpec {
-  const bad = (what: string): never => { throw new UsageError(`matrix file ${file}: ${what} (see README, "Implementation matrix")`); };
+  const bad = (what: string): never => {
+    throw new UsageError(`matrix file ${file}: ${what} (see README, "Implementation matrix")`);
+  };
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) bad('must be a mapping with a list of columns');
   const d = doc as Record<string, unknown>;
   const known = ['columns', 'profile', 'focus', 'skip', 'strict'];
   const unknown = Object.keys(d).filter((k) => !known.includes(k));
   if (unknown.length) bad(`unknown key(s) ${unknown.join(', ')}; known: ${known.join(', ')}`);
-  const str = (v: unknown, what: string): string | undefined => (v === undefined ? undefined : typeof v === 'string' ? v : bad(`${what} must be a string`));
-  const profileOf = (v: unknown, what: string): Profile | undefined => (v === undefined ? undefined : v === 'default' || v === 'privileged' ? v : bad(`${what} must be default or privileged (got ${JSON.stringify(v)})`));
+  const str = (v: unknown, what: string): string | undefined =>
+    v === undefined ? undefined : typeof v === 'string' ? v : bad(`${what} must be a string`);
+  const profileOf = (v: unknown, what: string): Profile | undefined =>
+    v === undefined
+      ? undefined
+      : v === 'default' || v === 'privileged'
+        ? v
+        : bad(`${what} must be default or privileged (got ${JSON.stringify(v)})`);
   const profile = profileOf(d.profile, 'profile') ?? 'default';
   for (const k of ['focus', 'skip'] as const) {
     const v = str(d[k], k);
-    if (v !== undefined) { try { new RegExp(v); } catch (e) { bad(`${k} is not a valid regular expression: ${(e as Error).message}`); } }
+    if (v !== undefined) {
+      try {
+        new RegExp(v);
+      } catch (e) {
+        bad(`${k} is not a valid regular expression: ${(e as Error).message}`);
+      }
+    }
   }
   if (d.strict !== undefined && typeof d.strict !== 'boolean') bad('strict must be true or false');
   if (!Array.isArray(d.columns) || d.columns.length === 0) bad('columns must be a non-empty list');
@@ -87,14 +124,16 @@ export function parseMatrix(doc: unknown, file: string): MatrixSpec {
     if (seen.has(name)) bad(`two columns are named '${name}'`);
     seen.add(name);
     const out: ColumnSpec = { name, profile: profileOf(col.profile, `${where}.profile`) ?? profile };
-    if ((col.cluster === undefined) === (col.kubeconfig === undefined)) bad(`${where} (${name}) needs exactly one of cluster (a bundled-cluster config) or kubeconfig`);
+    if ((col.cluster === undefined) === (col.kubeconfig === undefined))
+      bad(`${where} (${name}) needs exactly one of cluster (a bundled-cluster config) or kubeconfig`);
     if (col.kubeconfig !== undefined) {
       out.kubeconfig = abs(str(col.kubeconfig, `${where}.kubeconfig`)!);
       out.context = str(col.context, `${where}.context`);
       return out;
     }
     if (col.context !== undefined) bad(`${where} (${name}): context goes with kubeconfig`);
-    if (!col.cluster || typeof col.cluster !== 'object' || Array.isArray(col.cluster)) bad(`${where}.cluster must be a mapping of cluster/cluster.json keys`);
+    if (!col.cluster || typeof col.cluster !== 'object' || Array.isArray(col.cluster))
+      bad(`${where}.cluster must be a mapping of cluster/cluster.json keys`);
     const cluster = { ...(col.cluster as Record<string, unknown>) };
     const unknownKeys = Object.keys(cluster).filter((k) => !(k in defaults));
     if (unknownKeys.length) bad(`${where}.cluster: unknown key(s) ${unknownKeys.join(', ')}; known: ${Object.keys(defaults).join(', ')}`);
@@ -103,14 +142,21 @@ export function parseMatrix(doc: unknown, file: string): MatrixSpec {
       const v = cluster[key];
       if (typeof v === 'string' && !v.includes('\n')) {
         const f = abs(v);
-        if (!fs.existsSync(f)) bad(`${where}.cluster.${key} names ${f}, which does not exist (give a Corefile's text or the path of a file)`);
+        if (!fs.existsSync(f))
+          bad(`${where}.cluster.${key} names ${f}, which does not exist (give a Corefile's text or the path of a file)`);
         cluster[key] = fs.readFileSync(f, 'utf8');
       }
     }
     out.cluster = cluster;
     return out;
   });
-  return { file: path.resolve(file), focus: str(d.focus, 'focus'), skip: str(d.skip, 'skip'), strict: d.strict as boolean | undefined, columns };
+  return {
+    file: path.resolve(file),
+    focus: str(d.focus, 'focus'),
+    skip: str(d.skip, 'skip'),
+    strict: d.strict as boolean | undefined,
+    columns,
+  };
 }
 
 // ------------------------------------------------------------------------ running columns
@@ -127,8 +173,19 @@ export interface Identity {
   /** How Pods reach the DNS: the resolver, the Service, a cache in front (preflight). */
   dnsPath?: string;
 }
-export interface Stat { n: number; medianMs?: number; worstMs?: number }
-export interface Cell { status: Check['status']; suite: string; claim: string; failure?: string; skipReason?: string; transcripts?: string }
+export interface Stat {
+  n: number;
+  medianMs?: number;
+  worstMs?: number;
+}
+export interface Cell {
+  status: Check['status'];
+  suite: string;
+  claim: string;
+  failure?: string;
+  skipReason?: string;
+  transcripts?: string;
+}
 export interface ColumnResult {
   name: string;
   kind: 'bundled' | 'kubeconfig';
@@ -153,7 +210,13 @@ export interface ColumnResult {
   spread: { check: string; text?: string; counts: unknown }[];
   checks: Record<string, Cell>;
 }
-export interface MatrixRow { id: string; level: string; source?: { title: string; url: string }; claim: string; cells: Record<string, Cell | undefined> }
+export interface MatrixRow {
+  id: string;
+  level: string;
+  source?: { title: string; url: string };
+  claim: string;
+  cells: Record<string, Cell | undefined>;
+}
 export interface MatrixReport {
   file: string;
   startedAt: string;
@@ -166,7 +229,13 @@ export interface MatrixReport {
 }
 
 export interface MatrixOptions {
-  reportDir: string; focus?: string; skip?: string; strict?: boolean; parallel?: string; nodeBin: string; log?: (line: string) => void;
+  reportDir: string;
+  focus?: string;
+  skip?: string;
+  strict?: boolean;
+  parallel?: string;
+  nodeBin: string;
+  log?: (line: string) => void;
   /** Columns not run again: their results are an earlier run's report dir (--column-results). */
   earlier?: Record<string, string>;
 }
@@ -178,26 +247,50 @@ function earlierRunMismatch(col: MatrixSpec['columns'][number], runDir: string):
   const cfg = fs.readdirSync(runDir).find((f) => /^run-config-.*\.json$/.test(f));
   if (!cfg) return `${runDir} has no run-config-*.json`;
   const t = loadPublished(path.join(runDir, cfg));
-  if (t.privileged !== (col.profile === 'privileged')) return `${runDir} is a ${t.privileged ? 'privileged' : 'default'}-profile run; column ${col.name} is ${col.profile}`;
+  if (t.privileged !== (col.profile === 'privileged'))
+    return `${runDir} is a ${t.privileged ? 'privileged' : 'default'}-profile run; column ${col.name} is ${col.profile}`;
   const mode = col.cluster?.proxyMode;
-  if (typeof mode === 'string' && t.cluster?.proxyMode !== mode) return `${runDir} ran against kube-proxy in ${t.cluster?.proxyMode ?? 'an unknown'} mode; column ${col.name} is ${mode}`;
+  if (typeof mode === 'string' && t.cluster?.proxyMode !== mode)
+    return `${runDir} ran against kube-proxy in ${t.cluster?.proxyMode ?? 'an unknown'} mode; column ${col.name} is ${mode}`;
   return undefined;
 }
 
-interface Running { stop(): void }
+interface Running {
+  stop(): void;
+}
 
 function tail(text: string, lines = 40): string {
   return text.split('\n').slice(-lines).join('\n').trim();
 }
 
 /** Runs a child to its end, its output into `logFile` (appended); resolves with its exit code. */
-function runChild(cmd: string, args: string[], env: Record<string, string>, logFile: string, control: { current?: Running }): Promise<number> {
+function runChild(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+  logFile: string,
+  control: { current?: Running },
+): Promise<number> {
   return new Promise((resolve) => {
     const out = fs.openSync(logFile, 'a');
     const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', out, out] });
-    control.current = { stop: () => { try { child.kill('SIGINT'); } catch { /* gone */ } } };
-    child.on('exit', (code, sig) => { fs.closeSync(out); control.current = undefined; resolve(code ?? (sig ? 130 : 1)); });
-    child.on('error', (e) => { fs.appendFileSync(logFile, `\n${e.message}\n`); });
+    control.current = {
+      stop: () => {
+        try {
+          child.kill('SIGINT');
+        } catch {
+          /* gone */
+        }
+      },
+    };
+    child.on('exit', (code, sig) => {
+      fs.closeSync(out);
+      control.current = undefined;
+      resolve(code ?? (sig ? 130 : 1));
+    });
+    child.on('error', (e) => {
+      fs.appendFileSync(logFile, `\n${e.message}\n`);
+    });
   });
 }
 
@@ -231,26 +324,49 @@ export function readColumn(base: Omit<ColumnResult, 'identity' | 'dns' | 'spread
   const schema = info('dns.schema.version');
   if (typeof schema === 'string') out.identity.schemaVersion = schema;
   const vb = info('dns.identity.version-bind') as { versions?: string[]; answers?: { rcode: string }[] } | undefined;
-  if (vb) out.identity.dnsVersion = vb.versions?.length ? vb.versions.join(', ') : `not answered (${[...new Set((vb.answers ?? []).map((a) => a.rcode))].join(', ')})`;
+  if (vb)
+    out.identity.dnsVersion = vb.versions?.length
+      ? vb.versions.join(', ')
+      : `not answered (${[...new Set((vb.answers ?? []).map((a) => a.rcode))].join(', ')})`;
   const measured = measurements(r);
   const dns = measured.filter((m) => m.kind === 'DNS');
   const lags = measured.filter((m) => m.kind === 'DNS cache lag' && m.converged).map((m) => m.value);
   const stat = (ms: number[]): Stat => ({ n: ms.length, medianMs: median(ms), worstMs: ms.length ? Math.max(...ms) : undefined });
-  out.dns = { converged: stat(dns.filter((m) => m.converged).map((m) => m.value)), firstLook: stat(dns.filter((m) => !m.converged).map((m) => m.value)), ...(lags.length ? { cacheLag: stat(lags) } : {}) };
+  out.dns = {
+    converged: stat(dns.filter((m) => m.converged).map((m) => m.value)),
+    firstLook: stat(dns.filter((m) => !m.converged).map((m) => m.value)),
+    ...(lags.length ? { cacheLag: stat(lags) } : {}),
+  };
   out.spread = items.filter((i) => i.kind === 'counts').map((i) => ({ check: i.check, text: i.text, counts: i.value }));
   for (const c of r.checks) {
     if (!c.id) continue;
-    const transcripts = items.filter((i) => i.check === c.id && i.kind === 'transcript' && i.text).map((i) => i.text!).join('\n\n');
-    out.checks[c.id] = { status: c.status, suite: c.suite, claim: claimInTitle(c.name), failure: c.failure, skipReason: c.skipReason, transcripts: transcripts || undefined };
+    const transcripts = items
+      .filter((i) => i.check === c.id && i.kind === 'transcript' && i.text)
+      .map((i) => i.text!)
+      .join('\n\n');
+    out.checks[c.id] = {
+      status: c.status,
+      suite: c.suite,
+      claim: claimInTitle(c.name),
+      failure: c.failure,
+      skipReason: c.skipReason,
+      transcripts: transcripts || undefined,
+    };
   }
-  for (const e of r.suiteErrors) out.checks[`suite:${e.suite}`] = { status: 'failed', suite: e.suite, claim: `suite ${e.suite} could not set up`, failure: e.message };
+  for (const e of r.suiteErrors)
+    out.checks[`suite:${e.suite}`] = { status: 'failed', suite: e.suite, claim: `suite ${e.suite} could not set up`, failure: e.message };
   return out;
 }
 
 const SEVERITY: Record<Check['status'], number> = { failed: 4, warning: 3, informational: 2, skipped: 1, passed: 0 };
 
 /** The rows (registry order, then anything else a column ran) and the differences. */
-export function assemble(file: string, columns: ColumnResult[], startedAt: number, selection?: { focus?: string; skip?: string }): MatrixReport {
+export function assemble(
+  file: string,
+  columns: ColumnResult[],
+  startedAt: number,
+  selection?: { focus?: string; skip?: string },
+): MatrixReport {
   const ran = columns.filter((c) => c.state === 'ran');
   const ids = [...REGISTRY.map((c) => c.id)];
   for (const c of ran) for (const id of Object.keys(c.checks)) if (!ids.includes(id)) ids.push(id);
@@ -258,28 +374,44 @@ export function assemble(file: string, columns: ColumnResult[], startedAt: numbe
   // (Checks whose requirements a column lacks are skipped with that reason, selected or not.)
   const focus = selection?.focus ? new RegExp(selection.focus) : undefined;
   const skip = selection?.skip ? new RegExp(selection.skip) : undefined;
-  const selected = (id: string): boolean => ran.some((c) => {
-    const cell = c.checks[id];
-    if (!cell || (cell.status === 'skipped' && cell.skipReason === 'not selected in this run')) return false;
-    const title = `${cell.claim} [${id}]`;
-    return (!focus || focus.test(title)) && (!skip || !skip.test(title));
-  });
+  const selected = (id: string): boolean =>
+    ran.some((c) => {
+      const cell = c.checks[id];
+      if (!cell || (cell.status === 'skipped' && cell.skipReason === 'not selected in this run')) return false;
+      const title = `${cell.claim} [${id}]`;
+      return (!focus || focus.test(title)) && (!skip || !skip.test(title));
+    });
   const rows: MatrixRow[] = ids.filter(selected).map((id) => {
     const def = REGISTRY.find((c) => c.id === id);
     const cells = Object.fromEntries(columns.map((c) => [c.name, c.checks[id]]));
     const any = Object.values(cells).find(Boolean);
-    return { id, level: def?.level ?? (id.startsWith('suite:') ? 'required' : ''), source: def?.source, claim: def?.claim ?? any?.claim ?? id, cells };
+    return {
+      id,
+      level: def?.level ?? (id.startsWith('suite:') ? 'required' : ''),
+      source: def?.source,
+      claim: def?.claim ?? any?.claim ?? id,
+      cells,
+    };
   });
   const differs = (r: MatrixRow): boolean => new Set(ran.map((c) => r.cells[c.name]?.status ?? 'not run')).size > 1;
   const weight = (r: MatrixRow): number => Math.max(...ran.map((c) => SEVERITY[r.cells[c.name]?.status ?? 'passed']));
-  const differences = rows.filter(differs).sort((a, b) => weight(b) - weight(a)).map((r) => r.id);
+  const differences = rows
+    .filter(differs)
+    .sort((a, b) => weight(b) - weight(a))
+    .map((r) => r.id);
   // Counted over the rows (the selected checks), in every column that ran.
   const cells = ran.flatMap((c) => rows.map((r) => r.cells[c.name]).filter(Boolean)) as Cell[];
   const n = (...st: Check['status'][]): number => cells.filter((x) => st.includes(x.status)).length;
-  const sum = (k: 'passed' | 'failed' | 'skipped' | 'warnings'): number => (k === 'passed' ? n('passed', 'informational') : k === 'failed' ? n('failed') : k === 'skipped' ? n('skipped') : n('warning'));
+  const sum = (k: 'passed' | 'failed' | 'skipped' | 'warnings'): number =>
+    k === 'passed' ? n('passed', 'informational') : k === 'failed' ? n('failed') : k === 'skipped' ? n('skipped') : n('warning');
   const notUp = columns.filter((c) => c.state !== 'ran').length;
   return {
-    file, startedAt: new Date(startedAt).toISOString(), durationMs: Date.now() - startedAt, columns, rows, differences,
+    file,
+    startedAt: new Date(startedAt).toISOString(),
+    durationMs: Date.now() - startedAt,
+    columns,
+    rows,
+    differences,
     counts: { passed: sum('passed'), failed: sum('failed'), skipped: sum('skipped'), warnings: sum('warnings'), columnsNotUp: notUp },
   };
 }
@@ -299,7 +431,8 @@ export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ r
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const clusterEnv = (extra: Record<string, string> = {}): Record<string, string> => childEnv({ ...Object.fromEntries([...CLUSTER_ENV, 'KUBECONFIG', 'SVC_KUBECONFIG'].map((k) => [k, ''])), ...extra });
+  const clusterEnv = (extra: Record<string, string> = {}): Record<string, string> =>
+    childEnv({ ...Object.fromEntries([...CLUSTER_ENV, 'KUBECONFIG', 'SVC_KUBECONFIG'].map((k) => [k, ''])), ...extra });
   let bundledUsed = false;
   const results: ColumnResult[] = [];
   try {
@@ -311,24 +444,55 @@ export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ r
       const logFile = path.join(colDir, 'column.log');
       const rel = (p: string): string => path.relative(o.reportDir, p);
       const describe = col.cluster
-        ? `bundled cluster: ${Object.keys(col.cluster).length ? Object.entries(col.cluster).map(([k, v]) => `${k}=${k === 'corefile' || k === 'nodeLocalDNSCorefile' ? '(Corefile in the column dir)' : typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ') : 'cluster.json defaults'}`
+        ? `bundled cluster: ${
+            Object.keys(col.cluster).length
+              ? Object.entries(col.cluster)
+                  .map(
+                    ([k, v]) =>
+                      `${k}=${k === 'corefile' || k === 'nodeLocalDNSCorefile' ? '(Corefile in the column dir)' : typeof v === 'string' ? v : JSON.stringify(v)}`,
+                  )
+                  .join(', ')
+              : 'cluster.json defaults'
+          }`
         : `kubeconfig ${col.kubeconfig}${col.context ? ` (context ${col.context})` : ''}`;
-      const base = { name: col.name, kind: col.cluster ? 'bundled' as const : 'kubeconfig' as const, describe, profile: col.profile, log: rel(logFile) };
+      const base = {
+        name: col.name,
+        kind: col.cluster ? ('bundled' as const) : ('kubeconfig' as const),
+        describe,
+        profile: col.profile,
+        log: rel(logFile),
+      };
       const earlier = o.earlier?.[col.name];
       if (earlier !== undefined) {
         const runDirEarlier = path.resolve(earlier);
         const wrong = earlierRunMismatch(col, runDirEarlier);
         if (wrong) throw new UsageError(`--column-results ${col.name}=${earlier}: ${wrong}`);
         fs.writeFileSync(logFile, `# not run again: the results of the earlier run in ${runDirEarlier}\n`);
-        const c = readColumn({ ...base, describe: `${describe}; results of the earlier run in ${earlier}`, state: 'ran', exitCode: 0, reportDir: rel(runDirEarlier) }, runDirEarlier);
+        const c = readColumn(
+          {
+            ...base,
+            describe: `${describe}; results of the earlier run in ${earlier}`,
+            state: 'ran',
+            exitCode: 0,
+            reportDir: rel(runDirEarlier),
+          },
+          runDirEarlier,
+        );
         if (c.counts?.failed) c.exitCode = 1;
-        log(`svc-conformance matrix: column ${col.name}: the earlier run in ${earlier}${c.counts ? ` (${c.counts.passed} passed, ${c.counts.failed} failed, ${c.counts.warnings} warnings, ${c.counts.skipped} skipped)` : ''}`);
+        log(
+          `svc-conformance matrix: column ${col.name}: the earlier run in ${earlier}${c.counts ? ` (${c.counts.passed} passed, ${c.counts.failed} failed, ${c.counts.warnings} warnings, ${c.counts.skipped} skipped)` : ''}`,
+        );
         results.push(c);
         continue;
       }
       log(`svc-conformance matrix: column ${col.name}: ${describe}, ${col.profile} profile`);
       const args = ['--no-warnings', path.join(ROOT, 'helpers', 'cli', 'cli.ts'), 'run', '--report-dir', runDir, '--profile', col.profile];
-      for (const [flag, v] of [['--focus', o.focus ?? spec.focus], ['--skip', o.skip ?? spec.skip], ['--parallel', o.parallel]] as const) if (v) args.push(flag, v);
+      for (const [flag, v] of [
+        ['--focus', o.focus ?? spec.focus],
+        ['--skip', o.skip ?? spec.skip],
+        ['--parallel', o.parallel],
+      ] as const)
+        if (v) args.push(flag, v);
       if (o.strict ?? spec.strict) args.push('--strict');
       let env: Record<string, string>;
       let upMs: number | undefined;
@@ -337,7 +501,8 @@ export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ r
         const cfg = path.join(colDir, 'cluster-config.json');
         fs.writeFileSync(cfg, JSON.stringify(col.cluster, null, 2));
         if (col.cluster.corefile) fs.writeFileSync(path.join(colDir, 'Corefile'), String(col.cluster.corefile));
-        if (col.cluster.nodeLocalDNSCorefile) fs.writeFileSync(path.join(colDir, 'Corefile.node-local-dns'), String(col.cluster.nodeLocalDNSCorefile));
+        if (col.cluster.nodeLocalDNSCorefile)
+          fs.writeFileSync(path.join(colDir, 'Corefile.node-local-dns'), String(col.cluster.nodeLocalDNSCorefile));
         env = clusterEnv({ SVC_CLUSTER_CONFIG: cfg });
         fs.writeFileSync(logFile, `# cluster.sh down, then up with ${cfg}\n`);
         await runChild('bash', [CLUSTER_SH, 'down'], env, logFile, control);
@@ -348,7 +513,12 @@ export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ r
           const text = fs.readFileSync(logFile, 'utf8');
           const why = /\[cluster\] error: (.*)/.exec(text)?.[1] ?? `cluster.sh up exited ${up}`;
           log(`svc-conformance matrix: column ${col.name}: the cluster did not come up: ${why}`);
-          results.push(readColumn({ ...base, state: 'not-up', exitCode: up, message: `the bundled cluster did not come up: ${why}`, logTail: tail(text), upMs }, runDir));
+          results.push(
+            readColumn(
+              { ...base, state: 'not-up', exitCode: up, message: `the bundled cluster did not come up: ${why}`, logTail: tail(text), upMs },
+              runDir,
+            ),
+          );
           continue;
         }
         log(`svc-conformance matrix: column ${col.name}: cluster up in ${(upMs / 1000).toFixed(1)} s`);
@@ -363,13 +533,19 @@ export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ r
       const t1 = Date.now();
       const code = control.interrupted ? 130 : await runChild(o.nodeBin, args, env, logFile, control);
       const c = readColumn({ ...base, state: 'ran', exitCode: code, upMs, reportDir: rel(runDir) }, runDir);
-      const counts = c.counts ? ` (${c.counts.passed} passed, ${c.counts.failed} failed, ${c.counts.warnings} warnings, ${c.counts.skipped} skipped)` : '';
+      const counts = c.counts
+        ? ` (${c.counts.passed} passed, ${c.counts.failed} failed, ${c.counts.warnings} warnings, ${c.counts.skipped} skipped)`
+        : '';
       log(`svc-conformance matrix: column ${col.name}: exit ${code} in ${((Date.now() - t1) / 1000).toFixed(1)} s${counts}`);
       if (c.state === 'no-run') {
         // No results: the run stopped before its checks (preflight, usage); its log says why.
         const text = fs.readFileSync(logFile, 'utf8');
         c.logTail = tail(text);
-        c.message = text.split('\n').reverse().find((l) => l.startsWith('svc-conformance: ') && !/reports in|removed|preflight passed/.test(l))?.replace('svc-conformance: ', '');
+        c.message = text
+          .split('\n')
+          .reverse()
+          .find((l) => l.startsWith('svc-conformance: ') && !/reports in|removed|preflight passed/.test(l))
+          ?.replace('svc-conformance: ', '');
       } else if (code !== 0) {
         c.message = c.counts?.failed ? `${c.counts.failed} check(s) failed` : `the run exited ${code}`;
       }
@@ -378,12 +554,15 @@ export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ r
   } finally {
     if (bundledUsed) {
       // The matrix brought bundled clusters up: it leaves none running.
-      await runChild('bash', [CLUSTER_SH, 'down'], clusterEnv(), path.join(o.reportDir, 'cluster-down.log'), { });
+      await runChild('bash', [CLUSTER_SH, 'down'], clusterEnv(), path.join(o.reportDir, 'cluster-down.log'), {});
     }
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  return { report: assemble(spec.file, results, started, { focus: o.focus ?? spec.focus, skip: o.skip ?? spec.skip }), interrupted: control.interrupted };
+  return {
+    report: assemble(spec.file, results, started, { focus: o.focus ?? spec.focus, skip: o.skip ?? spec.skip }),
+    interrupted: control.interrupted,
+  };
 }
 
 export function matrixExitCode(r: MatrixReport): number {
@@ -404,7 +583,7 @@ export const oneLine = (s?: string): string => {
 export function answerOf(c?: Cell): string {
   if (!c) return 'not run in this column';
   if (c.status === 'skipped') return `skipped: ${c.skipReason ?? ''}`;
-  const text = c.status === 'passed' ? c.transcripts ?? 'passed (no transcript recorded)' : c.failure ?? c.transcripts ?? c.status;
+  const text = c.status === 'passed' ? (c.transcripts ?? 'passed (no transcript recorded)') : (c.failure ?? c.transcripts ?? c.status);
   return text.length > 4000 ? `${text.slice(0, 4000)}\n… (${text.length - 4000} more characters in the column's report)` : text;
 }
 
@@ -423,20 +602,45 @@ export function headline(r: MatrixReport, label: (c?: Cell) => string = cellText
 function identityLines(c: ColumnResult): [string, string][] {
   const id = c.identity;
   return [
-    ['Kubernetes', id.kubernetes ?? '?'], ['Nodes', String(id.nodes ?? '?')], ['Proxy', `${id.proxyMode ?? '?'}${id.kubeProxy ? ` (kube-proxy ${id.kubeProxy})` : ''}`],
-    ['DNS image', id.dnsImage ?? '?'], ['DNS path', id.dnsPath ?? '?'], ['DNS version (version.bind)', id.dnsVersion ?? '?'], ['Schema (dns-version TXT)', id.schemaVersion ?? '?'],
-    ['Cluster up', c.upMs !== undefined ? `${(c.upMs / 1000).toFixed(1)} s` : '—'], ['Run time', c.runMs !== undefined ? `${(c.runMs / 1000).toFixed(1)} s` : '—'],
-    ['DNS converged after a change', c.dns.converged.n ? `median ${c.dns.converged.medianMs} ms, worst ${c.dns.converged.worstMs} ms (${c.dns.converged.n} waits)` : 'no wait had to look twice'],
-    ['DNS cache lag behind the replicas', c.dns.cacheLag ? `median ${c.dns.cacheLag.medianMs} ms, worst ${c.dns.cacheLag.worstMs} ms (${c.dns.cacheLag.n} waits)` : 'no cache'],
-    ['DNS right at the first look (upper bounds)', c.dns.firstLook.n ? `median ${c.dns.firstLook.medianMs} ms, worst ${c.dns.firstLook.worstMs} ms (${c.dns.firstLook.n} waits)` : '—'],
-    ['Result', c.counts ? `${c.counts.passed} passed, ${c.counts.failed} failed, ${c.counts.warnings} warnings, ${c.counts.skipped} skipped (exit ${c.exitCode})` : c.message ?? c.state],
+    ['Kubernetes', id.kubernetes ?? '?'],
+    ['Nodes', String(id.nodes ?? '?')],
+    ['Proxy', `${id.proxyMode ?? '?'}${id.kubeProxy ? ` (kube-proxy ${id.kubeProxy})` : ''}`],
+    ['DNS image', id.dnsImage ?? '?'],
+    ['DNS path', id.dnsPath ?? '?'],
+    ['DNS version (version.bind)', id.dnsVersion ?? '?'],
+    ['Schema (dns-version TXT)', id.schemaVersion ?? '?'],
+    ['Cluster up', c.upMs !== undefined ? `${(c.upMs / 1000).toFixed(1)} s` : '—'],
+    ['Run time', c.runMs !== undefined ? `${(c.runMs / 1000).toFixed(1)} s` : '—'],
+    [
+      'DNS converged after a change',
+      c.dns.converged.n
+        ? `median ${c.dns.converged.medianMs} ms, worst ${c.dns.converged.worstMs} ms (${c.dns.converged.n} waits)`
+        : 'no wait had to look twice',
+    ],
+    [
+      'DNS cache lag behind the replicas',
+      c.dns.cacheLag ? `median ${c.dns.cacheLag.medianMs} ms, worst ${c.dns.cacheLag.worstMs} ms (${c.dns.cacheLag.n} waits)` : 'no cache',
+    ],
+    [
+      'DNS right at the first look (upper bounds)',
+      c.dns.firstLook.n ? `median ${c.dns.firstLook.medianMs} ms, worst ${c.dns.firstLook.worstMs} ms (${c.dns.firstLook.n} waits)` : '—',
+    ],
+    [
+      'Result',
+      c.counts
+        ? `${c.counts.passed} passed, ${c.counts.failed} failed, ${c.counts.warnings} warnings, ${c.counts.skipped} skipped (exit ${c.exitCode})`
+        : (c.message ?? c.state),
+    ],
   ];
 }
 
 /** Requests per backend, largest first (backend names differ from run to run). */
 const spreadText = (s: ColumnResult['spread'][number]): string => {
   const v = s.counts;
-  const flat = v && typeof v === 'object' && Object.values(v).every((x) => typeof x === 'number') ? Object.values(v as Record<string, number>).sort((a, b) => b - a) : undefined;
+  const flat =
+    v && typeof v === 'object' && Object.values(v).every((x) => typeof x === 'number')
+      ? Object.values(v as Record<string, number>).sort((a, b) => b - a)
+      : undefined;
   return `${s.check}: ${flat ? `${flat.join('/')} over ${flat.length} backend(s)` : JSON.stringify(v)}`;
 };
 
@@ -445,19 +649,30 @@ export function matrixMarkdown(r: MatrixReport): string {
   // Table cells: pipes escaped, and `<ns>` kept visible (GitHub would read it as a tag).
   const esc = mdCell;
   const lines = [`# svc-conformance matrix: ${headline(r)}`, ''];
-  lines.push(`Matrix ${path.basename(r.file)}, ${cols.length} column(s) in ${(r.durationMs / 1000).toFixed(0)} s: ${cols.map((c) => `**${c.name}** (${c.describe}, ${c.profile} profile)`).join('; ')}.`, '');
+  lines.push(
+    `Matrix ${path.basename(r.file)}, ${cols.length} column(s) in ${(r.durationMs / 1000).toFixed(0)} s: ${cols.map((c) => `**${c.name}** (${c.describe}, ${c.profile} profile)`).join('; ')}.`,
+    '',
+  );
   const notUp = cols.filter((c) => c.state !== 'ran');
   if (r.differences.length) {
-    lines.push('## Differences', '', `| Check | Level | ${cols.map((c) => c.name).join(' | ')} |`, `|---|---|${cols.map(() => '---').join('|')}|`);
+    lines.push(
+      '## Differences',
+      '',
+      `| Check | Level | ${cols.map((c) => c.name).join(' | ')} |`,
+      `|---|---|${cols.map(() => '---').join('|')}|`,
+    );
     for (const id of r.differences) {
       const row = r.rows.find((x) => x.id === id)!;
-      lines.push(`| \`${id}\` ${esc(row.claim)} | ${row.level} | ${cols.map((c) => (c.state === 'ran' ? `${cellText(row.cells[c.name])}${row.cells[c.name]?.status !== 'passed' ? `: ${esc(oneLine(answerOf(row.cells[c.name]))).slice(0, 160)}` : ''}` : '—')).join(' | ')} |`);
+      lines.push(
+        `| \`${id}\` ${esc(row.claim)} | ${row.level} | ${cols.map((c) => (c.state === 'ran' ? `${cellText(row.cells[c.name])}${row.cells[c.name]?.status !== 'passed' ? `: ${esc(oneLine(answerOf(row.cells[c.name]))).slice(0, 160)}` : ''}` : '—')).join(' | ')} |`,
+      );
     }
     lines.push('');
     for (const id of r.differences) {
       const row = r.rows.find((x) => x.id === id)!;
       lines.push(`<details><summary><code>${id}</code>: the answers side by side</summary>`, '');
-      for (const c of cols.filter((x) => x.state === 'ran')) lines.push(`**${c.name}** (${cellText(row.cells[c.name])}):`, '', '```', answerOf(row.cells[c.name]), '```', '');
+      for (const c of cols.filter((x) => x.state === 'ran'))
+        lines.push(`**${c.name}** (${cellText(row.cells[c.name])}):`, '', '```', answerOf(row.cells[c.name]), '```', '');
       lines.push('</details>', '');
     }
   }
@@ -465,13 +680,32 @@ export function matrixMarkdown(r: MatrixReport): string {
     lines.push('## Columns that did not run', '');
     for (const c of notUp) lines.push(`### ${c.name}: ${c.message ?? c.state}`, '', '```', c.logTail ?? '', '```', '');
   }
-  lines.push('## Checks', '', `| Id | Level | Claim | ${cols.map((c) => c.name).join(' | ')} |`, `|---|---|---|${cols.map(() => '---').join('|')}|`);
-  for (const row of r.rows) lines.push(`| ${row.id} | ${row.level} | ${esc(row.claim)}${row.source ? ` ([source](${row.source.url}))` : ''} | ${cols.map((c) => (c.state === 'ran' ? cellText(row.cells[c.name]) : '—')).join(' | ')} |`);
+  lines.push(
+    '## Checks',
+    '',
+    `| Id | Level | Claim | ${cols.map((c) => c.name).join(' | ')} |`,
+    `|---|---|---|${cols.map(() => '---').join('|')}|`,
+  );
+  for (const row of r.rows)
+    lines.push(
+      `| ${row.id} | ${row.level} | ${esc(row.claim)}${row.source ? ` ([source](${row.source.url}))` : ''} | ${cols.map((c) => (c.state === 'ran' ? cellText(row.cells[c.name]) : '—')).join(' | ')} |`,
+    );
   lines.push('', '## Columns', '', `| | ${cols.map((c) => c.name).join(' | ')} |`, `|---|${cols.map(() => '---').join('|')}|`);
   const idl = cols.map(identityLines);
   for (let i = 0; i < idl[0]!.length; i++) lines.push(`| ${idl[0]![i]![0]} | ${idl.map((l) => esc(l[i]![1])).join(' | ')} |`);
-  lines.push(`| Request spread | ${cols.map((c) => esc(c.spread.filter((s) => s.check === 'proxy.clusterip.spread' || s.check.startsWith('lb.')).map(spreadText).join('; ') || '—')).join(' | ')} |`);
-  lines.push(`| Report | ${cols.map((c) => (c.reportDir ? `${c.reportDir}/report.html` : c.log ?? '—')).join(' | ')} |`);
+  lines.push(
+    `| Request spread | ${cols
+      .map((c) =>
+        esc(
+          c.spread
+            .filter((s) => s.check === 'proxy.clusterip.spread' || s.check.startsWith('lb.'))
+            .map(spreadText)
+            .join('; ') || '—',
+        ),
+      )
+      .join(' | ')} |`,
+  );
+  lines.push(`| Report | ${cols.map((c) => (c.reportDir ? `${c.reportDir}/report.html` : (c.log ?? '—'))).join(' | ')} |`);
   return lines.join('\n') + '\n';
 }
 
@@ -480,19 +714,36 @@ const h = html;
 export function matrixHtml(r: MatrixReport): string {
   const cols = r.columns;
   const cls = (c?: Cell): string => c?.status ?? 'notrun';
-  const link = (col: ColumnResult, c?: Cell): string => (col.reportDir && c ? ` <a href="${h(col.reportDir)}/report.html">report</a> · <a href="${h(col.reportDir)}/evidence/${h(c.suite)}.json">evidence</a>` : '');
-  const diffs = r.differences.map((id) => {
-    const row = r.rows.find((x) => x.id === id)!;
-    const ran = cols.filter((c) => c.state === 'ran');
-    return `<section class="diff" data-id="${h(id)}"><h3><code>${h(id)}</code> ${h(row.claim)} <small>(${h(row.level)})</small></h3><div class="side" style="grid-template-columns:repeat(${ran.length},1fr)">${ran.map((c) => `<div><div class="cell ${cls(row.cells[c.name])}"><b>${h(c.name)}</b>: ${h(plainText(row.cells[c.name]))}${link(c, row.cells[c.name])}</div><pre>${h(answerOf(row.cells[c.name]))}</pre></div>`).join('')}</div></section>`;
-  }).join('\n');
-  const notUp = cols.filter((c) => c.state !== 'ran').map((c) => `<details open class="notup"><summary>${h(c.name)}: ${h(c.message ?? c.state)}</summary><pre>${h(c.logTail ?? '')}</pre><p>Log: <a href="${h(c.log ?? '')}">${h(c.log ?? '')}</a></p></details>`).join('\n');
+  const link = (col: ColumnResult, c?: Cell): string =>
+    col.reportDir && c
+      ? ` <a href="${h(col.reportDir)}/report.html">report</a> · <a href="${h(col.reportDir)}/evidence/${h(c.suite)}.json">evidence</a>`
+      : '';
+  const diffs = r.differences
+    .map((id) => {
+      const row = r.rows.find((x) => x.id === id)!;
+      const ran = cols.filter((c) => c.state === 'ran');
+      return `<section class="diff" data-id="${h(id)}"><h3><code>${h(id)}</code> ${h(row.claim)} <small>(${h(row.level)})</small></h3><div class="side" style="grid-template-columns:repeat(${ran.length},1fr)">${ran.map((c) => `<div><div class="cell ${cls(row.cells[c.name])}"><b>${h(c.name)}</b>: ${h(plainText(row.cells[c.name]))}${link(c, row.cells[c.name])}</div><pre>${h(answerOf(row.cells[c.name]))}</pre></div>`).join('')}</div></section>`;
+    })
+    .join('\n');
+  const notUp = cols
+    .filter((c) => c.state !== 'ran')
+    .map(
+      (c) =>
+        `<details open class="notup"><summary>${h(c.name)}: ${h(c.message ?? c.state)}</summary><pre>${h(c.logTail ?? '')}</pre><p>Log: <a href="${h(c.log ?? '')}">${h(c.log ?? '')}</a></p></details>`,
+    )
+    .join('\n');
   const head = cols.map((c) => `<th>${h(c.name)}<br><small>${h(c.profile)}</small></th>`).join('');
-  const rows = r.rows.map((row) => `<tr${r.differences.includes(row.id) ? ' class="differs"' : ''}><td><code>${h(row.id)}</code></td><td>${h(row.level)}</td><td>${h(row.claim)}${row.source ? ` <a href="${h(row.source.url)}">${h(row.source.title)}</a>` : ''}</td>${cols.map((c) => (c.state === 'ran' ? `<td class="${cls(row.cells[c.name])}">${c.reportDir ? `<a href="${h(c.reportDir)}/report.html">${h(plainText(row.cells[c.name]))}</a>` : h(plainText(row.cells[c.name]))}</td>` : '<td class="notrun">—</td>')).join('')}</tr>`).join('\n');
+  const rows = r.rows
+    .map(
+      (row) =>
+        `<tr${r.differences.includes(row.id) ? ' class="differs"' : ''}><td><code>${h(row.id)}</code></td><td>${h(row.level)}</td><td>${h(row.claim)}${row.source ? ` <a href="${h(row.source.url)}">${h(row.source.title)}</a>` : ''}</td>${cols.map((c) => (c.state === 'ran' ? `<td class="${cls(row.cells[c.name])}">${c.reportDir ? `<a href="${h(c.reportDir)}/report.html">${h(plainText(row.cells[c.name]))}</a>` : h(plainText(row.cells[c.name]))}</td>` : '<td class="notrun">—</td>')).join('')}</tr>`,
+    )
+    .join('\n');
   const idl = cols.map(identityLines);
-  const idRows = idl[0]!.map((_, i) => `<tr><th>${h(idl[0]![i]![0])}</th>${idl.map((l) => `<td>${h(l[i]![1])}</td>`).join('')}</tr>`).join('\n')
-    + `<tr><th>Request spread</th>${cols.map((c) => `<td>${c.spread.length ? `<ul>${c.spread.map((s) => `<li>${h(spreadText(s))}</li>`).join('')}</ul>` : '—'}</td>`).join('')}</tr>`
-    + `<tr><th>Column</th>${cols.map((c) => `<td>${h(c.describe)}<br><a href="${h(c.log ?? '')}">log</a>${c.reportDir ? ` · <a href="${h(c.reportDir)}/report.html">report</a> · <a href="${h(c.reportDir)}/results.json">results.json</a>` : ''}</td>`).join('')}</tr>`;
+  const idRows =
+    idl[0]!.map((_, i) => `<tr><th>${h(idl[0]![i]![0])}</th>${idl.map((l) => `<td>${h(l[i]![1])}</td>`).join('')}</tr>`).join('\n') +
+    `<tr><th>Request spread</th>${cols.map((c) => `<td>${c.spread.length ? `<ul>${c.spread.map((s) => `<li>${h(spreadText(s))}</li>`).join('')}</ul>` : '—'}</td>`).join('')}</tr>` +
+    `<tr><th>Column</th>${cols.map((c) => `<td>${h(c.describe)}<br><a href="${h(c.log ?? '')}">log</a>${c.reportDir ? ` · <a href="${h(c.reportDir)}/report.html">report</a> · <a href="${h(c.reportDir)}/results.json">results.json</a>` : ''}</td>`).join('')}</tr>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>svc-conformance matrix</title>
 <style>
@@ -519,14 +770,31 @@ ${idRows}
 export function matrixJunit(r: MatrixReport): string {
   const x = xml;
   const suites = r.columns.map((c) => {
-    if (c.state !== 'ran') return junitErrorSuite(`svc-conformance.matrix.${c.name}`, 'the cluster comes up and the run starts', c.message ?? c.state, c.logTail ?? '');
-    const cases = r.rows.filter((row) => row.cells[c.name]).map((row) => {
-      const cell = row.cells[c.name]!;
-      return junitCase({
-        classname: `svc-conformance.matrix.${c.name}.${cell.suite}`, name: `${cell.claim} [${row.id}]`, status: cell.status, level: row.level, failure: cell.failure, skipReason: cell.skipReason,
-        properties: { id: row.id, level: row.level, differs: String(r.differences.includes(row.id)) },
-      }, oneLine);
-    }).join('\n');
+    if (c.state !== 'ran')
+      return junitErrorSuite(
+        `svc-conformance.matrix.${c.name}`,
+        'the cluster comes up and the run starts',
+        c.message ?? c.state,
+        c.logTail ?? '',
+      );
+    const cases = r.rows
+      .filter((row) => row.cells[c.name])
+      .map((row) => {
+        const cell = row.cells[c.name]!;
+        return junitCase(
+          {
+            classname: `svc-conformance.matrix.${c.name}.${cell.suite}`,
+            name: `${cell.claim} [${row.id}]`,
+            status: cell.status,
+            level: row.level,
+            failure: cell.failure,
+            skipReason: cell.skipReason,
+            properties: { id: row.id, level: row.level, differs: String(r.differences.includes(row.id)) },
+          },
+          oneLine,
+        );
+      })
+      .join('\n');
     const cs = r.rows.map((row) => row.cells[c.name]).filter(Boolean) as Cell[];
     return `  <testsuite name="svc-conformance.matrix.${x(c.name)}" tests="${cs.length}" failures="${cs.filter((y) => y.status === 'failed').length}" skipped="${cs.filter((y) => y.status === 'skipped').length}" errors="0" time="${((c.runMs ?? 0) / 1000).toFixed(3)}">\n${cases}\n  </testsuite>`;
   });
@@ -536,5 +804,14 @@ export function matrixJunit(r: MatrixReport): string {
 
 export function writeMatrixReports(dir: string, r: MatrixReport): string[] {
   const md = matrixMarkdown(r);
-  return writeReportDir(dir, [['matrix.html', matrixHtml(r)], ['matrix.md', md], ['matrix.json', JSON.stringify(r, null, 2)], ['matrix-junit.xml', matrixJunit(r)]], md);
+  return writeReportDir(
+    dir,
+    [
+      ['matrix.html', matrixHtml(r)],
+      ['matrix.md', md],
+      ['matrix.json', JSON.stringify(r, null, 2)],
+      ['matrix-junit.xml', matrixJunit(r)],
+    ],
+    md,
+  );
 }

@@ -9,7 +9,9 @@ export type Status = 'passed' | 'failed' | 'skipped' | 'warning' | 'informationa
 
 /** XML text and attributes (JUnit): the five entities, control characters dropped. */
 export const xml = (s: string): string =>
-  s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+  s
+    .replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!)
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
 /** HTML text and attributes. */
 export const html = xml;
 /** A Markdown table cell: one line, no pipes or tags. */
@@ -21,12 +23,32 @@ const WORDS: Record<Status, string> = { passed: 'pass', failed: 'FAIL', skipped:
 export const statusText = (s?: Status): string => (s ? `${ICONS[s]} ${WORDS[s]}` : '— not run');
 
 /** One JUnit test case: properties, then the failure, skip or warning text by status. */
-export function junitCase(c: { classname: string; name: string; timeS?: number; properties: Record<string, string>; status: Status; level?: string; failure?: string; skipReason?: string }, firstLine: (s: string) => string = (s) => s.split('\n')[0]!): string {
-  const props = Object.keys(c.properties).length ? `<properties>${Object.entries(c.properties).map(([k, v]) => `<property name="${xml(k)}" value="${xml(v)}"/>`).join('')}</properties>` : '';
-  const inner = c.status === 'failed'
-    ? `<failure message="${xml(firstLine(c.failure ?? '').slice(0, 500))}">${xml(c.failure ?? '')}</failure>`
-    : c.status === 'skipped' ? `<skipped message="${xml(c.skipReason ?? '')}"/>`
-      : c.status === 'warning' || c.status === 'informational' ? `<system-out>${xml(`${c.status.toUpperCase()} (${c.level ?? ''} level, does not fail the run): ${c.failure ?? ''}`)}</system-out>` : '';
+export function junitCase(
+  c: {
+    classname: string;
+    name: string;
+    timeS?: number;
+    properties: Record<string, string>;
+    status: Status;
+    level?: string;
+    failure?: string;
+    skipReason?: string;
+  },
+  firstLine: (s: string) => string = (s) => s.split('\n')[0]!,
+): string {
+  const props = Object.keys(c.properties).length
+    ? `<properties>${Object.entries(c.properties)
+        .map(([k, v]) => `<property name="${xml(k)}" value="${xml(v)}"/>`)
+        .join('')}</properties>`
+    : '';
+  const inner =
+    c.status === 'failed'
+      ? `<failure message="${xml(firstLine(c.failure ?? '').slice(0, 500))}">${xml(c.failure ?? '')}</failure>`
+      : c.status === 'skipped'
+        ? `<skipped message="${xml(c.skipReason ?? '')}"/>`
+        : c.status === 'warning' || c.status === 'informational'
+          ? `<system-out>${xml(`${c.status.toUpperCase()} (${c.level ?? ''} level, does not fail the run): ${c.failure ?? ''}`)}</system-out>`
+          : '';
   return `    <testcase classname="${xml(c.classname)}" name="${xml(c.name)}"${c.timeS === undefined ? '' : ` time="${c.timeS.toFixed(3)}"`}>${props}${inner}</testcase>`;
 }
 

@@ -9,9 +9,29 @@ import type { Measurement } from '../harness/evidence.ts';
 import { html, ICONS, junitCase, junitErrorSuite, mdCell, writeReportDir, xml } from './render.ts';
 import { any, arr, check, num, obj, oneOf, opt, str } from '../../probe/schema.ts';
 
-interface JestAssertion { title: string; fullName: string; ancestorTitles: string[]; status: string; duration?: number | null; failureMessages: string[] }
-interface JestFile { name: string; assertionResults: JestAssertion[]; message?: string; status: string }
-export interface JestJson { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number; numRuntimeErrorTestSuites: number; testResults: JestFile[]; startTime: number }
+interface JestAssertion {
+  title: string;
+  fullName: string;
+  ancestorTitles: string[];
+  status: string;
+  duration?: number | null;
+  failureMessages: string[];
+}
+interface JestFile {
+  name: string;
+  assertionResults: JestAssertion[];
+  message?: string;
+  status: string;
+}
+export interface JestJson {
+  numPassedTests: number;
+  numFailedTests: number;
+  numPendingTests: number;
+  numTodoTests: number;
+  numRuntimeErrorTestSuites: number;
+  testResults: JestFile[];
+  startTime: number;
+}
 
 export interface Check {
   /** The registry id (suites/data/registry.ts); undefined for a test outside the registry. */
@@ -29,7 +49,10 @@ export interface Check {
   failure?: string;
 }
 
-export interface EvidenceFile { suite: string; items: { check: string; kind: string; text?: string; value?: unknown }[] }
+export interface EvidenceFile {
+  suite: string;
+  items: { check: string; kind: string; text?: string; value?: unknown }[];
+}
 
 export interface RunReport {
   runId: string;
@@ -44,9 +67,18 @@ export interface RunReport {
 
 const stripAnsi = (s: string): string => s.replace(/\u001b\[[0-9;]*m/g, '');
 
-const EVIDENCE_FILE = obj({ suite: str, runId: opt(str), items: arr(obj({ check: str, detail: opt(str), kind: oneOf('transcript', 'measurement', 'info', 'counts'), text: opt(str) })) });
+const EVIDENCE_FILE = obj({
+  suite: str,
+  runId: opt(str),
+  items: arr(obj({ check: str, detail: opt(str), kind: oneOf('transcript', 'measurement', 'info', 'counts'), text: opt(str) })),
+});
 
-interface VerdictLine { id: string; status: 'skipped' | 'warning' | 'informational'; reason?: string; message?: string }
+interface VerdictLine {
+  id: string;
+  status: 'skipped' | 'warning' | 'informational';
+  reason?: string;
+  message?: string;
+}
 
 /** The verdicts a run's workers recorded (helpers/harness/check.ts), by check id. */
 function readVerdicts(evidenceDir: string, runId: string): Map<string, VerdictLine> {
@@ -56,7 +88,8 @@ function readVerdicts(evidenceDir: string, runId: string): Map<string, VerdictLi
   for (const f of fs.readdirSync(dir).filter((x) => x.startsWith(`${runId}.`) && x.endsWith('.jsonl'))) {
     for (const line of fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean)) {
       const v = JSON.parse(line) as VerdictLine;
-      if (typeof v.id !== 'string' || !['skipped', 'warning', 'informational'].includes(v.status)) throw new Error(`${path.join(dir, f)}: not a verdict line: ${line.slice(0, 200)}`);
+      if (typeof v.id !== 'string' || !['skipped', 'warning', 'informational'].includes(v.status))
+        throw new Error(`${path.join(dir, f)}: not a verdict line: ${line.slice(0, 200)}`);
       out.set(v.id, v);
     }
   }
@@ -73,27 +106,47 @@ export function collect(results: JestJson[], evidenceDir: string, meta: { runId:
       if (f.status === 'failed' && f.assertionResults.length === 0 && f.message) suiteErrors.push({ suite, message: stripAnsi(f.message) });
       for (const a of f.assertionResults) {
         const id = idInTitle(a.title);
-        const def = id ? (() => { try { return checkDef(id); } catch { return undefined; } })() : undefined;
+        const def = id
+          ? (() => {
+              try {
+                return checkDef(id);
+              } catch {
+                return undefined;
+              }
+            })()
+          : undefined;
         const v = id ? verdicts.get(id) : undefined;
         let status: Check['status'] = a.status === 'passed' ? 'passed' : a.status === 'failed' ? 'failed' : 'skipped';
         if (status === 'passed' && v && v.status !== 'skipped') status = v.status;
         checks.push({
-          id, level: def?.level, source: def?.source,
-          suite, classname: `svc-conformance.${suite}${a.ancestorTitles.length ? `.${a.ancestorTitles.join(' / ')}` : ''}`,
-          name: a.title, status, durationMs: a.duration ?? 0,
-          skipReason: status === 'skipped' ? (v?.status === 'skipped' ? v.reason : undefined) ?? 'not selected in this run' : undefined,
+          id,
+          level: def?.level,
+          source: def?.source,
+          suite,
+          classname: `svc-conformance.${suite}${a.ancestorTitles.length ? `.${a.ancestorTitles.join(' / ')}` : ''}`,
+          name: a.title,
+          status,
+          durationMs: a.duration ?? 0,
+          skipReason: status === 'skipped' ? ((v?.status === 'skipped' ? v.reason : undefined) ?? 'not selected in this run') : undefined,
           failure: a.failureMessages.length ? stripAnsi(a.failureMessages.join('\n')) : v?.message,
         });
       }
     }
   }
   const evidence: EvidenceFile[] = fs.existsSync(evidenceDir)
-    ? fs.readdirSync(evidenceDir).filter((f) => f.endsWith('.json')).map((f) => {
-      const file = path.join(evidenceDir, f);
-      let v: unknown;
-      try { v = JSON.parse(fs.readFileSync(file, 'utf8')); } catch (e) { throw new Error(`evidence file ${file} is not JSON: ${(e as Error).message}`); }
-      return check<EvidenceFile>(EVIDENCE_FILE, v, `evidence file ${file}`);
-    })
+    ? fs
+        .readdirSync(evidenceDir)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => {
+          const file = path.join(evidenceDir, f);
+          let v: unknown;
+          try {
+            v = JSON.parse(fs.readFileSync(file, 'utf8'));
+          } catch (e) {
+            throw new Error(`evidence file ${file} is not JSON: ${(e as Error).message}`);
+          }
+          return check<EvidenceFile>(EVIDENCE_FILE, v, `evidence file ${file}`);
+        })
     : [];
   const counts = {
     passed: checks.filter((c) => c.status === 'passed').length,
@@ -101,13 +154,37 @@ export function collect(results: JestJson[], evidenceDir: string, meta: { runId:
     skipped: checks.filter((c) => c.status === 'skipped').length,
     warnings: checks.filter((c) => c.status === 'warning').length,
   };
-  return { runId: meta.runId, cluster: meta.cluster, startedAt: new Date(Date.now() - meta.durationMs).toISOString(), durationMs: meta.durationMs, counts, checks, suiteErrors, evidence };
+  return {
+    runId: meta.runId,
+    cluster: meta.cluster,
+    startedAt: new Date(Date.now() - meta.durationMs).toISOString(),
+    durationMs: meta.durationMs,
+    counts,
+    checks,
+    suiteErrors,
+    evidence,
+  };
 }
 
 const COUNTS = obj({ passed: num, failed: num, skipped: num, warnings: num });
 const RUN_REPORT = obj({
-  runId: str, cluster: str, startedAt: str, durationMs: num, counts: COUNTS,
-  checks: arr(obj({ id: opt(str), suite: str, classname: str, name: str, status: oneOf('passed', 'failed', 'skipped', 'warning', 'informational'), durationMs: num, skipReason: opt(str), failure: opt(str) })),
+  runId: str,
+  cluster: str,
+  startedAt: str,
+  durationMs: num,
+  counts: COUNTS,
+  checks: arr(
+    obj({
+      id: opt(str),
+      suite: str,
+      classname: str,
+      name: str,
+      status: oneOf('passed', 'failed', 'skipped', 'warning', 'informational'),
+      durationMs: num,
+      skipReason: opt(str),
+      failure: opt(str),
+    }),
+  ),
   suiteErrors: arr(obj({ suite: str, message: str })),
   evidence: arr(any),
 });
@@ -116,7 +193,11 @@ const RUN_REPORT = obj({
  *  command read runs only through this. */
 export function readRunReport(file: string): RunReport {
   let v: unknown;
-  try { v = JSON.parse(fs.readFileSync(file, 'utf8')); } catch (e) { throw new Error(`cannot read the run results ${file}: ${(e as Error).message}`); }
+  try {
+    v = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`cannot read the run results ${file}: ${(e as Error).message}`);
+  }
   return check<RunReport>(RUN_REPORT, v, `the run results ${file}`);
 }
 
@@ -124,7 +205,9 @@ export function readRunReport(file: string): RunReport {
  *  checks that failed) on their own line, never counted as passed, then the counts. */
 export function closingLines(c: RunReport['counts'], warningIds: string[] = []): string[] {
   const w = c.warnings
-    ? [`svc-conformance: ${c.warnings} warning(s): expected-level checks that failed (documented default behaviour the specification leaves open; --strict fails them)${warningIds.length ? `: ${warningIds.join(', ')}` : ''}`]
+    ? [
+        `svc-conformance: ${c.warnings} warning(s): expected-level checks that failed (documented default behaviour the specification leaves open; --strict fails them)${warningIds.length ? `: ${warningIds.join(', ')}` : ''}`,
+      ]
     : [];
   return [...w, `svc-conformance: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped`];
 }
@@ -133,10 +216,22 @@ export function junit(r: RunReport): string {
   const bySuite = new Map<string, Check[]>();
   for (const c of r.checks) bySuite.set(c.suite, [...(bySuite.get(c.suite) ?? []), c]);
   const suites = [...bySuite.entries()].map(([suite, cs]) => {
-    const cases = cs.map((c) => junitCase({
-      classname: c.classname, name: c.name, timeS: c.durationMs / 1000, status: c.status, level: c.level, failure: c.failure, skipReason: c.skipReason,
-      properties: c.id ? { id: c.id, level: c.level ?? '', source: c.source ? `${c.source.title} ${c.source.url}` : '', verdict: c.status } : {},
-    })).join('\n');
+    const cases = cs
+      .map((c) =>
+        junitCase({
+          classname: c.classname,
+          name: c.name,
+          timeS: c.durationMs / 1000,
+          status: c.status,
+          level: c.level,
+          failure: c.failure,
+          skipReason: c.skipReason,
+          properties: c.id
+            ? { id: c.id, level: c.level ?? '', source: c.source ? `${c.source.title} ${c.source.url}` : '', verdict: c.status }
+            : {},
+        }),
+      )
+      .join('\n');
     const f = cs.filter((c) => c.status === 'failed').length;
     const s = cs.filter((c) => c.status === 'skipped').length;
     const t = cs.reduce((a, c) => a + c.durationMs, 0) / 1000;
@@ -152,18 +247,38 @@ const srcLink = (c: Check): string => (c.source ? `[${c.source.title}](${c.sourc
 
 export function markdown(r: RunReport): string {
   const icon = (s: Check['status']): string => ICONS[s];
-  const lines = [`# svc-conformance run ${r.runId}`, '', `Cluster: ${r.cluster}. **${r.counts.passed} passed, ${r.counts.failed} failed, ${r.counts.warnings} warnings, ${r.counts.skipped} skipped** in ${(r.durationMs / 1000).toFixed(1)} s.`, ''];
+  const lines = [
+    `# svc-conformance run ${r.runId}`,
+    '',
+    `Cluster: ${r.cluster}. **${r.counts.passed} passed, ${r.counts.failed} failed, ${r.counts.warnings} warnings, ${r.counts.skipped} skipped** in ${(r.durationMs / 1000).toFixed(1)} s.`,
+    '',
+  ];
   const warnings = r.checks.filter((c) => c.status === 'warning');
   if (warnings.length) {
-    lines.push('## Warnings (expected-level checks: documented default behaviour the specification leaves open; `--strict` fails them)', '');
+    lines.push(
+      '## Warnings (expected-level checks: documented default behaviour the specification leaves open; `--strict` fails them)',
+      '',
+    );
     for (const c of warnings) lines.push(`- ⚠️ \`${c.id}\` ${claimInTitle(c.name)} (${srcLink(c)}): ${(c.failure ?? '').split('\n')[0]}`);
     lines.push('');
   }
-  lines.push('| | Id | Level | Check | Source | Time |', '|---|---|---|---|---|---|',
-    ...r.checks.map((c) => `| ${icon(c.status)} | ${c.id ?? ''} | ${c.level ?? ''} | ${mdCell(claimInTitle(c.name))}${c.skipReason ? ` (${c.skipReason})` : ''} | ${srcLink(c)} | ${(c.durationMs / 1000).toFixed(1)} s |`));
+  lines.push(
+    '| | Id | Level | Check | Source | Time |',
+    '|---|---|---|---|---|---|',
+    ...r.checks.map(
+      (c) =>
+        `| ${icon(c.status)} | ${c.id ?? ''} | ${c.level ?? ''} | ${mdCell(claimInTitle(c.name))}${c.skipReason ? ` (${c.skipReason})` : ''} | ${srcLink(c)} | ${(c.durationMs / 1000).toFixed(1)} s |`,
+    ),
+  );
   const lags = cacheLags(r);
   if (lags.length) {
-    lines.push('', '## DNS cache lag behind the replicas', '', 'A cache in front of the replicas may serve an answer until its TTL runs out; each wait where it did:', '');
+    lines.push(
+      '',
+      '## DNS cache lag behind the replicas',
+      '',
+      'A cache in front of the replicas may serve an answer until its TTL runs out; each wait where it did:',
+      '',
+    );
     for (const l of lags) lines.push(`- \`${l.check}\` ${l.ms} ms: ${l.name.replace(/</g, '&lt;').replace(/>/g, '&gt;')}`);
   }
   const failed = r.checks.filter((c) => c.status === 'failed');
@@ -182,17 +297,24 @@ export function markdown(r: RunReport): string {
 export function measurements(r: RunReport): (Measurement & { suite: string; check: string })[] {
   const legacy = (m: Measurement): Measurement => {
     if (m.kind !== undefined || m.unit !== 'ms') return m;
-    const k = /^(DNS cache lag|DNS cache right at the first look|DNS|EndpointSlices|Service proxy) (converged|convergence|right at the first look)?/.exec(m.name);
+    const k =
+      /^(DNS cache lag|DNS cache right at the first look|DNS|EndpointSlices|Service proxy) (converged|convergence|right at the first look)?/.exec(
+        m.name,
+      );
     if (!k) return m;
     if (k[1]!.startsWith('DNS cache')) return { ...m, kind: 'DNS cache lag', converged: k[1] === 'DNS cache lag' };
     return k[2] ? { ...m, kind: k[1] as Measurement['kind'], converged: k[2] !== 'right at the first look' } : m;
   };
-  return r.evidence.flatMap((e) => e.items.filter((i) => i.kind === 'measurement').map((i) => ({ suite: e.suite, check: i.check, ...legacy(i.value as Measurement) })));
+  return r.evidence.flatMap((e) =>
+    e.items.filter((i) => i.kind === 'measurement').map((i) => ({ suite: e.suite, check: i.check, ...legacy(i.value as Measurement) })),
+  );
 }
 
 /** A cache's lag behind the replicas, per check (measured where a cache was in front). */
 export function cacheLags(r: RunReport): { check: string; name: string; ms: number }[] {
-  return measurements(r).filter((m) => m.kind === 'DNS cache lag' && m.converged).map((m) => ({ check: m.check, name: m.name, ms: m.value }));
+  return measurements(r)
+    .filter((m) => m.kind === 'DNS cache lag' && m.converged)
+    .map((m) => ({ check: m.check, name: m.name, ms: m.value }));
 }
 
 function chart(r: RunReport): string {
@@ -200,26 +322,49 @@ function chart(r: RunReport): string {
   if (!points.length) return '<p>No convergence measurements in this run.</p>';
   const max = Math.max(...points.map((p) => p.value), 1);
   const rowH = 22;
-  const bars = points.map((p, i) => {
-    const w = Math.max(2, (p.value / max) * 420);
-    return `<text x="0" y="${i * rowH + 15}" font-size="11">${html(`${p.suite}: ${p.name}`).slice(0, 80)}</text><rect x="460" y="${i * rowH + 4}" width="${w.toFixed(1)}" height="14" fill="#3b82f6"/><text x="${(465 + w).toFixed(1)}" y="${i * rowH + 15}" font-size="11">${p.value} ms</text>`;
-  }).join('');
+  const bars = points
+    .map((p, i) => {
+      const w = Math.max(2, (p.value / max) * 420);
+      return `<text x="0" y="${i * rowH + 15}" font-size="11">${html(`${p.suite}: ${p.name}`).slice(0, 80)}</text><rect x="460" y="${i * rowH + 4}" width="${w.toFixed(1)}" height="14" fill="#3b82f6"/><text x="${(465 + w).toFixed(1)}" y="${i * rowH + 15}" font-size="11">${p.value} ms</text>`;
+    })
+    .join('');
   return `<svg role="img" aria-label="DNS convergence times" width="1000" height="${points.length * rowH + 8}" xmlns="http://www.w3.org/2000/svg">${bars}</svg>`;
 }
 
 export function htmlReport(r: RunReport): string {
-  const label: Record<Check['status'], string> = { passed: 'pass', failed: 'FAIL', skipped: 'skip', warning: 'warning', informational: 'info' };
-  const rows = r.checks.map((c) => `<tr class="${c.status}"><td>${label[c.status]}</td><td><code>${html(c.id ?? '')}</code></td><td>${html(c.level ?? '')}</td><td>${html(c.suite)}</td><td>${html(claimInTitle(c.name))}${c.skipReason ? `<br><small>${html(c.skipReason)}</small>` : ''}</td><td>${c.source ? `<a href="${html(c.source.url)}">${html(c.source.title)}</a>` : ''}</td><td>${(c.durationMs / 1000).toFixed(1)} s</td></tr>`).join('\n');
-  const warnings = r.checks.filter((c) => c.status === 'warning')
-    .map((c) => `<details open class="warning"><summary>${html(`${c.id}: ${claimInTitle(c.name)}`)} (expected level)</summary><pre>${html(c.failure ?? '')}</pre></details>`).join('\n');
-  const failures = [...r.checks.filter((c) => c.status === 'failed').map((c) => ({ title: `${c.suite}: ${c.name}`, text: c.failure ?? '' })),
-    ...r.suiteErrors.map((e) => ({ title: `${e.suite}: suite setup`, text: e.message }))]
-    .map((f) => `<details open class="failure"><summary>${html(f.title)}</summary><pre>${html(f.text)}</pre></details>`).join('\n');
-  const transcripts = r.evidence.map((e) => {
-    const items = e.items.filter((i) => i.kind === 'transcript' || i.kind === 'info' || i.kind === 'counts' || i.kind === 'measurement');
-    if (!items.length) return '';
-    return `<details><summary>${html(e.suite)} (${items.length})</summary>${items.map((i) => `<div class="ev"><b>${html(i.check)}</b> <i>${i.kind}</i><pre>${html(i.text ?? '')}${i.value !== undefined ? html(`\n${JSON.stringify(i.value, null, 2)}`) : ''}</pre></div>`).join('')}</details>`;
-  }).join('\n');
+  const label: Record<Check['status'], string> = {
+    passed: 'pass',
+    failed: 'FAIL',
+    skipped: 'skip',
+    warning: 'warning',
+    informational: 'info',
+  };
+  const rows = r.checks
+    .map(
+      (c) =>
+        `<tr class="${c.status}"><td>${label[c.status]}</td><td><code>${html(c.id ?? '')}</code></td><td>${html(c.level ?? '')}</td><td>${html(c.suite)}</td><td>${html(claimInTitle(c.name))}${c.skipReason ? `<br><small>${html(c.skipReason)}</small>` : ''}</td><td>${c.source ? `<a href="${html(c.source.url)}">${html(c.source.title)}</a>` : ''}</td><td>${(c.durationMs / 1000).toFixed(1)} s</td></tr>`,
+    )
+    .join('\n');
+  const warnings = r.checks
+    .filter((c) => c.status === 'warning')
+    .map(
+      (c) =>
+        `<details open class="warning"><summary>${html(`${c.id}: ${claimInTitle(c.name)}`)} (expected level)</summary><pre>${html(c.failure ?? '')}</pre></details>`,
+    )
+    .join('\n');
+  const failures = [
+    ...r.checks.filter((c) => c.status === 'failed').map((c) => ({ title: `${c.suite}: ${c.name}`, text: c.failure ?? '' })),
+    ...r.suiteErrors.map((e) => ({ title: `${e.suite}: suite setup`, text: e.message })),
+  ]
+    .map((f) => `<details open class="failure"><summary>${html(f.title)}</summary><pre>${html(f.text)}</pre></details>`)
+    .join('\n');
+  const transcripts = r.evidence
+    .map((e) => {
+      const items = e.items.filter((i) => i.kind === 'transcript' || i.kind === 'info' || i.kind === 'counts' || i.kind === 'measurement');
+      if (!items.length) return '';
+      return `<details><summary>${html(e.suite)} (${items.length})</summary>${items.map((i) => `<div class="ev"><b>${html(i.check)}</b> <i>${i.kind}</i><pre>${html(i.text ?? '')}${i.value !== undefined ? html(`\n${JSON.stringify(i.value, null, 2)}`) : ''}</pre></div>`).join('')}</details>`;
+    })
+    .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>svc-conformance ${html(r.runId)}</title>
 <style>
@@ -235,7 +380,15 @@ pre{white-space:pre-wrap;background:#f8fafc;padding:8px;border:1px solid #e5e7eb
 ${rows}
 </tbody></table>
 <h2>Convergence (DNS, EndpointSlices, Service proxy)</h2>${chart(r)}
-<h2>DNS cache lag behind the replicas</h2>${cacheLags(r).length ? `<p>A cache in front of the replicas may serve an answer until its TTL runs out; each wait where it did:</p><table id="cache-lag"><thead><tr><th>Check</th><th>Lag</th><th>Question</th></tr></thead><tbody>${cacheLags(r).map((l) => `<tr><td><code>${html(l.check)}</code></td><td>${l.ms} ms</td><td>${html(l.name)}</td></tr>`).join('')}</tbody></table>` : '<p>No cache lagged behind the replicas (or none is in front of them).</p>'}
+<h2>DNS cache lag behind the replicas</h2>${
+    cacheLags(r).length
+      ? `<p>A cache in front of the replicas may serve an answer until its TTL runs out; each wait where it did:</p><table id="cache-lag"><thead><tr><th>Check</th><th>Lag</th><th>Question</th></tr></thead><tbody>${cacheLags(
+          r,
+        )
+          .map((l) => `<tr><td><code>${html(l.check)}</code></td><td>${l.ms} ms</td><td>${html(l.name)}</td></tr>`)
+          .join('')}</tbody></table>`
+      : '<p>No cache lagged behind the replicas (or none is in front of them).</p>'
+  }
 <h2>Evidence: transcripts and measurements</h2>${transcripts || '<p>None.</p>'}
 </body></html>
 `;
@@ -243,5 +396,14 @@ ${rows}
 
 export function writeReports(dir: string, r: RunReport): string[] {
   const md = markdown(r);
-  return writeReportDir(dir, [['junit.xml', junit(r)], ['results.json', JSON.stringify(r, null, 2)], ['summary.md', md], ['report.html', htmlReport(r)]], md);
+  return writeReportDir(
+    dir,
+    [
+      ['junit.xml', junit(r)],
+      ['results.json', JSON.stringify(r, null, 2)],
+      ['summary.md', md],
+      ['report.html', htmlReport(r)],
+    ],
+    md,
+  );
 }

@@ -14,13 +14,25 @@ export function tally(files: { jest: string[]; runs: string[]; matrices: string[
   const total: Counts = { passed: 0, failed: 0, skipped: 0, warnings: 0 };
   const lines: string[] = [];
   const warnings: string[] = [];
-  const add = (c: Counts): void => { for (const k of Object.keys(total) as (keyof Counts)[]) total[k] += c[k]; };
-  const missing = (file: string, e: unknown): void => { total.failed += 1; lines.push(`test: no results in ${file}: ${(e as Error).message.split('\n')[0]}`); };
+  const add = (c: Counts): void => {
+    for (const k of Object.keys(total) as (keyof Counts)[]) total[k] += c[k];
+  };
+  const missing = (file: string, e: unknown): void => {
+    total.failed += 1;
+    lines.push(`test: no results in ${file}: ${(e as Error).message.split('\n')[0]}`);
+  };
   for (const file of files.jest) {
     try {
       const r = JSON.parse(fs.readFileSync(file, 'utf8')) as JestJson;
-      add({ passed: r.numPassedTests, failed: r.numFailedTests + (r.numRuntimeErrorTestSuites || 0), skipped: r.numPendingTests + r.numTodoTests, warnings: 0 });
-    } catch (e) { missing(file, e); }
+      add({
+        passed: r.numPassedTests,
+        failed: r.numFailedTests + (r.numRuntimeErrorTestSuites || 0),
+        skipped: r.numPendingTests + r.numTodoTests,
+        warnings: 0,
+      });
+    } catch (e) {
+      missing(file, e);
+    }
   }
   for (const file of files.runs) {
     try {
@@ -30,13 +42,22 @@ export function tally(files: { jest: string[]; runs: string[]; matrices: string[
         warnings.push(c.id ?? c.name);
         lines.push(`test: warning (expected level) ${c.id ?? c.name}: ${String(c.failure ?? '').split('\n')[0]} [${file}]`);
       }
-    } catch (e) { missing(file, e); }
+    } catch (e) {
+      missing(file, e);
+    }
   }
   for (const file of files.matrices) {
     try {
       const m = JSON.parse(fs.readFileSync(file, 'utf8')) as { counts: Counts & { columnsNotUp: number } };
-      add({ passed: m.counts.passed, failed: m.counts.failed + m.counts.columnsNotUp, skipped: m.counts.skipped, warnings: m.counts.warnings });
-    } catch (e) { missing(file, e); }
+      add({
+        passed: m.counts.passed,
+        failed: m.counts.failed + m.counts.columnsNotUp,
+        skipped: m.counts.skipped,
+        warnings: m.counts.warnings,
+      });
+    } catch (e) {
+      missing(file, e);
+    }
   }
   return { lines: [...lines, ...closingLines(total, [...new Set(warnings)])], failed: total.failed > 0 };
 }

@@ -5,7 +5,12 @@ import type { ConnectAttempt } from '../../probe/contract.ts';
 import { tcpWho, udpWho } from '../../probe/probe.ts';
 
 /** `count` connections (tcp) or datagrams (udp) from this machine, one after another. */
-export async function connectFromOutside(host: string, port: number, count: number, opts: { mode?: 'tcp' | 'udp'; timeoutMs?: number } = {}): Promise<ConnectAttempt[]> {
+export async function connectFromOutside(
+  host: string,
+  port: number,
+  count: number,
+  opts: { mode?: 'tcp' | 'udp'; timeoutMs?: number } = {},
+): Promise<ConnectAttempt[]> {
   const out: ConnectAttempt[] = [];
   for (let i = 0; i < count; i++) out.push(await (opts.mode === 'udp' ? udpWho : tcpWho)(host, port, opts.timeoutMs ?? 2000));
   return out;

@@ -14,8 +14,18 @@ const lint = (file: string, code: string): string[] =>
 
 describe('imports run one way', () => {
   test('a layer may import itself and the layers below it', () => {
-    expect(lint('helpers/harness/check.ts', "import { kube } from '../cluster/kube.ts';\nimport { REGISTRY } from '../../suites/data/registry.ts';\nimport { x } from './suite.ts';")).toEqual([]);
-    expect(lint('suites/clusterip.test.ts', "import { check } from '../helpers/harness/check.ts';\nimport { outside } from '../helpers/targets/outside.ts';")).toEqual([]);
+    expect(
+      lint(
+        'helpers/harness/check.ts',
+        "import { kube } from '../cluster/kube.ts';\nimport { REGISTRY } from '../../suites/data/registry.ts';\nimport { x } from './suite.ts';",
+      ),
+    ).toEqual([]);
+    expect(
+      lint(
+        'suites/clusterip.test.ts',
+        "import { check } from '../helpers/harness/check.ts';\nimport { outside } from '../helpers/targets/outside.ts';",
+      ),
+    ).toEqual([]);
   });
 
   test('an import that runs back up fails, saying which layer may not import which', () => {

@@ -21,8 +21,12 @@ export function checksTable(): string {
     '',
     '| Suite | Id | Level | Claim | Source |',
     '|---|---|---|---|---|',
-    ...[...REGISTRY].sort((a, b) => a.suite.localeCompare(b.suite) || a.id.localeCompare(b.id))
-      .map((c) => `| ${c.suite} | \`${c.id}\` | ${c.level} | ${cell(c.claim)}${c.requires?.length ? ` (needs: ${c.requires.join(', ')})` : ''} | [${cell(c.source.title)}](${c.source.url}) |`),
+    ...[...REGISTRY]
+      .sort((a, b) => a.suite.localeCompare(b.suite) || a.id.localeCompare(b.id))
+      .map(
+        (c) =>
+          `| ${c.suite} | \`${c.id}\` | ${c.level} | ${cell(c.claim)}${c.requires?.length ? ` (needs: ${c.requires.join(', ')})` : ''} | [${cell(c.source.title)}](${c.source.url}) |`,
+      ),
   ];
   // Proxy checks against upstream e2e (test/e2e/network): what covers the same behaviour.
   const proxy = [...REGISTRY].filter((c) => c.e2e !== undefined).sort((a, b) => a.id.localeCompare(b.id));

@@ -16,7 +16,8 @@ describe('check registry', () => {
     const rows = new Set(DNS_ROWS.map((r) => r.id));
     const problems = REGISTRY.flatMap((c) => {
       const text = source(c.suite);
-      if (rows.has(c.id)) return text.includes(`dnsRows(ctx, '${c.suite}'`) ? [] : [`${c.id}: suites/${c.suite}.test.ts does not run its DNS rows`];
+      if (rows.has(c.id))
+        return text.includes(`dnsRows(ctx, '${c.suite}'`) ? [] : [`${c.id}: suites/${c.suite}.test.ts does not run its DNS rows`];
       const n = text.split(`check('${c.id}'`).length - 1;
       return n === 1 ? [] : [`${c.id}: ${n} check() calls in suites/${c.suite}.test.ts`];
     });
@@ -28,7 +29,8 @@ describe('check registry', () => {
     const problems: string[] = [];
     for (const f of fs.readdirSync(suites).filter((x) => x.endsWith('.test.ts'))) {
       for (const m of fs.readFileSync(path.join(suites, f), 'utf8').matchAll(/\bcheck\('([^']+)'/g)) {
-        if (ids.get(m[1]!) !== f.replace(/\.test\.ts$/, '')) problems.push(`${f}: check('${m[1]}') is not a registered check of this suite`);
+        if (ids.get(m[1]!) !== f.replace(/\.test\.ts$/, ''))
+          problems.push(`${f}: check('${m[1]}') is not a registered check of this suite`);
       }
     }
     expect(problems).toEqual([]);

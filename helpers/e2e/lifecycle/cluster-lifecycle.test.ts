@@ -25,7 +25,12 @@ function sh(cmd: string): string {
 
 /** Everything a cluster could leave on this machine, as text lines to compare. */
 function listing(): Record<string, string[]> {
-  const lines = (s: string): string[] => s.split('\n').map((l) => l.trim()).filter(Boolean).sort();
+  const lines = (s: string): string[] =>
+    s
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .sort();
   return {
     links: lines(sh("ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//'")),
     netns: lines(sh('ip netns list')),
@@ -96,7 +101,10 @@ describe('bundled cluster: bad input and faults', () => {
   test('a leftover from a crash is found and named, with the command that removes it', () => {
     fs.mkdirSync(STATE, { recursive: true });
     const r = cluster(['up']);
-    expect({ code: r.code, says: /leftover cluster[\s\S]*state directory[\s\S]*cluster\.sh down/.test(r.out) }).toEqual({ code: 1, says: true });
+    expect({ code: r.code, says: /leftover cluster[\s\S]*state directory[\s\S]*cluster\.sh down/.test(r.out) }).toEqual({
+      code: 1,
+      says: true,
+    });
     expect(cluster(['down']).code).toBe(0);
     expect(listing()).toEqual(baseline);
   });
@@ -105,8 +113,11 @@ describe('bundled cluster: bad input and faults', () => {
     const file = path.join(fs.mkdtempSync('/tmp/svc-cfg-'), 'crash.json');
     fs.writeFileSync(file, JSON.stringify({ nodes: 1, extraFlags: { 'kube-apiserver': ['--no-such-flag=1'] } }));
     const r = cluster(['up'], { SVC_CLUSTER_CONFIG: file });
-    expect({ code: r.code, exited: /kube-apiserver exited while waiting for kube-apiserver \/readyz/.test(r.out), tail: /unknown flag: --no-such-flag/.test(r.out) })
-      .toEqual({ code: 1, exited: true, tail: true });
+    expect({
+      code: r.code,
+      exited: /kube-apiserver exited while waiting for kube-apiserver \/readyz/.test(r.out),
+      tail: /unknown flag: --no-such-flag/.test(r.out),
+    }).toEqual({ code: 1, exited: true, tail: true });
     expect(listing()).toEqual(baseline);
   });
 });
@@ -123,14 +134,33 @@ describe('bundled cluster: another cluster domain, and down', () => {
     expect(profile.clusterDomain).toBe(DOMAIN);
     // The conformance suites themselves, against this cluster: they detect the domain.
     const evidenceDir = fs.mkdtempSync('/tmp/svc-evidence-');
-    const run = spawnSync(process.execPath, ['node_modules/jest/bin/jest.js', '--selectProjects', 'cluster', '--', 'suites/clusterip', 'suites/statefulset'], {
-      cwd: ROOT, encoding: 'utf8', timeout: 300_000,
-      env: childEnv({ NODE_OPTIONS: '--experimental-vm-modules', SVC_PROFILE: DEFAULT_PROFILE_PATH, SVC_EVIDENCE_DIR: evidenceDir, SVC_RUN_CONFIG: '', KUBECONFIG: '', SVC_KUBECONFIG: '' }),
-    });
+    const run = spawnSync(
+      process.execPath,
+      ['node_modules/jest/bin/jest.js', '--selectProjects', 'cluster', '--', 'suites/clusterip', 'suites/statefulset'],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 300_000,
+        env: childEnv({
+          NODE_OPTIONS: '--experimental-vm-modules',
+          SVC_PROFILE: DEFAULT_PROFILE_PATH,
+          SVC_EVIDENCE_DIR: evidenceDir,
+          SVC_RUN_CONFIG: '',
+          KUBECONFIG: '',
+          SVC_KUBECONFIG: '',
+        }),
+      },
+    );
     const setup = fs.readFileSync(path.join(evidenceDir, 'clusterip.json'), 'utf8');
-    expect({ code: run.status, tail: run.status === 0 ? '' : `${run.stdout}${run.stderr}`.slice(-4000), domainDetected: setup.includes(`cluster domain ${DOMAIN} (from resolv.conf)`) })
-      .toEqual({ code: 0, tail: '', domainDetected: true });
-    const dig = (name: string): string => sh(`nsenter --net=/run/netns/svc-node-1 dig +short +time=2 +tries=1 @${profile.dnsServiceIP} ${name} A; nsenter --net=/run/netns/svc-node-1 dig +time=2 +tries=1 @${profile.dnsServiceIP} ${name} A | grep -o 'status: [A-Z]*'`);
+    expect({
+      code: run.status,
+      tail: run.status === 0 ? '' : `${run.stdout}${run.stderr}`.slice(-4000),
+      domainDetected: setup.includes(`cluster domain ${DOMAIN} (from resolv.conf)`),
+    }).toEqual({ code: 0, tail: '', domainDetected: true });
+    const dig = (name: string): string =>
+      sh(
+        `nsenter --net=/run/netns/svc-node-1 dig +short +time=2 +tries=1 @${profile.dnsServiceIP} ${name} A; nsenter --net=/run/netns/svc-node-1 dig +time=2 +tries=1 @${profile.dnsServiceIP} ${name} A | grep -o 'status: [A-Z]*'`,
+      );
     expect(dig(`kubernetes.default.svc.${DOMAIN}`)).toMatch(/^10\.96\.0\.1\nstatus: NOERROR/);
     expect(dig('kubernetes.default.svc.cluster.local')).toMatch(/status: (NXDOMAIN|REFUSED|SERVFAIL)/);
   }, 600_000);
@@ -143,4 +173,3 @@ describe('bundled cluster: another cluster domain, and down', () => {
     expect(cluster(['down']).code).toBe(0); // idempotent
   }, 120_000);
 });
-

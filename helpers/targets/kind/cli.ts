@@ -11,20 +11,40 @@ import { cacheDir, childEnv } from '../../config/target.ts';
 import { spawn, execFileSync } from 'node:child_process';
 import { defaultWorkDir, leftovers, startKind, sweep, type KindCluster } from './provider.ts';
 
-const log = (l: string): void => { process.stderr.write(`[kind ${new Date().toISOString().slice(11, 19)}] ${l}\n`); };
+const log = (l: string): void => {
+  process.stderr.write(`[kind ${new Date().toISOString().slice(11, 19)}] ${l}\n`);
+};
 
-interface Opts { image?: string; nodes: number; proxyMode: 'iptables' | 'nftables'; name: string; timings?: string; rest: string[] }
+interface Opts {
+  image?: string;
+  nodes: number;
+  proxyMode: 'iptables' | 'nftables';
+  name: string;
+  timings?: string;
+  rest: string[];
+}
 
 function parse(argv: string[]): Opts {
   const o: Opts = { nodes: 3, proxyMode: 'iptables', name: `svc-${Date.now().toString(36).slice(-5)}`, rest: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    const val = (): string => { const v = argv[++i]; if (v === undefined) usage(`${a} needs a value`); return v; };
-    if (a === '--') { o.rest = argv.slice(i + 1); break; }
-    else if (a === '--image') o.image = val();
-    else if (a === '--nodes') { o.nodes = Number(val()); if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 5) usage(`--nodes must be 1 to 5`); }
-    else if (a === '--proxy-mode') { const m = val(); if (m !== 'iptables' && m !== 'nftables') usage(`--proxy-mode must be iptables or nftables (got ${m})`); o.proxyMode = m; }
-    else if (a === '--name') o.name = val();
+    const val = (): string => {
+      const v = argv[++i];
+      if (v === undefined) usage(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--') {
+      o.rest = argv.slice(i + 1);
+      break;
+    } else if (a === '--image') o.image = val();
+    else if (a === '--nodes') {
+      o.nodes = Number(val());
+      if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 5) usage(`--nodes must be 1 to 5`);
+    } else if (a === '--proxy-mode') {
+      const m = val();
+      if (m !== 'iptables' && m !== 'nftables') usage(`--proxy-mode must be iptables or nftables (got ${m})`);
+      o.proxyMode = m;
+    } else if (a === '--name') o.name = val();
     else if (a === '--timings') o.timings = val();
     else usage(`unknown option ${a}`);
   }
@@ -32,7 +52,9 @@ function parse(argv: string[]): Opts {
 }
 
 function usage(msg: string): never {
-  process.stderr.write(`kind: ${msg}\nusage: node helpers/targets/kind/cli.ts exec [--image IMAGE] [--nodes N] [--proxy-mode iptables|nftables] [--name NAME] [--timings FILE] -- COMMAND...\n       node helpers/targets/kind/cli.ts down [--name NAME]\n`);
+  process.stderr.write(
+    `kind: ${msg}\nusage: node helpers/targets/kind/cli.ts exec [--image IMAGE] [--nodes N] [--proxy-mode iptables|nftables] [--name NAME] [--timings FILE] -- COMMAND...\n       node helpers/targets/kind/cli.ts down [--name NAME]\n`,
+  );
   process.exit(2);
 }
 
@@ -53,7 +75,8 @@ async function execCmd(o: Opts): Promise<number> {
   let leftBehind = false;
   const tearDown = async (): Promise<void> => {
     if (!cluster) return;
-    const c = cluster; cluster = undefined;
+    const c = cluster;
+    cluster = undefined;
     const r = await c.teardown();
     leftBehind = r.left.length > 0;
     log(`teardown: ${r.seconds} s${r.left.length ? `; LEFT: ${r.left.join(', ')}` : ', nothing left'}`);
@@ -73,27 +96,40 @@ async function execCmd(o: Opts): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const code = await (async (): Promise<number> => { try {
-    cluster = await startKind({ image, nodes: o.nodes, proxyMode: o.proxyMode, name: o.name, workDir: defaultWorkDir(o.name), log: (l) => log(l) });
-    if (o.timings) fs.writeFileSync(o.timings, JSON.stringify({ image, nodes: o.nodes, proxyMode: o.proxyMode, ...cluster.timings }, null, 2));
-    if (interrupted) return 130;
-    // kubectl of the cluster's version first on PATH, where this machine built one.
-    const kbin = path.join(cacheDir(), 'bin', `kubernetes-${cluster.kubernetesVersion}`);
-    const env = childEnv({
-      KUBECONFIG: cluster.kubeconfig, SVC_KUBECONFIG: cluster.kubeconfig, SVC_KIND_CLUSTER: cluster.name, SVC_OUTSIDE_NETWORK: cluster.network,
-      ...(cluster.profile ? { SVC_PROFILE: cluster.profile } : {}),
-      ...(fs.existsSync(path.join(kbin, 'kubectl')) ? { PATH: `${kbin}:${childEnv().PATH ?? ''}` } : {}),
-      SVC_TARGET: '',
-    });
-    child = spawn(o.rest[0]!, o.rest.slice(1), { stdio: 'inherit', env });
-    const code = await new Promise<number>((resolve) => child!.on('exit', (c, s) => resolve(c ?? (s ? 128 + 2 : 1))));
-    return interrupted ? 130 : code;
-  } catch (e) {
-    log((e as Error).message);
-    return interrupted ? 130 : 3;
-  } finally {
-    await tearDown();
-  } })();
+  const code = await (async (): Promise<number> => {
+    try {
+      cluster = await startKind({
+        image,
+        nodes: o.nodes,
+        proxyMode: o.proxyMode,
+        name: o.name,
+        workDir: defaultWorkDir(o.name),
+        log: (l) => log(l),
+      });
+      if (o.timings)
+        fs.writeFileSync(o.timings, JSON.stringify({ image, nodes: o.nodes, proxyMode: o.proxyMode, ...cluster.timings }, null, 2));
+      if (interrupted) return 130;
+      // kubectl of the cluster's version first on PATH, where this machine built one.
+      const kbin = path.join(cacheDir(), 'bin', `kubernetes-${cluster.kubernetesVersion}`);
+      const env = childEnv({
+        KUBECONFIG: cluster.kubeconfig,
+        SVC_KUBECONFIG: cluster.kubeconfig,
+        SVC_KIND_CLUSTER: cluster.name,
+        SVC_OUTSIDE_NETWORK: cluster.network,
+        ...(cluster.profile ? { SVC_PROFILE: cluster.profile } : {}),
+        ...(fs.existsSync(path.join(kbin, 'kubectl')) ? { PATH: `${kbin}:${childEnv().PATH ?? ''}` } : {}),
+        SVC_TARGET: '',
+      });
+      child = spawn(o.rest[0]!, o.rest.slice(1), { stdio: 'inherit', env });
+      const code = await new Promise<number>((resolve) => child!.on('exit', (c, s) => resolve(c ?? (s ? 128 + 2 : 1))));
+      return interrupted ? 130 : code;
+    } catch (e) {
+      log((e as Error).message);
+      return interrupted ? 130 : 3;
+    } finally {
+      await tearDown();
+    }
+  })();
   // Something of ours left in Docker fails the command, whatever it returned.
   return leftBehind && code === 0 ? 1 : code;
 }

@@ -48,9 +48,20 @@ export interface KindCluster {
   exec(node: string, cmd: string[]): Promise<{ exitCode: number; output: string }>;
 }
 
-export interface TeardownReport { seconds: number; left: string[] }
+export interface TeardownReport {
+  seconds: number;
+  left: string[];
+}
 
-interface SvcImages { imageRepository: string; etcdImageTag: string; dnsImageTag: string; sandboxImage: string; probe: string; nodeTools: string; coredns: string }
+interface SvcImages {
+  imageRepository: string;
+  etcdImageTag: string;
+  dnsImageTag: string;
+  sandboxImage: string;
+  probe: string;
+  nodeTools: string;
+  coredns: string;
+}
 
 const POD_SUBNET = '10.244.0.0/16';
 const SERVICE_SUBNET = '10.96.0.0/16';
@@ -69,11 +80,18 @@ export function decideRyuk(log: (l: string) => void): void {
   const local = dockerOk(['image', 'inspect', image]);
   if (local || r.githubActions || r.wanted) return;
   disableRyuk();
-  log(`testcontainers' reaper image ${image} is not on this host and no registry is reachable here: Ryuk disabled (SVC_KIND_RYUK=1 keeps it); the cluster is removed by its own teardown`);
+  log(
+    `testcontainers' reaper image ${image} is not on this host and no registry is reachable here: Ryuk disabled (SVC_KIND_RYUK=1 keeps it); the cluster is removed by its own teardown`,
+  );
 }
 
 function dockerOk(args: string[]): boolean {
-  try { execFileSync('docker', args, { stdio: 'ignore' }); return true; } catch { return false; }
+  try {
+    execFileSync('docker', args, { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function docker(args: string[], input?: string): string {
@@ -83,7 +101,13 @@ function docker(args: string[], input?: string): string {
 /** Everything of ours Docker still has for a cluster name (or for every kind cluster of ours). */
 export function leftovers(name?: string): string[] {
   const filter = `label=${KIND_LABEL}${name ? `=${name}` : ''}`;
-  const lines = (args: string[]): string[] => { try { return docker(args).split('\n').filter(Boolean); } catch { return []; } };
+  const lines = (args: string[]): string[] => {
+    try {
+      return docker(args).split('\n').filter(Boolean);
+    } catch {
+      return [];
+    }
+  };
   return [
     ...lines(['ps', '-a', '--filter', filter, '--format', 'container {{.Names}}']),
     ...lines(['network', 'ls', '--filter', filter, '--format', 'network {{.Name}}']),
@@ -94,13 +118,34 @@ export function leftovers(name?: string): string[] {
 /** Removes what leftovers() lists: containers with their anonymous volumes, then networks. */
 export function sweep(name?: string): string[] {
   const filter = `label=${KIND_LABEL}${name ? `=${name}` : ''}`;
-  const ids = (args: string[]): string[] => { try { return docker(args).split('\n').filter(Boolean); } catch { return []; } };
+  const ids = (args: string[]): string[] => {
+    try {
+      return docker(args).split('\n').filter(Boolean);
+    } catch {
+      return [];
+    }
+  };
   const ctrs = ids(['ps', '-aq', '--filter', filter]);
-  if (ctrs.length) try { docker(['rm', '-f', '-v', ...ctrs]); } catch { /* listed below */ }
+  if (ctrs.length)
+    try {
+      docker(['rm', '-f', '-v', ...ctrs]);
+    } catch {
+      /* listed below */
+    }
   const nets = ids(['network', 'ls', '-q', '--filter', filter]);
-  if (nets.length) try { docker(['network', 'rm', ...nets]); } catch { /* listed below */ }
+  if (nets.length)
+    try {
+      docker(['network', 'rm', ...nets]);
+    } catch {
+      /* listed below */
+    }
   const vols = ids(['volume', 'ls', '-q', '--filter', filter]);
-  if (vols.length) try { docker(['volume', 'rm', '-f', ...vols]); } catch { /* listed below */ }
+  if (vols.length)
+    try {
+      docker(['volume', 'rm', '-f', ...vols]);
+    } catch {
+      /* listed below */
+    }
   return leftovers(name);
 }
 
@@ -109,7 +154,10 @@ export function sweep(name?: string): string[] {
 class KindNode extends GenericContainer {
   constructor(image: string, name: string, role: 'control-plane' | 'worker', cluster: string, network: StartedNetwork) {
     super(image);
-    this.withName(name).withHostname(name).withNetwork(network).withNetworkAliases(name)
+    this.withName(name)
+      .withHostname(name)
+      .withNetwork(network)
+      .withNetworkAliases(name)
       .withLabels({ [KIND_LABEL]: cluster, 'io.x-k8s.kind.cluster': cluster, 'io.x-k8s.kind.role': role })
       .withPrivilegedMode()
       .withSecurityOpt('seccomp=unconfined', 'apparmor=unconfined')
@@ -128,7 +176,18 @@ class KindNode extends GenericContainer {
   }
 }
 
-export function v1beta4(o: { cluster: string; cp: string; ip: string; node: string; init: boolean; proxyMode: string; cgroupV1: boolean; images?: SvcImages; k8sVersion: string; zone?: string }): string {
+export function v1beta4(o: {
+  cluster: string;
+  cp: string;
+  ip: string;
+  node: string;
+  init: boolean;
+  proxyMode: string;
+  cgroupV1: boolean;
+  images?: SvcImages;
+  k8sVersion: string;
+  zone?: string;
+}): string {
   const reg = [
     { name: 'node-ip', value: o.ip },
     { name: 'provider-id', value: `kind://docker/${o.cluster}/${o.node}` },
@@ -139,36 +198,56 @@ export function v1beta4(o: { cluster: string; cp: string; ip: string; node: stri
   const docs: Record<string, unknown>[] = [];
   if (o.init) {
     docs.push({
-      apiVersion: 'kubeadm.k8s.io/v1beta4', kind: 'ClusterConfiguration',
-      kubernetesVersion: o.k8sVersion, clusterName: o.cluster, controlPlaneEndpoint: `${o.cp}:6443`,
-      ...(o.images ? { imageRepository: o.images.imageRepository, etcd: { local: { imageTag: o.images.etcdImageTag } }, dns: { imageTag: o.images.dnsImageTag } } : {}),
+      apiVersion: 'kubeadm.k8s.io/v1beta4',
+      kind: 'ClusterConfiguration',
+      kubernetesVersion: o.k8sVersion,
+      clusterName: o.cluster,
+      controlPlaneEndpoint: `${o.cp}:6443`,
+      ...(o.images
+        ? {
+            imageRepository: o.images.imageRepository,
+            etcd: { local: { imageTag: o.images.etcdImageTag } },
+            dns: { imageTag: o.images.dnsImageTag },
+          }
+        : {}),
       apiServer: { certSANs: ['localhost', '127.0.0.1'] },
       controllerManager: { extraArgs: [{ name: 'enable-hostpath-provisioner', value: 'true' }] },
       networking: { podSubnet: POD_SUBNET, serviceSubnet: SERVICE_SUBNET, dnsDomain: DOMAIN },
     });
     docs.push({
-      apiVersion: 'kubeadm.k8s.io/v1beta4', kind: 'InitConfiguration',
+      apiVersion: 'kubeadm.k8s.io/v1beta4',
+      kind: 'InitConfiguration',
       bootstrapTokens: [{ token: TOKEN }],
       localAPIEndpoint: { advertiseAddress: o.ip, bindPort: 6443 },
-      nodeRegistration, skipPhases: ['preflight'],
+      nodeRegistration,
+      skipPhases: ['preflight'],
     });
   } else {
     docs.push({
-      apiVersion: 'kubeadm.k8s.io/v1beta4', kind: 'JoinConfiguration', nodeRegistration,
+      apiVersion: 'kubeadm.k8s.io/v1beta4',
+      kind: 'JoinConfiguration',
+      nodeRegistration,
       discovery: { bootstrapToken: { apiServerEndpoint: `${o.cp}:6443`, token: TOKEN, unsafeSkipCAVerification: true } },
       skipPhases: ['preflight'],
     });
   }
   docs.push({
-    apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration',
-    cgroupDriver: 'systemd', cgroupRoot: '/kubelet', failSwapOn: false, imageGCHighThresholdPercent: 100,
+    apiVersion: 'kubelet.config.k8s.io/v1beta1',
+    kind: 'KubeletConfiguration',
+    cgroupDriver: 'systemd',
+    cgroupRoot: '/kubelet',
+    failSwapOn: false,
+    imageGCHighThresholdPercent: 100,
     evictionHard: { 'nodefs.available': '0%', 'nodefs.inodesFree': '0%', 'imagefs.available': '0%' },
     // kind never sets this; kubelet >= 1.35 refuses cgroup v1 without it (RESEARCH.md §4).
     ...(o.cgroupV1 ? { failCgroupV1: false } : {}),
   });
   docs.push({
-    apiVersion: 'kubeproxy.config.k8s.io/v1alpha1', kind: 'KubeProxyConfiguration', mode: o.proxyMode,
-    iptables: { minSyncPeriod: '1s' }, conntrack: { maxPerCore: 0, ...(o.proxyMode === 'nftables' ? { tcpBeLiberal: true } : {}) },
+    apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+    kind: 'KubeProxyConfiguration',
+    mode: o.proxyMode,
+    iptables: { minSyncPeriod: '1s' },
+    conntrack: { maxPerCore: 0, ...(o.proxyMode === 'nftables' ? { tcpBeLiberal: true } : {}) },
   });
   return docs.map((d) => yaml.dump(d)).join('---\n');
 }
@@ -184,8 +263,15 @@ async function nodeDns(exec: KindCluster['exec'], node: string, name: string): P
   const q = dnsPacket.encode({ type: 'query', id: 4242, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name }] });
   const hex = [...q].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('');
   // One write, one datagram: printf would write the query in pieces.
-  const r = await exec(node, ['bash', '-c', `q=$(mktemp) && printf '${hex}' > "$q" && exec 3<>/dev/udp/${DNS_IP}/53 && cat "$q" >&3 && rm -f "$q" && timeout 2 dd bs=4096 count=1 <&3 2>/dev/null | od -An -v -tx1`]);
-  const bytes = r.output.trim().split(/\s+/).filter((h) => /^[0-9a-f]{2}$/.test(h));
+  const r = await exec(node, [
+    'bash',
+    '-c',
+    `q=$(mktemp) && printf '${hex}' > "$q" && exec 3<>/dev/udp/${DNS_IP}/53 && cat "$q" >&3 && rm -f "$q" && timeout 2 dd bs=4096 count=1 <&3 2>/dev/null | od -An -v -tx1`,
+  ]);
+  const bytes = r.output
+    .trim()
+    .split(/\s+/)
+    .filter((h) => /^[0-9a-f]{2}$/.test(h));
   if (r.exitCode !== 0 || bytes.length < 12) return `no answer from ${DNS_IP} (exit ${r.exitCode}: ${r.output.trim().slice(0, 200)})`;
   const p = dnsPacket.decode(Buffer.from(bytes.map((h) => parseInt(h, 16)))) as { rcode?: string; answers?: { data?: unknown }[] };
   return { rcode: p.rcode ?? '?', answers: (p.answers ?? []).map((a) => String(a.data)) };
@@ -203,15 +289,22 @@ async function poll<T>(what: string, deadlineMs: number, fn: () => Promise<T | u
 
 export async function startKind(o: KindOptions): Promise<KindCluster> {
   const log = o.log ?? ((l: string) => process.stderr.write(`[kind] ${l}\n`));
-  if (!/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/.test(o.name)) throw new Error(`kind: cluster name '${o.name}' must be lower-case letters, digits and dashes`);
+  if (!/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/.test(o.name))
+    throw new Error(`kind: cluster name '${o.name}' must be lower-case letters, digits and dashes`);
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 5) throw new Error(`kind: nodes must be 1 to 5 (got ${o.nodes})`);
-  if (!dockerOk(['version'])) throw new Error('kind: no Docker engine answers: start Docker (on this machine: cluster/kind/docker.sh start)');
-  if (!dockerOk(['image', 'inspect', o.image])) throw new Error(`kind: node image ${o.image} is not on this Docker host: build ours with cluster/kind/node-image.sh, or 'docker pull' an official kindest/node image first`);
+  if (!dockerOk(['version']))
+    throw new Error('kind: no Docker engine answers: start Docker (on this machine: cluster/kind/docker.sh start)');
+  if (!dockerOk(['image', 'inspect', o.image]))
+    throw new Error(
+      `kind: node image ${o.image} is not on this Docker host: build ours with cluster/kind/node-image.sh, or 'docker pull' an official kindest/node image first`,
+    );
   decideRyuk(log);
   fs.mkdirSync(o.workDir, { recursive: true });
   const t0 = Date.now();
   const timings: Record<string, number> = {};
-  const mark = (k: string, since: number): void => { timings[k] = Math.round((Date.now() - since) / 100) / 10; };
+  const mark = (k: string, since: number): void => {
+    timings[k] = Math.round((Date.now() - since) / 100) / 10;
+  };
   let network: StartedNetwork | undefined;
   const started: StartedTestContainer[] = [];
   const names = Array.from({ length: o.nodes }, (_, i) => (i === 0 ? `${o.name}-control-plane` : `${o.name}-worker${i === 1 ? '' : i}`));
@@ -233,7 +326,8 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
   };
   const must = async (node: string, cmd: string[], what: string): Promise<string> => {
     const r = await exec(node, cmd);
-    if (r.exitCode !== 0) throw new Error(`kind: ${what} failed on ${node} (exit ${r.exitCode}):\n${r.output.trim().split('\n').slice(-25).join('\n')}`);
+    if (r.exitCode !== 0)
+      throw new Error(`kind: ${what} failed on ${node} (exit ${r.exitCode}):\n${r.output.trim().split('\n').slice(-25).join('\n')}`);
     return r.output;
   };
 
@@ -244,38 +338,73 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
     const client = await getContainerRuntimeClient();
     const netName = `svc-kind-${o.name}`;
     const dnet = await client.network.create({
-      Name: netName, Driver: 'bridge', CheckDuplicate: true,
+      Name: netName,
+      Driver: 'bridge',
+      CheckDuplicate: true,
       Options: { 'com.docker.network.bridge.enable_ip_masquerade': 'true' },
       Labels: { [KIND_LABEL]: o.name },
     });
     network = new StartedNetwork(client, netName, dnet);
     log(`network ${network.getName()}; starting ${o.nodes} node container(s) from ${o.image}`);
-    const cs = await Promise.all(names.map((n, i) => new KindNode(o.image, n, i === 0 ? 'control-plane' : 'worker', o.name, network!).start()));
-    cs.forEach((c, i) => { started.push(c); byName.set(names[i]!, c); });
+    const cs = await Promise.all(
+      names.map((n, i) => new KindNode(o.image, n, i === 0 ? 'control-plane' : 'worker', o.name, network!).start()),
+    );
+    cs.forEach((c, i) => {
+      started.push(c);
+      byName.set(names[i]!, c);
+    });
     mark('containers', s);
     const cp = names[0]!;
     const ips = cs.map((c) => c.getIpAddress(network!.getName()));
     const k8sVersion = (await must(cp, ['cat', '/kind/version'], 'reading /kind/version')).trim();
     const imagesFile = await exec(cp, ['cat', '/kind/svc-images.json']);
-    const svcImages = imagesFile.exitCode === 0 ? JSON.parse(imagesFile.output) as SvcImages : undefined;
+    const svcImages = imagesFile.exitCode === 0 ? (JSON.parse(imagesFile.output) as SvcImages) : undefined;
     const cgroupV1 = (await exec(cp, ['test', '-e', '/sys/fs/cgroup/cgroup.controllers'])).exitCode !== 0;
-    const bnd = /CapBnd:\s*([0-9a-f]+)/.exec((await must(cp, ['cat', '/proc/1/status'], 'reading capabilities')))?.[1] ?? 'ffffffffff';
+    const bnd = /CapBnd:\s*([0-9a-f]+)/.exec(await must(cp, ['cat', '/proc/1/status'], 'reading capabilities'))?.[1] ?? 'ffffffffff';
     const lacksSysResource = ((BigInt(`0x${bnd}`) >> BigInt(CAP_SYS_RESOURCE)) & 1n) === 0n;
-    await Promise.all(names.map(async (n, i) => {
-      if (lacksSysResource) {
-        // As kind does for rootless: containerd clamps oom_score_adj instead of asking runc
-        // for a negative one, which needs CAP_SYS_RESOURCE (RESEARCH.md §6). Host-specific.
-        await must(n, ['bash', '-c', 'sed -i "s/restrict_oom_score_adj = false/restrict_oom_score_adj = true/" /etc/containerd/config.toml && systemctl restart containerd'], 'patching containerd (restrict_oom_score_adj)');
-      }
-      await cs[i]!.copyContentToContainer([{ content: v1beta4({ cluster: o.name, cp, ip: ips[i]!, node: n, init: i === 0, proxyMode: o.proxyMode, cgroupV1, images: svcImages, k8sVersion, zone: `zone-${i + 1}` }), target: '/kind/kubeadm.conf' }]);
-    }));
-    if (lacksSysResource) log('the node containers lack CAP_SYS_RESOURCE (this host): containerd restricts oom_score_adj, as kind does for rootless');
+    await Promise.all(
+      names.map(async (n, i) => {
+        if (lacksSysResource) {
+          // As kind does for rootless: containerd clamps oom_score_adj instead of asking runc
+          // for a negative one, which needs CAP_SYS_RESOURCE (RESEARCH.md §6). Host-specific.
+          await must(
+            n,
+            [
+              'bash',
+              '-c',
+              'sed -i "s/restrict_oom_score_adj = false/restrict_oom_score_adj = true/" /etc/containerd/config.toml && systemctl restart containerd',
+            ],
+            'patching containerd (restrict_oom_score_adj)',
+          );
+        }
+        await cs[i]!.copyContentToContainer([
+          {
+            content: v1beta4({
+              cluster: o.name,
+              cp,
+              ip: ips[i]!,
+              node: n,
+              init: i === 0,
+              proxyMode: o.proxyMode,
+              cgroupV1,
+              images: svcImages,
+              k8sVersion,
+              zone: `zone-${i + 1}`,
+            }),
+            target: '/kind/kubeadm.conf',
+          },
+        ]);
+      }),
+    );
+    if (lacksSysResource)
+      log('the node containers lack CAP_SYS_RESOURCE (this host): containerd restricts oom_score_adj, as kind does for rootless');
 
     s = Date.now();
     log(`kubeadm init on ${cp} (${ips[0]}), Kubernetes ${k8sVersion}${cgroupV1 ? ', cgroup v1 (failCgroupV1: false)' : ''}`);
     await must(cp, ['kubeadm', 'init', '--config=/kind/kubeadm.conf', '--skip-token-print', '--v=6'], 'kubeadm init');
     mark('kubeadmInit', s);
-    const kubectl = (args: string[], what: string): Promise<string> => must(cp, ['kubectl', '--kubeconfig=/etc/kubernetes/admin.conf', ...args], what);
+    const kubectl = (args: string[], what: string): Promise<string> =>
+      must(cp, ['kubectl', '--kubeconfig=/etc/kubernetes/admin.conf', ...args], what);
 
     // installcni: the node image's manifest, templated and patched as kind does (§2).
     let cni = await must(cp, ['cat', '/kind/manifests/default-cni.yaml'], 'reading the default CNI manifest');
@@ -283,8 +412,13 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
     if (cni.includes('would you kindly patch this file')) {
       type Ds = { kind?: string; spec: { template: { spec: { containers: { env?: { name: string; value: string }[] }[] } } } };
       const docs = yaml.loadAll(cni) as (Ds | null)[];
-      for (const d of docs) if (d?.kind === 'DaemonSet') (d.spec.template.spec.containers[0]!.env ??= []).push({ name: 'CONTROL_PLANE_ENDPOINT', value: `${cp}:6443` });
-      cni = docs.filter(Boolean).map((d) => yaml.dump(d)).join('---\n');
+      for (const d of docs)
+        if (d?.kind === 'DaemonSet')
+          (d.spec.template.spec.containers[0]!.env ??= []).push({ name: 'CONTROL_PLANE_ENDPOINT', value: `${cp}:6443` });
+      cni = docs
+        .filter(Boolean)
+        .map((d) => yaml.dump(d))
+        .join('---\n');
     }
     await cs[0]!.copyContentToContainer([{ content: cni, target: '/kind/cni-rendered.yaml' }]);
     await kubectl(['create', '-f', '/kind/cni-rendered.yaml'], 'installing the CNI');
@@ -297,49 +431,80 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
     mark('kubeadmJoin', s);
     if (o.nodes === 1) {
       await kubectl(['taint', 'nodes', '--all', 'node-role.kubernetes.io/control-plane-'], 'untainting the control plane');
-      await kubectl(['label', 'nodes', '--all', 'node.kubernetes.io/exclude-from-external-load-balancers-'], 'unlabelling the control plane');
+      await kubectl(
+        ['label', 'nodes', '--all', 'node.kubernetes.io/exclude-from-external-load-balancers-'],
+        'unlabelling the control plane',
+      );
     }
 
     // No upstream: with our node image, the Corefile without its forward (withoutForward), then CoreDNS restarted.
-    const cm = JSON.parse(await kubectl(['-n', 'kube-system', 'get', 'configmap', 'coredns', '-o', 'json'], 'reading the CoreDNS ConfigMap')) as { data: { Corefile: string } };
+    const cm = JSON.parse(
+      await kubectl(['-n', 'kube-system', 'get', 'configmap', 'coredns', '-o', 'json'], 'reading the CoreDNS ConfigMap'),
+    ) as { data: { Corefile: string } };
     // Our node image is for machines without an outside (like this one); an official image
     // keeps kubeadm's Corefile as kind users have it.
     const corefile = svcImages ? withoutForward(cm.data.Corefile) : cm.data.Corefile;
     if (corefile !== cm.data.Corefile) {
-      await cs[0]!.copyContentToContainer([{ content: JSON.stringify({ data: { Corefile: corefile } }), target: '/kind/coredns-patch.json' }]);
-      await kubectl(['-n', 'kube-system', 'patch', 'configmap', 'coredns', '--type', 'merge', '--patch-file', '/kind/coredns-patch.json'], 'removing forward from the Corefile');
+      await cs[0]!.copyContentToContainer([
+        { content: JSON.stringify({ data: { Corefile: corefile } }), target: '/kind/coredns-patch.json' },
+      ]);
+      await kubectl(
+        ['-n', 'kube-system', 'patch', 'configmap', 'coredns', '--type', 'merge', '--patch-file', '/kind/coredns-patch.json'],
+        'removing forward from the Corefile',
+      );
       await kubectl(['-n', 'kube-system', 'rollout', 'restart', 'deployment/coredns'], 'restarting CoreDNS');
     }
 
     s = Date.now();
     let lastNodes = '';
-    await poll(`${o.nodes} node(s) Ready`, 180_000, async () => {
-      lastNodes = (await exec(cp, ['kubectl', 'get', 'nodes', '--no-headers'])).output.trim();
-      const ready = lastNodes.split('\n').filter((l) => / Ready /.test(l)).length;
-      return ready === o.nodes ? true : undefined;
-    }, () => lastNodes);
+    await poll(
+      `${o.nodes} node(s) Ready`,
+      180_000,
+      async () => {
+        lastNodes = (await exec(cp, ['kubectl', 'get', 'nodes', '--no-headers'])).output.trim();
+        const ready = lastNodes.split('\n').filter((l) => / Ready /.test(l)).length;
+        return ready === o.nodes ? true : undefined;
+      },
+      () => lastNodes,
+    );
     let lastRollout = '';
-    await poll('CoreDNS rolled out', 180_000, async () => {
-      const r = await exec(cp, ['kubectl', '-n', 'kube-system', 'rollout', 'status', 'deployment/coredns', '--timeout=5s']);
-      lastRollout = r.output.trim();
-      return r.exitCode === 0 ? true : undefined;
-    }, () => lastRollout);
+    await poll(
+      'CoreDNS rolled out',
+      180_000,
+      async () => {
+        const r = await exec(cp, ['kubectl', '-n', 'kube-system', 'rollout', 'status', 'deployment/coredns', '--timeout=5s']);
+        lastRollout = r.output.trim();
+        return r.exitCode === 0 ? true : undefined;
+      },
+      () => lastRollout,
+    );
     let lastDns = '';
     const fqdn = `kubernetes.default.svc.${DOMAIN}`;
-    await poll(`CoreDNS answering ${fqdn} at ${DNS_IP} from every node`, 120_000, async () => {
-      const rs = await Promise.all(names.map((n) => nodeDns(exec, n, fqdn)));
-      lastDns = rs.map((r, i) => `${names[i]}: ${typeof r === 'string' ? r : `${r.rcode} [${r.answers.join(', ')}]`}`).join('; ');
-      return rs.every((r) => typeof r !== 'string' && r.rcode === 'NOERROR' && r.answers.length === 1) ? true : undefined;
-    }, () => lastDns);
+    await poll(
+      `CoreDNS answering ${fqdn} at ${DNS_IP} from every node`,
+      120_000,
+      async () => {
+        const rs = await Promise.all(names.map((n) => nodeDns(exec, n, fqdn)));
+        lastDns = rs.map((r, i) => `${names[i]}: ${typeof r === 'string' ? r : `${r.rcode} [${r.answers.join(', ')}]`}`).join('; ');
+        return rs.every((r) => typeof r !== 'string' && r.rcode === 'NOERROR' && r.answers.length === 1) ? true : undefined;
+      },
+      () => lastDns,
+    );
     mark('ready', s);
 
     // Kubeconfig export (§5): the admin.conf, named kind-<name>, server on the mapped port.
     const port = cs[0]!.getMappedPort(6443);
     const apiServer = `https://127.0.0.1:${port}`;
-    type Kubeconfig = { clusters: { name: string; cluster: { server: string } }[]; users: { name: string }[]; contexts: unknown[]; 'current-context': string };
+    type Kubeconfig = {
+      clusters: { name: string; cluster: { server: string } }[];
+      users: { name: string }[];
+      contexts: unknown[];
+      'current-context': string;
+    };
     const admin = yaml.load(await must(cp, ['cat', '/etc/kubernetes/admin.conf'], 'reading admin.conf')) as Kubeconfig;
     const ctx = `kind-${o.name}`;
-    admin.clusters[0]!.name = ctx; admin.clusters[0]!.cluster.server = apiServer;
+    admin.clusters[0]!.name = ctx;
+    admin.clusters[0]!.cluster.server = apiServer;
     admin.users[0]!.name = ctx;
     admin.contexts = [{ name: ctx, context: { cluster: ctx, user: ctx } }];
     admin['current-context'] = ctx;
@@ -348,24 +513,55 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
     let profile: string | undefined;
     if (svcImages) {
       profile = path.join(o.workDir, 'profile.json');
-      fs.writeFileSync(profile, JSON.stringify({
-        name: ctx, kubeconfig, apiServer, kubernetesVersion: k8sVersion, nodes: o.nodes, proxyMode: o.proxyMode,
-        clusterDomain: DOMAIN, serviceCIDR: SERVICE_SUBNET, dnsServiceIP: DNS_IP, podCIDR: POD_SUBNET, coreDNSReplicas: 2,
-        images: { probe: svcImages.probe, nodeTools: svcImages.nodeTools, pause: svcImages.sandboxImage, coredns: svcImages.coredns },
-        kubeProxyVersion: k8sVersion,
-      }, null, 2));
+      fs.writeFileSync(
+        profile,
+        JSON.stringify(
+          {
+            name: ctx,
+            kubeconfig,
+            apiServer,
+            kubernetesVersion: k8sVersion,
+            nodes: o.nodes,
+            proxyMode: o.proxyMode,
+            clusterDomain: DOMAIN,
+            serviceCIDR: SERVICE_SUBNET,
+            dnsServiceIP: DNS_IP,
+            podCIDR: POD_SUBNET,
+            coreDNSReplicas: 2,
+            images: { probe: svcImages.probe, nodeTools: svcImages.nodeTools, pause: svcImages.sandboxImage, coredns: svcImages.coredns },
+            kubeProxyVersion: k8sVersion,
+          },
+          null,
+          2,
+        ),
+      );
     }
     mark('total', t0);
     log(`up in ${timings.total} s: ${names.join(', ')}; KUBECONFIG=${kubeconfig}`);
     return {
-      name: o.name, kubernetesVersion: k8sVersion, kubeconfig, profile, apiServer, network: network.getName(), svcImages,
-      nodes: names.map((n, i) => ({ name: n, role: i === 0 ? 'control-plane' as const : 'worker' as const, ip: ips[i]! })),
-      timings, teardown, exec,
+      name: o.name,
+      kubernetesVersion: k8sVersion,
+      kubeconfig,
+      profile,
+      apiServer,
+      network: network.getName(),
+      svcImages,
+      nodes: names.map((n, i) => ({ name: n, role: i === 0 ? ('control-plane' as const) : ('worker' as const), ip: ips[i]! })),
+      timings,
+      teardown,
+      exec,
     };
   } catch (e) {
-    const diag = started.length ? await exec(names[0]!, ['bash', '-c', 'systemctl --no-pager status kubelet containerd 2>&1 | tail -n 30']).then((r) => r.output).catch(() => '') : '';
+    const diag = started.length
+      ? await exec(names[0]!, ['bash', '-c', 'systemctl --no-pager status kubelet containerd 2>&1 | tail -n 30'])
+          .then((r) => r.output)
+          .catch(() => '')
+      : '';
     const r = await teardown();
-    throw new Error(`${(e as Error).message}${diag ? `\n--- ${names[0]}: kubelet/containerd ---\n${diag.trim()}` : ''}\n(everything started was removed in ${r.seconds} s${r.left.length ? `; left: ${r.left.join(', ')}` : ''})`, { cause: e });
+    throw new Error(
+      `${(e as Error).message}${diag ? `\n--- ${names[0]}: kubelet/containerd ---\n${diag.trim()}` : ''}\n(everything started was removed in ${r.seconds} s${r.left.length ? `; left: ${r.left.join(', ')}` : ''})`,
+      { cause: e },
+    );
   }
 }
 
