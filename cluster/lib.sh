@@ -14,14 +14,10 @@ log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[cluster] error: %s\n' "$*" >&2; exit 1; }
 need_cmd() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found: $2"; }
 
-# Environment overrides: variable -> config key (numbers are converted by jq).
-ENV_KEYS=(
-  SVC_K8S_VERSION:kubernetesVersion SVC_COREDNS_VERSION:coreDNSVersion SVC_ETCD_VERSION:etcdVersion
-  SVC_CONTAINERD_VERSION:containerdVersion SVC_NODES:nodes SVC_PROXY_MODE:proxyMode
-  SVC_BUNDLED_CLUSTER_DOMAIN:clusterDomain SVC_COREDNS_REPLICAS:coreDNSReplicas SVC_CONTROLLERS:controllers
-  SVC_KUBE_PROXY_BINARY:kubeProxyBinary SVC_DNS_IMAGE:dnsImage SVC_COREFILE:corefile
-  SVC_NODE_LOCAL_DNS:nodeLocalDNS SVC_NODE_LOCAL_DNS_COREFILE:nodeLocalDNSCorefile
-)
+# Environment overrides: variable -> config key (numbers are converted by jq). The list is
+# cluster/env-keys.json, which the matrix reads too (helpers/matrix/matrix.ts): one list.
+mapfile -t ENV_KEYS < <(sed -n 's/^ *"\(SVC_[A-Z0-9_]*\)": *"\([A-Za-z]*\)",\{0,1\}$/\1:\2/p' "$(dirname "${BASH_SOURCE[0]}")/env-keys.json")
+[ "${#ENV_KEYS[@]}" -gt 0 ] || { echo "[cluster] error: no environment keys in $(dirname "${BASH_SOURCE[0]}")/env-keys.json" >&2; exit 2; }
 
 # load_config: merges cluster.json defaults, the user's file ($SVC_CLUSTER_CONFIG) and
 # environment overrides into $CONFIG_JSON, validates it, and exports the common values.

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { REGISTRY } from '../../suites/data/registry.ts';
 import {
   childEnv,
+  clusterDomain,
   ClusterError,
   DEFAULT_PAUSE_IMAGE,
   DEFAULT_PROBE_IMAGE,
@@ -179,8 +180,7 @@ export function parseCli(argv: string[]): {
     throw new UsageError(`--kind-proxy-mode must be iptables or nftables (got '${String(v['kind-proxy-mode'])}')`);
   if (v.local && (v.kubeconfig || v.context))
     throw new UsageError('--local uses the bundled cluster: it cannot be combined with --kubeconfig or --context');
-  if (v['cluster-domain'] !== undefined && !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(String(v['cluster-domain'])))
-    throw new UsageError(`--cluster-domain '${String(v['cluster-domain'])}' is not a DNS name`);
+  if (v['cluster-domain'] !== undefined) clusterDomain(String(v['cluster-domain']), '--cluster-domain');
   if (command === 'matrix') {
     const allowed = ['report-dir', 'focus', 'skip', 'strict', 'parallel', 'column-results', 'help'];
     const other = Object.keys(v).filter((k) => v[k] !== undefined && !allowed.includes(k));

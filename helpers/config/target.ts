@@ -250,6 +250,15 @@ export const newRunId = (): string =>
     .toString(16)
     .padStart(2, '0')}`;
 
+/** The one rule for a cluster domain (flag, environment, run config): a DNS name, without
+ *  the trailing dot. Throws UsageError naming what is wrong. */
+export function clusterDomain(raw: string, what = 'cluster domain'): string {
+  const domain = raw.replace(/\.$/, '');
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(domain))
+    throw new UsageError(`${what} '${raw}' is not a DNS name`);
+  return domain;
+}
+
 /** Resolves which cluster and what settings, validated. Throws UsageError on bad input. */
 export function resolveTarget(input: RunInput): Target {
   let kubeconfig = input.kubeconfig;
@@ -290,9 +299,7 @@ export function resolveTarget(input: RunInput): Target {
   const runId = input.runId ?? newRunId();
   if (!/^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$/.test(runId))
     throw new UsageError(`run id '${runId}' must be lower-case letters, digits and dashes (at most 20)`);
-  const domain = input.clusterDomain?.replace(/\.$/, '');
-  if (domain !== undefined && !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(domain))
-    throw new UsageError(`cluster domain '${input.clusterDomain}' is not a DNS name`);
+  const domain = input.clusterDomain === undefined ? undefined : clusterDomain(input.clusterDomain);
   return {
     kubeconfig,
     context: input.context,

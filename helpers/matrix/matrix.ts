@@ -36,25 +36,13 @@ export interface MatrixSpec {
   columns: ColumnSpec[];
 }
 
-/** Environment overrides cluster/lib.sh reads: a column is what its file says, so none of
- *  them may leak from the user's shell into a column's cluster. */
-const CLUSTER_ENV = [
-  'SVC_CLUSTER_CONFIG',
-  'SVC_K8S_VERSION',
-  'SVC_COREDNS_VERSION',
-  'SVC_ETCD_VERSION',
-  'SVC_CONTAINERD_VERSION',
-  'SVC_NODES',
-  'SVC_PROXY_MODE',
-  'SVC_BUNDLED_CLUSTER_DOMAIN',
-  'SVC_COREDNS_REPLICAS',
-  'SVC_CONTROLLERS',
-  'SVC_KUBE_PROXY_BINARY',
-  'SVC_DNS_IMAGE',
-  'SVC_COREFILE',
-  'SVC_NODE_LOCAL_DNS',
-  'SVC_NODE_LOCAL_DNS_COREFILE',
-];
+/** Environment overrides cluster/lib.sh reads (cluster/env-keys.json, the one list for
+ *  both): a column is what its file says, so none of them may leak from the user's shell
+ *  into a column's cluster. */
+function clusterEnvNames(): string[] {
+  const keys = JSON.parse(fs.readFileSync(path.join(ROOT, 'cluster', 'env-keys.json'), 'utf8')) as Record<string, string>;
+  return ['SVC_CLUSTER_CONFIG', ...Object.keys(keys)];
+}
 
 const NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
 
@@ -432,7 +420,7 @@ export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ r
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const clusterEnv = (extra: Record<string, string> = {}): Record<string, string> =>
-    childEnv({ ...Object.fromEntries([...CLUSTER_ENV, 'KUBECONFIG', 'SVC_KUBECONFIG'].map((k) => [k, ''])), ...extra });
+    childEnv({ ...Object.fromEntries([...clusterEnvNames(), 'KUBECONFIG', 'SVC_KUBECONFIG'].map((k) => [k, ''])), ...extra });
   let bundledUsed = false;
   const results: ColumnResult[] = [];
   try {
