@@ -6,7 +6,8 @@ import { check } from '../helpers/harness/check.ts';
 import { apply } from '../helpers/cluster/apply.ts';
 import { useSuite, kube } from '../helpers/harness/suite.ts';
 
-const ctx = useSuite('dns-resolver', { probes: 1 });
+// Its own probe: the search path it checks is the client's namespace.
+const ctx = useSuite('dns-resolver', { probes: 1, ownProbes: true });
 
 describe('system resolver', () => {
   check('dns.resolver.short-forms', async () => {

@@ -28,7 +28,7 @@ describe('cluster smoke', () => {
     if (ctx.probes.length < 2) {
       ctx.evidence.info('cross-node', 'single schedulable node: only same-node Pod traffic checked');
     }
-    const pods = (await listPods(ctx.ns, 'app.kubernetes.io/name=svc-probe')).map(podState);
+    const pods = (await listPods(ctx.probes[0]!.ns, 'app.kubernetes.io/name=svc-probe')).map(podState);
     const results = await Promise.all(
       ctx.probes.map(async (from, i) => {
         const to = pods.find((p) => p.name === ctx.probes[(i + 1) % ctx.probes.length]!.pod)!;
@@ -80,7 +80,7 @@ describe('cluster smoke', () => {
     const probe = ctx.probes[0]!;
     const id = await probe.whoami();
     expect(id.pod).toBe(probe.pod);
-    const log = await kube().core.readNamespacedPodLog({ name: probe.pod, namespace: ctx.ns });
+    const log = await kube().core.readNamespacedPodLog({ name: probe.pod, namespace: probe.ns });
     expect(log).toContain(`serving ${probe.pod}`);
   });
 

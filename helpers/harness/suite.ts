@@ -10,6 +10,7 @@ import { assertAnswers, DnsMismatch, type DnsServer, type Expectation, expectati
 import { Evidence } from './evidence.ts';
 import { type ClusterFacts, detectFacts } from '../cluster/facts.ts';
 import { kube } from '../cluster/kube.ts';
+import { fleetProbes } from '../cluster/fleet.ts';
 import { createNamespace, deleteNamespace } from '../cluster/namespace.ts';
 import { closeSessions, installProbeBundle, type Probe, startProbes } from '../cluster/probe.ts';
 import { type SliceEndpoint, slicesSettled } from '../cluster/workloads.ts';
@@ -79,12 +80,24 @@ export const counts = (attempts: ConnectAttempt[]): Record<string, number> => {
   return c;
 };
 
-export function useSuite(suite: string, opts: { probes?: number; podSecurity?: 'restricted' | 'privileged' } = {}): SuiteContext {
+/** A suite: its own namespace (what its checks make goes there), and probes on the nodes:
+ *  the worker's probe fleet (helpers/cluster/fleet.ts), or, with `ownProbes`, Pods in the
+ *  suite's namespace (for checks that depend on the client's namespace: search paths). */
+export function useSuite(
+  suite: string,
+  opts: { probes?: number; podSecurity?: 'restricted' | 'privileged'; ownProbes?: boolean } = {},
+): SuiteContext {
   const ctx = { evidence: new Evidence(suite) } as SuiteContext;
   beforeAll(async () => {
     ctx.ns = await createNamespace(suite, opts.podSecurity);
-    await installProbeBundle(ctx.ns);
-    ctx.probes = await startProbes(ctx.ns, { nodes: opts.probes });
+    if (opts.ownProbes) {
+      await installProbeBundle(ctx.ns);
+      ctx.probes = await startProbes(ctx.ns, { nodes: opts.probes });
+    } else {
+      // The fleet's probes, and the probe bundle in the suite's namespace for the Pods its
+      // checks start from manifests (backends mount it too).
+      [ctx.probes] = await Promise.all([fleetProbes({ nodes: opts.probes }), installProbeBundle(ctx.ns)]);
+    }
     ctx.facts = await detectFacts(ctx.probes[0]!);
     ctx.evidence.info(
       'setup',
@@ -94,6 +107,8 @@ export function useSuite(suite: string, opts: { probes?: number; podSecurity?: '
   afterAll(async () => {
     ctx.evidence.write();
     if (ctx.ns) closeSessions(ctx.ns);
+    // This suite's sessions into the fleet end with it (the next suite opens its own).
+    for (const p of ctx.probes ?? []) if (p.ns !== ctx.ns) closeSessions(p.ns, p.pod);
     if (ctx.ns) await deleteNamespace(ctx.ns);
   }, 60_000);
   ctx.svcName = (name, ns) => `${name}.${ns ?? ctx.ns}.svc.${ctx.facts.clusterDomain}`;
