@@ -38,14 +38,17 @@ async function reuse(): Promise<FleetRecord | undefined> {
     return undefined;
   }
   if (rec.runId !== currentTarget().runId) return undefined;
-  // Still there, and every probe still on a schedulable node (a check may have cordoned
-  // one for a while; it is uncordoned after, but a fleet is only reused as it was made).
+  // Still there, with a probe on every schedulable node. A node cordoned for a while (the
+  // rescheduling check) is left out for this suite, as a suite's own probes would leave
+  // it out; a schedulable node the fleet lacks (one that was cordoned when it was made)
+  // makes a new fleet.
   const ns = await kube().core.readNamespace({ name: rec.ns }).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
   if (!ns || ns.status?.phase !== 'Active') return undefined;
-  const nodes = new Set((await schedulableNodes()).map((n) => n.metadata?.name));
-  if (!rec.probes.every((p) => nodes.has(p.node))) return undefined;
-  await podsReady(rec.ns, rec.probes.map((p) => p.pod), 120_000);
-  return rec;
+  const nodes = (await schedulableNodes()).slice(0, currentTarget().maxProbeNodes).map((n) => n.metadata?.name ?? '');
+  if (!nodes.every((n) => rec.probes.some((p) => p.node === n))) return undefined;
+  const probes = rec.probes.filter((p) => nodes.includes(p.node));
+  await podsReady(rec.ns, probes.map((p) => p.pod), 120_000);
+  return { ...rec, probes };
 }
 
 /** This worker's probes: its fleet, made on first use. `nodes` takes the first N. */
