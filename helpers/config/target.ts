@@ -417,6 +417,22 @@ export const ryukSettings = (): { disabledByUser: boolean; githubActions: boolea
 export function disableRyuk(): void {
   env.TESTCONTAINERS_RYUK_DISABLED = 'true';
 }
+/** The environment overrides that keep this process's run out of a child's: the child
+ *  (the CLI, cluster.sh, a kind command started by the tool's own tests) resolves its own. */
+export const WITHOUT_THIS_RUN: Record<string, string> = Object.fromEntries(
+  [
+    'KUBECONFIG',
+    'SVC_PROFILE',
+    'SVC_KUBECONFIG',
+    'SVC_RUN_ID',
+    'SVC_PRIVILEGED',
+    'SVC_RUN_CONFIG',
+    'SVC_EVIDENCE_DIR',
+    'SVC_STRICT',
+    'SVC_OUTSIDE_NETWORK',
+    'SVC_TARGET',
+  ].map((k) => [k, '']),
+);
 /** The environment for a child process (the CLI, cluster.sh, Jest), with overrides;
  *  an override of '' removes the variable. */
 export function childEnv(overrides: Record<string, string> = {}): Record<string, string> {

@@ -12,23 +12,14 @@ import * as k8s from '@kubernetes/client-node';
 import * as yaml from 'js-yaml';
 import { ROOT } from '../cluster/apply.ts';
 import { kube } from '../cluster/kube.ts';
-import { childEnv } from '../config/target.ts';
+import { childEnv, WITHOUT_THIS_RUN } from '../config/target.ts';
 import { inChromium } from '../tools/chromium.ts';
 import { CORDON_ANNOTATION } from '../cluster/nodes.ts';
 import { RUN_LABEL } from '../cluster/namespace.ts';
 
 const CLI = path.join(ROOT, 'bin', 'svc-conformance.cjs');
 /** The CLI resolves its own run: nothing of this test run's target reaches it. */
-const CLEAN = {
-  KUBECONFIG: '',
-  SVC_PROFILE: '',
-  SVC_KUBECONFIG: '',
-  SVC_RUN_ID: '',
-  SVC_PRIVILEGED: '',
-  SVC_RUN_CONFIG: '',
-  SVC_EVIDENCE_DIR: '',
-  SVC_STRICT: '',
-};
+const CLEAN = { ...WITHOUT_THIS_RUN };
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'svc-runner-'));
 const adminKubeconfig = (): string => kube().target.kubeconfig!;
 

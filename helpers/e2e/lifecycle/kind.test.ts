@@ -8,23 +8,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ROOT } from '../../cluster/apply.ts';
-import { childEnv } from '../../config/target.ts';
+import { childEnv, WITHOUT_THIS_RUN } from '../../config/target.ts';
 import { leftovers } from '../../targets/kind/provider.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'svc-kind-lc-'));
 const NODE = process.execPath;
-const CLEAN = {
-  KUBECONFIG: '',
-  SVC_PROFILE: '',
-  SVC_KUBECONFIG: '',
-  SVC_RUN_ID: '',
-  SVC_PRIVILEGED: '',
-  SVC_RUN_CONFIG: '',
-  SVC_EVIDENCE_DIR: '',
-  SVC_STRICT: '',
-  SVC_OUTSIDE_NETWORK: '',
-  SVC_TARGET: '',
-};
+const CLEAN = { ...WITHOUT_THIS_RUN };
 const KIND_CLI = path.join(ROOT, 'helpers', 'targets', 'kind', 'cli.ts');
 const CLUSTER = path.join(ROOT, 'cluster', 'cluster.sh');
 const docker = (args: string[]): string => spawnSync('docker', args, { encoding: 'utf8' }).stdout;

@@ -11,25 +11,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ROOT } from '../../cluster/apply.ts';
-import { childEnv, DEFAULT_PROFILE_PATH } from '../../config/target.ts';
+import { childEnv, DEFAULT_PROFILE_PATH, WITHOUT_THIS_RUN } from '../../config/target.ts';
 import { inChromium } from '../../tools/chromium.ts';
 import type { MatrixReport } from '../../matrix/matrix.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'svc-matrix-'));
 const out = path.join(tmp, 'report');
 const STATE = path.dirname(DEFAULT_PROFILE_PATH);
-const CLEAN = {
-  KUBECONFIG: '',
-  SVC_PROFILE: '',
-  SVC_KUBECONFIG: '',
-  SVC_RUN_ID: '',
-  SVC_PRIVILEGED: '',
-  SVC_RUN_CONFIG: '',
-  SVC_EVIDENCE_DIR: '',
-  SVC_STRICT: '',
-  SVC_NODES: '4',
-  SVC_COREFILE: '',
-};
+const CLEAN = { ...WITHOUT_THIS_RUN, SVC_NODES: '4', SVC_COREFILE: '' };
 // Three checks: the ClusterIP A record (which the broken Corefile answers wrongly), the
 // schema TXT and the server's version.bind (identity), by id.
 const FOCUS = '\\[(dns\\.clusterip\\.a|dns\\.schema\\.version|dns\\.identity\\.version-bind)\\]$';
