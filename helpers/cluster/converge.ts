@@ -43,6 +43,9 @@ export interface ConvergeOptions<T> {
   intervalMs?: number;
   /** Renders the last state for the failure message (default: JSON). */
   render?: (state: T) => string;
+  /** What makes two wrong states the same answer (default: their rendering): timings and
+   *  other noise left out, so that an answer that never changed is seen as such. */
+  sameAnswer?: (state: T) => string;
 }
 
 /** Polls `observe` until it reports ok or the bound (from `since`) has passed. Returns
@@ -58,6 +61,7 @@ export async function converge<T>(what: string, observe: () => Promise<Observati
   // whole bound is a stable wrong answer, not a slow one, and the failure says so.
   let firstText: string | undefined;
   let firstMs = 0;
+  let firstKey: string | undefined;
   let wrong = 0;
   let changed = false;
   const text = (state: T): string => (opts.render ? opts.render(state) : describe(state));
@@ -68,8 +72,12 @@ export async function converge<T>(what: string, observe: () => Promise<Observati
       last = o.state;
       observed = true;
       lastError = undefined;
-      const t = text(o.state);
-      if (wrong++ === 0) { firstText = t; firstMs = Date.now() - since; } else if (t !== firstText) changed = true;
+      const key = opts.sameAnswer ? opts.sameAnswer(o.state) : text(o.state);
+      if (wrong++ === 0) {
+        firstText = text(o.state);
+        firstKey = key;
+        firstMs = Date.now() - since;
+      } else if (key !== firstKey) changed = true;
     } catch (e) {
       if ((e as { fatal?: boolean }).fatal) throw e;
       lastError = (e as Error).message;
@@ -86,7 +94,7 @@ export async function converge<T>(what: string, observe: () => Promise<Observati
       const state = lastError !== undefined ? `the last observation failed: ${lastError}` : observed ? text(last as T) : '(nothing observed)';
       throw new NotConverged(
         `${opts.kind} not converged within ${boundMs} ms (${boundName}): ${what}.\n` +
-        `Still not as expected ${elapsed} ms after the change; the state changed while it was watched. Last observed state:\n${state}`, last, elapsed);
+        `Still not as expected ${elapsed} ms after the change${opts.sameAnswer ? '; the answer changed while it was watched' : ''}. Last observed state:\n${state}`, last, elapsed);
     }
     await sleep(Math.min(opts.intervalMs ?? 200, Math.max(0, deadline - now)));
   }

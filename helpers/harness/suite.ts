@@ -159,6 +159,17 @@ export function useSuite(
           kind: 'DNS',
           since,
           ...bound,
+          // The same answer: who answered what (rcode, flags, records), not how fast.
+          sameAnswer: (bad) =>
+            JSON.stringify(
+              bad.map((x) => [
+                x.probe.pod,
+                x.server.ip,
+                x.answer.rcode,
+                x.answer.error,
+                x.answer.answers.map((a) => `${a.type} ${a.data}`).sort(),
+              ]),
+            ),
           render: (bad) => {
             try {
               assertAnswers(
