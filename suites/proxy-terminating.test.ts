@@ -13,6 +13,15 @@ import { waitFor } from '../helpers/cluster/wait.ts';
 import { closeSessions } from '../helpers/cluster/probe.ts';
 
 const ctx = useSuite('proxy-terminating');
+
+/** `count` new TCP connections to vip:80 from each probe's node: who answered, per node. */
+const fromEachNode = (vip: string, count: number): Promise<{ from: string; answeredBy: Record<string, number> }[]> =>
+  Promise.all(
+    ctx.probes.map(async (p) => ({
+      from: p.node,
+      answeredBy: counts(await p.connect({ host: vip, port: 80, count, mode: 'tcp', timeoutMs: 2000 })),
+    })),
+  );
 const GRACE_S = 150;
 let vip = '';
 const pods = ['drain-0', 'drain-1'];
@@ -79,12 +88,7 @@ describe('terminating endpoints', () => {
   check('proxy.terminating.not-used-with-ready', async () => {
     await oneTerminating();
     await ctx.proxyConverged('drain-one-terminating', { host: vip, port: 80, backends: ['drain-1'], since: oneTerminatingAt });
-    const seen = await Promise.all(
-      ctx.probes.map(async (p) => ({
-        from: p.node,
-        answeredBy: counts(await p.connect({ host: vip, port: 80, count: 20, mode: 'tcp', timeoutMs: 2000 })),
-      })),
-    );
+    const seen = await fromEachNode(vip, 20);
     ctx.evidence.add({
       check: 'terminating-with-ready',
       kind: 'counts',
@@ -125,12 +129,7 @@ describe('terminating endpoints', () => {
     const since = Date.now();
     await slicesShow('drain-all-terminating', { ready: [], servingTerminating: pods }, since);
     await ctx.proxyConverged('drain-fallback', { host: vip, port: 80, backends: pods, since });
-    const seen = await Promise.all(
-      ctx.probes.map(async (p) => ({
-        from: p.node,
-        answeredBy: counts(await p.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 2000 })),
-      })),
-    );
+    const seen = await fromEachNode(vip, 10);
     ctx.evidence.add({
       check: 'terminating-fallback',
       kind: 'counts',
