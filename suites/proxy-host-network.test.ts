@@ -9,6 +9,7 @@ import { check, unmet } from '../helpers/harness/check.ts';
 import { once, useSuite, kube, counts } from '../helpers/harness/suite.ts';
 import { hostnameLabel, Probe, schedulableNodes } from '../helpers/cluster/probe.ts';
 import { podsReady, rolloutReady } from '../helpers/cluster/workloads.ts';
+import { currentTarget } from '../helpers/config/target.ts';
 
 // Without the privileged profile no namespace is made; each check is a skip with the reason.
 const ctx = unmet(['privileged']) ? undefined! : useSuite('proxy-host-network', { podSecurity: 'privileged', probes: 1 });
@@ -20,7 +21,7 @@ let readyAt = 0;
 const setup = once(async () => {
   await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 2 });
   await apply(ctx.ns, 'web-api-nodeport.yaml');
-  const nodes = (await schedulableNodes()).slice(0, kube().target.maxProbeNodes);
+  const nodes = (await schedulableNodes()).slice(0, currentTarget().maxProbeNodes);
   hosts = nodes.map((n, i) => new Probe(ctx.ns, `host-probe-${i}`, n.metadata?.name ?? ''));
   await Promise.all(nodes.map((n, i) => apply(ctx.ns, 'probe/host-pod.yaml', { NAME: `host-probe-${i}`, NODE: hostnameLabel(n) })));
   backends = (await rolloutReady(ctx.ns, 'Deployment', 'web-api', 2)).map((p) => p.name);

@@ -10,7 +10,7 @@ import { apply, applyObjects, loadManifest, defaultVars } from '../helpers/clust
 import { execIn, schedulableNodes, hostnameLabel } from '../helpers/cluster/probe.ts';
 import { iptablesService, nftService, parseIptablesSave, parseNftJson, servicePortName, svcChainName } from '../helpers/lib/proxy-rules.ts';
 import { once, useSuite, kube } from '../helpers/harness/suite.ts';
-import { currentTarget, detected } from '../helpers/config/target.ts';
+import { detected, nodeToolsImage } from '../helpers/config/target.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { podsReady, rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
 
@@ -100,7 +100,7 @@ describe(`kube-proxy rules on every node (${mode} mode)`, () => {
         apply(ctx.ns, 'probe/node-tools.yaml', {
           NAME: `node-tools-${i}`,
           NODE: hostnameLabel(n),
-          NODE_TOOLS_IMAGE: currentTarget().nodeToolsImage ?? '',
+          NODE_TOOLS_IMAGE: nodeToolsImage(),
         }),
       ),
     );

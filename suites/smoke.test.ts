@@ -9,6 +9,7 @@ import { useSuite, kube } from '../helpers/harness/suite.ts';
 import { listPods, podState, rolloutReady } from '../helpers/cluster/workloads.ts';
 import { waitFor } from '../helpers/cluster/wait.ts';
 import { closeSessions } from '../helpers/cluster/probe.ts';
+import { currentTarget } from '../helpers/config/target.ts';
 
 const ctx = useSuite('smoke');
 
@@ -16,7 +17,7 @@ describe('cluster smoke', () => {
   check('bed.nodes.ready', async () => {
     const nodes = (await kube().core.listNode()).items;
     const ready = nodes.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-    const want = kube().target.profile?.nodes;
+    const want = currentTarget().profile?.nodes;
     const summary = nodes
       .map((n) => `${n.metadata?.name}: Ready=${n.status?.conditions?.find((c) => c.type === 'Ready')?.status}`)
       .join(', ');
@@ -45,7 +46,8 @@ describe('cluster smoke', () => {
   });
 
   check('bed.dns.kubernetes-default', async () => {
-    const { core, target } = kube();
+    const { core } = kube();
+    const target = currentTarget();
     const svc = await core.readNamespacedService({ name: 'kubernetes', namespace: 'default' });
     const dns = await core.readNamespacedService({ name: 'kube-dns', namespace: 'kube-system' });
     // The DNS Service is the one the API serves; the Pod's resolver may be a cache in front

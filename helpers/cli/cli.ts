@@ -19,15 +19,15 @@ import {
   isCI,
   mergeInputs,
   publishTarget,
+  useTarget,
   resolveTarget,
   type RunInput,
+  type Target,
   ROOT,
-  setTarget,
-  startFreshRun,
   UsageError,
-  withCluster,
 } from '../config/target.ts';
 import { closingLines, collect, writeReports, type JestJson } from '../results/reports.ts';
+import { interruptedBy, onInterrupt } from '../config/interrupt.ts';
 
 export { ClusterError, UsageError };
 
@@ -259,47 +259,28 @@ export function inputFromFlags(o: Options): RunInput {
   };
 }
 
-/** run --kind: the same run, as a child of helpers/targets/kind/cli.ts exec, which starts the kind
- *  cluster, gives the child its kubeconfig (SVC_KUBECONFIG, SVC_PROFILE, SVC_OUTSIDE_NETWORK)
- *  and removes the cluster whatever happens, also on an interrupt. */
-async function runOnKind(argv: string[], o: Options): Promise<number> {
-  const kindArgs = [
-    '--nodes',
-    o['kind-nodes'] ?? '3',
-    '--proxy-mode',
-    o['kind-proxy-mode'] ?? 'iptables',
-    ...(o['kind-image'] ? ['--image', o['kind-image']] : []),
-  ];
-  const inner = argv.filter(
-    (a, i) =>
-      !['--kind'].includes(a) &&
-      !/^--kind-(image|nodes|proxy-mode)(=|$)/.test(a) &&
-      !/^--kind-(image|nodes|proxy-mode)$/.test(argv[i - 1] ?? ''),
-  );
-  const child = spawn(
-    nodeBin(),
-    [
-      '--no-warnings',
-      path.join(ROOT, 'helpers', 'targets', 'kind', 'cli.ts'),
-      'exec',
-      ...kindArgs,
-      '--',
-      nodeBin(),
-      '--no-warnings',
-      fileURLToPath(import.meta.url),
-      ...inner,
-    ],
-    { stdio: 'inherit', cwd: ROOT },
-  );
-  const forward = (sig: NodeJS.Signals): void => {
-    child.kill(sig);
+/** run --kind: the same run, in this process, against a kind cluster that withKind starts
+ *  and removes whatever happens (also on an interrupt). */
+async function runOnKind(o: Options): Promise<number> {
+  const { withKind } = await import('../targets/kind/with-kind.ts');
+  const log = (l: string): void => {
+    process.stderr.write(`[kind ${new Date().toISOString().slice(11, 19)}] ${l}\n`);
   };
-  process.on('SIGINT', forward);
-  process.on('SIGTERM', forward);
-  return new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 130 : 1))));
+  const kind = {
+    image: o['kind-image'],
+    nodes: Number(o['kind-nodes'] ?? '3'),
+    proxyMode: (o['kind-proxy-mode'] ?? 'iptables') as 'iptables' | 'nftables',
+    name: `svc-${Date.now().toString(36).slice(-5)}`,
+    log,
+  };
+  return withKind(kind, (cluster) =>
+    runCommand(o, { kubeconfig: cluster.kubeconfig, profilePath: cluster.profile, outsideNetwork: cluster.network }),
+  );
 }
 
-async function runCommand(o: Options): Promise<number> {
+/** One run: the pipeline of `svc-conformance run`, and of npm test, each matrix column and
+ *  the kind target. `target` is what the target gives (kind's cluster). */
+async function runCommand(o: Options, target: RunInput = {}): Promise<number> {
   const reportDir = path.resolve(o['report-dir'] ?? 'svc-conformance-report');
   if (o.local) {
     if (process.getuid?.() !== 0)
@@ -308,33 +289,45 @@ async function runCommand(o: Options): Promise<number> {
     if (up.status !== 0) throw new ClusterError('the bundled cluster did not come up (see above)');
   }
   // One resolution: the environment, then the flags; the report dir holds the evidence.
-  const target = resolveTarget(mergeInputs(inputFromEnv(), { evidenceDir: path.join(reportDir, 'evidence') }, inputFromFlags(o)));
-  const runId = target.runId;
-  // Interrupts from here on stop the run and remove what it made.
-  let interrupted = false;
+  const resolved = resolveTarget(mergeInputs(inputFromEnv(), { evidenceDir: path.join(reportDir, 'evidence') }, inputFromFlags(o), target));
+  const runId = resolved.runId;
+  // Interrupts from here on stop the run (the preflight's waits give up, Jest and its
+  // workers are stopped) and remove what it made; the run then returns 130.
   const control: { stop?: () => void } = {};
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (interrupted) return;
-    interrupted = true;
-    process.stderr.write(`\nsvc-conformance: ${sig}: stopping the run and removing its namespaces\n`);
-    if (control.stop) control.stop();
-    else void import('../cluster/preflight.ts').then(({ cleanup }) => cleanup(runId)).finally(() => process.exit(130));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stopHandling = onInterrupt(
+    (sig) => {
+      process.stderr.write(`\nsvc-conformance: ${sig}: stopping the run and removing its namespaces\n`);
+      control.stop?.();
+    },
+    { then: 'continue' },
+  );
+  try {
+    return await runPipeline(o, resolved, reportDir, control);
+  } catch (e) {
+    if (!interruptedBy()) throw e;
+    const { cleanup } = await import('../cluster/preflight.ts');
+    await cleanup(runId).catch(() => undefined);
+    return 130;
+  } finally {
+    stopHandling();
+  }
+}
 
+async function runPipeline(o: Options, target: Target, reportDir: string, control: { stop?: () => void }): Promise<number> {
+  const runId = target.runId;
   // Preflight, before any namespace of the run is made.
   const t0 = Date.now();
-  setTarget(target);
+  useTarget(target);
   const { dnsPathLine, preflight } = await import('../cluster/preflight.ts');
   const cluster = await preflight(target);
+  if (interruptedBy()) throw new Error('interrupted');
   process.stdout.write(
     `svc-conformance: preflight passed in ${((Date.now() - t0) / 1000).toFixed(1)} s (${cluster.server}, Kubernetes ${cluster.version})\nsvc-conformance: ${dnsPathLine(cluster)}\n`,
   );
 
   fs.rmSync(reportDir, { recursive: true, force: true });
   fs.mkdirSync(reportDir, { recursive: true });
-  publishTarget(withCluster(target, cluster), reportDir);
+  publishTarget(target, cluster, reportDir);
   const env = childEnv({ NODE_OPTIONS: '--experimental-vm-modules --no-warnings' });
   const jsonFile = path.join(reportDir, 'jest.json');
   const args = [
@@ -376,6 +369,7 @@ async function runCommand(o: Options): Promise<number> {
     family = descendants(child.pid!);
     signalAll('SIGTERM');
   };
+  if (interruptedBy()) control.stop();
   const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
   const alive = (): number[] =>
     family.filter((pid) => {
@@ -400,7 +394,7 @@ async function runCommand(o: Options): Promise<number> {
     return [];
   });
   if (removed.length) process.stdout.write(`svc-conformance: removed ${removed.join(', ')}\n`);
-  if (interrupted) return 130;
+  if (interruptedBy()) return 130;
 
   let results: JestJson[] = [];
   try {
@@ -476,9 +470,6 @@ async function matrixCommand(file: string, o: Options): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  // Started from inside a Jest worker (the runner's own tests): this process is the CLI,
-  // not a worker, handles interrupts itself, and resolves a run of its own.
-  startFreshRun();
   try {
     const { command, values, file } = parseCli(argv);
     if (command === 'help') {
@@ -490,7 +481,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'cleanup') {
-      setTarget(resolveTarget(mergeInputs(inputFromEnv(), { kubeconfig: values.kubeconfig, context: values.context })));
+      useTarget(resolveTarget(mergeInputs(inputFromEnv(), { kubeconfig: values.kubeconfig, context: values.context })));
       const { cleanup, reachable } = await import('../cluster/preflight.ts');
       await reachable();
       const removed = await cleanup(values['run-id']);
@@ -498,7 +489,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'matrix') return await matrixCommand(file!, values);
-    if (values.kind) return await runOnKind(argv, values);
+    if (values.kind) return await runOnKind(values);
     return await runCommand(values);
   } catch (e) {
     const code = (e as Error).name === 'UsageError' ? 2 : (e as Error).name === 'ClusterError' ? 3 : 1;

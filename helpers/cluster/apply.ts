@@ -7,7 +7,7 @@ import { apiErrorText, kube } from './kube.ts';
 import { RUN_LABEL, MANAGED_LABEL, MANAGED_BY } from './namespace.ts';
 
 export { ROOT } from '../config/target.ts';
-import { ROOT } from '../config/target.ts';
+import { currentTarget, ROOT } from '../config/target.ts';
 export const FIELD_MANAGER = 'svc-conformance';
 
 export type Vars = Record<string, string | number | boolean>;
@@ -27,12 +27,13 @@ export function loadManifest(file: string, vars: Vars): k8s.KubernetesObject[] {
 }
 
 export function defaultVars(): Vars {
-  const { target } = kube();
+  const target = currentTarget();
   return { PROBE_IMAGE: target.probeImage, PAUSE_IMAGE: target.pauseImage };
 }
 
 export async function applyObjects(ns: string, objs: k8s.KubernetesObject[]): Promise<k8s.KubernetesObject[]> {
-  const { objects, target } = kube();
+  const { objects } = kube();
+  const target = currentTarget();
   const out: k8s.KubernetesObject[] = [];
   for (const obj of objs) {
     obj.metadata = obj.metadata ?? {};

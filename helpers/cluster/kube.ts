@@ -1,7 +1,7 @@
 // Cluster access: one KubeConfig and the API clients the suites use, with errors
 // turned into sentences.
 import * as k8s from '@kubernetes/client-node';
-import { currentTarget, loadKubeConfig, type Target } from '../config/target.ts';
+import { currentTarget, loadKubeConfig } from '../config/target.ts';
 
 export interface Kube {
   kc: k8s.KubeConfig;
@@ -9,7 +9,6 @@ export interface Kube {
   apps: k8s.AppsV1Api;
   discovery: k8s.DiscoveryV1Api;
   objects: k8s.KubernetesObjectApi;
-  target: Target;
 }
 
 let cached: Kube | undefined;
@@ -22,8 +21,6 @@ export function kube(): Kube {
   const kc = loadKubeConfig(target.kubeconfig, target.context);
   cached = {
     kc,
-    // The target as published now (the preflight completes it after the first use).
-    get target() { return currentTarget(); },
     core: kc.makeApiClient(k8s.CoreV1Api),
     apps: kc.makeApiClient(k8s.AppsV1Api),
     discovery: kc.makeApiClient(k8s.DiscoveryV1Api),

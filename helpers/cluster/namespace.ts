@@ -5,6 +5,7 @@
 import * as crypto from 'node:crypto';
 import { apiErrorText, isNotFound, kube } from './kube.ts';
 import { currentTarget, inJestWorker } from '../config/target.ts';
+import { onInterrupt } from '../config/interrupt.ts';
 
 export const RUN_LABEL = 'svc-conformance.io/run-id';
 export const SUITE_LABEL = 'svc-conformance.io/suite';
@@ -18,15 +19,12 @@ function installSignalHandlers(): void {
   // Only in test workers: the runner's CLI handles interrupts itself (cleanup by run id).
   if (handlersInstalled || !inJestWorker()) return;
   handlersInstalled = true;
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      void Promise.allSettled([...created].map((ns) => deleteNamespace(ns))).finally(() => process.exit(130));
-    });
-  }
+  onInterrupt(() => Promise.allSettled([...created].map((ns) => deleteNamespace(ns))));
 }
 
 export async function createNamespace(suite: string, podSecurity: 'restricted' | 'privileged' = 'restricted'): Promise<string> {
-  const { core, target } = kube();
+  const { core } = kube();
+  const target = currentTarget();
   const slug = suite.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 30);
   const name = `svc-${slug}-${target.runId}-${crypto.randomBytes(2).toString('hex')}`.slice(0, 63).replace(/-+$/, '');
   installSignalHandlers();

@@ -5,7 +5,8 @@
 // nodes by the annotation set here.
 import * as k8s from '@kubernetes/client-node';
 import { apiErrorText, kube } from './kube.ts';
-import { inJestWorker } from '../config/target.ts';
+import { currentTarget, inJestWorker } from '../config/target.ts';
+import { onInterrupt } from '../config/interrupt.ts';
 
 /** Ready, not cordoned, no NoSchedule/NoExecute taint. */
 export function isSchedulable(n: k8s.V1Node): boolean {
@@ -30,12 +31,10 @@ let handlers = false;
 
 /** Runs fn with `node` cordoned, and uncordons it afterwards whatever happens. */
 export async function withCordon<T>(node: string, fn: () => Promise<T>): Promise<T> {
-  const runId = kube().target.runId;
+  const runId = currentTarget().runId;
   if (!handlers && inJestWorker()) {
     handlers = true;
-    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-      process.once(sig, () => { void Promise.allSettled([...cordoned].map((n) => setUnschedulable(n, false, runId))); });
-    }
+    onInterrupt(() => Promise.allSettled([...cordoned].map((n) => setUnschedulable(n, false, runId))));
   }
   await setUnschedulable(node, true, runId);
   cordoned.add(node);

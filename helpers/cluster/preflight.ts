@@ -14,7 +14,7 @@ import { apiErrorText, kube } from './kube.ts';
 import { createNamespace, deleteNamespace, deleteRunNamespaces } from './namespace.ts';
 import { isSchedulable, uncordonLeftovers } from './nodes.ts';
 import { installProbeBundle, PROBE_BUNDLE, startProbes } from './probe.ts';
-import { ClusterError, type DetectedCluster, IMAGE_FAILURES, type Target } from '../config/target.ts';
+import { ClusterError, currentTarget, type DetectedCluster, IMAGE_FAILURES, nodeToolsImageFor, type Target } from '../config/target.ts';
 
 export { ClusterError };
 
@@ -68,7 +68,8 @@ async function missingPermissions(perms: Permission[]): Promise<Permission[]> {
 }
 
 async function probeImageStarts(): Promise<void> {
-  const { core, target } = kube();
+  const { core } = kube();
+  const target = currentTarget();
   const image = target.probeImage;
   const ns = await createNamespace('preflight');
   try {
@@ -185,7 +186,7 @@ async function detectDnsPath(): Promise<DnsPath> {
       ...ips.slice(0, 1).map((ip) => ({ ip, role: 'service' as const })),
       ...replicas.map((r) => ({ ip: r.ip, role: 'replica' as const })),
     ];
-    const names = pathQuestions(clusterDomain, kube().target.runId);
+    const names = pathQuestions(clusterDomain, currentTarget().runId);
     const rounds: DnsAnswer[][] = [];
     for (const round of [1, 2]) {
       if (round === 2) await new Promise((r) => setTimeout(r, 1500));
@@ -198,8 +199,8 @@ async function detectDnsPath(): Promise<DnsPath> {
 }
 
 /** The one preflight of every run (the CLI's and npm test's): fails with ClusterError
- *  before any namespace of the run is made; returns what it detected. `t` must be the
- *  current target (setTarget). */
+ *  before any namespace of the run is made; returns what it detected. `t` must be this
+ *  process's run config (useTarget). */
 export async function preflight(t: Target): Promise<DetectedCluster> {
   const { server, version } = await reachable();
   const perms = t.privileged ? [...DEFAULT_PERMISSIONS, ...PRIVILEGED_PERMISSIONS] : DEFAULT_PERMISSIONS;
@@ -209,7 +210,7 @@ export async function preflight(t: Target): Promise<DetectedCluster> {
     throw new ClusterError(`the credentials lack ${missing.length} permission(s) the run needs:\n${list}\nGrant them with manifests/rbac/${t.privileged ? 'privileged' : 'default'}.yaml (see README)`);
   }
   await probeImageStarts();
-  if (t.privileged) await privilegedAdmitted(t.nodeToolsImage ?? `${t.nodeToolsRegistry?.replace(/\/+$/, '') ?? 'registry.k8s.io'}/kube-proxy:${version}`);
+  if (t.privileged) await privilegedAdmitted(nodeToolsImageFor(t, version));
   const cluster = await detect(t, server, version).catch((e: unknown) => { throw new ClusterError(`cannot read what the run needs to know about the cluster (nodes, kube-system/kube-dns, kube-proxy): ${apiErrorText(e)}`); });
   // A DNS path that cannot be detected is reported, and the checks treat the resolver as
   // the Service (they then fail where DNS is broken, with the answers to show for it).

@@ -15,6 +15,7 @@ import { apply, ROOT } from './apply.ts';
 import { apiErrorText, kube } from './kube.ts';
 import { isSchedulable } from './nodes.ts';
 import { podsReady } from './workloads.ts';
+import { currentTarget } from '../config/target.ts';
 
 export const PROBE_BUNDLE = path.join(ROOT, 'dist', 'probe.cjs');
 export const PROBE_CONFIGMAP = 'svc-probe';
@@ -218,7 +219,7 @@ export function hostnameLabel(n: k8s.V1Node): string {
 
 /** Starts one probe Pod per schedulable node (at most maxProbeNodes) and waits until they run. */
 export async function startProbes(ns: string, opts: { nodes?: number } = {}): Promise<Probe[]> {
-  const nodes = (await schedulableNodes()).slice(0, opts.nodes ?? kube().target.maxProbeNodes);
+  const nodes = (await schedulableNodes()).slice(0, opts.nodes ?? currentTarget().maxProbeNodes);
   if (nodes.length === 0) throw new Error('no schedulable, Ready node to run a probe Pod on');
   const probes = nodes.map((n, i) => new Probe(ns, `probe-${i}`, n.metadata?.name ?? ''));
   await Promise.all(nodes.map((n, i) => apply(ns, 'probe/pod.yaml', { NAME: `probe-${i}`, NODE: hostnameLabel(n) })));

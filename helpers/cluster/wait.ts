@@ -2,6 +2,7 @@
 // state they observed. Polling (rather than watches, which client-node 2.x ends
 // after 30 s of silence) keeps every wait restartable and its last state known.
 import { currentTarget } from '../config/target.ts';
+import { interruptedBy } from '../config/interrupt.ts';
 
 export interface Observation<T> {
   ok: boolean;
@@ -40,6 +41,9 @@ export async function waitFor<T>(
   const deadline = Date.now() + timeoutMs;
   let last: unknown = '(no observation yet)';
   for (;;) {
+    // An interrupted run stops waiting (the CLI then removes what the run made).
+    const sig = interruptedBy();
+    if (sig) throw new Error(`${sig}: stopped waiting for ${what}`);
     try {
       const o = await check();
       if (o.ok) return o.state;

@@ -117,14 +117,6 @@ export interface Target {
   cluster?: DetectedCluster;
 }
 
-/** What the preflight detected, with what is assumed when nothing was (outside a run):
- *  node count 0 (unknown), IPv4 only, kube-proxy and its mode unknown. */
-export function detected(
-  t: Target = currentTarget(),
-): Omit<DetectedCluster, 'kubeProxy'> & { kubeProxy: DetectedCluster['kubeProxy'] | 'unknown' } {
-  return t.cluster ?? { server: '', version: '', schedulableNodes: 0, ipFamilies: ['IPv4'], kubeProxy: 'unknown', proxyMode: 'unknown' };
-}
-
 /** Everything a run can be told, before defaults and the profile fill the rest. */
 export interface RunInput {
   local?: boolean;
@@ -325,41 +317,80 @@ export function resolveTarget(input: RunInput): Target {
   };
 }
 
-/** The target with what the preflight detected (and the node-tools image it implies). */
-export function withCluster(t: Target, c: DetectedCluster): Target {
-  const nodeToolsImage =
-    t.nodeToolsImage ?? `${t.nodeToolsRegistry ? t.nodeToolsRegistry.replace(/\/+$/, '') : 'registry.k8s.io'}/kube-proxy:${c.version}`;
-  return { ...t, cluster: c, nodeToolsImage };
+/** The node-tools image of a privileged run: the one asked for, else kube-proxy of the
+ *  server's version (from the mirror, with --image-registry). */
+export function nodeToolsImageFor(t: Target, version: string): string {
+  return t.nodeToolsImage ?? `${t.nodeToolsRegistry ? t.nodeToolsRegistry.replace(/\/+$/, '') : 'registry.k8s.io'}/kube-proxy:${version}`;
 }
 
-let published: Target | undefined;
+// ----------------------------------------------------------------------------- the run config of this process
+// Set once per process and frozen: the CLI and npm test's global setup make it with
+// useTarget (the preflight runs with it), and publishTarget adds what the preflight
+// detected, also once, and writes both where the workers load them from. Nothing changes
+// either afterwards.
 
-/** Writes the resolved target where every worker (and child process) loads it from. */
-export function publishTarget(t: Target, dir: string): string {
+let config: Readonly<Target> | undefined;
+let facts: Readonly<DetectedCluster> | undefined;
+
+function frozen<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    for (const v of Object.values(o)) frozen(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** Makes `t` this process's run config, once: a second, different config is a bug. */
+export function useTarget(t: Target): Readonly<Target> {
+  if (config && config !== t)
+    throw new Error(`the run config is set once per process: run ${config.runId} has one, run ${t.runId} was given`);
+  if (t.cluster) throw new Error('a run config gets its cluster facts from publishTarget, once');
+  config = frozen(t);
+  return config;
+}
+
+/** Adds what the preflight detected to this process's run config (once) and writes both
+ *  where every worker (and child process) loads them from. */
+export function publishTarget(t: Target, cluster: DetectedCluster, dir: string): string {
+  useTarget(t);
+  if (facts) throw new Error(`the cluster facts of run ${t.runId} are set once per process`);
+  facts = frozen(cluster);
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `run-config-${t.runId}.json`);
-  fs.writeFileSync(file, JSON.stringify(t, null, 2));
+  const published: Target = { ...t, cluster, nodeToolsImage: nodeToolsImageFor(t, cluster.version) };
+  fs.writeFileSync(file, JSON.stringify(published, null, 2));
   env.SVC_RUN_CONFIG = file;
-  published = t;
   return file;
 }
 
 export const hasPublishedTarget = (): boolean => Boolean(env.SVC_RUN_CONFIG);
 
-/** Makes `t` the current target of this process (before the preflight completes it). */
-export function setTarget(t: Target): void {
-  published = t;
+/** The run config, as every part of the run reads it. A worker loads the published one
+ *  on first use; outside a run (unit tests) it is resolved from the environment, without
+ *  cluster facts. */
+export function currentTarget(): Readonly<Target> {
+  if (config) return config;
+  if (env.SVC_RUN_CONFIG) {
+    const { cluster, ...t } = loadPublished(env.SVC_RUN_CONFIG);
+    facts = cluster && frozen(cluster);
+    config = frozen(t);
+    return config;
+  }
+  return useTarget(resolveTarget(inputFromEnv()));
 }
 
-/** The CLI starts a run of its own: a run config inherited from a parent run (the
- *  runner's tests start the CLI from a Jest worker) is not this run's. */
-export function startFreshRun(): void {
-  delete env.SVC_RUN_CONFIG;
-  delete env.JEST_WORKER_ID;
-  published = undefined;
+/** What the preflight detected, with what is assumed when nothing was (outside a run):
+ *  node count 0 (unknown), IPv4 only, kube-proxy and its mode unknown. */
+export function detected(): Omit<DetectedCluster, 'kubeProxy'> & { kubeProxy: DetectedCluster['kubeProxy'] | 'unknown' } {
+  currentTarget();
+  return facts ?? { server: '', version: '', schedulableNodes: 0, ipFamilies: ['IPv4'], kubeProxy: 'unknown', proxyMode: 'unknown' };
 }
 
-/** A run config as written by publishTarget, validated (workers, and the matrix reading a column's). */
+/** The node-tools image of this run (privileged profile). */
+export const nodeToolsImage = (): string => nodeToolsImageFor(currentTarget(), detected().version);
+
+/** A run config as written by publishTarget, validated (workers, and the matrix reading a
+ *  column's); `cluster` is what the preflight detected. */
 export function loadPublished(file: string): Target {
   let text: string;
   try {
@@ -387,14 +418,6 @@ export function loadPublished(file: string): Target {
       `the run config ${file} is not valid (${bad.join(', ')}): it is written by the CLI or global setup of the same version`,
     );
   return t as Target;
-}
-
-/** The run's target, as every worker sees it. Outside a run (unit tests) it is resolved
- *  from the environment, without cluster facts. */
-export function currentTarget(): Target {
-  if (published) return published;
-  published = env.SVC_RUN_CONFIG ? loadPublished(env.SVC_RUN_CONFIG) : resolveTarget(inputFromEnv());
-  return published;
 }
 
 // ----------------------------------------------------------------------------- process facts
@@ -431,6 +454,7 @@ export const WITHOUT_THIS_RUN: Record<string, string> = Object.fromEntries(
     'SVC_STRICT',
     'SVC_OUTSIDE_NETWORK',
     'SVC_TARGET',
+    'JEST_WORKER_ID',
   ].map((k) => [k, '']),
 );
 /** The environment for a child process (the CLI, cluster.sh, Jest), with overrides;

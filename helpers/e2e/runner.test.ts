@@ -12,7 +12,7 @@ import * as k8s from '@kubernetes/client-node';
 import * as yaml from 'js-yaml';
 import { ROOT } from '../cluster/apply.ts';
 import { kube } from '../cluster/kube.ts';
-import { childEnv, WITHOUT_THIS_RUN } from '../config/target.ts';
+import { childEnv, currentTarget, WITHOUT_THIS_RUN } from '../config/target.ts';
 import { inChromium } from '../tools/chromium.ts';
 import { CORDON_ANNOTATION } from '../cluster/nodes.ts';
 import { RUN_LABEL } from '../cluster/namespace.ts';
@@ -21,7 +21,7 @@ const CLI = path.join(ROOT, 'bin', 'svc-conformance.cjs');
 /** The CLI resolves its own run: nothing of this test run's target reaches it. */
 const CLEAN = { ...WITHOUT_THIS_RUN };
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'svc-runner-'));
-const adminKubeconfig = (): string => kube().target.kubeconfig!;
+const adminKubeconfig = (): string => currentTarget().kubeconfig!;
 
 function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 600_000): { code: number; out: string } {
   const r = spawnSync('node', [CLI, ...args], { cwd: tmp, encoding: 'utf8', timeout: timeoutMs, env: childEnv({ ...CLEAN, ...env }) });

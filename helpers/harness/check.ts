@@ -29,7 +29,7 @@ export function recordVerdict(v: Verdict): void {
 /** Why the cluster or the run does not meet a requirement, or undefined when it does. */
 export function unmet(requires: Requirement[] = []): string | undefined {
   const t = currentTarget();
-  const c = detected(t);
+  const c = detected();
   for (const r of requires) {
     if (r === 'multi-node' && c.schedulableNodes === 1) return 'needs two schedulable nodes; the cluster has one';
     if (r === 'ipv6' && !c.ipFamilies.includes('IPv6'))

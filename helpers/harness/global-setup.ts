@@ -4,15 +4,15 @@
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { dnsPathLine, preflight } from '../cluster/preflight.ts';
-import { hasPublishedTarget, inputFromEnv, publishTarget, resolveTarget, setTarget, withCluster } from '../config/target.ts';
+import { hasPublishedTarget, inputFromEnv, publishTarget, resolveTarget, useTarget } from '../config/target.ts';
 
 export default async function globalSetup(): Promise<void> {
   execFileSync(process.execPath, ['probe/build.mjs'], { stdio: 'inherit' });
   if (hasPublishedTarget()) return;
   const target = resolveTarget(inputFromEnv());
-  setTarget(target);
+  useTarget(target);
   const cluster = await preflight(target);
-  publishTarget(withCluster(target, cluster), path.dirname(target.evidenceDir));
+  publishTarget(target, cluster, path.dirname(target.evidenceDir));
   process.stdout.write(
     `\nsvc-conformance: run ${target.runId} against ${cluster.server} (Kubernetes ${cluster.version}, ${cluster.schedulableNodes} schedulable node(s), kube-proxy ${cluster.kubeProxy}${cluster.kubeProxy === 'present' ? ` in ${cluster.proxyMode} mode` : ''})\nsvc-conformance: ${dnsPathLine(cluster)}\n`,
   );

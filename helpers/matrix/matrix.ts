@@ -12,6 +12,7 @@ import yaml from 'js-yaml';
 import { REGISTRY } from '../../suites/data/registry.ts';
 import { claimInTitle } from '../../suites/data/sources.ts';
 import { cacheDir, childEnv, loadPublished, ROOT, UsageError } from '../config/target.ts';
+import { onInterrupt } from '../config/interrupt.ts';
 import { html, junitCase, junitErrorSuite, mdCell, statusText, writeReportDir, xml } from '../results/render.ts';
 import { measurements, readRunReport, type Check, type RunReport } from '../results/reports.ts';
 
@@ -411,14 +412,14 @@ export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ r
   fs.rmSync(o.reportDir, { recursive: true, force: true });
   fs.mkdirSync(path.join(o.reportDir, 'columns'), { recursive: true });
   const control: { current?: Running; interrupted: boolean } = { interrupted: false };
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (control.interrupted) return;
-    control.interrupted = true;
-    log(`svc-conformance matrix: ${sig}: stopping the column that runs; the columns after it are not run`);
-    control.current?.stop();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stopHandling = onInterrupt(
+    (sig) => {
+      control.interrupted = true;
+      log(`svc-conformance matrix: ${sig}: stopping the column that runs; the columns after it are not run`);
+      control.current?.stop();
+    },
+    { then: 'continue' },
+  );
   const clusterEnv = (extra: Record<string, string> = {}): Record<string, string> =>
     childEnv({ ...Object.fromEntries([...clusterEnvNames(), 'KUBECONFIG', 'SVC_KUBECONFIG'].map((k) => [k, ''])), ...extra });
   let bundledUsed = false;
@@ -544,8 +545,7 @@ export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ r
       // The matrix brought bundled clusters up: it leaves none running.
       await runChild('bash', [CLUSTER_SH, 'down'], clusterEnv(), path.join(o.reportDir, 'cluster-down.log'), {});
     }
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopHandling();
   }
   return {
     report: assemble(spec.file, results, started, { focus: o.focus ?? spec.focus, skip: o.skip ?? spec.skip }),

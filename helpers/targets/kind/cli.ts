@@ -7,9 +7,11 @@
 //   --nodes N (3), --proxy-mode iptables|nftables, --name NAME, --timings FILE (JSON).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawn } from 'node:child_process';
 import { cacheDir, childEnv } from '../../config/target.ts';
-import { spawn, execFileSync } from 'node:child_process';
-import { defaultWorkDir, leftovers, startKind, sweep, type KindCluster } from './provider.ts';
+import { onInterrupt } from '../../config/interrupt.ts';
+import { leftovers, sweep } from './provider.ts';
+import { withKind } from './with-kind.ts';
 
 const log = (l: string): void => {
   process.stderr.write(`[kind ${new Date().toISOString().slice(11, 19)}] ${l}\n`);
@@ -58,80 +60,29 @@ function usage(msg: string): never {
   process.exit(2);
 }
 
-/** Our node image: built (or found cached) by cluster/kind/node-image.sh; its name is the last line. */
-export function ourNodeImage(): string {
-  const out = execFileSync('bash', ['cluster/kind/node-image.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  const name = out.trim().split('\n').pop();
-  if (!name) throw new Error('cluster/kind/node-image.sh printed no image name');
-  return name;
-}
-
 async function execCmd(o: Opts): Promise<number> {
   if (!o.rest.length) usage('exec needs a command after --');
-  const image = o.image ?? ourNodeImage();
-  let cluster: KindCluster | undefined;
-  let child: ReturnType<typeof spawn> | undefined;
-  let interrupted = false;
-  let leftBehind = false;
-  const tearDown = async (): Promise<void> => {
-    if (!cluster) return;
-    const c = cluster;
-    cluster = undefined;
-    const r = await c.teardown();
-    leftBehind = r.left.length > 0;
-    log(`teardown: ${r.seconds} s${r.left.length ? `; LEFT: ${r.left.join(', ')}` : ', nothing left'}`);
-    if (o.timings) {
-      const t = JSON.parse(fs.readFileSync(o.timings, 'utf8')) as Record<string, unknown>;
-      fs.writeFileSync(o.timings, JSON.stringify({ ...t, teardown: r.seconds, left: r.left }, null, 2));
-    }
-  };
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (interrupted) return;
-    interrupted = true;
-    log(`${sig}: stopping the command and removing the cluster`);
-    if (child && child.exitCode === null) child.kill(sig);
-    else if (cluster) void tearDown().finally(() => process.exit(130));
-    // Still starting: the start finishes (or fails and removes what it made), then the
-    // cluster is removed before any command runs.
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const code = await (async (): Promise<number> => {
+  return withKind({ ...o, log }, async (cluster) => {
+    // kubectl of the cluster's version first on PATH, where this machine built one.
+    const kbin = path.join(cacheDir(), 'bin', `kubernetes-${cluster.kubernetesVersion}`);
+    const env = childEnv({
+      KUBECONFIG: cluster.kubeconfig,
+      SVC_KUBECONFIG: cluster.kubeconfig,
+      SVC_KIND_CLUSTER: cluster.name,
+      SVC_OUTSIDE_NETWORK: cluster.network,
+      ...(cluster.profile ? { SVC_PROFILE: cluster.profile } : {}),
+      ...(fs.existsSync(path.join(kbin, 'kubectl')) ? { PATH: `${kbin}:${childEnv().PATH ?? ''}` } : {}),
+      SVC_TARGET: '',
+    });
+    const child = spawn(o.rest[0]!, o.rest.slice(1), { stdio: 'inherit', env });
+    // The command is stopped by the same signal (then the cluster goes).
+    const stopForwarding = onInterrupt((sig) => child.exitCode === null && child.kill(sig), { then: 'continue' });
     try {
-      cluster = await startKind({
-        image,
-        nodes: o.nodes,
-        proxyMode: o.proxyMode,
-        name: o.name,
-        workDir: defaultWorkDir(o.name),
-        log: (l) => log(l),
-      });
-      if (o.timings)
-        fs.writeFileSync(o.timings, JSON.stringify({ image, nodes: o.nodes, proxyMode: o.proxyMode, ...cluster.timings }, null, 2));
-      if (interrupted) return 130;
-      // kubectl of the cluster's version first on PATH, where this machine built one.
-      const kbin = path.join(cacheDir(), 'bin', `kubernetes-${cluster.kubernetesVersion}`);
-      const env = childEnv({
-        KUBECONFIG: cluster.kubeconfig,
-        SVC_KUBECONFIG: cluster.kubeconfig,
-        SVC_KIND_CLUSTER: cluster.name,
-        SVC_OUTSIDE_NETWORK: cluster.network,
-        ...(cluster.profile ? { SVC_PROFILE: cluster.profile } : {}),
-        ...(fs.existsSync(path.join(kbin, 'kubectl')) ? { PATH: `${kbin}:${childEnv().PATH ?? ''}` } : {}),
-        SVC_TARGET: '',
-      });
-      child = spawn(o.rest[0]!, o.rest.slice(1), { stdio: 'inherit', env });
-      const code = await new Promise<number>((resolve) => child!.on('exit', (c, s) => resolve(c ?? (s ? 128 + 2 : 1))));
-      return interrupted ? 130 : code;
-    } catch (e) {
-      log((e as Error).message);
-      return interrupted ? 130 : 3;
+      return await new Promise<number>((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 130 : 1))));
     } finally {
-      await tearDown();
+      stopForwarding();
     }
-  })();
-  // Something of ours left in Docker fails the command, whatever it returned.
-  return leftBehind && code === 0 ? 1 : code;
+  });
 }
 
 async function main(): Promise<void> {
