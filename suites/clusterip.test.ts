@@ -3,15 +3,13 @@
 // traffic to it reaches the backends behind it.
 import { describe, expect } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
-import { check } from '../helpers/harness/check.ts';
-import { dnsRows } from '../helpers/harness/dns-rows.ts';
-import { once, useSuite, kube } from '../helpers/harness/suite.ts';
+import { once, defineSuite, kube } from '../helpers/harness/suite.ts';
 import { rolloutReady } from '../helpers/cluster/workloads.ts';
 import { inCidr } from '../helpers/lib/net.ts';
 import { detected } from '../helpers/config/target.ts';
 import { isIP } from 'node:net';
 
-const ctx = useSuite('clusterip');
+const { ctx, check, dnsRows } = defineSuite('clusterip');
 let vip = '';
 let backends: { name: string; ip?: string }[] = [];
 let readyAt = 0;
@@ -43,7 +41,7 @@ describe('ClusterIP Service', () => {
     expect(vip).not.toBe('None');
   });
 
-  dnsRows(ctx, 'clusterip', { 'web-api': setup });
+  dnsRows({ 'web-api': setup });
 
   check('proxy.clusterip.connect', async () => {
     await setup();

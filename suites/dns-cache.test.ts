@@ -5,12 +5,11 @@
 // the bound, the caches within the bound plus the TTL, and the caches' lag is reported.
 // Runs where the preflight found a cache (requirement dns-cache).
 import { describe } from '@jest/globals';
-import { check } from '../helpers/harness/check.ts';
 import { apply } from '../helpers/cluster/apply.ts';
-import { useSuite } from '../helpers/harness/suite.ts';
+import { defineSuite } from '../helpers/harness/suite.ts';
 import { detected } from '../helpers/config/target.ts';
 
-const ctx = useSuite('dns-cache');
+const { ctx, check } = defineSuite('dns-cache');
 const BEFORE = '192.0.2.10';
 const AFTER = '192.0.2.20';
 

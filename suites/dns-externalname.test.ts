@@ -2,12 +2,10 @@
 // and a switch to ClusterIP are followed within the bound. Targets lie under .invalid,
 // which nothing resolves; the probe only ever asks the cluster's own DNS servers.
 import { describe } from '@jest/globals';
-import { check } from '../helpers/harness/check.ts';
-import { dnsRows } from '../helpers/harness/dns-rows.ts';
 import { apply, applyObjects } from '../helpers/cluster/apply.ts';
-import { kube, once, useSuite } from '../helpers/harness/suite.ts';
+import { kube, once, defineSuite } from '../helpers/harness/suite.ts';
 
-const ctx = useSuite('dns-externalname', { probes: 2 });
+const { ctx, check, dnsRows } = defineSuite('dns-externalname', { probes: 2 });
 const FIRST = 'db.first.svc-conformance.invalid';
 const SECOND = 'db.second.svc-conformance.invalid';
 
@@ -18,7 +16,7 @@ const first = once(async () => {
 
 describe('ExternalName Service', () => {
   // The row's answer is the first name (db.first.svc-conformance.invalid).
-  dnsRows(ctx, 'dns-externalname', { 'external-name': first });
+  dnsRows({ 'external-name': first });
 
   check('dns.externalname.update', async () => {
     await first();

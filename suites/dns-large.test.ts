@@ -2,13 +2,12 @@
 // Without EDNS0 the UDP answer is truncated (TC) and the TCP answer holds all 60; with
 // EDNS0 at 4096 the UDP answer holds all 60; every record matches the ready set.
 import { describe, expect } from '@jest/globals';
-import { check } from '../helpers/harness/check.ts';
 import { apply } from '../helpers/cluster/apply.ts';
 import { answerSet, assertAnswers, formatAnswer } from '../helpers/lib/dns.ts';
-import { once, useSuite } from '../helpers/harness/suite.ts';
+import { once, defineSuite } from '../helpers/harness/suite.ts';
 import { rolloutReady } from '../helpers/cluster/workloads.ts';
 
-const ctx = useSuite('dns-large', { probes: 1 });
+const { ctx, check } = defineSuite('dns-large', { probes: 1 });
 const N = 60;
 let ips: string[] = [];
 const setup = once(async () => {

@@ -3,14 +3,12 @@
 // (NOERROR, no answer, SOA in authority) for a type a name lacks, and the SOA's
 // minimum TTL reported.
 import { describe, expect } from '@jest/globals';
-import { check } from '../helpers/harness/check.ts';
-import { dnsRows } from '../helpers/harness/dns-rows.ts';
 import { apply } from '../helpers/cluster/apply.ts';
-import { kube, once, useSuite } from '../helpers/harness/suite.ts';
+import { kube, once, defineSuite } from '../helpers/harness/suite.ts';
 import { rolloutReady, serviceSlices, sliceEndpoints } from '../helpers/cluster/workloads.ts';
 import { waitFor } from '../helpers/cluster/wait.ts';
 
-const ctx = useSuite('dns-negative', { probes: 2 });
+const { ctx, check, dnsRows } = defineSuite('dns-negative', { probes: 2 });
 
 // Fixtures: a never-ready Pod behind a headless Service (listed as a not-ready
 // endpoint), a ClusterIP Service, and the multi-port Services.
@@ -45,7 +43,7 @@ const multiPort = once(async () => {
 });
 
 describe('negative DNS answers', () => {
-  dnsRows(ctx, 'dns-negative', { none: async () => undefined, notready, 'web-api': webApi, 'multi-port': multiPort });
+  dnsRows({ none: async () => undefined, notready, 'web-api': webApi, 'multi-port': multiPort });
 
   check('dns.negative.soa-minimum', async () => {
     const [a] = await ctx.probes[0]!.dns([{ name: ctx.svcName('no-such-service'), type: 'A', server: ctx.facts.dnsServiceIP }]);

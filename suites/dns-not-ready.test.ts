@@ -2,13 +2,12 @@
 // StatefulSet are published in the A answer and under their per-Pod names; without it
 // they are absent; toggling the flag is followed within the bound.
 import { describe } from '@jest/globals';
-import { check } from '../helpers/harness/check.ts';
 import { apply } from '../helpers/cluster/apply.ts';
-import { once, useSuite } from '../helpers/harness/suite.ts';
+import { once, defineSuite } from '../helpers/harness/suite.ts';
 import { listPods, podState, type PodState } from '../helpers/cluster/workloads.ts';
 import { waitFor } from '../helpers/cluster/wait.ts';
 
-const ctx = useSuite('dns-not-ready', { probes: 2 });
+const { ctx, check } = defineSuite('dns-not-ready', { probes: 2 });
 let pods: PodState[] = [];
 
 const running = async (n: number): Promise<PodState[]> =>

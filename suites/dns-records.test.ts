@@ -2,16 +2,14 @@
 // and headless Services, PTR for ClusterIPs and StatefulSet Pods, case-insensitive
 // names, and every CoreDNS replica agreeing on every answer.
 import { describe, expect } from '@jest/globals';
-import { check } from '../helpers/harness/check.ts';
-import { dnsRows } from '../helpers/harness/dns-rows.ts';
 import { apply, applyObjects } from '../helpers/cluster/apply.ts';
 import { answerSet, formatAnswer, norm } from '../helpers/lib/dns.ts';
 import { reverseName } from '../helpers/lib/net.ts';
-import { once, useSuite, kube } from '../helpers/harness/suite.ts';
+import { once, defineSuite, kube } from '../helpers/harness/suite.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
 
-const ctx = useSuite('dns-records', { probes: 2 });
+const { ctx, check, dnsRows } = defineSuite('dns-records', { probes: 2 });
 let pods: PodState[] = [];
 let vip = '';
 const multiPort = once(async () => {
@@ -50,7 +48,7 @@ describe('DNS records of the specification', () => {
     expect(versions[0]).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
-  dnsRows(ctx, 'dns-records', { 'multi-port': multiPort, mysql, 'web-api': webApi });
+  dnsRows({ 'multi-port': multiPort, mysql, 'web-api': webApi });
 
   check('dns.srv.unnamed-port', async () => {
     await multiPort();

@@ -2,12 +2,11 @@
 // path and ndots the kubelet writes), the short forms svc, svc.ns and svc.ns.svc resolve
 // from a Pod in the namespace.
 import { describe, expect } from '@jest/globals';
-import { check } from '../helpers/harness/check.ts';
 import { apply } from '../helpers/cluster/apply.ts';
-import { useSuite, kube } from '../helpers/harness/suite.ts';
+import { defineSuite, kube } from '../helpers/harness/suite.ts';
 
 // Its own probe: the search path it checks is the client's namespace.
-const ctx = useSuite('dns-resolver', { probes: 1, ownProbes: true });
+const { ctx, check } = defineSuite('dns-resolver', { probes: 1, ownProbes: true });
 
 describe('system resolver', () => {
   check('dns.resolver.short-forms', async () => {

@@ -2,12 +2,11 @@
 // kubernetes.io/service-name, listing exactly the ready Pods with ready conditions;
 // headless Services' slices carry service.kubernetes.io/headless.
 import { describe, expect } from '@jest/globals';
-import { check } from '../helpers/harness/check.ts';
 import { apply } from '../helpers/cluster/apply.ts';
-import { once, useSuite } from '../helpers/harness/suite.ts';
+import { once, defineSuite } from '../helpers/harness/suite.ts';
 import { rolloutReady, serviceSlices, type PodState } from '../helpers/cluster/workloads.ts';
 
-const ctx = useSuite('endpointslices', { probes: 1 });
+const { ctx, check } = defineSuite('endpointslices', { probes: 1 });
 let pods: PodState[] = [];
 const setup = once(async () => {
   await apply(ctx.ns, 'mysql-pair.yaml', { REPLICAS: 3 });

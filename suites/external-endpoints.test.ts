@@ -7,15 +7,13 @@ import { GenericContainer, ImageName, Wait, getContainerRuntimeClient, type Star
 import { PROBE_BUNDLE } from '../helpers/cluster/probe.ts';
 import { currentTarget } from '../helpers/config/target.ts';
 import { decideRyuk } from '../helpers/targets/kind/provider.ts';
-import { check } from '../helpers/harness/check.ts';
-import { dnsRows } from '../helpers/harness/dns-rows.ts';
 import { apply } from '../helpers/cluster/apply.ts';
-import { BY_NAME_TIMEOUT_MS, once, useSuite } from '../helpers/harness/suite.ts';
+import { BY_NAME_TIMEOUT_MS, once, defineSuite } from '../helpers/harness/suite.ts';
 import { serviceSlices } from '../helpers/cluster/workloads.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { kube } from '../helpers/cluster/kube.ts';
 
-const ctx = useSuite('external-endpoints', { probes: 2 });
+const { ctx, check, dnsRows } = defineSuite('external-endpoints', { probes: 2 });
 const EXTERNAL = '192.168.1.100';
 const MIRROR = 'endpointslicemirroring-controller.k8s.io';
 
@@ -63,7 +61,7 @@ const externalDbVip = once(async () => {
 });
 
 describe('selectorless Services with hand-made endpoints', () => {
-  dnsRows(ctx, 'external-endpoints', { 'external-db': externalDb, 'external-db-vip': externalDbVip });
+  dnsRows({ 'external-db': externalDb, 'external-db-vip': externalDbVip });
 
   check('api.external.mirrored-slice', async () => {
     await externalDb();

@@ -2,15 +2,14 @@
 // ready Pod, equal to the ready addresses in the Service's EndpointSlices; readiness
 // and scaling are followed within the bound; each Pod IP is reachable directly.
 import { describe, expect } from '@jest/globals';
-import { check } from '../helpers/harness/check.ts';
 import { apply } from '../helpers/cluster/apply.ts';
-import { once, useSuite, kube } from '../helpers/harness/suite.ts';
+import { once, defineSuite, kube } from '../helpers/harness/suite.ts';
 import { Probe } from '../helpers/cluster/probe.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { listPods, podState, rolloutReady, serviceSlices, sliceEndpoints, type PodState } from '../helpers/cluster/workloads.ts';
 import { waitFor } from '../helpers/cluster/wait.ts';
 
-const ctx = useSuite('headless');
+const { ctx, check } = defineSuite('headless');
 const NAME = 'grpc-backend';
 let pods: PodState[] = [];
 let readyAt = 0;

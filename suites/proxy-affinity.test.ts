@@ -3,12 +3,11 @@
 // Service within the proxy bound (upstream's conformance "switch session affinity").
 import { describe, expect } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
-import { check } from '../helpers/harness/check.ts';
 import { converge } from '../helpers/cluster/converge.ts';
-import { counts, kube, once, useSuite } from '../helpers/harness/suite.ts';
+import { counts, kube, once, defineSuite } from '../helpers/harness/suite.ts';
 import { rolloutReady } from '../helpers/cluster/workloads.ts';
 
-const ctx = useSuite('proxy-affinity');
+const { ctx, check } = defineSuite('proxy-affinity');
 const N = 3;
 const TIMEOUT_S = 3;
 let backends: string[] = [];

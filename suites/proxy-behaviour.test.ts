@@ -5,15 +5,14 @@
 // endpoints; honour ClientIP affinity; and (where kube-proxy runs) leave Services
 // labelled for another proxy, and slices labelled headless, alone.
 import { describe, expect } from '@jest/globals';
-import { check } from '../helpers/harness/check.ts';
 import { apply, applyObjects } from '../helpers/cluster/apply.ts';
 import { converge } from '../helpers/cluster/converge.ts';
-import { BY_NAME_TIMEOUT_MS, counts, once, useSuite, kube } from '../helpers/harness/suite.ts';
+import { BY_NAME_TIMEOUT_MS, counts, once, defineSuite, kube } from '../helpers/harness/suite.ts';
 import type { ConnectAttempt } from '../probe/contract.ts';
 import { listPods, rolloutReady, serviceSlices, sliceEndpoints, type PodState } from '../helpers/cluster/workloads.ts';
 import { waitFor } from '../helpers/cluster/wait.ts';
 
-const ctx = useSuite('proxy-behaviour', { probes: 2 });
+const { ctx, check } = defineSuite('proxy-behaviour', { probes: 2 });
 const N = 3;
 let web: PodState[] = [];
 let vip = '';

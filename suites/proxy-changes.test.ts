@@ -4,13 +4,12 @@
 import { describe, expect } from '@jest/globals';
 import type * as k8s from '@kubernetes/client-node';
 import { apply, applyObjects, defaultVars, loadManifest } from '../helpers/cluster/apply.ts';
-import { check } from '../helpers/harness/check.ts';
 import { converge } from '../helpers/cluster/converge.ts';
-import { kube, once, useSuite } from '../helpers/harness/suite.ts';
+import { kube, once, defineSuite } from '../helpers/harness/suite.ts';
 import type { ConnectAttempt } from '../probe/contract.ts';
 import { rolloutReady } from '../helpers/cluster/workloads.ts';
 
-const ctx = useSuite('proxy-changes');
+const { ctx, check } = defineSuite('proxy-changes');
 let multi: string[] = [];
 let web: string[] = [];
 let readyAt = 0;

@@ -3,12 +3,11 @@
 // to an external destination is served as if it went out and came back in).
 import { describe, expect } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
-import { check } from '../helpers/harness/check.ts';
 import { converge } from '../helpers/cluster/converge.ts';
-import { counts, kube, once, useSuite } from '../helpers/harness/suite.ts';
+import { counts, kube, once, defineSuite } from '../helpers/harness/suite.ts';
 import { podsReady } from '../helpers/cluster/workloads.ts';
 
-const ctx = useSuite('proxy-external-ips');
+const { ctx, check } = defineSuite('proxy-external-ips');
 // Ports no node is expected to serve (the external IP is a node's own address).
 const PORT = 19091;
 const LOCAL_PORT = 19092;

@@ -5,14 +5,13 @@
 import { describe, expect } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { nodeAddresses } from '../helpers/cluster/nodes.ts';
-import { check, unmet } from '../helpers/harness/check.ts';
-import { once, useSuite, kube, counts } from '../helpers/harness/suite.ts';
+import { once, defineSuite, kube, counts } from '../helpers/harness/suite.ts';
 import { hostnameLabel, Probe, schedulableNodes } from '../helpers/cluster/probe.ts';
 import { podsReady, rolloutReady } from '../helpers/cluster/workloads.ts';
 import { currentTarget } from '../helpers/config/target.ts';
 
 // Without the privileged profile no namespace is made; each check is a skip with the reason.
-const ctx = unmet(['privileged']) ? undefined! : useSuite('proxy-host-network', { podSecurity: 'privileged', probes: 1 });
+const { ctx, check } = defineSuite('proxy-host-network', { podSecurity: 'privileged', probes: 1, requires: ['privileged'] });
 let backends: string[] = [];
 let hosts: Probe[] = [];
 let vip = '';

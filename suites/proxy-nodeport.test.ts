@@ -4,14 +4,13 @@
 import { describe, expect } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { nodeAddresses } from '../helpers/cluster/nodes.ts';
-import { check } from '../helpers/harness/check.ts';
-import { once, useSuite, kube } from '../helpers/harness/suite.ts';
+import { once, defineSuite, kube } from '../helpers/harness/suite.ts';
 import { rolloutReady } from '../helpers/cluster/workloads.ts';
 import { connectFromOutside } from '../helpers/targets/outside.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { counts } from '../helpers/harness/suite.ts';
 
-const ctx = useSuite('proxy-nodeport');
+const { ctx, check } = defineSuite('proxy-nodeport');
 let backends: string[] = [];
 let nodePort = 0;
 let readyAt = 0;

@@ -5,11 +5,10 @@
 // clusters without kube-proxy skip with their reason. Not a conformance test in the
 // Kubernetes sense (it assumes kube-proxy and needs host network).
 import { beforeAll, describe, expect } from '@jest/globals';
-import { check, unmet } from '../helpers/harness/check.ts';
 import { apply, applyObjects, loadManifest, defaultVars } from '../helpers/cluster/apply.ts';
 import { execIn, schedulableNodes, hostnameLabel } from '../helpers/cluster/probe.ts';
 import { iptablesService, nftService, parseIptablesSave, parseNftJson, servicePortName, svcChainName } from '../helpers/lib/proxy-rules.ts';
-import { once, useSuite, kube } from '../helpers/harness/suite.ts';
+import { once, defineSuite, kube } from '../helpers/harness/suite.ts';
 import { detected, nodeToolsImage } from '../helpers/config/target.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { podsReady, rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
@@ -17,7 +16,11 @@ import { podsReady, rolloutReady, type PodState } from '../helpers/cluster/workl
 const mode = detected().proxyMode;
 // Every check here needs the same: when the run cannot meet it, no namespace is made and
 // each check is a structured skip with the reason (helpers/harness/check.ts).
-const skipReason = unmet(['privileged', 'kube-proxy', 'proxy-rules-readable']);
+const { ctx, check } = defineSuite('proxy-rules', {
+  probes: 1,
+  podSecurity: 'privileged',
+  requires: ['privileged', 'kube-proxy', 'proxy-rules-readable'],
+});
 
 interface Tool {
   pod: string;
@@ -33,7 +36,6 @@ interface View {
 }
 
 describe(`kube-proxy rules on every node (${mode} mode)`, () => {
-  const ctx = skipReason ? undefined! : useSuite('proxy-rules', { probes: 1, podSecurity: 'privileged' });
   let tools: Tool[] = [];
   let web: PodState[] = [];
   let vip = '';

@@ -3,12 +3,11 @@
 // itself through its own Service's virtual IP and node port (hairpin).
 import { describe, expect } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
-import { check } from '../helpers/harness/check.ts';
-import { kube, once, useSuite } from '../helpers/harness/suite.ts';
+import { kube, once, defineSuite } from '../helpers/harness/suite.ts';
 import { Probe } from '../helpers/cluster/probe.ts';
 import { rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
 
-const ctx = useSuite('proxy-source');
+const { ctx, check } = defineSuite('proxy-source');
 let backend: PodState;
 let vip = '';
 let nodePort = 0;

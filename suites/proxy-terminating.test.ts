@@ -5,14 +5,13 @@
 // are gone, nothing answers.
 import { describe, expect } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
-import { check } from '../helpers/harness/check.ts';
 import { converge } from '../helpers/cluster/converge.ts';
-import { counts, kube, once, useSuite } from '../helpers/harness/suite.ts';
+import { counts, kube, once, defineSuite } from '../helpers/harness/suite.ts';
 import { podsReady, serviceSlices, sliceEndpoints, type SliceEndpoint } from '../helpers/cluster/workloads.ts';
 import { waitFor } from '../helpers/cluster/wait.ts';
 import { closeSessions } from '../helpers/cluster/probe.ts';
 
-const ctx = useSuite('proxy-terminating');
+const { ctx, check } = defineSuite('proxy-terminating');
 
 /** `count` new TCP connections to vip:80 from each probe's node: who answered, per node. */
 const fromEachNode = (vip: string, count: number): Promise<{ from: string; answeredBy: Record<string, number> }[]> =>

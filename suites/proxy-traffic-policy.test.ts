@@ -7,14 +7,13 @@
 import { describe, expect } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { nodeAddresses } from '../helpers/cluster/nodes.ts';
-import { check } from '../helpers/harness/check.ts';
 import { converge } from '../helpers/cluster/converge.ts';
-import { counts, kube, once, useSuite } from '../helpers/harness/suite.ts';
+import { counts, kube, once, defineSuite } from '../helpers/harness/suite.ts';
 import type { Probe } from '../helpers/cluster/probe.ts';
 import { podsReady, serviceSlices } from '../helpers/cluster/workloads.ts';
 import { connectFromOutside } from '../helpers/targets/outside.ts';
 
-const ctx = useSuite('proxy-traffic-policy');
+const { ctx, check } = defineSuite('proxy-traffic-policy');
 /** Backend Pod names by node name. */
 const local: Record<string, string[]> = {};
 let all: string[] = [];

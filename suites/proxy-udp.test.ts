@@ -6,14 +6,13 @@
 import { describe, expect } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { nodeAddresses } from '../helpers/cluster/nodes.ts';
-import { check } from '../helpers/harness/check.ts';
 import { converge } from '../helpers/cluster/converge.ts';
-import { counts, kube, once, useSuite } from '../helpers/harness/suite.ts';
+import { counts, kube, once, defineSuite } from '../helpers/harness/suite.ts';
 import { podsReady, rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
 import { connectFromOutside } from '../helpers/targets/outside.ts';
 import { closeSessions } from '../helpers/cluster/probe.ts';
 
-const ctx = useSuite('proxy-udp');
+const { ctx, check } = defineSuite('proxy-udp');
 const N = 3;
 let web: PodState[] = [];
 let readyAt = 0;

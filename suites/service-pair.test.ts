@@ -2,13 +2,11 @@
 // mysql-headless answers the Pod IPs, and per-Pod names exist only under the Service
 // that the StatefulSet's serviceName names.
 import { describe } from '@jest/globals';
-import { check } from '../helpers/harness/check.ts';
-import { dnsRows } from '../helpers/harness/dns-rows.ts';
 import { apply } from '../helpers/cluster/apply.ts';
-import { once, useSuite } from '../helpers/harness/suite.ts';
+import { once, defineSuite } from '../helpers/harness/suite.ts';
 import { rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
 
-const ctx = useSuite('service-pair');
+const { ctx, check, dnsRows } = defineSuite('service-pair');
 let pods: PodState[] = [];
 const setup = once(async () => {
   await apply(ctx.ns, 'mysql-pair.yaml', { REPLICAS: 3 });
@@ -24,7 +22,7 @@ const setup = once(async () => {
 });
 
 describe('a ClusterIP and a headless Service over one StatefulSet', () => {
-  dnsRows(ctx, 'service-pair', { 'mysql-pair': setup });
+  dnsRows({ 'mysql-pair': setup });
 
   check('dns.pair.pod-names', async () => {
     const since = await setup();

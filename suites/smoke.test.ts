@@ -2,16 +2,15 @@
 // Service across nodes, logs and exec, and a StatefulSet Pod coming back with a new IP.
 // On the bundled cluster the expectations come from its profile (node count, DNS IP).
 import { describe, expect } from '@jest/globals';
-import { check } from '../helpers/harness/check.ts';
 import { answerSet } from '../helpers/lib/dns.ts';
 import { apply } from '../helpers/cluster/apply.ts';
-import { useSuite, kube } from '../helpers/harness/suite.ts';
+import { defineSuite, kube } from '../helpers/harness/suite.ts';
 import { listPods, podState, rolloutReady } from '../helpers/cluster/workloads.ts';
 import { waitFor } from '../helpers/cluster/wait.ts';
 import { closeSessions } from '../helpers/cluster/probe.ts';
 import { currentTarget } from '../helpers/config/target.ts';
 
-const ctx = useSuite('smoke');
+const { ctx, check } = defineSuite('smoke');
 
 describe('cluster smoke', () => {
   check('bed.nodes.ready', async () => {

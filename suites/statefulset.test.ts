@@ -3,10 +3,9 @@
 // when serviceName names no Service; and the name follows its Pod when the Pod is
 // rescheduled to another node with a new IP, within a measured, bounded time.
 import { describe, expect } from '@jest/globals';
-import { check } from '../helpers/harness/check.ts';
 import type { DnsWatchResult } from '../probe/contract.ts';
 import { apply } from '../helpers/cluster/apply.ts';
-import { once, useSuite, kube } from '../helpers/harness/suite.ts';
+import { once, defineSuite, kube } from '../helpers/harness/suite.ts';
 import { withCordon } from '../helpers/cluster/nodes.ts';
 import { Probe, closeSessions } from '../helpers/cluster/probe.ts';
 import { listPods, podState, rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
@@ -15,7 +14,7 @@ import { cacheAllowanceMs } from '../helpers/lib/dns-path.ts';
 import { detected } from '../helpers/config/target.ts';
 import { waitFor } from '../helpers/cluster/wait.ts';
 
-const ctx = useSuite('statefulset');
+const { ctx, check } = defineSuite('statefulset');
 let pods: PodState[] = [];
 const podName = (n: number): string => `mysql-${n}`;
 let setupReadyAt = 0;

@@ -1,7 +1,6 @@
 // Runs the DNS table (suites/data/dns-table.ts) for one suite: each row becomes a registered
 // check that puts its fixture in place, builds its question and expected answer from the
 // namespace, and asserts it at every DNS server from every probe after convergence.
-import { check } from './check.ts';
 import { kube } from '../cluster/kube.ts';
 import { reverseName } from '../lib/net.ts';
 import type { SuiteContext } from './suite.ts';
@@ -40,15 +39,21 @@ export function rowContext(ctx: SuiteContext): RowContext {
   };
 }
 
-/** Declares this suite's DNS rows as checks (call it where they should run in order). */
-export function dnsRows(ctx: SuiteContext, suite: string, fixtures: Fixtures): void {
+/** Declares a suite's DNS rows as checks, through the suite's `declare` (defineSuite's
+ *  check); call it where they should run in order. */
+export function dnsRows(
+  ctx: SuiteContext,
+  suite: string,
+  fixtures: Fixtures,
+  declare: (id: string, fn: () => Promise<void>) => void,
+): void {
   for (const row of DNS_ROWS.filter((r) => r.suite === suite)) {
     const fixture = fixtures[row.fixture];
     if (!fixture)
       throw new Error(
         `DNS row ${row.id} needs the fixture '${row.fixture}', which suite ${suite} does not have (it has: ${Object.keys(fixtures).join(', ')})`,
       );
-    check(row.id, async () => {
+    declare(row.id, async () => {
       const readyAt = await fixture();
       const c = rowContext(ctx);
       const name = await row.name(c);

@@ -14,6 +14,9 @@ import { fleetProbes } from '../cluster/fleet.ts';
 import { createNamespace, deleteNamespace } from '../cluster/namespace.ts';
 import { closeSessions, installProbeBundle, type Probe, startProbes } from '../cluster/probe.ts';
 import { type SliceEndpoint, slicesSettled } from '../cluster/workloads.ts';
+import { checkDef, REGISTRY, type Requirement } from '../../suites/data/registry.ts';
+import { check, unmet } from './check.ts';
+import { dnsRows, type Fixtures } from './dns-rows.ts';
 
 export interface ExpectOptions {
   /** When the change happened (Date.now()); the bound and the measurement start here.
@@ -80,13 +83,52 @@ export const counts = (attempts: ConnectAttempt[]): Record<string, number> => {
   return c;
 };
 
-/** A suite: its own namespace (what its checks make goes there), and probes on the nodes:
- *  the worker's probe fleet (helpers/cluster/fleet.ts), or, with `ownProbes`, Pods in the
- *  suite's namespace (for checks that depend on the client's namespace: search paths). */
-export function useSuite(
-  suite: string,
-  opts: { probes?: number; podSecurity?: 'restricted' | 'privileged'; ownProbes?: boolean } = {},
-): SuiteContext {
+export interface SuiteOptions {
+  /** At most this many probes (nodes); default every node up to --max-probe-nodes. */
+  probes?: number;
+  podSecurity?: 'restricted' | 'privileged';
+  /** Probes in the suite's own namespace instead of the worker's fleet. */
+  ownProbes?: boolean;
+  /** What every check of the suite needs: when the run does not meet it, no namespace is
+   *  made (each check still skips with its reason, from its own requirements). */
+  requires?: Requirement[];
+}
+
+export interface Suite {
+  name: string;
+  /** Absent (never read) when `requires` is unmet: then every check skips. */
+  ctx: SuiteContext;
+  /** Declares one of this suite's registered checks (suites/data/registry.ts). */
+  check(id: string, fn: () => Promise<void>, timeoutMs?: number): void;
+  /** Declares this suite's DNS table rows (suites/data/dns-table.ts), with their fixtures. */
+  dnsRows(fixtures: Fixtures): void;
+}
+
+/** A suite, named once: its fixture (useSuite) and the `check` and `dnsRows` that declare
+ *  its checks. A check registered for another suite is an error where it is declared, and
+ *  a registered check the suite never declares fails the suite at its end. */
+export function defineSuite(name: string, opts: SuiteOptions = {}): Suite {
+  const declared = new Set<string>();
+  const ctx = opts.requires && unmet(opts.requires) ? (undefined as unknown as SuiteContext) : useSuite(name, opts);
+  const declare = (id: string, fn: () => Promise<void>, timeoutMs?: number): void => {
+    const def = checkDef(id);
+    if (def.suite !== name) throw new Error(`check ${id} is registered for suite ${def.suite}, not ${name} (suites/data/registry.ts)`);
+    if (declared.has(id)) throw new Error(`check ${id} is declared twice in suite ${name}`);
+    declared.add(id);
+    check(id, fn, timeoutMs);
+  };
+  afterAll(() => {
+    const missing = REGISTRY.filter((c) => c.suite === name && !declared.has(c.id)).map((c) => c.id);
+    if (missing.length) throw new Error(`suite ${name} does not declare its registered check(s) ${missing.join(', ')}`);
+  });
+  return { name, ctx, check: declare, dnsRows: (fixtures) => dnsRows(ctx, name, fixtures, declare) };
+}
+
+/** A suite's fixture: its own namespace (what its checks make goes there), and probes on
+ *  the nodes: the worker's probe fleet (helpers/cluster/fleet.ts), or, with `ownProbes`,
+ *  Pods in the suite's namespace (for checks that depend on the client's namespace:
+ *  search paths). */
+function useSuite(suite: string, opts: SuiteOptions = {}): SuiteContext {
   const ctx = { evidence: new Evidence(suite) } as SuiteContext;
   beforeAll(async () => {
     ctx.ns = await createNamespace(suite, opts.podSecurity);
