@@ -25,7 +25,8 @@ const notready = once(async () => {
   );
   ctx.evidence.info(
     'dns.negative.headless-no-ready',
-    'Per the Kubernetes DNS specification (2.4.1), a headless Service with no ready endpoint has no records: the answer is NXDOMAIN, not NODATA. Clients see "name does not exist" until a Pod is ready.',
+    'Per the Kubernetes DNS specification (2.4.1), a headless Service with no ready endpoint has no ' +
+      'records: the answer is NXDOMAIN, not NODATA. Clients see "name does not exist" until a Pod is ready.',
   );
   return Date.now();
 });

@@ -62,7 +62,8 @@ describe('DNS records of the specification', () => {
     ctx.evidence.info('srv-unnamed', `_http._tcp.unnamed-port SRV: ${[...new Set(results.map((r) => r.answer.rcode))].join(', ')}`);
     if (bad.length)
       throw new Error(
-        `an unnamed port got an SRV record, or no NODATA/NXDOMAIN:\n${bad.map((b) => `${formatAnswer(b.answer, b.server.label)}\n  expected: rcode NOERROR or NXDOMAIN, no SRV records`).join('\n\n')}`,
+        `an unnamed port got an SRV record, or no ` +
+          `NODATA/NXDOMAIN:\n${bad.map((b) => `${formatAnswer(b.answer, b.server.label)}\n  expected: rcode NOERROR or NXDOMAIN, no SRV records`).join('\n\n')}`,
       );
   });
 

@@ -42,7 +42,8 @@ const outsideHost = once(async () => {
       .start();
   } catch (e) {
     throw new Error(
-      `cannot start the outside host (image ${t.probeImage} on Docker network ${t.outsideNetwork}): ${(e as Error).message}. The check needs Docker on this machine and the image in it (${local ? 'cluster/kind/node-image.sh loads ours' : `docker pull ${t.probeImage}`})`,
+      `cannot start the outside host (image ${t.probeImage} on Docker network ${t.outsideNetwork}): ${(e as Error).message}. The check ` +
+        `needs Docker on this machine and the image in it (${local ? 'cluster/kind/node-image.sh loads ours' : `docker pull ${t.probeImage}`})`,
     );
   }
   const ip = outside.getIpAddress(t.outsideNetwork!);
@@ -108,7 +109,8 @@ describe('selectorless Services with hand-made endpoints', () => {
     const direct = await attempts(ctx.svcName('outside-db-direct'));
     ctx.evidence.info(
       'outside-connect',
-      `outside host ${host.name} at ${host.ip}:5432 (Docker network ${currentTarget().outsideNetwork}); ${viaVip.length} connections through ${clusterIP}, ${direct.length} direct`,
+      `outside host ${host.name} at ${host.ip}:5432 (Docker network ${currentTarget().outsideNetwork}); ` +
+        `${viaVip.length} connections through ${clusterIP}, ${direct.length} direct`,
     );
     expect({ viaVip, direct }).toEqual({
       viaVip: viaVip.map(() => ({ error: undefined, answeredBy: host.name, hostIP: host.ip, dialled: clusterIP })),

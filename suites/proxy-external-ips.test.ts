@@ -24,7 +24,8 @@ const setup = once(async () => {
     await apply(ctx.ns, 'external-ip.yaml', { EXTERNAL_IP: externalIP, EXTERNAL_PORT: PORT, EXTERNAL_LOCAL_PORT: LOCAL_PORT });
   } catch (e) {
     throw new Error(
-      `the API server refused Services with spec.externalIPs (the DenyServiceExternalIPs admission plugin, or a policy, may forbid them): ${(e as Error).message}`,
+      `the API server refused Services with spec.externalIPs (the DenyServiceExternalIPs ` +
+        `admission plugin, or a policy, may forbid them): ${(e as Error).message}`,
     );
   }
   const [p] = await podsReady(ctx.ns, [backend], 120_000);
@@ -32,7 +33,8 @@ const setup = once(async () => {
   await ctx.slicesSettled('ext-api-slices', 'ext-api', [p!.ip!], readyAt);
   ctx.evidence.info(
     'external-ip',
-    `external IP ${externalIP} (InternalIP of ${node}, where ${backend} runs); ports ${PORT} (ext-api) and ${LOCAL_PORT} (ext-api-local, externalTrafficPolicy Local)`,
+    `external IP ${externalIP} (InternalIP of ${node}, where ${backend} runs); ports ` +
+      `${PORT} (ext-api) and ${LOCAL_PORT} (ext-api-local, externalTrafficPolicy Local)`,
   );
 });
 

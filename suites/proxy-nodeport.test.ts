@@ -39,7 +39,8 @@ describe('NodePort Service', () => {
     const targets = await nodeAddresses();
     ctx.evidence.info(
       'nodeport-reach',
-      `node port ${nodePort} on ${targets.map((t) => `${t.node} ${t.ip}`).join(', ')}; backends ${backends.join(', ')}; clients on ${ctx.probes.map((p) => p.node).join(', ')}`,
+      `node port ${nodePort} on ${targets.map((t) => `${t.node} ${t.ip}`).join(', ')}; ` +
+        `backends ${backends.join(', ')}; clients on ${ctx.probes.map((p) => p.node).join(', ')}`,
     );
     // Each node programs the port on its own schedule: each address converges within the
     // proxy bound, from the same change, from every probe.

@@ -232,7 +232,8 @@ describe('traffic policies', () => {
     // already served the control Service applied after this one (setup).
     for (const t of targets.filter((x) => local[x.node])) {
       const { ms, polls } = await converge(
-        `connections from this machine to ${t.node} ${t.ip}:${port} (externalTrafficPolicy Local) to reach only its local endpoints [${local[t.node]!.join(', ')}]`,
+        `connections from this machine to ${t.node} ${t.ip}:${port} (externalTrafficPolicy ` +
+          `Local) to reach only its local endpoints [${local[t.node]!.join(', ')}]`,
         async () => {
           const c = counts(await connectFromOutside(t.ip, port, 3, { timeoutMs: 1000 }));
           return { ok: Object.keys(c).every((k) => local[t.node]!.includes(k)), state: c };
@@ -282,7 +283,8 @@ describe('traffic policies', () => {
           .filter((t) => t.node === p.node)
           .map(async (t) => {
             const { ms, state, polls } = await converge(
-              `connections from ${p.pod} to its own node ${t.node} ${t.ip}:${port} (externalTrafficPolicy Local, ${(local[t.node] ?? []).length} local endpoint(s)) to reach a local-api backend`,
+              `connections from ${p.pod} to its own node ${t.node} ${t.ip}:${port} (externalTrafficPolicy ` +
+                `Local, ${(local[t.node] ?? []).length} local endpoint(s)) to reach a local-api backend`,
               async () => {
                 const r = await p.connect({ host: t.ip, port, count: 3, mode: 'tcp', timeoutMs: 1000 });
                 return { ok: r.every((a) => all.includes(a.backend?.pod ?? '')), state: counts(r) };

@@ -54,7 +54,8 @@ describe('cluster smoke', () => {
     if (target.profile) expect(dns.spec?.clusterIP).toBe(target.profile.dnsServiceIP);
     ctx.evidence.info(
       'smoke-dns',
-      `the Pod's resolver ${ctx.facts.resolver}; the DNS Service kube-system/kube-dns ${dns.spec?.clusterIP}; asked: ${ctx.facts.servers.map((s) => `${s.label} ${s.ip}`).join('; ')}`,
+      `the Pod's resolver ${ctx.facts.resolver}; the DNS Service kube-system/kube-dns ` +
+        `${dns.spec?.clusterIP}; asked: ${ctx.facts.servers.map((s) => `${s.label} ${s.ip}`).join('; ')}`,
     );
     const name = ctx.svcName('kubernetes', 'default');
     const answers = await ctx.expectEverywhere('smoke-dns', name, 'A', { rcode: 'NOERROR', set: [svc.spec!.clusterIP!] });

@@ -174,12 +174,15 @@ describe('StatefulSet Pod rescheduling', () => {
     });
     if (convergenceMs > bound) {
       throw new Error(
-        `DNS not converged within ${bound} ms (${boundName}): it took ${convergenceMs} ms after ${old.name} turned Ready to answer its new IP ${now.ip} at every authoritative server.\n${JSON.stringify(perServer, null, 2)}`,
+        `DNS not converged within ${bound} ms (${boundName}): it took ${convergenceMs} ms after ${old.name} turned ` +
+          `Ready to answer its new IP ${now.ip} at every authoritative server.\n${JSON.stringify(perServer, null, 2)}`,
       );
     }
     if (convergenceMs + cacheLagMs > bound + cacheMs) {
       throw new Error(
-        `DNS not converged within ${bound + cacheMs} ms (${boundName}, plus ${cacheMs / 1000} s, the longest TTL the DNS replicas give: a cache may serve an answer until its TTL runs out, and no longer): the cache answered ${old.name}'s new IP ${now.ip} ${convergenceMs + cacheLagMs} ms after it turned Ready.\n${JSON.stringify(perServer, null, 2)}`,
+        `DNS not converged within ${bound + cacheMs} ms (${boundName}, plus ${cacheMs / 1000} s, the longest TTL the DNS replicas give: a cache ` +
+          `may serve an answer until its TTL runs out, and no longer): the cache answered ${old.name}'s new IP ` +
+          `${now.ip} ${convergenceMs + cacheLagMs} ms after it turned Ready.\n${JSON.stringify(perServer, null, 2)}`,
       );
     }
     // And afterwards, from every node, at every server: exactly the new IP.

@@ -8,7 +8,13 @@ describe('converge', () => {
   test('returns the time from the change and the number of polls once the state is right', async () => {
     let n = 0;
     const since = Date.now() - 50;
-    const r = await converge('three polls', async () => ({ ok: ++n === 3, state: n }), { kind: 'DNS', boundMs: 5000, boundName: 'test bound', since, intervalMs: 10 });
+    const r = await converge('three polls', async () => ({ ok: ++n === 3, state: n }), {
+      kind: 'DNS',
+      boundMs: 5000,
+      boundName: 'test bound',
+      since,
+      intervalMs: 10,
+    });
     expect(r.polls).toBe(3);
     expect(r.state).toBe(3);
     expect(r.ms).toBeGreaterThanOrEqual(50);
@@ -16,7 +22,12 @@ describe('converge', () => {
 
   test('past the bound it reports "not converged", the bound, and the last state observed', async () => {
     let n = 0;
-    const err = await converge('the answer to be right', async () => ({ ok: false, state: { answers: [`wrong ${++n}`] } }), { kind: 'Service proxy', boundMs: 120, boundName: 'SVC_PROXY_BOUND_MS', intervalMs: 20 }).catch((e: unknown) => e);
+    const err = await converge('the answer to be right', async () => ({ ok: false, state: { answers: [`wrong ${++n}`] } }), {
+      kind: 'Service proxy',
+      boundMs: 120,
+      boundName: 'SVC_PROXY_BOUND_MS',
+      intervalMs: 20,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NotConverged);
     const msg = (err as Error).message;
     expect(msg).toMatch(/^Service proxy not converged within 120 ms \(SVC_PROXY_BOUND_MS\): the answer to be right\./);
@@ -25,32 +36,66 @@ describe('converge', () => {
   });
 
   test('a wrong answer that never changed during the bound is reported as a stable wrong answer, not as slow', async () => {
-    const err = await converge('x.example A to be NXDOMAIN', async () => ({ ok: false, state: { rcode: 'NOERROR', answers: ['x.example A 10.0.0.1'] } }), { kind: 'DNS', boundMs: 100, boundName: 'b', intervalMs: 10 }).catch((e: unknown) => e);
+    const err = await converge(
+      'x.example A to be NXDOMAIN',
+      async () => ({ ok: false, state: { rcode: 'NOERROR', answers: ['x.example A 10.0.0.1'] } }),
+      { kind: 'DNS', boundMs: 100, boundName: 'b', intervalMs: 10 },
+    ).catch((e: unknown) => e);
     const msg = (err as Error).message;
-    expect(msg).toMatch(/^DNS: the same wrong answer for the whole bound of 100 ms \(b\): x\.example A to be NXDOMAIN\.\nA stable wrong answer, not a slow one: all \d+ observations, from \d+ ms to \d+ ms after the change, were this one:\n/);
+    expect(msg).toMatch(
+      /^DNS: the same wrong answer for the whole bound of 100 ms \(b\): x\.example A to be NXDOMAIN\.\nA stable wrong answer, not a slow one: all \d+ observations, from \d+ ms to \d+ ms after the change, were this one:\n/,
+    );
     expect(msg).toContain('x.example A 10.0.0.1');
     // Timings differ at every look; the answer does not: still stable, given what makes answers the same.
     let ms = 0;
     const timed = await converge('z A', async () => ({ ok: false, state: { rcode: 'NOERROR', data: '10.0.0.1', ms: ++ms } }), {
-      kind: 'DNS', boundMs: 100, boundName: 'b', intervalMs: 10, sameAnswer: (s) => `${s.rcode} ${s.data}`,
+      kind: 'DNS',
+      boundMs: 100,
+      boundName: 'b',
+      intervalMs: 10,
+      sameAnswer: (s) => `${s.rcode} ${s.data}`,
     }).catch((e: unknown) => e);
     expect((timed as Error).message).toMatch(/^DNS: the same wrong answer for the whole bound/);
     // One look only (a change long past its bound) is not called stable.
-    const once = await converge('y', async () => ({ ok: false, state: 'wrong' }), { kind: 'DNS', boundMs: 10, boundName: 'b', since: Date.now() - 60_000 }).catch((e: unknown) => e);
+    const once = await converge('y', async () => ({ ok: false, state: 'wrong' }), {
+      kind: 'DNS',
+      boundMs: 10,
+      boundName: 'b',
+      since: Date.now() - 60_000,
+    }).catch((e: unknown) => e);
     expect((once as Error).message).toMatch(/^DNS not converged within 10 ms/);
   });
 
   test('an observation that throws is reported as such; a fatal one stops the wait at once', async () => {
-    const err = await converge('x', async () => { throw new Error('connection refused'); }, { kind: 'DNS', boundMs: 60, boundName: 'b', intervalMs: 10 }).catch((e: unknown) => e);
+    const err = await converge(
+      'x',
+      async () => {
+        throw new Error('connection refused');
+      },
+      { kind: 'DNS', boundMs: 60, boundName: 'b', intervalMs: 10 },
+    ).catch((e: unknown) => e);
     expect((err as Error).message).toContain('the last observation failed: connection refused');
     const fatal = Object.assign(new Error('image cannot be pulled'), { fatal: true });
     const start = Date.now();
-    await expect(converge('x', async () => { throw fatal; }, { kind: 'DNS', boundMs: 10_000, boundName: 'b' })).rejects.toBe(fatal);
+    await expect(
+      converge(
+        'x',
+        async () => {
+          throw fatal;
+        },
+        { kind: 'DNS', boundMs: 10_000, boundName: 'b' },
+      ),
+    ).rejects.toBe(fatal);
     expect(Date.now() - start).toBeLessThan(1000);
   });
 
   test('a change long past its bound still gets one observation: a right state passes', async () => {
-    const r = await converge('already right', async () => ({ ok: true, state: 'ok' }), { kind: 'EndpointSlices', boundMs: 10, boundName: 'b', since: Date.now() - 60_000 });
+    const r = await converge('already right', async () => ({ ok: true, state: 'ok' }), {
+      kind: 'EndpointSlices',
+      boundMs: 10,
+      boundName: 'b',
+      since: Date.now() - 60_000,
+    });
     expect(r.polls).toBe(1);
   });
 });

@@ -50,8 +50,13 @@ export interface ConvergeOptions<T> {
 
 /** Polls `observe` until it reports ok or the bound (from `since`) has passed. Returns
  *  the ms from `since` to the first ok observation and that observation's state. */
-export async function converge<T>(what: string, observe: () => Promise<Observation<T>>, opts: ConvergeOptions<T>): Promise<{ ms: number; state: T; polls: number }> {
-  const { boundMs, boundName } = opts.boundMs === undefined ? runBound(opts.kind) : { boundMs: opts.boundMs, boundName: opts.boundName ?? 'this check\'s bound' };
+export async function converge<T>(
+  what: string,
+  observe: () => Promise<Observation<T>>,
+  opts: ConvergeOptions<T>,
+): Promise<{ ms: number; state: T; polls: number }> {
+  const { boundMs, boundName } =
+    opts.boundMs === undefined ? runBound(opts.kind) : { boundMs: opts.boundMs, boundName: opts.boundName ?? "this check's bound" };
   const since = opts.since ?? Date.now();
   const deadline = since + boundMs;
   let last: T | undefined;
@@ -89,12 +94,21 @@ export async function converge<T>(what: string, observe: () => Promise<Observati
       if (wrong > 1 && !changed) {
         throw new NotConverged(
           `${opts.kind}: the same wrong answer for the whole bound of ${boundMs} ms (${boundName}): ${what}.\n` +
-          `A stable wrong answer, not a slow one: all ${wrong} observations, from ${firstMs} ms to ${elapsed} ms after the change, were this one:\n${firstText}`, last, elapsed);
+            `A stable wrong answer, not a slow one: all ${wrong} observations, from ` +
+            `${firstMs} ms to ${elapsed} ms after the change, were this one:\n${firstText}`,
+          last,
+          elapsed,
+        );
       }
-      const state = lastError !== undefined ? `the last observation failed: ${lastError}` : observed ? text(last as T) : '(nothing observed)';
+      const state =
+        lastError !== undefined ? `the last observation failed: ${lastError}` : observed ? text(last as T) : '(nothing observed)';
       throw new NotConverged(
         `${opts.kind} not converged within ${boundMs} ms (${boundName}): ${what}.\n` +
-        `Still not as expected ${elapsed} ms after the change${opts.sameAnswer ? '; the answer changed while it was watched' : ''}. Last observed state:\n${state}`, last, elapsed);
+          `Still not as expected ${elapsed} ms after the ` +
+          `change${opts.sameAnswer ? '; the answer changed while it was watched' : ''}. Last observed state:\n${state}`,
+        last,
+        elapsed,
+      );
     }
     await sleep(Math.min(opts.intervalMs ?? 200, Math.max(0, deadline - now)));
   }

@@ -34,7 +34,10 @@ export function clusterDomainOf(rc: ResolvConf, ns: string): { clusterDomain: st
   const prefix = `${ns}.svc.`;
   const first = rc.search[0] ?? '';
   if (first.startsWith(prefix)) return { clusterDomain: first.slice(prefix.length).replace(/\.$/, ''), domainSource: 'resolv.conf' };
-  throw new Error(`cannot detect the cluster domain: the probe Pod's resolv.conf search list is [${rc.search.join(' ')}], expected it to start with ${prefix}<zone>. Set SVC_CLUSTER_DOMAIN (--cluster-domain) to say it`);
+  throw new Error(
+    `cannot detect the cluster domain: the probe Pod's resolv.conf search list is [${rc.search.join(' ')}], ` +
+      `expected it to start with ${prefix}<zone>. Set SVC_CLUSTER_DOMAIN (--cluster-domain) to say it`,
+  );
 }
 
 export async function detectFacts(probe: Probe): Promise<ClusterFacts> {
@@ -47,7 +50,10 @@ export async function detectFacts(probe: Probe): Promise<ClusterFacts> {
   const dnsPath = detected().dnsPath;
   const ndotsOpt = rc.options.find((o) => o.startsWith('ndots:'));
   return {
-    clusterDomain, domainSource, resolver, replicas,
+    clusterDomain,
+    domainSource,
+    resolver,
+    replicas,
     dnsServiceIP: dnsPath?.service.ips[0] ?? resolver,
     servers: serversOnPath(resolver, replicas, dnsPath),
     searchPath: rc.search,

@@ -27,7 +27,10 @@ const recordFile = (): string => path.join(os.tmpdir(), `svc-conformance-fleet-$
 /** Fleet files of a run (for removal at its end). */
 export function fleetFiles(runId: string): string[] {
   const prefix = `svc-conformance-fleet-${runId}-`;
-  return fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith(prefix)).map((f) => path.join(os.tmpdir(), f));
+  return fs
+    .readdirSync(os.tmpdir())
+    .filter((f) => f.startsWith(prefix))
+    .map((f) => path.join(os.tmpdir(), f));
 }
 
 async function reuse(): Promise<FleetRecord | undefined> {
@@ -42,12 +45,18 @@ async function reuse(): Promise<FleetRecord | undefined> {
   // rescheduling check) is left out for this suite, as a suite's own probes would leave
   // it out; a schedulable node the fleet lacks (one that was cordoned when it was made)
   // makes a new fleet.
-  const ns = await kube().core.readNamespace({ name: rec.ns }).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
+  const ns = await kube()
+    .core.readNamespace({ name: rec.ns })
+    .catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
   if (!ns || ns.status?.phase !== 'Active') return undefined;
   const nodes = (await schedulableNodes()).slice(0, currentTarget().maxProbeNodes).map((n) => n.metadata?.name ?? '');
   if (!nodes.every((n) => rec.probes.some((p) => p.node === n))) return undefined;
   const probes = rec.probes.filter((p) => nodes.includes(p.node));
-  await podsReady(rec.ns, probes.map((p) => p.pod), 120_000);
+  await podsReady(
+    rec.ns,
+    probes.map((p) => p.pod),
+    120_000,
+  );
   return { ...rec, probes };
 }
 

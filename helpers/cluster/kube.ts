@@ -35,7 +35,10 @@ export function apiErrorText(e: unknown): string {
   if (typeof err?.code === 'number') {
     let msg = '';
     try {
-      const body = typeof err.body === 'string' ? (JSON.parse(err.body) as { message?: string; reason?: string }) : (err.body as { message?: string; reason?: string });
+      const body =
+        typeof err.body === 'string'
+          ? (JSON.parse(err.body) as { message?: string; reason?: string })
+          : (err.body as { message?: string; reason?: string });
       msg = [body?.reason, body?.message].filter(Boolean).join(': ');
     } catch {
       msg = String(err.body ?? '');

@@ -25,7 +25,11 @@ function installSignalHandlers(): void {
 export async function createNamespace(suite: string, podSecurity: 'restricted' | 'privileged' = 'restricted'): Promise<string> {
   const { core } = kube();
   const target = currentTarget();
-  const slug = suite.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 30);
+  const slug = suite
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 30);
   const name = `svc-${slug}-${target.runId}-${crypto.randomBytes(2).toString('hex')}`.slice(0, 63).replace(/-+$/, '');
   installSignalHandlers();
   try {
@@ -34,7 +38,9 @@ export async function createNamespace(suite: string, podSecurity: 'restricted' |
         metadata: {
           name,
           labels: {
-            [RUN_LABEL]: target.runId, [SUITE_LABEL]: slug, [MANAGED_LABEL]: MANAGED_BY,
+            [RUN_LABEL]: target.runId,
+            [SUITE_LABEL]: slug,
+            [MANAGED_LABEL]: MANAGED_BY,
             // The default profile's Pods must pass Pod Security "restricted"; only the
             // privileged profile's namespaces allow host-network probes.
             'pod-security.kubernetes.io/enforce': podSecurity,
@@ -43,7 +49,9 @@ export async function createNamespace(suite: string, podSecurity: 'restricted' |
       },
     });
   } catch (e) {
-    throw new Error(`cannot create namespace ${name}: ${apiErrorText(e)}. The suite needs permission to create namespaces (see manifests/rbac/)`);
+    throw new Error(
+      `cannot create namespace ${name}: ${apiErrorText(e)}. The suite needs permission to create namespaces (see manifests/rbac/)`,
+    );
   }
   created.add(name);
   return name;
@@ -65,7 +73,10 @@ export async function deleteRunNamespaces(runId?: string): Promise<string[]> {
   const { core } = kube();
   const selector = runId ? `${RUN_LABEL}=${runId}` : RUN_LABEL;
   const list = await core.listNamespace({ labelSelector: `${selector},${MANAGED_LABEL}=${MANAGED_BY}` });
-  const names = list.items.filter((n) => n.status?.phase !== 'Terminating').map((n) => n.metadata?.name ?? '').filter(Boolean);
+  const names = list.items
+    .filter((n) => n.status?.phase !== 'Terminating')
+    .map((n) => n.metadata?.name ?? '')
+    .filter(Boolean);
   await Promise.all(names.map((n) => deleteNamespace(n)));
   return names;
 }

@@ -10,9 +10,11 @@ import { onInterrupt } from '../config/interrupt.ts';
 
 /** Ready, not cordoned, no NoSchedule/NoExecute taint. */
 export function isSchedulable(n: k8s.V1Node): boolean {
-  return !n.spec?.unschedulable &&
+  return (
+    !n.spec?.unschedulable &&
     !(n.spec?.taints ?? []).some((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute') &&
-    Boolean(n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    Boolean(n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+  );
 }
 
 export const CORDON_ANNOTATION = 'svc-conformance.io/cordoned-by-run';
@@ -22,7 +24,10 @@ async function setUnschedulable(node: string, on: boolean, runId: string): Promi
   try {
     await kube().core.patchNode({ name: node, body }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
   } catch (e) {
-    throw new Error(`cannot ${on ? 'cordon' : 'uncordon'} node ${node}: ${apiErrorText(e)}. The rescheduling check needs 'patch' on nodes (see manifests/rbac/)`);
+    throw new Error(
+      `cannot ${on ? 'cordon' : 'uncordon'} node ${node}: ${apiErrorText(e)}. ` +
+        `The rescheduling check needs 'patch' on nodes (see manifests/rbac/)`,
+    );
   }
 }
 
@@ -60,5 +65,6 @@ export async function uncordonLeftovers(runId?: string): Promise<string[]> {
  *  node ports and external clients dial. */
 export async function nodeAddresses(): Promise<{ node: string; ip: string }[]> {
   return (await kube().core.listNode()).items.flatMap((n) =>
-    (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => ({ node: n.metadata?.name ?? '', ip: a.address })));
+    (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => ({ node: n.metadata?.name ?? '', ip: a.address })),
+  );
 }

@@ -18,7 +18,15 @@ import { ClusterError, currentTarget, type DetectedCluster, IMAGE_FAILURES, node
 
 export { ClusterError };
 
-interface Permission { verb: string; group: string; resource: string; subresource?: string; namespace?: string; name?: string; why: string }
+interface Permission {
+  verb: string;
+  group: string;
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+  why: string;
+}
 
 /** What the default profile does, resource by resource (manifests/rbac/default.yaml grants exactly this). */
 export const DEFAULT_PERMISSIONS: Permission[] = [
@@ -32,10 +40,22 @@ export const DEFAULT_PERMISSIONS: Permission[] = [
   { verb: 'update', group: '', resource: 'services', why: 'changing a live Service (ports, selector, type, session affinity)' },
   { verb: 'delete', group: '', resource: 'services', why: 'deleting a Service and recreating it under the same name' },
   ...['create', 'get', 'patch'].map((verb) => ({ verb, group: '', resource: 'endpoints', why: 'hand-made Endpoints' })),
-  ...['create', 'get', 'list', 'patch'].map((verb) => ({ verb, group: 'discovery.k8s.io', resource: 'endpointslices', why: 'EndpointSlice checks' })),
-  ...['create', 'get', 'list', 'patch'].flatMap((verb) => ['deployments', 'statefulsets'].map((resource) => ({ verb, group: 'apps', resource, why: 'backends' }))),
+  ...['create', 'get', 'list', 'patch'].map((verb) => ({
+    verb,
+    group: 'discovery.k8s.io',
+    resource: 'endpointslices',
+    why: 'EndpointSlice checks',
+  })),
+  ...['create', 'get', 'list', 'patch'].flatMap((verb) =>
+    ['deployments', 'statefulsets'].map((resource) => ({ verb, group: 'apps', resource, why: 'backends' })),
+  ),
   { verb: 'list', group: 'networking.k8s.io', resource: 'servicecidrs', why: 'the Service range (service.clusterip.vip-from-range)' },
-  ...['get', 'list', 'patch'].map((verb) => ({ verb, group: '', resource: 'nodes', why: 'probes per node; cordon for the rescheduling check' })),
+  ...['get', 'list', 'patch'].map((verb) => ({
+    verb,
+    group: '',
+    resource: 'nodes',
+    why: 'probes per node; cordon for the rescheduling check',
+  })),
 ];
 
 export const PRIVILEGED_PERMISSIONS: Permission[] = [
@@ -54,16 +74,33 @@ export async function reachable(): Promise<{ server: string; version: string }> 
     const v = await k.kc.makeApiClient(k8s.VersionApi).getCode();
     return { server, version: v.gitVersion };
   } catch (e) {
-    throw new ClusterError(`the cluster at ${server} does not answer: ${apiErrorText(e)}. Check --kubeconfig/--context, and that the cluster is up`);
+    throw new ClusterError(
+      `the cluster at ${server} does not answer: ${apiErrorText(e)}. Check --kubeconfig/--context, and that the cluster is up`,
+    );
   }
 }
 
 async function missingPermissions(perms: Permission[]): Promise<Permission[]> {
   const authz = kube().kc.makeApiClient(k8s.AuthorizationV1Api);
-  const results = await Promise.all(perms.map(async (p) => {
-    const r = await authz.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { verb: p.verb, group: p.group, resource: p.resource, subresource: p.subresource, namespace: p.namespace, name: p.name } } } });
-    return r.status?.allowed ? undefined : p;
-  }));
+  const results = await Promise.all(
+    perms.map(async (p) => {
+      const r = await authz.createSelfSubjectAccessReview({
+        body: {
+          spec: {
+            resourceAttributes: {
+              verb: p.verb,
+              group: p.group,
+              resource: p.resource,
+              subresource: p.subresource,
+              namespace: p.namespace,
+              name: p.name,
+            },
+          },
+        },
+      });
+      return r.status?.allowed ? undefined : p;
+    }),
+  );
   return results.filter((p): p is Permission => p !== undefined);
 }
 
@@ -78,10 +115,19 @@ async function probeImageStarts(): Promise<void> {
       body: {
         metadata: { name: 'image-check' },
         spec: {
-          restartPolicy: 'Never', automountServiceAccountToken: false, terminationGracePeriodSeconds: 0,
+          restartPolicy: 'Never',
+          automountServiceAccountToken: false,
+          terminationGracePeriodSeconds: 0,
           securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
-          containers: [{ name: 'node', image, imagePullPolicy: 'IfNotPresent', command: ['node', '-e', 'process.exit(0)'],
-            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } } }],
+          containers: [
+            {
+              name: 'node',
+              image,
+              imagePullPolicy: 'IfNotPresent',
+              command: ['node', '-e', 'process.exit(0)'],
+              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+            },
+          ],
         },
       },
     });
@@ -93,13 +139,23 @@ async function probeImageStarts(): Promise<void> {
       if (p.status?.phase === 'Succeeded') return;
       const waiting = st?.waiting;
       if (waiting?.reason && IMAGE_FAILURES.test(waiting.reason)) {
-        throw new ClusterError(`the probe image ${image} cannot be pulled (${waiting.reason}: ${waiting.message ?? ''}). Make it available to the cluster, or choose another with --probe-image (or --image-registry for a mirror)`);
+        throw new ClusterError(
+          `the probe image ${image} cannot be pulled (${waiting.reason}: ${waiting.message ?? ''}). Make it ` +
+            `available to the cluster, or choose another with --probe-image (or --image-registry for a mirror)`,
+        );
       }
       if (p.status?.phase === 'Failed') {
-        throw new ClusterError(`the probe image ${image} started but 'node -e process.exit(0)' failed (${JSON.stringify(st?.terminated ?? {})}): it must be a Node.js >= 20 image with 'node' on its PATH (--probe-image)`);
+        throw new ClusterError(
+          `the probe image ${image} started but 'node -e process.exit(0)' failed (${JSON.stringify(st?.terminated ?? {})}): ` +
+            `it must be a Node.js >= 20 image with 'node' on its PATH (--probe-image)`,
+        );
       }
       last = `${p.status?.phase ?? 'Pending'} ${waiting?.reason ?? ''} ${waiting?.message ?? ''}`.trim();
-      if (Date.now() > deadline) throw new ClusterError(`the probe image ${image} did not start within ${Math.round(90 * target.timeoutScale)} s (last state: ${last}). Check the image (--probe-image), or give slow clusters more time (--timeout-scale)`);
+      if (Date.now() > deadline)
+        throw new ClusterError(
+          `the probe image ${image} did not start within ${Math.round(90 * target.timeoutScale)} ` +
+            `s (last state: ${last}). Check the image (--probe-image), or give slow clusters more time (--timeout-scale)`,
+        );
       await new Promise((r) => setTimeout(r, 250));
     }
   } finally {
@@ -112,11 +168,23 @@ async function privilegedAdmitted(nodeToolsImage: string): Promise<void> {
   const ns = await createNamespace('preflight-privileged', 'privileged');
   try {
     await core.createNamespacedPod({
-      namespace: ns, dryRun: 'All',
-      body: { metadata: { name: 'host-network-check' }, spec: { hostNetwork: true, containers: [{ name: 'tools', image: nodeToolsImage, securityContext: { runAsUser: 0, capabilities: { add: ['NET_ADMIN', 'NET_RAW'] } } }] } },
+      namespace: ns,
+      dryRun: 'All',
+      body: {
+        metadata: { name: 'host-network-check' },
+        spec: {
+          hostNetwork: true,
+          containers: [
+            { name: 'tools', image: nodeToolsImage, securityContext: { runAsUser: 0, capabilities: { add: ['NET_ADMIN', 'NET_RAW'] } } },
+          ],
+        },
+      },
     });
   } catch (e) {
-    throw new ClusterError(`the privileged profile needs host-network Pods with NET_ADMIN in namespaces labelled pod-security.kubernetes.io/enforce=privileged, and admission refused one: ${apiErrorText(e)}. Allow it, or run the default profile`);
+    throw new ClusterError(
+      `the privileged profile needs host-network Pods with NET_ADMIN in namespaces labelled ` +
+        `pod-security.kubernetes.io/enforce=privileged, and admission refused one: ${apiErrorText(e)}. Allow it, or run the default profile`,
+    );
   } finally {
     await deleteNamespace(ns, true).catch(() => undefined);
   }
@@ -132,7 +200,8 @@ async function detect(t: Target, server: string, version: string): Promise<Detec
   const proxies = await core.listNamespacedPod({ namespace: 'kube-system', labelSelector: 'k8s-app=kube-proxy' }).catch(() => undefined);
   const kubeProxy = proxies && proxies.items.length > 0 ? 'present' : 'absent';
   const dnsPods = await core.listNamespacedPod({ namespace: 'kube-system', labelSelector: 'k8s-app=kube-dns' }).catch(() => undefined);
-  const images = (pods?: { items: { spec?: { containers: { image?: string }[] } }[] }): string[] => [...new Set((pods?.items ?? []).flatMap((p) => (p.spec?.containers ?? []).map((c) => c.image ?? '')).filter(Boolean))].sort();
+  const images = (pods?: { items: { spec?: { containers: { image?: string }[] } }[] }): string[] =>
+    [...new Set((pods?.items ?? []).flatMap((p) => (p.spec?.containers ?? []).map((c) => c.image ?? '')).filter(Boolean))].sort();
   let proxyMode = 'unknown';
   if (kubeProxy === 'present') {
     proxyMode = t.profile?.proxyMode ?? proxyMode;
@@ -140,11 +209,27 @@ async function detect(t: Target, server: string, version: string): Promise<Detec
       const cm = await core.readNamespacedConfigMap({ name: 'kube-proxy', namespace: 'kube-system' }).catch(() => undefined);
       const conf = cm?.data?.['config.conf'] ?? '';
       const m = /^mode:\s*"?([a-z]*)"?/m.exec(conf) ?? /"mode":\s*"([a-z]*)"/.exec(conf);
-      proxyMode = m ? (m[1] || 'iptables') : 'unknown';
+      proxyMode = m ? m[1] || 'iptables' : 'unknown';
     }
   }
-  const zones = new Set(nodes.items.filter(isSchedulable).map((n) => n.metadata?.labels?.['topology.kubernetes.io/zone']).filter(Boolean)).size;
-  return { server, version, schedulableNodes: nodes.items.filter(isSchedulable).length, zones, ipFamilies: dns?.spec?.ipFamilies ?? ['IPv4'], kubeProxy, proxyMode, dnsImages: images(dnsPods), kubeProxyImages: images(proxies), ...await serviceRanges(t) };
+  const zones = new Set(
+    nodes.items
+      .filter(isSchedulable)
+      .map((n) => n.metadata?.labels?.['topology.kubernetes.io/zone'])
+      .filter(Boolean),
+  ).size;
+  return {
+    server,
+    version,
+    schedulableNodes: nodes.items.filter(isSchedulable).length,
+    zones,
+    ipFamilies: dns?.spec?.ipFamilies ?? ['IPv4'],
+    kubeProxy,
+    proxyMode,
+    dnsImages: images(dnsPods),
+    kubeProxyImages: images(proxies),
+    ...(await serviceRanges(t)),
+  };
 }
 
 /** The Service ranges: from the API (ServiceCIDR objects) where it serves them, else from
@@ -153,12 +238,13 @@ async function serviceRanges(t: Target): Promise<{ serviceCIDRs?: string[]; serv
   try {
     const list = await kube().kc.makeApiClient(k8s.NetworkingV1Api).listServiceCIDR();
     const cidrs = [...new Set(list.items.flatMap((c) => c.spec?.cidrs ?? []))];
-    if (cidrs.length) return { serviceCIDRs: cidrs, serviceCIDRsFrom: `the API: ServiceCIDR ${list.items.map((c) => c.metadata?.name).join(', ')}` };
+    if (cidrs.length)
+      return { serviceCIDRs: cidrs, serviceCIDRsFrom: `the API: ServiceCIDR ${list.items.map((c) => c.metadata?.name).join(', ')}` };
   } catch (e) {
-    if (t.profile) return { serviceCIDRs: [t.profile.serviceCIDR], serviceCIDRsFrom: 'the bundled cluster\'s profile' };
+    if (t.profile) return { serviceCIDRs: [t.profile.serviceCIDR], serviceCIDRsFrom: "the bundled cluster's profile" };
     return { serviceCIDRsFrom: `the API does not serve networking.k8s.io/v1 ServiceCIDR (Kubernetes >= 1.33): ${apiErrorText(e)}` };
   }
-  if (t.profile) return { serviceCIDRs: [t.profile.serviceCIDR], serviceCIDRsFrom: 'the bundled cluster\'s profile' };
+  if (t.profile) return { serviceCIDRs: [t.profile.serviceCIDR], serviceCIDRsFrom: "the bundled cluster's profile" };
   return { serviceCIDRsFrom: 'the API lists no ServiceCIDR' };
 }
 
@@ -204,14 +290,28 @@ async function detectDnsPath(): Promise<DnsPath> {
 export async function preflight(t: Target): Promise<DetectedCluster> {
   const { server, version } = await reachable();
   const perms = t.privileged ? [...DEFAULT_PERMISSIONS, ...PRIVILEGED_PERMISSIONS] : DEFAULT_PERMISSIONS;
-  const missing = await missingPermissions(perms).catch((e: unknown) => { throw new ClusterError(`cannot check permissions (SelfSubjectAccessReview): ${apiErrorText(e)}`); });
+  const missing = await missingPermissions(perms).catch((e: unknown) => {
+    throw new ClusterError(`cannot check permissions ` + `(SelfSubjectAccessReview): ${apiErrorText(e)}`);
+  });
   if (missing.length) {
-    const list = missing.map((p) => `  - ${p.verb} ${p.group ? `${p.group}/` : ''}${p.resource}${p.subresource ? `/${p.subresource}` : ''}${p.namespace ? ` in ${p.namespace}` : ''} (${p.why})`).join('\n');
-    throw new ClusterError(`the credentials lack ${missing.length} permission(s) the run needs:\n${list}\nGrant them with manifests/rbac/${t.privileged ? 'privileged' : 'default'}.yaml (see README)`);
+    const list = missing
+      .map(
+        (p) =>
+          `  - ${p.verb} ${p.group ? `${p.group}/` : ''}${p.resource}${p.subresource ? `/${p.subresource}` : ''}${p.namespace ? ` in ${p.namespace}` : ''} (${p.why})`,
+      )
+      .join('\n');
+    throw new ClusterError(
+      `the credentials lack ${missing.length} permission(s) the run needs:\n${list}\nGrant ` +
+        `them with manifests/rbac/${t.privileged ? 'privileged' : 'default'}.yaml (see README)`,
+    );
   }
   await probeImageStarts();
   if (t.privileged) await privilegedAdmitted(nodeToolsImageFor(t, version));
-  const cluster = await detect(t, server, version).catch((e: unknown) => { throw new ClusterError(`cannot read what the run needs to know about the cluster (nodes, kube-system/kube-dns, kube-proxy): ${apiErrorText(e)}`); });
+  const cluster = await detect(t, server, version).catch((e: unknown) => {
+    throw new ClusterError(
+      `cannot read what the run needs to know about ` + `the cluster (nodes, kube-system/kube-dns, kube-proxy): ${apiErrorText(e)}`,
+    );
+  });
   // A DNS path that cannot be detected is reported, and the checks treat the resolver as
   // the Service (they then fail where DNS is broken, with the answers to show for it).
   try {
@@ -223,7 +323,8 @@ export async function preflight(t: Target): Promise<DetectedCluster> {
 }
 
 /** One line on how Pods reach the cluster DNS, for the run's identity. */
-export const dnsPathLine = (c: DetectedCluster): string => (c.dnsPath ? `DNS: ${c.dnsPath.summary}` : `DNS path not detected: ${c.dnsPathError ?? 'unknown'}`);
+export const dnsPathLine = (c: DetectedCluster): string =>
+  c.dnsPath ? `DNS: ${c.dnsPath.summary}` : `DNS path not detected: ${c.dnsPathError ?? 'unknown'}`;
 
 /** Removes the namespaces of one run (or every run) and undoes their cordons. */
 export async function cleanup(runId?: string): Promise<string[]> {

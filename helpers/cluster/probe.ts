@@ -6,7 +6,17 @@ import * as path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
 import type {
-  CommandName, Commands, ConnectAttempt, ConnectRequest, DnsAnswer, DnsQuestion, DnsWatchRequest, DnsWatchResult, HttpGetRequest, HttpGetResult, ProbeIdentity,
+  CommandName,
+  Commands,
+  ConnectAttempt,
+  ConnectRequest,
+  DnsAnswer,
+  DnsQuestion,
+  DnsWatchRequest,
+  DnsWatchResult,
+  HttpGetRequest,
+  HttpGetResult,
+  ProbeIdentity,
   ResolveResult,
 } from '../../probe/contract.ts';
 import { COMMANDS, encodeArg } from '../../probe/contract.ts';
@@ -28,7 +38,10 @@ export async function installProbeBundle(ns: string): Promise<void> {
     throw new Error(`${PROBE_BUNDLE} is missing: build it with 'npm run build:probe' (global setup does this)`);
   }
   try {
-    await kube().core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: PROBE_CONFIGMAP }, data: { 'probe.cjs': code } } });
+    await kube().core.createNamespacedConfigMap({
+      namespace: ns,
+      body: { metadata: { name: PROBE_CONFIGMAP }, data: { 'probe.cjs': code } },
+    });
   } catch (e) {
     throw new Error(`cannot create the probe ConfigMap in ${ns}: ${apiErrorText(e)}`);
   }
@@ -44,23 +57,61 @@ export async function execIn(ns: string, pod: string, container: string, command
   const exec = new k8s.Exec(kube().kc);
   let stdout = '';
   let stderr = '';
-  const sink = (append: (s: string) => void): Writable => new Writable({ write(chunk: Buffer, _enc, cb) { append(chunk.toString()); cb(); } });
+  const sink = (append: (s: string) => void): Writable =>
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        append(chunk.toString());
+        cb();
+      },
+    });
   return new Promise<ExecResult>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`exec in ${ns}/${pod} timed out after ${timeoutMs} ms: ${command.join(' ').slice(0, 300)}\nstderr so far: ${stderr}`)), timeoutMs);
-    exec.exec(ns, pod, container, command, sink((s) => { stdout += s; }), sink((s) => { stderr += s; }), null, false, (status) => {
-      clearTimeout(timer);
-      let exitCode = 0;
-      if (status.status !== 'Success') {
-        const cause = status.details?.causes?.find((c) => c.reason === 'ExitCode');
-        exitCode = cause?.message ? Number(cause.message) : 1;
-      }
-      // Output frames can trail the status frame: let them land.
-      setImmediate(() => resolve({ stdout, stderr, exitCode }));
-    }).catch((e: unknown) => { clearTimeout(timer); reject(new Error(`exec in ${ns}/${pod} failed: ${apiErrorText(e)}`)); });
+    const timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `exec in ${ns}/${pod} timed out after ${timeoutMs} ms: ` + `${command.join(' ').slice(0, 300)}\nstderr so far: ${stderr}`,
+          ),
+        ),
+      timeoutMs,
+    );
+    exec
+      .exec(
+        ns,
+        pod,
+        container,
+        command,
+        sink((s) => {
+          stdout += s;
+        }),
+        sink((s) => {
+          stderr += s;
+        }),
+        null,
+        false,
+        (status) => {
+          clearTimeout(timer);
+          let exitCode = 0;
+          if (status.status !== 'Success') {
+            const cause = status.details?.causes?.find((c) => c.reason === 'ExitCode');
+            exitCode = cause?.message ? Number(cause.message) : 1;
+          }
+          // Output frames can trail the status frame: let them land.
+          setImmediate(() => resolve({ stdout, stderr, exitCode }));
+        },
+      )
+      .catch((e: unknown) => {
+        clearTimeout(timer);
+        reject(new Error(`exec in ${ns}/${pod} failed: ${apiErrorText(e)}`));
+      });
   });
 }
 
-interface Pending { cmd: string; resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+interface Pending {
+  cmd: string;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
 
 /** One `probe.cjs session` exec in a container: requests are lines on its stdin, answers
  *  lines on its stdout, matched by id. It ends when the process or the connection does (the
@@ -84,10 +135,33 @@ class Session {
     this.pod = pod;
     this.container = container;
     this.onEnd = onEnd;
-    const sink = (append: (s: string) => void): Writable => new Writable({ write(chunk: Buffer, _enc, cb) { append(chunk.toString()); cb(); } });
-    new k8s.Exec(kube().kc).exec(ns, pod, container, ['node', '/probe/probe.cjs', 'session'], sink((t) => this.onStdout(t)), sink((t) => { this.stderr = (this.stderr + t).slice(-4000); }), this.stdin, false,
-      (status) => this.end(status.status === 'Success' ? 'the probe session ended' : `the probe session ended: ${status.message ?? status.status}`))
-      .then((ws) => { this.ws = ws; ws.on('close', () => this.end('the exec connection closed')); if (this.ended) ws.close(); })
+    const sink = (append: (s: string) => void): Writable =>
+      new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          append(chunk.toString());
+          cb();
+        },
+      });
+    new k8s.Exec(kube().kc)
+      .exec(
+        ns,
+        pod,
+        container,
+        ['node', '/probe/probe.cjs', 'session'],
+        sink((t) => this.onStdout(t)),
+        sink((t) => {
+          this.stderr = (this.stderr + t).slice(-4000);
+        }),
+        this.stdin,
+        false,
+        (status) =>
+          this.end(status.status === 'Success' ? 'the probe session ended' : `the probe session ended: ${status.message ?? status.status}`),
+      )
+      .then((ws) => {
+        this.ws = ws;
+        ws.on('close', () => this.end('the exec connection closed'));
+        if (this.ended) ws.close();
+      })
       .catch((e: unknown) => this.end(`exec in ${ns}/${pod} failed: ${apiErrorText(e)}`));
   }
 
@@ -97,8 +171,16 @@ class Session {
       const line = this.buf.slice(0, i);
       this.buf = this.buf.slice(i + 1);
       let msg: { id?: number; result?: unknown; error?: string; fatal?: string };
-      try { msg = JSON.parse(line) as typeof msg; } catch { this.end(`the probe session printed a line that is not JSON: ${line.slice(0, 300)}`); return; }
-      if (msg.fatal !== undefined) { this.end(`the probe failed: ${msg.fatal}`); return; }
+      try {
+        msg = JSON.parse(line) as typeof msg;
+      } catch {
+        this.end(`the probe session printed a line that is not JSON: ${line.slice(0, 300)}`);
+        return;
+      }
+      if (msg.fatal !== undefined) {
+        this.end(`the probe failed: ${msg.fatal}`);
+        return;
+      }
       const p = msg.id === undefined ? undefined : this.pending.get(msg.id);
       if (!p) continue; // answered after its timeout
       this.pending.delete(msg.id!);
@@ -131,7 +213,12 @@ class Session {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new Error(`probe ${cmd} in ${this.ns}/${this.pod} timed out after ${timeoutMs} ms${this.stderr.trim() ? `\nstderr so far: ${this.stderr.trim()}` : ''}`));
+        reject(
+          new Error(
+            `probe ${cmd} in ${this.ns}/${this.pod} timed out after ${timeoutMs} ` +
+              `ms${this.stderr.trim() ? `\nstderr so far: ${this.stderr.trim()}` : ''}`,
+          ),
+        );
       }, timeoutMs);
       this.pending.set(id, { cmd, resolve, reject, timer });
       this.stdin.write(`${JSON.stringify({ id, cmd, arg })}\n`);
@@ -145,7 +232,9 @@ function sessionFor(ns: string, pod: string, container: string): Session {
   const key = `${ns}/${pod}/${container}`;
   let s = sessions.get(key);
   if (!s || s.ended) {
-    const fresh: Session = new Session(ns, pod, container, () => { if (sessions.get(key) === fresh) sessions.delete(key); });
+    const fresh: Session = new Session(ns, pod, container, () => {
+      if (sessions.get(key) === fresh) sessions.delete(key);
+    });
     sessions.set(key, fresh);
     s = fresh;
   }
@@ -155,7 +244,11 @@ function sessionFor(ns: string, pod: string, container: string): Session {
 /** Closes the probe sessions into a namespace (the suite's end, before the namespace goes),
  *  or into one Pod (before a check deletes it, so that no command reaches the old one). */
 export function closeSessions(ns: string, pod?: string): void {
-  for (const s of [...sessions.values()]) if (s.ns === ns && (pod === undefined || s.pod === pod)) { s.close(); sessions.delete(`${s.ns}/${s.pod}/${s.container}`); }
+  for (const s of [...sessions.values()])
+    if (s.ns === ns && (pod === undefined || s.pod === pod)) {
+      s.close();
+      sessions.delete(`${s.ns}/${s.pod}/${s.container}`);
+    }
 }
 
 export class Probe {
@@ -223,6 +316,10 @@ export async function startProbes(ns: string, opts: { nodes?: number } = {}): Pr
   if (nodes.length === 0) throw new Error('no schedulable, Ready node to run a probe Pod on');
   const probes = nodes.map((n, i) => new Probe(ns, `probe-${i}`, n.metadata?.name ?? ''));
   await Promise.all(nodes.map((n, i) => apply(ns, 'probe/pod.yaml', { NAME: `probe-${i}`, NODE: hostnameLabel(n) })));
-  await podsReady(ns, probes.map((p) => p.pod), 120_000);
+  await podsReady(
+    ns,
+    probes.map((p) => p.pod),
+    120_000,
+  );
   return probes;
 }

@@ -28,7 +28,6 @@ export function podState(p: k8s.V1Pod): PodState {
   };
 }
 
-
 export class ImageUnavailable extends Error {
   readonly fatal = true;
   override name = 'ImageUnavailable';
@@ -39,7 +38,10 @@ function imageProblem(pods: k8s.V1Pod[]): string | undefined {
     for (const c of p.status?.containerStatuses ?? []) {
       const w = c.state?.waiting;
       if (w?.reason && IMAGE_FAILURES.test(w.reason)) {
-        return `Pod ${p.metadata?.name} cannot get image ${c.image} (${w.reason}: ${w.message ?? ''}). Make the image available to the cluster, or choose another with SVC_PROBE_IMAGE / --probe-image (or --image-registry for a mirror)`;
+        return (
+          `Pod ${p.metadata?.name} cannot get image ${c.image} (${w.reason}: ${w.message ?? ''}). Make the image available ` +
+          `to the cluster, or choose another with SVC_PROBE_IMAGE / --probe-image (or --image-registry for a mirror)`
+        );
       }
     }
   }
@@ -52,33 +54,54 @@ export async function listPods(ns: string, labelSelector?: string): Promise<k8s.
 
 /** Waits until the named Pods are Running and Ready. */
 export async function podsReady(ns: string, names: string[], timeoutMs: number): Promise<PodState[]> {
-  return waitFor(`Pods ${names.join(', ')} in ${ns} to be Ready`, async () => {
-    const pods = (await listPods(ns)).filter((p) => names.includes(p.metadata?.name ?? ''));
-    const problem = imageProblem(pods);
-    if (problem) throw new ImageUnavailable(problem);
-    const states = pods.map(podState);
-    return { ok: states.length === names.length && states.every((s) => s.ready), state: states };
-  }, { timeoutMs });
+  return waitFor(
+    `Pods ${names.join(', ')} in ${ns} to be Ready`,
+    async () => {
+      const pods = (await listPods(ns)).filter((p) => names.includes(p.metadata?.name ?? ''));
+      const problem = imageProblem(pods);
+      if (problem) throw new ImageUnavailable(problem);
+      const states = pods.map(podState);
+      return { ok: states.length === names.length && states.every((s) => s.ready), state: states };
+    },
+    { timeoutMs },
+  );
 }
 
 /** Waits until a Deployment or StatefulSet has exactly `replicas` ready, updated Pods. */
-export async function rolloutReady(ns: string, kind: 'Deployment' | 'StatefulSet', name: string, replicas: number, timeoutMs = 120_000): Promise<PodState[]> {
+export async function rolloutReady(
+  ns: string,
+  kind: 'Deployment' | 'StatefulSet',
+  name: string,
+  replicas: number,
+  timeoutMs = 120_000,
+): Promise<PodState[]> {
   const { apps } = kube();
-  return waitFor(`${kind} ${ns}/${name} to have ${replicas} ready replicas`, async () => {
-    const obj = kind === 'Deployment'
-      ? await apps.readNamespacedDeployment({ name, namespace: ns })
-      : await apps.readNamespacedStatefulSet({ name, namespace: ns });
-    const sel = Object.entries(obj.spec?.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
-    const pods = (await listPods(ns, sel)).filter((p) => !p.metadata?.deletionTimestamp);
-    const problem = imageProblem(pods);
-    if (problem) throw new ImageUnavailable(problem);
-    const st = obj.status;
-    const states = pods.map(podState);
-    const ok = (st?.observedGeneration ?? 0) >= (obj.metadata?.generation ?? 0) &&
-      (st?.readyReplicas ?? 0) === replicas && (st?.replicas ?? 0) === replicas &&
-      (st?.updatedReplicas ?? 0) === replicas && states.length === replicas && states.every((s) => s.ready);
-    return { ok, state: { status: { replicas: st?.replicas, ready: st?.readyReplicas, updated: st?.updatedReplicas }, pods: states } };
-  }, { timeoutMs, intervalMs: 300 }).then((s) => s.pods);
+  return waitFor(
+    `${kind} ${ns}/${name} to have ${replicas} ready replicas`,
+    async () => {
+      const obj =
+        kind === 'Deployment'
+          ? await apps.readNamespacedDeployment({ name, namespace: ns })
+          : await apps.readNamespacedStatefulSet({ name, namespace: ns });
+      const sel = Object.entries(obj.spec?.selector?.matchLabels ?? {})
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',');
+      const pods = (await listPods(ns, sel)).filter((p) => !p.metadata?.deletionTimestamp);
+      const problem = imageProblem(pods);
+      if (problem) throw new ImageUnavailable(problem);
+      const st = obj.status;
+      const states = pods.map(podState);
+      const ok =
+        (st?.observedGeneration ?? 0) >= (obj.metadata?.generation ?? 0) &&
+        (st?.readyReplicas ?? 0) === replicas &&
+        (st?.replicas ?? 0) === replicas &&
+        (st?.updatedReplicas ?? 0) === replicas &&
+        states.length === replicas &&
+        states.every((s) => s.ready);
+      return { ok, state: { status: { replicas: st?.replicas, ready: st?.readyReplicas, updated: st?.updatedReplicas }, pods: states } };
+    },
+    { timeoutMs, intervalMs: 300 },
+  ).then((s) => s.pods);
 }
 
 export interface SliceEndpoint {
@@ -92,34 +115,54 @@ export interface SliceEndpoint {
 }
 
 export async function serviceSlices(ns: string, service: string): Promise<k8s.V1EndpointSlice[]> {
-  return (await kube().discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: `kubernetes.io/service-name=${service}` })).items;
+  return (await kube().discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: `kubernetes.io/service-name=${service}` }))
+    .items;
 }
 
 export function sliceEndpoints(slices: k8s.V1EndpointSlice[]): SliceEndpoint[] {
-  return slices.flatMap((s) => (s.endpoints ?? []).map((e) => ({
-    addresses: e.addresses,
-    // An absent ready condition counts as ready (EndpointSlice API).
-    ready: e.conditions?.ready !== false,
-    serving: e.conditions?.serving,
-    terminating: e.conditions?.terminating,
-    hostname: e.hostname,
-    targetRef: e.targetRef?.name,
-    slice: s.metadata?.name ?? '',
-  })));
+  return slices.flatMap((s) =>
+    (s.endpoints ?? []).map((e) => ({
+      addresses: e.addresses,
+      // An absent ready condition counts as ready (EndpointSlice API).
+      ready: e.conditions?.ready !== false,
+      serving: e.conditions?.serving,
+      terminating: e.conditions?.terminating,
+      hostname: e.hostname,
+      targetRef: e.targetRef?.name,
+      slice: s.metadata?.name ?? '',
+    })),
+  );
 }
 
 /** Converges (within the convergence bound, measured from `since`) until the Service's
  *  slices list exactly `ips` as ready addresses, and nothing else but terminating ones. */
-export async function slicesSettled(ns: string, service: string, ips: string[], opts: { since?: number; boundMs?: number } = {}): Promise<{ endpoints: SliceEndpoint[]; ms: number; polls: number }> {
+export async function slicesSettled(
+  ns: string,
+  service: string,
+  ips: string[],
+  opts: { since?: number; boundMs?: number } = {},
+): Promise<{ endpoints: SliceEndpoint[]; ms: number; polls: number }> {
   const want = [...ips].sort().join(',');
-  const r = await converge(`the EndpointSlices of ${ns}/${service} to list exactly [${want}] as ready`, async () => {
-    const eps = sliceEndpoints(await serviceSlices(ns, service));
-    const ready = eps.filter((e) => e.ready).flatMap((e) => e.addresses).sort().join(',');
-    // Besides the ready ones, only endpoints of Pods that are shutting down may still be
-    // listed (terminating, not ready, as the EndpointSlice API publishes them until the
-    // Pod is gone): how long a Pod takes to stop is its grace period, not convergence.
-    const others = eps.filter((e) => !e.terminating).flatMap((e) => e.addresses).sort().join(',');
-    return { ok: ready === want && others === want, state: eps };
-  }, { kind: 'EndpointSlices', boundMs: opts.boundMs, since: opts.since });
+  const r = await converge(
+    `the EndpointSlices of ${ns}/${service} to list exactly [${want}] as ready`,
+    async () => {
+      const eps = sliceEndpoints(await serviceSlices(ns, service));
+      const ready = eps
+        .filter((e) => e.ready)
+        .flatMap((e) => e.addresses)
+        .sort()
+        .join(',');
+      // Besides the ready ones, only endpoints of Pods that are shutting down may still be
+      // listed (terminating, not ready, as the EndpointSlice API publishes them until the
+      // Pod is gone): how long a Pod takes to stop is its grace period, not convergence.
+      const others = eps
+        .filter((e) => !e.terminating)
+        .flatMap((e) => e.addresses)
+        .sort()
+        .join(',');
+      return { ok: ready === want && others === want, state: eps };
+    },
+    { kind: 'EndpointSlices', boundMs: opts.boundMs, since: opts.since },
+  );
   return { endpoints: r.state, ms: r.ms, polls: r.polls };
 }

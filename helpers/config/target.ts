@@ -147,7 +147,8 @@ export function readProfile(file: string): ClusterProfile {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     throw new UsageError(
-      `cannot read the cluster profile ${file}: ${(e as Error).message}. Bring the bundled cluster up with 'npm run cluster -- up', or set KUBECONFIG to use another cluster`,
+      `cannot read the cluster profile ${file}: ${(e as Error).message}. Bring the bundled ` +
+        `cluster up with 'npm run cluster -- up', or set KUBECONFIG to use another cluster`,
     );
   }
   const p = parseJson(text, file) as Partial<ClusterProfile>;
@@ -158,7 +159,8 @@ export function readProfile(file: string): ClusterProfile {
   if (!p.images || typeof p.images.probe !== 'string' || typeof p.images.pause !== 'string') missing.push('images' as never);
   if (missing.length)
     throw new UsageError(
-      `the cluster profile ${file} lacks ${missing.join(', ')}: bring the bundled cluster down and up again ('npm run cluster -- down && npm run cluster -- up')`,
+      `the cluster profile ${file} lacks ${missing.join(', ')}: bring the bundled ` +
+        `cluster down and up again ('npm run cluster -- down && npm run cluster -- up')`,
     );
   return p as ClusterProfile;
 }
@@ -284,7 +286,8 @@ export function resolveTarget(input: RunInput): Target {
       kubeconfig = profile.kubeconfig;
     } else if (!fs.existsSync(path.join(os.homedir(), '.kube', 'config'))) {
       throw new UsageError(
-        `no cluster to test: KUBECONFIG is not set and the bundled cluster is not up (${profilePath} is missing). Pass --kubeconfig (or set KUBECONFIG), or bring the bundled cluster up with 'npm run cluster -- up' (as root)`,
+        `no cluster to test: KUBECONFIG is not set and the bundled cluster is not up (${profilePath} is missing). Pass ` +
+          `--kubeconfig (or set KUBECONFIG), or bring the bundled cluster up with 'npm run cluster -- up' (as root)`,
       );
     }
   }

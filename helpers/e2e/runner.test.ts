@@ -171,7 +171,8 @@ describe('svc-conformance CLI', () => {
     const f = path.join(tmp, 'unreachable.kubeconfig');
     fs.writeFileSync(
       f,
-      'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n',
+      'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: ' +
+        '[{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n',
     );
     const r = cli(['run', '--kubeconfig', f]);
     expect({ code: r.code, says: /the cluster at https:\/\/127\.0\.0\.1:1 does not answer/.test(r.out) }).toEqual({ code: 3, says: true });

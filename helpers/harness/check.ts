@@ -37,7 +37,10 @@ export function unmet(requires: Requirement[] = []): string | undefined {
     if (r === 'privileged' && !t.privileged) return 'privileged profile not enabled (--profile privileged / SVC_PRIVILEGED=1)';
     if (r === 'kube-proxy' && c.kubeProxy !== 'present') return 'no kube-proxy in this cluster (no k8s-app=kube-proxy Pods in kube-system)';
     if (r === 'outside-host' && !t.outsideNetwork)
-      return 'needs a host outside the cluster: a Docker network the nodes are on (the kind target sets it; --outside-network NAME / SVC_OUTSIDE_NETWORK for a kind cluster of your own)';
+      return (
+        'needs a host outside the cluster: a Docker network the nodes are on (the kind target ' +
+        'sets it; --outside-network NAME / SVC_OUTSIDE_NETWORK for a kind cluster of your own)'
+      );
     if (r === 'service-range' && !c.serviceCIDRs?.length)
       return `the Service range is not known: ${c.serviceCIDRsFrom ?? 'not detected (outside a run)'}`;
     if (r === 'zones' && (c.zones ?? 0) < 2)
@@ -48,7 +51,10 @@ export function unmet(requires: Requirement[] = []): string | undefined {
         return `trafficDistribution PreferSameNode is served from Kubernetes 1.34 (beta, on by default); the cluster runs ${c.version}`;
     }
     if (r === 'outside-client' && !t.outsideClient)
-      return "needs this machine to reach the nodes' InternalIPs from outside the cluster (known for the bundled cluster and the kind target): --outside-client / SVC_OUTSIDE_CLIENT=1 when it does";
+      return (
+        "needs this machine to reach the nodes' InternalIPs from outside the cluster (known for the " +
+        'bundled cluster and the kind target): --outside-client / SVC_OUTSIDE_CLIENT=1 when it does'
+      );
     if (r === 'dns-cache' && !hasCache(c.dnsPath))
       return `no DNS cache in front of the replicas: ${c.dnsPath ? c.dnsPath.summary : `the DNS path was not detected (${c.dnsPathError ?? 'outside a run'})`}`;
     if (r === 'proxy-rules-readable') {

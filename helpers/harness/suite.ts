@@ -143,7 +143,8 @@ function useSuite(suite: string, opts: SuiteOptions = {}): SuiteContext {
     ctx.facts = await detectFacts(ctx.probes[0]!);
     ctx.evidence.info(
       'setup',
-      `namespace ${ctx.ns}; probes on ${ctx.probes.map((p) => p.node).join(', ')}; cluster domain ${ctx.facts.clusterDomain} (from ${ctx.facts.domainSource}); DNS servers ${ctx.facts.servers.map((s) => `${s.label}=${s.ip}`).join(', ')}`,
+      `namespace ${ctx.ns}; probes on ${ctx.probes.map((p) => p.node).join(', ')}; cluster domain ${ctx.facts.clusterDomain} ` +
+        `(from ${ctx.facts.domainSource}); DNS servers ${ctx.facts.servers.map((s) => `${s.label}=${s.ip}`).join(', ')}`,
     );
   }, 240_000);
   afterAll(async () => {
@@ -241,7 +242,9 @@ function useSuite(suite: string, opts: SuiteOptions = {}): SuiteContext {
     const ttlMs = cacheAllowanceMs(detected().dnsPath);
     const c = await phase(caches, `at the cache(s) (${caches.map((x) => x.ip).join(', ')}) from every probe`, {
       boundMs: boundMs + ttlMs,
-      boundName: `${o.boundMs === undefined ? run.boundName : "this check's bound"}, ${boundMs} ms, plus ${ttlMs / 1000} s, the longest TTL the DNS replicas give: a cache may serve an answer until its TTL runs out, and no longer`,
+      boundName:
+        `${o.boundMs === undefined ? run.boundName : "this check's bound"}, ${boundMs} ms, plus ${ttlMs / 1000} s, ` +
+        `the longest TTL the DNS replicas give: a cache may serve an answer until its TTL runs out, and no longer`,
     });
     // Right at the cache's first look, the time since the replicas is only an upper bound
     // on its lag (the time to ask), named so and kept out of the lag statistics.
@@ -289,7 +292,8 @@ function useSuite(suite: string, opts: SuiteOptions = {}): SuiteContext {
       probes.map((probe) => {
         let streak = 0;
         return converge(
-          `connections from ${probe.pod} (node ${probe.node}) through ${t.host}:${t.port} to reach only [${t.backends.join(', ')}]${t.everyBackend ? ', each of them' : ''}, in two polls in a row`,
+          `connections from ${probe.pod} (node ${probe.node}) through ${t.host}:${t.port} to reach only ` +
+            `[${t.backends.join(', ')}]${t.everyBackend ? ', each of them' : ''}, in two polls in a row`,
           async () => {
             const c = counts(
               await probe.connect({

@@ -127,13 +127,17 @@ export function classify(capture: PathCapture): DnsPath {
   const svc = `${service.namespace}/${service.name} ${service.ips.join(',')}`;
   let summary: string;
   if (replicasCache)
-    summary = `the DNS replicas cache cluster answers themselves (their TTLs count down); resolver ${resolver}${resolverIsService ? ' (the DNS Service)' : ''}, Service ${svc}`;
+    summary =
+      `the DNS replicas cache cluster answers themselves (their TTLs count down); resolver ` +
+      `${resolver}${resolverIsService ? ' (the DNS Service)' : ''}, Service ${svc}`;
   else if (resolverIsService)
     summary = serviceIsCache
       ? `a cache answers at the DNS Service's own address ${resolver} (${svc}) on the node, in front of the replicas`
       : `the Pod's resolver is the DNS Service ${svc}, answered by the replicas`;
   else
-    summary = `${resolverIsCache ? 'a cache' : 'a resolver that is not the DNS Service and shows no caching'} at ${resolver} in front of the DNS Service ${svc}${serviceIsCache ? ', whose address is answered by a cache too' : ''}`;
+    summary =
+      `${resolverIsCache ? 'a cache' : 'a resolver that is not the DNS Service and shows no caching'} at ${resolver} ` +
+      `in front of the DNS Service ${svc}${serviceIsCache ? ', whose address is answered by a cache too' : ''}`;
   summary += `; replica TTLs: records ${ttl.record} s, negative answers ${ttl.negative} s`;
   return {
     service,

@@ -87,7 +87,10 @@ export function mismatch(a: DnsAnswer, exp: Expectation): string | undefined {
     const extra = got.filter((x) => !want.includes(x));
     const missing = want.filter((x) => !got.includes(x));
     if (extra.length || missing.length || got.length !== want.length) {
-      return `answer set differs: missing [${missing.join(', ')}], unexpected [${extra.join(', ')}]${got.length !== new Set(got).size ? ', duplicates present' : ''}`;
+      return (
+        `answer set differs: missing [${missing.join(', ')}], unexpected ` +
+        `[${extra.join(', ')}]${got.length !== new Set(got).size ? ', duplicates present' : ''}`
+      );
     }
   }
   if (exp.includes) {

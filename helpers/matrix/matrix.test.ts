@@ -150,7 +150,9 @@ describe('matrix report from real columns', () => {
 describe('the one-line summary of a failure', () => {
   test("skips Jest's diff boilerplate (the lb.grpc.headless-round-robin failure of the first example-matrix run, 2026-11-26)", () => {
     const failure =
-      'Error: expect(received).toEqual(expected) // deep equality\n\n- Expected  - 0\n+ Received  + 2\n\n  Array [\n+   "error: DEADLINE_EXCEEDED: Deadline exceeded after 3.011s,waiting for name resolution",\n    "grpc-backend-74b9f4646d-4lm8z",\n  ]\n    at toEqual (/work/main/suites/proxy-behaviour.test.ts:73:35)';
+      'Error: expect(received).toEqual(expected) // deep equality\n\n- Expected  - 0\n+ Received  + 2\n\n  Array [\n+   "error: DEADLINE_EXCEEDED: ' +
+      'Deadline exceeded after 3.011s,waiting for name resolution",\n    "grpc-backend-74b9f4646d-4lm8z",\n ' +
+      ' ]\n    at toEqual (/work/main/suites/proxy-behaviour.test.ts:73:35)';
     expect(oneLine(failure)).toBe('+   "error: DEADLINE_EXCEEDED: Deadline exceeded after 3.011s,waiting for name resolution",');
     expect(oneLine('NotConverged: DNS not converged within 10000 ms (x)\nStill not')).toBe(
       'NotConverged: DNS not converged within 10000 ms (x)',

@@ -469,7 +469,8 @@ export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ r
         );
         if (c.counts?.failed) c.exitCode = 1;
         log(
-          `svc-conformance matrix: column ${col.name}: the earlier run in ${earlier}${c.counts ? ` (${c.counts.passed} passed, ${c.counts.failed} failed, ${c.counts.warnings} warnings, ${c.counts.skipped} skipped)` : ''}`,
+          `svc-conformance matrix: column ${col.name}: the earlier run in ` +
+            `${earlier}${c.counts ? ` (${c.counts.passed} passed, ${c.counts.failed} failed, ${c.counts.warnings} warnings, ${c.counts.skipped} skipped)` : ''}`,
         );
         results.push(c);
         continue;
@@ -582,7 +583,10 @@ export function headline(r: MatrixReport, label: (c?: Cell) => string = cellText
   const ran = r.columns.filter((c) => c.state === 'ran');
   if (r.differences.length) {
     const row = r.rows.find((x) => x.id === r.differences[0])!;
-    return `${r.differences.length} check(s) differ between the columns; first: ${row.id} (${ran.map((c) => `${c.name} ${label(row.cells[c.name])}`).join(', ')})`;
+    return (
+      `${r.differences.length} check(s) differ between the columns; first: ${row.id} ` +
+      `(${ran.map((c) => `${c.name} ${label(row.cells[c.name])}`).join(', ')})`
+    );
   }
   return ran.length > 1 ? `no check differs between the ${ran.length} columns that ran` : `${ran.length} column(s) ran: nothing to compare`;
 }
@@ -638,7 +642,8 @@ export function matrixMarkdown(r: MatrixReport): string {
   const esc = mdCell;
   const lines = [`# svc-conformance matrix: ${headline(r)}`, ''];
   lines.push(
-    `Matrix ${path.basename(r.file)}, ${cols.length} column(s) in ${(r.durationMs / 1000).toFixed(0)} s: ${cols.map((c) => `**${c.name}** (${c.describe}, ${c.profile} profile)`).join('; ')}.`,
+    `Matrix ${path.basename(r.file)}, ${cols.length} column(s) in ${(r.durationMs / 1000).toFixed(0)} ` +
+      `s: ${cols.map((c) => `**${c.name}** (${c.describe}, ${c.profile} profile)`).join('; ')}.`,
     '',
   );
   const notUp = cols.filter((c) => c.state !== 'ran');
@@ -652,7 +657,8 @@ export function matrixMarkdown(r: MatrixReport): string {
     for (const id of r.differences) {
       const row = r.rows.find((x) => x.id === id)!;
       lines.push(
-        `| \`${id}\` ${esc(row.claim)} | ${row.level} | ${cols.map((c) => (c.state === 'ran' ? `${cellText(row.cells[c.name])}${row.cells[c.name]?.status !== 'passed' ? `: ${esc(oneLine(answerOf(row.cells[c.name]))).slice(0, 160)}` : ''}` : '—')).join(' | ')} |`,
+        `| \`${id}\` ${esc(row.claim)} | ${row.level} | ` +
+          `${cols.map((c) => (c.state === 'ran' ? `${cellText(row.cells[c.name])}${row.cells[c.name]?.status !== 'passed' ? `: ${esc(oneLine(answerOf(row.cells[c.name]))).slice(0, 160)}` : ''}` : '—')).join(' | ')} |`,
       );
     }
     lines.push('');
@@ -676,7 +682,8 @@ export function matrixMarkdown(r: MatrixReport): string {
   );
   for (const row of r.rows)
     lines.push(
-      `| ${row.id} | ${row.level} | ${esc(row.claim)}${row.source ? ` ([source](${row.source.url}))` : ''} | ${cols.map((c) => (c.state === 'ran' ? cellText(row.cells[c.name]) : '—')).join(' | ')} |`,
+      `| ${row.id} | ${row.level} | ${esc(row.claim)}${row.source ? ` ([source](${row.source.url}))` : ''} ` +
+        `| ${cols.map((c) => (c.state === 'ran' ? cellText(row.cells[c.name]) : '—')).join(' | ')} |`,
     );
   lines.push('', '## Columns', '', `| | ${cols.map((c) => c.name).join(' | ')} |`, `|---|${cols.map(() => '---').join('|')}|`);
   const idl = cols.map(identityLines);
@@ -710,14 +717,18 @@ export function matrixHtml(r: MatrixReport): string {
     .map((id) => {
       const row = r.rows.find((x) => x.id === id)!;
       const ran = cols.filter((c) => c.state === 'ran');
-      return `<section class="diff" data-id="${h(id)}"><h3><code>${h(id)}</code> ${h(row.claim)} <small>(${h(row.level)})</small></h3><div class="side" style="grid-template-columns:repeat(${ran.length},1fr)">${ran.map((c) => `<div><div class="cell ${cls(row.cells[c.name])}"><b>${h(c.name)}</b>: ${h(plainText(row.cells[c.name]))}${link(c, row.cells[c.name])}</div><pre>${h(answerOf(row.cells[c.name]))}</pre></div>`).join('')}</div></section>`;
+      return (
+        `<section class="diff" data-id="${h(id)}"><h3><code>${h(id)}</code> ${h(row.claim)} <small>(${h(row.level)})</small></h3><div ` +
+        `class="side" style="grid-template-columns:repeat(${ran.length},1fr)">${ran.map((c) => `<div><div class="cell ${cls(row.cells[c.name])}"><b>${h(c.name)}</b>: ${h(plainText(row.cells[c.name]))}${link(c, row.cells[c.name])}</div><pre>${h(answerOf(row.cells[c.name]))}</pre></div>`).join('')}</div></section>`
+      );
     })
     .join('\n');
   const notUp = cols
     .filter((c) => c.state !== 'ran')
     .map(
       (c) =>
-        `<details open class="notup"><summary>${h(c.name)}: ${h(c.message ?? c.state)}</summary><pre>${h(c.logTail ?? '')}</pre><p>Log: <a href="${h(c.log ?? '')}">${h(c.log ?? '')}</a></p></details>`,
+        `<details open class="notup"><summary>${h(c.name)}: ${h(c.message ?? c.state)}</summary><pre>${h(c.logTail ?? '')}</pre><p>Log: ` +
+        `<a href="${h(c.log ?? '')}">${h(c.log ?? '')}</a></p></details>`,
     )
     .join('\n');
   const head = cols.map((c) => `<th>${h(c.name)}<br><small>${h(c.profile)}</small></th>`).join('');
@@ -784,10 +795,17 @@ export function matrixJunit(r: MatrixReport): string {
       })
       .join('\n');
     const cs = r.rows.map((row) => row.cells[c.name]).filter(Boolean) as Cell[];
-    return `  <testsuite name="svc-conformance.matrix.${x(c.name)}" tests="${cs.length}" failures="${cs.filter((y) => y.status === 'failed').length}" skipped="${cs.filter((y) => y.status === 'skipped').length}" errors="0" time="${((c.runMs ?? 0) / 1000).toFixed(3)}">\n${cases}\n  </testsuite>`;
+    return (
+      `  <testsuite name="svc-conformance.matrix.${x(c.name)}" tests="${cs.length}" failures="${cs.filter((y) => y.status === 'failed').length}" ` +
+      `skipped="${cs.filter((y) => y.status === 'skipped').length}" errors="0" time="${((c.runMs ?? 0) / 1000).toFixed(3)}">\n${cases}\n  </testsuite>`
+    );
   });
   const all = r.columns.filter((c) => c.state === 'ran').flatMap((c) => r.rows.map((row) => row.cells[c.name]).filter(Boolean)) as Cell[];
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="svc-conformance-matrix" tests="${all.length + r.counts.columnsNotUp}" failures="${all.filter((y) => y.status === 'failed').length}" errors="${r.counts.columnsNotUp}" skipped="${all.filter((y) => y.status === 'skipped').length}">\n${suites.join('\n')}\n</testsuites>\n`;
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="svc-conformance-matrix" tests="${all.length + r.counts.columnsNotUp}" ` +
+    `failures="${all.filter((y) => y.status === 'failed').length}" errors="${r.counts.columnsNotUp}" ` +
+    `skipped="${all.filter((y) => y.status === 'skipped').length}">\n${suites.join('\n')}\n</testsuites>\n`
+  );
 }
 
 export function writeMatrixReports(dir: string, r: MatrixReport): string[] {

@@ -49,12 +49,16 @@ export function junitCase(
         : c.status === 'warning' || c.status === 'informational'
           ? `<system-out>${xml(`${c.status.toUpperCase()} (${c.level ?? ''} level, does not fail the run): ${c.failure ?? ''}`)}</system-out>`
           : '';
-  return `    <testcase classname="${xml(c.classname)}" name="${xml(c.name)}"${c.timeS === undefined ? '' : ` time="${c.timeS.toFixed(3)}"`}>${props}${inner}</testcase>`;
+  return (
+    `    <testcase classname="${xml(c.classname)}" ` +
+    `name="${xml(c.name)}"${c.timeS === undefined ? '' : ` time="${c.timeS.toFixed(3)}"`}>${props}${inner}</testcase>`
+  );
 }
 
 /** A suite of one errored case (a suite that could not set up, a column that did not run). */
 export const junitErrorSuite = (suite: string, caseName: string, message: string, detail: string): string =>
-  `  <testsuite name="${xml(suite)}" tests="1" failures="0" errors="1"><testcase classname="${xml(suite)}" name="${xml(caseName)}"><error message="${xml(message.split('\n')[0]!.slice(0, 500))}">${xml(detail)}</error></testcase></testsuite>`;
+  `  <testsuite name="${xml(suite)}" tests="1" failures="0" errors="1"><testcase classname="${xml(suite)}" ` +
+  `name="${xml(caseName)}"><error message="${xml(message.split('\n')[0]!.slice(0, 500))}">${xml(detail)}</error></testcase></testsuite>`;
 
 /** Writes a report dir's files; the Markdown one is also appended to the step summary. */
 export function writeReportDir(dir: string, files: [string, string][], markdown: string): string[] {

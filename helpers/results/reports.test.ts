@@ -84,7 +84,8 @@ describe('a cache in front of the replicas', () => {
     // The test command's tally over the same run plus a Jest run of the tool's own tests.
     const t = tally({ jest: [path.join(dir, 'jest.json')], runs: [path.join(out, 'results.json')], matrices: [] });
     expect(t.lines.at(-1)).toBe(
-      `svc-conformance: ${report.counts.passed + jest.numPassedTests} passed, ${report.counts.failed + jest.numFailedTests} failed, ${report.counts.skipped + jest.numPendingTests} skipped`,
+      `svc-conformance: ${report.counts.passed + jest.numPassedTests} passed, ` +
+        `${report.counts.failed + jest.numFailedTests} failed, ${report.counts.skipped + jest.numPendingTests} skipped`,
     );
     expect(t.lines.filter((l) => l.startsWith('test: warning (expected level) ')).length).toBe(report.counts.warnings);
     // A run that left no results is a failure, never a run of nothing.

@@ -206,7 +206,8 @@ export function readRunReport(file: string): RunReport {
 export function closingLines(c: RunReport['counts'], warningIds: string[] = []): string[] {
   const w = c.warnings
     ? [
-        `svc-conformance: ${c.warnings} warning(s): expected-level checks that failed (documented default behaviour the specification leaves open; --strict fails them)${warningIds.length ? `: ${warningIds.join(', ')}` : ''}`,
+        `svc-conformance: ${c.warnings} warning(s): expected-level checks that failed (documented default behaviour ` +
+          `the specification leaves open; --strict fails them)${warningIds.length ? `: ${warningIds.join(', ')}` : ''}`,
       ]
     : [];
   return [...w, `svc-conformance: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped`];
@@ -235,12 +236,18 @@ export function junit(r: RunReport): string {
     const f = cs.filter((c) => c.status === 'failed').length;
     const s = cs.filter((c) => c.status === 'skipped').length;
     const t = cs.reduce((a, c) => a + c.durationMs, 0) / 1000;
-    return `  <testsuite name="svc-conformance.${xml(suite)}" tests="${cs.length}" failures="${f}" skipped="${s}" errors="0" time="${t.toFixed(3)}">\n${cases}\n  </testsuite>`;
+    return (
+      `  <testsuite name="svc-conformance.${xml(suite)}" tests="${cs.length}" failures="${f}" ` +
+      `skipped="${s}" errors="0" time="${t.toFixed(3)}">\n${cases}\n  </testsuite>`
+    );
   });
   for (const e of r.suiteErrors) {
     suites.push(junitErrorSuite(`svc-conformance.${e.suite}`, 'suite setup', e.message, e.message));
   }
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="svc-conformance" tests="${r.checks.length}" failures="${r.counts.failed}" skipped="${r.counts.skipped}" time="${(r.durationMs / 1000).toFixed(3)}">\n${suites.join('\n')}\n</testsuites>\n`;
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="svc-conformance" tests="${r.checks.length}" failures="${r.counts.failed}" ` +
+    `skipped="${r.counts.skipped}" time="${(r.durationMs / 1000).toFixed(3)}">\n${suites.join('\n')}\n</testsuites>\n`
+  );
 }
 
 const srcLink = (c: Check): string => (c.source ? `[${c.source.title}](${c.source.url})` : '');
@@ -250,7 +257,8 @@ export function markdown(r: RunReport): string {
   const lines = [
     `# svc-conformance run ${r.runId}`,
     '',
-    `Cluster: ${r.cluster}. **${r.counts.passed} passed, ${r.counts.failed} failed, ${r.counts.warnings} warnings, ${r.counts.skipped} skipped** in ${(r.durationMs / 1000).toFixed(1)} s.`,
+    `Cluster: ${r.cluster}. **${r.counts.passed} passed, ${r.counts.failed} failed, ${r.counts.warnings} ` +
+      `warnings, ${r.counts.skipped} skipped** in ${(r.durationMs / 1000).toFixed(1)} s.`,
     '',
   ];
   const warnings = r.checks.filter((c) => c.status === 'warning');
@@ -267,7 +275,8 @@ export function markdown(r: RunReport): string {
     '|---|---|---|---|---|---|',
     ...r.checks.map(
       (c) =>
-        `| ${icon(c.status)} | ${c.id ?? ''} | ${c.level ?? ''} | ${mdCell(claimInTitle(c.name))}${c.skipReason ? ` (${c.skipReason})` : ''} | ${srcLink(c)} | ${(c.durationMs / 1000).toFixed(1)} s |`,
+        `| ${icon(c.status)} | ${c.id ?? ''} | ${c.level ?? ''} | ${mdCell(claimInTitle(c.name))}${c.skipReason ? ` (${c.skipReason})` : ''} ` +
+        `| ${srcLink(c)} | ${(c.durationMs / 1000).toFixed(1)} s |`,
     ),
   );
   const lags = cacheLags(r);
@@ -325,10 +334,16 @@ function chart(r: RunReport): string {
   const bars = points
     .map((p, i) => {
       const w = Math.max(2, (p.value / max) * 420);
-      return `<text x="0" y="${i * rowH + 15}" font-size="11">${html(`${p.suite}: ${p.name}`).slice(0, 80)}</text><rect x="460" y="${i * rowH + 4}" width="${w.toFixed(1)}" height="14" fill="#3b82f6"/><text x="${(465 + w).toFixed(1)}" y="${i * rowH + 15}" font-size="11">${p.value} ms</text>`;
+      return (
+        `<text x="0" y="${i * rowH + 15}" font-size="11">${html(`${p.suite}: ${p.name}`).slice(0, 80)}</text><rect x="460" y="${i * rowH + 4}" ` +
+        `width="${w.toFixed(1)}" height="14" fill="#3b82f6"/><text x="${(465 + w).toFixed(1)}" y="${i * rowH + 15}" font-size="11">${p.value} ms</text>`
+      );
     })
     .join('');
-  return `<svg role="img" aria-label="DNS convergence times" width="1000" height="${points.length * rowH + 8}" xmlns="http://www.w3.org/2000/svg">${bars}</svg>`;
+  return (
+    `<svg role="img" aria-label="DNS convergence times" width="1000" ` +
+    `height="${points.length * rowH + 8}" xmlns="http://www.w3.org/2000/svg">${bars}</svg>`
+  );
 }
 
 export function htmlReport(r: RunReport): string {
@@ -349,7 +364,8 @@ export function htmlReport(r: RunReport): string {
     .filter((c) => c.status === 'warning')
     .map(
       (c) =>
-        `<details open class="warning"><summary>${html(`${c.id}: ${claimInTitle(c.name)}`)} (expected level)</summary><pre>${html(c.failure ?? '')}</pre></details>`,
+        `<details open class="warning"><summary>${html(`${c.id}: ${claimInTitle(c.name)}`)} ` +
+        `(expected level)</summary><pre>${html(c.failure ?? '')}</pre></details>`,
     )
     .join('\n');
   const failures = [
@@ -362,7 +378,10 @@ export function htmlReport(r: RunReport): string {
     .map((e) => {
       const items = e.items.filter((i) => i.kind === 'transcript' || i.kind === 'info' || i.kind === 'counts' || i.kind === 'measurement');
       if (!items.length) return '';
-      return `<details><summary>${html(e.suite)} (${items.length})</summary>${items.map((i) => `<div class="ev"><b>${html(i.check)}</b> <i>${i.kind}</i><pre>${html(i.text ?? '')}${i.value !== undefined ? html(`\n${JSON.stringify(i.value, null, 2)}`) : ''}</pre></div>`).join('')}</details>`;
+      return (
+        `<details><summary>${html(e.suite)} ` +
+        `(${items.length})</summary>${items.map((i) => `<div class="ev"><b>${html(i.check)}</b> <i>${i.kind}</i><pre>${html(i.text ?? '')}${i.value !== undefined ? html(`\n${JSON.stringify(i.value, null, 2)}`) : ''}</pre></div>`).join('')}</details>`
+      );
     })
     .join('\n');
   return `<!doctype html>

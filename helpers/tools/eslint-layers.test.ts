@@ -30,7 +30,8 @@ describe('imports run one way', () => {
 
   test('an import that runs back up fails, saying which layer may not import which', () => {
     expect(lint('helpers/cluster/kube.ts', "import { check } from '../harness/check.ts';")).toEqual([
-      'imports run one way (README, "Layout"): helpers/cluster/ (cluster access) may not import helpers/harness/check.ts in helpers/harness/ (the check harness), a layer above it',
+      'imports run one way (README, "Layout"): helpers/cluster/ (cluster access) may not import ' +
+        'helpers/harness/check.ts in helpers/harness/ (the check harness), a layer above it',
     ]);
     expect(lint('suites/data/registry.ts', "export { kube } from '../../helpers/cluster/kube.ts';")).toHaveLength(1);
     expect(lint('suites/headless.test.ts', "const m = await import('../helpers/cli/cli.ts');")).toHaveLength(1);

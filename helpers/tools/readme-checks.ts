@@ -25,7 +25,8 @@ export function checksTable(): string {
       .sort((a, b) => a.suite.localeCompare(b.suite) || a.id.localeCompare(b.id))
       .map(
         (c) =>
-          `| ${c.suite} | \`${c.id}\` | ${c.level} | ${cell(c.claim)}${c.requires?.length ? ` (needs: ${c.requires.join(', ')})` : ''} | [${cell(c.source.title)}](${c.source.url}) |`,
+          `| ${c.suite} | \`${c.id}\` | ${c.level} | ${cell(c.claim)}${c.requires?.length ? ` (needs: ${c.requires.join(', ')})` : ''} ` +
+          `| [${cell(c.source.title)}](${c.source.url}) |`,
       ),
   ];
   // Proxy checks against upstream e2e (test/e2e/network): what covers the same behaviour.
@@ -33,7 +34,8 @@ export function checksTable(): string {
   const only = proxy.filter((c) => c.e2e === null);
   lines.push(
     '',
-    `Service proxy checks and the upstream e2e spec that covers the same behaviour (${proxy.length - only.length} of ${proxy.length}; ${only.length} only here):`,
+    `Service proxy checks and the upstream e2e spec that covers the same behaviour ` +
+      `(${proxy.length - only.length} of ${proxy.length}; ${only.length} only here):`,
     '',
     '| Id | Level | Upstream e2e spec |',
     '|---|---|---|',

@@ -44,7 +44,8 @@ const spec = src.spec;
 const RFC2308 = src.rfc(2308, 'negative caching: NXDOMAIN and NODATA with an SOA');
 const RFC4343 = src.rfc(4343, 'DNS case insensitivity');
 const NODATA_WHY =
-  'The specification defines which records exist, not how a server says a name lacks a type; NODATA (NOERROR, no answer, SOA in authority) is the DNS convention (RFC 2308) and what CoreDNS does.';
+  'The specification defines which records exist, not how a server says a name lacks a type; NODATA ' +
+  '(NOERROR, no answer, SOA in authority) is the DNS convention (RFC 2308) and what CoreDNS does.';
 const v4 = (ips: string[]): string[] => ips.filter((ip) => ip.includes('.'));
 const v6 = (ips: string[]): string[] => ips.filter((ip) => ip.includes(':'));
 const mixCase = (s: string): string =>

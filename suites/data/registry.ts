@@ -33,7 +33,8 @@ const SVC = 'Services';
 const e2e = { svc: (it: string, conformance = false): string => `${conformance ? '[Conformance] ' : ''}[sig-network] ${SVC} ${it}` };
 
 const L4_WHY =
-  'The Service API and kube-proxy balance connections, not requests (Virtual IPs and Service Proxies); the API does not forbid an L7-aware proxy that balances the requests of one connection, so this is documented default behaviour, not a guarantee.';
+  'The Service API and kube-proxy balance connections, not requests (Virtual IPs and Service Proxies); the API does not forbid ' +
+  'an L7-aware proxy that balances the requests of one connection, so this is documented default behaviour, not a guarantee.';
 
 /** The non-table checks, suite by suite (the DNS table rows follow from dns-table.ts). */
 const CHECKS: CheckDef[] = [
@@ -112,14 +113,17 @@ const CHECKS: CheckDef[] = [
     claim:
       'a StatefulSet whose serviceName names no headless Service gets no per-Pod names (under another Service selecting its Pods, or under the missing name)',
     source: src.dnsDoc("Pod's hostname and subdomain", '#pod-hostname-and-subdomain-field'),
-    why: "The specification (2.1) lets a server give an endpoint without a hostname any unique identifier, and CoreDNS's endpoint_pod_names uses the Pod name: then orphan-0.<other Service> exists. No name is guaranteed here, but none is forbidden either.",
+    why:
+      "The specification (2.1) lets a server give an endpoint without a hostname any unique identifier, and CoreDNS's endpoint_pod_names " +
+      'uses the Pod name: then orphan-0.<other Service> exists. No name is guaranteed here, but none is forbidden either.',
   },
   {
     id: 'dns.statefulset.reschedule',
     suite: 'statefulset',
     level: 'required',
     claim:
-      'a StatefulSet Pod keeps its name on another node with a new IP (on a 1-node cluster: recreated on the same node), DNS follows within the bound at every replica, and the old IP never comes back',
+      'a StatefulSet Pod keeps its name on another node with a new IP (on a 1-node cluster: recreated on ' +
+      'the same node), DNS follows within the bound at every replica, and the old IP never comes back',
     source: src.stsDoc,
   },
   // external-endpoints
@@ -135,7 +139,8 @@ const CHECKS: CheckDef[] = [
     suite: 'external-endpoints',
     level: 'required',
     claim:
-      "a selectorless Service whose Endpoints name a real host outside the cluster: the ClusterIP name answers its virtual IP and connections through it reach that host; the headless name answers the host's address and connections reach it directly",
+      'a selectorless Service whose Endpoints name a real host outside the cluster: the ClusterIP name answers its virtual IP ' +
+      "and connections through it reach that host; the headless name answers the host's address and connections reach it directly",
     source: src.serviceDoc('Services without selectors', '#services-without-selectors'),
     requires: ['outside-host'],
   },
@@ -227,7 +232,8 @@ const CHECKS: CheckDef[] = [
     level: 'required',
     requires: ['dns-cache'],
     claim:
-      "a cache in front of the DNS replicas (NodeLocal DNSCache) serves a changed answer no longer than its TTL: the replicas follow within the bound, every node's cache within the bound plus the TTL (the lag is reported)",
+      'a cache in front of the DNS replicas (NodeLocal DNSCache) serves a changed answer no longer than its TTL: ' +
+      "the replicas follow within the bound, every node's cache within the bound plus the TTL (the lag is reported)",
     source: src.rfc(2181, 'section 8, TTL: how long a record may be cached'),
   },
   // dns-externalname
@@ -281,7 +287,9 @@ const CHECKS: CheckDef[] = [
     level: 'expected',
     claim: 'with EDNS0 at 4096 the UDP answer holds all 60, exactly the ready set',
     source: src.rfc(6891, 'EDNS0'),
-    why: 'A server may advertise a smaller UDP size than the client (RFC 6891) and answer with TC instead; CoreDNS without a bufsize limit fits 60 A records in 4096 bytes.',
+    why:
+      'A server may advertise a smaller UDP size than the client (RFC 6891) and answer ' +
+      'with TC instead; CoreDNS without a bufsize limit fits 60 A records in 4096 bytes.',
   },
   // dns-resolver
   {
@@ -305,7 +313,9 @@ const CHECKS: CheckDef[] = [
     level: 'expected',
     claim: 'per-Pod names exist only under the Service that serviceName names, not under a ClusterIP Service over the same Pods',
     source: src.stsDoc,
-    why: 'The specification (2.4.1) defines per-endpoint names for headless Services only and says nothing about them under a ClusterIP Service: a server that answers them there serves an extension (section 3), not a violation.',
+    why:
+      'The specification (2.4.1) defines per-endpoint names for headless Services only and says nothing about them ' +
+      'under a ClusterIP Service: a server that answers them there serves an extension (section 3), not a violation.',
   },
   // proxy-behaviour
   {
@@ -389,7 +399,9 @@ const CHECKS: CheckDef[] = [
     level: 'expected',
     claim: 'a ClusterIP Service without endpoints refuses connections quickly (REJECT, not a timeout)',
     source: src.vipDoc('traffic to a Service without endpoints'),
-    why: 'kube-proxy rejects such traffic (ICMP port unreachable); the API does not oblige every Service proxy to, and a proxy that drops it is slower to fail but not wrong.',
+    why:
+      'kube-proxy rejects such traffic (ICMP port unreachable); the API does not oblige ' +
+      'every Service proxy to, and a proxy that drops it is slower to fail but not wrong.',
     e2e: e2e.svc('should be rejected when no endpoints exist'),
   },
   // proxy-nodeport
@@ -399,7 +411,9 @@ const CHECKS: CheckDef[] = [
     level: 'expected',
     claim: 'a NodePort Service gets its node port from the default range 30000-32767',
     source: src.serviceDoc('type NodePort', '#type-nodeport'),
-    why: "The range is the API server's --service-node-port-range, 30000-32767 unless the cluster sets another; a port outside the default is a choice of the cluster, not a fault.",
+    why:
+      "The range is the API server's --service-node-port-range, 30000-32767 unless the cluster " +
+      'sets another; a port outside the default is a choice of the cluster, not a fault.',
     e2e: e2e.svc('should check NodePort out-of-range'),
   },
   {
@@ -488,7 +502,9 @@ const CHECKS: CheckDef[] = [
     level: 'expected',
     claim: 'Pods on every node reach a Service at its spec.externalIPs address and port',
     source: src.serviceDoc('external IPs', '#external-ips'),
-    why: 'External IPs are served by kube-proxy unless the cluster turns them off (its AllowServiceExternalIPs feature gate, or the DenyServiceExternalIPs admission plugin, as the documentation recommends where untrusted users create Services): a cluster may legally not serve them.',
+    why:
+      'External IPs are served by kube-proxy unless the cluster turns them off (its AllowServiceExternalIPs feature gate, or the ' +
+      'DenyServiceExternalIPs admission plugin, as the documentation recommends where untrusted users create Services): a cluster may legally not serve them.',
     e2e: e2e.svc('should be possible to connect to a service via ExternalIP when the external IP is not assigned to a node'),
   },
   {
@@ -497,7 +513,9 @@ const CHECKS: CheckDef[] = [
     level: 'expected',
     claim: 'with externalTrafficPolicy Local, Pods on every node reach the external IP, nodes without a local endpoint included',
     source: src.vipDoc('external traffic policy', '#external-traffic-policy'),
-    why: 'kube-proxy serves Pod traffic to an external destination of a Local Service from any endpoint (its nftables mode dropped it on nodes without one until kubernetes/kubernetes#132456, #131765); external IPs may be turned off, and the API leaves traffic from inside open.',
+    why:
+      'kube-proxy serves Pod traffic to an external destination of a Local Service from any endpoint (its nftables mode dropped it on nodes ' +
+      'without one until kubernetes/kubernetes#132456, #131765); external IPs may be turned off, and the API leaves traffic from inside open.',
     e2e: null,
   },
   // proxy-host-network
@@ -526,7 +544,9 @@ const CHECKS: CheckDef[] = [
     level: 'expected',
     claim: "a backend reached through a ClusterIP sees the client Pod's own address as the source, from every node",
     source: src.tutorial('Using Source IP (Type=ClusterIP)', 'tutorials/services/source-ip', '#source-ip-for-services-with-type-clusterip'),
-    why: "kube-proxy does not masquerade Pod traffic to a ClusterIP (the Using Source IP tutorial); the Service API does not forbid a proxy that does (kube-proxy's own masqueradeAll does), so a rewritten source is a difference, not a fault.",
+    why:
+      'kube-proxy does not masquerade Pod traffic to a ClusterIP (the Using Source IP tutorial); the Service API does not ' +
+      "forbid a proxy that does (kube-proxy's own masqueradeAll does), so a rewritten source is a difference, not a fault.",
     e2e: e2e.svc('should preserve source pod IP for traffic thru service cluster IP [LinuxOnly]'),
   },
   {
@@ -547,7 +567,9 @@ const CHECKS: CheckDef[] = [
     level: 'expected',
     claim: "a Pod reaches itself through its own Service's node port on its own node's address",
     source: src.serviceDoc('type NodePort', '#type-nodeport'),
-    why: "The node port must reach the Service's endpoints; that one of them may be the client itself is hairpin traffic, which the documentation describes for the virtual IP (Debug Services) and leaves to the network setup for node ports.",
+    why:
+      "The node port must reach the Service's endpoints; that one of them may be the client itself is hairpin traffic, " +
+      'which the documentation describes for the virtual IP (Debug Services) and leaves to the network setup for node ports.',
     e2e: null,
   },
   // proxy-traffic-policy
@@ -565,7 +587,8 @@ const CHECKS: CheckDef[] = [
     suite: 'proxy-traffic-policy',
     level: 'required',
     claim:
-      "with externalTrafficPolicy Local, a client outside the cluster is served at a node's node port only by that node's endpoints, which see the client's own address; a node without one does not forward",
+      "with externalTrafficPolicy Local, a client outside the cluster is served at a node's node port only " +
+      "by that node's endpoints, which see the client's own address; a node without one does not forward",
     source: src.vipDoc('external traffic policy', '#external-traffic-policy'),
     requires: ['outside-client'],
     e2e: e2e.svc('should support externalTrafficPolicy=Local for type=NodePort'),
@@ -577,7 +600,10 @@ const CHECKS: CheckDef[] = [
     claim:
       "a Pod reaches a Service with externalTrafficPolicy Local at its own node's address and node port, on nodes without a local endpoint too",
     source: src.vipDoc('external traffic policy', '#external-traffic-policy'),
-    why: "The policy is about traffic from outside the cluster; kube-proxy sends a Pod's traffic to an external destination of such a Service to any endpoint, as if it went out to a load balancer and came back. A proxy that drops it on nodes without an endpoint differs (cilium/cilium#11746), but the API leaves traffic from inside open.",
+    why:
+      "The policy is about traffic from outside the cluster; kube-proxy sends a Pod's traffic to an external destination of such a Service " +
+      'to any endpoint, as if it went out to a load balancer and came back. A proxy that drops it on nodes ' +
+      'without an endpoint differs (cilium/cilium#11746), but the API leaves traffic from inside open.',
     e2e: null,
   },
   {
@@ -585,9 +611,12 @@ const CHECKS: CheckDef[] = [
     suite: 'proxy-traffic-policy',
     level: 'expected',
     claim:
-      "a LoadBalancer Service with externalTrafficPolicy Local gets a health check node port that answers 200 with the node's local endpoint count where it has some, 503 where it has none, on every node",
+      'a LoadBalancer Service with externalTrafficPolicy Local gets a health check node port that answers ' +
+      "200 with the node's local endpoint count where it has some, 503 where it has none, on every node",
     source: src.vipDoc('external traffic policy', '#external-traffic-policy'),
-    why: "The API allocates healthCheckNodePort; what answers there (status and JSON body) is kube-proxy's service health server, which load balancers rely on but the API does not define.",
+    why:
+      'The API allocates healthCheckNodePort; what answers there (status and JSON body) is ' +
+      "kube-proxy's service health server, which load balancers rely on but the API does not define.",
     e2e: e2e.svc('should implement NodePort and HealthCheckNodePort correctly when ExternalTrafficPolicy changes'),
   },
   {
@@ -595,7 +624,8 @@ const CHECKS: CheckDef[] = [
     suite: 'proxy-traffic-policy',
     level: 'expected',
     claim:
-      'with trafficDistribution PreferClose, each endpoint carries its zone as hint, and Pods are served by the endpoints of their own zone when it has some (by any, when it has none)',
+      'with trafficDistribution PreferClose, each endpoint carries its zone as hint, and Pods ' +
+      'are served by the endpoints of their own zone when it has some (by any, when it has none)',
     source: src.serviceDoc('traffic distribution', '#traffic-distribution'),
     requires: ['zones'],
     why: 'PreferClose is a preference: the documentation lets an implementation weigh it against load or capacity, and send traffic to other zones.',
@@ -606,7 +636,8 @@ const CHECKS: CheckDef[] = [
     suite: 'proxy-traffic-policy',
     level: 'expected',
     claim:
-      'with trafficDistribution PreferSameNode, each endpoint carries its node as hint, and Pods are served by the endpoints on their own node when it has some (by any, when it has none)',
+      'with trafficDistribution PreferSameNode, each endpoint carries its node as hint, and Pods ' +
+      'are served by the endpoints on their own node when it has some (by any, when it has none)',
     source: src.serviceDoc('traffic distribution', '#traffic-distribution'),
     requires: ['prefer-same-node'],
     why: 'PreferSameNode is a preference, like PreferClose: the documentation lets an implementation send traffic elsewhere.',
@@ -627,7 +658,9 @@ const CHECKS: CheckDef[] = [
     level: 'expected',
     claim: 'when only serving-terminating endpoints remain, new connections fall back to them from every node, and stop once they are gone',
     source: src.vipDoc('traffic to terminating endpoints', '#traffic-to-terminating-endpoints'),
-    why: "The fallback is kube-proxy's (KEP-1669, GA in 1.28), documented on the Virtual IPs page; the EndpointSlice API only publishes serving and terminating, and a proxy that refuses instead differs (cilium/cilium#37613).",
+    why:
+      "The fallback is kube-proxy's (KEP-1669, GA in 1.28), documented on the Virtual IPs page; the EndpointSlice " +
+      'API only publishes serving and terminating, and a proxy that refuses instead differs (cilium/cilium#37613).',
     e2e: e2e.svc('should fallback to terminating endpoints when there are no ready endpoints with internalTrafficPolicy=Cluster'),
   },
   {
@@ -635,10 +668,13 @@ const CHECKS: CheckDef[] = [
     suite: 'proxy-terminating',
     level: 'expected',
     claim:
-      "with internalTrafficPolicy Local, a node whose only endpoint is serving but terminating sends new connections to it (not to another node's ready endpoint, not nowhere)",
+      'with internalTrafficPolicy Local, a node whose only endpoint is serving but terminating ' +
+      "sends new connections to it (not to another node's ready endpoint, not nowhere)",
     source: src.vipDoc('traffic to terminating endpoints', '#traffic-to-terminating-endpoints'),
     requires: ['multi-node'],
-    why: "The per-node fallback is kube-proxy's (KEP-1669), documented on the Virtual IPs page; the API leaves the choice to the proxy, and Cilium does not fall back (cilium/cilium#37613).",
+    why:
+      "The per-node fallback is kube-proxy's (KEP-1669), documented on the Virtual IPs page; the " +
+      'API leaves the choice to the proxy, and Cilium does not fall back (cilium/cilium#37613).',
     e2e: e2e.svc('should fallback to local terminating endpoints when there are no ready endpoints with internalTrafficPolicy=Local'),
   },
   // proxy-udp
@@ -673,7 +709,8 @@ const CHECKS: CheckDef[] = [
     suite: 'proxy-udp',
     level: 'required',
     claim:
-      "after a UDP Service's only backend is replaced, datagrams from the same client port reach the new backend within the proxy bound (no stale conntrack entry)",
+      "after a UDP Service's only backend is replaced, datagrams from the same client " +
+      'port reach the new backend within the proxy bound (no stale conntrack entry)',
     source: src.vipDoc('virtual IP mechanism'),
     e2e: '[sig-network] Conntrack should be able to preserve UDP traffic when server pod cycles for a ClusterIP service',
   },
@@ -730,7 +767,8 @@ const CHECKS: CheckDef[] = [
     suite: 'smoke',
     level: 'required',
     claim:
-      "kubernetes.default.svc.<zone> resolves through the Pod's resolver and through the DNS Service (kube-system/kube-dns, from the API), which need not be one address",
+      "kubernetes.default.svc.<zone> resolves through the Pod's resolver and through the " +
+      'DNS Service (kube-system/kube-dns, from the API), which need not be one address',
     source: src.spec('2.3.1', '231---aaaa-records'),
   },
   {

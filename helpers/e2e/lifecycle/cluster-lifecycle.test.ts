@@ -159,7 +159,8 @@ describe('bundled cluster: another cluster domain, and down', () => {
     }).toEqual({ code: 0, tail: '', domainDetected: true });
     const dig = (name: string): string =>
       sh(
-        `nsenter --net=/run/netns/svc-node-1 dig +short +time=2 +tries=1 @${profile.dnsServiceIP} ${name} A; nsenter --net=/run/netns/svc-node-1 dig +time=2 +tries=1 @${profile.dnsServiceIP} ${name} A | grep -o 'status: [A-Z]*'`,
+        `nsenter --net=/run/netns/svc-node-1 dig +short +time=2 +tries=1 @${profile.dnsServiceIP} ${name} A; nsenter ` +
+          `--net=/run/netns/svc-node-1 dig +time=2 +tries=1 @${profile.dnsServiceIP} ${name} A | grep -o 'status: [A-Z]*'`,
       );
     expect(dig(`kubernetes.default.svc.${DOMAIN}`)).toMatch(/^10\.96\.0\.1\nstatus: NOERROR/);
     expect(dig('kubernetes.default.svc.cluster.local')).toMatch(/status: (NXDOMAIN|REFUSED|SERVFAIL)/);

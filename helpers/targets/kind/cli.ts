@@ -55,7 +55,8 @@ function parse(argv: string[]): Opts {
 
 function usage(msg: string): never {
   process.stderr.write(
-    `kind: ${msg}\nusage: node helpers/targets/kind/cli.ts exec [--image IMAGE] [--nodes N] [--proxy-mode iptables|nftables] [--name NAME] [--timings FILE] -- COMMAND...\n       node helpers/targets/kind/cli.ts down [--name NAME]\n`,
+    `kind: ${msg}\nusage: node helpers/targets/kind/cli.ts exec [--image IMAGE] [--nodes N] [--proxy-mode iptables|nftables] ` +
+      `[--name NAME] [--timings FILE] -- COMMAND...\n       node helpers/targets/kind/cli.ts down [--name NAME]\n`,
   );
   process.exit(2);
 }

@@ -36,46 +36,55 @@ describe('v1beta4', () => {
   };
   const kinds = (text: string): Record<string, Record<string, unknown>> =>
     Object.fromEntries((yaml.loadAll(text) as Record<string, unknown>[]).map((d) => [d.kind as string, d]));
-  test('init: cluster, init, kubelet and kube-proxy configuration as kind writes them; failCgroupV1 only on cgroup v1; our image repository only for our image', () => {
-    const d = kinds(
-      v1beta4({
-        ...base,
-        init: true,
-        cgroupV1: true,
-        images: {
-          imageRepository: 'svc-conformance.local',
-          etcdImageTag: 'v3.7.3',
-          dnsImageTag: 'v1.14.7',
-          sandboxImage: 'p',
-          probe: 'x',
-          nodeTools: 'y',
-          coredns: 'z',
-        },
-      }),
-    );
-    expect(Object.keys(d).sort()).toEqual(['ClusterConfiguration', 'InitConfiguration', 'KubeProxyConfiguration', 'KubeletConfiguration']);
-    expect(d.ClusterConfiguration).toMatchObject({
-      controlPlaneEndpoint: 'c1-control-plane:6443',
-      imageRepository: 'svc-conformance.local',
-      etcd: { local: { imageTag: 'v3.7.3' } },
-      dns: { imageTag: 'v1.14.7' },
-      networking: { podSubnet: '10.244.0.0/16', serviceSubnet: '10.96.0.0/16' },
-    });
-    expect(d.InitConfiguration).toMatchObject({
-      localAPIEndpoint: { advertiseAddress: '10.200.1.2', bindPort: 6443 },
-      skipPhases: ['preflight'],
-    });
-    expect(d.KubeletConfiguration).toMatchObject({
-      cgroupDriver: 'systemd',
-      cgroupRoot: '/kubelet',
-      failSwapOn: false,
-      failCgroupV1: false,
-    });
-    expect(d.KubeProxyConfiguration).toMatchObject({ mode: 'nftables', conntrack: { maxPerCore: 0, tcpBeLiberal: true } });
-    const official = kinds(v1beta4({ ...base, init: true, cgroupV1: false }));
-    expect(official.ClusterConfiguration).not.toHaveProperty('imageRepository');
-    expect(official.KubeletConfiguration).not.toHaveProperty('failCgroupV1');
-  });
+  test(
+    'init: cluster, init, kubelet and kube-proxy configuration as kind writes ' +
+      'them; failCgroupV1 only on cgroup v1; our image repository only for our image',
+    () => {
+      const d = kinds(
+        v1beta4({
+          ...base,
+          init: true,
+          cgroupV1: true,
+          images: {
+            imageRepository: 'svc-conformance.local',
+            etcdImageTag: 'v3.7.3',
+            dnsImageTag: 'v1.14.7',
+            sandboxImage: 'p',
+            probe: 'x',
+            nodeTools: 'y',
+            coredns: 'z',
+          },
+        }),
+      );
+      expect(Object.keys(d).sort()).toEqual([
+        'ClusterConfiguration',
+        'InitConfiguration',
+        'KubeProxyConfiguration',
+        'KubeletConfiguration',
+      ]);
+      expect(d.ClusterConfiguration).toMatchObject({
+        controlPlaneEndpoint: 'c1-control-plane:6443',
+        imageRepository: 'svc-conformance.local',
+        etcd: { local: { imageTag: 'v3.7.3' } },
+        dns: { imageTag: 'v1.14.7' },
+        networking: { podSubnet: '10.244.0.0/16', serviceSubnet: '10.96.0.0/16' },
+      });
+      expect(d.InitConfiguration).toMatchObject({
+        localAPIEndpoint: { advertiseAddress: '10.200.1.2', bindPort: 6443 },
+        skipPhases: ['preflight'],
+      });
+      expect(d.KubeletConfiguration).toMatchObject({
+        cgroupDriver: 'systemd',
+        cgroupRoot: '/kubelet',
+        failSwapOn: false,
+        failCgroupV1: false,
+      });
+      expect(d.KubeProxyConfiguration).toMatchObject({ mode: 'nftables', conntrack: { maxPerCore: 0, tcpBeLiberal: true } });
+      const official = kinds(v1beta4({ ...base, init: true, cgroupV1: false }));
+      expect(official.ClusterConfiguration).not.toHaveProperty('imageRepository');
+      expect(official.KubeletConfiguration).not.toHaveProperty('failCgroupV1');
+    },
+  );
   test('join: a JoinConfiguration against the control plane, no cluster or init configuration', () => {
     const d = kinds(v1beta4({ ...base, node: 'c1-worker', ip: '10.200.1.3', init: false, cgroupV1: false }));
     expect(Object.keys(d).sort()).toEqual(['JoinConfiguration', 'KubeProxyConfiguration', 'KubeletConfiguration']);

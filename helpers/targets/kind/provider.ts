@@ -81,7 +81,8 @@ export function decideRyuk(log: (l: string) => void): void {
   if (local || r.githubActions || r.wanted) return;
   disableRyuk();
   log(
-    `testcontainers' reaper image ${image} is not on this host and no registry is reachable here: Ryuk disabled (SVC_KIND_RYUK=1 keeps it); the cluster is removed by its own teardown`,
+    `testcontainers' reaper image ${image} is not on this host and no registry is reachable ` +
+      `here: Ryuk disabled (SVC_KIND_RYUK=1 keeps it); the cluster is removed by its own teardown`,
   );
 }
 
@@ -266,7 +267,8 @@ async function nodeDns(exec: KindCluster['exec'], node: string, name: string): P
   const r = await exec(node, [
     'bash',
     '-c',
-    `q=$(mktemp) && printf '${hex}' > "$q" && exec 3<>/dev/udp/${DNS_IP}/53 && cat "$q" >&3 && rm -f "$q" && timeout 2 dd bs=4096 count=1 <&3 2>/dev/null | od -An -v -tx1`,
+    `q=$(mktemp) && printf '${hex}' > "$q" && exec 3<>/dev/udp/${DNS_IP}/53 && cat "$q" ` +
+      `>&3 && rm -f "$q" && timeout 2 dd bs=4096 count=1 <&3 2>/dev/null | od -An -v -tx1`,
   ]);
   const bytes = r.output
     .trim()
@@ -296,7 +298,8 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
     throw new Error('kind: no Docker engine answers: start Docker (on this machine: cluster/kind/docker.sh start)');
   if (!dockerOk(['image', 'inspect', o.image]))
     throw new Error(
-      `kind: node image ${o.image} is not on this Docker host: build ours with cluster/kind/node-image.sh, or 'docker pull' an official kindest/node image first`,
+      `kind: node image ${o.image} is not on this Docker host: build ours with ` +
+        `cluster/kind/node-image.sh, or 'docker pull' an official kindest/node image first`,
     );
   decideRyuk(log);
   fs.mkdirSync(o.workDir, { recursive: true });
@@ -559,7 +562,8 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
       : '';
     const r = await teardown();
     throw new Error(
-      `${(e as Error).message}${diag ? `\n--- ${names[0]}: kubelet/containerd ---\n${diag.trim()}` : ''}\n(everything started was removed in ${r.seconds} s${r.left.length ? `; left: ${r.left.join(', ')}` : ''})`,
+      `${(e as Error).message}${diag ? `\n--- ${names[0]}: kubelet/containerd ---\n${diag.trim()}` : ''}\n(everything ` +
+        `started was removed in ${r.seconds} s${r.left.length ? `; left: ${r.left.join(', ')}` : ''})`,
       { cause: e },
     );
   }
