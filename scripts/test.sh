@@ -100,6 +100,6 @@ if [ "${SVC_LIFECYCLE:-0}" = 1 ] && [ $bundled = 1 ]; then
   units+=("$REPORTS/jest-lifecycle.json")
 fi
 # One closing line over the tool's own tests (Jest), every run and every matrix column,
-# counted as `run` counts (helpers/results/tally.ts).
-"$NODE" --no-warnings helpers/results/tally.ts --jest "${units[@]}" --runs "${runs[@]}" --matrices "${matrices[@]}" || { [ $rc = 0 ] && rc=1; }
+# counted as `run` counts (helpers/cli/tally.ts).
+"$NODE" --no-warnings helpers/cli/tally.ts --jest "${units[@]}" --runs "${runs[@]}" --matrices "${matrices[@]}" || { [ $rc = 0 ] && rc=1; }
 exit $rc

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tally } from '../cli/tally.ts';
 import {
   assemble,
   matrixExitCode,
@@ -15,6 +16,7 @@ import {
   parseMatrix,
   readColumn,
   readMatrix,
+  writeMatrixReports,
   type ColumnResult,
 } from './matrix.ts';
 
@@ -133,6 +135,19 @@ describe('matrix report from real columns', () => {
     expect(notUp.logTail).toContain('[cluster] error: dnsImage /etc/hostname');
     expect(matrixExitCode(report)).toBe(1);
     expect(matrixExitCode(assemble('m', [col('reference')], Date.now()))).toBe(0);
+  });
+
+  test("the test command's tally reads matrix.json through its schema", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'svc-matrix-tally-'));
+    writeMatrixReports(dir, report);
+    const t = tally({ jest: [], runs: [], matrices: [path.join(dir, 'matrix.json')] });
+    const c = report.counts;
+    expect(t.lines.at(-1)).toBe(`svc-conformance: ${c.passed} passed, ${c.failed + c.columnsNotUp} failed, ${c.skipped} skipped`);
+    fs.writeFileSync(path.join(dir, 'matrix.json'), JSON.stringify({ ...report, counts: { passed: 1 } }));
+    const bad = tally({ jest: [], runs: [], matrices: [path.join(dir, 'matrix.json')] });
+    expect(bad.failed).toBe(true);
+    expect(bad.lines[0]).toMatch(/^test: no results in .*matrix\.json: the matrix results .* does not match its contract/);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   test('JUnit: one suite per column, the difference marked, the column that did not run an error', () => {

@@ -11,9 +11,10 @@ import * as path from 'node:path';
 import yaml from 'js-yaml';
 import { REGISTRY } from '../../suites/data/registry.ts';
 import { claimInTitle } from '../../suites/data/sources.ts';
-import { cacheDir, childEnv, loadPublished, ROOT, UsageError } from '../config/target.ts';
+import { cacheDir, childEnv, loadPublished, ROOT, type Target, UsageError } from '../config/target.ts';
 import { onInterrupt } from '../config/interrupt.ts';
 import { html, junitCase, junitErrorSuite, mdCell, statusText, writeReportDir, xml } from '../results/render.ts';
+import { arr, check, num, obj, oneOf, str } from '../../probe/schema.ts';
 import { measurements, readRunReport, type Check, type RunReport } from '../results/reports.ts';
 
 const CLUSTER_SH = path.join(ROOT, 'cluster', 'cluster.sh');
@@ -217,6 +218,28 @@ export interface MatrixReport {
   counts: { passed: number; failed: number; skipped: number; warnings: number; columnsNotUp: number };
 }
 
+const MATRIX_REPORT = obj({
+  file: str,
+  startedAt: str,
+  durationMs: num,
+  columns: arr(obj({ name: str, kind: oneOf('bundled', 'kubeconfig'), state: oneOf('ran', 'not-up', 'no-run') })),
+  rows: arr(obj({ id: str, claim: str })),
+  differences: arr(str),
+  counts: obj({ passed: num, failed: num, skipped: num, warnings: num, columnsNotUp: num }),
+});
+
+/** A matrix's matrix.json (written by writeMatrixReports), validated: the test command's
+ *  tally reads it. */
+export function readMatrixReport(file: string): MatrixReport {
+  let v: unknown;
+  try {
+    v = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`cannot read the matrix results ${file}: ${(e as Error).message}`);
+  }
+  return check<MatrixReport>(MATRIX_REPORT, v, `the matrix results ${file}`);
+}
+
 export interface MatrixOptions {
   reportDir: string;
   focus?: string;
@@ -229,13 +252,18 @@ export interface MatrixOptions {
   earlier?: Record<string, string>;
 }
 
+/** The run config a run wrote into its report dir (run-config-<id>.json), if any. */
+function runConfigIn(runDir: string): Target | undefined {
+  const file = fs.readdirSync(runDir).find((f) => /^run-config-.*\.json$/.test(f));
+  return file ? loadPublished(path.join(runDir, file)) : undefined;
+}
+
 /** An earlier run's report dir taken as a column: it must be the column's profile and, for a
  *  bundled column that names one, its proxy mode (else the column would describe another run). */
 function earlierRunMismatch(col: MatrixSpec['columns'][number], runDir: string): string | undefined {
   if (!fs.existsSync(path.join(runDir, 'results.json'))) return `${runDir} has no results.json (an earlier run's --report-dir)`;
-  const cfg = fs.readdirSync(runDir).find((f) => /^run-config-.*\.json$/.test(f));
-  if (!cfg) return `${runDir} has no run-config-*.json`;
-  const t = loadPublished(path.join(runDir, cfg));
+  const t = runConfigIn(runDir);
+  if (!t) return `${runDir} has no run-config-*.json`;
   if (t.privileged !== (col.profile === 'privileged'))
     return `${runDir} is a ${t.privileged ? 'privileged' : 'default'}-profile run; column ${col.name} is ${col.profile}`;
   const mode = col.cluster?.proxyMode;
@@ -298,9 +326,8 @@ export function readColumn(base: Omit<ColumnResult, 'identity' | 'dns' | 'spread
   const r = readRunReport(resultsFile);
   out.counts = r.counts;
   out.runMs = r.durationMs;
-  const cfgFile = fs.readdirSync(runDir).find((f) => /^run-config-.*\.json$/.test(f));
-  if (cfgFile) {
-    const t = loadPublished(path.join(runDir, cfgFile));
+  const t = runConfigIn(runDir);
+  if (t) {
     out.identity.kubernetes = t.cluster?.version;
     out.identity.nodes = t.cluster?.schedulableNodes;
     out.identity.proxyMode = t.cluster?.kubeProxy === 'absent' ? 'no kube-proxy' : t.cluster?.proxyMode;

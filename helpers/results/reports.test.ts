@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as os from 'node:os';
 import { cacheLags, closingLines, collect, htmlReport, junit, markdown, readRunReport, writeReports, type JestJson } from './reports.ts';
-import { tally } from './tally.ts';
+import { tally } from '../cli/tally.ts';
 
 const dir = path.join(path.dirname(path.dirname(fileURLToPath(import.meta.url))), 'testdata', 'run-extra-names');
 const jest = JSON.parse(fs.readFileSync(path.join(dir, 'jest.json'), 'utf8')) as JestJson;

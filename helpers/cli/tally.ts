@@ -6,7 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { closingLines, readRunReport, type JestJson, type RunReport } from './reports.ts';
+import { closingLines, readRunReport, type JestJson, type RunReport } from '../results/reports.ts';
+import { readMatrixReport } from '../matrix/matrix.ts';
 
 type Counts = RunReport['counts'];
 
@@ -48,7 +49,7 @@ export function tally(files: { jest: string[]; runs: string[]; matrices: string[
   }
   for (const file of files.matrices) {
     try {
-      const m = JSON.parse(fs.readFileSync(file, 'utf8')) as { counts: Counts & { columnsNotUp: number } };
+      const m = readMatrixReport(file);
       add({
         passed: m.counts.passed,
         failed: m.counts.failed + m.counts.columnsNotUp,
