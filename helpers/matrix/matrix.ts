@@ -14,8 +14,8 @@ import { claimInTitle } from '../../suites/data/sources.ts';
 import { cacheDir, childEnv, loadPublished, ROOT, type Target, UsageError } from '../config/target.ts';
 import { onInterrupt } from '../config/interrupt.ts';
 import { html, junitCase, junitErrorSuite, mdCell, statusText, writeReportDir, xml } from '../results/render.ts';
-import { arr, check, num, obj, oneOf, str } from '../../probe/schema.ts';
-import { measurements, readRunReport, type Check, type RunReport } from '../results/reports.ts';
+import { arr, num, obj, oneOf, str } from '../../probe/schema.ts';
+import { measurements, readResults, readRunReport, type Check, type RunReport } from '../results/reports.ts';
 
 const CLUSTER_SH = path.join(ROOT, 'cluster', 'cluster.sh');
 
@@ -230,15 +230,7 @@ const MATRIX_REPORT = obj({
 
 /** A matrix's matrix.json (written by writeMatrixReports), validated: the test command's
  *  tally reads it. */
-export function readMatrixReport(file: string): MatrixReport {
-  let v: unknown;
-  try {
-    v = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`cannot read the matrix results ${file}: ${(e as Error).message}`);
-  }
-  return check<MatrixReport>(MATRIX_REPORT, v, `the matrix results ${file}`);
-}
+export const readMatrixReport = (file: string): MatrixReport => readResults<MatrixReport>(MATRIX_REPORT, file, 'the matrix results');
 
 export interface MatrixOptions {
   reportDir: string;

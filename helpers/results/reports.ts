@@ -7,7 +7,7 @@ import { checkDef, type Level, type Source } from '../../suites/data/registry.ts
 import { claimInTitle, idInTitle } from '../../suites/data/sources.ts';
 import type { Measurement } from '../harness/evidence.ts';
 import { html, ICONS, junitCase, junitErrorSuite, mdCell, writeReportDir, xml } from './render.ts';
-import { any, arr, check, num, obj, oneOf, opt, str } from '../../probe/schema.ts';
+import { any, arr, check, num, obj, oneOf, opt, type Schema, str } from '../../probe/schema.ts';
 
 interface JestAssertion {
   title: string;
@@ -192,13 +192,18 @@ const RUN_REPORT = obj({
 /** A run's results.json (written by writeReports), validated: the matrix and the test
  *  command read runs only through this. */
 export function readRunReport(file: string): RunReport {
+  return readResults<RunReport>(RUN_REPORT, file, 'the run results');
+}
+
+/** A results file (a run's, a matrix's), read and checked against its schema. */
+export function readResults<T>(schema: Schema, file: string, what: string): T {
   let v: unknown;
   try {
     v = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new Error(`cannot read the run results ${file}: ${(e as Error).message}`);
+    throw new Error(`cannot read ${what} ${file}: ${(e as Error).message}`);
   }
-  return check<RunReport>(RUN_REPORT, v, `the run results ${file}`);
+  return check<T>(schema, v, `${what} ${file}`);
 }
 
 /** The lines that close a run, `npm test` and a matrix: the warnings (expected-level
