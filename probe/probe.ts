@@ -41,7 +41,14 @@ import type {
 import { COMMANDS, decodeArg } from './contract.ts';
 import { check } from './schema.ts';
 
-const NOT_READY_FILE = process.env.SVC_NOT_READY_FILE ?? '/tmp/svc-not-ready';
+// The probe's one reading of its environment (the Pod's downward API and the manifests' switches).
+const POD_ENV = {
+  notReadyFile: process.env.SVC_NOT_READY_FILE ?? '/tmp/svc-not-ready',
+  podName: process.env.POD_NAME,
+  podIP: process.env.POD_IP,
+  drain: process.env.SVC_DRAIN === '1',
+};
+const NOT_READY_FILE = POD_ENV.notReadyFile;
 
 function out(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + '\n');
@@ -508,8 +515,8 @@ function serveGrpc(port: number, pod: string, ip: string): void {
  *  datagrams on the same UDP port) or grpc:<port>. Every answer names the Pod and the
  *  client as this Pod saw it (source address and port, after any NAT on the way). */
 function serve(specs: string[]): void {
-  const pod = process.env.POD_NAME ?? os.hostname();
-  const ip = process.env.POD_IP ?? podIPs()[0] ?? '';
+  const pod = POD_ENV.podName ?? os.hostname();
+  const ip = POD_ENV.podIP ?? podIPs()[0] ?? '';
   for (const spec of specs) {
     if (spec.startsWith('grpc:')) {
       serveGrpc(Number(spec.slice(5)), pod, ip);
@@ -600,7 +607,7 @@ async function answer(cmd: string, arg: string | undefined): Promise<unknown> {
   switch (cmd) {
     case 'whoami': {
       const id: ProbeIdentity = {
-        pod: process.env.POD_NAME ?? os.hostname(),
+        pod: POD_ENV.podName ?? os.hostname(),
         ips: podIPs(),
         resolvConf: parseResolvConf(fs.readFileSync('/etc/resolv.conf', 'utf8')),
       };
@@ -689,7 +696,7 @@ async function main(argv: string[]): Promise<void> {
       // SVC_DRAIN=1: keep serving after SIGTERM (a Pod draining its connections): it stays
       // serving while terminating, until the kubelet kills it at its grace period's end.
       process.on('SIGTERM', () => {
-        if (process.env.SVC_DRAIN === '1') process.stderr.write('SIGTERM: still serving (draining)\n');
+        if (POD_ENV.drain) process.stderr.write('SIGTERM: still serving (draining)\n');
         else process.exit(0);
       });
       serve(args);
