@@ -1,6 +1,7 @@
 // Unit tests for the runner's pure parts: flag parsing, mirror rewriting, name filters.
 import { describe, expect, test } from '@jest/globals';
-import { listChecks, mirror, parseCli, testNamePattern } from './cli.ts';
+import { mergeInputs, validateInput } from '../config/target.ts';
+import { inputFromFlags, listChecks, mirror, parseCli, testNamePattern } from './cli.ts';
 
 describe('runner flags', () => {
   test('run is the default command; values are kept', () => {
@@ -21,6 +22,19 @@ describe('runner flags', () => {
     expect(() => parseCli(['run', '--kind-nodes', '2'])).toThrow(/go with --kind/);
     expect(() => parseCli(['run', '--kind', '--kind-nodes', '9'])).toThrow(/--kind-nodes must be 1 to 5/);
     expect(() => parseCli(['run', '--kind', '--kind-proxy-mode', 'ipvs'])).toThrow(/--kind-proxy-mode must be iptables or nftables/);
+  });
+
+  test('flags and environment are checked by one set of rules, which names the source', () => {
+    expect(() => parseCli(['run', '--convergence-bound', '0'])).toThrow("--convergence-bound must be a positive number (got '0')");
+    expect(() => parseCli(['run', '--run-id', 'Bad_Id'])).toThrow("--run-id 'Bad_Id' must be lower-case letters");
+    const fromEnv = { timeoutScale: Number('x'), sources: { timeoutScale: { name: 'SVC_TIMEOUT_SCALE', raw: 'x' } } };
+    expect(() => validateInput(fromEnv)).toThrow("SVC_TIMEOUT_SCALE must be a positive number (got 'x')");
+    // A flag overrides the environment, and is what an error then names.
+    const merged = mergeInputs(fromEnv, inputFromFlags(parseCli(['run', '--timeout-scale', '2']).values));
+    expect(() => validateInput(merged)).not.toThrow();
+    expect(merged.timeoutScale).toBe(2);
+    const env = { clusterDomain: 'a..b', sources: { clusterDomain: { name: 'SVC_CLUSTER_DOMAIN', raw: 'a..b' } } };
+    expect(() => validateInput(mergeInputs(env))).toThrow("SVC_CLUSTER_DOMAIN 'a..b' is not a DNS name");
   });
 
   test('--image-registry rewrites Docker Hub and registry.k8s.io references onto the mirror', () => {

@@ -11,7 +11,6 @@ import { fileURLToPath } from 'node:url';
 import { REGISTRY } from '../../suites/data/registry.ts';
 import {
   childEnv,
-  clusterDomain,
   ClusterError,
   DEFAULT_PAUSE_IMAGE,
   DEFAULT_PROBE_IMAGE,
@@ -20,6 +19,7 @@ import {
   mergeInputs,
   publishTarget,
   useTarget,
+  validateInput,
   resolveTarget,
   type RunInput,
   type Target,
@@ -158,7 +158,7 @@ export function parseCli(argv: string[]): {
     const raw = v[flag];
     if (raw !== undefined && !(Number(raw) > 0)) throw new UsageError(`--${flag} must be a positive number (got '${String(raw)}')`);
   };
-  ['convergence-bound', 'proxy-bound', 'timeout-scale', 'parallel'].forEach(positive);
+  positive('parallel');
   if (v.profile !== undefined && !['default', 'privileged'].includes(String(v.profile)))
     throw new UsageError(`--profile must be default or privileged (got '${String(v.profile)}')`);
   for (const flag of ['focus', 'skip']) {
@@ -180,7 +180,6 @@ export function parseCli(argv: string[]): {
     throw new UsageError(`--kind-proxy-mode must be iptables or nftables (got '${String(v['kind-proxy-mode'])}')`);
   if (v.local && (v.kubeconfig || v.context))
     throw new UsageError('--local uses the bundled cluster: it cannot be combined with --kubeconfig or --context');
-  if (v['cluster-domain'] !== undefined) clusterDomain(String(v['cluster-domain']), '--cluster-domain');
   if (command === 'matrix') {
     const allowed = ['report-dir', 'focus', 'skip', 'strict', 'parallel', 'column-results', 'help'];
     const other = Object.keys(v).filter((k) => v[k] !== undefined && !allowed.includes(k));
@@ -194,6 +193,8 @@ export function parseCli(argv: string[]): {
           )}; a column's cluster, profile and kubeconfig come from the matrix file (not ${other.map((o) => `--${o}`).join(', ')})`,
       );
   }
+  // The run's own inputs are checked by the one set of rules (helpers/config/target.ts).
+  validateInput(inputFromFlags(parsed.values as Options));
   return {
     command: v.help ? 'help' : command,
     file: command === 'matrix' ? parsed.positionals[1] : undefined,
@@ -237,8 +238,19 @@ export function testNamePattern(focus?: string, skip?: string): string | undefin
 /** The flags as run input (they override the environment, key by key). */
 export function inputFromFlags(o: Options): RunInput {
   const registry = o['image-registry'];
+  const sources: RunInput['sources'] = {};
+  const from = (key: keyof NonNullable<RunInput['sources']>, flag: keyof Options): void => {
+    const raw = o[flag];
+    if (typeof raw === 'string') sources[key] = { name: `--${flag}`, raw };
+  };
+  from('convergenceBoundMs', 'convergence-bound');
+  from('proxyBoundMs', 'proxy-bound');
+  from('timeoutScale', 'timeout-scale');
+  from('clusterDomain', 'cluster-domain');
+  from('runId', 'run-id');
   const secs = (v?: string): number | undefined => (v === undefined ? undefined : Math.round(Number(v) * 1000));
   return {
+    sources,
     local: o.local || undefined,
     kubeconfig: o.kubeconfig,
     context: o.context,

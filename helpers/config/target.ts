@@ -139,6 +139,9 @@ export interface RunInput {
   keepNamespaces?: boolean;
   outsideNetwork?: string;
   outsideClient?: boolean;
+  /** Where a value came from (a flag or an environment variable) and as what text, so
+   *  that validateInput names it: `--proxy-bound` given 'x'. */
+  sources?: Partial<Record<Exclude<keyof RunInput, 'sources'>, { name: string; raw: string }>>;
 }
 
 export function readProfile(file: string): ClusterProfile {
@@ -201,16 +204,22 @@ export function loadKubeConfig(file?: string, context?: string): k8s.KubeConfig 
 
 const env = process.env;
 
-function positive(name: string, raw: string | undefined, scale = 1): number | undefined {
-  if (raw === undefined || raw === '') return undefined;
-  const v = Number(raw);
-  if (!Number.isFinite(v) || v <= 0) throw new UsageError(`${name}=${raw} is not a positive number`);
-  return v * scale;
-}
-
-/** The run's input as the environment gives it (README: the SVC_* variables). */
+/** The run's input as the environment gives it (README: the SVC_* variables); checked by
+ *  validateInput, with the flags, in one place. */
 export function inputFromEnv(): RunInput {
+  const sources: RunInput['sources'] = {};
+  const num = (key: 'convergenceBoundMs' | 'proxyBoundMs' | 'timeoutScale' | 'maxProbeNodes', name: string): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    sources[key] = { name, raw };
+    return Number(raw);
+  };
+  const named = <T>(key: 'clusterDomain' | 'runId', name: string, v: T): T => {
+    if (v) sources[key] = { name, raw: String(v) };
+    return v;
+  };
   return {
+    sources,
     kubeconfig: env.SVC_KUBECONFIG || env.KUBECONFIG || undefined,
     context: env.SVC_CONTEXT || undefined,
     profilePath: env.SVC_PROFILE || undefined,
@@ -219,24 +228,51 @@ export function inputFromEnv(): RunInput {
     nodeToolsImage: env.SVC_NODE_TOOLS_IMAGE || undefined,
     privileged: env.SVC_PRIVILEGED === '1' || undefined,
     strict: env.SVC_STRICT === '1' || undefined,
-    runId: env.SVC_RUN_ID || undefined,
-    convergenceBoundMs: positive('SVC_CONVERGENCE_BOUND_MS', env.SVC_CONVERGENCE_BOUND_MS),
-    proxyBoundMs: positive('SVC_PROXY_BOUND_MS', env.SVC_PROXY_BOUND_MS),
-    timeoutScale: positive('SVC_TIMEOUT_SCALE', env.SVC_TIMEOUT_SCALE),
-    maxProbeNodes: positive('SVC_MAX_PROBE_NODES', env.SVC_MAX_PROBE_NODES),
+    runId: named('runId', 'SVC_RUN_ID', env.SVC_RUN_ID || undefined),
+    convergenceBoundMs: num('convergenceBoundMs', 'SVC_CONVERGENCE_BOUND_MS'),
+    proxyBoundMs: num('proxyBoundMs', 'SVC_PROXY_BOUND_MS'),
+    timeoutScale: num('timeoutScale', 'SVC_TIMEOUT_SCALE'),
+    maxProbeNodes: num('maxProbeNodes', 'SVC_MAX_PROBE_NODES'),
     evidenceDir: env.SVC_EVIDENCE_DIR || undefined,
-    clusterDomain: env.SVC_CLUSTER_DOMAIN || undefined,
+    clusterDomain: named('clusterDomain', 'SVC_CLUSTER_DOMAIN', env.SVC_CLUSTER_DOMAIN || undefined),
     keepNamespaces: env.SVC_KEEP_NAMESPACES === '1' || undefined,
     outsideNetwork: env.SVC_OUTSIDE_NETWORK || undefined,
     outsideClient: env.SVC_OUTSIDE_CLIENT === '1' ? true : env.SVC_OUTSIDE_CLIENT === '0' ? false : undefined,
   };
 }
 
-/** Later inputs override earlier ones, key by key (undefined keys do not). */
+/** Later inputs override earlier ones, key by key (undefined keys do not), with where
+ *  each value came from. */
 export function mergeInputs(...inputs: RunInput[]): RunInput {
   const out: RunInput = {};
-  for (const i of inputs) for (const [k, v] of Object.entries(i)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  return out;
+  const sources: NonNullable<RunInput['sources']> = {};
+  for (const { sources: from, ...i } of inputs)
+    for (const [k, v] of Object.entries(i)) {
+      if (v === undefined) continue;
+      (out as Record<string, unknown>)[k] = v;
+      const src = from?.[k as keyof typeof from];
+      if (src) sources[k as keyof typeof sources] = src;
+      else delete sources[k as keyof typeof sources];
+    }
+  return { ...out, sources };
+}
+
+/** The one set of rules for a run's input, whichever flag or variable gave it: throws a
+ *  UsageError naming it and what was given. */
+export function validateInput(input: RunInput): void {
+  const name = (key: keyof NonNullable<RunInput['sources']>, fallback: string): { name: string; raw?: string } =>
+    input.sources?.[key] ?? { name: fallback };
+  for (const key of ['convergenceBoundMs', 'proxyBoundMs', 'timeoutScale', 'maxProbeNodes'] as const) {
+    const v = input[key];
+    if (v === undefined) continue;
+    if (!Number.isFinite(v) || v <= 0) {
+      const src = name(key, key);
+      throw new UsageError(`${src.name} must be a positive number (got '${src.raw ?? String(v)}')`);
+    }
+  }
+  if (input.clusterDomain !== undefined) clusterDomain(input.clusterDomain, name('clusterDomain', 'cluster domain').name);
+  if (input.runId !== undefined && !/^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$/.test(input.runId))
+    throw new UsageError(`${name('runId', 'run id').name} '${input.runId}' must be lower-case letters, digits and dashes (at most 20)`);
 }
 
 export const newRunId = (): string =>
@@ -255,6 +291,7 @@ export function clusterDomain(raw: string, what = 'cluster domain'): string {
 
 /** Resolves which cluster and what settings, validated. Throws UsageError on bad input. */
 export function resolveTarget(input: RunInput): Target {
+  validateInput(input);
   let kubeconfig = input.kubeconfig;
   let profile: ClusterProfile | undefined;
   if (input.local) {
@@ -292,8 +329,6 @@ export function resolveTarget(input: RunInput): Target {
     }
   }
   const runId = input.runId ?? newRunId();
-  if (!/^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$/.test(runId))
-    throw new UsageError(`run id '${runId}' must be lower-case letters, digits and dashes (at most 20)`);
   const domain = input.clusterDomain === undefined ? undefined : clusterDomain(input.clusterDomain);
   return {
     kubeconfig,
