@@ -4,7 +4,7 @@
 // endpoints gets the reject entry. iptables and nftables modes are verified; ipvs and
 // clusters without kube-proxy skip with their reason. Not a conformance test in the
 // Kubernetes sense (it assumes kube-proxy and needs host network).
-import { beforeAll, describe, expect } from '@jest/globals';
+import { describe, expect } from '@jest/globals';
 import { apply, applyObjects, loadManifest, defaultVars } from '../helpers/cluster/apply.ts';
 import { execIn, schedulableNodes, hostnameLabel } from '../helpers/cluster/probe.ts';
 import { iptablesService, nftService, parseIptablesSave, parseNftJson, servicePortName, svcChainName } from '../helpers/lib/proxy-rules.ts';
@@ -94,7 +94,8 @@ describe(`kube-proxy rules on every node (${mode} mode)`, () => {
     return done.ms;
   };
 
-  beforeAll(async () => {
+  // The node-tools Pods, once, before the first check reads the nodes.
+  const toolsReady = once(async () => {
     const nodes = await schedulableNodes();
     tools = nodes.map((n, i) => ({ pod: `node-tools-${i}`, node: n.metadata!.name! }));
     await Promise.all(
@@ -111,9 +112,10 @@ describe(`kube-proxy rules on every node (${mode} mode)`, () => {
       tools.map((x) => x.pod),
       120_000,
     );
-  }, 180_000);
+  });
 
   check('rules.kube-proxy.mode', async () => {
+    await toolsReady();
     const modes = await Promise.all(
       tools.map(async (tool) => ({ node: tool.node, mode: (await sh(tool, 'curl -sf http://127.0.0.1:10249/proxyMode')).trim() })),
     );
@@ -137,7 +139,7 @@ describe(`kube-proxy rules on every node (${mode} mode)`, () => {
   };
 
   check('rules.clusterip.rule', async () => {
-    await backends();
+    await Promise.all([toolsReady(), backends()]);
     const changed = Date.now();
     await service();
     await ctx.slicesSettled(
@@ -162,7 +164,7 @@ describe(`kube-proxy rules on every node (${mode} mode)`, () => {
   });
 
   check('rules.headless.none', async () => {
-    await backends();
+    await Promise.all([toolsReady(), backends()]);
     await apply(ctx.ns, 'grpc-backend.yaml', { REPLICAS: 2 });
     const pods = await rolloutReady(ctx.ns, 'Deployment', 'grpc-backend', 2);
     await ctx.slicesSettled(
@@ -198,7 +200,7 @@ describe(`kube-proxy rules on every node (${mode} mode)`, () => {
   });
 
   check('rules.clusterip.reject', async () => {
-    await backends();
+    await Promise.all([toolsReady(), backends()]);
     await service();
     const changed = Date.now();
     await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 0 });

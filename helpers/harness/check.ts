@@ -66,7 +66,9 @@ export function unmet(requires: Requirement[] = []): string | undefined {
   return undefined;
 }
 
-export function check(id: string, fn: () => Promise<void>, timeoutMs?: number): void {
+/** `before` (the suite's fixture) runs first; its failure fails the check whatever its
+ *  level (the check could not be asked). */
+export function check(id: string, fn: () => Promise<void>, timeoutMs?: number, before?: () => Promise<void>): void {
   const def = checkDef(id);
   const reason = unmet(def.requires);
   if (reason) {
@@ -77,6 +79,7 @@ export function check(id: string, fn: () => Promise<void>, timeoutMs?: number): 
   test(
     checkTitle(def),
     async () => {
+      await before?.();
       setCurrentCheck(id);
       try {
         await fn();

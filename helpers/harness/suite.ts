@@ -1,7 +1,7 @@
 // The per-suite fixture: a fresh namespace with the probe bundle, probe Pods on the
 // nodes, detected cluster facts, and evidence written at the end. Cleanup runs in
 // afterAll whatever the tests did.
-import { afterAll, beforeAll } from '@jest/globals';
+import { afterAll } from '@jest/globals';
 import type { ConnectAttempt, DnsAnswer, DnsQuestion } from '../../probe/contract.ts';
 import { converge, runBound } from '../cluster/converge.ts';
 import { cacheAllowanceMs } from '../lib/dns-path.ts';
@@ -109,13 +109,18 @@ export interface Suite {
  *  a registered check the suite never declares fails the suite at its end. */
 export function defineSuite(name: string, opts: SuiteOptions = {}): Suite {
   const declared = new Set<string>();
-  const ctx = opts.requires && unmet(opts.requires) ? (undefined as unknown as SuiteContext) : useSuite(name, opts);
+  const { ctx, ready } =
+    opts.requires && unmet(opts.requires)
+      ? { ctx: undefined as unknown as SuiteContext, ready: async () => undefined }
+      : useSuite(name, opts);
   const declare = (id: string, fn: () => Promise<void>, timeoutMs?: number): void => {
     const def = checkDef(id);
     if (def.suite !== name) throw new Error(`check ${id} is registered for suite ${def.suite}, not ${name} (suites/data/registry.ts)`);
     if (declared.has(id)) throw new Error(`check ${id} is declared twice in suite ${name}`);
     declared.add(id);
-    check(id, fn, timeoutMs);
+    // The suite's fixture is made by its first check that runs: a suite whose checks are
+    // all skipped or not selected (--focus) makes nothing.
+    check(id, fn, timeoutMs, ready);
   };
   afterAll(() => {
     const missing = REGISTRY.filter((c) => c.suite === name && !declared.has(c.id)).map((c) => c.id);
@@ -127,10 +132,10 @@ export function defineSuite(name: string, opts: SuiteOptions = {}): Suite {
 /** A suite's fixture: its own namespace (what its checks make goes there), and probes on
  *  the nodes: the worker's probe fleet (helpers/cluster/fleet.ts), or, with `ownProbes`,
  *  Pods in the suite's namespace (for checks that depend on the client's namespace:
- *  search paths). */
-function useSuite(suite: string, opts: SuiteOptions = {}): SuiteContext {
+ *  search paths). Made once, by `ready`, before the first check that runs. */
+function useSuite(suite: string, opts: SuiteOptions = {}): { ctx: SuiteContext; ready: () => Promise<void> } {
   const ctx = { evidence: new Evidence(suite) } as SuiteContext;
-  beforeAll(async () => {
+  const ready = once(async () => {
     ctx.ns = await createNamespace(suite, opts.podSecurity);
     if (opts.ownProbes) {
       await installProbeBundle(ctx.ns);
@@ -146,7 +151,7 @@ function useSuite(suite: string, opts: SuiteOptions = {}): SuiteContext {
       `namespace ${ctx.ns}; probes on ${ctx.probes.map((p) => p.node).join(', ')}; cluster domain ${ctx.facts.clusterDomain} ` +
         `(from ${ctx.facts.domainSource}); DNS servers ${ctx.facts.servers.map((s) => `${s.label}=${s.ip}`).join(', ')}`,
     );
-  }, 240_000);
+  });
   afterAll(async () => {
     ctx.evidence.write();
     if (ctx.ns) closeSessions(ctx.ns);
@@ -324,7 +329,7 @@ function useSuite(suite: string, opts: SuiteOptions = {}): SuiteContext {
     ctx.evidence.convergence(check, 'EndpointSlices', r.polls, r.ms, `${service} (${ips.length} ready)`, r.polls > 1);
     return r.endpoints;
   };
-  return ctx;
+  return { ctx, ready };
 }
 
 export { kube };
