@@ -30,7 +30,7 @@ apply_addons() {
   corefile=$(cfg '.corefile // empty')
   [ -n "$corefile" ] || corefile=$(default_corefile)
   corefile=${corefile//\$\{CLUSTER_DOMAIN\}/$CLUSTER_DOMAIN}
-  proxycfg=$(jq -n --arg mode "$PROXY_MODE" --arg cidr "$POD_CIDR" --argjson user "$(cfg .kubeProxy)" '{
+  proxycfg=$(jq -n --arg mode "$PROXY_MODE" --arg cidr "$POD_CIDRS" --argjson user "$(cfg .kubeProxy)" '{
     kind: "KubeProxyConfiguration", apiVersion: "kubeproxy.config.k8s.io/v1alpha1",
     clientConnection: {kubeconfig: "/var/lib/kube-proxy/kubeconfig.conf"},
     mode: $mode, clusterCIDR: $cidr, metricsBindAddress: "127.0.0.1:10249",
@@ -39,8 +39,8 @@ apply_addons() {
   } * $user')
   local manifests
   manifests=$(SVC_COREFILE_JSON=$(jq -Rs . <<<"$corefile") SVC_PROXYCFG_JSON=$(jq -Rs . <<<"$proxycfg") \
-    SVC_API="https://$(bridge_ip):$API_PORT" SVC_API_HOST="$(bridge_ip)" SVC_API_PORT="$API_PORT" \
-    SVC_DNS_IP="$DNS_IP" SVC_COREDNS_IMAGE="$IMAGE_COREDNS" \
+    SVC_API="https://$(api_host):$API_PORT" SVC_API_HOST="$(bridge_ip)" SVC_API_PORT="$API_PORT" \
+    SVC_DNS_IP="$DNS_IP" SVC_DNS_IPS="$DNS_IPS" SVC_IP_FAMILIES="$FAMILIES" SVC_COREDNS_IMAGE="$IMAGE_COREDNS" \
     SVC_COREDNS_REPLICAS="$(cfg .coreDNSReplicas)" SVC_NODE_TOOLS_IMAGE="$IMAGE_NODE_TOOLS" \
     SVC_PROXY_ENABLED=$([ "$PROXY_MODE" = none ] && echo 0 || echo 1) SVC_NODE_LOCAL_DNS="$NODE_LOCAL_DNS" \
     SVC_PROXY_EXTRA_FLAGS="$(cfg '.extraFlags["kube-proxy"] | map(", " + tojson) | join("")')" \
@@ -150,10 +150,12 @@ node_local_dns_ready() {
   [ "$s" = "$NODES/$NODES" ]
 }
 
-node_local_dns_answers() { # <node>: its cache answers kubernetes.default at every address it binds
+node_local_primary_rrtype() { if [ "$PRIMARY_FAMILY" = IPv6 ]; then echo AAAA; else echo A; fi; }  # kubernetes.default's family
+
+dns_answers() { # <node>: its cache answers kubernetes.default at every address it binds
   local n=$1 a got want; want=$(first_service_ip)
   for a in $(node_local_dns_addrs); do
-    got=$(in_node "$n" dig +short +time=1 +tries=1 @"$a" "kubernetes.default.svc.$CLUSTER_DOMAIN" A 2>&1) || true
+    got=$(in_node "$n" dig +short +time=1 +tries=1 @"$a" "kubernetes.default.svc.$CLUSTER_DOMAIN" "$(primary_rrtype)" 2>&1) || true
     echo "$(node_name "$n") @$a: ${got:-no answer}"
     [ "$got" = "$want" ] || return 1
   done
@@ -196,7 +198,7 @@ dns_answers() { # queries kubernetes.default from node 1 through the DNS Service
     server=$(kubectl -n kube-system get pods -l k8s-app=kube-dns -o jsonpath='{.items[0].status.podIP}' 2>/dev/null)
     [ -n "$server" ] || return 1
   fi
-  [ "$(in_node 1 dig +short +time=1 +tries=1 @"$server" "kubernetes.default.svc.$CLUSTER_DOMAIN" A)" = "$want" ]
+  [ "$(in_node 1 dig +short +time=1 +tries=1 @"$server" "kubernetes.default.svc.$CLUSTER_DOMAIN" "$(primary_rrtype)")" = "$want" ]
 }
 
 nodes_ready() {
@@ -208,12 +210,16 @@ nodes_ready() {
 
 write_profile() {
   jq -n --arg kc "$KUBECONFIG_PATH" --argjson cfg "$CONFIG_JSON" --arg pause "$IMAGE_PAUSE" --arg dns "$IMAGE_COREDNS" \
-    --arg node "$IMAGE_NODE" --arg tools "$IMAGE_NODE_TOOLS" --arg api "https://$(bridge_ip):$API_PORT" \
-    --arg state "$STATE_DIR" --arg kpv "$KUBE_PROXY_VERSION" '{
+    --arg node "$IMAGE_NODE" --arg tools "$IMAGE_NODE_TOOLS" --arg api "https://$(api_host):$API_PORT" \
+    --arg state "$STATE_DIR" --arg kpv "$KUBE_PROXY_VERSION" --arg families "$FAMILIES" --arg svc "$SERVICE_CIDRS" \
+    --arg dnsips "$DNS_IPS" --arg pods "$POD_CIDRS" '{
       name: "svc-conformance-local", kubeconfig: $kc, apiServer: $api, stateDir: $state,
       kubernetesVersion: $cfg.kubernetesVersion, nodes: $cfg.nodes, proxyMode: $cfg.proxyMode,
-      clusterDomain: $cfg.clusterDomain, serviceCIDR: $cfg.serviceCIDR, dnsServiceIP: $cfg.dnsServiceIP,
-      podCIDR: $cfg.podCIDR, coreDNSReplicas: $cfg.coreDNSReplicas, nodeLocalDNS: $cfg.nodeLocalDNS,
+      clusterDomain: $cfg.clusterDomain, ipFamilies: ($families | split(",")),
+      serviceCIDR: ($svc | split(",")[0]), serviceCIDRs: ($svc | split(",")),
+      dnsServiceIP: ($dnsips | split(",")[0]), dnsServiceIPs: ($dnsips | split(",")),
+      podCIDR: ($pods | split(",")[0]), podCIDRs: ($pods | split(",")),
+      coreDNSReplicas: $cfg.coreDNSReplicas, nodeLocalDNS: $cfg.nodeLocalDNS,
       images: {probe: $node, nodeTools: $tools, pause: $pause, coredns: $dns},
       kubeProxyVersion: $kpv
     }' > "$PROFILE_PATH"

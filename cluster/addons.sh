@@ -198,6 +198,12 @@ metadata:
 spec:
   selector: {k8s-app: kube-dns}
   clusterIP: $SVC_DNS_IP
+$(if [ "${SVC_IP_FAMILIES:-IPv4}" != IPv4 ]; then cat <<FAM
+  clusterIPs: [$(sed 's/[^,]*/"&"/g' <<<"$SVC_DNS_IPS")]
+  ipFamilies: [${SVC_IP_FAMILIES}]
+  ipFamilyPolicy: $([[ ${SVC_IP_FAMILIES} == *,* ]] && echo RequireDualStack || echo SingleStack)
+FAM
+fi)
   ports:
   - {name: dns, port: 53, protocol: UDP, targetPort: 53}
   - {name: dns-tcp, port: 53, protocol: TCP, targetPort: 53}

@@ -30,8 +30,16 @@ REQUIRED_CMDS=(ip:iproute2 nsenter:util-linux setsid:util-linux iptables:iptable
 
 # ---------------------------------------------------------------------------- helpers
 cidr_prefix() { echo "${1%.*}"; }              # 172.30.0.0/24 -> 172.30.0 (assumes /24)
-bridge_ip() { echo "$(cidr_prefix "${NODE_CIDR%/*}").1"; }
-node_ip() { echo "$(cidr_prefix "${NODE_CIDR%/*}").$((10 + $1))"; }
+cidr6_prefix() { echo "${1%%::*}"; }           # fd00:172:30::/64 -> fd00:172:30 (PREFIX::/BITS)
+bridge_ip4() { echo "$(cidr_prefix "${NODE_CIDR%/*}").1"; }
+node_ip4() { echo "$(cidr_prefix "${NODE_CIDR%/*}").$((10 + $1))"; }
+bridge_ip6() { echo "$(cidr6_prefix "$NODE_CIDR_V6")::1"; }
+node_ip6() { printf '%s::%x\n' "$(cidr6_prefix "$NODE_CIDR_V6")" $((10 + $1)); }
+# The primary family's: the API server's address, a node's InternalIP (kubelet, certificates).
+bridge_ip() { if [ "$PRIMARY_FAMILY" = IPv6 ]; then bridge_ip6; else bridge_ip4; fi; }
+node_ip() { if [ "$PRIMARY_FAMILY" = IPv6 ]; then node_ip6 "$1"; else node_ip4 "$1"; fi; }
+node_ips() { by_family "$(node_ip4 "$1")" "$(node_ip6 "$1")"; }   # every family's, primary first
+api_host() { if [ "$PRIMARY_FAMILY" = IPv6 ]; then echo "[$(bridge_ip6)]"; else bridge_ip4; fi; }  # for URLs
 node_name() { echo "node-$1"; }
 node_dir() { echo "$STATE_DIR/nodes/node-$1"; }
 netns() { echo "$NETNS_PREFIX$1"; }
@@ -130,6 +138,7 @@ leftovers() { # prints what exists of a cluster
   if [ -d "$STATE_DIR" ]; then echo "state directory $STATE_DIR"; fi
   if ip link show "$BRIDGE" >/dev/null 2>&1; then echo "bridge $BRIDGE"; fi
   if iptables -S FORWARD 2>/dev/null | grep -q svc-conformance-bundled; then echo "iptables FORWARD rules for $BRIDGE"; fi
+  if ip6tables -S FORWARD 2>/dev/null | grep -q svc-conformance-bundled; then echo "ip6tables FORWARD rules for $BRIDGE"; fi
   for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NETNS_PREFIX" || true); do echo "network namespace $n"; done
   for n in "$PIDS"/*.pid; do if [ -f "$n" ] && kill -0 "$(cat "$n")" 2>/dev/null; then echo "process $(basename "$n" .pid) ($(cat "$n"))"; fi; done
   true
@@ -139,7 +148,7 @@ cluster_healthy() {
   [ -f "$PROFILE_PATH" ] && [ -f "$STATE_DIR/config.json" ] || return 1
   local p; for p in etcd kube-apiserver kube-controller-manager kube-scheduler; do proc_alive "$p" || return 1; done
   curl -sf --max-time 3 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
-    "https://$(bridge_ip):$API_PORT/readyz" >/dev/null
+    "https://$(api_host):$API_PORT/readyz" >/dev/null
 }
 
 do_up() {
@@ -158,9 +167,13 @@ do_up() {
 $(leftovers | sed 's/^/  - /')
 Remove it with: cluster/cluster.sh down"
   fi
-  local bip; bip=$(bridge_ip)
-  if ip -o addr show | grep -qF " ${bip%.*}."; then
+  local bip; bip=$(bridge_ip4)
+  if has_family IPv4 && ip -o addr show | grep -qF " ${bip%.*}."; then
     die "addresses in $NODE_CIDR are already in use on this machine ($(ip -o addr show | grep -F " ${bip%.*}." | awk '{print $2, $4}' | head -1)); set nodeCIDR in the config to a free /24"
+  fi
+  local p6; p6=$(cidr6_prefix "$NODE_CIDR_V6")
+  if has_family IPv6 && ip -o -6 addr show | grep -qiF " $p6::"; then
+    die "addresses in $NODE_CIDR_V6 are already in use on this machine ($(ip -o -6 addr show | grep -iF " $p6::" | awk '{print $2, $4}' | head -1)); set nodeCIDRv6 in the config to a free ::/64"
   fi
   local p
   for p in "127.0.0.1 $ETCD_CLIENT_PORT" "127.0.0.1 $ETCD_PEER_PORT" "127.0.0.1 10257" "127.0.0.1 10259"; do
@@ -172,7 +185,7 @@ Remove it with: cluster/cluster.sh down"
   trap 'fail_up "up failed at line $LINENO: $BASH_COMMAND"' ERR
   bash "$here/build.sh"
   build_images
-  log "up: $NODES node(s), Kubernetes $K8S_VERSION, proxy $PROXY_MODE, domain $CLUSTER_DOMAIN$([ "$NODE_LOCAL_DNS" = off ] || echo ", NodeLocal DNSCache $NODE_LOCAL_DNS")"
+  log "up: $NODES node(s), Kubernetes $K8S_VERSION, proxy $PROXY_MODE, families $FAMILIES, domain $CLUSTER_DOMAIN$([ "$NODE_LOCAL_DNS" = off ] || echo ", NodeLocal DNSCache $NODE_LOCAL_DNS")"
   mkdir -p "$STATE_DIR" "$LOGS" "$PIDS"
   echo "$CONFIG_JSON" > "$STATE_DIR/config.json"
   make_pki

@@ -30,19 +30,26 @@ start_control_plane() {
     --kubelet-certificate-authority="$PKI/ca.crt" --kubelet-preferred-address-types=InternalIP \
     --service-account-issuer="https://kubernetes.default.svc.$CLUSTER_DOMAIN" \
     --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
-    --service-cluster-ip-range="$SERVICE_CIDR" --profiling=false "${extra[@]}"
+    --service-cluster-ip-range="$SERVICE_CIDRS" --profiling=false "${extra[@]}"
   wait_for "kube-apiserver /readyz" 90 "$LOGS/kube-apiserver.log" kube-apiserver \
-    curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "https://$(bridge_ip):$API_PORT/readyz"
+    curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "https://$(api_host):$API_PORT/readyz"
 
   mapfile -t extra < <(cfg '.extraFlags["kube-controller-manager"][]')
+  # Each node's Pod range: a /24 of the IPv4 range, a /64 of the IPv6 one.
+  local -a masks
+  case "$FAMILIES" in
+    IPv4) masks=(--node-cidr-mask-size=24) ;;
+    IPv6) masks=(--node-cidr-mask-size=64) ;;
+    *) masks=(--node-cidr-mask-size-ipv4=24 --node-cidr-mask-size-ipv6=64) ;;
+  esac
   start_proc kube-controller-manager "$LOGS/kube-controller-manager.log" - "$(kbin kube-controller-manager)" \
     --kubeconfig="$STATE_DIR/controller-manager.conf" --authentication-kubeconfig="$STATE_DIR/controller-manager.conf" \
     --authorization-kubeconfig="$STATE_DIR/controller-manager.conf" --bind-address=127.0.0.1 \
     --client-ca-file="$PKI/ca.crt" --root-ca-file="$PKI/ca.crt" \
     --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
     --service-account-private-key-file="$PKI/sa.key" --use-service-account-credentials=true \
-    --allocate-node-cidrs=true --cluster-cidr="$POD_CIDR" --node-cidr-mask-size=24 \
-    --service-cluster-ip-range="$SERVICE_CIDR" --controllers="$(cfg .controllers)" \
+    --allocate-node-cidrs=true --cluster-cidr="$POD_CIDRS" "${masks[@]}" \
+    --service-cluster-ip-range="$SERVICE_CIDRS" --controllers="$(cfg .controllers)" \
     --leader-elect=false --profiling=false "${extra[@]}"
   mapfile -t extra < <(cfg '.extraFlags["kube-scheduler"][]')
   start_proc kube-scheduler "$LOGS/kube-scheduler.log" - "$(kbin kube-scheduler)" \
@@ -157,7 +164,7 @@ start_kubelet() {
   before=$(stat -c "%i %z" "$PLUGIN_SOCK" 2>/dev/null || echo none)
   start_proc "kubelet-$n" "$LOGS/node-$n/kubelet.log" "$n" "$(kbin kubelet)" \
     --config="$d/kubelet/config.json" --kubeconfig="$d/kubelet.conf" --root-dir="$d/kubelet" \
-    --hostname-override="$(node_name "$n")" --node-ip="$(node_ip "$n")" --v=1 \
+    --hostname-override="$(node_name "$n")" --node-ip="$(node_ips "$n")" --v=1 \
     --node-labels="topology.kubernetes.io/zone=zone-$n" "${extra[@]}"
   for i in $(seq 1 300); do
     [ "$(stat -c "%i %z" "$PLUGIN_SOCK" 2>/dev/null || echo none)" != "$before" ] && return 0

@@ -47,6 +47,16 @@ load_config() {
   NODES=$(cfg .nodes); PROXY_MODE=$(cfg .proxyMode); CLUSTER_DOMAIN=$(cfg .clusterDomain)
   SERVICE_CIDR=$(cfg .serviceCIDR); DNS_IP=$(cfg .dnsServiceIP); POD_CIDR=$(cfg .podCIDR)
   NODE_CIDR=$(cfg .nodeCIDR); API_PORT=$(cfg .apiserverPort)
+  SERVICE_CIDR_V6=$(cfg .serviceCIDRv6); DNS_IP_V6=$(cfg .dnsServiceIPv6); POD_CIDR_V6=$(cfg .podCIDRv6)
+  NODE_CIDR_V6=$(cfg .nodeCIDRv6)
+  # ipFamilies: a list, or (from SVC_IP_FAMILIES) a comma-separated string; the first is the
+  # cluster's primary family (its Services' default, the API server's and the DNS Service's).
+  FAMILIES=$(cfg 'if (.ipFamilies | type) == "string" then .ipFamilies else (.ipFamilies // [] | join(",")) end')
+  case "$FAMILIES" in
+    IPv4|IPv6|IPv4,IPv6|IPv6,IPv4) ;;
+    *) die "ipFamilies '$FAMILIES' is not one of [\"IPv4\"], [\"IPv6\"], [\"IPv4\",\"IPv6\"], [\"IPv6\",\"IPv4\"] (SVC_IP_FAMILIES: IPv4, IPv6, IPv4,IPv6 or IPv6,IPv4)" ;;
+  esac
+  PRIMARY_FAMILY=${FAMILIES%%,*}
   # Validation: each message names the fix.
   [[ "$K8S_VERSION" =~ ^v1\.([0-9]+)\.([0-9]+)$ ]] || die "kubernetesVersion '$K8S_VERSION' is not of the form v1.MINOR.PATCH"
   local minor=${BASH_REMATCH[1]}
@@ -69,5 +79,32 @@ load_config() {
   if [ "$NODE_LOCAL_DNS" = off ] && [ "$(cfg '.nodeLocalDNSCorefile // empty')" != "" ]; then
     die "nodeLocalDNSCorefile is set but nodeLocalDNS is off: set nodeLocalDNS to link-local or service-ip (SVC_NODE_LOCAL_DNS), or drop the Corefile"
   fi
-  export K8S_VERSION ETCD_VERSION COREDNS_VERSION CONTAINERD_VERSION NODES PROXY_MODE CLUSTER_DOMAIN NODE_LOCAL_DNS
+  if has_family IPv6; then
+    # Each IPv6 range as the control plane needs it: node addresses in a ::/64, a Service
+    # range of at most 20 bits (kube-apiserver's limit), Pod ranges cut into /64s per node
+    # (at most 16 bits more, kube-controller-manager's limit).
+    local c bits key lo hi val
+    for c in nodeCIDRv6:64:64 serviceCIDRv6:108:120 podCIDRv6:48:64; do
+      IFS=: read -r key lo hi <<<"$c"
+      val=$(cfg ".$key")
+      [[ "$val" =~ ^[0-9a-fA-F:]+::/([0-9]+)$ ]] || die "$key '$val' is not an IPv6 range of the form PREFIX::/BITS"
+      bits=${BASH_REMATCH[1]}
+      [ "$bits" -ge "$lo" ] && [ "$bits" -le "$hi" ] || die "$key '$val': the prefix length must be $lo to $hi"
+    done
+    [[ "$DNS_IP_V6" == "${SERVICE_CIDR_V6%%::*}::"* ]] || die "dnsServiceIPv6 '$DNS_IP_V6' is not in serviceCIDRv6 $SERVICE_CIDR_V6"
+    if [ "$NODE_LOCAL_DNS" != off ] && [ "$PRIMARY_FAMILY" = IPv6 ]; then
+      die "nodeLocalDNS $NODE_LOCAL_DNS is IPv4 here (upstream's link-local address 169.254.20.10): use it on a cluster whose first family is IPv4, or nodeLocalDNS off"
+    fi
+  fi
+  # The ranges and addresses of the families in use, primary first (comma-separated, as the
+  # control plane's flags take them); DNS_IP is the primary family's DNS Service address.
+  SERVICE_CIDRS=$(by_family "$SERVICE_CIDR" "$SERVICE_CIDR_V6"); POD_CIDRS=$(by_family "$POD_CIDR" "$POD_CIDR_V6")
+  DNS_IPS=$(by_family "$DNS_IP" "$DNS_IP_V6"); DNS_IP=${DNS_IPS%%,*}
+  export K8S_VERSION ETCD_VERSION COREDNS_VERSION CONTAINERD_VERSION NODES PROXY_MODE CLUSTER_DOMAIN NODE_LOCAL_DNS FAMILIES
+}
+
+has_family() { [[ ",$FAMILIES," == *",$1,"* ]]; }
+# by_family <IPv4 value> <IPv6 value>: the values of the families in use, primary first, comma-separated.
+by_family() {
+  case "$FAMILIES" in IPv4) echo "$1" ;; IPv6) echo "$2" ;; IPv4,IPv6) echo "$1,$2" ;; IPv6,IPv4) echo "$2,$1" ;; esac
 }

@@ -2,9 +2,10 @@
 # Sourced by cluster.sh (uses its helpers and config); not run on its own.
 # shellcheck shell=bash
 make_network() {
-  local bip; bip=$(bridge_ip)
   ip link add "$BRIDGE" type bridge
-  ip addr add "$bip/${NODE_CIDR#*/}" dev "$BRIDGE"
+  if has_family IPv4; then ip addr add "$(bridge_ip4)/${NODE_CIDR#*/}" dev "$BRIDGE"; fi
+  # nodad: the address is usable at once (no duplicate address detection on our own bridge).
+  if has_family IPv6; then sysctl -qw net.ipv6.conf.all.forwarding=1; ip -6 addr add "$(bridge_ip6)/${NODE_CIDR_V6#*/}" dev "$BRIDGE" nodad; fi
   ip link set "$BRIDGE" up
   forward_rules add
   local n
@@ -13,40 +14,51 @@ make_network() {
     ip link add "$VETH_PREFIX$n" type veth peer name eth0 netns "$(netns "$n")"
     ip link set "$VETH_PREFIX$n" master "$BRIDGE" up
     in_node "$n" ip link set lo up
-    in_node "$n" ip addr add "$(node_ip "$n")/${NODE_CIDR#*/}" dev eth0
+    if has_family IPv4; then in_node "$n" ip addr add "$(node_ip4 "$n")/${NODE_CIDR#*/}" dev eth0; fi
+    if has_family IPv6; then in_node "$n" ip -6 addr add "$(node_ip6 "$n")/${NODE_CIDR_V6#*/}" dev eth0 nodad; fi
     in_node "$n" ip link set eth0 up
     # Service VIPs: a route over lo (with the node's address as source) lets host-network
     # clients connect() so that kube-proxy's DNAT applies; anything not rewritten dies
     # there. Nodes have no default route at all.
-    in_node "$n" ip route add "$SERVICE_CIDR" dev lo src "$(node_ip "$n")"
+    if has_family IPv4; then in_node "$n" ip route add "$SERVICE_CIDR" dev lo src "$(node_ip4 "$n")"; fi
+    if has_family IPv6; then in_node "$n" ip -6 route add "$SERVICE_CIDR_V6" dev lo src "$(node_ip6 "$n")"; fi
     in_node "$n" sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 \
       net.bridge.bridge-nf-call-ip6tables=1 net.ipv4.conf.all.route_localnet=1 >/dev/null
+    if has_family IPv6; then in_node "$n" sysctl -qw net.ipv6.conf.all.forwarding=1 >/dev/null; fi
   done
 }
 
-# After the controller-manager gives each node a podCIDR: CNI config and routes.
+# After the controller-manager gives each node its podCIDRs (one per family): CNI config
+# (an address per family for every Pod) and routes to each node's ranges.
 wire_pod_cidrs() {
-  local n m cidr
+  local n m cidr via want
   declare -A cidrs
+  want=$(tr ',' '\n' <<<"$FAMILIES" | wc -l)
   for n in $(seq 1 "$NODES"); do
-    wait_for "a podCIDR for $(node_name "$n")" 60 "$LOGS/kube-controller-manager.log" kube-controller-manager \
-      bash -c "[ -n \"\$(\"$(kbin kubectl)\" --kubeconfig \"$KUBECONFIG_PATH\" get node $(node_name "$n") -o jsonpath='{.spec.podCIDR}')\" ]"
-    cidrs[$n]=$(kubectl get node "$(node_name "$n")" -o jsonpath='{.spec.podCIDR}')
+    wait_for "$want podCIDR(s) for $(node_name "$n")" 60 "$LOGS/kube-controller-manager.log" kube-controller-manager \
+      bash -c "[ \"\$(\"$(kbin kubectl)\" --kubeconfig \"$KUBECONFIG_PATH\" get node $(node_name "$n") -o jsonpath='{.spec.podCIDRs[*]}' | wc -w)\" -ge $want ]"
+    cidrs[$n]=$(kubectl get node "$(node_name "$n")" -o jsonpath='{.spec.podCIDRs[*]}')
   done
   for n in $(seq 1 "$NODES"); do
-    cidr=${cidrs[$n]}
     mkdir -p "$(node_dir "$n")/cni/net.d"
-    jq -n --arg subnet "$cidr" --arg data "$(node_dir "$n")/cni/ipam" --argjson hairpin "$(cfg .cniHairpinMode)" '{
+    # shellcheck disable=SC2086 # the node's ranges, one per family
+    jq -n --arg data "$(node_dir "$n")/cni/ipam" --argjson hairpin "$(cfg .cniHairpinMode)" \
+      --args '{
       cniVersion: "1.0.0", name: "svc-pods",
       plugins: [
         {type: "bridge", bridge: "cni0", isGateway: true, ipMasq: false, hairpinMode: $hairpin,
-         ipam: {type: "host-local", ranges: [[{subnet: $subnet}]], routes: [{dst: "0.0.0.0/0"}], dataDir: $data}},
+         ipam: {type: "host-local", ranges: [$ARGS.positional[] | [{subnet: .}]],
+                routes: [$ARGS.positional[] | if test(":") then {dst: "::/0"} else {dst: "0.0.0.0/0"} end],
+                dataDir: $data}},
         {type: "portmap", capabilities: {portMappings: true}}
-      ]}' > "$(node_dir "$n")/cni/net.d/10-svc-pods.conflist"
-    ip route replace "$cidr" via "$(node_ip "$n")" dev "$BRIDGE"
-    echo "$cidr" >> "$STATE_DIR/root-routes"
-    for m in $(seq 1 "$NODES"); do
-      [ "$m" = "$n" ] || in_node "$m" ip route replace "$cidr" via "$(node_ip "$n")" dev eth0
+      ]}' ${cidrs[$n]} > "$(node_dir "$n")/cni/net.d/10-svc-pods.conflist"
+    for cidr in ${cidrs[$n]}; do
+      if [[ $cidr == *:* ]]; then via=$(node_ip6 "$n"); else via=$(node_ip4 "$n"); fi
+      ip route replace "$cidr" via "$via" dev "$BRIDGE"
+      echo "$cidr" >> "$STATE_DIR/root-routes"
+      for m in $(seq 1 "$NODES"); do
+        [ "$m" = "$n" ] || in_node "$m" ip route replace "$cidr" via "$via" dev eth0
+      done
     done
   done
 }
@@ -56,16 +68,19 @@ wire_pod_cidrs() {
 # DROP when dockerd starts (the kind target runs one beside this cluster), so the bridge
 # gets its own ACCEPT rules, tagged with a comment and removed by `down`. Docker's own
 # chains only match its own interfaces and leave these alone.
-forward_rules() { # add|del
-  local dir flag
-  for dir in -i -o; do
-    flag=-C; [ "$1" = del ] && flag=-D
-    if [ "$1" = add ]; then
-      iptables -C FORWARD "$dir" "$BRIDGE" -m comment --comment svc-conformance-bundled -j ACCEPT 2>/dev/null ||
-        iptables -I FORWARD 1 "$dir" "$BRIDGE" -m comment --comment svc-conformance-bundled -j ACCEPT
-    else
-      while iptables "$flag" FORWARD "$dir" "$BRIDGE" -m comment --comment svc-conformance-bundled -j ACCEPT 2>/dev/null; do :; done
-    fi
+forward_rules() { # add|del (ip6tables too for an IPv6 cluster; del removes both)
+  local dir flag tool tools=(iptables)
+  if [ "$1" = del ] || has_family IPv6; then tools+=(ip6tables); fi
+  for tool in "${tools[@]}"; do
+    for dir in -i -o; do
+      flag=-C; [ "$1" = del ] && flag=-D
+      if [ "$1" = add ]; then
+        "$tool" -C FORWARD "$dir" "$BRIDGE" -m comment --comment svc-conformance-bundled -j ACCEPT 2>/dev/null ||
+          "$tool" -I FORWARD 1 "$dir" "$BRIDGE" -m comment --comment svc-conformance-bundled -j ACCEPT
+      else
+        while "$tool" "$flag" FORWARD "$dir" "$BRIDGE" -m comment --comment svc-conformance-bundled -j ACCEPT 2>/dev/null; do :; done
+      fi
+    done
   done
 }
 

@@ -31,7 +31,7 @@ kind: Config
 clusters:
 - name: svc-conformance
   cluster:
-    server: https://$(bridge_ip):$API_PORT
+    server: https://$(api_host):$API_PORT
     certificate-authority-data: $(base64 -w0 "$PKI/ca.crt")
 users:
 - name: $2
@@ -54,7 +54,7 @@ make_pki() {
   gen_cert etcd-ca etcd-server "/CN=etcd" server "IP:127.0.0.1,DNS:localhost"
   gen_cert etcd-ca apiserver-etcd-client "/CN=kube-apiserver-etcd-client" client
   gen_cert ca apiserver "/CN=kube-apiserver" server \
-    "DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.$CLUSTER_DOMAIN,DNS:localhost,IP:$svc_ip,IP:$(bridge_ip),IP:127.0.0.1"
+    "DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.$CLUSTER_DOMAIN,DNS:localhost,IP:$svc_ip,IP:$(bridge_ip),IP:127.0.0.1$(has_family IPv4 && has_family IPv6 && echo ",IP:$(first_service_ip IPv4),IP:$(first_service_ip IPv6),IP:$(bridge_ip4),IP:$(bridge_ip6)")"
   gen_cert ca apiserver-kubelet-client "/CN=kube-apiserver-kubelet-client" client
   gen_cert ca admin "/O=system:masters/CN=kubernetes-admin" client
   gen_cert ca controller-manager "/CN=system:kube-controller-manager" client
@@ -64,7 +64,7 @@ make_pki() {
   local n
   for n in $(seq 1 "$NODES"); do
     gen_cert ca "node-$n" "/O=system:nodes/CN=system:node:$(node_name "$n")" client
-    gen_cert ca "node-$n-serving" "/CN=$(node_name "$n")" server "DNS:$(node_name "$n"),IP:$(node_ip "$n")"
+    gen_cert ca "node-$n-serving" "/CN=$(node_name "$n")" server "DNS:$(node_name "$n"),$(node_ips "$n" | sed 's/^/IP:/; s/,/,IP:/g')"
   done
   write_kubeconfig "$KUBECONFIG_PATH" kubernetes-admin admin
   write_kubeconfig "$STATE_DIR/controller-manager.conf" system:kube-controller-manager controller-manager
@@ -75,6 +75,7 @@ make_pki() {
   done
 }
 
-first_service_ip() { # 10.96.0.0/16 -> 10.96.0.1
+first_service_ip() { # [IPv4|IPv6] (default: the primary family): 10.96.0.0/16 -> 10.96.0.1, fd00:10:96::/112 -> fd00:10:96::1
+  if [ "${1:-$PRIMARY_FAMILY}" = IPv6 ]; then echo "$(cidr6_prefix "$SERVICE_CIDR_V6")::1"; return; fi
   local base=${SERVICE_CIDR%/*}; echo "${base%.*}.$(( ${base##*.} + 1 ))"
 }

@@ -47,6 +47,13 @@ export interface ClusterProfile {
   kubeProxyVersion?: string;
   /** NodeLocal DNSCache: 'off', 'link-local' or 'service-ip' (cluster/cluster.json nodeLocalDNS). */
   nodeLocalDNS?: string;
+  /** The cluster's IP families, primary first (cluster/cluster.json ipFamilies); absent: IPv4. */
+  ipFamilies?: string[];
+  /** Every family's ranges and DNS Service address, primary first (serviceCIDR and the
+   *  others above are the primary family's). */
+  serviceCIDRs?: string[];
+  dnsServiceIPs?: string[];
+  podCIDRs?: string[];
 }
 
 /** What the preflight found out about the cluster, once per run. */
