@@ -335,7 +335,7 @@ async function runPipeline(o: Options, target: Target, reportDir: string, contro
   if (interruptedBy()) throw new Error('interrupted');
   process.stdout.write(
     `svc-conformance: preflight passed in ${((Date.now() - t0) / 1000).toFixed(1)} s ` +
-      `(${cluster.server}, Kubernetes ${cluster.version})\nsvc-conformance: ${dnsPathLine(cluster)}\n`,
+      `(${cluster.server}, Kubernetes ${cluster.version}, Services in ${cluster.ipFamilies.join(', ')})\nsvc-conformance: ${dnsPathLine(cluster)}\n`,
   );
 
   fs.rmSync(reportDir, { recursive: true, force: true });

@@ -47,6 +47,13 @@ export interface ClusterProfile {
   kubeProxyVersion?: string;
   /** NodeLocal DNSCache: 'off', 'link-local' or 'service-ip' (cluster/cluster.json nodeLocalDNS). */
   nodeLocalDNS?: string;
+  /** The cluster's IP families, primary first (cluster/cluster.json ipFamilies); absent: IPv4. */
+  ipFamilies?: string[];
+  /** Every family's ranges and DNS Service address, primary first (serviceCIDR and the
+   *  others above are the primary family's). */
+  serviceCIDRs?: string[];
+  dnsServiceIPs?: string[];
+  podCIDRs?: string[];
 }
 
 /** What the preflight found out about the cluster, once per run. */
@@ -57,8 +64,12 @@ export interface DetectedCluster {
   schedulableNodes: number;
   /** Distinct topology.kubernetes.io/zone labels among the schedulable nodes (0: none). */
   zones?: number;
-  /** IP families of the cluster DNS Service. */
+  /** The IP families the cluster serves Services in, primary first: those of its Service
+   *  ranges, else the cluster DNS Service's (ipFamiliesFrom says which). */
   ipFamilies: string[];
+  ipFamiliesFrom?: string;
+  /** The families every schedulable node has an InternalIP in. */
+  nodeFamilies?: string[];
   /** Whether kube-proxy Pods run in kube-system. */
   kubeProxy: 'present' | 'absent';
   /** kube-proxy's mode as configured (profile or its ConfigMap), or 'unknown'. */
