@@ -4,7 +4,8 @@
 // then kubeadm init/join with a kind-equivalent config (§4), the node image's default CNI
 // (§2), the admin kubeconfig with the server rewritten to the mapped port (§5). Everything
 // it creates carries the label io.svc-conformance.kind=<cluster name>, and teardown()
-// removes every container, volume and network, also after a failed start.
+// removes every container, volume and network, also after a failed start. IPv4 unless told:
+// ipFamily ipv6 or dual makes it as kind's networking.ipFamily does (familyNetworking).
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
