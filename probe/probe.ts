@@ -400,7 +400,8 @@ const WHO_METHOD = '/svcconformance.Probe/Who';
 const identity = (b: Buffer): Buffer => b;
 
 async function grpcWho(r: ConnectRequest, timeoutMs: number): Promise<ConnectAttempt[]> {
-  const target = r.target ?? `${r.host}:${r.port}`;
+  // A literal IPv6 address is bracketed in a target (gRPC's naming: [addr]:port).
+  const target = r.target ?? `${net.isIPv6(r.host) ? `[${r.host}]` : r.host}:${r.port}`;
   const client = new grpc.Client(target, grpc.credentials.createInsecure(), {
     'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ [r.lbPolicy ?? 'pick_first']: {} }] }),
     // The service config is given: no TXT lookup for one.

@@ -26,7 +26,7 @@ mkdir -p "$REPORTS"
 jest() { env NODE_OPTIONS=--experimental-vm-modules "$NODE" node_modules/jest/bin/jest.js "$@"; }
 svc() { "$NODE" --no-warnings helpers/cli/cli.ts "$@"; }
 if [ -n "${SVC_TARGET:-}" ] && [ "$SVC_TARGET" != bundled ] && [ "$SVC_TARGET" != kind ]; then echo "test: SVC_TARGET must be kind or bundled (got '$SVC_TARGET')" >&2; exit 2; fi
-kind_flags=(--kind --kind-nodes "${SVC_KIND_NODES:-3}" --kind-proxy-mode "${SVC_KIND_PROXY_MODE:-iptables}")
+kind_flags=(--kind --kind-nodes "${SVC_KIND_NODES:-3}" --kind-proxy-mode "${SVC_KIND_PROXY_MODE:-iptables}" --kind-ip-family "${SVC_KIND_IP_FAMILY:-ipv4}")
 [ -n "${SVC_KIND_IMAGE:-}" ] && kind_flags+=(--kind-image "$SVC_KIND_IMAGE")
 
 bundled=0
@@ -39,7 +39,7 @@ if [ $# -gt 0 ]; then
   # A developer's run: Jest on what the arguments select (on kind: inside `kind exec`).
   if [ "${SVC_TARGET:-}" = kind ]; then
     exec "$NODE" --no-warnings helpers/targets/kind/cli.ts exec --nodes "${SVC_KIND_NODES:-3}" --proxy-mode "${SVC_KIND_PROXY_MODE:-iptables}" \
-      ${SVC_KIND_IMAGE:+--image "$SVC_KIND_IMAGE"} -- env -u SVC_TARGET bash scripts/test.sh "$@"
+      --ip-family "${SVC_KIND_IP_FAMILY:-ipv4}" ${SVC_KIND_IMAGE:+--image "$SVC_KIND_IMAGE"} -- env -u SVC_TARGET bash scripts/test.sh "$@"
   fi
   jest --selectProjects unit cluster "$@"
   exit $?

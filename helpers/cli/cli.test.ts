@@ -22,6 +22,8 @@ describe('runner flags', () => {
     expect(() => parseCli(['run', '--kind-nodes', '2'])).toThrow(/go with --kind/);
     expect(() => parseCli(['run', '--kind', '--kind-nodes', '9'])).toThrow(/--kind-nodes must be 1 to 5/);
     expect(() => parseCli(['run', '--kind', '--kind-proxy-mode', 'ipvs'])).toThrow(/--kind-proxy-mode must be iptables or nftables/);
+    expect(() => parseCli(['run', '--kind', '--kind-ip-family', 'ipv5'])).toThrow(/--kind-ip-family must be ipv4, ipv6 or dual/);
+    expect(() => parseCli(['run', '--kind-ip-family', 'dual'])).toThrow(/go with --kind/);
   });
 
   test('flags and environment are checked by one set of rules, which names the source', () => {

@@ -47,7 +47,8 @@ Flags for run:
   --kind                     start a kind cluster with testcontainers (needs Docker), run against
                              it, remove it whatever happens; with --kind-image IMAGE (default: ours,
                              cluster/kind/node-image.sh; or an official kindest/node:vX.Y.Z),
-                             --kind-nodes N (3), --kind-proxy-mode iptables|nftables
+                             --kind-nodes N (3), --kind-proxy-mode iptables|nftables,
+                             --kind-ip-family ipv4|ipv6|dual (ipv4; dual: IPv4 first, then IPv6)
   --outside-network NAME     a Docker network the nodes are on (e.g. 'kind' for a kind cluster of
                              your own): an outside host is started there (set by --kind)
   --outside-client           this machine reaches the nodes' InternalIPs (node ports from outside
@@ -104,6 +105,7 @@ const FLAGS = {
   'kind-image': { type: 'string' },
   'kind-nodes': { type: 'string' },
   'kind-proxy-mode': { type: 'string' },
+  'kind-ip-family': { type: 'string' },
   'outside-network': { type: 'string' },
   'outside-client': { type: 'boolean' },
   focus: { type: 'string' },
@@ -172,12 +174,14 @@ export function parseCli(argv: string[]): {
   }
   if (v.kind && (v.local || v.kubeconfig || v.context))
     throw new UsageError('--kind starts a cluster of its own: it cannot be combined with --local, --kubeconfig or --context');
-  if (!v.kind && (v['kind-image'] || v['kind-nodes'] || v['kind-proxy-mode']))
-    throw new UsageError('--kind-image, --kind-nodes and --kind-proxy-mode go with --kind');
+  if (!v.kind && (v['kind-image'] || v['kind-nodes'] || v['kind-proxy-mode'] || v['kind-ip-family']))
+    throw new UsageError('--kind-image, --kind-nodes, --kind-proxy-mode and --kind-ip-family go with --kind');
   if (v['kind-nodes'] !== undefined && !/^[1-5]$/.test(String(v['kind-nodes'])))
     throw new UsageError(`--kind-nodes must be 1 to 5 (got '${String(v['kind-nodes'])}')`);
   if (v['kind-proxy-mode'] !== undefined && !['iptables', 'nftables'].includes(String(v['kind-proxy-mode'])))
     throw new UsageError(`--kind-proxy-mode must be iptables or nftables (got '${String(v['kind-proxy-mode'])}')`);
+  if (v['kind-ip-family'] !== undefined && !['ipv4', 'ipv6', 'dual'].includes(String(v['kind-ip-family'])))
+    throw new UsageError(`--kind-ip-family must be ipv4, ipv6 or dual (got '${String(v['kind-ip-family'])}')`);
   if (v.local && (v.kubeconfig || v.context))
     throw new UsageError('--local uses the bundled cluster: it cannot be combined with --kubeconfig or --context');
   if (command === 'matrix') {
@@ -282,6 +286,7 @@ async function runOnKind(o: Options): Promise<number> {
     image: o['kind-image'],
     nodes: Number(o['kind-nodes'] ?? '3'),
     proxyMode: (o['kind-proxy-mode'] ?? 'iptables') as 'iptables' | 'nftables',
+    ipFamily: (o['kind-ip-family'] ?? 'ipv4') as 'ipv4' | 'ipv6' | 'dual',
     name: `svc-${Date.now().toString(36).slice(-5)}`,
     log,
   };
@@ -335,7 +340,7 @@ async function runPipeline(o: Options, target: Target, reportDir: string, contro
   if (interruptedBy()) throw new Error('interrupted');
   process.stdout.write(
     `svc-conformance: preflight passed in ${((Date.now() - t0) / 1000).toFixed(1)} s ` +
-      `(${cluster.server}, Kubernetes ${cluster.version})\nsvc-conformance: ${dnsPathLine(cluster)}\n`,
+      `(${cluster.server}, Kubernetes ${cluster.version}, Services in ${cluster.ipFamilies.join(', ')})\nsvc-conformance: ${dnsPathLine(cluster)}\n`,
   );
 
   fs.rmSync(reportDir, { recursive: true, force: true });

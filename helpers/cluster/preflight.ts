@@ -218,33 +218,55 @@ async function detect(t: Target, server: string, version: string): Promise<Detec
       .map((n) => n.metadata?.labels?.['topology.kubernetes.io/zone'])
       .filter(Boolean),
   ).size;
+  const ranges = await serviceRanges(t);
+  // The families the cluster serves Services in, primary first: those of its Service
+  // ranges (the default ServiceCIDR's order), else the DNS Service's.
+  const rangeFamilies = familiesOf(ranges.serviceCIDRs ?? []);
+  const ipFamilies = rangeFamilies.length ? rangeFamilies : (dns?.spec?.ipFamilies ?? ['IPv4']);
+  const ipFamiliesFrom = rangeFamilies.length
+    ? `Service ranges ${ranges.serviceCIDRs!.join(', ')}`
+    : 'the DNS Service kube-system/kube-dns';
+  // The families every schedulable node has an InternalIP in.
+  const perNode = nodes.items
+    .filter(isSchedulable)
+    .map((n) => familiesOf((n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => `${a.address}/0`)));
+  const nodeFamilies = ['IPv4', 'IPv6'].filter((f) => perNode.length > 0 && perNode.every((fs) => fs.includes(f)));
   return {
     server,
     version,
     schedulableNodes: nodes.items.filter(isSchedulable).length,
     zones,
-    ipFamilies: dns?.spec?.ipFamilies ?? ['IPv4'],
+    ipFamilies,
+    ipFamiliesFrom,
+    nodeFamilies,
     kubeProxy,
     proxyMode,
     dnsImages: images(dnsPods),
     kubeProxyImages: images(proxies),
-    ...(await serviceRanges(t)),
+    ...ranges,
   };
 }
+
+/** The IP families of address ranges, in their order, each once. */
+export const familiesOf = (cidrs: string[]): string[] => [...new Set(cidrs.map((c) => (c.split('/')[0]!.includes(':') ? 'IPv6' : 'IPv4')))];
 
 /** The Service ranges: from the API (ServiceCIDR objects) where it serves them, else from
  *  the bundled cluster's profile; otherwise unknown, with why. */
 async function serviceRanges(t: Target): Promise<{ serviceCIDRs?: string[]; serviceCIDRsFrom: string }> {
   try {
     const list = await kube().kc.makeApiClient(k8s.NetworkingV1Api).listServiceCIDR();
-    const cidrs = [...new Set(list.items.flatMap((c) => c.spec?.cidrs ?? []))];
+    // The default range ('kubernetes', made from the API server's flags) first: its order is the primary family's.
+    const items = [...list.items].sort((a, b) => Number(b.metadata?.name === 'kubernetes') - Number(a.metadata?.name === 'kubernetes'));
+    const cidrs = [...new Set(items.flatMap((c) => c.spec?.cidrs ?? []))];
     if (cidrs.length)
       return { serviceCIDRs: cidrs, serviceCIDRsFrom: `the API: ServiceCIDR ${list.items.map((c) => c.metadata?.name).join(', ')}` };
   } catch (e) {
-    if (t.profile) return { serviceCIDRs: [t.profile.serviceCIDR], serviceCIDRsFrom: "the bundled cluster's profile" };
+    if (t.profile)
+      return { serviceCIDRs: t.profile.serviceCIDRs ?? [t.profile.serviceCIDR], serviceCIDRsFrom: "the bundled cluster's profile" };
     return { serviceCIDRsFrom: `the API does not serve networking.k8s.io/v1 ServiceCIDR (Kubernetes >= 1.33): ${apiErrorText(e)}` };
   }
-  if (t.profile) return { serviceCIDRs: [t.profile.serviceCIDR], serviceCIDRsFrom: "the bundled cluster's profile" };
+  if (t.profile)
+    return { serviceCIDRs: t.profile.serviceCIDRs ?? [t.profile.serviceCIDR], serviceCIDRsFrom: "the bundled cluster's profile" };
   return { serviceCIDRsFrom: 'the API lists no ServiceCIDR' };
 }
 

@@ -64,8 +64,12 @@ export interface DetectedCluster {
   schedulableNodes: number;
   /** Distinct topology.kubernetes.io/zone labels among the schedulable nodes (0: none). */
   zones?: number;
-  /** IP families of the cluster DNS Service. */
+  /** The IP families the cluster serves Services in, primary first: those of its Service
+   *  ranges, else the cluster DNS Service's (ipFamiliesFrom says which). */
   ipFamilies: string[];
+  ipFamiliesFrom?: string;
+  /** The families every schedulable node has an InternalIP in. */
+  nodeFamilies?: string[];
   /** Whether kube-proxy Pods run in kube-system. */
   kubeProxy: 'present' | 'absent';
   /** kube-proxy's mode as configured (profile or its ConfigMap), or 'unknown'. */

@@ -33,7 +33,7 @@ export function unmet(requires: Requirement[] = []): string | undefined {
   for (const r of requires) {
     if (r === 'multi-node' && c.schedulableNodes === 1) return 'needs two schedulable nodes; the cluster has one';
     if (r === 'ipv6' && !c.ipFamilies.includes('IPv6'))
-      return `the cluster is single-stack (kube-dns ipFamilies: ${c.ipFamilies.join(',')})`;
+      return `the cluster serves Services in ${c.ipFamilies.join(', ')} only (from ${c.ipFamiliesFrom ?? 'the DNS Service'})`;
     if (r === 'privileged' && !t.privileged) return 'privileged profile not enabled (--profile privileged / SVC_PRIVILEGED=1)';
     if (r === 'kube-proxy' && c.kubeProxy !== 'present') return 'no kube-proxy in this cluster (no k8s-app=kube-proxy Pods in kube-system)';
     if (r === 'outside-host' && !t.outsideNetwork)

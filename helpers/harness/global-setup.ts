@@ -14,7 +14,7 @@ export default async function globalSetup(): Promise<void> {
   const cluster = await preflight(target);
   publishTarget(target, cluster, path.dirname(target.evidenceDir));
   process.stdout.write(
-    `\nsvc-conformance: run ${target.runId} against ${cluster.server} (Kubernetes ${cluster.version}, ${cluster.schedulableNodes} schedulable ` +
+    `\nsvc-conformance: run ${target.runId} against ${cluster.server} (Kubernetes ${cluster.version}, Services in ${cluster.ipFamilies.join(', ')}, ${cluster.schedulableNodes} schedulable ` +
       `node(s), kube-proxy ${cluster.kubeProxy}${cluster.kubeProxy === 'present' ? ` in ${cluster.proxyMode} mode` : ''})\nsvc-conformance: ` +
       `${dnsPathLine(cluster)}\n`,
   );

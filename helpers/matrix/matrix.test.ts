@@ -113,6 +113,7 @@ describe('matrix report from real columns', () => {
     expect(ref.identity).toEqual({
       kubernetes: 'v1.37.2',
       nodes: 1,
+      ipFamilies: 'IPv4',
       proxyMode: 'iptables',
       kubeProxy: 'v1.37.2',
       dnsImage: 'svc-conformance.local/coredns:v1.14.7',

@@ -154,6 +154,8 @@ export interface Identity {
   kubernetes?: string;
   nodes?: number;
   proxyMode?: string;
+  /** The families the cluster serves Services in, primary first. */
+  ipFamilies?: string;
   kubeProxy?: string;
   dnsImage?: string;
   /** version.bind CH TXT, where the server answers it. */
@@ -325,6 +327,7 @@ export function readColumn(base: Omit<ColumnResult, 'identity' | 'dns' | 'spread
     out.identity.proxyMode = t.cluster?.kubeProxy === 'absent' ? 'no kube-proxy' : t.cluster?.proxyMode;
     out.identity.kubeProxy = t.profile?.kubeProxyVersion || t.cluster?.kubeProxyImages?.join(', ') || undefined;
     out.identity.dnsImage = t.cluster?.dnsImages?.join(', ') || t.profile?.images?.coredns;
+    out.identity.ipFamilies = t.cluster?.ipFamilies.join(', ');
     out.identity.dnsPath = t.cluster?.dnsPath?.summary ?? (t.cluster?.dnsPathError ? `not detected: ${t.cluster.dnsPathError}` : undefined);
   }
   const items = r.evidence.flatMap((e) => e.items.map((i) => ({ ...i, suite: e.suite })));
@@ -615,6 +618,7 @@ function identityLines(c: ColumnResult): [string, string][] {
   return [
     ['Kubernetes', id.kubernetes ?? '?'],
     ['Nodes', String(id.nodes ?? '?')],
+    ['IP families', id.ipFamilies ?? '?'],
     ['Proxy', `${id.proxyMode ?? '?'}${id.kubeProxy ? ` (kube-proxy ${id.kubeProxy})` : ''}`],
     ['DNS image', id.dnsImage ?? '?'],
     ['DNS path', id.dnsPath ?? '?'],

@@ -4,13 +4,14 @@
 //        the cluster whatever happens (also on SIGINT/SIGTERM), exit with COMMAND's code
 //   node helpers/targets/kind/cli.ts down [--name NAME]            remove what a killed run left (by label)
 // Options: --image IMAGE (default: ours, built or reused by cluster/kind/node-image.sh),
-//   --nodes N (3), --proxy-mode iptables|nftables, --name NAME, --timings FILE (JSON).
+//   --nodes N (3), --proxy-mode iptables|nftables, --ip-family ipv4|ipv6|dual (ipv4), --name NAME,
+//   --timings FILE (JSON).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { cacheDir, childEnv } from '../../config/target.ts';
 import { onInterrupt } from '../../config/interrupt.ts';
-import { leftovers, sweep } from './provider.ts';
+import { IP_FAMILIES, type IpFamily, leftovers, sweep } from './provider.ts';
 import { withKind } from './with-kind.ts';
 
 const log = (l: string): void => {
@@ -21,13 +22,14 @@ interface Opts {
   image?: string;
   nodes: number;
   proxyMode: 'iptables' | 'nftables';
+  ipFamily: IpFamily;
   name: string;
   timings?: string;
   rest: string[];
 }
 
 function parse(argv: string[]): Opts {
-  const o: Opts = { nodes: 3, proxyMode: 'iptables', name: `svc-${Date.now().toString(36).slice(-5)}`, rest: [] };
+  const o: Opts = { nodes: 3, proxyMode: 'iptables', ipFamily: 'ipv4', name: `svc-${Date.now().toString(36).slice(-5)}`, rest: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = (): string => {
@@ -46,6 +48,10 @@ function parse(argv: string[]): Opts {
       const m = val();
       if (m !== 'iptables' && m !== 'nftables') usage(`--proxy-mode must be iptables or nftables (got ${m})`);
       o.proxyMode = m;
+    } else if (a === '--ip-family') {
+      const f = val();
+      if (!IP_FAMILIES.includes(f as IpFamily)) usage(`--ip-family must be ${IP_FAMILIES.join(', ')} (got ${f})`);
+      o.ipFamily = f as IpFamily;
     } else if (a === '--name') o.name = val();
     else if (a === '--timings') o.timings = val();
     else usage(`unknown option ${a}`);
@@ -56,7 +62,7 @@ function parse(argv: string[]): Opts {
 function usage(msg: string): never {
   process.stderr.write(
     `kind: ${msg}\nusage: node helpers/targets/kind/cli.ts exec [--image IMAGE] [--nodes N] [--proxy-mode iptables|nftables] ` +
-      `[--name NAME] [--timings FILE] -- COMMAND...\n       node helpers/targets/kind/cli.ts down [--name NAME]\n`,
+      `[--ip-family ipv4|ipv6|dual] [--name NAME] [--timings FILE] -- COMMAND...\n       node helpers/targets/kind/cli.ts down [--name NAME]\n`,
   );
   process.exit(2);
 }

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { ROOT } from '../../cluster/apply.ts';
-import { v1beta4, withoutForward } from './provider.ts';
+import { familyNetworking, ulaSubnet, v1beta4, withoutForward } from './provider.ts';
 
 const corefile = fs.readFileSync(path.join(ROOT, 'helpers', 'testdata', 'kind', 'Corefile.kubeadm-v1.37.2'), 'utf8');
 
@@ -90,6 +90,70 @@ describe('v1beta4', () => {
     expect(Object.keys(d).sort()).toEqual(['JoinConfiguration', 'KubeProxyConfiguration', 'KubeletConfiguration']);
     expect(d.JoinConfiguration).toMatchObject({
       discovery: { bootstrapToken: { apiServerEndpoint: 'c1-control-plane:6443', unsafeSkipCAVerification: true } },
+    });
+  });
+  describe('per IP family (kind networking.ipFamily)', () => {
+    const init = (ipFamily: 'ipv4' | 'ipv6' | 'dual', ip: string, cp = 'c1-control-plane') =>
+      kinds(v1beta4({ ...base, cp, ip, ipFamily, init: true, cgroupV1: false }));
+    const kubeletArgs = (d: Record<string, Record<string, unknown>>, k: string): Record<string, string> =>
+      Object.fromEntries(
+        ((d[k]!.nodeRegistration as { kubeletExtraArgs: { name: string; value: string }[] }).kubeletExtraArgs ?? []).map((a) => [
+          a.name,
+          a.value,
+        ]),
+      );
+    test('ipv4 (the default): IPv4 ranges, the IPv4 node-ip, no IPv6 listeners', () => {
+      const d = init('ipv4', '10.200.1.2');
+      expect(d).toEqual(kinds(v1beta4({ ...base, init: true, cgroupV1: false })));
+      expect(d.ClusterConfiguration).toMatchObject({
+        controlPlaneEndpoint: 'c1-control-plane:6443',
+        networking: { podSubnet: '10.244.0.0/16', serviceSubnet: '10.96.0.0/16' },
+      });
+      expect(d.ClusterConfiguration).not.toHaveProperty('scheduler');
+      expect(d.KubeletConfiguration).not.toHaveProperty('address');
+      expect(kubeletArgs(d, 'InitConfiguration')['node-ip']).toBe('10.200.1.2');
+    });
+    test('dual: comma-separated pairs, IPv4 first; both node addresses; the IPv4 one advertised', () => {
+      const d = init('dual', '10.200.1.2,fc00:f853:ccd:e793::2');
+      expect(d.ClusterConfiguration).toMatchObject({
+        controlPlaneEndpoint: 'c1-control-plane:6443',
+        networking: { podSubnet: '10.244.0.0/16,fd00:10:244::/56', serviceSubnet: '10.96.0.0/16,fd00:10:96::/112' },
+        apiServer: { certSANs: ['localhost', '127.0.0.1'] },
+      });
+      expect(d.InitConfiguration).toMatchObject({ localAPIEndpoint: { advertiseAddress: '10.200.1.2' } });
+      expect(kubeletArgs(d, 'InitConfiguration')['node-ip']).toBe('10.200.1.2,fc00:f853:ccd:e793::2');
+      expect(d.KubeletConfiguration).not.toHaveProperty('address');
+    });
+    test('ipv6: IPv6 ranges, the IPv6 address advertised and bracketed in the endpoint, IPv6 listeners', () => {
+      const d = init('ipv6', 'fc00:f853:ccd:e793::2', 'fc00:f853:ccd:e793::2');
+      expect(d.ClusterConfiguration).toMatchObject({
+        controlPlaneEndpoint: '[fc00:f853:ccd:e793::2]:6443',
+        networking: { podSubnet: 'fd00:10:244::/56', serviceSubnet: 'fd00:10:96::/112' },
+        apiServer: { certSANs: ['localhost', '127.0.0.1'] },
+        controllerManager: { extraArgs: expect.arrayContaining([{ name: 'bind-address', value: '::' }]) as unknown },
+        scheduler: { extraArgs: [{ name: 'bind-address', value: '::1' }] },
+      });
+      expect(d.InitConfiguration).toMatchObject({ localAPIEndpoint: { advertiseAddress: 'fc00:f853:ccd:e793::2' } });
+      expect(kubeletArgs(d, 'InitConfiguration')['node-ip']).toBe('fc00:f853:ccd:e793::2');
+      expect(d.KubeletConfiguration).toMatchObject({ address: '::', healthzBindAddress: '::' });
+      const join = kinds(
+        v1beta4({ ...base, cp: 'fc00:f853:ccd:e793::2', ip: 'fc00:f853:ccd:e793::3', ipFamily: 'ipv6', init: false, cgroupV1: false }),
+      );
+      expect(join.JoinConfiguration).toMatchObject({
+        discovery: { bootstrapToken: { apiServerEndpoint: '[fc00:f853:ccd:e793::2]:6443' } },
+      });
+      expect(kubeletArgs(join, 'JoinConfiguration')['node-ip']).toBe('fc00:f853:ccd:e793::3');
+    });
+    test("the DNS Service address is kubeadm's: the 10th of the first family's Service range", () => {
+      expect(familyNetworking('ipv4').dnsIP).toBe('10.96.0.10');
+      expect(familyNetworking('dual').dnsIP).toBe('10.96.0.10');
+      expect(familyNetworking('ipv6').dnsIP).toBe('fd00:10:96::a');
+    });
+    test("the network's IPv6 subnet: a ULA /64 from the name, as kind's generateULASubnetFromName", () => {
+      // kind's own network, named kind: the subnet kind users see (fc00:f853:ccd:e793::/64).
+      expect(ulaSubnet('kind')).toBe('fc00:f853:ccd:e793::/64');
+      expect(ulaSubnet('svc-a')).not.toBe(ulaSubnet('svc-b'));
+      expect(ulaSubnet('svc-a', 1)).not.toBe(ulaSubnet('svc-a'));
     });
   });
 });

@@ -4,7 +4,9 @@
 // then kubeadm init/join with a kind-equivalent config (§4), the node image's default CNI
 // (§2), the admin kubeconfig with the server rewritten to the mapped port (§5). Everything
 // it creates carries the label io.svc-conformance.kind=<cluster name>, and teardown()
-// removes every container, volume and network, also after a failed start.
+// removes every container, volume and network, also after a failed start. IPv4 unless told:
+// ipFamily ipv6 or dual makes it as kind's networking.ipFamily does (familyNetworking).
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -23,6 +25,8 @@ export interface KindOptions {
   /** Nodes in all: 1 control plane and nodes-1 workers. */
   nodes: number;
   proxyMode: 'iptables' | 'nftables';
+  /** kind's networking.ipFamily: ipv4 (the default), ipv6, or dual (IPv4 first, then IPv6). */
+  ipFamily?: IpFamily;
   /** Cluster name (lower-case, digits, dashes); also the container name prefix. */
   name: string;
   /** Where the kubeconfig and profile go. */
@@ -38,7 +42,9 @@ export interface KindCluster {
   profile?: string;
   apiServer: string;
   network: string;
-  nodes: { name: string; role: 'control-plane' | 'worker'; ip: string }[];
+  ipFamily: IpFamily;
+  /** ip: the node's address of the first family (its InternalIP); ipv6 on IPv6 and dual clusters. */
+  nodes: { name: string; role: 'control-plane' | 'worker'; ip: string; ipv6?: string }[];
   /** Seconds: containers up, kubeadm init, joins, add-ons ready, total. */
   timings: Record<string, number>;
   /** The images and tags the node image carries (/kind/svc-images.json), if ours. */
@@ -63,9 +69,41 @@ interface SvcImages {
   coredns: string;
 }
 
-const POD_SUBNET = '10.244.0.0/16';
-const SERVICE_SUBNET = '10.96.0.0/16';
-const DNS_IP = '10.96.0.10';
+export type IpFamily = 'ipv4' | 'ipv6' | 'dual';
+export const IP_FAMILIES: readonly IpFamily[] = ['ipv4', 'ipv6', 'dual'];
+
+/** A family's ranges as kind defaults them (pkg/internal/apis/config/default.go): pod and
+ *  Service subnets, comma-separated pairs for dual (IPv4 first), and the cluster DNS
+ *  Service address kubeadm picks, the 10th of the first Service range. */
+export interface FamilyNetworking {
+  podSubnet: string;
+  serviceSubnet: string;
+  dnsIP: string;
+}
+const V4 = { pod: '10.244.0.0/16', service: '10.96.0.0/16', dns: '10.96.0.10' };
+// The pod range is a /56: the node mask is a /64 for IPv6, as kind explains.
+const V6 = { pod: 'fd00:10:244::/56', service: 'fd00:10:96::/112', dns: 'fd00:10:96::a' };
+export function familyNetworking(f: IpFamily): FamilyNetworking {
+  if (f === 'ipv6') return { podSubnet: V6.pod, serviceSubnet: V6.service, dnsIP: V6.dns };
+  if (f === 'dual') return { podSubnet: `${V4.pod},${V6.pod}`, serviceSubnet: `${V4.service},${V6.service}`, dnsIP: V4.dns };
+  return { podSubnet: V4.pod, serviceSubnet: V4.service, dnsIP: V4.dns };
+}
+
+/** The Docker network's IPv6 subnet: a ULA /64 from the cluster name, as kind derives its
+ *  network's (generateULASubnetFromName: fc00::/8, bytes 2-7 of the SHA-1 of the name and
+ *  the attempt), so that two clusters' networks do not collide. */
+export function ulaSubnet(name: string, attempt = 0): string {
+  const a = Buffer.alloc(4);
+  a.writeInt32LE(attempt);
+  const h = createHash('sha1').update(name).update(a).digest();
+  const b = Buffer.from([0xfc, 0x00, ...h.subarray(2, 8)]);
+  const groups = Array.from({ length: 4 }, (_, i) => b.readUInt16BE(2 * i).toString(16));
+  return `${groups.join(':')}::/64`;
+}
+
+/** host:port, the host bracketed when it is an IPv6 address. */
+const hostPort = (host: string, port: number): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+
 const DOMAIN = 'cluster.local';
 const TOKEN = 'abcdef.0123456789abcdef';
 const CAP_SYS_RESOURCE = 24;
@@ -153,7 +191,7 @@ export function sweep(name?: string): string[] {
 /** A kind node container: the docker provider's run arguments that testcontainers has no
  *  builder for (private cgroup namespace, anonymous /var volume, no init, a TTY). */
 class KindNode extends GenericContainer {
-  constructor(image: string, name: string, role: 'control-plane' | 'worker', cluster: string, network: StartedNetwork) {
+  constructor(image: string, name: string, role: 'control-plane' | 'worker', cluster: string, network: StartedNetwork, ipv6: boolean) {
     super(image);
     this.withName(name)
       .withHostname(name)
@@ -170,6 +208,8 @@ class KindNode extends GenericContainer {
     if (role === 'control-plane') this.withExposedPorts(6443).withEnvironment({ KUBECONFIG: '/etc/kubernetes/admin.conf' });
     (this.hostConfig as typeof this.hostConfig & { CgroupnsMode?: string }).CgroupnsMode = 'private';
     this.hostConfig.Init = false;
+    // As kind's docker provider does for clusters with IPv6.
+    if (ipv6) this.hostConfig.Sysctls = { 'net.ipv6.conf.all.disable_ipv6': '0', 'net.ipv6.conf.all.forwarding': '1' };
     this.hostConfig.RestartPolicy = { Name: 'on-failure', MaximumRetryCount: 1 };
     this.createOpts.Tty = true;
     this.createOpts.StopSignal = 'SIGRTMIN+3';
@@ -179,9 +219,12 @@ class KindNode extends GenericContainer {
 
 export function v1beta4(o: {
   cluster: string;
+  /** The control plane's endpoint host: its name, or for ipv6 its IPv6 address. */
   cp: string;
+  /** The node's addresses, comma-separated, first family first (kubelet's node-ip). */
   ip: string;
   node: string;
+  ipFamily?: IpFamily;
   init: boolean;
   proxyMode: string;
   cgroupV1: boolean;
@@ -189,6 +232,12 @@ export function v1beta4(o: {
   k8sVersion: string;
   zone?: string;
 }): string {
+  const family = o.ipFamily ?? 'ipv4';
+  const net = familyNetworking(family);
+  const v6 = family === 'ipv6';
+  // kind: the advertise address is the first of the node's addresses.
+  const advertise = o.ip.split(',')[0]!;
+  const endpoint = hostPort(o.cp, 6443);
   const reg = [
     { name: 'node-ip', value: o.ip },
     { name: 'provider-id', value: `kind://docker/${o.cluster}/${o.node}` },
@@ -203,7 +252,7 @@ export function v1beta4(o: {
       kind: 'ClusterConfiguration',
       kubernetesVersion: o.k8sVersion,
       clusterName: o.cluster,
-      controlPlaneEndpoint: `${o.cp}:6443`,
+      controlPlaneEndpoint: endpoint,
       ...(o.images
         ? {
             imageRepository: o.images.imageRepository,
@@ -212,14 +261,21 @@ export function v1beta4(o: {
           }
         : {}),
       apiServer: { certSANs: ['localhost', '127.0.0.1'] },
-      controllerManager: { extraArgs: [{ name: 'enable-hostpath-provisioner', value: 'true' }] },
-      networking: { podSubnet: POD_SUBNET, serviceSubnet: SERVICE_SUBNET, dnsDomain: DOMAIN },
+      controllerManager: {
+        extraArgs: [
+          { name: 'enable-hostpath-provisioner', value: 'true' },
+          // kind's IPv6 defaults for the components' own listeners.
+          ...(v6 ? [{ name: 'bind-address', value: '::' }] : []),
+        ],
+      },
+      ...(v6 ? { scheduler: { extraArgs: [{ name: 'bind-address', value: '::1' }] } } : {}),
+      networking: { podSubnet: net.podSubnet, serviceSubnet: net.serviceSubnet, dnsDomain: DOMAIN },
     });
     docs.push({
       apiVersion: 'kubeadm.k8s.io/v1beta4',
       kind: 'InitConfiguration',
       bootstrapTokens: [{ token: TOKEN }],
-      localAPIEndpoint: { advertiseAddress: o.ip, bindPort: 6443 },
+      localAPIEndpoint: { advertiseAddress: advertise, bindPort: 6443 },
       nodeRegistration,
       skipPhases: ['preflight'],
     });
@@ -228,7 +284,7 @@ export function v1beta4(o: {
       apiVersion: 'kubeadm.k8s.io/v1beta4',
       kind: 'JoinConfiguration',
       nodeRegistration,
-      discovery: { bootstrapToken: { apiServerEndpoint: `${o.cp}:6443`, token: TOKEN, unsafeSkipCAVerification: true } },
+      discovery: { bootstrapToken: { apiServerEndpoint: endpoint, token: TOKEN, unsafeSkipCAVerification: true } },
       skipPhases: ['preflight'],
     });
   }
@@ -238,6 +294,7 @@ export function v1beta4(o: {
     cgroupDriver: 'systemd',
     cgroupRoot: '/kubelet',
     failSwapOn: false,
+    ...(v6 ? { address: '::', healthzBindAddress: '::' } : {}),
     imageGCHighThresholdPercent: 100,
     evictionHard: { 'nodefs.available': '0%', 'nodefs.inodesFree': '0%', 'imagefs.available': '0%' },
     // kind never sets this; kubelet >= 1.35 refuses cgroup v1 without it (RESEARCH.md §4).
@@ -260,21 +317,27 @@ export function withoutForward(corefile: string): string {
 }
 
 /** A DNS question asked from a node with bash's /dev/udp (the node image has no dig). */
-async function nodeDns(exec: KindCluster['exec'], node: string, name: string): Promise<{ rcode: string; answers: string[] } | string> {
-  const q = dnsPacket.encode({ type: 'query', id: 4242, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name }] });
+async function nodeDns(
+  exec: KindCluster['exec'],
+  node: string,
+  server: string,
+  name: string,
+  type: 'A' | 'AAAA',
+): Promise<{ rcode: string; answers: string[] } | string> {
+  const q = dnsPacket.encode({ type: 'query', id: 4242, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type, name }] });
   const hex = [...q].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('');
   // One write, one datagram: printf would write the query in pieces.
   const r = await exec(node, [
     'bash',
     '-c',
-    `q=$(mktemp) && printf '${hex}' > "$q" && exec 3<>/dev/udp/${DNS_IP}/53 && cat "$q" ` +
+    `q=$(mktemp) && printf '${hex}' > "$q" && exec 3<>/dev/udp/${server}/53 && cat "$q" ` +
       `>&3 && rm -f "$q" && timeout 2 dd bs=4096 count=1 <&3 2>/dev/null | od -An -v -tx1`,
   ]);
   const bytes = r.output
     .trim()
     .split(/\s+/)
     .filter((h) => /^[0-9a-f]{2}$/.test(h));
-  if (r.exitCode !== 0 || bytes.length < 12) return `no answer from ${DNS_IP} (exit ${r.exitCode}: ${r.output.trim().slice(0, 200)})`;
+  if (r.exitCode !== 0 || bytes.length < 12) return `no answer from ${server} (exit ${r.exitCode}: ${r.output.trim().slice(0, 200)})`;
   const p = dnsPacket.decode(Buffer.from(bytes.map((h) => parseInt(h, 16)))) as { rcode?: string; answers?: { data?: unknown }[] };
   return { rcode: p.rcode ?? '?', answers: (p.answers ?? []).map((a) => String(a.data)) };
 }
@@ -294,6 +357,10 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
   if (!/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/.test(o.name))
     throw new Error(`kind: cluster name '${o.name}' must be lower-case letters, digits and dashes`);
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 5) throw new Error(`kind: nodes must be 1 to 5 (got ${o.nodes})`);
+  const family = o.ipFamily ?? 'ipv4';
+  if (!IP_FAMILIES.includes(family)) throw new Error(`kind: ipFamily must be ${IP_FAMILIES.join(', ')} (got ${String(family)})`);
+  const net = familyNetworking(family);
+  const withV6 = family !== 'ipv4';
   if (!dockerOk(['version']))
     throw new Error('kind: no Docker engine answers: start Docker (on this machine: cluster/kind/docker.sh start)');
   if (!dockerOk(['image', 'inspect', o.image]))
@@ -338,19 +405,33 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
     let s = Date.now();
     // The network, made through testcontainers' client so that it carries our label (the
     // sweep finds it) as kind's network does its own; a bridge with masquerade, as kind's.
+    // With IPv6 (ipv6, dual) it also has a ULA /64 from the cluster name, as kind's; Docker
+    // gives it an IPv4 subnet from its pool as well, as for any network. A user network with
+    // IPv6 needs no daemon setting (Docker 20.10 and later); without --ip6tables Docker
+    // writes no IPv6 NAT or isolation rules for it, which the nodes (one bridge) do not need.
     const client = await getContainerRuntimeClient();
     const netName = `svc-kind-${o.name}`;
-    const dnet = await client.network.create({
-      Name: netName,
-      Driver: 'bridge',
-      CheckDuplicate: true,
-      Options: { 'com.docker.network.bridge.enable_ip_masquerade': 'true' },
-      Labels: { [KIND_LABEL]: o.name },
-    });
+    const create = (attempt: number): ReturnType<typeof client.network.create> =>
+      client.network.create({
+        Name: netName,
+        Driver: 'bridge',
+        CheckDuplicate: true,
+        Options: { 'com.docker.network.bridge.enable_ip_masquerade': 'true' },
+        Labels: { [KIND_LABEL]: o.name },
+        ...(withV6 ? { EnableIPv6: true, IPAM: { Driver: 'default', Config: [{ Subnet: ulaSubnet(o.name, attempt) }] } } : {}),
+      });
+    let dnet: Awaited<ReturnType<typeof create>> | undefined;
+    // As kind: another subnet when the name's first one overlaps a network already there.
+    for (let attempt = 0; !dnet; attempt++)
+      try {
+        dnet = await create(attempt);
+      } catch (e) {
+        if (!withV6 || attempt >= 4 || !/overlap/i.test((e as Error).message)) throw e;
+      }
     network = new StartedNetwork(client, netName, dnet);
-    log(`network ${network.getName()}; starting ${o.nodes} node container(s) from ${o.image}`);
+    log(`network ${network.getName()}${withV6 ? ` (${family})` : ''}; starting ${o.nodes} node container(s) from ${o.image}`);
     const cs = await Promise.all(
-      names.map((n, i) => new KindNode(o.image, n, i === 0 ? 'control-plane' : 'worker', o.name, network!).start()),
+      names.map((n, i) => new KindNode(o.image, n, i === 0 ? 'control-plane' : 'worker', o.name, network!, withV6).start()),
     );
     cs.forEach((c, i) => {
       started.push(c);
@@ -359,6 +440,21 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
     mark('containers', s);
     const cp = names[0]!;
     const ips = cs.map((c) => c.getIpAddress(network!.getName()));
+    // The IPv6 address is not in what testcontainers keeps of the container: inspected.
+    const ip6s = withV6
+      ? await Promise.all(
+          cs.map(async (c, i) => {
+            const info = await client.container.inspect(client.container.getById(c.getId()));
+            const a = info.NetworkSettings.Networks[netName]?.GlobalIPv6Address;
+            if (!a) throw new Error(`kind: node ${names[i]} has no IPv6 address on ${netName}; does this Docker host have IPv6?`);
+            return a;
+          }),
+        )
+      : [];
+    // kubelet's node-ip: as kind, the first family's address first.
+    const nodeIps = ips.map((v4, i) => (family === 'ipv6' ? ip6s[i]! : family === 'dual' ? `${v4},${ip6s[i]!}` : v4));
+    // The control plane's endpoint: its name, or its IPv6 address on IPv6 clusters.
+    const cpHost = family === 'ipv6' ? ip6s[0]! : cp;
     const k8sVersion = (await must(cp, ['cat', '/kind/version'], 'reading /kind/version')).trim();
     const imagesFile = await exec(cp, ['cat', '/kind/svc-images.json']);
     const svcImages = imagesFile.exitCode === 0 ? (JSON.parse(imagesFile.output) as SvcImages) : undefined;
@@ -384,9 +480,10 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
           {
             content: v1beta4({
               cluster: o.name,
-              cp,
-              ip: ips[i]!,
+              cp: cpHost,
+              ip: nodeIps[i]!,
               node: n,
+              ipFamily: family,
               init: i === 0,
               proxyMode: o.proxyMode,
               cgroupV1,
@@ -403,7 +500,7 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
       log('the node containers lack CAP_SYS_RESOURCE (this host): containerd restricts oom_score_adj, as kind does for rootless');
 
     s = Date.now();
-    log(`kubeadm init on ${cp} (${ips[0]}), Kubernetes ${k8sVersion}${cgroupV1 ? ', cgroup v1 (failCgroupV1: false)' : ''}`);
+    log(`kubeadm init on ${cp} (${nodeIps[0]}), Kubernetes ${k8sVersion}${cgroupV1 ? ', cgroup v1 (failCgroupV1: false)' : ''}`);
     await must(cp, ['kubeadm', 'init', '--config=/kind/kubeadm.conf', '--skip-token-print', '--v=6'], 'kubeadm init');
     mark('kubeadmInit', s);
     const kubectl = (args: string[], what: string): Promise<string> =>
@@ -411,13 +508,14 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
 
     // installcni: the node image's manifest, templated and patched as kind does (§2).
     let cni = await must(cp, ['cat', '/kind/manifests/default-cni.yaml'], 'reading the default CNI manifest');
-    if (cni.includes('would you kindly template this file')) cni = cni.replaceAll('{{ .PodSubnet }}', POD_SUBNET);
+    // kind renders {{ .PodSubnet }} with its networking.podSubnet: a comma-separated pair for dual.
+    if (cni.includes('would you kindly template this file')) cni = cni.replaceAll('{{ .PodSubnet }}', net.podSubnet);
     if (cni.includes('would you kindly patch this file')) {
       type Ds = { kind?: string; spec: { template: { spec: { containers: { env?: { name: string; value: string }[] }[] } } } };
       const docs = yaml.loadAll(cni) as (Ds | null)[];
       for (const d of docs)
         if (d?.kind === 'DaemonSet')
-          (d.spec.template.spec.containers[0]!.env ??= []).push({ name: 'CONTROL_PLANE_ENDPOINT', value: `${cp}:6443` });
+          (d.spec.template.spec.containers[0]!.env ??= []).push({ name: 'CONTROL_PLANE_ENDPOINT', value: hostPort(cpHost, 6443) });
       cni = docs
         .filter(Boolean)
         .map((d) => yaml.dump(d))
@@ -483,11 +581,13 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
     );
     let lastDns = '';
     const fqdn = `kubernetes.default.svc.${DOMAIN}`;
+    // The kubernetes Service is of the first family: AAAA on IPv6 clusters.
+    const qtype = family === 'ipv6' ? 'AAAA' : 'A';
     await poll(
-      `CoreDNS answering ${fqdn} at ${DNS_IP} from every node`,
+      `CoreDNS answering ${fqdn} (${qtype}) at ${net.dnsIP} from every node`,
       120_000,
       async () => {
-        const rs = await Promise.all(names.map((n) => nodeDns(exec, n, fqdn)));
+        const rs = await Promise.all(names.map((n) => nodeDns(exec, n, net.dnsIP, fqdn, qtype)));
         lastDns = rs.map((r, i) => `${names[i]}: ${typeof r === 'string' ? r : `${r.rcode} [${r.answers.join(', ')}]`}`).join('; ');
         return rs.every((r) => typeof r !== 'string' && r.rcode === 'NOERROR' && r.answers.length === 1) ? true : undefined;
       },
@@ -527,9 +627,10 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
             nodes: o.nodes,
             proxyMode: o.proxyMode,
             clusterDomain: DOMAIN,
-            serviceCIDR: SERVICE_SUBNET,
-            dnsServiceIP: DNS_IP,
-            podCIDR: POD_SUBNET,
+            // One range each (the profile's shape): the first family's.
+            serviceCIDR: net.serviceSubnet.split(',')[0],
+            dnsServiceIP: net.dnsIP,
+            podCIDR: net.podSubnet.split(',')[0],
             coreDNSReplicas: 2,
             images: { probe: svcImages.probe, nodeTools: svcImages.nodeTools, pause: svcImages.sandboxImage, coredns: svcImages.coredns },
             kubeProxyVersion: k8sVersion,
@@ -548,8 +649,14 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
       profile,
       apiServer,
       network: network.getName(),
+      ipFamily: family,
       svcImages,
-      nodes: names.map((n, i) => ({ name: n, role: i === 0 ? ('control-plane' as const) : ('worker' as const), ip: ips[i]! })),
+      nodes: names.map((n, i) => ({
+        name: n,
+        role: i === 0 ? ('control-plane' as const) : ('worker' as const),
+        ip: family === 'ipv6' ? ip6s[i]! : ips[i]!,
+        ...(withV6 ? { ipv6: ip6s[i]! } : {}),
+      })),
       timings,
       teardown,
       exec,

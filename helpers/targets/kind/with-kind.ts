@@ -7,13 +7,15 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { ROOT } from '../../config/target.ts';
 import { interruptedBy, onInterrupt } from '../../config/interrupt.ts';
-import { defaultWorkDir, type KindCluster, startKind } from './provider.ts';
+import { defaultWorkDir, type IpFamily, type KindCluster, startKind } from './provider.ts';
 
 export interface WithKindOptions {
   /** Default: ours, built or reused by cluster/kind/node-image.sh. */
   image?: string;
   nodes: number;
   proxyMode: 'iptables' | 'nftables';
+  /** kind's networking.ipFamily; default ipv4. */
+  ipFamily?: IpFamily;
   name: string;
   /** A JSON file for the start and teardown times. */
   timings?: string;
@@ -48,12 +50,16 @@ export async function withKind(o: WithKindOptions, work: (cluster: KindCluster) 
           image,
           nodes: o.nodes,
           proxyMode: o.proxyMode,
+          ipFamily: o.ipFamily,
           name: o.name,
           workDir: defaultWorkDir(o.name),
           log: o.log,
         });
         if (o.timings)
-          fs.writeFileSync(o.timings, JSON.stringify({ image, nodes: o.nodes, proxyMode: o.proxyMode, ...cluster.timings }, null, 2));
+          fs.writeFileSync(
+            o.timings,
+            JSON.stringify({ image, nodes: o.nodes, proxyMode: o.proxyMode, ipFamily: cluster.ipFamily, ...cluster.timings }, null, 2),
+          );
         // Interrupted while it started: the start finished (or failed and removed what it
         // made); the cluster goes before any work runs.
         if (interruptedBy()) return 130;
