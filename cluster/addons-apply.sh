@@ -150,9 +150,9 @@ node_local_dns_ready() {
   [ "$s" = "$NODES/$NODES" ]
 }
 
-node_local_primary_rrtype() { if [ "$PRIMARY_FAMILY" = IPv6 ]; then echo AAAA; else echo A; fi; }  # kubernetes.default's family
+primary_rrtype() { if [ "$PRIMARY_FAMILY" = IPv6 ]; then echo AAAA; else echo A; fi; }  # kubernetes.default's family
 
-dns_answers() { # <node>: its cache answers kubernetes.default at every address it binds
+node_local_dns_answers() { # <node>: its cache answers kubernetes.default at every address it binds
   local n=$1 a got want; want=$(first_service_ip)
   for a in $(node_local_dns_addrs); do
     got=$(in_node "$n" dig +short +time=1 +tries=1 @"$a" "kubernetes.default.svc.$CLUSTER_DOMAIN" "$(primary_rrtype)" 2>&1) || true

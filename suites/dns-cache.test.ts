@@ -8,10 +8,9 @@ import { describe } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { defineSuite } from '../helpers/harness/suite.ts';
 import { detected } from '../helpers/config/target.ts';
+import { docAddress } from '../helpers/lib/net.ts';
 
 const { ctx, check } = defineSuite('dns-cache');
-const BEFORE = '192.0.2.10';
-const AFTER = '192.0.2.20';
 
 describe('DNS caches in front of the replicas', () => {
   check('dns.cache.ttl-honoured', async () => {
@@ -21,10 +20,12 @@ describe('DNS caches in front of the replicas', () => {
       detected().dnsPath?.summary ?? 'no DNS path detected',
       ctx.facts.servers.map((s) => `${s.label} ${s.ip} (${s.role ?? 'authoritative'})`),
     );
+    // Documentation addresses of the cluster's primary family (the slice's addressType).
+    const [BEFORE, AFTER] = [docAddress(ctx.families()[0]!, 10), docAddress(ctx.families()[0]!, 20)];
     await apply(ctx.ns, 'cached-name.yaml', { ADDRESS: BEFORE });
     // Every server answers the first address: each cache now holds it.
-    await ctx.expectEverywhere('cache-before', name, 'A', { rcode: 'NOERROR', set: [BEFORE] });
+    await ctx.expectEverywhere('cache-before', name, 'address', { rcode: 'NOERROR', set: [BEFORE] });
     await apply(ctx.ns, 'cached-name.yaml', { ADDRESS: AFTER });
-    await ctx.expectEverywhere('cache-after', name, 'A', { rcode: 'NOERROR', set: [AFTER] }, { since: Date.now() });
+    await ctx.expectEverywhere('cache-after', name, 'address', { rcode: 'NOERROR', set: [AFTER] }, { since: Date.now() });
   });
 });

@@ -36,7 +36,7 @@ describe('ExternalName Service', () => {
       } as never,
     ]);
     const vip = (await kube().core.readNamespacedService({ name: 'my-database', namespace: ctx.ns })).spec!.clusterIP!;
-    await ctx.convergeEverywhere('externalname-to-clusterip', ctx.svcName('my-database'), 'A', { rcode: 'NOERROR', set: [vip] });
+    await ctx.convergeEverywhere('externalname-to-clusterip', ctx.svcName('my-database'), 'address', { rcode: 'NOERROR', set: [vip] });
     await ctx.expectEverywhere('externalname-to-clusterip', ctx.svcName('my-database'), 'CNAME', { rcode: 'NOERROR', set: [], soa: true });
   });
 });

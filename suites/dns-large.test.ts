@@ -19,7 +19,7 @@ const setup = once(async () => {
   await ctx.convergeEverywhere(
     'large-converged',
     ctx.svcName('many'),
-    'A',
+    'address',
     { rcode: 'NOERROR', set: ips },
     { since, extra: { tcp: true } },
   );
@@ -29,34 +29,37 @@ describe('large answers', () => {
   check('dns.large.tc-and-tcp', async () => {
     await setup();
     const name = ctx.svcName('many');
-    const udp = await ctx.askEverywhere((s) => [{ name, type: 'A', server: s.ip, noTcpFallback: true }]);
+    const udp = await ctx.askEverywhere((s) => [{ name, type: ctx.primaryType('large'), server: s.ip, noTcpFallback: true }]);
     const notTruncated = udp.filter((r) => !r.answer.flags?.tc);
     if (notTruncated.length)
       throw new Error(
         `expected TC on the 512-byte UDP answer:\n${notTruncated.map((r) => formatAnswer(r.answer, r.server.label)).join('\n')}`,
       );
-    const tcp = await ctx.askEverywhere((s) => [{ name, type: 'A', server: s.ip, tcp: true }]);
+    const tcp = await ctx.askEverywhere((s) => [{ name, type: ctx.primaryType('large'), server: s.ip, tcp: true }]);
     assertAnswers(
       tcp.map((r) => ({ answer: r.answer, label: r.server.label, exp: { rcode: 'NOERROR', set: ips } })),
-      `${name} A over TCP`,
+      `${name} address records over TCP`,
     );
     // The fallback path of an ordinary client: UDP, TC, then TCP.
-    const fallback = await ctx.askEverywhere((s) => [{ name, type: 'A', server: s.ip }]);
+    const fallback = await ctx.askEverywhere((s) => [{ name, type: ctx.primaryType('large'), server: s.ip }]);
     expect(fallback.map((r) => r.answer.transport)).toEqual(fallback.map(() => 'udp+tcp'));
     assertAnswers(
       fallback.map((r) => ({ answer: r.answer, label: r.server.label, exp: { rcode: 'NOERROR', set: ips } })),
-      `${name} A after TCP fallback`,
+      `${name} address records after TCP fallback`,
     );
-    ctx.evidence.info('large-tcp', `UDP answer without EDNS0 truncated; TCP answer has ${answerSet(tcp[0]!.answer).length} A records`);
+    ctx.evidence.info(
+      'large-tcp',
+      `UDP answer without EDNS0 truncated; TCP answer has ${answerSet(tcp[0]!.answer).length} address records`,
+    );
   });
 
   check('dns.large.edns0', async () => {
     await setup();
     const name = ctx.svcName('many');
-    const udp = await ctx.askEverywhere((s) => [{ name, type: 'A', server: s.ip, edns: 4096, noTcpFallback: true }]);
+    const udp = await ctx.askEverywhere((s) => [{ name, type: ctx.primaryType('large'), server: s.ip, edns: 4096, noTcpFallback: true }]);
     assertAnswers(
       udp.map((r) => ({ answer: r.answer, label: r.server.label, exp: { rcode: 'NOERROR', set: ips } })),
-      `${name} A over UDP with EDNS0 4096`,
+      `${name} address records over UDP with EDNS0 4096`,
     );
     expect(udp.map((r) => r.answer.flags?.tc)).toEqual(udp.map(() => false));
   });

@@ -40,7 +40,7 @@ const webApi = once(async () => {
 const multiPort = once(async () => {
   await apply(ctx.ns, 'multi-port.yaml');
   const vip = (await kube().core.readNamespacedService({ name: 'unnamed-port', namespace: ctx.ns })).spec!.clusterIP!;
-  await ctx.expectEverywhere('nodata-known', ctx.svcName('unnamed-port'), 'A', { rcode: 'NOERROR', set: [vip] });
+  await ctx.expectEverywhere('nodata-known', ctx.svcName('unnamed-port'), 'address', { rcode: 'NOERROR', set: [vip] });
 });
 
 describe('negative DNS answers', () => {

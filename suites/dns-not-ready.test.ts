@@ -29,17 +29,20 @@ describe('not-ready addresses', () => {
   check('dns.not-ready.absent', async () => {
     await setup();
     await apply(ctx.ns, 'not-ready.yaml', { REPLICAS: 2, PUBLISH: false });
-    await ctx.convergeEverywhere('not-ready-absent', ctx.svcName('notready'), 'A', { rcode: 'NXDOMAIN', set: [] });
-    await ctx.expectEverywhere('not-ready-absent', ctx.svcName('notready'), 'A', { rcode: 'NXDOMAIN', set: [] });
-    await ctx.expectEverywhere('not-ready-absent-name', `notready-0.${ctx.svcName('notready')}`, 'A', { rcode: 'NXDOMAIN', set: [] });
+    await ctx.convergeEverywhere('not-ready-absent', ctx.svcName('notready'), 'address', { rcode: 'NXDOMAIN', set: [] });
+    await ctx.expectEverywhere('not-ready-absent', ctx.svcName('notready'), 'address', { rcode: 'NXDOMAIN', set: [] });
+    await ctx.expectEverywhere('not-ready-absent-name', `notready-0.${ctx.svcName('notready')}`, 'address', { rcode: 'NXDOMAIN', set: [] });
   });
 
   check('dns.not-ready.published', async () => {
     await setup();
     await apply(ctx.ns, 'not-ready.yaml', { REPLICAS: 2, PUBLISH: true });
-    await ctx.convergeEverywhere('not-ready-published', ctx.svcName('notready'), 'A', { rcode: 'NOERROR', set: pods.map((p) => p.ip!) });
+    await ctx.convergeEverywhere('not-ready-published', ctx.svcName('notready'), 'address', {
+      rcode: 'NOERROR',
+      set: pods.map((p) => p.ip!),
+    });
     for (const p of pods) {
-      await ctx.expectEverywhere('not-ready-published-name', `${p.name}.${ctx.svcName('notready')}`, 'A', {
+      await ctx.expectEverywhere('not-ready-published-name', `${p.name}.${ctx.svcName('notready')}`, 'address', {
         rcode: 'NOERROR',
         set: [p.ip!],
       });
@@ -49,11 +52,11 @@ describe('not-ready addresses', () => {
   check('dns.not-ready.unpublished', async () => {
     await setup();
     await apply(ctx.ns, 'not-ready.yaml', { REPLICAS: 2, PUBLISH: true });
-    await ctx.convergeEverywhere('not-ready-unpublished-start', ctx.svcName('notready'), 'A', {
+    await ctx.convergeEverywhere('not-ready-unpublished-start', ctx.svcName('notready'), 'address', {
       rcode: 'NOERROR',
       set: pods.map((p) => p.ip!),
     });
     await apply(ctx.ns, 'not-ready.yaml', { REPLICAS: 2, PUBLISH: false });
-    await ctx.convergeEverywhere('not-ready-unpublished', ctx.svcName('notready'), 'A', { rcode: 'NXDOMAIN', set: [] });
+    await ctx.convergeEverywhere('not-ready-unpublished', ctx.svcName('notready'), 'address', { rcode: 'NXDOMAIN', set: [] });
   });
 });

@@ -4,7 +4,7 @@
 import { describe, expect } from '@jest/globals';
 import { apply, applyObjects } from '../helpers/cluster/apply.ts';
 import { answerSet, formatAnswer, norm } from '../helpers/lib/dns.ts';
-import { reverseName } from '../helpers/lib/net.ts';
+import { familyOf, reverseName } from '../helpers/lib/net.ts';
 import { once, defineSuite, kube } from '../helpers/harness/suite.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
@@ -54,7 +54,7 @@ describe('DNS records of the specification', () => {
     await multiPort();
     // The Service must be known to the DNS server first (its A answers the ClusterIP).
     const uvip = (await kube().core.readNamespacedService({ name: 'unnamed-port', namespace: ctx.ns })).spec!.clusterIP!;
-    await ctx.expectEverywhere('srv-unnamed-known', ctx.svcName('unnamed-port'), 'A', { rcode: 'NOERROR', set: [uvip] });
+    await ctx.expectEverywhere('srv-unnamed-known', ctx.svcName('unnamed-port'), 'address', { rcode: 'NOERROR', set: [uvip] });
     const results = await ctx.askEverywhere((s) => [{ name: `_http._tcp.${ctx.svcName('unnamed-port')}`, type: 'SRV', server: s.ip }]);
     const bad = results.filter(
       (r) => r.answer.error || r.answer.answers.some((x) => x.type === 'SRV') || !['NOERROR', 'NXDOMAIN'].includes(r.answer.rcode ?? ''),
@@ -88,18 +88,52 @@ describe('DNS records of the specification', () => {
   });
 
   check('dns.aaaa.dual-stack', async () => {
-    await applyObjects(ctx.ns, [
-      {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name: 'web-api-dual' },
-        spec: { ipFamilyPolicy: 'RequireDualStack', selector: { app: 'web-api' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
-      } as never,
-    ]);
-    const svc = await kube().core.readNamespacedService({ name: 'web-api-dual', namespace: ctx.ns });
-    const v6 = (svc.spec?.clusterIPs ?? []).filter((ip) => ip.includes(':'));
-    expect(v6).toHaveLength(1);
-    await ctx.expectEverywhere('dual-stack-aaaa', ctx.svcName('web-api-dual'), 'AAAA', { rcode: 'NOERROR', set: v6 });
+    await webApi();
+    const policies = ['SingleStack', 'PreferDualStack', 'RequireDualStack'] as const;
+    const name = (p: string): string => `web-api-${p.toLowerCase()}`;
+    await applyObjects(
+      ctx.ns,
+      policies.map(
+        (p) =>
+          ({
+            apiVersion: 'v1',
+            kind: 'Service',
+            metadata: { name: name(p) },
+            spec: { ipFamilyPolicy: p, selector: { app: 'web-api' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+          }) as never,
+      ),
+    );
+    const since = Date.now();
+    const families = ctx.families();
+    const got = await Promise.all(
+      policies.map(async (p) => {
+        const spec = (await kube().core.readNamespacedService({ name: name(p), namespace: ctx.ns })).spec!;
+        return { policy: p, ipFamilies: spec.ipFamilies ?? [], clusterIPs: spec.clusterIPs ?? [] };
+      }),
+    );
+    ctx.evidence.info('dual-stack-services', got.map((g) => `${g.policy}: ${g.clusterIPs.join(', ')}`).join('; '), got);
+    // The API: the primary family alone for SingleStack, both (primary first) otherwise,
+    // and each ClusterIP of the family at its index.
+    expect(got.map((g) => ({ policy: g.policy, ipFamilies: g.ipFamilies, clusterIPFamilies: g.clusterIPs.map(familyOf) }))).toEqual(
+      got.map((g) => {
+        const want = g.policy === 'SingleStack' ? families.slice(0, 1) : families;
+        return { policy: g.policy, ipFamilies: want, clusterIPFamilies: want };
+      }),
+    );
+    // DNS: A and AAAA of each Service are exactly its ClusterIPs of that family (NODATA for
+    // the family a SingleStack Service lacks).
+    for (const g of got)
+      await ctx.expectEverywhere(
+        `dual-stack-${g.policy}`,
+        ctx.svcName(name(g.policy)),
+        'address',
+        { rcode: 'NOERROR', set: g.clusterIPs },
+        { since },
+      );
+    // The proxy: through each ClusterIP of the dual-stack Service, only web-api's backend.
+    const backends = (await rolloutReady(ctx.ns, 'Deployment', 'web-api', 1)).map((p) => p.name);
+    for (const ip of got.find((g) => g.policy === 'RequireDualStack')!.clusterIPs)
+      await ctx.proxyConverged(`dual-stack-connect-${familyOf(ip)}`, { host: ip, port: 80, backends, since });
   });
 
   check('dns.identity.version-bind', async () => {
@@ -120,23 +154,24 @@ describe('DNS records of the specification', () => {
 
   check('dns.ttl.reported', async () => {
     await webApi();
-    const [a] = await ctx.expectEverywhere('ttl', ctx.svcName('web-api'), 'A', { rcode: 'NOERROR', set: [vip] });
-    const ttl = a!.answers.find((r) => r.type === 'A')?.ttl;
+    const [a] = await ctx.expectEverywhere('ttl', ctx.svcName('web-api'), 'address', { rcode: 'NOERROR', set: [vip] });
+    const ttl = a!.answers.find((r) => r.type === 'A' || r.type === 'AAAA')?.ttl;
     expect(ttl).toBeDefined();
-    ctx.evidence.measure('ttl', 'A record TTL', ttl!, 's');
+    ctx.evidence.measure('ttl', 'address record TTL', ttl!, 's');
   });
 
   check('dns.replicas.agree', async () => {
     // The bound runs from the last of the three setups' changes.
     const since = Math.max(...(await Promise.all([multiPort(), mysql(), webApi()])));
-    const questions: [string, 'A' | 'SRV' | 'PTR' | 'TXT'][] = [
+    const A = ctx.primaryType('agree');
+    const questions: [string, 'A' | 'AAAA' | 'SRV' | 'PTR' | 'TXT'][] = [
       [`dns-version.${ctx.facts.clusterDomain}`, 'TXT'],
-      [ctx.svcName('web-api'), 'A'],
-      [ctx.svcName('mysql'), 'A'],
+      [ctx.svcName('web-api'), A],
+      [ctx.svcName('mysql'), A],
       [`_mysql._tcp.${ctx.svcName('mysql')}`, 'SRV'],
       [`_http._tcp.${ctx.svcName('my-service')}`, 'SRV'],
       [reverseName(vip), 'PTR'],
-      ...pods.map((p) => [`${p.name}.${ctx.svcName('mysql')}`, 'A'] as [string, 'A']),
+      ...pods.map((p) => [`${p.name}.${ctx.svcName('mysql')}`, A] as [string, 'A' | 'AAAA']),
       ...pods.map((p) => [reverseName(p.ip!), 'PTR'] as [string, 'PTR']),
     ];
     const disagreements = async (): Promise<string[]> => {

@@ -13,7 +13,7 @@ describe('system resolver', () => {
     await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 1 });
     const vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
     // The Service is known to the DNS server everywhere before the resolver is asked.
-    await ctx.expectEverywhere('resolver-known', ctx.svcName('web-api'), 'A', { rcode: 'NOERROR', set: [vip] });
+    await ctx.expectEverywhere('resolver-known', ctx.svcName('web-api'), 'address', { rcode: 'NOERROR', set: [vip] });
     const names = ['web-api', `web-api.${ctx.ns}`, `web-api.${ctx.ns}.svc`, ctx.svcName('web-api')];
     const results = await ctx.probes[0]!.resolve(names);
     ctx.evidence.info('resolver', `search [${ctx.facts.searchPath.join(' ')}], ndots ${ctx.facts.ndots}`, results);

@@ -1,6 +1,6 @@
 // Selectorless Services: a stable in-cluster name for an outside address, made with a
 // hand-made Endpoints (mirrored into an EndpointSlice) or a hand-made EndpointSlice.
-// 192.168.1.100 is DNS data only: no check ever connects to it. The outside host is real
+// 192.168.1.100 (2001:db8::100 where IPv6 is the primary family) is DNS data only: no check ever connects to it. The outside host is real
 // on the kind target: a TCP server container beside the nodes, on their Docker network.
 import { afterAll, describe, expect } from '@jest/globals';
 import { GenericContainer, ImageName, Wait, getContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
@@ -12,9 +12,10 @@ import { BY_NAME_TIMEOUT_MS, once, defineSuite } from '../helpers/harness/suite.
 import { serviceSlices } from '../helpers/cluster/workloads.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { kube } from '../helpers/cluster/kube.ts';
+import { externalAddress } from '../helpers/lib/net.ts';
 
 const { ctx, check, dnsRows } = defineSuite('external-endpoints', { probes: 2 });
-const EXTERNAL = '192.168.1.100';
+const EXTERNAL = (): string => externalAddress(ctx.families()[0]!);
 const MIRROR = 'endpointslicemirroring-controller.k8s.io';
 
 // The outside host: the probe bundle serving the WHO line protocol on 5432, in the probe
@@ -72,7 +73,7 @@ describe('selectorless Services with hand-made endpoints', () => {
         addresses: (s.endpoints ?? []).flatMap((e) => e.addresses),
         ports: (s.ports ?? []).map((p) => `${p.name}/${p.protocol}/${p.port}`),
       }));
-    const want = [{ managedBy: MIRROR, addresses: [EXTERNAL], ports: ['postgres/TCP/5432'] }];
+    const want = [{ managedBy: MIRROR, addresses: [EXTERNAL()], ports: ['postgres/TCP/5432'] }];
     // The mirroring controller works asynchronously: converge within the bound, then assert.
     const { ms, polls } = await converge(
       'the EndpointSlices of external-db to be exactly the mirrored one',
@@ -88,7 +89,7 @@ describe('selectorless Services with hand-made endpoints', () => {
 
   check('dns.external.slice-a', async () => {
     await apply(ctx.ns, 'external-db-slice.yaml');
-    await ctx.convergeEverywhere('external-slice-a', ctx.svcName('external-db-slice'), 'A', { rcode: 'NOERROR', set: [EXTERNAL] });
+    await ctx.convergeEverywhere('external-slice-a', ctx.svcName('external-db-slice'), 'address', { rcode: 'NOERROR', set: [EXTERNAL()] });
     const slices = await serviceSlices(ctx.ns, 'external-db-slice');
     expect(slices.map((s) => s.metadata?.name)).toEqual(['external-db-slice-1']);
   });
@@ -98,8 +99,8 @@ describe('selectorless Services with hand-made endpoints', () => {
     const svc = await kube().core.readNamespacedService({ name: 'outside-db', namespace: ctx.ns });
     const clusterIP = svc.spec?.clusterIP ?? '';
     // DNS first (bounded, measured), then the proxy, then exact assertions from every probe.
-    await ctx.expectEverywhere('outside-vip-a', ctx.svcName('outside-db'), 'A', { rcode: 'NOERROR', set: [clusterIP] });
-    await ctx.expectEverywhere('outside-direct-a', ctx.svcName('outside-db-direct'), 'A', { rcode: 'NOERROR', set: [host.ip] });
+    await ctx.expectEverywhere('outside-vip-a', ctx.svcName('outside-db'), 'address', { rcode: 'NOERROR', set: [clusterIP] });
+    await ctx.expectEverywhere('outside-direct-a', ctx.svcName('outside-db-direct'), 'address', { rcode: 'NOERROR', set: [host.ip] });
     await ctx.proxyConverged('outside-connect', { host: ctx.svcName('outside-db'), port: 5432, backends: [host.name] });
     const attempts = async (h: string): Promise<unknown[]> =>
       (await Promise.all(ctx.probes.map((p) => p.connect({ host: h, port: 5432, count: 3, mode: 'tcp', timeoutMs: BY_NAME_TIMEOUT_MS }))))

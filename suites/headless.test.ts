@@ -40,7 +40,7 @@ describe('headless Service', () => {
       .flatMap((e) => e.addresses)
       .sort();
     expect(sliceReady).toEqual([...ips].sort());
-    await ctx.expectEverywhere('headless-a', ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: ips }, { since: readyAt });
+    await ctx.expectEverywhere('headless-a', ctx.svcName(NAME), 'address', { rcode: 'NOERROR', set: ips }, { since: readyAt });
   });
 
   check('dns.headless.readiness', async () => {
@@ -72,7 +72,7 @@ describe('headless Service', () => {
         },
         { kind: 'EndpointSlices', since },
       );
-      await ctx.expectEverywhere('headless-not-ready', ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: others }, { since });
+      await ctx.expectEverywhere('headless-not-ready', ctx.svcName(NAME), 'address', { rcode: 'NOERROR', set: others }, { since });
     } finally {
       await backend.setReady(true);
     }
@@ -86,7 +86,7 @@ describe('headless Service', () => {
     await ctx.expectEverywhere(
       'headless-ready-again',
       ctx.svcName(NAME),
-      'A',
+      'address',
       { rcode: 'NOERROR', set: pods.map((p) => p.ip!) },
       { since },
     );
@@ -99,17 +99,17 @@ describe('headless Service', () => {
       const since = Date.now();
       const ips = pods.map((p) => p.ip!);
       await ctx.slicesSettled(`headless-scale-${n}`, NAME, ips, since);
-      await ctx.expectEverywhere(`headless-scale-${n}`, ctx.svcName(NAME), 'A', { rcode: 'NOERROR', set: ips }, { since });
+      await ctx.expectEverywhere(`headless-scale-${n}`, ctx.svcName(NAME), 'address', { rcode: 'NOERROR', set: ips }, { since });
     }
   });
 
   check('net.headless.pod-reach', async () => {
     await setup();
-    const [answer] = await ctx.expectEverywhere('headless-reach', ctx.svcName(NAME), 'A', {
+    const [answer] = await ctx.expectEverywhere('headless-reach', ctx.svcName(NAME), 'address', {
       rcode: 'NOERROR',
       set: pods.map((p) => p.ip!),
     });
-    const ips = answer!.answers.filter((r) => r.type === 'A').map((r) => r.data);
+    const ips = answer!.answers.filter((r) => r.type === 'A' || r.type === 'AAAA').map((r) => r.data);
     const reached = await Promise.all(
       ips.map(async (ip) => {
         const [a] = await ctx.probes[0]!.connect({ host: ip, port: 50051, count: 1, mode: 'grpc' });

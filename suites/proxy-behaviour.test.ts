@@ -77,7 +77,7 @@ describe('Service proxy behaviour', () => {
 
   check('lb.grpc.headless-round-robin', async () => {
     await grpcBackends();
-    await ctx.convergeEverywhere('grpc-dns', ctx.svcName('grpc-backend'), 'A', { rcode: 'NOERROR', set: grpcPods.map((p) => p.ip!) });
+    await ctx.convergeEverywhere('grpc-dns', ctx.svcName('grpc-backend'), 'address', { rcode: 'NOERROR', set: grpcPods.map((p) => p.ip!) });
     const target = `dns:///${ctx.svcName('grpc-backend')}:50051`;
     // round_robin's channel is READY with its first subchannel; the others connect on their
     // own time (slow is not wrong): the probe waits, bounded, until every backend has
@@ -112,7 +112,7 @@ describe('Service proxy behaviour', () => {
 
   check('lb.grpc.clusterip-one-channel', async () => {
     await grpcBackends();
-    await ctx.expectEverywhere('grpc-vip-dns', ctx.svcName('grpc-vip'), 'A', { rcode: 'NOERROR', set: [await readVip('grpc-vip')] });
+    await ctx.expectEverywhere('grpc-vip-dns', ctx.svcName('grpc-vip'), 'address', { rcode: 'NOERROR', set: [await readVip('grpc-vip')] });
     await ctx.proxyConverged('grpc-vip-proxy', {
       host: await readVip('grpc-vip'),
       port: 50051,
@@ -141,12 +141,12 @@ describe('Service proxy behaviour', () => {
     await ctx.expectEverywhere(
       'direct-pod-dns',
       `mysql-0.${ctx.svcName('mysql')}`,
-      'A',
+      'address',
       { rcode: 'NOERROR', set: [pods.find((p) => p.name === 'mysql-0')!.ip!] },
       { since },
     );
     const readVipIP = await readVip('mysql-read');
-    await ctx.expectEverywhere('direct-pod-dns', ctx.svcName('mysql-read'), 'A', { rcode: 'NOERROR', set: [readVipIP] }, { since });
+    await ctx.expectEverywhere('direct-pod-dns', ctx.svcName('mysql-read'), 'address', { rcode: 'NOERROR', set: [readVipIP] }, { since });
     await ctx.proxyConverged('direct-pod-proxy', {
       host: readVipIP,
       port: 3306,

@@ -4,7 +4,6 @@
 // (cilium/cilium#44324).
 import { describe, expect } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
-import { nodeAddresses } from '../helpers/cluster/nodes.ts';
 import { once, defineSuite, kube, counts } from '../helpers/harness/suite.ts';
 import { hostnameLabel, Probe, schedulableNodes } from '../helpers/cluster/probe.ts';
 import { podsReady, rolloutReady } from '../helpers/cluster/workloads.ts';
@@ -50,7 +49,7 @@ describe('host-network clients', () => {
 
   check('proxy.host-network.nodeport', async () => {
     await setup();
-    const targets = await nodeAddresses();
+    const targets = await ctx.nodeTargets('host-nodeport', 'web-api-nodeport');
     for (const t of targets)
       await ctx.proxyConverged(`host-nodeport-${t.node}`, { host: t.ip, port: nodePort, backends, probes: hosts, since: readyAt });
     const seen = await Promise.all(

@@ -3,7 +3,6 @@
 // every node's InternalIP (their own node's and the others').
 import { describe, expect } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
-import { nodeAddresses } from '../helpers/cluster/nodes.ts';
 import { once, defineSuite, kube } from '../helpers/harness/suite.ts';
 import { rolloutReady } from '../helpers/cluster/workloads.ts';
 import { connectFromOutside } from '../helpers/targets/outside.ts';
@@ -36,7 +35,7 @@ describe('NodePort Service', () => {
   check('proxy.nodeport.reach', async () => {
     await setup();
     expect(nodePort).toBeGreaterThan(0);
-    const targets = await nodeAddresses();
+    const targets = await ctx.nodeTargets('nodeport', 'web-api-nodeport');
     ctx.evidence.info(
       'nodeport-reach',
       `node port ${nodePort} on ${targets.map((t) => `${t.node} ${t.ip}`).join(', ')}; ` +
@@ -63,7 +62,7 @@ describe('NodePort Service', () => {
 
   check('proxy.nodeport.from-outside', async () => {
     await setup();
-    const targets = await nodeAddresses();
+    const targets = await ctx.nodeTargets('nodeport', 'web-api-nodeport');
     // From this machine, outside the cluster: every node's address at once, each converging
     // on its own within the proxy bound, then 4 fresh connections each.
     const seen = await Promise.all(

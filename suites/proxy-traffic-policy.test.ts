@@ -4,9 +4,9 @@
 // its own node's. internalTrafficPolicy Local: Pods reach only their own node's endpoints,
 // and nothing on a node without one. externalTrafficPolicy Local: the health check node
 // port reports each node's local endpoints, and Pods still reach the node port everywhere.
+import { hostPort } from '../helpers/lib/net.ts';
 import { describe, expect } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
-import { nodeAddresses } from '../helpers/cluster/nodes.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { counts, kube, once, defineSuite } from '../helpers/harness/suite.ts';
 import type { Probe } from '../helpers/cluster/probe.ts';
@@ -191,7 +191,7 @@ describe('traffic policies', () => {
     const svc = await readSvc('local-api-external');
     const hc = svc.spec?.healthCheckNodePort ?? 0;
     expect({ healthCheckNodePort: hc > 0 }).toEqual({ healthCheckNodePort: true });
-    const targets = await nodeAddresses();
+    const targets = await ctx.nodeTargets('etp', 'local-api-external');
     const probe = ctx.probes[0]!;
     const want = (node: string): { status: number; localEndpoints: number } => ({
       status: (local[node] ?? []).length ? 200 : 503,
@@ -200,9 +200,9 @@ describe('traffic policies', () => {
     const got = await Promise.all(
       targets.map(async (t) => {
         const { ms, state, polls } = await converge(
-          `http://${t.ip}:${hc}/ on ${t.node} to answer ${JSON.stringify(want(t.node))}`,
+          `http://${hostPort(t.ip, hc)}/ on ${t.node} to answer ${JSON.stringify(want(t.node))}`,
           async () => {
-            const r = await probe.httpGet({ url: `http://${t.ip}:${hc}/`, timeoutMs: 2000 });
+            const r = await probe.httpGet({ url: `http://${hostPort(t.ip, hc)}/`, timeoutMs: 2000 });
             let localEndpoints: number | undefined;
             try {
               localEndpoints = (JSON.parse(r.body) as { localEndpoints?: number }).localEndpoints;
@@ -227,7 +227,7 @@ describe('traffic policies', () => {
   check('proxy.external-traffic-policy.local-outside', async () => {
     await setup();
     const port = (await readSvc('local-api-external')).spec!.ports![0]!.nodePort!;
-    const targets = await nodeAddresses();
+    const targets = await ctx.nodeTargets('etp', 'local-api-external');
     // Nodes with local endpoints: converge until only those answer; every node's proxy has
     // already served the control Service applied after this one (setup).
     for (const t of targets.filter((x) => local[x.node])) {
@@ -272,7 +272,7 @@ describe('traffic policies', () => {
   check('proxy.external-traffic-policy.local-from-pods', async () => {
     await setup();
     const port = (await readSvc('local-api-external')).spec!.ports![0]!.nodePort!;
-    const addresses = await nodeAddresses();
+    const addresses = await ctx.nodeTargets('etp', 'local-api-external');
     // Each Pod dials its own node's address: kube-proxy treats Pod traffic to an external
     // destination of a Local Service as going out and back in, served by any endpoint
     // (a Pod dialling another node's address is external traffic to that node, whose

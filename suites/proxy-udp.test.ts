@@ -5,7 +5,6 @@
 // upstream e2e network/conntrack.go).
 import { describe, expect } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
-import { nodeAddresses } from '../helpers/cluster/nodes.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { counts, kube, once, defineSuite } from '../helpers/harness/suite.ts';
 import { podsReady, rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
@@ -61,7 +60,7 @@ describe('UDP Services', () => {
     ctx.evidence.info('udp-nodeport', `web-api-both: node port ${tcp}/TCP and ${udp}/UDP`);
     const backends = web.map((p) => p.name);
     const seen = await Promise.all(
-      (await nodeAddresses()).flatMap((t) =>
+      (await ctx.nodeTargets('udp-nodeport', 'web-api-both')).flatMap((t) =>
         ctx.probes.flatMap((p) =>
           (['tcp', 'udp'] as const).map(async (mode) => {
             const port = mode === 'tcp' ? tcp : udp;
@@ -88,7 +87,7 @@ describe('UDP Services', () => {
     const backends = web.map((p) => p.name);
     // Every node at once, each converging on its own within the proxy bound.
     const seen = await Promise.all(
-      (await nodeAddresses()).map(async (t) => {
+      (await ctx.nodeTargets('udp-nodeport', 'web-api-both')).map(async (t) => {
         const { ms, polls, state } = await converge(
           `UDP from this machine (outside the cluster) to ${t.node} ${t.ip}:${udp} to reach only web-api backends`,
           async () => {

@@ -30,7 +30,7 @@ describe('a ClusterIP and a headless Service over one StatefulSet', () => {
       await ctx.expectEverywhere(
         `pair-name-${p.name}`,
         `${p.name}.${ctx.svcName('mysql-headless')}`,
-        'A',
+        'address',
         { rcode: 'NOERROR', set: [p.ip!] },
         { since },
       );
@@ -40,7 +40,7 @@ describe('a ClusterIP and a headless Service over one StatefulSet', () => {
   check('dns.pair.names-under-service-name', async () => {
     await setup();
     for (const p of pods) {
-      await ctx.expectEverywhere(`pair-no-name-${p.name}`, `${p.name}.${ctx.svcName('mysql')}`, 'A', { rcode: 'NXDOMAIN', set: [] });
+      await ctx.expectEverywhere(`pair-no-name-${p.name}`, `${p.name}.${ctx.svcName('mysql')}`, 'address', { rcode: 'NXDOMAIN', set: [] });
     }
   });
 });

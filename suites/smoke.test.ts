@@ -58,7 +58,7 @@ describe('cluster smoke', () => {
         `${dns.spec?.clusterIP}; asked: ${ctx.facts.servers.map((s) => `${s.label} ${s.ip}`).join('; ')}`,
     );
     const name = ctx.svcName('kubernetes', 'default');
-    const answers = await ctx.expectEverywhere('smoke-dns', name, 'A', { rcode: 'NOERROR', set: [svc.spec!.clusterIP!] });
+    const answers = await ctx.expectEverywhere('smoke-dns', name, 'address', { rcode: 'NOERROR', set: [svc.spec!.clusterIP!] });
     expect(answerSet(answers[0]!)).toEqual([svc.spec!.clusterIP]);
   });
 

@@ -35,7 +35,7 @@ describe('StatefulSet per-Pod names', () => {
       await ctx.expectEverywhere(
         `sts-name-${n}`,
         `${podName(n)}.${ctx.svcName('mysql')}`,
-        'A',
+        'address',
         { rcode: 'NOERROR', set: [pod.ip!] },
         { since: setupReadyAt },
       );
@@ -50,7 +50,7 @@ describe('StatefulSet per-Pod names', () => {
     await ctx.expectEverywhere(
       'sts-short-name',
       `${podName(0)}.${ctx.svcName('mysql')}`,
-      'A',
+      'address',
       { rcode: 'NOERROR', set: [want!] },
       { since: setupReadyAt },
     );
@@ -71,13 +71,16 @@ describe('StatefulSet per-Pod names', () => {
     await ctx.expectEverywhere(
       'orphan-service',
       ctx.svcName('orphan-other'),
-      'A',
+      'address',
       { rcode: 'NOERROR', set: orphans.map((p) => p.ip!) },
       { since },
     );
     // ... but no per-Pod name exists, under it or under the missing serviceName.
-    await ctx.expectEverywhere('orphan-no-name', `orphan-0.${ctx.svcName('orphan-other')}`, 'A', { rcode: 'NXDOMAIN', set: [] });
-    await ctx.expectEverywhere('orphan-no-name-missing', `orphan-0.${ctx.svcName('orphan-missing')}`, 'A', { rcode: 'NXDOMAIN', set: [] });
+    await ctx.expectEverywhere('orphan-no-name', `orphan-0.${ctx.svcName('orphan-other')}`, 'address', { rcode: 'NXDOMAIN', set: [] });
+    await ctx.expectEverywhere('orphan-no-name-missing', `orphan-0.${ctx.svcName('orphan-missing')}`, 'address', {
+      rcode: 'NXDOMAIN',
+      set: [],
+    });
   });
 });
 
@@ -92,7 +95,7 @@ describe('StatefulSet Pod rescheduling', () => {
     await ctx.expectEverywhere(
       'sts-reschedule-before',
       `${podName(0)}.${ctx.svcName('mysql')}`,
-      'A',
+      'address',
       { rcode: 'NOERROR', set: [old.ip!] },
       { since: setupReadyAt },
     );
@@ -102,7 +105,7 @@ describe('StatefulSet Pod rescheduling', () => {
     const move = async (): Promise<{ now: PodState; readyAt: number; watch: DnsWatchResult }> => {
       // Follow the name at every server from before the delete until it is stable.
       const watchP = watcher.dnsWatch({
-        questions: ctx.facts.servers.map((s) => ({ name, type: 'A', server: s.ip })),
+        questions: ctx.facts.servers.map((s) => ({ name, type: ctx.primaryType('sts-reschedule'), server: s.ip })),
         exclude: [old.ip!],
         intervalMs: 100,
         stableMs: 3000,
@@ -186,6 +189,6 @@ describe('StatefulSet Pod rescheduling', () => {
       );
     }
     // And afterwards, from every node, at every server: exactly the new IP.
-    await ctx.expectEverywhere('sts-reschedule-after', name, 'A', { rcode: 'NOERROR', set: [now.ip!] });
+    await ctx.expectEverywhere('sts-reschedule-after', name, 'address', { rcode: 'NOERROR', set: [now.ip!] });
   });
 });

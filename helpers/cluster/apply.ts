@@ -7,7 +7,8 @@ import { apiErrorText, kube } from './kube.ts';
 import { RUN_LABEL, MANAGED_LABEL, MANAGED_BY } from './namespace.ts';
 
 export { ROOT } from '../config/target.ts';
-import { currentTarget, ROOT } from '../config/target.ts';
+import { currentTarget, detected, ROOT } from '../config/target.ts';
+import { externalAddress, type IpFamily } from '../lib/net.ts';
 export const FIELD_MANAGER = 'svc-conformance';
 
 export type Vars = Record<string, string | number | boolean>;
@@ -28,7 +29,14 @@ export function loadManifest(file: string, vars: Vars): k8s.KubernetesObject[] {
 
 export function defaultVars(): Vars {
   const target = currentTarget();
-  return { PROBE_IMAGE: target.probeImage, PAUSE_IMAGE: target.pauseImage };
+  // Hand-made EndpointSlices and Endpoints are in the cluster's primary family.
+  const primary = (detected().ipFamilies[0] ?? 'IPv4') as IpFamily;
+  return {
+    PROBE_IMAGE: target.probeImage,
+    PAUSE_IMAGE: target.pauseImage,
+    ADDRESS_TYPE: primary,
+    SELECTORLESS_IP: externalAddress(primary),
+  };
 }
 
 export async function applyObjects(ns: string, objs: k8s.KubernetesObject[]): Promise<k8s.KubernetesObject[]> {

@@ -7,6 +7,8 @@ import * as k8s from '@kubernetes/client-node';
 import { apiErrorText, kube } from './kube.ts';
 import { currentTarget, inJestWorker } from '../config/target.ts';
 import { onInterrupt } from '../config/interrupt.ts';
+import { isIP } from 'node:net';
+import { familyOf, type IpFamily } from '../lib/net.ts';
 
 /** Ready, not cordoned, no NoSchedule/NoExecute taint. */
 export function isSchedulable(n: k8s.V1Node): boolean {
@@ -61,10 +63,13 @@ export async function uncordonLeftovers(runId?: string): Promise<string[]> {
   return nodes.map((n) => n.metadata!.name!);
 }
 
-/** Every node's InternalIP addresses (one per family it has), with the node's name: what
- *  node ports and external clients dial. */
-export async function nodeAddresses(): Promise<{ node: string; ip: string }[]> {
+/** Every node's InternalIP addresses of the given families (a Service's spec.ipFamilies:
+ *  a proxy serves a Service's node ports on the node addresses of its families only), with
+ *  the node's name: what node ports and external clients dial. */
+export async function nodeAddresses(families: readonly string[]): Promise<{ node: string; ip: string; family: IpFamily }[]> {
   return (await kube().core.listNode()).items.flatMap((n) =>
-    (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => ({ node: n.metadata?.name ?? '', ip: a.address })),
+    (n.status?.addresses ?? [])
+      .filter((a) => a.type === 'InternalIP' && isIP(a.address) && families.includes(familyOf(a.address)))
+      .map((a) => ({ node: n.metadata?.name ?? '', ip: a.address, family: familyOf(a.address) })),
   );
 }

@@ -32,8 +32,8 @@ export function unmet(requires: Requirement[] = []): string | undefined {
   const c = detected();
   for (const r of requires) {
     if (r === 'multi-node' && c.schedulableNodes === 1) return 'needs two schedulable nodes; the cluster has one';
-    if (r === 'ipv6' && !c.ipFamilies.includes('IPv6'))
-      return `the cluster serves Services in ${c.ipFamilies.join(', ')} only (from ${c.ipFamiliesFrom ?? 'the DNS Service'})`;
+    if (r === 'dual-stack' && !(c.ipFamilies.includes('IPv4') && c.ipFamilies.includes('IPv6')))
+      return `needs a dual-stack cluster; it serves Services in ${c.ipFamilies.join(', ')} only (from ${c.ipFamiliesFrom ?? 'the DNS Service'})`;
     if (r === 'privileged' && !t.privileged) return 'privileged profile not enabled (--profile privileged / SVC_PRIVILEGED=1)';
     if (r === 'kube-proxy' && c.kubeProxy !== 'present') return 'no kube-proxy in this cluster (no k8s-app=kube-proxy Pods in kube-system)';
     if (r === 'outside-host' && !t.outsideNetwork)

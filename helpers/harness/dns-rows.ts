@@ -36,6 +36,9 @@ export function rowContext(ctx: SuiteContext): RowContext {
         .filter((p) => p.ready && p.ip)
         .map((p) => ({ name: p.name, ip: p.ip! })),
     reverse: reverseName,
+    get families() {
+      return ctx.families();
+    },
   };
 }
 
@@ -56,12 +59,15 @@ export function dnsRows(
     declare(row.id, async () => {
       const readyAt = await fixture();
       const c = rowContext(ctx);
-      const name = await row.name(c);
+      const named = await row.name(c);
+      const type = typeof row.type === 'function' ? await row.type(c) : row.type;
       const exp = await row.expect(c);
-      await ctx.expectEverywhere(row.id, name, row.type, exp, {
-        extra: row.extra,
-        since: typeof readyAt === 'number' ? readyAt : undefined,
-      });
+      for (const name of Array.isArray(named) ? named : [named]) {
+        await ctx.expectEverywhere(row.id, name, type, exp, {
+          extra: row.extra,
+          since: typeof readyAt === 'number' ? readyAt : undefined,
+        });
+      }
     });
   }
 }

@@ -10,7 +10,7 @@ export interface EvidenceItem {
   check: string;
   /** Which part of the check (a name, a step), when a check records several. */
   detail?: string;
-  kind: 'transcript' | 'measurement' | 'info' | 'counts';
+  kind: 'transcript' | 'measurement' | 'info' | 'counts' | 'family';
   text?: string;
   value?: unknown;
 }
@@ -64,6 +64,11 @@ export class Evidence {
   convergence(check: string, kind: MeasureKind, polls: number, ms: number, what: string, print = polls > 1): void {
     const name = polls > 1 ? `${kind} converged: ${what}` : `${kind} right at the first look (upper bound): ${what}`;
     this.measure(check, name, ms, 'ms', print, { kind, converged: polls > 1 });
+  }
+
+  /** Records that the check ran in an IP family (its addresses, virtual IPs, questions). */
+  family(check: string, family: 'IPv4' | 'IPv6'): void {
+    this.add({ check, kind: 'family', value: family });
   }
 
   info(check: string, text: string, value?: unknown): void {

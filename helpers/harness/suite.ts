@@ -8,8 +8,11 @@ import { cacheAllowanceMs } from '../lib/dns-path.ts';
 import { detected } from '../config/target.ts';
 import { assertAnswers, DnsMismatch, type DnsServer, type Expectation, expectationText, mismatch, transcript } from '../lib/dns.ts';
 import { Evidence } from './evidence.ts';
+import { isIP } from 'node:net';
+import { addressType, familyOf, hostPort, type IpFamily, ofFamily } from '../lib/net.ts';
 import { type ClusterFacts, detectFacts } from '../cluster/facts.ts';
 import { kube } from '../cluster/kube.ts';
+import { nodeAddresses } from '../cluster/nodes.ts';
 import { fleetProbes } from '../cluster/fleet.ts';
 import { createNamespace, deleteNamespace } from '../cluster/namespace.ts';
 import { closeSessions, installProbeBundle, type Probe, startProbes } from '../cluster/probe.ts';
@@ -17,6 +20,12 @@ import { type SliceEndpoint, slicesSettled } from '../cluster/workloads.ts';
 import { checkDef, REGISTRY, type Requirement } from '../../suites/data/registry.ts';
 import { check, unmet } from './check.ts';
 import { dnsRows, type Fixtures } from './dns-rows.ts';
+
+/** A question type, or 'address': the address records of every family the cluster serves
+ *  (A for IPv4, AAAA for IPv6), each expected to hold exactly the expectation's addresses
+ *  of its family, and NODATA (NOERROR, no records) for a family that has none. The family
+ *  is a dimension of the check's evidence, not a copy of the check. */
+export type AskType = DnsQuestion['type'] | 'address';
 
 export interface ExpectOptions {
   /** When the change happened (Date.now()); the bound and the measurement start here.
@@ -56,9 +65,18 @@ export interface SuiteContext {
    *  answers changed while it waited; else on that first round). Fails with
    *  "not converged within N ms" and the last answers, or, when a fresh round differs
    *  after convergence, as a wrong answer. Returns the fresh round's answers. */
-  expectEverywhere(check: string, name: string, type: DnsQuestion['type'], exp: Expectation, opts?: ExpectOptions): Promise<DnsAnswer[]>;
-  /** The convergence wait alone (for claims about the time itself). Returns the ms taken. */
-  convergeEverywhere(check: string, name: string, type: DnsQuestion['type'], exp: Expectation, opts?: ExpectOptions): Promise<number>;
+  expectEverywhere(check: string, name: string, type: AskType, exp: Expectation, opts?: ExpectOptions): Promise<DnsAnswer[]>;
+  /** The convergence wait alone (for claims about the time itself). Returns the ms taken
+   *  (the slowest family's, for 'address'). */
+  convergeEverywhere(check: string, name: string, type: AskType, exp: Expectation, opts?: ExpectOptions): Promise<number>;
+  /** The cluster's IP families (primary first), as the preflight found them. */
+  families(): IpFamily[];
+  /** The address record type of the cluster's primary family (A or AAAA), recorded in the
+   *  check's evidence: for questions about one family's records (large answers, a watch). */
+  primaryType(check: string): 'A' | 'AAAA';
+  /** Every node's InternalIPs in the families of a Service of the namespace (its node ports
+   *  are served there), each family recorded in the check's evidence. */
+  nodeTargets(check: string, service: string): Promise<{ node: string; ip: string; family: IpFamily }[]>;
   /** Waits (bounded by the proxy bound, measured from the change) until connections from
    *  every probe through host:port reach only the given backends (and each of them, with
    *  everyBackend). Returns the ms taken by the slowest node. */
@@ -266,8 +284,61 @@ function useSuite(suite: string, opts: SuiteOptions = {}): { ctx: SuiteContext; 
     );
     return { ms: a.ms, polls: Math.max(a.polls, c.polls), round: [...a.state, ...c.state] };
   };
-  ctx.convergeEverywhere = async (check, name, type, exp, o = {}) => (await convergeRound(check, name, type, exp, o)).ms;
-  ctx.expectEverywhere = async (check, name, type, exp, o = {}) => {
+  ctx.families = () => detected().ipFamilies as IpFamily[];
+  ctx.primaryType = (check) => {
+    const f = ctx.families()[0] ?? 'IPv4';
+    ctx.evidence.family(check, f);
+    return addressType(f);
+  };
+  ctx.nodeTargets = async (check, service) => {
+    const svc = await kube().core.readNamespacedService({ name: service, namespace: ctx.ns });
+    const families = svc.spec?.ipFamilies ?? [];
+    const targets = await nodeAddresses(families);
+    for (const f of new Set(targets.map((t) => t.family))) ctx.evidence.family(check, f);
+    if (!targets.length)
+      throw new Error(`no node has an InternalIP in the families of Service ${ctx.ns}/${service} (${families.join(', ') || 'none'})`);
+    return targets;
+  };
+  // 'address' becomes one question per family the cluster serves, run side by side.
+  const perFamily = async <T>(
+    check: string,
+    type: AskType,
+    exp: Expectation,
+    fn: (type: DnsQuestion['type'], exp: Expectation) => Promise<T>,
+    name: string,
+  ): Promise<T[]> => {
+    if (type !== 'address') {
+      // Address and reverse questions are of one family, which the evidence records.
+      const fam =
+        type === 'A' ? 'IPv4' : type === 'AAAA' ? 'IPv6' : type === 'PTR' ? (/\.ip6\.arpa\.?$/i.test(name) ? 'IPv6' : 'IPv4') : undefined;
+      if (fam) ctx.evidence.family(check, fam);
+      return [await fn(type, exp)];
+    }
+    const families = ctx.families();
+    const stray = (exp.set ?? []).filter((ip) => !families.includes(familyOf(ip)));
+    if (stray.length)
+      throw new Error(
+        `check ${check} expects address(es) [${stray.join(', ')}] of a family the cluster does not serve (it serves ${families.join(', ')})`,
+      );
+    return Promise.all(
+      families.map((f) => {
+        ctx.evidence.family(check, f);
+        const set = exp.set ? ofFamily(exp.set, f) : undefined;
+        return fn(addressType(f), { ...exp, ...(set ? { set } : {}) });
+      }),
+    );
+  };
+  ctx.convergeEverywhere = async (check, name, type, exp, o = {}) =>
+    Math.max(...(await perFamily(check, type, exp, async (t, e) => (await convergeRound(check, name, t, e, o)).ms, name)));
+  ctx.expectEverywhere = async (check, name, type, exp, o = {}) =>
+    (await perFamily(check, type, exp, (t, e) => expectOne(check, name, t, e, o), name)).flat();
+  const expectOne = async (
+    check: string,
+    name: string,
+    type: DnsQuestion['type'],
+    exp: Expectation,
+    o: ExpectOptions,
+  ): Promise<DnsAnswer[]> => {
     const { ms, polls, round } = await convergeRound(check, name, type, exp, o);
     // Right at the first look: that round is the exact assertion. Otherwise the answers
     // changed while we waited, and a fresh round must be right too.
@@ -288,6 +359,7 @@ function useSuite(suite: string, opts: SuiteOptions = {}): { ctx: SuiteContext; 
   };
   ctx.proxyConverged = async (check, t) => {
     const since = t.since ?? Date.now();
+    if (isIP(t.host)) ctx.evidence.family(check, familyOf(t.host));
     const probes = t.probes ?? ctx.probes;
     // "Only these" must not pass by chance while the proxy still sends some connections
     // elsewhere (a backend being removed, a policy not yet applied): every poll makes at
@@ -297,7 +369,7 @@ function useSuite(suite: string, opts: SuiteOptions = {}): { ctx: SuiteContext; 
       probes.map((probe) => {
         let streak = 0;
         return converge(
-          `connections from ${probe.pod} (node ${probe.node}) through ${t.host}:${t.port} to reach only ` +
+          `connections from ${probe.pod} (node ${probe.node}) through ${hostPort(t.host, t.port)} to reach only ` +
             `[${t.backends.join(', ')}]${t.everyBackend ? ', each of them' : ''}, in two polls in a row`,
           async () => {
             const c = counts(
@@ -321,7 +393,7 @@ function useSuite(suite: string, opts: SuiteOptions = {}): { ctx: SuiteContext; 
     const ms = Math.max(...per.map((p) => p.ms));
     // Not counting the confirming poll: 1 means right at the first look.
     const polls = Math.max(...per.map((p) => p.polls - 1));
-    ctx.evidence.convergence(check, 'Service proxy', polls, ms, `${t.host}:${t.port} from ${probes.length} node(s)`, polls > 1);
+    ctx.evidence.convergence(check, 'Service proxy', polls, ms, `${hostPort(t.host, t.port)} from ${probes.length} node(s)`, polls > 1);
     return ms;
   };
   ctx.slicesSettled = async (check, service, ips, since) => {

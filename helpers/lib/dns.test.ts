@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { DnsAnswer } from '../../probe/contract.ts';
 import { parseResolvConf } from '../../probe/probe.ts';
 import { answerSet, assertAnswers, DnsMismatch, mismatch, transcript } from './dns.ts';
-import { inCidr, reverseName } from './net.ts';
+import { familyOf, hostPort, inCidr, ofFamily, reverseName } from './net.ts';
 import { template } from '../cluster/apply.ts';
 
 const here = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -84,6 +84,15 @@ describe('address and manifest helpers', () => {
     expect(inCidr('10.96.0.10', '10.96.0.0/16')).toBe(true);
     expect(inCidr('10.244.1.5', '10.96.0.0/16')).toBe(false);
     expect(reverseName('10.96.0.1')).toBe('1.0.96.10.in-addr.arpa');
+    // RFC 3596 section 2.5's example, and a compressed address as the API writes it.
+    expect(reverseName('4321:0:1:2:3:4:567:89ab')).toBe('b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.0.0.1.2.3.4.ip6.arpa');
+    expect(reverseName('fd00:10:96::a')).toBe('a.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.6.9.0.0.0.1.0.0.0.0.d.f.ip6.arpa');
+    expect(inCidr('fd00:10:96::a', 'fd00:10:96::/112')).toBe(true);
+    expect(inCidr('10.96.0.10', 'fd00:10:96::/112')).toBe(false);
+    expect(familyOf('fd00:10:244::2')).toBe('IPv6');
+    expect(ofFamily(['10.96.0.1', 'fd00:10:96::1'], 'IPv6')).toEqual(['fd00:10:96::1']);
+    expect(hostPort('fd00::1', 80)).toBe('[fd00::1]:80');
+    expect(hostPort('10.0.0.1', 80)).toBe('10.0.0.1:80');
   });
 
   test('templating replaces every placeholder and refuses an unknown one', () => {

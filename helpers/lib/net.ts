@@ -17,7 +17,56 @@ export function inCidr(ip: string, cidr: string): boolean {
   return list.check(ip, family === 4 ? 'ipv4' : 'ipv6');
 }
 
-/** The reverse-lookup name of an IPv4 address (d.c.b.a.in-addr.arpa). */
+/** The reverse-lookup name of an address: d.c.b.a.in-addr.arpa for IPv4, the 32 nibbles
+ *  reversed under ip6.arpa for IPv6 (RFC 3596 section 2.5). */
 export function reverseName(ip: string): string {
-  return `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
+  if (familyOf(ip) === 'IPv4') return `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
+  return `${expandIPv6(ip).replace(/:/g, '').split('').reverse().join('.')}.ip6.arpa`;
+}
+
+/** The full form of an IPv6 address: 8 groups of 4 hex digits. */
+export function expandIPv6(ip: string): string {
+  const [head, tail] = ip.toLowerCase().split('::') as [string, string | undefined];
+  const groups = (s: string | undefined): string[] => (s ? s.split(':') : []);
+  let parts = groups(head);
+  if (tail !== undefined) {
+    const t = groups(tail);
+    parts = [...parts, ...Array<string>(8 - parts.length - t.length).fill('0'), ...t];
+  }
+  const last = parts[parts.length - 1] ?? '';
+  if (last.includes('.')) {
+    const n = ipv4ToInt(last);
+    parts.splice(parts.length - 1, 1, ((n >>> 16) & 0xffff).toString(16), (n & 0xffff).toString(16));
+  }
+  if (parts.length !== 8) throw new Error(`'${ip}' is not an IPv6 address`);
+  return parts.map((g) => g.padStart(4, '0')).join(':');
+}
+
+export type IpFamily = 'IPv4' | 'IPv6';
+
+/** The family of an address ('IPv4' or 'IPv6'); throws for anything else. */
+export function familyOf(ip: string): IpFamily {
+  const f = isIP(ip);
+  if (!f) throw new Error(`'${ip}' is not an IP address`);
+  return f === 4 ? 'IPv4' : 'IPv6';
+}
+
+/** The address record type of a family: A for IPv4, AAAA for IPv6. */
+export const addressType = (f: IpFamily): 'A' | 'AAAA' => (f === 'IPv4' ? 'A' : 'AAAA');
+
+/** The addresses of one family, in their order. */
+export const ofFamily = (ips: readonly string[], f: IpFamily): string[] => ips.filter((ip) => isIP(ip) === (f === 'IPv4' ? 4 : 6));
+
+/** host:port for a URL or a dial string: an IPv6 literal goes in brackets (RFC 3986). */
+export const hostPort = (host: string, port: number | string): string => `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+
+/** The outside address that the selectorless Services' hand-made endpoints name, in the
+ *  cluster's primary family: DNS data only, never connected to. */
+export const externalAddress = (f: IpFamily): string => (f === 'IPv4' ? '192.168.1.100' : '2001:db8::100');
+
+/** A documentation address of the family (RFC 5737 for IPv4, RFC 3849 for IPv6), with a
+ *  last part of `n` (1..254): DNS data and unreachable endpoints, never connected to. */
+export function docAddress(f: IpFamily, n: number, block: 1 | 2 | 3 = 1): string {
+  if (f === 'IPv4') return `${['192.0.2', '198.51.100', '203.0.113'][block - 1]}.${n}`;
+  return `2001:db8:${block}::${n.toString(16)}`;
 }

@@ -47,6 +47,9 @@ export interface Check {
   durationMs: number;
   skipReason?: string;
   failure?: string;
+  /** The IP families the check ran in (its questions, virtual IPs, addresses), from its
+   *  evidence; absent for a check that is not about addresses. */
+  families?: string[];
 }
 
 export interface EvidenceFile {
@@ -70,7 +73,7 @@ const stripAnsi = (s: string): string => s.replace(/\u001b\[[0-9;]*m/g, '');
 const EVIDENCE_FILE = obj({
   suite: str,
   runId: opt(str),
-  items: arr(obj({ check: str, detail: opt(str), kind: oneOf('transcript', 'measurement', 'info', 'counts'), text: opt(str) })),
+  items: arr(obj({ check: str, detail: opt(str), kind: oneOf('transcript', 'measurement', 'info', 'counts', 'family'), text: opt(str) })),
 });
 
 interface VerdictLine {
@@ -148,6 +151,13 @@ export function collect(results: JestJson[], evidenceDir: string, meta: { runId:
           return check<EvidenceFile>(EVIDENCE_FILE, v, `evidence file ${file}`);
         })
     : [];
+  // The families each check ran in, in the order the cluster gives them (IPv4 before IPv6).
+  for (const c of checks) {
+    const fams = new Set(
+      evidence.flatMap((e) => e.items.filter((i) => i.kind === 'family' && i.check === c.id).map((i) => String(i.value))),
+    );
+    if (fams.size) c.families = [...fams].sort();
+  }
   const counts = {
     passed: checks.filter((c) => c.status === 'passed').length,
     failed: checks.filter((c) => c.status === 'failed').length + suiteErrors.length,
@@ -183,6 +193,7 @@ const RUN_REPORT = obj({
       durationMs: num,
       skipReason: opt(str),
       failure: opt(str),
+      families: opt(arr(str)),
     }),
   ),
   suiteErrors: arr(obj({ suite: str, message: str })),
@@ -276,12 +287,12 @@ export function markdown(r: RunReport): string {
     lines.push('');
   }
   lines.push(
-    '| | Id | Level | Check | Source | Time |',
-    '|---|---|---|---|---|---|',
+    '| | Id | Level | Check | Families | Source | Time |',
+    '|---|---|---|---|---|---|---|',
     ...r.checks.map(
       (c) =>
         `| ${icon(c.status)} | ${c.id ?? ''} | ${c.level ?? ''} | ${mdCell(claimInTitle(c.name))}${c.skipReason ? ` (${c.skipReason})` : ''} ` +
-        `| ${srcLink(c)} | ${(c.durationMs / 1000).toFixed(1)} s |`,
+        `| ${(c.families ?? []).join(', ')} | ${srcLink(c)} | ${(c.durationMs / 1000).toFixed(1)} s |`,
     ),
   );
   const lags = cacheLags(r);
@@ -362,7 +373,7 @@ export function htmlReport(r: RunReport): string {
   const rows = r.checks
     .map(
       (c) =>
-        `<tr class="${c.status}"><td>${label[c.status]}</td><td><code>${html(c.id ?? '')}</code></td><td>${html(c.level ?? '')}</td><td>${html(c.suite)}</td><td>${html(claimInTitle(c.name))}${c.skipReason ? `<br><small>${html(c.skipReason)}</small>` : ''}</td><td>${c.source ? `<a href="${html(c.source.url)}">${html(c.source.title)}</a>` : ''}</td><td>${(c.durationMs / 1000).toFixed(1)} s</td></tr>`,
+        `<tr class="${c.status}"><td>${label[c.status]}</td><td><code>${html(c.id ?? '')}</code></td><td>${html(c.level ?? '')}</td><td>${html(c.suite)}</td><td>${html(claimInTitle(c.name))}${c.skipReason ? `<br><small>${html(c.skipReason)}</small>` : ''}</td><td>${html((c.families ?? []).join(', '))}</td><td>${c.source ? `<a href="${html(c.source.url)}">${html(c.source.title)}</a>` : ''}</td><td>${(c.durationMs / 1000).toFixed(1)} s</td></tr>`,
     )
     .join('\n');
   const warnings = r.checks
@@ -400,7 +411,7 @@ pre{white-space:pre-wrap;background:#f8fafc;padding:8px;border:1px solid #e5e7eb
 <p id="summary">Run ${html(r.runId)} against ${html(r.cluster)}: <b>${r.counts.passed} passed, ${r.counts.failed} failed, ${r.counts.warnings} warnings, ${r.counts.skipped} skipped</b> in ${(r.durationMs / 1000).toFixed(1)} s.</p>
 <h2>Failures</h2>${failures || '<p>None.</p>'}
 <h2>Warnings</h2><p>Expected-level checks: documented default behaviour that the specification leaves open. They do not fail the run (<code>--strict</code> makes them fail).</p>${warnings || '<p>None.</p>'}
-<h2>Checks</h2><table id="checks"><thead><tr><th>Result</th><th>Id</th><th>Level</th><th>Suite</th><th>Claim</th><th>Source</th><th>Time</th></tr></thead><tbody>
+<h2>Checks</h2><table id="checks"><thead><tr><th>Result</th><th>Id</th><th>Level</th><th>Suite</th><th>Claim</th><th>Families</th><th>Source</th><th>Time</th></tr></thead><tbody>
 ${rows}
 </tbody></table>
 <h2>Convergence (DNS, EndpointSlices, Service proxy)</h2>${chart(r)}

@@ -4,6 +4,7 @@
 // there; adding a DNS check for an existing fixture is one row here and nothing else.
 // Ids, levels and sources follow suites/data/registry.ts; this file runs nothing.
 import type { Expectation } from '../../helpers/lib/dns.ts';
+import { addressType, externalAddress, type IpFamily } from '../../helpers/lib/net.ts';
 import type { DnsQuestion } from '../../probe/contract.ts';
 import { type Level, type Requirement, type Source, src } from './sources.ts';
 
@@ -21,6 +22,8 @@ export interface RowContext {
   readyPods(selector: string): Promise<{ name: string; ip: string }[]>;
   /** in-addr.arpa / ip6.arpa name of an address. */
   reverse(ip: string): string;
+  /** The cluster's IP families, primary first. */
+  families: IpFamily[];
 }
 
 export interface DnsRow {
@@ -33,8 +36,11 @@ export interface DnsRow {
   requires?: Requirement[];
   /** The suite's fixture that must be in place (see that suite's `fixtures`). */
   fixture: string;
-  name: (c: RowContext) => string | Promise<string>;
-  type: DnsQuestion['type'];
+  /** The name asked; several names (one per ClusterIP for PTR) are each asked and checked. */
+  name: (c: RowContext) => string | string[] | Promise<string | string[]>;
+  /** 'address': A for IPv4 and AAAA for IPv6, asked in every family the cluster serves,
+   *  each expecting the expectation's addresses of its family (helpers/harness/suite.ts). */
+  type: DnsQuestion['type'] | 'address' | ((c: RowContext) => DnsQuestion['type'] | Promise<DnsQuestion['type']>);
   expect: (c: RowContext) => Expectation | Promise<Expectation>;
   /** More question fields (tcp, edns). */
   extra?: Partial<DnsQuestion>;
@@ -46,7 +52,6 @@ const RFC4343 = src.rfc(4343, 'DNS case insensitivity');
 const NODATA_WHY =
   'The specification defines which records exist, not how a server says a name lacks a type; NODATA ' +
   '(NOERROR, no answer, SOA in authority) is the DNS convention (RFC 2308) and what CoreDNS does.';
-const v4 = (ips: string[]): string[] => ips.filter((ip) => ip.includes('.'));
 const v6 = (ips: string[]): string[] => ips.filter((ip) => ip.includes(':'));
 const mixCase = (s: string): string =>
   s
@@ -62,10 +67,12 @@ export const DNS_ROWS: DnsRow[] = [
     fixture: 'web-api',
     level: 'required',
     source: spec('2.3.1', '231---aaaa-records'),
-    claim: 'web-api.<ns>.svc.<zone> A answers exactly the ClusterIP, from every node and at every CoreDNS replica',
+    claim:
+      'web-api.<ns>.svc.<zone> answers exactly its ClusterIP in each family the cluster serves (A for IPv4, AAAA for IPv6), ' +
+      'from every node and at every CoreDNS replica',
     name: (c) => c.svc('web-api'),
-    type: 'A',
-    expect: async (c) => ({ rcode: 'NOERROR', set: v4(await c.clusterIPs('web-api')) }),
+    type: 'address',
+    expect: async (c) => ({ rcode: 'NOERROR', set: await c.clusterIPs('web-api') }),
   },
   {
     id: 'dns.clusterip.aaaa',
@@ -122,8 +129,8 @@ export const DNS_ROWS: DnsRow[] = [
     fixture: 'web-api',
     level: 'required',
     source: spec('2.3.3', '233---ptr-records'),
-    claim: 'PTR of the ClusterIP names the Service',
-    name: async (c) => c.reverse(v4(await c.clusterIPs('web-api'))[0]!),
+    claim: 'PTR of each ClusterIP (in-addr.arpa for IPv4, ip6.arpa for IPv6) names the Service',
+    name: async (c) => (await c.clusterIPs('web-api')).map((ip) => c.reverse(ip)),
     type: 'PTR',
     expect: (c) => ({ rcode: 'NOERROR', set: [c.svc('web-api')] }),
   },
@@ -135,7 +142,7 @@ export const DNS_ROWS: DnsRow[] = [
     source: RFC4343,
     claim: 'a mixed-case per-Pod name gets the same answer as the lower-case one',
     name: (c) => mixCase(`mysql-0.${c.svc('mysql')}`),
-    type: 'A',
+    type: 'address',
     expect: async (c) => ({ rcode: 'NOERROR', set: [await c.podIP('mysql-0')] }),
   },
   {
@@ -146,8 +153,8 @@ export const DNS_ROWS: DnsRow[] = [
     source: RFC4343,
     claim: 'an upper-case Service name gets the same answer as the lower-case one',
     name: (c) => c.svc('web-api').toUpperCase(),
-    type: 'A',
-    expect: async (c) => ({ rcode: 'NOERROR', set: v4(await c.clusterIPs('web-api')) }),
+    type: 'address',
+    expect: async (c) => ({ rcode: 'NOERROR', set: await c.clusterIPs('web-api') }),
   },
   // dns-negative
   {
@@ -158,7 +165,7 @@ export const DNS_ROWS: DnsRow[] = [
     source: RFC2308,
     claim: 'a Service that does not exist is NXDOMAIN with an SOA',
     name: (c) => c.svc('no-such-service'),
-    type: 'A',
+    type: 'address',
     expect: () => ({ rcode: 'NXDOMAIN', set: [], soa: true }),
   },
   {
@@ -169,7 +176,7 @@ export const DNS_ROWS: DnsRow[] = [
     source: RFC2308,
     claim: 'a Service in a namespace that does not exist is NXDOMAIN with an SOA',
     name: (c) => c.svc('web-api', `${c.ns}-missing`),
-    type: 'A',
+    type: 'address',
     expect: () => ({ rcode: 'NXDOMAIN', set: [], soa: true }),
   },
   {
@@ -180,7 +187,7 @@ export const DNS_ROWS: DnsRow[] = [
     source: spec('2.4.1', '241---aaaa-records'),
     claim: 'a headless Service with no ready endpoint is NXDOMAIN (the spec says so, though users expect NODATA)',
     name: (c) => c.svc('notready'),
-    type: 'A',
+    type: 'address',
     expect: () => ({ rcode: 'NXDOMAIN', set: [] }),
   },
   {
@@ -190,9 +197,11 @@ export const DNS_ROWS: DnsRow[] = [
     level: 'expected',
     source: RFC2308,
     why: NODATA_WHY,
-    claim: 'AAAA of an IPv4-only ClusterIP Service is NODATA: NOERROR, no answer, SOA in authority',
+    claim:
+      'the address type of the family a single-stack ClusterIP Service lacks (AAAA of an IPv4-only Service, A of an ' +
+      'IPv6-only one) is NODATA: NOERROR, no answer, SOA in authority',
     name: (c) => c.svc('web-api'),
-    type: 'AAAA',
+    type: async (c) => addressType((await c.clusterIPs('web-api')).some((ip) => ip.includes(':')) ? 'IPv4' : 'IPv6'),
     expect: () => ({ rcode: 'NOERROR', set: [], soa: true }),
   },
   {
@@ -228,8 +237,8 @@ export const DNS_ROWS: DnsRow[] = [
     source: spec('2.3.1', '231---aaaa-records'),
     claim: 'over one StatefulSet, the ClusterIP Service mysql answers its ClusterIP',
     name: (c) => c.svc('mysql'),
-    type: 'A',
-    expect: async (c) => ({ rcode: 'NOERROR', set: v4(await c.clusterIPs('mysql')) }),
+    type: 'address',
+    expect: async (c) => ({ rcode: 'NOERROR', set: await c.clusterIPs('mysql') }),
   },
   {
     id: 'dns.pair.headless-a',
@@ -239,7 +248,7 @@ export const DNS_ROWS: DnsRow[] = [
     source: spec('2.4.1', '241---aaaa-records'),
     claim: 'over the same StatefulSet, the headless Service mysql-headless answers the 3 Pod IPs',
     name: (c) => c.svc('mysql-headless'),
-    type: 'A',
+    type: 'address',
     expect: async (c) => ({ rcode: 'NOERROR', set: (await c.readyPods('app=mysql')).map((p) => p.ip) }),
   },
   {
@@ -276,8 +285,8 @@ export const DNS_ROWS: DnsRow[] = [
     source: src.serviceDoc('Services without selectors', '#services-without-selectors'),
     claim: 'a selectorless headless Service with a manual Endpoints resolves to exactly the external address',
     name: (c) => c.svc('external-db'),
-    type: 'A',
-    expect: () => ({ rcode: 'NOERROR', set: ['192.168.1.100'] }),
+    type: 'address',
+    expect: (c) => ({ rcode: 'NOERROR', set: [externalAddress(c.families[0]!)] }),
   },
   {
     id: 'dns.external.vip-a',
@@ -287,7 +296,7 @@ export const DNS_ROWS: DnsRow[] = [
     source: spec('2.3.1', '231---aaaa-records'),
     claim: 'a selectorless ClusterIP Service resolves to its virtual IP, not to the endpoint address',
     name: (c) => c.svc('external-db-vip'),
-    type: 'A',
-    expect: async (c) => ({ rcode: 'NOERROR', set: v4(await c.clusterIPs('external-db-vip')) }),
+    type: 'address',
+    expect: async (c) => ({ rcode: 'NOERROR', set: await c.clusterIPs('external-db-vip') }),
   },
 ];

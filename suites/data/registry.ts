@@ -192,9 +192,12 @@ const CHECKS: CheckDef[] = [
     id: 'dns.aaaa.dual-stack',
     suite: 'dns-records',
     level: 'required',
-    claim: 'AAAA records follow IPv6 ClusterIPs on a dual-stack cluster',
+    claim:
+      'on a dual-stack cluster, Services get ClusterIPs by ipFamilyPolicy (SingleStack: the primary family; PreferDualStack and ' +
+      'RequireDualStack: both, primary first); A and AAAA answer exactly the ClusterIPs of their family, and connections reach ' +
+      'the backends through each',
     source: src.spec('2.3.1', '231---aaaa-records'),
-    requires: ['ipv6'],
+    requires: ['dual-stack'],
   },
   {
     id: 'dns.identity.version-bind',

@@ -5,7 +5,7 @@ export type Level = 'required' | 'expected' | 'informational';
 /** What a check needs from the cluster or the run; detected once per run. */
 export type Requirement =
   | 'multi-node'
-  | 'ipv6'
+  | 'dual-stack'
   | 'kube-proxy'
   | 'privileged'
   | 'proxy-rules-readable'
