@@ -17,11 +17,14 @@ make_network() {
     if has_family IPv4; then in_node "$n" ip addr add "$(node_ip4 "$n")/${NODE_CIDR#*/}" dev eth0; fi
     if has_family IPv6; then in_node "$n" ip -6 addr add "$(node_ip6 "$n")/${NODE_CIDR_V6#*/}" dev eth0 nodad; fi
     in_node "$n" ip link set eth0 up
-    # Service VIPs: a route over lo (with the node's address as source) lets host-network
-    # clients connect() so that kube-proxy's DNAT applies; anything not rewritten dies
-    # there. Nodes have no default route at all.
+    # Service VIPs: a route (with the node's address as source) lets host-network clients
+    # connect() so that kube-proxy's DNAT applies; anything not rewritten dies there. Nodes
+    # have no default route at all. IPv4 uses lo. IPv6 cannot: the kernel makes a route
+    # over lo to non-local addresses a reject route, which answers forwarded Pod traffic
+    # with "no route" before kube-proxy's FORWARD rules (its REJECT for a Service without
+    # endpoints) see it; so IPv6 VIPs are on-link on eth0, where nothing answers for them.
     if has_family IPv4; then in_node "$n" ip route add "$SERVICE_CIDR" dev lo src "$(node_ip4 "$n")"; fi
-    if has_family IPv6; then in_node "$n" ip -6 route add "$SERVICE_CIDR_V6" dev lo src "$(node_ip6 "$n")"; fi
+    if has_family IPv6; then in_node "$n" ip -6 route add "$SERVICE_CIDR_V6" dev eth0 src "$(node_ip6 "$n")"; fi
     in_node "$n" sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 \
       net.bridge.bridge-nf-call-ip6tables=1 net.ipv4.conf.all.route_localnet=1 >/dev/null
     if has_family IPv6; then in_node "$n" sysctl -qw net.ipv6.conf.all.forwarding=1 >/dev/null; fi

@@ -506,10 +506,14 @@ function serveGrpc(port: number, pod: string, ip: string): void {
       Who: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, who),
     },
   );
-  server.bindAsync(`0.0.0.0:${port}`, grpc.ServerCredentials.createInsecure(), (err) => {
-    if (err) throw err;
-    process.stderr.write(`serving gRPC ${pod} ${ip} on ${port}\n`);
-  });
+  // Both families on one socket ([::] takes IPv4 too); IPv4 alone where the Pod has no IPv6.
+  const bind = (host: string, fallback?: string): void =>
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err) => {
+      if (err && fallback) return bind(fallback);
+      if (err) throw err;
+      process.stderr.write(`serving gRPC ${pod} ${ip} on ${host}:${port}\n`);
+    });
+  bind('[::]', '0.0.0.0');
 }
 
 /** Ports are numbers (WHO line protocol, HTTP/1.1 and h2c on one TCP port, and WHO

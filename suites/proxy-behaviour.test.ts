@@ -4,6 +4,7 @@
 // StatefulSet Pod directly by its name; refuse connections to a Service without
 // endpoints; honour ClientIP affinity; and (where kube-proxy runs) leave Services
 // labelled for another proxy, and slices labelled headless, alone.
+import { familyOf } from '../helpers/lib/net.ts';
 import { describe, expect } from '@jest/globals';
 import { apply, applyObjects } from '../helpers/cluster/apply.ts';
 import { converge } from '../helpers/cluster/converge.ts';
@@ -229,7 +230,7 @@ describe('Service proxy behaviour', () => {
           name: 'custom-1',
           labels: { 'kubernetes.io/service-name': 'custom', 'endpointslice.kubernetes.io/managed-by': 'svc-conformance.io', ...labels },
         },
-        addressType: 'IPv4',
+        addressType: familyOf(web[0]!.ip!),
         endpoints: [{ addresses: [web[0]!.ip!], conditions: { ready: true } }],
         ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
       }) as never;

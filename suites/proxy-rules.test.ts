@@ -4,6 +4,7 @@
 // endpoints gets the reject entry. iptables and nftables modes are verified; ipvs and
 // clusters without kube-proxy skip with their reason. Not a conformance test in the
 // Kubernetes sense (it assumes kube-proxy and needs host network).
+import { hostPort, type IpFamily } from '../helpers/lib/net.ts';
 import { describe, expect } from '@jest/globals';
 import { apply, applyObjects, loadManifest, defaultVars } from '../helpers/cluster/apply.ts';
 import { execIn, schedulableNodes, hostnameLabel } from '../helpers/cluster/probe.ts';
@@ -45,15 +46,25 @@ describe(`kube-proxy rules on every node (${mode} mode)`, () => {
     if (r.exitCode !== 0) throw new Error(`'${cmd}' on ${tool.node} exited ${r.exitCode}: ${r.stderr}`);
     return r.stdout;
   };
+  // The family of the Services whose rules are read: the cluster's primary (the Services
+  // here are single-stack); IPv6 rules are in ip6tables and nftables' ip6 table.
+  const family = (): IpFamily => ctx.families()[0]!;
   const syncedSince = async (tool: Tool, since: number): Promise<boolean> => {
     const metrics = await sh(tool, 'curl -sf http://127.0.0.1:10249/metrics');
-    const m = /^kubeproxy_sync_proxy_rules_last_timestamp_seconds(?:\{[^}]*ip_family="IPv4"[^}]*\})? (\S+)/m.exec(metrics);
+    // Labelled by family where kube-proxy runs both (and in later versions always).
+    const line = metrics
+      .split('\n')
+      .filter((l) => l.startsWith('kubeproxy_sync_proxy_rules_last_timestamp_seconds'))
+      .find((l) => !l.includes('ip_family=') || l.includes(`ip_family="${family()}"`));
+    const m = line ? /\s(\S+)$/.exec(line) : null;
     return m ? Number(m[1]) * 1000 > since : false;
   };
   const view = async (tool: Tool, ns: string, name: string, portName: string, ip: string, port: number): Promise<View> => {
     const spn = servicePortName(ns, name, portName);
+    ctx.evidence.family('rules', family());
     if (mode === 'iptables') {
-      const s = iptablesService(parseIptablesSave(await sh(tool, 'iptables-save -t nat; iptables-save -t filter')), spn, ip, port);
+      const save = family() === 'IPv6' ? 'ip6tables-save' : 'iptables-save';
+      const s = iptablesService(parseIptablesSave(await sh(tool, `${save} -t nat; ${save} -t filter`)), spn, ip, port);
       return {
         rule: Boolean(s.clusterIPRule),
         chainOk: s.clusterIPRule?.target === svcChainName(spn, 'tcp'),
@@ -62,7 +73,14 @@ describe(`kube-proxy rules on every node (${mode} mode)`, () => {
         mentions: s.mentions.length,
       };
     }
-    const s = nftService(parseNftJson(await sh(tool, 'nft -j list table ip kube-proxy')), ns, name, ip, 'tcp', port);
+    const s = nftService(
+      parseNftJson(await sh(tool, `nft -j list table ${family() === 'IPv6' ? 'ip6' : 'ip'} kube-proxy`)),
+      ns,
+      name,
+      ip,
+      'tcp',
+      port,
+    );
     return {
       rule: Boolean(s.serviceIPsElement),
       chainOk: Boolean(s.serviceIPsElement?.value.includes(`-${ns}/${name}/tcp/${portName}`)),
@@ -148,7 +166,7 @@ describe(`kube-proxy rules on every node (${mode} mode)`, () => {
       web.map((p) => p.ip!),
       changed,
     );
-    const want = web.map((p) => `${p.ip}:8080`).sort();
+    const want = web.map((p) => hostPort(p.ip!, 8080)).sort();
     const ms = await onEveryNode(
       `the rule for ${ctx.ns}/web-api:http`,
       changed,

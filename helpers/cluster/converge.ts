@@ -71,9 +71,11 @@ export async function converge<T>(
   let changed = false;
   const text = (state: T): string => (opts.render ? opts.render(state) : describe(state));
   for (let polls = 1; ; polls++) {
+    let confirming = false;
     try {
       const o = await observe();
       if (o.ok) return { ms: Date.now() - since, state: o.state, polls };
+      confirming = o.confirming === true;
       last = o.state;
       observed = true;
       lastError = undefined;
@@ -89,7 +91,10 @@ export async function converge<T>(
       changed = true;
     }
     const now = Date.now();
-    if (now >= deadline) {
+    // A right observation waiting for its confirmation gets that one more poll, even past
+    // the bound: a wait that starts late (after an earlier check's long wait on the same
+    // change) must not fail a state that was right at its first look.
+    if (now >= deadline && !confirming) {
       const elapsed = now - since;
       if (wrong > 1 && !changed) {
         throw new NotConverged(

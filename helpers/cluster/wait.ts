@@ -7,6 +7,9 @@ import { interruptedBy } from '../config/interrupt.ts';
 export interface Observation<T> {
   ok: boolean;
   state: T;
+  /** Right, but to be confirmed by the next observation (a wait that needs two right
+   *  polls in a row): the bound does not end the wait before that next one. */
+  confirming?: boolean;
 }
 
 export class WaitTimeout extends Error {

@@ -384,7 +384,7 @@ function useSuite(suite: string, opts: SuiteOptions = {}): { ctx: SuiteContext; 
             const stray = Object.keys(c).filter((k) => !t.backends.includes(k));
             const right = stray.length === 0 && (!t.everyBackend || t.backends.every((b) => c[b]));
             streak = right ? streak + 1 : 0;
-            return { ok: streak >= 2, state: { answeredBy: c } };
+            return { ok: streak >= 2, confirming: streak === 1, state: { answeredBy: c } };
           },
           { kind: 'Service proxy', since, intervalMs: 250 },
         );

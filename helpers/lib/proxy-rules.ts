@@ -1,6 +1,7 @@
 // Pure parsers for what kube-proxy programs on a node: iptables-save text and
 // `nft -j list table ip kube-proxy` JSON. Fed with real captured output in the unit
 // tests (testdata/README.md says how it was captured).
+import { hostPort } from './net.ts';
 import * as crypto from 'node:crypto';
 
 const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
@@ -89,7 +90,7 @@ export function iptablesService(tables: Map<string, IptTable>, spn: string, vip:
     (r) =>
       r.chain === 'KUBE-SERVICES' &&
       r.comment === `${spn} cluster IP` &&
-      r.spec.includes(`-d ${vip}/32`) &&
+      r.spec.includes(`-d ${vip}/${vip.includes(':') ? 128 : 32}`) &&
       new RegExp(`--dport ${port}(\\s|$)`).test(r.spec),
   );
   const seps = clusterIPRule?.target
@@ -219,13 +220,13 @@ function dnatTargets(t: NftTable, chain: string, depth: number): string[] {
     const o = v as NftObj;
     if ('dnat' in o) {
       const d = o.dnat as { addr?: unknown; port?: unknown };
-      if (typeof d.addr === 'string') out.push(`${d.addr}:${String(d.port)}`);
+      if (typeof d.addr === 'string') out.push(hostPort(d.addr, String(d.port)));
       else {
         // addr: {map: {key: {numgen: ...}, data: {set: [[i, {concat: [ip, port]}], ...]}}}
         const set = ((d.addr as NftObj)?.map as { data?: { set?: unknown[][] } })?.data?.set ?? [];
         for (const pair of set) {
           const c = (pair[1] as { concat?: unknown[] })?.concat;
-          if (c) out.push(`${String(c[0])}:${String(c[1])}`);
+          if (c) out.push(hostPort(String(c[0]), String(c[1])));
         }
       }
       return;
