@@ -56,6 +56,15 @@ CASES=(
   "proxy-ignore-topology|SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-ignore-topology.json|warn:suites/proxy-traffic-policy:proxy.traffic-distribution.prefer-close,proxy.traffic-distribution.prefer-same-node"
   "proxy-ignore-recreated|SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-ignore-recreated.json|suites/proxy-changes"
   "proxy-first-port-only|SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-first-port-only.json|suites/proxy-changes suites/proxy-udp"
+  # IP families. CoreDNS answering NXDOMAIN to every AAAA question under the cluster domain,
+  # on a dual-stack cluster (IPv4 first): the IPv6 names are gone, and the AAAA of an
+  # IPv4-only Service is NXDOMAIN where the name exists (NODATA is right). CoreDNS without
+  # the ip6.arpa zone on an IPv6 cluster: no PTR for IPv6 addresses. kube-proxy whose IPv6
+  # proxier ignores every Service outside kube-system, on a dual-stack cluster with IPv6
+  # first: IPv6 ClusterIPs are not served.
+  "dual-aaaa-nxdomain|SVC_IP_FAMILIES=IPv4,IPv6 SVC_COREFILE=$ex/Corefile.aaaa-nxdomain|suites/clusterip suites/headless suites/dns-records"
+  "ipv6-no-ip6-arpa|SVC_IP_FAMILIES=IPv6 SVC_COREFILE=$ex/Corefile.no-ip6-arpa|suites/dns-records"
+  "proxy-ignore-ipv6|SVC_IP_FAMILIES=IPv6,IPv4 SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-ignore-ipv6.json|suites/clusterip suites/proxy-behaviour suites/dns-records"
   # kube-proxy with external IPs turned off (its AllowServiceExternalIPs feature gate).
   "no-external-ips|SVC_CLUSTER_CONFIG=$ex/no-external-ips.json|warn:suites/proxy-external-ips:proxy.external-ips.reach,proxy.external-ips.local-from-pods"
 )

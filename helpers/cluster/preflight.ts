@@ -274,7 +274,7 @@ async function serviceRanges(t: Target): Promise<{ serviceCIDRs?: string[]; serv
  *  Service's address and each replica are asked two questions (a record and a name that
  *  does not exist), twice, 1.5 s apart: a cache counts its TTLs down between the rounds
  *  (the pause is the measurement, not a wait for a state). Throws when it cannot ask. */
-async function detectDnsPath(): Promise<DnsPath> {
+async function detectDnsPath(primary: string): Promise<DnsPath> {
   const core = kube().core;
   if (!fs.existsSync(PROBE_BUNDLE)) execFileSync(process.execPath, ['probe/build.mjs'], { cwd: ROOT, stdio: 'ignore' });
   const svc = await core.readNamespacedService({ name: 'kube-dns', namespace: 'kube-system' });
@@ -298,7 +298,7 @@ async function detectDnsPath(): Promise<DnsPath> {
     const rounds: DnsAnswer[][] = [];
     for (const round of [1, 2]) {
       if (round === 2) await new Promise((r) => setTimeout(r, 1500));
-      rounds.push(await probe!.dns(roundQuestions(servers, names)));
+      rounds.push(await probe!.dns(roundQuestions(servers, names, primary === 'IPv6' ? 'AAAA' : 'A')));
     }
     return classify({ service, resolver, node: probe!.node, replicas, servers, rounds });
   } finally {
@@ -337,7 +337,7 @@ export async function preflight(t: Target): Promise<DetectedCluster> {
   // A DNS path that cannot be detected is reported, and the checks treat the resolver as
   // the Service (they then fail where DNS is broken, with the answers to show for it).
   try {
-    cluster.dnsPath = await detectDnsPath();
+    cluster.dnsPath = await detectDnsPath(cluster.ipFamilies[0] ?? 'IPv4');
   } catch (e) {
     cluster.dnsPathError = apiErrorText(e);
   }

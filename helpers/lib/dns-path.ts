@@ -88,7 +88,8 @@ export function showsCaching(samples: TtlSample[], server: string, authoritative
 }
 
 /** What the preflight asked and was answered: the servers in the order asked, and per
- *  round the answers to roundQuestions() (a record and a negative question per server). */
+ *  round the answers to roundQuestions() (a record and a negative question per server, of the address type of the
+ *  cluster's primary family, in which the record's Service has its ClusterIP). */
 export interface PathCapture {
   service: DnsPath['service'];
   resolver: string;
@@ -196,9 +197,13 @@ export function serversOnPath(resolver: string, replicas: DnsServer[], p?: DnsPa
 }
 
 /** The questions of one detection round, at every server. */
-export function roundQuestions(servers: { ip: string }[], names: { record: string; negative: string }): DnsQuestion[] {
+export function roundQuestions(
+  servers: { ip: string }[],
+  names: { record: string; negative: string },
+  type: 'A' | 'AAAA' = 'A',
+): DnsQuestion[] {
   return servers.flatMap((s) => [
-    { name: names.record, type: 'A' as const, server: s.ip, timeoutMs: 2000 },
-    { name: names.negative, type: 'A' as const, server: s.ip, timeoutMs: 2000 },
+    { name: names.record, type, server: s.ip, timeoutMs: 2000 },
+    { name: names.negative, type, server: s.ip, timeoutMs: 2000 },
   ]);
 }
