@@ -62,7 +62,8 @@ export function pathQuestions(zone: string, nonce: string): { record: string; ne
 
 export function sampleOf(a: DnsAnswer, server: string, role: TtlSample['role'], round: 1 | 2, kind: TtlSample['kind']): TtlSample {
   if (a.error) return { server, role, round, kind, error: a.error };
-  if (kind === 'record') return { server, role, round, kind, rcode: a.rcode, ttl: a.answers.find((r) => r.type === 'A' || r.type === 'AAAA')?.ttl };
+  if (kind === 'record')
+    return { server, role, round, kind, rcode: a.rcode, ttl: a.answers.find((r) => r.type === 'A' || r.type === 'AAAA')?.ttl };
   const soa = a.authority.find((r) => r.type === 'SOA');
   const min = soa ? Number(soa.data.split(' ')[6]) : undefined;
   return { server, role, round, kind, rcode: a.rcode, ttl: soa?.ttl, soaMinimum: Number.isFinite(min) ? min : undefined };
