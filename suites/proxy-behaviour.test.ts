@@ -303,9 +303,14 @@ describe('Service proxy behaviour', () => {
     );
     ctx.evidence.convergence('no-endpoints', 'Service proxy', polls, ms, `refusing at 0 endpoints`, true);
     ctx.evidence.measure('no-endpoints', 'time to ECONNREFUSED', last!.ms, 'ms');
-    // A fresh attempt after convergence: refused, and quickly.
+    // A fresh attempt after convergence: refused (ICMP port unreachable, a REJECT), and
+    // before the client's second SYN retransmission (3 s; a DROP would run to the timeout).
+    // Not within 1 s: over IPv6 the refusal surfaces at the first retransmission, 1 s in,
+    // though the node answers the first SYN at once (seen on the bundled cluster with
+    // tcpdump on the bridge: the client ignores the first ICMPv6 port unreachable).
     const [again] = await ctx.probes[0]!.connect({ host: vip, port: 80, count: 1, mode: 'tcp', timeoutMs: 5000 });
-    expect({ error: again?.error, fast: (again?.ms ?? Infinity) < 1000, ms: again?.ms }).toEqual({
+    ctx.evidence.measure('no-endpoints', `time to ECONNREFUSED after convergence (${familyOf(vip)})`, again?.ms ?? -1, 'ms');
+    expect({ error: again?.error, fast: (again?.ms ?? Infinity) < 3000, ms: again?.ms }).toEqual({
       error: 'ECONNREFUSED',
       fast: true,
       ms: again?.ms,

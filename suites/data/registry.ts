@@ -400,7 +400,7 @@ const CHECKS: CheckDef[] = [
     id: 'proxy.clusterip.reject-no-endpoints',
     suite: 'proxy-behaviour',
     level: 'expected',
-    claim: 'a ClusterIP Service without endpoints refuses connections quickly (REJECT, not a timeout)',
+    claim: 'a ClusterIP Service without endpoints refuses connections quickly (REJECT: refused within 3 s, not a timeout)',
     source: src.vipDoc('traffic to a Service without endpoints'),
     why:
       'kube-proxy rejects such traffic (ICMP port unreachable); the API does not oblige ' +
