@@ -244,7 +244,13 @@ export function junit(r: RunReport): string {
           failure: c.failure,
           skipReason: c.skipReason,
           properties: c.id
-            ? { id: c.id, level: c.level ?? '', source: c.source ? `${c.source.title} ${c.source.url}` : '', verdict: c.status }
+            ? {
+                id: c.id,
+                level: c.level ?? '',
+                source: c.source ? `${c.source.title} ${c.source.url}` : '',
+                verdict: c.status,
+                ...(c.families ? { families: c.families.join(',') } : {}),
+              }
             : {},
         }),
       )
