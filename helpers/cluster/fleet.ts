@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import { currentTarget } from '../config/target.ts';
 import { isNotFound, kube } from './kube.ts';
 import { createNamespace } from './namespace.ts';
-import { installProbeBundle, Probe, schedulableNodes, startProbes } from './probe.ts';
+import { installProbeBundle, Probe, startProbes } from './probe.ts';
+import { isProbeNode } from './nodes.ts';
 import { podsReady } from './workloads.ts';
 
 interface FleetRecord {
@@ -41,15 +42,18 @@ async function reuse(): Promise<FleetRecord | undefined> {
     return undefined;
   }
   if (rec.runId !== currentTarget().runId) return undefined;
-  // Still there, with a probe on every schedulable node. A node cordoned for a while (the
-  // rescheduling check) is left out for this suite, as a suite's own probes would leave
-  // it out; a schedulable node the fleet lacks (one that was cordoned when it was made)
-  // makes a new fleet.
+  // Still there, with a probe on every node probes run on (a node this run cordons for a
+  // while, for the rescheduling check, included: probes tolerate that cordon); a node the
+  // fleet lacks makes a new fleet.
   const ns = await kube()
     .core.readNamespace({ name: rec.ns })
     .catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
   if (!ns || ns.status?.phase !== 'Active') return undefined;
-  const nodes = (await schedulableNodes()).slice(0, currentTarget().maxProbeNodes).map((n) => n.metadata?.name ?? '');
+  const runId = currentTarget().runId;
+  const nodes = (await kube().core.listNode()).items
+    .filter((n) => isProbeNode(n, runId))
+    .slice(0, currentTarget().maxProbeNodes)
+    .map((n) => n.metadata?.name ?? '');
   if (!nodes.every((n) => rec.probes.some((p) => p.node === n))) return undefined;
   const probes = rec.probes.filter((p) => nodes.includes(p.node));
   await podsReady(

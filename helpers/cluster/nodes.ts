@@ -21,6 +21,23 @@ export function isSchedulable(n: k8s.V1Node): boolean {
 
 export const CORDON_ANNOTATION = 'svc-conformance.io/cordoned-by-run';
 
+/** A node probes run on: schedulable, or cordoned by this run only for a while (the
+ *  rescheduling check): probe Pods tolerate that cordon (manifests/probe/pod.yaml), so a
+ *  fleet made meanwhile still has a probe on every node (seen on kind: a fleet made during
+ *  the cordon had one probe on a 2-worker cluster, and a two-node check ran on one node). */
+export function isProbeNode(n: k8s.V1Node, runId: string): boolean {
+  if (n.metadata?.annotations?.[CORDON_ANNOTATION] !== runId) return isSchedulable(n);
+  const uncordoned: k8s.V1Node = {
+    ...n,
+    spec: {
+      ...n.spec,
+      unschedulable: false,
+      taints: (n.spec?.taints ?? []).filter((t) => t.key !== 'node.kubernetes.io/unschedulable'),
+    },
+  };
+  return isSchedulable(uncordoned);
+}
+
 async function setUnschedulable(node: string, on: boolean, runId: string): Promise<void> {
   const body = { spec: { unschedulable: on ? true : null }, metadata: { annotations: { [CORDON_ANNOTATION]: on ? runId : null } } };
   try {

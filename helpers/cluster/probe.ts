@@ -23,7 +23,7 @@ import { COMMANDS, encodeArg } from '../../probe/contract.ts';
 import { check } from '../../probe/schema.ts';
 import { apply, ROOT } from './apply.ts';
 import { apiErrorText, kube } from './kube.ts';
-import { isSchedulable } from './nodes.ts';
+import { isProbeNode, isSchedulable } from './nodes.ts';
 import { podsReady } from './workloads.ts';
 import { currentTarget } from '../config/target.ts';
 
@@ -312,7 +312,10 @@ export function hostnameLabel(n: k8s.V1Node): string {
 
 /** Starts one probe Pod per schedulable node (at most maxProbeNodes) and waits until they run. */
 export async function startProbes(ns: string, opts: { nodes?: number } = {}): Promise<Probe[]> {
-  const nodes = (await schedulableNodes()).slice(0, opts.nodes ?? currentTarget().maxProbeNodes);
+  const runId = currentTarget().runId;
+  const nodes = (await kube().core.listNode()).items
+    .filter((n) => isProbeNode(n, runId))
+    .slice(0, opts.nodes ?? currentTarget().maxProbeNodes);
   if (nodes.length === 0) throw new Error('no schedulable, Ready node to run a probe Pod on');
   const probes = nodes.map((n, i) => new Probe(ns, `probe-${i}`, n.metadata?.name ?? ''));
   await Promise.all(nodes.map((n, i) => apply(ns, 'probe/pod.yaml', { NAME: `probe-${i}`, NODE: hostnameLabel(n) })));
