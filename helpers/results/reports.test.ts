@@ -97,3 +97,28 @@ describe('a cache in front of the replicas', () => {
     fs.rmSync(out, { recursive: true, force: true });
   });
 });
+
+describe('IP families per check', () => {
+  // The dns-records suite of a real run (privileged profile) on a dual-stack bundled cluster
+  // with IPv6 first (helpers/testdata/run-dual-stack, see its README).
+  const ds = path.join(path.dirname(path.dirname(fileURLToPath(import.meta.url))), 'testdata', 'run-dual-stack');
+  const j = JSON.parse(fs.readFileSync(path.join(ds, 'jest.json'), 'utf8')) as JestJson;
+  const r = collect([j], path.join(ds, 'evidence'), { runId: 'rep1wya0', cluster: 'https://[fd00:172:30::1]:6443', durationMs: 1 });
+  const byId = new Map(r.checks.map((c) => [c.id, c]));
+
+  test('each check lists the families its questions and connections were in', () => {
+    // Both families for the dual-stack Services and every 'address' question; only the
+    // primary family (IPv6) for the PTR of a single-stack Service and for SRV and TXT checks.
+    expect(byId.get('dns.aaaa.dual-stack')!.families).toEqual(['IPv4', 'IPv6']);
+    expect(byId.get('dns.case.service')!.families).toEqual(['IPv4', 'IPv6']);
+    expect(byId.get('dns.ptr.clusterip')!.families).toEqual(['IPv6']);
+    expect(byId.get('dns.ptr.statefulset-pod')!.families).toEqual(['IPv6']);
+    expect(byId.get('dns.schema.version')!.families).toBeUndefined();
+  });
+
+  test('the summary, the HTML report and JUnit show them', () => {
+    expect(markdown(r)).toMatch(/\| dns\.aaaa\.dual-stack \| required \| [^|]+ \| IPv4, IPv6 \|/);
+    expect(htmlReport(r)).toContain('<th>Families</th>');
+    expect(junit(r)).toContain('<property name="families" value="IPv4,IPv6"/>');
+  });
+});
