@@ -60,7 +60,7 @@ CASES=(
   # on a dual-stack cluster (IPv4 first): the IPv6 names are gone, and the AAAA of an
   # IPv4-only Service is NXDOMAIN where the name exists (NODATA is right). CoreDNS without
   # the ip6.arpa zone on an IPv6 cluster: no PTR for IPv6 addresses. kube-proxy whose IPv6
-  # proxier ignores every Service outside kube-system, on a dual-stack cluster with IPv6
+  # proxier ignores every Service outside kube-system and default, on a dual-stack cluster with IPv6
   # first: IPv6 ClusterIPs are not served.
   "dual-aaaa-nxdomain|SVC_IP_FAMILIES=IPv4,IPv6 SVC_COREFILE=$ex/Corefile.aaaa-nxdomain|suites/clusterip suites/headless suites/dns-records"
   "ipv6-no-ip6-arpa|SVC_IP_FAMILIES=IPv6 SVC_COREFILE=$ex/Corefile.no-ip6-arpa|suites/dns-records"

@@ -45,7 +45,7 @@ patch_src iptables/proxier.go 's/^\t\tfor _, jump := range append(iptablesJumpCh
 patch_src serviceport.go 's/^\treturn bsvcPortInfo\.stickyMaxAgeSeconds$/\tif svcFault("affinity-no-timeout") {\n\t\treturn 10800\n\t}\n&/' 'svcFault("affinity-no-timeout")'
 patch_src servicechangetracker.go 's/^\tsvc := current$/\tif svcFault("ignore-service-updates") \&\& previous != nil \&\& current != nil {\n\t\treturn false\n\t}\n&/' 'svcFault("ignore-service-updates")'
 patch_src servicechangetracker.go 's/^\tsvc := current$/\tif svcFault("ignore-recreated") \&\& svcRecreated(previous, current) {\n\t\treturn false\n\t}\n&/' 'svcFault("ignore-recreated")'
-patch_src servicechangetracker.go 's/^\tclusterIP := proxyutil\.GetClusterIPByFamily(sct\.ipFamily, service)$/&\n\tif svcFault("ignore-ipv6") \&\& sct.ipFamily == v1.IPv6Protocol \&\& service.Namespace != "kube-system" {\n\t\treturn nil\n\t}/' 'svcFault("ignore-ipv6")'
+patch_src servicechangetracker.go 's/^\tclusterIP := proxyutil\.GetClusterIPByFamily(sct\.ipFamily, service)$/&\n\tif svcFault("ignore-ipv6") \&\& sct.ipFamily == v1.IPv6Protocol \&\& service.Namespace != "kube-system" \&\& service.Namespace != "default" {\n\t\treturn nil\n\t}/' 'svcFault("ignore-ipv6")'
 cp "$here/recreated.go.txt" "$src/pkg/proxy/svc_recreated.go"
 patch_src servicechangetracker.go 's/^\t\tservicePort := \&service\.Spec\.Ports\[i\]$/&\n\t\tif i > 0 \&\& svcFault("first-port-only") \&\& service.Namespace != "kube-system" {\n\t\t\tbreak\n\t\t}/' 'svcFault("first-port-only")'
 sed 's/^package PKG/package iptables/' "$here/fault.go.txt" > "$src/pkg/proxy/iptables/svc_fault.go"

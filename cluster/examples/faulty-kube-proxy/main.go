@@ -14,7 +14,8 @@
 //                            affinity); new and deleted Services are not
 //   ignore-recreated         a Service created under the name of a deleted one is ignored
 //   first-port-only          only the first port of a Service is served (outside kube-system)
-//   ignore-ipv6              the IPv6 proxier ignores every Service (outside kube-system):
+//   ignore-ipv6              the IPv6 proxier ignores every Service outside kube-system and
+//                            default (the API server's Service, which CoreDNS needs):
 //                            a dual-stack or IPv6 cluster's IPv6 ClusterIPs are not served
 package main
 
