@@ -46,11 +46,18 @@ describe('matrix file', () => {
     expect(String(custom.dnsImage)).not.toContain('${');
     expect(custom.corefile).toContain('    chaos\n');
     expect(
-      readMatrix(path.join(ROOT, 'examples', 'matrix', 'ci.yaml')).columns.map((c) => [c.name, c.cluster?.proxyMode, c.profile]),
+      readMatrix(path.join(ROOT, 'examples', 'matrix', 'ci.yaml')).columns.map((c) => [
+        c.name,
+        c.cluster?.proxyMode,
+        c.profile,
+        c.cluster?.ipFamilies,
+      ]),
     ).toEqual([
-      ['iptables', 'iptables', 'privileged'],
-      ['nftables', 'nftables', 'privileged'],
-      ['node-local-dns', 'iptables', 'privileged'],
+      ['iptables', 'iptables', 'privileged', undefined],
+      ['nftables', 'nftables', 'privileged', undefined],
+      ['node-local-dns', 'iptables', 'privileged', undefined],
+      ['ipv6', 'iptables', 'privileged', ['IPv6']],
+      ['dual-stack', 'iptables', 'privileged', ['IPv6', 'IPv4']],
     ]);
   });
 
