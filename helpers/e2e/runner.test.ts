@@ -204,7 +204,7 @@ describe('svc-conformance CLI', () => {
       '--kubeconfig',
       adminKubeconfig(),
       '--focus',
-      'answers exactly the ClusterIP',
+      'answers exactly its ClusterIP',
       '--cluster-domain',
       'wrong-domain.test',
       '--report-dir',
@@ -214,7 +214,7 @@ describe('svc-conformance CLI', () => {
     expect(r.out).toMatch(/^svc-conformance: \d+ passed, [1-9]\d* failed, \d+ skipped$/m);
     const junit = fs.readFileSync(path.join(dir, 'junit.xml'), 'utf8');
     expect(junit).toMatch(
-      /<testcase classname="svc-conformance\.clusterip\.ClusterIP Service" name="web-api\.&lt;ns&gt;\.svc\.&lt;zone&gt; A answers exactly the ClusterIP[^"]*\[dns\.clusterip\.a\]"[^>]*><properties><property name="id" value="dns\.clusterip\.a"\/><property name="level" value="required"\/>.*?<\/properties><failure/,
+      /<testcase classname="svc-conformance\.clusterip\.ClusterIP Service" name="web-api\.&lt;ns&gt;\.svc\.&lt;zone&gt; answers exactly its ClusterIP[^"]*\[dns\.clusterip\.a\]"[^>]*><properties><property name="id" value="dns\.clusterip\.a"\/><property name="level" value="required"\/>.*?<\/properties><failure/,
     );
     for (const part of ['question: web-api.', '.svc.wrong-domain.test. A @', 'rcode: ', 'expected: rcode NOERROR, A {10.96.'])
       expect(junit).toContain(part);
