@@ -2,10 +2,10 @@
 // with externalTrafficPolicy Local also from nodes without a local endpoint (Pod traffic
 // to an external destination is served as if it went out and came back in).
 import { describe, expect } from '@jest/globals';
-import { ofFamily } from '../helpers/lib/net.ts';
+import { nodeAddresses } from '../helpers/cluster/nodes.ts';
 import { apply } from '../helpers/cluster/apply.ts';
 import { converge } from '../helpers/cluster/converge.ts';
-import { counts, kube, once, defineSuite } from '../helpers/harness/suite.ts';
+import { counts, once, defineSuite } from '../helpers/harness/suite.ts';
 import { podsReady } from '../helpers/cluster/workloads.ts';
 
 const { ctx, check } = defineSuite('proxy-external-ips');
@@ -17,13 +17,8 @@ let backend = '';
 let readyAt = 0;
 const setup = once(async () => {
   const node = ctx.probes[0]!.node;
-  const n = await kube().core.readNode({ name: node });
   // The node's address in the cluster's primary family: the family of the Services here.
-  externalIP =
-    ofFamily(
-      (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address),
-      ctx.families()[0]!,
-    )[0] ?? '';
+  externalIP = (await nodeAddresses([ctx.families()[0]!])).find((a) => a.node === node)?.ip ?? '';
   ctx.evidence.family('setup', ctx.families()[0]!);
   backend = 'ext-api-0';
   await apply(ctx.ns, 'pinned-backend.yaml', { NAME: backend, APP: 'ext-api', NODE: node, GRACE: 1, DRAIN: '0' });

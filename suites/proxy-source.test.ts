@@ -2,7 +2,6 @@
 // own address (kube-proxy does not masquerade Pod-to-ClusterIP traffic), and a Pod reaches
 // itself through its own Service's virtual IP and node port (hairpin).
 import { describe, expect } from '@jest/globals';
-import { type IpFamily, ofFamily } from '../helpers/lib/net.ts';
 import { apply } from '../helpers/cluster/apply.ts';
 import { kube, once, defineSuite } from '../helpers/harness/suite.ts';
 import { Probe } from '../helpers/cluster/probe.ts';
@@ -61,15 +60,8 @@ describe('source address and hairpin', () => {
   check('proxy.nodeport.hairpin', async () => {
     await setup();
     const self = new Probe(ctx.ns, backend.name, backend.node ?? '', 'web-api');
-    const node = await kube().core.readNode({ name: backend.node ?? '' });
-    const svcFamily =
-      (await kube().core.readNamespacedService({ name: 'web-api-nodeport', namespace: ctx.ns })).spec?.ipFamilies?.[0] ?? 'IPv4';
-    ctx.evidence.family('hairpin-nodeport', svcFamily as IpFamily);
-    const ip =
-      ofFamily(
-        (node.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address),
-        svcFamily as IpFamily,
-      )[0] ?? '';
+    // Its own node's address in the Service's family.
+    const ip = (await ctx.nodeTargets('hairpin-nodeport', 'web-api-nodeport')).find((t) => t.node === backend.node)?.ip ?? '';
     await ctx.proxyConverged('hairpin-nodeport', {
       host: ip,
       port: nodePort,

@@ -11,8 +11,7 @@ import * as path from 'node:path';
 import { currentTarget } from '../config/target.ts';
 import { isNotFound, kube } from './kube.ts';
 import { createNamespace } from './namespace.ts';
-import { installProbeBundle, Probe, startProbes } from './probe.ts';
-import { isProbeNode } from './nodes.ts';
+import { installProbeBundle, Probe, probeNodes, startProbes } from './probe.ts';
 import { podsReady } from './workloads.ts';
 
 interface FleetRecord {
@@ -49,11 +48,7 @@ async function reuse(): Promise<FleetRecord | undefined> {
     .core.readNamespace({ name: rec.ns })
     .catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
   if (!ns || ns.status?.phase !== 'Active') return undefined;
-  const runId = currentTarget().runId;
-  const nodes = (await kube().core.listNode()).items
-    .filter((n) => isProbeNode(n, runId))
-    .slice(0, currentTarget().maxProbeNodes)
-    .map((n) => n.metadata?.name ?? '');
+  const nodes = (await probeNodes()).map((n) => n.metadata?.name ?? '');
   if (!nodes.every((n) => rec.probes.some((p) => p.node === n))) return undefined;
   const probes = rec.probes.filter((p) => nodes.includes(p.node));
   await podsReady(

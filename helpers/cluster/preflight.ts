@@ -13,6 +13,7 @@ import { clusterDomainOf, dnsReplicas } from './facts.ts';
 import { apiErrorText, kube } from './kube.ts';
 import { createNamespace, deleteNamespace, deleteRunNamespaces } from './namespace.ts';
 import { isSchedulable, uncordonLeftovers } from './nodes.ts';
+import { addressType, type IpFamily } from '../lib/net.ts';
 import { installProbeBundle, PROBE_BUNDLE, startProbes } from './probe.ts';
 import { ClusterError, currentTarget, type DetectedCluster, IMAGE_FAILURES, nodeToolsImageFor, type Target } from '../config/target.ts';
 
@@ -274,7 +275,7 @@ async function serviceRanges(t: Target): Promise<{ serviceCIDRs?: string[]; serv
  *  Service's address and each replica are asked two questions (a record and a name that
  *  does not exist), twice, 1.5 s apart: a cache counts its TTLs down between the rounds
  *  (the pause is the measurement, not a wait for a state). Throws when it cannot ask. */
-async function detectDnsPath(primary: string): Promise<DnsPath> {
+async function detectDnsPath(primary: IpFamily): Promise<DnsPath> {
   const core = kube().core;
   if (!fs.existsSync(PROBE_BUNDLE)) execFileSync(process.execPath, ['probe/build.mjs'], { cwd: ROOT, stdio: 'ignore' });
   const svc = await core.readNamespacedService({ name: 'kube-dns', namespace: 'kube-system' });
@@ -298,7 +299,7 @@ async function detectDnsPath(primary: string): Promise<DnsPath> {
     const rounds: DnsAnswer[][] = [];
     for (const round of [1, 2]) {
       if (round === 2) await new Promise((r) => setTimeout(r, 1500));
-      rounds.push(await probe!.dns(roundQuestions(servers, names, primary === 'IPv6' ? 'AAAA' : 'A')));
+      rounds.push(await probe!.dns(roundQuestions(servers, names, addressType(primary))));
     }
     return classify({ service, resolver, node: probe!.node, replicas, servers, rounds });
   } finally {
@@ -337,7 +338,7 @@ export async function preflight(t: Target): Promise<DetectedCluster> {
   // A DNS path that cannot be detected is reported, and the checks treat the resolver as
   // the Service (they then fail where DNS is broken, with the answers to show for it).
   try {
-    cluster.dnsPath = await detectDnsPath(cluster.ipFamilies[0] ?? 'IPv4');
+    cluster.dnsPath = await detectDnsPath((cluster.ipFamilies[0] ?? 'IPv4') as IpFamily);
   } catch (e) {
     cluster.dnsPathError = apiErrorText(e);
   }

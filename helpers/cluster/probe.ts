@@ -310,12 +310,15 @@ export function hostnameLabel(n: k8s.V1Node): string {
   return n.metadata?.labels?.['kubernetes.io/hostname'] ?? n.metadata?.name ?? '';
 }
 
-/** Starts one probe Pod per schedulable node (at most maxProbeNodes) and waits until they run. */
-export async function startProbes(ns: string, opts: { nodes?: number } = {}): Promise<Probe[]> {
+/** The nodes probes run on (isProbeNode), at most `limit` (default maxProbeNodes). */
+export async function probeNodes(limit = currentTarget().maxProbeNodes): Promise<k8s.V1Node[]> {
   const runId = currentTarget().runId;
-  const nodes = (await kube().core.listNode()).items
-    .filter((n) => isProbeNode(n, runId))
-    .slice(0, opts.nodes ?? currentTarget().maxProbeNodes);
+  return (await kube().core.listNode()).items.filter((n) => isProbeNode(n, runId)).slice(0, limit);
+}
+
+/** Starts one probe Pod per probe node (probeNodes) and waits until they run. */
+export async function startProbes(ns: string, opts: { nodes?: number } = {}): Promise<Probe[]> {
+  const nodes = await probeNodes(opts.nodes);
   if (nodes.length === 0) throw new Error('no schedulable, Ready node to run a probe Pod on');
   const probes = nodes.map((n, i) => new Probe(ns, `probe-${i}`, n.metadata?.name ?? ''));
   await Promise.all(nodes.map((n, i) => apply(ns, 'probe/pod.yaml', { NAME: `probe-${i}`, NODE: hostnameLabel(n) })));

@@ -65,8 +65,7 @@ export const hostPort = (host: string, port: number | string): string => `${isIP
 export const externalAddress = (f: IpFamily): string => (f === 'IPv4' ? '192.168.1.100' : '2001:db8::100');
 
 /** A documentation address of the family (RFC 5737 for IPv4, RFC 3849 for IPv6), with a
- *  last part of `n` (1..254): DNS data and unreachable endpoints, never connected to. */
-export function docAddress(f: IpFamily, n: number, block: 1 | 2 | 3 = 1): string {
-  if (f === 'IPv4') return `${['192.0.2', '198.51.100', '203.0.113'][block - 1]}.${n}`;
-  return `2001:db8:${block}::${n.toString(16)}`;
+ *  last part of `n` (1..254): DNS data, never connected to. */
+export function docAddress(f: IpFamily, n: number): string {
+  return f === 'IPv4' ? `192.0.2.${n}` : `2001:db8:1::${n.toString(16)}`;
 }

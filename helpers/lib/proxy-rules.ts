@@ -1,6 +1,7 @@
 // Pure parsers for what kube-proxy programs on a node: iptables-save text and
 // `nft -j list table ip kube-proxy` JSON. Fed with real captured output in the unit
 // tests (testdata/README.md says how it was captured).
+import { isIP } from 'node:net';
 import { hostPort } from './net.ts';
 import * as crypto from 'node:crypto';
 
@@ -90,7 +91,7 @@ export function iptablesService(tables: Map<string, IptTable>, spn: string, vip:
     (r) =>
       r.chain === 'KUBE-SERVICES' &&
       r.comment === `${spn} cluster IP` &&
-      r.spec.includes(`-d ${vip}/${vip.includes(':') ? 128 : 32}`) &&
+      r.spec.includes(`-d ${vip}/${isIP(vip) === 6 ? 128 : 32}`) &&
       new RegExp(`--dport ${port}(\\s|$)`).test(r.spec),
   );
   const seps = clusterIPRule?.target

@@ -4,7 +4,7 @@
 // there; adding a DNS check for an existing fixture is one row here and nothing else.
 // Ids, levels and sources follow suites/data/registry.ts; this file runs nothing.
 import type { Expectation } from '../../helpers/lib/dns.ts';
-import { addressType, externalAddress, type IpFamily } from '../../helpers/lib/net.ts';
+import { addressType, externalAddress, familyOf, type IpFamily } from '../../helpers/lib/net.ts';
 import type { DnsQuestion } from '../../probe/contract.ts';
 import { type Level, type Requirement, type Source, src } from './sources.ts';
 
@@ -201,7 +201,7 @@ export const DNS_ROWS: DnsRow[] = [
       'the address type of the family a single-stack ClusterIP Service lacks (AAAA of an IPv4-only Service, A of an ' +
       'IPv6-only one) is NODATA: NOERROR, no answer, SOA in authority',
     name: (c) => c.svc('web-api'),
-    type: async (c) => addressType((await c.clusterIPs('web-api')).some((ip) => ip.includes(':')) ? 'IPv4' : 'IPv6'),
+    type: async (c) => addressType((await c.clusterIPs('web-api')).some((ip) => familyOf(ip) === 'IPv6') ? 'IPv4' : 'IPv6'),
     expect: () => ({ rcode: 'NOERROR', set: [], soa: true }),
   },
   {
