@@ -1,15 +1,15 @@
 // Four projects: `unit` (parsers and helpers, fed with captured real output), `cluster`
-// (the conformance suites, suites/*.test.ts, against a real cluster), and the tool's own
-// end-to-end tests (helpers/e2e/): `runner` (the CLI against the bundled cluster) and
-// `lifecycle` (cluster up/down, the matrix, the kind target). Run through scripts/test.sh,
-// which resolves the target cluster first.
+// (the conformance suites, suites/*.test.ts, against a real cluster; the same project the
+// CLI gives Jest: helpers/config/jest.ts), and the tool's own end-to-end tests
+// (helpers/e2e/): `runner` (the CLI against the bundled cluster) and `lifecycle` (cluster
+// up/down, the matrix, the kind target). Run through scripts/test.sh, which resolves the
+// target cluster first.
 import type { Config } from 'jest';
+import { clusterProject, TEST_TIMEOUT_MS } from './helpers/config/jest.ts';
 
-const transform: Config['transform'] = {
-  '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2023' }, module: { type: 'es6' } }],
-};
+const cluster = clusterProject();
 const common = {
-  transform,
+  transform: cluster.transform as Config['transform'],
   extensionsToTreatAsEsm: ['.ts'],
   testEnvironment: 'node',
 };
@@ -22,14 +22,7 @@ const config: Config = {
       testMatch: ['<rootDir>/helpers/**/*.test.ts', '<rootDir>/probe/**/*.test.ts', '<rootDir>/suites/data/**/*.test.ts'],
       testPathIgnorePatterns: ['/node_modules/', '<rootDir>/helpers/e2e/'],
     },
-    {
-      ...common,
-      displayName: 'cluster',
-      testMatch: ['<rootDir>/suites/*.test.ts'],
-      globalSetup: '<rootDir>/helpers/harness/global-setup.ts',
-      globalTeardown: '<rootDir>/helpers/harness/global-teardown.ts',
-      slowTestThreshold: 60,
-    },
+    cluster,
     {
       ...common,
       displayName: 'runner',
@@ -42,9 +35,7 @@ const config: Config = {
       testMatch: ['<rootDir>/helpers/e2e/lifecycle/*.test.ts'],
     },
   ],
-  // Above the sum of the bounded waits a check can make (the proxy bound is 120 s), so a
-  // slow cluster fails with "not converged within N ms", never with a Jest timeout.
-  testTimeout: 600_000,
+  testTimeout: TEST_TIMEOUT_MS,
   maxWorkers: 3,
 };
 

@@ -1,7 +1,8 @@
 // Unit tests for the runner's pure parts: flag parsing, mirror rewriting, name filters.
 import { describe, expect, test } from '@jest/globals';
 import { mergeInputs, validateInput } from '../config/target.ts';
-import { inputFromFlags, listChecks, mirror, parseCli, testNamePattern } from './cli.ts';
+import { inputFromFlags, listChecks, mirror, parseCli } from './cli.ts';
+import { selectChecks, selectionPattern } from './plan.ts';
 
 describe('runner flags', () => {
   test('run is the default command; values are kept', () => {
@@ -45,14 +46,19 @@ describe('runner flags', () => {
     expect(mirror('registry.k8s.io/pause:3.10.1', 'mirror.local')).toBe('mirror.local/pause:3.10.1');
   });
 
-  test('--focus and --skip combine into one test-name pattern', () => {
-    const re = new RegExp(testNamePattern('headless', 'scaling')!);
-    expect(['headless Service has no virtual IP', 'scaling headless 3 -> 5', 'ClusterIP answers'].map((n) => re.test(n))).toEqual([
-      true,
-      false,
-      false,
-    ]);
-    expect(testNamePattern()).toBeUndefined();
+  test('--focus and --skip select by id and claim; Jest gets exactly those ids', () => {
+    const sel = selectChecks('^dns\\.headless', 'srv');
+    expect(sel.length).toBeGreaterThan(1);
+    expect(sel.every((c) => c.id.startsWith('dns.headless') && !/srv/.test(c.id) && !/srv/.test(c.claim))).toBe(true);
+    const re = new RegExp(selectionPattern(sel)!);
+    const title = (c: { id: string; claim: string }): string => `headless Service ${c.claim} [${c.id}]`;
+    expect(
+      listChecks()
+        .filter((c) => re.test(title(c)))
+        .map((c) => c.id),
+    ).toEqual(sel.map((c) => c.id));
+    expect(selectionPattern(selectChecks())).toBeUndefined();
+    expect(selectChecks('no such check')).toEqual([]);
   });
 
   test('list prints the registry: every check with id, level and source', () => {

@@ -24,9 +24,15 @@ import {
   type RunInput,
   type Target,
   ROOT,
+  CODE,
+  codeFile,
+  HAS_CLUSTER_BUILDS,
   UsageError,
 } from '../config/target.ts';
-import { closingLines, collect, writeReports, type JestJson } from '../results/reports.ts';
+import { clusterProject, jestBin, TEST_TIMEOUT_MS } from '../config/jest.ts';
+import { closingLines, clusterIdentity, collect, writeReports, type JestJson } from '../results/reports.ts';
+import type { ProgressOptions } from '../results/progress.ts';
+import { dryRun, imagesOfRun, selectChecks, selectionPattern } from './plan.ts';
 import { interruptedBy, onInterrupt } from '../config/interrupt.ts';
 
 export { ClusterError, UsageError };
@@ -39,6 +45,12 @@ Usage:
   svc-conformance list              print the checks (id, level, source, claim), run nothing
   svc-conformance matrix FILE [flags]  run the checks over several clusters (the columns in FILE,
                                     YAML or JSON) and write one report, differences first
+  svc-conformance manifest [flags]  print a Namespace, least-privilege ServiceAccount and RBAC, and
+                                    a Job that runs the checks in the cluster (kubectl apply -f -);
+                                    --sonobuoy: a Sonobuoy plugin instead
+  svc-conformance results DIR|[NAMESPACE/]POD|[NAMESPACE/]job/NAME
+                                    print the summary of a finished run's reports (from a Pod or
+                                    Job: its log's reports, written to --report-dir first)
 
 Flags for run:
   --kubeconfig PATH          kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)
@@ -70,10 +82,22 @@ Flags for run:
   --report-dir DIR           where reports go (default ./svc-conformance-report)
   --keep-namespaces          keep the run's namespaces for debugging
   --run-id ID                label the run's namespaces with this id (default: generated)
+  --in-cluster               inside a Pod: the cluster is the Pod's, as its ServiceAccount
+  -q, --quiet                progress lines only ([12/75] id pass 1.2 s), no Jest output
+  --list-images              print every image the run will pull (for mirroring) and exit
+  --dry-run                  print what the run would create, cluster-scoped objects first, and exit
+  --done-file PATH           write the path of the JUnit report to PATH at the end, whatever the
+                             outcome (Sonobuoy's done file; set by the plugin manifest --sonobuoy prints)
   --list                     print the checks and exit
   -h, --help                 this help
 
 Flags for cleanup:  --kubeconfig, --context, --run-id ID (default: every run)
+Flags for manifest: --namespace N (svc-conformance), --image IMAGE (the image scripts/image.sh
+                    builds: push it to your registry), --profile, --sonobuoy, and run's --focus,
+                    --skip, --strict, --probe-image, --node-tools-image, --image-registry,
+                    --cluster-domain, --convergence-bound, --proxy-bound, --timeout-scale, --parallel
+Flags for results:  --report-dir DIR (where a Pod's reports are written), -n/--namespace N
+                    (svc-conformance), --kubeconfig, --context
 Flags for matrix:   --report-dir DIR (default ./svc-conformance-matrix), --focus, --skip, --strict,
                     --parallel (each column is an ordinary run; the file's own focus/skip/strict
                     apply when the flags are absent), --column-results NAME=DIR (repeatable: column
@@ -95,7 +119,26 @@ Examples:
   svc-conformance run --local --profile privileged
   svc-conformance cleanup --kubeconfig ~/.kube/config
   svc-conformance matrix examples/matrix/ci.yaml --report-dir out
+  svc-conformance run --list-images --profile privileged
+  svc-conformance manifest --namespace conformance --image registry.example/svc-conformance:0.1.0 | kubectl apply -f -
+  svc-conformance results conformance/job/svc-conformance --report-dir out
+  svc-conformance manifest --sonobuoy > plugin.yaml && sonobuoy run --plugin plugin.yaml --wait
 `;
+
+/** The flags of run that `manifest` passes on to the in-cluster run. */
+const RUN_FLAGS_IN_CLUSTER = [
+  'focus',
+  'skip',
+  'strict',
+  'probe-image',
+  'node-tools-image',
+  'image-registry',
+  'cluster-domain',
+  'convergence-bound',
+  'proxy-bound',
+  'timeout-scale',
+  'parallel',
+];
 
 const FLAGS = {
   kubeconfig: { type: 'string' },
@@ -123,6 +166,14 @@ const FLAGS = {
   'keep-namespaces': { type: 'boolean' },
   list: { type: 'boolean' },
   strict: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  'list-images': { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  'in-cluster': { type: 'boolean' },
+  'done-file': { type: 'string' },
+  namespace: { type: 'string', short: 'n' },
+  image: { type: 'string' },
+  sonobuoy: { type: 'boolean' },
   'column-results': { type: 'string', multiple: true },
   'run-id': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -148,9 +199,9 @@ export function parseCli(argv: string[]): {
     throw new UsageError(`${(e as Error).message}\nRun 'svc-conformance --help' for the flags.`);
   }
   const command = parsed.positionals[0] ?? 'run';
-  if (!['run', 'cleanup', 'list', 'matrix', 'help'].includes(command))
-    throw new UsageError(`unknown command '${command}'. Commands: run, cleanup, list, matrix (see --help)`);
-  const maxPositionals = command === 'matrix' ? 2 : 1;
+  if (!['run', 'cleanup', 'list', 'matrix', 'manifest', 'results', 'help'].includes(command))
+    throw new UsageError(`unknown command '${command}'. Commands: run, cleanup, list, matrix, manifest, results (see --help)`);
+  const maxPositionals = command === 'matrix' || command === 'results' ? 2 : 1;
   if (parsed.positionals.length > maxPositionals)
     throw new UsageError(`unexpected argument '${parsed.positionals[maxPositionals]}' (see --help)`);
   if (command === 'matrix' && !parsed.values.help && parsed.positionals.length < 2)
@@ -172,6 +223,12 @@ export function parseCli(argv: string[]): {
       }
     }
   }
+  if (
+    (command === 'run' || command === 'matrix' || command === 'manifest') &&
+    (v.focus || v.skip) &&
+    !selectChecks(v.focus as string, v.skip as string).length
+  )
+    throw new UsageError(`--focus/--skip select no check (they match ids and claims: svc-conformance list prints both)`);
   if (v.kind && (v.local || v.kubeconfig || v.context))
     throw new UsageError('--kind starts a cluster of its own: it cannot be combined with --local, --kubeconfig or --context');
   if (!v.kind && (v['kind-image'] || v['kind-nodes'] || v['kind-proxy-mode'] || v['kind-ip-family']))
@@ -182,8 +239,43 @@ export function parseCli(argv: string[]): {
     throw new UsageError(`--kind-proxy-mode must be iptables or nftables (got '${String(v['kind-proxy-mode'])}')`);
   if (v['kind-ip-family'] !== undefined && !['ipv4', 'ipv6', 'dual'].includes(String(v['kind-ip-family'])))
     throw new UsageError(`--kind-ip-family must be ipv4, ipv6 or dual (got '${String(v['kind-ip-family'])}')`);
+  if (!HAS_CLUSTER_BUILDS && v.local)
+    throw new UsageError(
+      "--local brings up the bundled cluster, built from the repository's cluster/ (absent from the npm package): " +
+        'use --kubeconfig for a cluster of yours, or run from a clone of the repository after scripts/setup.sh',
+    );
+  if (!HAS_CLUSTER_BUILDS && v.kind && !v['kind-image'])
+    throw new UsageError(
+      "--kind without --kind-image uses the repository's own node image (built by cluster/kind/node-image.sh, absent from the npm package): " +
+        'give --kind-image kindest/node:vX.Y.Z (an official kind node image), or run from a clone of the repository',
+    );
   if (v.local && (v.kubeconfig || v.context))
     throw new UsageError('--local uses the bundled cluster: it cannot be combined with --kubeconfig or --context');
+  if (command === 'results' && !parsed.values.help && parsed.positionals.length < 2)
+    throw new UsageError('results needs a report directory or a Pod: svc-conformance results DIR | [NAMESPACE/]POD | [NAMESPACE/]job/NAME');
+  const only = (allowed: string[], what: string): void => {
+    const other = Object.keys(v).filter((k) => v[k] !== undefined && !allowed.includes(k) && k !== 'help');
+    if (other.length)
+      throw new UsageError(
+        `${command} takes ${allowed.map((a) => `--${a}`).join(', ')}; ${what} (not ${other.map((o) => `--${o}`).join(', ')})`,
+      );
+  };
+  if (command === 'results') only(['kubeconfig', 'context', 'namespace', 'report-dir'], 'the reports come from the directory or Pod named');
+  if (command === 'manifest')
+    only(
+      [...RUN_FLAGS_IN_CLUSTER, 'namespace', 'image', 'sonobuoy', 'profile'],
+      'the Job runs in the cluster as the ServiceAccount it prints, its reports in a volume',
+    );
+  if (command !== 'manifest' && command !== 'results' && (v.namespace || v.image || v.sonobuoy))
+    throw new UsageError('--namespace, --image and --sonobuoy go with the manifest command (--namespace also with results)');
+  if (command !== 'run' && (v['in-cluster'] || v['done-file'] || v['list-images'] || v['dry-run']))
+    throw new UsageError('--in-cluster, --done-file, --list-images and --dry-run go with run');
+  if (v['in-cluster'] && (v.local || v.kind || v.kubeconfig || v.context))
+    throw new UsageError(
+      "--in-cluster uses the Pod's ServiceAccount: it cannot be combined with --local, --kind, --kubeconfig or --context",
+    );
+  if (v.namespace !== undefined && !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(String(v.namespace)))
+    throw new UsageError(`--namespace must be a namespace name: lower-case letters, digits and dashes (got '${String(v.namespace)}')`);
   if (command === 'matrix') {
     const allowed = ['report-dir', 'focus', 'skip', 'strict', 'parallel', 'column-results', 'help'];
     const other = Object.keys(v).filter((k) => v[k] !== undefined && !allowed.includes(k));
@@ -201,7 +293,7 @@ export function parseCli(argv: string[]): {
   validateInput(inputFromFlags(parsed.values as Options));
   return {
     command: v.help ? 'help' : command,
-    file: command === 'matrix' ? parsed.positionals[1] : undefined,
+    file: command === 'matrix' || command === 'results' ? parsed.positionals[1] : undefined,
     values: parsed.values as never,
   };
 }
@@ -232,11 +324,6 @@ export function formatList(): string {
 export function nodeBin(): string {
   const bundled = path.join(ROOT, 'node_modules', 'node', 'bin', 'node');
   return fs.existsSync(bundled) ? bundled : process.execPath;
-}
-
-export function testNamePattern(focus?: string, skip?: string): string | undefined {
-  if (!focus && !skip) return undefined;
-  return `^${skip ? `(?!.*(?:${skip}))` : ''}.*${focus ? `(?:${focus})` : ''}`;
 }
 
 /** The flags as run input (they override the environment, key by key). */
@@ -299,6 +386,10 @@ async function runOnKind(o: Options): Promise<number> {
  *  the kind target. `target` is what the target gives (kind's cluster). */
 async function runCommand(o: Options, target: RunInput = {}): Promise<number> {
   const reportDir = path.resolve(o['report-dir'] ?? 'svc-conformance-report');
+  if (o['in-cluster']) {
+    const { inClusterKubeconfig } = await import('./ship.ts');
+    target = { ...target, kubeconfig: inClusterKubeconfig() };
+  }
   if (o.local) {
     if (process.getuid?.() !== 0)
       throw new UsageError('--local brings up the bundled cluster, which needs root: run as root, or use --kubeconfig for another cluster');
@@ -343,26 +434,37 @@ async function runPipeline(o: Options, target: Target, reportDir: string, contro
       `(${cluster.server}, Kubernetes ${cluster.version}, Services in ${cluster.ipFamilies.join(', ')})\nsvc-conformance: ${dnsPathLine(cluster)}\n`,
   );
 
-  fs.rmSync(reportDir, { recursive: true, force: true });
+  // Emptied, not removed: it may be a mounted volume.
   fs.mkdirSync(reportDir, { recursive: true });
+  for (const f of fs.readdirSync(reportDir)) fs.rmSync(path.join(reportDir, f), { recursive: true, force: true });
   publishTarget(target, cluster, reportDir);
   const env = childEnv({ NODE_OPTIONS: '--experimental-vm-modules --no-warnings' });
   const jsonFile = path.join(reportDir, 'jest.json');
+  const selected = selectChecks(o.focus, o.skip);
+  const progress: [string, ProgressOptions] = [
+    codeFile('helpers/results/progress'),
+    { ids: selected.map((c) => c.id), evidenceDir: target.evidenceDir, runId },
+  ];
+  const jestConfig = {
+    ...clusterProject(CODE),
+    testTimeout: TEST_TIMEOUT_MS,
+    reporters: o.quiet ? [progress] : ['default', progress],
+  };
   const args = [
-    'node_modules/jest/bin/jest.js',
-    '--selectProjects',
-    'cluster',
+    jestBin(),
+    '--config',
+    JSON.stringify(jestConfig),
     '--json',
     '--outputFile',
     jsonFile,
     `--maxWorkers=${o.parallel ?? '3'}`,
-    '--verbose',
+    ...(o.quiet ? [] : ['--verbose']),
   ];
-  const pattern = testNamePattern(o.focus, o.skip);
+  const pattern = selectionPattern(selected);
   if (pattern) args.push('--testNamePattern', pattern);
   if (isCI()) args.push('--ci');
   const started = Date.now();
-  const child = spawn(nodeBin(), args, { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(nodeBin(), args, { cwd: CODE, env, stdio: ['ignore', 'inherit', 'inherit'] });
   // Jest and its workers are the child's descendants: stop them all, so that none
   // makes a namespace after the cleanup below has looked.
   const descendants = (pid: number): number[] => {
@@ -424,6 +526,7 @@ async function runPipeline(o: Options, target: Target, reportDir: string, contro
     runId,
     cluster: `${cluster.server} (${dnsPathLine(cluster)})`,
     durationMs: Date.now() - started,
+    identity: clusterIdentity(cluster),
   });
   // Jest ended without its results (a crash, an error in its global setup or teardown):
   // that is a failure of the run, never a run of zero checks.
@@ -441,8 +544,35 @@ async function runPipeline(o: Options, target: Target, reportDir: string, contro
       report.checks.filter((c) => c.status === 'warning').map((c) => c.id ?? c.name),
     ).join('\n')}\n`,
   );
+  if (o['in-cluster']) {
+    // The Pod's volume goes with it: the reports go to its log too (`svc-conformance results`).
+    const { reportsBlock, summaryLines } = await import('./ship.ts');
+    process.stdout.write(`${summaryLines(report).join('\n')}\n${reportsBlock(reportDir)}`);
+  }
   if (!results.length) return 1;
   return report.counts.failed > 0 || code !== 0 ? 1 : 0;
+}
+
+/** --list-images and --dry-run: what the run would pull and create, before it does. */
+async function planCommand(o: Options): Promise<number> {
+  const selected = selectChecks(o.focus, o.skip);
+  const target = resolveTarget(mergeInputs(inputFromEnv(), inputFromFlags(o), o.kind ? { kubeconfig: undefined } : {}));
+  if (o['list-images']) {
+    // The node-tools default names the API server's version: asked when the cluster answers.
+    let serverVersion: string | undefined;
+    if (target.privileged && !o.kind) {
+      useTarget(target);
+      const { reachable } = await import('../cluster/preflight.ts');
+      serverVersion = await reachable()
+        .then((r) => r.version)
+        .catch(() => undefined);
+    }
+    const uses = imagesOfRun(target, selected, { serverVersion, kind: o.kind });
+    const w = Math.max(...uses.map((u) => u.image.length));
+    for (const u of uses) process.stdout.write(`${u.image.padEnd(w)}  ${u.where === 'docker' ? 'Docker' : 'cluster'}: ${u.use}\n`);
+  }
+  if (o['dry-run']) process.stdout.write(dryRun(target, selected));
+  return 0;
 }
 
 async function matrixCommand(file: string, o: Options): Promise<number> {
@@ -507,8 +637,44 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'matrix') return await matrixCommand(file!, values);
-    if (values.kind) return await runOnKind(values);
-    return await runCommand(values);
+    if (command === 'manifest') {
+      const { defaultImage, manifest } = await import('./ship.ts');
+      const runFlags = RUN_FLAGS_IN_CLUSTER.flatMap((f) => {
+        const x = (values as Record<string, string | boolean | undefined>)[f];
+        return x === undefined ? [] : x === true ? [`--${f}`] : [`--${f}`, String(x)];
+      });
+      process.stdout.write(
+        manifest({
+          namespace: values.namespace ?? 'svc-conformance',
+          image: values.image ?? defaultImage(),
+          privileged: values.profile === 'privileged',
+          runFlags,
+          sonobuoy: Boolean(values.sonobuoy),
+        }),
+      );
+      return 0;
+    }
+    if (command === 'results') {
+      if (!fs.existsSync(file!) || values.kubeconfig || values.context)
+        useTarget(resolveTarget(mergeInputs(inputFromEnv(), { kubeconfig: values.kubeconfig, context: values.context })));
+      const { resultsCommand } = await import('./ship.ts');
+      return await resultsCommand(file!, { namespace: values.namespace, reportDir: values['report-dir'] });
+    }
+    if (values['list-images'] || values['dry-run']) return await planCommand(values);
+    const run = values.kind ? runOnKind(values) : runCommand(values);
+    if (!values['done-file']) return await run;
+    // The done file (Sonobuoy's protocol) is written whatever the outcome.
+    const { writeDoneFile } = await import('./ship.ts');
+    let code = 1;
+    try {
+      code = await run;
+      return code;
+    } catch (e) {
+      writeDoneFile(values['done-file'], path.resolve(values['report-dir'] ?? 'svc-conformance-report'), (e as Error).message);
+      throw e;
+    } finally {
+      writeDoneFile(values['done-file'], path.resolve(values['report-dir'] ?? 'svc-conformance-report'), `the run exited ${code}`);
+    }
   } catch (e) {
     const code = (e as Error).name === 'UsageError' ? 2 : (e as Error).name === 'ClusterError' ? 3 : 1;
     process.stderr.write(`svc-conformance: ${(e as Error).message}\n`);

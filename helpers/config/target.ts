@@ -11,8 +11,18 @@ import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import type { DnsPath } from '../lib/dns-path.ts';
 
-/** The repository (or installed package) root: every path of its own files starts here. */
-export const ROOT = path.dirname(path.dirname(path.dirname(fileURLToPath(import.meta.url))));
+/** The code's root: the repository (TypeScript, run with type stripping), or `dist/` of the
+ *  installed package (the same folders, compiled to JavaScript by tsconfig.build.json). */
+export const CODE = path.dirname(path.dirname(path.dirname(fileURLToPath(import.meta.url))));
+/** The extension of the code's own modules: .ts in the repository, .js in the package. */
+export const CODE_EXT = path.extname(fileURLToPath(import.meta.url));
+/** The repository (or installed package) root: package.json, manifests/, dist/probe.cjs;
+ *  the package's compiled code is one folder down (dist/). */
+export const ROOT = fs.existsSync(path.join(CODE, 'package.json')) ? CODE : path.dirname(CODE);
+/** A file of the code's own, by its path from the root without extension ('helpers/cli/cli'). */
+export const codeFile = (rel: string): string => path.join(CODE, `${rel}${CODE_EXT}`);
+/** The repository's cluster builds (cluster/): absent from the npm package. */
+export const HAS_CLUSTER_BUILDS = fs.existsSync(path.join(ROOT, 'cluster', 'cluster.sh'));
 
 export const DEFAULT_PROFILE_PATH = '/var/lib/svc-conformance/cluster/profile.json';
 export const DEFAULT_PROBE_IMAGE = 'docker.io/library/node:24-slim';

@@ -1,13 +1,16 @@
-// Jest's global setup: builds the probe bundle and, for `npm test` (no CLI in front),
+// Jest's global setup: builds the probe bundle (in the repository) and, for `npm test` (no CLI in front),
 // makes the run's one resolution and preflight, the same the CLI makes, and publishes the
 // run config that every worker loads. Under the CLI the config is already published.
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { dnsPathLine, preflight } from '../cluster/preflight.ts';
-import { hasPublishedTarget, inputFromEnv, publishTarget, resolveTarget, useTarget } from '../config/target.ts';
+import { hasPublishedTarget, inputFromEnv, publishTarget, resolveTarget, ROOT, useTarget } from '../config/target.ts';
 
 export default async function globalSetup(): Promise<void> {
-  execFileSync(process.execPath, ['probe/build.mjs'], { stdio: 'inherit' });
+  // In the repository the bundle follows the probe's source; the package ships it built.
+  const build = path.join(ROOT, 'probe', 'build.mjs');
+  if (fs.existsSync(build)) execFileSync(process.execPath, [build], { stdio: 'inherit' });
   if (hasPublishedTarget()) return;
   const target = resolveTarget(inputFromEnv());
   useTarget(target);

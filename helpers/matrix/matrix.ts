@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import yaml from 'js-yaml';
 import { REGISTRY } from '../../suites/data/registry.ts';
 import { claimInTitle } from '../../suites/data/sources.ts';
-import { cacheDir, childEnv, loadPublished, ROOT, type Target, UsageError } from '../config/target.ts';
+import { cacheDir, childEnv, codeFile, HAS_CLUSTER_BUILDS, loadPublished, ROOT, type Target, UsageError } from '../config/target.ts';
 import { onInterrupt } from '../config/interrupt.ts';
 import { html, junitCase, junitErrorSuite, mdCell, statusText, writeReportDir, xml } from '../results/render.ts';
 import { arr, num, obj, oneOf, str } from '../../probe/schema.ts';
@@ -42,6 +42,7 @@ export interface MatrixSpec {
  *  both): a column is what its file says, so none of them may leak from the user's shell
  *  into a column's cluster. */
 function clusterEnvNames(): string[] {
+  if (!HAS_CLUSTER_BUILDS) return ['SVC_CLUSTER_CONFIG'];
   const keys = JSON.parse(fs.readFileSync(path.join(ROOT, 'cluster', 'env-keys.json'), 'utf8')) as Record<string, string>;
   return ['SVC_CLUSTER_CONFIG', ...Object.keys(keys)];
 }
@@ -97,7 +98,6 @@ export function parseMatrix(doc: unknown, file: string): MatrixSpec {
   }
   if (d.strict !== undefined && typeof d.strict !== 'boolean') bad('strict must be true or false');
   if (!Array.isArray(d.columns) || d.columns.length === 0) bad('columns must be a non-empty list');
-  const defaults = JSON.parse(fs.readFileSync(path.join(ROOT, 'cluster', 'cluster.json'), 'utf8')) as Record<string, unknown>;
   const dir = path.dirname(path.resolve(file));
   const expand = (v: string): string => v.replace(/\$\{SVC_CACHE_DIR\}/g, cacheDir()).replace(/^~(?=\/)/, os.homedir());
   const abs = (v: string): string => path.resolve(dir, expand(v));
@@ -122,6 +122,12 @@ export function parseMatrix(doc: unknown, file: string): MatrixSpec {
       return out;
     }
     if (col.context !== undefined) bad(`${where} (${name}): context goes with kubeconfig`);
+    if (!HAS_CLUSTER_BUILDS)
+      bad(
+        `${where} (${name}) is a bundled cluster, which needs the repository's cluster builds (cluster/, absent from the npm package): ` +
+          'give the column a kubeconfig, or run the matrix from a clone of the repository after scripts/setup.sh',
+      );
+    const defaults = JSON.parse(fs.readFileSync(path.join(ROOT, 'cluster', 'cluster.json'), 'utf8')) as Record<string, unknown>;
     if (!col.cluster || typeof col.cluster !== 'object' || Array.isArray(col.cluster))
       bad(`${where}.cluster must be a mapping of cluster/cluster.json keys`);
     const cluster = { ...(col.cluster as Record<string, unknown>) };
@@ -498,7 +504,7 @@ export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ r
         continue;
       }
       log(`svc-conformance matrix: column ${col.name}: ${describe}, ${col.profile} profile`);
-      const args = ['--no-warnings', path.join(ROOT, 'helpers', 'cli', 'cli.ts'), 'run', '--report-dir', runDir, '--profile', col.profile];
+      const args = ['--no-warnings', codeFile('helpers/cli/cli'), 'run', '--report-dir', runDir, '--profile', col.profile];
       for (const [flag, v] of [
         ['--focus', o.focus ?? spec.focus],
         ['--skip', o.skip ?? spec.skip],

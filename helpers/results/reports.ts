@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { checkDef, type Level, type Source } from '../../suites/data/registry.ts';
 import { claimInTitle, idInTitle } from '../../suites/data/sources.ts';
 import type { Measurement } from '../harness/evidence.ts';
+import type { DetectedCluster } from '../config/target.ts';
 import { html, ICONS, junitCase, junitErrorSuite, mdCell, writeReportDir, xml } from './render.ts';
 import { any, arr, check, num, obj, oneOf, opt, type Schema, str } from '../../probe/schema.ts';
 
@@ -60,6 +61,8 @@ export interface EvidenceFile {
 export interface RunReport {
   runId: string;
   cluster: string;
+  /** The cluster's identity, as the preflight read it (JUnit properties cluster.*). */
+  identity?: Record<string, string>;
   startedAt: string;
   durationMs: number;
   counts: { passed: number; failed: number; skipped: number; warnings: number };
@@ -76,7 +79,7 @@ const EVIDENCE_FILE = obj({
   items: arr(obj({ check: str, detail: opt(str), kind: oneOf('transcript', 'measurement', 'info', 'counts', 'family'), text: opt(str) })),
 });
 
-interface VerdictLine {
+export interface VerdictLine {
   id: string;
   status: 'skipped' | 'warning' | 'informational';
   reason?: string;
@@ -84,7 +87,7 @@ interface VerdictLine {
 }
 
 /** The verdicts a run's workers recorded (helpers/harness/check.ts), by check id. */
-function readVerdicts(evidenceDir: string, runId: string): Map<string, VerdictLine> {
+export function readVerdicts(evidenceDir: string, runId: string): Map<string, VerdictLine> {
   const dir = path.join(evidenceDir, 'verdicts');
   const out = new Map<string, VerdictLine>();
   if (!fs.existsSync(dir)) return out;
@@ -99,13 +102,17 @@ function readVerdicts(evidenceDir: string, runId: string): Map<string, VerdictLi
   return out;
 }
 
-export function collect(results: JestJson[], evidenceDir: string, meta: { runId: string; cluster: string; durationMs: number }): RunReport {
+export function collect(
+  results: JestJson[],
+  evidenceDir: string,
+  meta: { runId: string; cluster: string; durationMs: number; identity?: Record<string, string> },
+): RunReport {
   const verdicts = readVerdicts(evidenceDir, meta.runId);
   const checks: Check[] = [];
   const suiteErrors: { suite: string; message: string }[] = [];
   for (const r of results) {
     for (const f of r.testResults) {
-      const suite = path.basename(f.name).replace(/\.test\.ts$/, '');
+      const suite = path.basename(f.name).replace(/\.test\.[jt]s$/, '');
       if (f.status === 'failed' && f.assertionResults.length === 0 && f.message) suiteErrors.push({ suite, message: stripAnsi(f.message) });
       for (const a of f.assertionResults) {
         const id = idInTitle(a.title);
@@ -167,6 +174,7 @@ export function collect(results: JestJson[], evidenceDir: string, meta: { runId:
   return {
     runId: meta.runId,
     cluster: meta.cluster,
+    ...(meta.identity ? { identity: meta.identity } : {}),
     startedAt: new Date(Date.now() - meta.durationMs).toISOString(),
     durationMs: meta.durationMs,
     counts,
@@ -180,6 +188,7 @@ const COUNTS = obj({ passed: num, failed: num, skipped: num, warnings: num });
 const RUN_REPORT = obj({
   runId: str,
   cluster: str,
+  identity: opt(any),
   startedAt: str,
   durationMs: num,
   counts: COUNTS,
@@ -230,6 +239,12 @@ export function closingLines(c: RunReport['counts'], warningIds: string[] = []):
 }
 
 export function junit(r: RunReport): string {
+  // The cluster's identity on every suite (JUnit has properties per testsuite).
+  const props = r.identity
+    ? `    <properties>\n${Object.entries(r.identity)
+        .map(([k, v]) => `      <property name="cluster.${xml(k)}" value="${xml(v)}"/>`)
+        .join('\n')}\n    </properties>\n`
+    : '';
   const bySuite = new Map<string, Check[]>();
   for (const c of r.checks) bySuite.set(c.suite, [...(bySuite.get(c.suite) ?? []), c]);
   const suites = [...bySuite.entries()].map(([suite, cs]) => {
@@ -260,7 +275,7 @@ export function junit(r: RunReport): string {
     const t = cs.reduce((a, c) => a + c.durationMs, 0) / 1000;
     return (
       `  <testsuite name="svc-conformance.${xml(suite)}" tests="${cs.length}" failures="${f}" ` +
-      `skipped="${s}" errors="0" time="${t.toFixed(3)}">\n${cases}\n  </testsuite>`
+      `skipped="${s}" errors="0" time="${t.toFixed(3)}">\n${props}${cases}\n  </testsuite>`
     );
   });
   for (const e of r.suiteErrors) {
@@ -447,4 +462,17 @@ export function writeReports(dir: string, r: RunReport): string[] {
     ],
     md,
   );
+}
+
+/** The cluster's identity for the reports (JUnit properties cluster.*): what the preflight read. */
+export function clusterIdentity(c: DetectedCluster): Record<string, string> {
+  return {
+    server: c.server,
+    'kubernetes-version': c.version,
+    'proxy-mode': c.kubeProxy === 'present' ? c.proxyMode : 'no kube-proxy',
+    'dns-image': (c.dnsImages ?? []).join(',') || 'unknown',
+    'ip-families': c.ipFamilies.join(','),
+    'schedulable-nodes': String(c.schedulableNodes),
+    'dns-path': c.dnsPath?.summary ?? `not detected${c.dnsPathError ? `: ${c.dnsPathError}` : ''}`,
+  };
 }
