@@ -32,8 +32,8 @@ build() {
     || { cat "$tmp/pack.log" >&2; die "npm pack failed (above)"; }
   tgz=$(ls "$tmp"/svc-conformance-*.tgz)
   nodebin=$(readlink -f "$NODE")
-  # The cache key: the package's files, the lock file and the Node binary.
-  key=$( { tar -xzOf "$tgz" | sha256sum; sha256sum package-lock.json "$nodebin"; } | sha256sum | cut -c1-12)
+  # The cache key: the package's files, the lock file, the Node binary and how the image is made.
+  key=$( { tar -xzOf "$tgz" | sha256sum; sha256sum package-lock.json "$nodebin" "$repo/scripts/image.sh" "$here/oci.sh"; } | sha256sum | cut -c1-12)
   out="$idir/svc-conformance-$VERSION-$key.tar"
   if [ ! -f "$out" ]; then
     log "image: building $NAME (package $(basename "$tgz"), Node $("$NODE" --version))"
@@ -47,9 +47,18 @@ build() {
     cp package-lock.json "$app/"
     (cd "$app" && PATH="$repo/node_modules/node/bin:$PATH" npm ci --omit=dev --ignore-scripts --no-audit --no-fund >"$tmp/ci.log" 2>&1) \
       || { tail -20 "$tmp/ci.log" >&2; die "npm ci in the image's /opt/svc-conformance failed (above)"; }
+    # Native addons (Jest's resolver, its watcher) load shared libraries of their own.
+    local addon lib
+    while read -r addon; do
+      ldd "$addon" 2>/dev/null | grep -oE '/[^ ]+' | while read -r lib; do
+        [ -e "$root$lib" ] || { mkdir -p "$root$(dirname "$lib")"; cp -L "$lib" "$root$lib"; }
+      done
+    done < <(find "$app/node_modules" -name '*.node' -type f)
     ln -s /opt/svc-conformance/bin/svc-conformance.cjs "$root/usr/local/bin/svc-conformance"
     make_image "$out" "$NAME" "$root" '["/usr/local/bin/node","--no-warnings","/opt/svc-conformance/dist/helpers/cli/cli.js"]' 1000
     log "image: $out ($(du -h "$out" | cut -f1))"
+    # Earlier builds of this version are superseded.
+    find "$idir" -maxdepth 1 -name "svc-conformance-$VERSION-*.tar" ! -name "$(basename "$out")" -delete
   fi
   IMAGE_TAR=$out
 }

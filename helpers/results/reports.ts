@@ -58,6 +58,9 @@ export interface EvidenceFile {
   items: { check: string; kind: string; text?: string; value?: unknown }[];
 }
 
+/** The skip reason of a check that --focus/--skip left out. */
+export const NOT_SELECTED = 'not selected in this run';
+
 export interface RunReport {
   runId: string;
   cluster: string;
@@ -137,7 +140,7 @@ export function collect(
           name: a.title,
           status,
           durationMs: a.duration ?? 0,
-          skipReason: status === 'skipped' ? ((v?.status === 'skipped' ? v.reason : undefined) ?? 'not selected in this run') : undefined,
+          skipReason: status === 'skipped' ? ((v?.status === 'skipped' ? v.reason : undefined) ?? NOT_SELECTED) : undefined,
           failure: a.failureMessages.length ? stripAnsi(a.failureMessages.join('\n')) : v?.message,
         });
       }

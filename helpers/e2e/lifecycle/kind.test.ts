@@ -49,7 +49,7 @@ describe('the kind target', () => {
         '--kind-nodes',
         '1',
         '--focus',
-        '\\[bed\\.',
+        '^bed\\.',
         '--report-dir',
         out,
       ],

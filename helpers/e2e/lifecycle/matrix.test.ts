@@ -21,7 +21,7 @@ const STATE = path.dirname(DEFAULT_PROFILE_PATH);
 const CLEAN = { ...WITHOUT_THIS_RUN, SVC_NODES: '4', SVC_COREFILE: '' };
 // Three checks: the ClusterIP A record (which the broken Corefile answers wrongly), the
 // schema TXT and the server's version.bind (identity), by id.
-const FOCUS = '\\[(dns\\.clusterip\\.a|dns\\.schema\\.version|dns\\.identity\\.version-bind)\\]$';
+const FOCUS = '^(dns\\.clusterip\\.a|dns\\.schema\\.version|dns\\.identity\\.version-bind)$';
 
 let run: { code: number; out: string; ms: number } | undefined;
 function matrix(): { code: number; out: string; ms: number; report: MatrixReport; md: string } {
