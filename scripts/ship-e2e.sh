@@ -193,7 +193,7 @@ case "$where" in
     loaded=0; proof "image loaded into Docker" bash scripts/image.sh docker-load && loaded=1
     # From Docker, on the kind network: the API server at the control plane's address there.
     cp_ip=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$SVC_OUTSIDE_NETWORK\").IPAddress}}" "$SVC_KIND_CLUSTER-control-plane")
-    sed -E "s#server: https://[^ ]+#server: https://$cp_ip:6443#" "$sa" >"$work/docker.kubeconfig"; chmod 644 "$work/docker.kubeconfig"
+    sed -E "s#server: \"https://[^\"]+\"#server: \"https://$cp_ip:6443\"#" "$sa" >"$work/docker.kubeconfig"; chmod 644 "$work/docker.kubeconfig"
     mkdir -p "$REPORTS/ship-kind-docker"; chmod 777 "$REPORTS/ship-kind-docker"
     docker_run() {
       docker run --rm --network "$SVC_OUTSIDE_NETWORK" -v "$work/docker.kubeconfig:/kube/config:ro" -v "$REPORTS/ship-kind-docker:/reports" \

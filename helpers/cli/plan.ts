@@ -4,26 +4,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import yaml from 'js-yaml';
-import { REGISTRY, type CheckDef } from '../../suites/data/registry.ts';
+import { type CheckDef } from '../../suites/data/registry.ts';
+export { selectChecks, selectionPattern } from '../../suites/data/registry.ts';
 import { CODE, CODE_EXT, ROOT, type Target } from '../config/target.ts';
-
-/** The checks --focus and --skip select: each regular expression is matched against the
- *  check's id and its claim (`svc-conformance list` prints both). */
-export function selectChecks(focus?: string, skip?: string): CheckDef[] {
-  const f = focus ? new RegExp(focus) : undefined;
-  const s = skip ? new RegExp(skip) : undefined;
-  const hit = (re: RegExp, c: CheckDef): boolean => re.test(c.id) || re.test(c.claim);
-  return REGISTRY.filter((c) => (!f || hit(f, c)) && !(s && hit(s, c)));
-}
-
-const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/** Jest's --testNamePattern for a selection: the ids in the titles (`claim [id]`), exactly;
- *  undefined when every check is selected. */
-export function selectionPattern(selected: CheckDef[]): string | undefined {
-  if (selected.length === REGISTRY.length) return undefined;
-  return `\\[(?:${selected.map((c) => escape(c.id)).join('|')})\\]$`;
-}
 
 /** The suites the selection runs, in registry order. */
 export const suitesOf = (selected: CheckDef[]): string[] => [...new Set(selected.map((c) => c.suite))];

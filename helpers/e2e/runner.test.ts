@@ -274,7 +274,15 @@ describe('svc-conformance CLI', () => {
   test('a focused run passes with exit 0 and writes JUnit, JSON, Markdown and HTML reports with evidence', () => {
     const dir = path.join(tmp, 'report');
     const r = cli(
-      ['run', '--kubeconfig', adminKubeconfig(), '--focus', 'headless Service|StatefulSet Pod rescheduling', '--report-dir', dir],
+      [
+        'run',
+        '--kubeconfig',
+        adminKubeconfig(),
+        '--focus',
+        '^(dns\\.headless\\.|service\\.headless\\.|dns\\.statefulset\\.reschedul)',
+        '--report-dir',
+        dir,
+      ],
       { GITHUB_STEP_SUMMARY: path.join(tmp, 'step-summary.md') },
     );
     expect({ code: r.code, failures: explain(r, dir) }).toEqual({ code: 0, failures: '' });
@@ -289,7 +297,44 @@ describe('svc-conformance CLI', () => {
     expect(fs.readFileSync(path.join(dir, 'report.html'), 'utf8')).toContain('<table id="checks">');
     expect(fs.readFileSync(path.join(tmp, 'step-summary.md'), 'utf8')).toContain('# svc-conformance run');
     fs.copyFileSync(path.join(dir, 'report.html'), path.join(tmp, 'pass.html'));
+    // Progress: one numbered line per selected check, then the count.
+    const progress = r.out.split('\n').filter((l) => /^\[\d+\/\d+\] [a-z]/.test(l));
+    expect(progress.length).toBe(5);
+    expect(progress.at(-1)).toMatch(/^\[5\/5\] [a-z0-9.-]+ pass \d+\.\d s$/);
+    expect(r.out).toContain('svc-conformance: 5 of 5 check(s) finished');
+    // The cluster's identity, as JUnit properties.
+    const junit = fs.readFileSync(path.join(dir, 'junit.xml'), 'utf8');
+    for (const p of ['kubernetes-version', 'proxy-mode', 'dns-image', 'ip-families'])
+      expect(junit).toMatch(new RegExp(`<property name="cluster\\.${p}" value="[^"]+"/>`));
+    // results DIR: the summary of the reports on disk, exit 0 (no failure).
+    const summary = cli(['results', dir]);
+    expect(summary.code).toBe(0);
+    expect(summary.out).toMatch(/^svc-conformance: 5 passed, 0 failed, \d+ skipped$/m);
+    expect(summary.out).toMatch(/^  Kubernetes v\d+\.\d+\.\d+, kube-proxy /m);
   }, 300_000);
+
+  test('--list-images names every image the run pulls; --dry-run lists what it would create, cluster-scoped first; nothing is made', async () => {
+    const before = await runNamespaces();
+    const images = cli(['run', '--kubeconfig', adminKubeconfig(), '--list-images', '--profile', 'privileged']);
+    expect(images.code).toBe(0);
+    const t = currentTarget();
+    expect(images.out).toContain(t.probeImage);
+    expect(images.out).toContain(t.pauseImage);
+    expect(images.out).toMatch(/kube-proxy rules on the nodes/);
+    const dry = cli(['run', '--kubeconfig', adminKubeconfig(), '--dry-run', '--focus', '^dns\\.headless\\.']);
+    expect(dry.code).toBe(0);
+    const lines = dry.out.split('\n');
+    const cluster = lines.indexOf('Cluster-scoped:');
+    const namespaced = lines.findIndex((l) => l.startsWith('Namespaced'));
+    expect(cluster).toBeGreaterThan(0);
+    expect(namespaced).toBeGreaterThan(cluster);
+    expect(lines.slice(cluster, namespaced).some((l) => /^  Namespace svc-headless-/.test(l))).toBe(true);
+    expect(lines.slice(namespaced).some((l) => /StatefulSet|Service/.test(l))).toBe(true);
+    expect(await runNamespaces()).toEqual(before);
+    // A selection of nothing is a usage error that says where the ids are.
+    const none = cli(['run', '--kubeconfig', adminKubeconfig(), '--dry-run', '--focus', 'no such check']);
+    expect({ code: none.code, says: /select no check .* svc-conformance list/.test(none.out) }).toEqual({ code: 2, says: true });
+  }, 120_000);
 
   test('a run killed midway leaves namespaces that cleanup removes; nothing is left cordoned', async () => {
     const id = `killed-${Date.now().toString(36).slice(-4)}`;

@@ -112,7 +112,7 @@ describe('matrix report from real columns', () => {
     path.join(data, 'no-such-dir'),
   );
   // The focus the captured run used (by id).
-  const focus = '\\[(dns\\.clusterip\\.a|dns\\.schema\\.version|dns\\.identity\\.version-bind)\\]$';
+  const focus = '^(dns\\.clusterip\\.a|dns\\.schema\\.version|dns\\.identity\\.version-bind)$';
   const report = assemble('matrix.yaml', [col('reference'), col('broken'), notUp], Date.now() - 1000, { focus });
 
   test("identity and measurements are read back from each column's run", () => {

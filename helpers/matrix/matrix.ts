@@ -9,13 +9,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import yaml from 'js-yaml';
-import { REGISTRY } from '../../suites/data/registry.ts';
+import { REGISTRY, selectChecks } from '../../suites/data/registry.ts';
 import { claimInTitle } from '../../suites/data/sources.ts';
 import { cacheDir, childEnv, codeFile, HAS_CLUSTER_BUILDS, loadPublished, ROOT, type Target, UsageError } from '../config/target.ts';
 import { onInterrupt } from '../config/interrupt.ts';
 import { html, junitCase, junitErrorSuite, mdCell, statusText, writeReportDir, xml } from '../results/render.ts';
 import { arr, num, obj, oneOf, str } from '../../probe/schema.ts';
-import { measurements, readResults, readRunReport, type Check, type RunReport } from '../results/reports.ts';
+import { measurements, NOT_SELECTED, readResults, readRunReport, type Check, type RunReport } from '../results/reports.ts';
 
 const CLUSTER_SH = path.join(ROOT, 'cluster', 'cluster.sh');
 
@@ -389,14 +389,13 @@ export function assemble(
   for (const c of ran) for (const id of Object.keys(c.checks)) if (!ids.includes(id)) ids.push(id);
   // A check no column selected (--focus/--skip) is no row.
   // (Checks whose requirements a column lacks are skipped with that reason, selected or not.)
-  const focus = selection?.focus ? new RegExp(selection.focus) : undefined;
-  const skip = selection?.skip ? new RegExp(selection.skip) : undefined;
+  const chosen = new Set(selectChecks(selection?.focus, selection?.skip).map((c) => c.id));
   const selected = (id: string): boolean =>
     ran.some((c) => {
       const cell = c.checks[id];
-      if (!cell || (cell.status === 'skipped' && cell.skipReason === 'not selected in this run')) return false;
-      const title = `${cell.claim} [${id}]`;
-      return (!focus || focus.test(title)) && (!skip || !skip.test(title));
+      if (!cell || (cell.status === 'skipped' && cell.skipReason === NOT_SELECTED)) return false;
+      // A check the registry does not know (an older run's) counts when its column ran it.
+      return chosen.has(id) || !REGISTRY.some((d) => d.id === id);
     });
   const rows: MatrixRow[] = ids.filter(selected).map((id) => {
     const def = REGISTRY.find((c) => c.id === id);

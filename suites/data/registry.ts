@@ -814,3 +814,21 @@ export function checkDef(id: string): CheckDef {
   if (!c) throw new Error(`no check ${id} in suites/data/registry.ts`);
   return c;
 }
+
+/** The checks --focus and --skip select: each regular expression is matched against the
+ *  check's id and its claim (`svc-conformance list` prints both). */
+export function selectChecks(focus?: string, skip?: string): CheckDef[] {
+  const f = focus ? new RegExp(focus) : undefined;
+  const s = skip ? new RegExp(skip) : undefined;
+  const hit = (re: RegExp, c: CheckDef): boolean => re.test(c.id) || re.test(c.claim);
+  return REGISTRY.filter((c) => (!f || hit(f, c)) && !(s && hit(s, c)));
+}
+
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Jest's --testNamePattern for a selection: the ids in the titles (`claim [id]`), exactly;
+ *  undefined when every check is selected. */
+export function selectionPattern(selected: CheckDef[]): string | undefined {
+  if (selected.length === REGISTRY.length) return undefined;
+  return `\\[(?:${selected.map((c) => escape(c.id)).join('|')})\\]$`;
+}
