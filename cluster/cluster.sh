@@ -312,6 +312,7 @@ usage: cluster/cluster.sh COMMAND
   status    each component's health and log file, nodes, kube-system Pods, DNS
   build     only build the components (cached by version under $CACHE_DIR)
   kubectl   run the bundled kubectl against the cluster (cluster/cluster.sh kubectl get pods -A)
+  import    import OCI image archives into every running node (cluster/cluster.sh import FILE...)
 Config: cluster/cluster.json holds the defaults; SVC_CLUSTER_CONFIG=FILE merges a file of your own over them;
 environment overrides: $(for p in "${ENV_KEYS[@]}"; do printf '%s ' "${p%%:*}"; done)
 Admin kubeconfig: $KUBECONFIG_PATH (profile for the suite: $PROFILE_PATH)
@@ -334,6 +335,15 @@ case "$cmd" in
   status) load_running_config; do_status ;;
   build) load_config; bash "$here/build.sh" ;;
   kubectl) load_running_config; kubectl "$@" ;;
+  import)
+    # OCI archives (an image of your own: scripts/image.sh) into every running node's containerd.
+    load_running_config
+    [ $# -gt 0 ] || die "usage: cluster/cluster.sh import ARCHIVE... (OCI image archives, e.g. from scripts/image.sh build)"
+    for t in "$@"; do [ -f "$t" ] || die "no such archive: $t"; done
+    [ -d "$STATE_DIR/nodes" ] || die "the bundled cluster is not running (cluster/cluster.sh up)"
+    IMAGE_TARS=("$@")
+    for d in "$STATE_DIR"/nodes/node-*; do import_images "${d##*/node-}" || die "import into $(basename "$d") failed (above)"; done
+    log "imported $# image archive(s) into $(find "$STATE_DIR"/nodes -maxdepth 1 -name 'node-*' | wc -l) node(s)" ;;
   -h|--help|help) usage ;;
   *) usage >&2; exit 2 ;;
 esac
