@@ -86,7 +86,7 @@ Flags for run:
   -q, --quiet                progress lines only ([12/75] id pass 1.2 s), no Jest output
   --list-images              print every image the run will pull (for mirroring) and exit
   --dry-run                  print what the run would create, cluster-scoped objects first, and exit
-  --done-file PATH           write the path of the JUnit report to PATH at the end, whatever the
+  --done-file PATH           write the report directory's path to PATH at the end, whatever the
                              outcome (Sonobuoy's done file; set by the plugin manifest --sonobuoy prints)
   --list                     print the checks and exit
   -h, --help                 this help

@@ -72,12 +72,13 @@ describe('in-cluster runs', () => {
     );
   });
 
-  test('the done file names the JUnit; a run that wrote none gets one error that says why', () => {
+  test('the done file names the report directory; a run that wrote no JUnit gets one error that says why', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'svc-done-'));
     writeDoneFile(path.join(dir, 'done'), path.join(dir, 'reports'), 'the cluster at https://x does not answer');
-    const junit = fs.readFileSync(path.join(dir, 'done'), 'utf8');
-    expect(junit).toBe(path.join(dir, 'reports', 'junit.xml'));
-    expect(fs.readFileSync(junit, 'utf8')).toMatch(/<error message="the run wrote no reports: the cluster at https:\/\/x does not answer/);
+    expect(fs.readFileSync(path.join(dir, 'done'), 'utf8')).toBe(path.join(dir, 'reports'));
+    expect(fs.readFileSync(path.join(dir, 'reports', 'junit.xml'), 'utf8')).toMatch(
+      /<error message="the run wrote no reports: the cluster at https:\/\/x does not answer/,
+    );
     fs.rmSync(dir, { recursive: true });
   });
 });

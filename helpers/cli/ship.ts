@@ -150,8 +150,9 @@ const container = (o: ManifestOptions, args: string[], mounts: Obj[]): Obj => ({
 export function manifest(o: ManifestOptions): string {
   const runArgs = ['run', '--in-cluster', '--quiet', ...o.runFlags, ...(o.privileged ? ['--profile', 'privileged'] : [])];
   if (o.sonobuoy) {
-    // Sonobuoy runs the plugin's Pod in its own namespace as its own ServiceAccount; the
-    // run's reports go to its results dir, the done file names the JUnit file.
+    // Sonobuoy runs the plugin's Pod in its own namespace as its own ServiceAccount and
+    // mounts its results volume at SONOBUOY_RESULTS; the run's reports go into a folder there,
+    // which the done file names (the worker sends it whole; the JUnit in it is parsed).
     const dir = `${SONOBUOY_RESULTS}/svc-conformance`;
     const plugin = {
       'sonobuoy-config': {
@@ -159,16 +160,12 @@ export function manifest(o: ManifestOptions): string {
         'plugin-name': 'svc-conformance',
         'result-format': 'junit',
         description: 'svc-conformance: Kubernetes Service discovery (DNS and Service proxies), checked exactly',
-        'source-url': 'https://www.npmjs.com/package/svc-conformance',
       },
       spec: {
         ...container(
           o,
           [...runArgs, '--report-dir', dir, '--done-file', `${SONOBUOY_RESULTS}/done`],
-          [
-            { name: 'results', mountPath: SONOBUOY_RESULTS },
-            { name: 'tmp', mountPath: '/tmp/svc-conformance' },
-          ],
+          [{ name: 'tmp', mountPath: '/tmp/svc-conformance' }],
         ),
         env: [
           { name: 'CI', value: 'true' },
@@ -320,8 +317,9 @@ export async function resultsCommand(what: string, o: { namespace?: string; repo
   return report.counts.failed > 0 ? 1 : 0;
 }
 
-/** Sonobuoy's done file: the path of the run's JUnit, written whatever the outcome; when
- *  the run wrote none (it stopped before its checks), a JUnit with one error that says why. */
+/** Sonobuoy's done file: the path of the run's report directory (JUnit inside), written
+ *  whatever the outcome; when the run wrote no JUnit (it stopped before its checks), one
+ *  with a single error that says why. */
 export function writeDoneFile(doneFile: string, reportDir: string, why: string): void {
   if (fs.existsSync(doneFile)) return;
   const file = path.join(reportDir, 'junit.xml');
@@ -335,5 +333,5 @@ export function writeDoneFile(doneFile: string, reportDir: string, why: string):
     );
   }
   fs.mkdirSync(path.dirname(doneFile), { recursive: true });
-  fs.writeFileSync(doneFile, file);
+  fs.writeFileSync(doneFile, reportDir);
 }
