@@ -73,3 +73,13 @@ docker_load_oci() {
   rm -rf "$tmp"
   return $rc
 }
+
+# kind_import_oci <archive> <node container>...: imports one of make_image's OCI archives into
+# the containerd of kind node containers (as `kind load image-archive` does).
+kind_import_oci() {
+  local tar=$1 n ref; shift
+  ref=$(tar -xOf "$tar" index.json | jq -r '.manifests[0].annotations["io.containerd.image.name"]')
+  for n in "$@"; do
+    docker exec -i "$n" ctr -n k8s.io images import --all-platforms - <"$tar" >/dev/null || { echo "importing $ref into the kind node $n failed" >&2; return 1; }
+  done
+}

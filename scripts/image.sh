@@ -75,11 +75,6 @@ case "${1:-}" in
   import-bundled) build; bash "$here/cluster.sh" import "$IMAGE_TAR"; echo "$NAME" ;;
   import-kind)
     shift; [ $# -gt 0 ] || die "usage: scripts/image.sh import-kind NODE_CONTAINER..."
-    build
-    for n in "$@"; do
-      docker exec -i "$n" ctr -n k8s.io images import --all-platforms - <"$IMAGE_TAR" >/dev/null \
-        || die "importing $NAME into the kind node $n failed"
-    done
-    echo "$NAME" ;;
+    build; kind_import_oci "$IMAGE_TAR" "$@" || die "import into kind failed (above)"; echo "$NAME" ;;
   *) echo "usage: scripts/image.sh build | name | docker-load | import-bundled | import-kind NODE_CONTAINER..." >&2; exit 2 ;;
 esac

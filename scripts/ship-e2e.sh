@@ -18,7 +18,7 @@
 # Prints one line per proof; exits non-zero when one fails (after running the others).
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-cd "$repo"
+cd "$repo" || exit 2
 where=${1:?usage: scripts/ship-e2e.sh bundled|kind}
 REPORTS=$(mkdir -p "${SVC_REPORT_DIR:-reports}" && cd "${SVC_REPORT_DIR:-reports}" && pwd)
 CACHE=${SVC_CACHE_DIR:-/var/cache/svc-conformance}

@@ -126,12 +126,7 @@ case "${1:-}" in
   import-bundled) build; bash "$here/cluster.sh" import "$IMAGE_TAR"; echo "$NAME" ;;
   import-kind)
     shift; [ $# -gt 0 ] || die "usage: scripts/sonobuoy.sh import-kind NODE_CONTAINER..."
-    build
-    for n in "$@"; do
-      docker exec -i "$n" ctr -n k8s.io images import --all-platforms - <"$IMAGE_TAR" >/dev/null \
-        || die "importing $NAME into the kind node $n failed"
-    done
-    echo "$NAME" ;;
+    build; kind_import_oci "$IMAGE_TAR" "$@" || die "import into kind failed (above)"; echo "$NAME" ;;
   prove) shift; prove "$@" ;;
   *) echo "usage: scripts/sonobuoy.sh build | bin | image | name | import-bundled | import-kind NODE_CONTAINER... | prove PLUGIN_YAML" >&2; exit 2 ;;
 esac
