@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine to run the suites: Debian packages for the bundled cluster,
-# Node >= 22.19 (from the npm registry's `node` package when the machine's is older),
+# Node >= 22.22 (from the npm registry's `node` package when the machine's is older),
 # npm ci, and the cluster components built from source (cached by version).
 # With the cluster it also prepares the kind target: Debian's docker.io and debootstrap, dockerd
 # started (cluster/kind/docker.sh), the kind tools built (crictl, CNI plugins, the kind CLI) and
-# the kind node image built (cluster/kind/node-image.sh); SVC_NO_KIND=1 skips that part.
+# the kind node image built (cluster/kind/node-image.sh); SVC_NO_KIND=1 skips that part. With the
+# cluster, Sonobuoy is built too (scripts/sonobuoy.sh build), for the shipped forms' proofs.
 # Usage: scripts/setup.sh [--no-cluster]   (--no-cluster: only the Node side, for a cluster of your own)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,9 +27,9 @@ fi
 
 command -v npm >/dev/null || { echo "setup: npm is needed (Node.js 20+ with npm)" >&2; exit 1; }
 # npm ci brings node@24 (node_modules/.bin/node), which the test scripts use when the
-# machine's Node is older than 22.19; newer machines simply ignore it.
+# machine's Node is older than 22.22; newer machines simply ignore it.
 npm ci --no-audit --no-fund --loglevel=error
-node_modules/.bin/node -e 'const [a,b]=process.versions.node.split(".").map(Number); if(!(a>22||(a===22&&b>=19))){console.error("setup: node_modules/.bin/node is "+process.version+", need >= 22.19");process.exit(1)}'
+node_modules/.bin/node -e 'const [a,b]=process.versions.node.split(".").map(Number); if(!(a>22||(a===22&&b>=22))){console.error("setup: node_modules/.bin/node is "+process.version+", need >= 22.22");process.exit(1)}'
 node_modules/.bin/node probe/build.mjs
 
 if [ $with_cluster = 1 ]; then
@@ -39,5 +40,8 @@ if [ $with_cluster = 1 ]; then
     bash cluster/kind/docker.sh start
     bash cluster/kind/node-image.sh >/dev/null
   fi
+  # The shipped forms' proofs (scripts/ship-e2e.sh): Sonobuoy built from the Go module proxy
+  # and its image (cached by version).
+  bash scripts/sonobuoy.sh build >/dev/null
 fi
 echo "setup: done. Run the tests with: npm test"

@@ -675,7 +675,8 @@ export async function main(argv: string[]): Promise<number> {
       code = await run;
       return code;
     } catch (e) {
-      writeDoneFile(values['done-file'], path.resolve(values['report-dir'] ?? 'svc-conformance-report'), (e as Error).message);
+      // The run stopped before its reports: any JUnit there is an older run's.
+      writeDoneFile(values['done-file'], path.resolve(values['report-dir'] ?? 'svc-conformance-report'), (e as Error).message, true);
       throw e;
     } finally {
       writeDoneFile(values['done-file'], path.resolve(values['report-dir'] ?? 'svc-conformance-report'), `the run exited ${code}`);

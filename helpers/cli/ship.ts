@@ -320,10 +320,10 @@ export async function resultsCommand(what: string, o: { namespace?: string; repo
 /** Sonobuoy's done file: the path of the run's report directory (JUnit inside), written
  *  whatever the outcome; when the run wrote no JUnit (it stopped before its checks), one
  *  with a single error that says why. */
-export function writeDoneFile(doneFile: string, reportDir: string, why: string): void {
+export function writeDoneFile(doneFile: string, reportDir: string, why: string, failed = false): void {
   if (fs.existsSync(doneFile)) return;
   const file = path.join(reportDir, 'junit.xml');
-  if (!fs.existsSync(file)) {
+  if (failed || !fs.existsSync(file)) {
     fs.mkdirSync(reportDir, { recursive: true });
     const message = `the run wrote no reports: ${why} (its log says more)`;
     fs.writeFileSync(
