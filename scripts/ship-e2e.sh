@@ -105,6 +105,12 @@ matrix_proof() { # matrix_proof DIR NODE_BIN COLUMN=KUBECONFIG...
   tail -2 "$REPORTS/ship-matrix.log"; return $code
 }
 
+needs_repo_proof() { # what the package cannot do says so, before it touches anything
+  local dir=$1 out
+  out=$(svc "$dir" "$NODE24" run --local 2>&1); [ $? = 2 ] && grep -q "repository's cluster/ (absent from the npm package)" <<<"$out" || { echo "run --local: $out" >&2; return 1; }
+  out=$(svc "$dir" "$NODE24" run --kind 2>&1); [ $? = 2 ] && grep -q "give --kind-image kindest/node" <<<"$out" || { echo "run --kind: $out" >&2; return 1; }
+}
+
 # ------------------------------------------------- least privilege, in and out
 # The Namespace, ServiceAccount and RBAC that `manifest` prints (and its Job, when an image
 # is given); a kubeconfig for that ServiceAccount from outside.
@@ -167,6 +173,7 @@ case "$where" in
     local_images=(--probe-image "$(jq -r .images.probe /var/lib/svc-conformance/cluster/profile.json)")
     proof "list on Node 22" list_proof "$d22" "$n22" "v$NODE22_VERSION"
     proof "list on Node 24" list_proof "$d24" "$NODE24" "$("$NODE24/node" --version)"
+    proof "--local and --kind without --kind-image say they need the repository (exit 2)" needs_repo_proof "$d24"
     proof "the printed Namespace, ServiceAccount and RBAC applied" apply_manifest "$KUBECONFIG" "$d24" --rbac-only
     sa=$(sa_kubeconfig "$KUBECONFIG") || { say "FAIL: no token for $NS/svc-conformance"; exit 1; }
     mapfile -t sel < <(full_or_focused bundled-node22)

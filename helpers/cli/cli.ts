@@ -560,7 +560,10 @@ async function runPipeline(o: Options, target: Target, reportDir: string, contro
 /** --list-images and --dry-run: what the run would pull and create, before it does. */
 async function planCommand(o: Options): Promise<number> {
   const selected = selectChecks(o.focus, o.skip);
-  const target = resolveTarget(mergeInputs(inputFromEnv(), inputFromFlags(o), o.kind ? { kubeconfig: undefined } : {}));
+  // --kind: no cluster exists yet, and no profile applies (not the bundled cluster's): the
+  // images are the flags' or the defaults (our own node image brings its own, never pulled).
+  const noCluster: RunInput = { kubeconfig: '/dev/null', profilePath: '/nonexistent/svc-conformance-profile.json' };
+  const target = resolveTarget(mergeInputs(inputFromEnv(), inputFromFlags(o), o.kind ? noCluster : {}));
   if (o['list-images']) {
     // The node-tools default names the API server's version: asked when the cluster answers.
     let serverVersion: string | undefined;
@@ -571,7 +574,9 @@ async function planCommand(o: Options): Promise<number> {
         .then((r) => r.version)
         .catch(() => undefined);
     }
-    const uses = imagesOfRun(target, selected, { serverVersion, kind: o.kind });
+    // A kind node image's tag is its Kubernetes version.
+    if (o.kind) serverVersion = /:(v\d+\.\d+\.\d+)/.exec(o['kind-image'] ?? '')?.[1];
+    const uses = imagesOfRun(target, selected, { serverVersion, kind: o.kind, kindImage: o['kind-image'] });
     const w = Math.max(...uses.map((u) => u.image.length));
     for (const u of uses) process.stdout.write(`${u.image.padEnd(w)}  ${u.where === 'docker' ? 'Docker' : 'cluster'}: ${u.use}\n`);
   }

@@ -19,9 +19,24 @@ export interface ImageUse {
 
 /** Every image a run makes the cluster (or, for --kind, Docker) pull, for mirroring. The
  *  node-tools default names the API server's version, when it is known. */
-export function imagesOfRun(t: Target, selected: CheckDef[], opts: { serverVersion?: string; kind?: boolean }): ImageUse[] {
+export function imagesOfRun(
+  t: Target,
+  selected: CheckDef[],
+  opts: { serverVersion?: string; kind?: boolean; kindImage?: string },
+): ImageUse[] {
   const suites = new Set(suitesOf(selected));
-  const uses: ImageUse[] = [{ image: t.probeImage, where: 'cluster', use: 'probe Pods and backends' }];
+  const uses: ImageUse[] = [];
+  if (opts.kind && !opts.kindImage)
+    // Our node image holds its own images (built here, never pulled): nothing to mirror.
+    return [
+      {
+        image: 'svc-conformance.local/kind-node:<version>',
+        where: 'docker',
+        use: 'built here by cluster/kind/node-image.sh with every image it runs: nothing is pulled',
+      },
+    ];
+  if (opts.kindImage) uses.push({ image: opts.kindImage, where: 'docker', use: 'the kind node containers' });
+  uses.push({ image: t.probeImage, where: 'cluster', use: 'probe Pods and backends' });
   if (manifestsOf([...suites]).some((m) => m.text.includes('${PAUSE_IMAGE}')))
     uses.push({ image: t.pauseImage, where: 'cluster', use: 'many-Pod backends (manifests/many-pods.yaml)' });
   if (t.privileged && selected.some((c) => c.requires?.includes('privileged')))
