@@ -27,6 +27,7 @@ const STATUS: Record<string, string> = { passed: 'pass', failed: 'FAIL', warning
 export default class ProgressReporter {
   private done = 0;
   private readonly running = new Map<string, number>();
+  private readonly reported = new Set<string>();
   private last = Date.now();
   private timer: NodeJS.Timeout | undefined;
   private readonly o: ProgressOptions;
@@ -61,9 +62,15 @@ export default class ProgressReporter {
     if (id && this.selected.has(id)) this.running.set(id, Date.now());
   }
 
+  /** Checks skipped for a requirement never run, so Jest reports them only with their file. */
+  onTestResult(_test: unknown, result: { testResults: TestCase[] }): void {
+    for (const r of result.testResults) if (r.status === 'pending' || r.status === 'skipped') this.onTestCaseResult(undefined, r);
+  }
+
   onTestCaseResult(_test: unknown, r: TestCase): void {
     const id = idInTitle(r.title);
-    if (!id || !this.selected.has(id)) return;
+    if (!id || !this.selected.has(id) || this.reported.has(id)) return;
+    this.reported.add(id);
     this.running.delete(id);
     this.done++;
     this.last = Date.now();
