@@ -25,6 +25,9 @@ describe('runner flags', () => {
     expect(() => parseCli(['run', '--kind', '--kind-proxy-mode', 'ipvs'])).toThrow(/--kind-proxy-mode must be iptables or nftables/);
     expect(() => parseCli(['run', '--kind', '--kind-ip-family', 'ipv5'])).toThrow(/--kind-ip-family must be ipv4, ipv6 or dual/);
     expect(() => parseCli(['run', '--kind-ip-family', 'dual'])).toThrow(/go with --kind/);
+    expect(() => parseCli(['matrix', 'm.yaml', '--kubeconfig', '/k'])).toThrow(
+      "matrix takes --report-dir, --focus, --skip, --strict, --parallel, --column-results; a column's cluster, profile and kubeconfig come from the matrix file (not --kubeconfig)",
+    );
   });
 
   test('flags and environment are checked by one set of rules, which names the source', () => {

@@ -280,19 +280,11 @@ export function parseCli(argv: string[]): {
     );
   if (v.namespace !== undefined && !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(String(v.namespace)))
     throw new UsageError(`--namespace must be a namespace name: lower-case letters, digits and dashes (got '${String(v.namespace)}')`);
-  if (command === 'matrix') {
-    const allowed = ['report-dir', 'focus', 'skip', 'strict', 'parallel', 'column-results', 'help'];
-    const other = Object.keys(v).filter((k) => v[k] !== undefined && !allowed.includes(k));
-    if (other.length)
-      throw new UsageError(
-        `matrix takes ${allowed
-          .filter((a) => a !== 'help')
-          .map((a) => `--${a}`)
-          .join(
-            ', ',
-          )}; a column's cluster, profile and kubeconfig come from the matrix file (not ${other.map((o) => `--${o}`).join(', ')})`,
-      );
-  }
+  if (command === 'matrix')
+    only(
+      ['report-dir', 'focus', 'skip', 'strict', 'parallel', 'column-results'],
+      "a column's cluster, profile and kubeconfig come from the matrix file",
+    );
   // The run's own inputs are checked by the one set of rules (helpers/config/target.ts).
   validateInput(inputFromFlags(parsed.values as Options));
   return {
