@@ -6,12 +6,15 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { ROOT } from '../../cluster/apply.ts';
 import { childEnv, DEFAULT_PROFILE_PATH } from '../../config/target.ts';
 
 const CLUSTER = path.join(ROOT, 'cluster', 'cluster.sh');
 const STATE = path.dirname(DEFAULT_PROFILE_PATH);
+// The suite's own files (configs, evidence), removed at the end.
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'svc-lifecycle-'));
 
 function cluster(args: string[], env: Record<string, string> = {}, timeoutMs = 600_000): { code: number; out: string; ms: number } {
   const start = Date.now();
@@ -57,11 +60,12 @@ beforeAll(() => {
 
 afterAll(() => {
   cluster(['down']);
+  fs.rmSync(tmp, { recursive: true, force: true });
 }, 120_000);
 
 describe('bundled cluster: bad input and faults', () => {
   test('an unknown config key is refused by name, and nothing is made', () => {
-    const file = path.join(fs.mkdtempSync('/tmp/svc-cfg-'), 'bad.json');
+    const file = path.join(tmp, 'bad.json');
     fs.writeFileSync(file, JSON.stringify({ nodes: 1, nodez: 2 }));
     const r = cluster(['up'], { SVC_CLUSTER_CONFIG: file });
     expect({ code: r.code, says: /unknown config key\(s\) in .*: nodez/.test(r.out) }).toEqual({ code: 1, says: true });
@@ -110,7 +114,7 @@ describe('bundled cluster: bad input and faults', () => {
   });
 
   test('a component that exits during up shows the tail of its log, and up removes what it made', () => {
-    const file = path.join(fs.mkdtempSync('/tmp/svc-cfg-'), 'crash.json');
+    const file = path.join(tmp, 'crash.json');
     fs.writeFileSync(file, JSON.stringify({ nodes: 1, extraFlags: { 'kube-apiserver': ['--no-such-flag=1'] } }));
     const r = cluster(['up'], { SVC_CLUSTER_CONFIG: file });
     expect({
@@ -133,7 +137,7 @@ describe('bundled cluster: another cluster domain, and down', () => {
     const profile = JSON.parse(fs.readFileSync(DEFAULT_PROFILE_PATH, 'utf8')) as { clusterDomain: string; dnsServiceIP: string };
     expect(profile.clusterDomain).toBe(DOMAIN);
     // The conformance suites themselves, against this cluster: they detect the domain.
-    const evidenceDir = fs.mkdtempSync('/tmp/svc-evidence-');
+    const evidenceDir = fs.mkdtempSync(path.join(tmp, 'evidence-'));
     const run = spawnSync(
       process.execPath,
       ['node_modules/jest/bin/jest.js', '--selectProjects', 'cluster', '--', 'suites/clusterip', 'suites/statefulset'],

@@ -34,6 +34,7 @@ beforeAll(() => {
 afterAll(() => {
   spawnSync(NODE, ['--no-warnings', KIND_CLI, 'down'], { encoding: 'utf8' });
   spawnSync('bash', [CLUSTER, 'down'], { env: childEnv(CLEAN), encoding: 'utf8' });
+  fs.rmSync(tmp, { recursive: true, force: true });
 }, 120_000);
 
 describe('the kind target', () => {

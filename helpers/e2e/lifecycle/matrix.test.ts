@@ -65,6 +65,7 @@ function matrix(): { code: number; out: string; ms: number; report: MatrixReport
 
 afterAll(() => {
   spawnSync('bash', [path.join(ROOT, 'cluster', 'cluster.sh'), 'down'], { env: childEnv(CLEAN), encoding: 'utf8' });
+  fs.rmSync(tmp, { recursive: true, force: true });
 }, 120_000);
 
 describe('svc-conformance matrix', () => {
