@@ -148,15 +148,7 @@ apply_manifest() { # apply_manifest KUBECONFIG DIR [manifest flags]
   kc "$kube" apply -f "$f" >/dev/null
 }
 sa_kubeconfig() { # sa_kubeconfig KUBECONFIG: prints the path of a kubeconfig for $NS/svc-conformance
-  local kube=$1 out="$work/sa-$RANDOM.kubeconfig" token server ca
-  kc "$kube" -n "$NS" wait --for=create serviceaccount/svc-conformance --timeout=60s >/dev/null || return 1
-  token=$(kc "$kube" -n "$NS" create token svc-conformance --duration=2h) || return 1
-  server=$(kc "$kube" config view --minify -o jsonpath='{.clusters[0].cluster.server}')
-  ca=$(kc "$kube" config view --minify --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
-  [ -n "$ca" ] || ca=$(base64 -w0 <"$(kc "$kube" config view --minify --raw -o jsonpath='{.clusters[0].cluster.certificate-authority}')")
-  printf 'apiVersion: v1\nkind: Config\ncurrent-context: sa\nclusters: [{name: c, cluster: {server: "%s", certificate-authority-data: "%s"}}]\nusers: [{name: sa, user: {token: "%s"}}]\ncontexts: [{name: sa, context: {cluster: c, user: sa}}]\n' \
-    "$server" "$ca" "$token" >"$out"
-  chmod 600 "$out"; echo "$out"
+  KUBECONFIG=$1 bash scripts/sa-kubeconfig.sh kubeconfig "$work/sa-$RANDOM" "$NS"
 }
 remove_manifest() { kc "$1" delete --ignore-not-found --wait=true -f "$work/manifest.yaml" >/dev/null 2>&1 || true; }
 job_proof() { # job_proof NAME KUBECONFIG DIR IMAGE: the Job runs as the printed ServiceAccount; results reads it back

@@ -28,8 +28,11 @@ mkdir -p "$REPORTS"
 jest() { env NODE_OPTIONS=--experimental-vm-modules "$NODE" node_modules/jest/bin/jest.js "$@"; }
 svc() { "$NODE" --no-warnings helpers/cli/cli.ts "$@"; }
 if [ -n "${SVC_TARGET:-}" ] && [ "$SVC_TARGET" != bundled ] && [ "$SVC_TARGET" != kind ]; then echo "test: SVC_TARGET must be kind or bundled (got '$SVC_TARGET')" >&2; exit 2; fi
-kind_flags=(--kind --kind-nodes "${SVC_KIND_NODES:-3}" --kind-proxy-mode "${SVC_KIND_PROXY_MODE:-iptables}" --kind-ip-family "${SVC_KIND_IP_FAMILY:-ipv4}")
-[ -n "${SVC_KIND_IMAGE:-}" ] && kind_flags+=(--kind-image "$SVC_KIND_IMAGE")
+# The kind cluster the environment asks for: flags of helpers/targets/kind/cli.ts exec, and
+# the same as flags of `svc-conformance run --kind` (--nodes is --kind-nodes, ...).
+kind_exec_flags=(--nodes "${SVC_KIND_NODES:-3}" --proxy-mode "${SVC_KIND_PROXY_MODE:-iptables}" --ip-family "${SVC_KIND_IP_FAMILY:-ipv4}")
+[ -n "${SVC_KIND_IMAGE:-}" ] && kind_exec_flags+=(--image "$SVC_KIND_IMAGE")
+kind_flags=(--kind "${kind_exec_flags[@]/#--/--kind-}")
 
 bundled=0
 if [ "${SVC_TARGET:-}" != kind ] && [ -z "${KUBECONFIG:-}${SVC_KUBECONFIG:-}" ]; then
@@ -40,8 +43,7 @@ fi
 if [ $# -gt 0 ]; then
   # A developer's run: Jest on what the arguments select (on kind: inside `kind exec`).
   if [ "${SVC_TARGET:-}" = kind ]; then
-    exec "$NODE" --no-warnings helpers/targets/kind/cli.ts exec --nodes "${SVC_KIND_NODES:-3}" --proxy-mode "${SVC_KIND_PROXY_MODE:-iptables}" \
-      --ip-family "${SVC_KIND_IP_FAMILY:-ipv4}" ${SVC_KIND_IMAGE:+--image "$SVC_KIND_IMAGE"} -- env -u SVC_TARGET bash scripts/test.sh "$@"
+    exec "$NODE" --no-warnings helpers/targets/kind/cli.ts exec "${kind_exec_flags[@]}" -- env -u SVC_TARGET bash scripts/test.sh "$@"
   fi
   jest --selectProjects unit cluster "$@"
   exit $?
@@ -107,7 +109,7 @@ if [ "${SVC_ALSO_KIND:-0}" = 1 ] && [ $bundled = 1 ]; then
     # ... from the npm package on Node 24, with the shipped forms' proofs on kind (the bundled
     # cluster stays up: the matrix proof has a column of each).
     echo "test: the default profile on a kind cluster, from the packed package on Node 24, and the shipped forms"
-    ship kind kind --nodes "${SVC_KIND_NODES:-3}" --proxy-mode "${SVC_KIND_PROXY_MODE:-iptables}" --ip-family "${SVC_KIND_IP_FAMILY:-ipv4}" ${SVC_KIND_IMAGE:+--image "$SVC_KIND_IMAGE"}
+    ship kind kind "${kind_exec_flags[@]}"
   else
     echo "test: the default profile on a kind cluster: svc-conformance run --kind"
     run kind "${kind_flags[@]}" --profile default

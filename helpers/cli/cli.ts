@@ -534,17 +534,18 @@ async function runPipeline(o: Options, target: Target, reportDir: string, contro
   report.counts.failed += results.length ? 0 : 1;
   const files = writeReports(reportDir, report);
   process.stdout.write(`svc-conformance: reports in ${reportDir}: ${files.map((f) => path.basename(f)).join(', ')}\n`);
-  process.stdout.write(
-    `${closingLines(
-      report.counts,
-      report.checks.filter((c) => c.status === 'warning').map((c) => c.id ?? c.name),
-    ).join('\n')}\n`,
-  );
   if (o['in-cluster']) {
-    // The Pod's volume goes with it: the reports go to its log too (`svc-conformance results`).
+    // The Pod's volume goes with it: its log gets the summary (what did not pass, then the
+    // closing lines) and the reports (`svc-conformance results`).
     const { reportsBlock, summaryLines } = await import('./ship.ts');
     process.stdout.write(`${summaryLines(report).join('\n')}\n${reportsBlock(reportDir)}`);
-  }
+  } else
+    process.stdout.write(
+      `${closingLines(
+        report.counts,
+        report.checks.filter((c) => c.status === 'warning').map((c) => c.id ?? c.name),
+      ).join('\n')}\n`,
+    );
   if (!results.length) return 1;
   return report.counts.failed > 0 || code !== 0 ? 1 : 0;
 }

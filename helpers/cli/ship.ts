@@ -9,7 +9,7 @@ import * as zlib from 'node:zlib';
 import yaml from 'js-yaml';
 import { DEFAULT_PERMISSIONS, PRIVILEGED_PERMISSIONS } from '../cluster/preflight.ts';
 import { ClusterError, ROOT, UsageError } from '../config/target.ts';
-import { closingLines, NOT_SELECTED, readRunReport, writeReports, type RunReport } from '../results/reports.ts';
+import { closingLines, NOT_SELECTED, parseRunReport, readRunReport, writeReports, type RunReport } from '../results/reports.ts';
 import { junitErrorSuite } from '../results/render.ts';
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -241,13 +241,7 @@ export function reportFromLog(log: string, where: string): RunReport {
   if (b < 0 || e < b)
     throw new UsageError(`${where}: its log has no svc-conformance reports (the run is not finished, or it did not get that far)`);
   const json = zlib.gunzipSync(Buffer.from(lines.slice(b + 1, e).join(''), 'base64')).toString('utf8');
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'svc-conformance-results-'));
-  try {
-    fs.writeFileSync(path.join(tmp, 'results.json'), json);
-    return readRunReport(path.join(tmp, 'results.json'));
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
+  return parseRunReport(json, `in the log of ${where}`);
 }
 
 /** The terminal summary of a finished run: its identity, what did not pass, the counts. */

@@ -4,7 +4,7 @@
 // how long); at the end, the count. The verdict (warning, informational, requirement skip)
 // comes from the harness's verdict lines, written before Jest reports the test.
 import { idInTitle } from '../../suites/data/sources.ts';
-import { readVerdicts } from './reports.ts';
+import { readVerdicts, stripAnsi } from './reports.ts';
 
 export interface ProgressOptions {
   /** The checks the run selected (the others are not reported). */
@@ -81,8 +81,7 @@ export default class ProgressReporter {
     const why =
       status === 'failed'
         ? `: ${
-            (r.failureMessages?.[0] ?? '')
-              .replace(/\x1b\[[0-9;]*m/g, '')
+            stripAnsi(r.failureMessages?.[0] ?? '')
               .split('\n')
               .find((l) => l.trim()) ?? ''
           }`

@@ -74,7 +74,7 @@ export interface RunReport {
   evidence: EvidenceFile[];
 }
 
-const stripAnsi = (s: string): string => s.replace(/\u001b\[[0-9;]*m/g, '');
+export const stripAnsi = (s: string): string => s.replace(/\u001b\[[0-9;]*m/g, '');
 
 const EVIDENCE_FILE = obj({
   suite: str,
@@ -218,15 +218,30 @@ export function readRunReport(file: string): RunReport {
   return readResults<RunReport>(RUN_REPORT, file, 'the run results');
 }
 
+/** A run's results.json from its text (`where` names where the text came from). */
+export function parseRunReport(text: string, where: string): RunReport {
+  return parseResults<RunReport>(RUN_REPORT, text, `the run results ${where}`);
+}
+
 /** A results file (a run's, a matrix's), read and checked against its schema. */
 export function readResults<T>(schema: Schema, file: string, what: string): T {
-  let v: unknown;
+  let text: string;
   try {
-    v = JSON.parse(fs.readFileSync(file, 'utf8'));
+    text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     throw new Error(`cannot read ${what} ${file}: ${(e as Error).message}`);
   }
-  return check<T>(schema, v, `${what} ${file}`);
+  return parseResults<T>(schema, text, `${what} ${file}`);
+}
+
+function parseResults<T>(schema: Schema, text: string, what: string): T {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`cannot read ${what}: ${(e as Error).message}`);
+  }
+  return check<T>(schema, v, what);
 }
 
 /** The lines that close a run, `npm test` and a matrix: the warnings (expected-level
