@@ -30,13 +30,13 @@ apply_addons() {
   corefile=$(cfg '.corefile // empty')
   [ -n "$corefile" ] || corefile=$(default_corefile)
   corefile=${corefile//\$\{CLUSTER_DOMAIN\}/$CLUSTER_DOMAIN}
-  proxycfg=$(jq -n --arg mode "$PROXY_MODE" --arg cidr "$POD_CIDRS" --argjson user "$(cfg .kubeProxy)" '{
+  proxycfg=$(jq -n --arg mode "$PROXY_MODE" --arg cidr "$POD_CIDRS" --argjson user "$(cfg .kubeProxy)" '({
     kind: "KubeProxyConfiguration", apiVersion: "kubeproxy.config.k8s.io/v1alpha1",
     clientConnection: {kubeconfig: "/var/lib/kube-proxy/kubeconfig.conf"},
     mode: $mode, clusterCIDR: $cidr, metricsBindAddress: "127.0.0.1:10249",
     conntrack: {maxPerCore: 0},
     iptables: {minSyncPeriod: "1s"}, nftables: {minSyncPeriod: "1s"}
-  } * $user')
+  } + (if $mode == "ipvs" then {ipvs: {minSyncPeriod: "1s"}} else {} end)) * $user')
   local manifests
   manifests=$(SVC_COREFILE_JSON=$(jq -Rs . <<<"$corefile") SVC_PROXYCFG_JSON=$(jq -Rs . <<<"$proxycfg") \
     SVC_API="https://$(api_host):$API_PORT" SVC_API_HOST="$(bridge_ip)" SVC_API_PORT="$API_PORT" \

@@ -102,6 +102,15 @@ build_kind() {
   CGO_ENABLED=0 GOBIN="$2/bin" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kind@$1"
 }
 
+# kube-router (the second Service proxy, run on VM nodes with only its IPVS service proxy on):
+# the ldflags of its Makefile's kube-router target, with the tag for `git describe --tags` and
+# a fixed date for BUILD_DATE (its format, %Y-%m-%dT%H:%M:%S%z). Its go.mod has no replace.
+build_kube_router() {
+  local p=github.com/cloudnativelabs/kube-router/v2/pkg/version
+  CGO_ENABLED=0 GOBIN="$2/bin" go install -trimpath -ldflags "-s -w -X $p.Version=$1 -X $p.BuildDate=1970-01-01T00:00:00+0000" "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$1"
+}
+build_kube_router_cached() { run_build kube-router "$KUBE_ROUTER_VERSION" build_kube_router; }
+
 build_kind_tools() {
   run_build crictl "$CRICTL_VERSION" build_crictl
   run_build cni-plugins "$CNI_PLUGINS_VERSION" build_cni_plugins

@@ -43,7 +43,8 @@ api_host() { if [ "$PRIMARY_FAMILY" = IPv6 ]; then echo "[$(bridge_ip6)]"; else 
 node_name() { echo "node-$1"; }
 node_dir() { echo "$STATE_DIR/nodes/node-$1"; }
 netns() { echo "$NETNS_PREFIX$1"; }
-in_node() { local n=$1; shift; nsenter --net="/run/netns/$(netns "$n")" -- "$@"; }
+# in_node <n> cmd...: runs cmd on node n (in its network namespace, or in a VM node's guest).
+in_node() { local n=$1; shift; if is_vm "$n"; then vm_exec "$n" "$@"; else nsenter --net="/run/netns/$(netns "$n")" -- "$@"; fi; }
 kbin() { echo "$CACHE_DIR/bin/kubernetes-$K8S_VERSION/$1"; }
 kubectl() { "$(kbin kubectl)" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 cgroup_hierarchies() { findmnt -rn -t cgroup -o TARGET; findmnt -rn -t cgroup2 -o TARGET; }
@@ -131,6 +132,8 @@ source "$here/images.sh"
 source "$here/components.sh"
 # shellcheck source=cluster/addons-apply.sh
 source "$here/addons-apply.sh"
+# shellcheck source=cluster/vm.sh
+source "$here/vm.sh"
 
 # ---------------------------------------------------------------------------- commands
 leftovers() { # prints what exists of a cluster
@@ -140,6 +143,7 @@ leftovers() { # prints what exists of a cluster
   if iptables -S FORWARD 2>/dev/null | grep -q svc-conformance-bundled; then echo "iptables FORWARD rules for $BRIDGE"; fi
   if ip6tables -S FORWARD 2>/dev/null | grep -q svc-conformance-bundled; then echo "ip6tables FORWARD rules for $BRIDGE"; fi
   for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NETNS_PREFIX" || true); do echo "network namespace $n"; done
+  for n in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | grep "^$TAP_PREFIX[0-9]" || true); do echo "tap device $n"; done
   for n in "$PIDS"/*.pid; do if [ -f "$n" ] && kill -0 "$(cat "$n")" 2>/dev/null; then echo "process $(basename "$n" .pid) ($(cat "$n"))"; fi; done
   true
 }
@@ -181,38 +185,50 @@ Remove it with: cluster/cluster.sh down"
     if port_in_use $p; then die "port ${p#* } on ${p% *} is already in use (by: $(ss -Htlnp "sport = :${p#* }" | grep -o 'users:.*' | head -1)); stop that process or run 'cluster/cluster.sh down' if it is a leftover of ours"; fi
   done
   check_node_local_corefile
+  vm_check_tools
   local t0; t0=$(date +%s.%N)
   trap 'fail_up "up failed at line $LINENO: $BASH_COMMAND"' ERR
   bash "$here/build.sh"
   build_images
-  log "up: $NODES node(s), Kubernetes $K8S_VERSION, proxy $PROXY_MODE, families $FAMILIES, domain $CLUSTER_DOMAIN$([ "$NODE_LOCAL_DNS" = off ] || echo ", NodeLocal DNSCache $NODE_LOCAL_DNS")"
+  if any_vm; then vm_rootfs_image; vm_bin_image; vm_seed_image; fi
+  log "up: $NODES node(s)$(any_vm && echo " ($VM_NODES of them VMs under QEMU)"), Kubernetes $K8S_VERSION, proxy $PROXY_MODE, families $FAMILIES, domain $CLUSTER_DOMAIN$([ "$NODE_LOCAL_DNS" = off ] || echo ", NodeLocal DNSCache $NODE_LOCAL_DNS")"
   mkdir -p "$STATE_DIR" "$LOGS" "$PIDS"
   echo "$CONFIG_JSON" > "$STATE_DIR/config.json"
   make_pki
   make_network
-  node_local_dns_network
   make_cgroups
   local n
-  for n in $(seq 1 "$NODES"); do write_containerd_config "$n"; mkdir -p "$LOGS/node-$n"; start_containerd "$n"; done
+  # VM nodes boot first: their guests start containerd and kubelet themselves, which retry
+  # until the API server is there, so the slow boot overlaps the control plane's start.
+  for n in $(seq 1 "$NODES"); do
+    mkdir -p "$LOGS/node-$n"
+    if is_vm "$n"; then vm_prepare "$n"; vm_start "$n"; else write_containerd_config "$n"; start_containerd "$n"; fi
+  done
   start_etcd
   start_control_plane
   for n in $(seq 1 "$NODES"); do
+    is_vm "$n" && continue
     wait_for "containerd on $(node_name "$n")" 30 "$LOGS/node-$n/containerd.log" "containerd-$n" \
       "$CACHE_DIR/bin/containerd-$CONTAINERD_VERSION/ctr" -a "$(node_dir "$n")/containerd/containerd.sock" version
   done
   local pids=() rc=0
-  for n in $(seq 1 "$NODES"); do import_images "$n" & pids+=($!); done
+  for n in $(seq 1 "$NODES"); do is_vm "$n" || { import_images "$n" & pids+=($!); }; done
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
   [ $rc = 0 ] || fail_up "importing images into the nodes' containerd failed (logs: $LOGS/node-*/import.log)"
-  for n in $(seq 1 "$NODES"); do write_kubelet_config "$n"; start_kubelet "$n"; done
+  for n in $(seq 1 "$NODES"); do is_vm "$n" || { write_kubelet_config "$n"; start_kubelet "$n"; }; done
   wait_for "all kube-system bootstrap RBAC" 30 "$LOGS/kube-apiserver.log" kube-apiserver \
     kubectl get clusterrole system:node-proxier
   apply_addons
-  wire_pod_cidrs
   for n in $(seq 1 "$NODES"); do
-    wait_for "$(node_name "$n") to register" 60 "$LOGS/node-$n/kubelet.log" "kubelet-$n" kubectl get node "$(node_name "$n")"
+    if is_vm "$n"; then
+      vm_wait_booted "$n"
+      wait_for "$(node_name "$n") (a VM) to register" 300 "$LOGS/node-$n/kubelet.log" "vm-$n" kubectl get node "$(node_name "$n")"
+    else
+      wait_for "$(node_name "$n") to register" 60 "$LOGS/node-$n/kubelet.log" "kubelet-$n" kubectl get node "$(node_name "$n")"
+    fi
   done
-  wait_for "all $NODES nodes Ready" 120 "$LOGS/node-1/kubelet.log" - nodes_ready
+  wire_pod_cidrs
+  wait_for "all $NODES nodes Ready" "$(any_vm && echo 300 || echo 120)" "$LOGS/node-1/kubelet.log" - nodes_ready
   wait_for "CoreDNS to answer kubernetes.default.svc.$CLUSTER_DOMAIN at $DNS_IP$([ "$NODE_LOCAL_DNS" != service-ip ] || echo " (node-1's cache)")" 120 - - dns_answers
   [ "$NODE_LOCAL_DNS" = off ] || wait_node_local_dns
   write_profile
@@ -270,9 +286,11 @@ do_down() {
     while read -r r; do ip route del "$r" 2>/dev/null || true; done < "$STATE_DIR/root-routes"
   fi
   for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NETNS_PREFIX" || true); do ip netns del "$n" 2>/dev/null || true; done
-  for n in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep "^$VETH_PREFIX[0-9]" || true); do ip link del "$n" 2>/dev/null || true; done
+  for n in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E "^($VETH_PREFIX|$TAP_PREFIX)[0-9]" || true); do ip link del "$n" 2>/dev/null || true; done
   ip link del "$BRIDGE" 2>/dev/null || true
   forward_rules del
+  # IPv4 forwarding back off if up turned it on for VM nodes (and dockerd, which needs it, is not running).
+  if [ -f "$STATE_DIR/host-ip-forward-was" ] && ! pgrep -x dockerd >/dev/null; then sysctl -qw net.ipv4.ip_forward=0 || true; fi
   remove_cgroups
   # Pod sandboxes' network namespaces live under containerd's state; cni and ipam data under the node dirs.
   rm -rf "$STATE_DIR"
@@ -290,6 +308,7 @@ do_status() {
     name=$(basename "$f" .pid)
     local logf="$LOGS/$name.log"
     [[ $name =~ ^(containerd|kubelet)-([0-9]+)$ ]] && logf="$LOGS/node-${BASH_REMATCH[2]}/${BASH_REMATCH[1]}.log"
+    [[ $name =~ ^vm-([0-9]+)$ ]] && logf="$LOGS/node-${BASH_REMATCH[1]}/console.log (containerd.log, kubelet.log beside it)"
     if kill -0 "$(cat "$f")" 2>/dev/null; then printf '%-28s %-8s %s\n' "$name" running "$logf"; else printf '%-28s %-8s %s\n' "$name" EXITED "$logf"; rc=1; fi
   done
   if cluster_healthy; then

@@ -58,10 +58,12 @@ start_control_plane() {
     --leader-elect=false --profiling=false "${extra[@]}"
 }
 
+# write_containerd_config <n> [<state root> <output file> <CNI config folder>]: the node's
+# containerd config; a VM node's has guest paths and goes to its config share.
 write_containerd_config() {
-  local n=$1 d; d=$(node_dir "$n")
-  mkdir -p "$d/containerd" "$d/cni/net.d" "$d/cni/ipam"
-  cat > "$d/containerd/config.toml" <<EOF
+  local n=$1 d=${2:-$(node_dir "$1")} out=${3:-$(node_dir "$1")/containerd/config.toml} netd=${4:-$(node_dir "$1")/cni/net.d}
+  [ $# -gt 1 ] || mkdir -p "$d/containerd" "$d/cni/net.d" "$d/cni/ipam"
+  cat > "$out" <<EOF
 version = 3
 root = "$d/containerd/root"
 state = "$d/containerd/state"
@@ -86,7 +88,7 @@ state = "$d/containerd/state"
   netns_mounts_under_state_dir = true
   [plugins.'io.containerd.cri.v1.runtime'.cni]
     bin_dirs = ["/usr/lib/cni"]
-    conf_dir = "$d/cni/net.d"
+    conf_dir = "$netd"
   [plugins.'io.containerd.cri.v1.runtime'.containerd]
     default_runtime_name = "runc"
     [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
@@ -119,6 +121,14 @@ ctr_node() { local n=$1; shift; "$CACHE_DIR/bin/containerd-$CONTAINERD_VERSION/c
 
 import_images() {
   local n=$1 t
+  if is_vm "$n"; then # through the guest's images share and command channel
+    for t in "${IMAGE_TARS[@]}"; do
+      ln -f "$t" "$(vm_dir "$n")/images/" 2>/dev/null || cp "$t" "$(vm_dir "$n")/images/"
+      vm_exec "$n" ctr -a /var/lib/svc-node/containerd/containerd.sock -n k8s.io images import --local "/svc/images/${t##*/}" \
+        >>"$LOGS/node-$n/import.log" 2>&1 || { echo "importing $t into $(node_name "$n") failed:"; tail -5 "$LOGS/node-$n/import.log"; return 1; }
+    done
+    return 0
+  fi
   for t in "${IMAGE_TARS[@]}"; do
     ctr_node "$n" images import --local "$t" >/dev/null 2>>"$LOGS/node-$n/import.log" \
       || ctr_node "$n" images import "$t" >>"$LOGS/node-$n/import.log" 2>&1 \
@@ -126,17 +136,27 @@ import_images() {
   done
 }
 
+# write_kubelet_config <n> [vm <output file>]: the node's KubeletConfiguration; a VM node's
+# has the guest's paths (its config share at /svc/cfg, its own containerd and cgroup root).
 write_kubelet_config() {
-  local n=$1 d; d=$(node_dir "$n")
-  mkdir -p "$d/kubelet" "$d/pod-logs"
-  printf 'nameserver 127.0.0.1\n' > "$STATE_DIR/resolv.conf"
+  local n=$1 d out cg crt key logs resolv ca sock; d=$(node_dir "$n")
+  if [ "${2:-}" = vm ]; then
+    out=$3; cg=/; ca=/svc/cfg/ca.crt; crt=/svc/cfg/serving.crt; key=/svc/cfg/serving.key
+    logs=/var/log/pods; resolv=/etc/resolv.conf; sock=unix:///var/lib/svc-node/containerd/containerd.sock
+  else
+    mkdir -p "$d/kubelet" "$d/pod-logs"
+    printf 'nameserver 127.0.0.1\n' > "$STATE_DIR/resolv.conf"
+    out="$d/kubelet/config.json"; cg="/$CGROUP_NAME/$(node_name "$n")"; ca="$PKI/ca.crt"
+    crt="$PKI/node-$n-serving.crt"; key="$PKI/node-$n-serving.key"; logs="$d/pod-logs"
+    resolv="$STATE_DIR/resolv.conf"; sock="unix://$d/containerd/containerd.sock"
+  fi
   # NodeLocal DNSCache in link-local mode: Pods ask the node's cache at 169.254.20.10 (as
   # kubelet --cluster-dns is set for it); in service-ip mode they keep the DNS Service IP,
   # which every node answers itself.
   local dns=$DNS_IP; [ "$NODE_LOCAL_DNS" != link-local ] || dns=$NODE_LOCAL_DNS_IP
-  jq -n --arg cg "/$CGROUP_NAME/$(node_name "$n")" --arg ca "$PKI/ca.crt" --arg domain "$CLUSTER_DOMAIN" \
-    --arg dns "$dns" --arg sock "unix://$d/containerd/containerd.sock" --arg crt "$PKI/node-$n-serving.crt" \
-    --arg key "$PKI/node-$n-serving.key" --arg logs "$d/pod-logs" --arg resolv "$STATE_DIR/resolv.conf" \
+  jq -n --arg cg "$cg" --arg ca "$ca" --arg domain "$CLUSTER_DOMAIN" \
+    --arg dns "$dns" --arg sock "$sock" --arg crt "$crt" \
+    --arg key "$key" --arg logs "$logs" --arg resolv "$resolv" \
     --arg ip "$(node_ip "$n")" --argjson user "$(cfg .kubelet)" '{
       kind: "KubeletConfiguration", apiVersion: "kubelet.config.k8s.io/v1beta1",
       failCgroupV1: false, cgroupDriver: "cgroupfs", cgroupRoot: $cg,
@@ -149,7 +169,7 @@ write_kubelet_config() {
       evictionHard: {"nodefs.available": "0%", "nodefs.inodesFree": "0%", "imagefs.available": "0%"},
       serializeImagePulls: false, rotateCertificates: false, serverTLSBootstrap: false,
       syncFrequency: "10s", nodeStatusUpdateFrequency: "10s"
-    } * $user' > "$d/kubelet/config.json"
+    } * $user' > "$out"
 }
 
 # Every kubelet binds the device-plugin registration socket at the fixed path

@@ -62,12 +62,15 @@ build_images() {
     make_image "$t" "$IMAGE_NODE" "$tmp/rootfs" '["/usr/local/bin/node"]'; rm -rf "$tmp"
   fi
   IMAGE_TARS+=("$t")
-  # node-tools: kube-proxy plus iptables, nft, conntrack, curl, a shell, sleep and cat
+  # node-tools: kube-proxy plus iptables, nft, conntrack, curl, a shell, sleep and cat; ipset
+  # (kube-proxy's ipvs mode calls it), ipvsadm and ip (kube-ipvs0's addresses) for the rules checks on IPVS
   key=$(sha256sum "$proxybin" | cut -c1-12)
-  t="$idir/node-tools-$K8S_VERSION-$key-v3.tar"
+  t="$idir/node-tools-$K8S_VERSION-$key-v4.tar"
   if [ ! -f "$t" ]; then
     tmp=$(mktemp -d); mkdir -p "$tmp/rootfs/usr/local/bin" "$tmp/rootfs/usr/sbin"; base_rootfs "$tmp/rootfs"
-    copy_with_libs "$tmp/rootfs" /bin/sh /bin/sleep /bin/cat /usr/sbin/xtables-nft-multi /usr/sbin/nft /usr/sbin/conntrack /usr/bin/curl
+    local b; for b in ipset ipvsadm; do [ -x "/usr/sbin/$b" ] || die "the node-tools image needs /usr/sbin/$b: apt-get install -y $b (scripts/setup.sh does)"; done
+    copy_with_libs "$tmp/rootfs" /bin/sh /bin/sleep /bin/cat /usr/sbin/xtables-nft-multi /usr/sbin/nft /usr/sbin/conntrack /usr/bin/curl \
+      /usr/sbin/ipset /usr/sbin/ipvsadm "$(command -v ip)"
     local l
     for l in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
       ln -sf xtables-nft-multi "$tmp/rootfs/usr/sbin/$l"

@@ -10,6 +10,14 @@ KIND_VERSION=${SVC_KIND_VERSION:-v0.33.0}
 CRICTL_VERSION=${SVC_CRICTL_VERSION:-v1.37.0}
 CNI_PLUGINS_VERSION=${SVC_CNI_PLUGINS_VERSION:-v1.10.0}
 
+# The machine's own Debian mirror (its apt sources), unless SVC_DEBIAN_MIRROR names another:
+# what debootstrap reads for the kind node image and the VM nodes' root filesystem.
+apt_mirror() {
+  { grep -hE '^[[:space:]]*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}'
+    grep -hE '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | sed -E 's/\[[^]]*\]//' | awk '{print $2}'
+  } | grep -m1 -E '^https?://' || true
+}
+
 log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[cluster] error: %s\n' "$*" >&2; exit 1; }
 need_cmd() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found: $2"; }
@@ -64,7 +72,20 @@ load_config() {
   [[ "$CONTAINERD_VERSION" =~ ^v2\. ]] || die "containerdVersion $CONTAINERD_VERSION is not supported: use a v2.x release"
   [[ "$ETCD_VERSION" =~ ^v3\.([0-9]+)\. ]] && [ "${BASH_REMATCH[1]}" -ge 6 ] || die "etcdVersion $ETCD_VERSION is not supported: use v3.6 or newer"
   [[ "$NODES" =~ ^[1-5]$ ]] || die "nodes must be 1 to 5 (got '$NODES')"
-  case "$PROXY_MODE" in iptables|nftables|none) ;; ipvs) die "proxyMode ipvs is not supported here: this kernel has no IP_VS. Use iptables or nftables" ;; *) die "proxyMode '$PROXY_MODE' is unknown: use iptables, nftables or none" ;; esac
+  case "$PROXY_MODE" in iptables|nftables|ipvs|none) ;; *) die "proxyMode '$PROXY_MODE' is unknown: use iptables, nftables, ipvs or none" ;; esac
+  # VM nodes (cluster/vm.sh): the last vmNodes nodes are QEMU guests with Debian's kernel. A
+  # proxy that needs a kernel of its own (ipvs: this machine's has no IP_VS) makes every node
+  # one, and then a cluster of one node unless nodes is set (kind's default, and VMs are slow).
+  local vm; vm=$(cfg '.vmNodes // empty')
+  if [ "$PROXY_MODE" = ipvs ]; then
+    if ! jq -e 'has("nodes")' <<<"$user" >/dev/null && ! jq -e 'has("nodes")' <<<"$env" >/dev/null; then NODES=1; CONFIG_JSON=$(jq -c '.nodes = 1' <<<"$CONFIG_JSON"); fi
+    [ -z "$vm" ] || [ "$vm" = "$NODES" ] || die "proxyMode ipvs runs every node as a VM (this machine's kernel has no IP_VS): vmNodes must be $NODES (the node count) or unset, not $vm"
+    vm=$NODES
+  fi
+  VM_NODES=${vm:-0}
+  [[ "$VM_NODES" =~ ^[0-9]+$ ]] && [ "$VM_NODES" -le "$NODES" ] || die "vmNodes must be 0 to nodes ($NODES) (got '$VM_NODES')"
+  [[ "$(cfg .vmMemoryMiB)" =~ ^[0-9]+$ ]] && [ "$(cfg .vmMemoryMiB)" -ge 1024 ] || die "vmMemoryMiB must be a number of MiB, at least 1024 (got '$(cfg .vmMemoryMiB)')"
+  [[ "$(cfg .vmCPUs)" =~ ^[1-8]$ ]] || die "vmCPUs must be 1 to 8 (got '$(cfg .vmCPUs)')"
   [[ "$CLUSTER_DOMAIN" =~ ^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$ ]] || die "clusterDomain '$CLUSTER_DOMAIN' is not a valid DNS name"
   local r; r=$(cfg .coreDNSReplicas); [[ "$r" =~ ^[1-9][0-9]*$ ]] || die "coreDNSReplicas must be a positive number (got '$r')"
   case "$(cfg .cniHairpinMode)" in true|false) ;; *) die "cniHairpinMode must be true or false (got '$(cfg .cniHairpinMode)')" ;; esac
@@ -100,7 +121,8 @@ load_config() {
   # control plane's flags take them); DNS_IP is the primary family's DNS Service address.
   SERVICE_CIDRS=$(by_family "$SERVICE_CIDR" "$SERVICE_CIDR_V6"); POD_CIDRS=$(by_family "$POD_CIDR" "$POD_CIDR_V6")
   DNS_IPS=$(by_family "$DNS_IP" "$DNS_IP_V6"); DNS_IP=${DNS_IPS%%,*}
-  export K8S_VERSION ETCD_VERSION COREDNS_VERSION CONTAINERD_VERSION NODES PROXY_MODE CLUSTER_DOMAIN NODE_LOCAL_DNS FAMILIES
+  mapfile -t KUBELET_EXTRA < <(cfg '.extraFlags.kubelet[]')
+  export K8S_VERSION ETCD_VERSION COREDNS_VERSION CONTAINERD_VERSION NODES PROXY_MODE CLUSTER_DOMAIN NODE_LOCAL_DNS FAMILIES VM_NODES
 }
 
 has_family() { [[ ",$FAMILIES," == *",$1,"* ]]; }

@@ -8,27 +8,53 @@ make_network() {
   if has_family IPv6; then sysctl -qw net.ipv6.conf.all.forwarding=1; ip -6 addr add "$(bridge_ip6)/${NODE_CIDR_V6#*/}" dev "$BRIDGE" nodad; fi
   ip link set "$BRIDGE" up
   forward_rules add
+  # VM nodes send traffic for other nodes' Pods to the host (node_net_script), which routes
+  # it back onto the bridge: IPv4 forwarding on (IPv6's is above). The old value is restored at down.
+  if any_vm && has_family IPv4 && [ "$(sysctl -n net.ipv4.ip_forward)" != 1 ]; then
+    echo 0 > "$STATE_DIR/host-ip-forward-was"; sysctl -qw net.ipv4.ip_forward=1
+  fi
   local n
   for n in $(seq 1 "$NODES"); do
+    if is_vm "$n"; then
+      # A VM node: a tap on the bridge, its guest's eth0; the guest runs node_net_script itself
+      # at boot (vm_prepare puts it in the node's config share).
+      ip tuntap add dev "$TAP_PREFIX$n" mode tap
+      ip link set "$TAP_PREFIX$n" master "$BRIDGE" up
+      continue
+    fi
     ip netns add "$(netns "$n")"
     ip link add "$VETH_PREFIX$n" type veth peer name eth0 netns "$(netns "$n")"
     ip link set "$VETH_PREFIX$n" master "$BRIDGE" up
-    in_node "$n" ip link set lo up
-    if has_family IPv4; then in_node "$n" ip addr add "$(node_ip4 "$n")/${NODE_CIDR#*/}" dev eth0; fi
-    if has_family IPv6; then in_node "$n" ip -6 addr add "$(node_ip6 "$n")/${NODE_CIDR_V6#*/}" dev eth0 nodad; fi
-    in_node "$n" ip link set eth0 up
-    # Service VIPs: a route (with the node's address as source) lets host-network clients
-    # connect() so that kube-proxy's DNAT applies; anything not rewritten dies there. Nodes
-    # have no default route at all. IPv4 uses lo. IPv6 cannot: the kernel makes a route
-    # over lo to non-local addresses a reject route, which answers forwarded Pod traffic
-    # with "no route" before kube-proxy's FORWARD rules (its REJECT for a Service without
-    # endpoints) see it; so IPv6 VIPs are on-link on eth0, where nothing answers for them.
-    if has_family IPv4; then in_node "$n" ip route add "$SERVICE_CIDR" dev lo src "$(node_ip4 "$n")"; fi
-    if has_family IPv6; then in_node "$n" ip -6 route add "$SERVICE_CIDR_V6" dev eth0 src "$(node_ip6 "$n")"; fi
-    in_node "$n" sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 \
-      net.bridge.bridge-nf-call-ip6tables=1 net.ipv4.conf.all.route_localnet=1 >/dev/null
-    if has_family IPv6; then in_node "$n" sysctl -qw net.ipv6.conf.all.forwarding=1 >/dev/null; fi
+    in_node "$n" bash -euo pipefail -c "$(node_net_script "$n")"
   done
+}
+
+# node_net_script <n>: the commands that give a node (a network namespace or a VM guest) its
+# network: addresses on eth0, the Service range's route, the forwarding sysctls, and
+# NodeLocal DNSCache's addresses and rules.
+node_net_script() {
+  local n=$1
+  echo "ip link set lo up"
+  if has_family IPv4; then echo "ip addr add $(node_ip4 "$n")/${NODE_CIDR#*/} dev eth0"; fi
+  if has_family IPv6; then echo "ip -6 addr add $(node_ip6 "$n")/${NODE_CIDR_V6#*/} dev eth0 nodad"; fi
+  echo "ip link set eth0 up"
+  # Service VIPs: a route (with the node's address as source) lets host-network clients
+  # connect() so that kube-proxy's DNAT applies; anything not rewritten dies there. Nodes
+  # have no default route at all. IPv4 uses lo. IPv6 cannot: the kernel makes a route
+  # over lo to non-local addresses a reject route, which answers forwarded Pod traffic
+  # with "no route" before kube-proxy's FORWARD rules (its REJECT for a Service without
+  # endpoints) see it; so IPv6 VIPs are on-link on eth0, where nothing answers for them.
+  if has_family IPv4; then echo "ip route add $SERVICE_CIDR dev lo src $(node_ip4 "$n")"; fi
+  if has_family IPv6; then echo "ip -6 route add $SERVICE_CIDR_V6 dev eth0 src $(node_ip6 "$n")"; fi
+  echo "sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1 net.ipv4.conf.all.route_localnet=1 >/dev/null"
+  if has_family IPv6; then echo "sysctl -qw net.ipv6.conf.all.forwarding=1 >/dev/null"; fi
+  if is_vm "$n"; then
+    # A VM node reaches the other nodes' Pods through the host, which has a route to each
+    # node's Pod range (wire_pod_cidrs): one route for the whole cluster Pod range, nothing else.
+    if has_family IPv4; then echo "ip route add $POD_CIDR via $(bridge_ip4) dev eth0"; fi
+    if has_family IPv6; then echo "ip -6 route add $POD_CIDR_V6 via $(bridge_ip6) dev eth0"; fi
+  fi
+  node_local_dns_script
 }
 
 # After the controller-manager gives each node its podCIDRs (one per family): CNI config
@@ -43,9 +69,12 @@ wire_pod_cidrs() {
     cidrs[$n]=$(kubectl get node "$(node_name "$n")" -o jsonpath='{.spec.podCIDRs[*]}')
   done
   for n in $(seq 1 "$NODES"); do
-    mkdir -p "$(node_dir "$n")/cni/net.d"
+    # A VM node's guest copies its conflist from the config share into its own /etc/cni/net.d.
+    local netd="$(node_dir "$n")/cni/net.d" data="$(node_dir "$n")/cni/ipam"
+    if is_vm "$n"; then netd="$(vm_dir "$n")/cfg/cni"; data=/var/lib/cni/ipam; fi
+    mkdir -p "$netd"
     # shellcheck disable=SC2086 # the node's ranges, one per family
-    jq -n --arg data "$(node_dir "$n")/cni/ipam" --argjson hairpin "$(cfg .cniHairpinMode)" \
+    jq -n --arg data "$data" --argjson hairpin "$(cfg .cniHairpinMode)" \
       --args '{
       cniVersion: "1.0.0", name: "svc-pods",
       plugins: [
@@ -54,13 +83,14 @@ wire_pod_cidrs() {
                 routes: [$ARGS.positional[] | if test(":") then {dst: "::/0"} else {dst: "0.0.0.0/0"} end],
                 dataDir: $data}},
         {type: "portmap", capabilities: {portMappings: true}}
-      ]}' ${cidrs[$n]} > "$(node_dir "$n")/cni/net.d/10-svc-pods.conflist"
+      ]}' ${cidrs[$n]} > "$netd/10-svc-pods.conflist.tmp"
+    mv "$netd/10-svc-pods.conflist.tmp" "$netd/10-svc-pods.conflist"
     for cidr in ${cidrs[$n]}; do
       if [[ $cidr == *:* ]]; then via=$(node_ip6 "$n"); else via=$(node_ip4 "$n"); fi
       ip route replace "$cidr" via "$via" dev "$BRIDGE"
       echo "$cidr" >> "$STATE_DIR/root-routes"
       for m in $(seq 1 "$NODES"); do
-        [ "$m" = "$n" ] || in_node "$m" ip route replace "$cidr" via "$via" dev eth0
+        [ "$m" = "$n" ] || is_vm "$m" || in_node "$m" ip route replace "$cidr" via "$via" dev eth0
       done
     done
   done
@@ -114,17 +144,14 @@ node_local_dns_rules() { # <address>: prints "table chain target match..." lines
   echo "raw OUTPUT NOTRACK -p tcp -s $a --sport $NODE_LOCAL_DNS_HEALTH_PORT"
 }
 
-# Before any Pod can start (CoreDNS's `bind` needs the addresses there): called right after make_network.
-node_local_dns_network() {
+# The node's part of node_net_script, run before any Pod can start (CoreDNS's `bind` needs the addresses there).
+node_local_dns_script() {
   [ "$NODE_LOCAL_DNS" != off ] || return 0
-  local n a table chain target match
-  for n in $(seq 1 "$NODES"); do
-    for a in $(node_local_dns_addrs); do
-      in_node "$n" ip addr add "$a/32" dev lo
-      while read -r table chain target match; do
-        # shellcheck disable=SC2086 # the match is a list of words
-        in_node "$n" iptables -w 5 -t "$table" -I "$chain" $match -m comment --comment "$NODE_LOCAL_DNS_COMMENT" -j "$target"
-      done < <(node_local_dns_rules "$a")
-    done
+  local a table chain target match
+  for a in $(node_local_dns_addrs); do
+    echo "ip addr add $a/32 dev lo"
+    while read -r table chain target match; do
+      echo "iptables -w 5 -t $table -I $chain $match -m comment --comment '$NODE_LOCAL_DNS_COMMENT' -j $target"
+    done < <(node_local_dns_rules "$a")
   done
 }

@@ -1,14 +1,25 @@
 // The privileged profile (opt-in, SVC_PRIVILEGED=1): what kube-proxy programs on every
 // node, read by a host-network probe. A ClusterIP Service gets its rule leading to
 // exactly its ready endpoints; a headless Service gets nothing; a Service without
-// endpoints gets the reject entry. iptables and nftables modes are verified; ipvs and
+// endpoints gets the reject entry. iptables, nftables and ipvs modes are verified (ipvs:
+// /proc/net/ip_vs and the addresses on kube-ipvs0, on VM nodes of the bundled cluster);
 // clusters without kube-proxy skip with their reason. Not a conformance test in the
 // Kubernetes sense (it assumes kube-proxy and needs host network).
 import { hostPort, type IpFamily } from '../helpers/lib/net.ts';
 import { describe, expect } from '@jest/globals';
 import { apply, applyObjects, loadManifest, defaultVars } from '../helpers/cluster/apply.ts';
 import { execIn, schedulableNodes, hostnameLabel } from '../helpers/cluster/probe.ts';
-import { iptablesService, nftService, parseIptablesSave, parseNftJson, servicePortName, svcChainName } from '../helpers/lib/proxy-rules.ts';
+import {
+  iptablesService,
+  ipvsService,
+  nftService,
+  parseIpAddrShow,
+  parseIptablesSave,
+  parseIpvsProc,
+  parseNftJson,
+  servicePortName,
+  svcChainName,
+} from '../helpers/lib/proxy-rules.ts';
 import { once, defineSuite, kube } from '../helpers/harness/suite.ts';
 import { detected, nodeToolsImage } from '../helpers/config/target.ts';
 import { converge } from '../helpers/cluster/converge.ts';
@@ -59,9 +70,33 @@ describe(`kube-proxy rules on every node (${mode} mode)`, () => {
     const m = line ? /\s(\S+)$/.exec(line) : null;
     return m ? Number(m[1]) * 1000 > since : false;
   };
-  const view = async (tool: Tool, ns: string, name: string, portName: string, ip: string, port: number): Promise<View> => {
+  /** What the node programs for a Service port. `podIPs`: the Service's endpoints, by which
+   *  IPVS (whose virtual servers carry no Service name) finds a headless Service's mentions. */
+  const view = async (
+    tool: Tool,
+    ns: string,
+    name: string,
+    portName: string,
+    ip: string,
+    port: number,
+    podIPs: string[] = [],
+  ): Promise<View> => {
     const spn = servicePortName(ns, name, portName);
     ctx.evidence.family('rules', family());
+    if (mode === 'ipvs') {
+      const [proc = '', addrs = ''] = (await sh(tool, 'cat /proc/net/ip_vs; echo ---; ip -o addr show dev kube-ipvs0')).split('\n---\n');
+      const virtuals = parseIpvsProc(proc);
+      const s = ipvsService(virtuals, parseIpAddrShow(addrs), ip, 'tcp', port);
+      return {
+        rule: Boolean(s.virtual),
+        // The VIP must be local (on kube-ipvs0) for IPVS to see the packets.
+        chainOk: s.onDummy,
+        endpoints: s.endpoints,
+        // No real server: the kernel answers a connection with ICMP port unreachable.
+        reject: Boolean(s.virtual) && s.virtual!.reals.length === 0,
+        mentions: virtuals.filter((v) => v.reals.some((r) => podIPs.includes(r.address))).length,
+      };
+    }
     if (mode === 'iptables') {
       const save = family() === 'IPv6' ? 'ip6tables-save' : 'iptables-save';
       const s = iptablesService(parseIptablesSave(await sh(tool, `${save} -t nat; ${save} -t filter`)), spn, ip, port);
@@ -211,7 +246,17 @@ describe(`kube-proxy rules on every node (${mode} mode)`, () => {
     const views = await Promise.all(
       tools.map(async (tool) => ({
         node: tool.node,
-        mentions: (await view(tool, ctx.ns, 'grpc-backend', 'grpc', 'None', 50051)).mentions,
+        mentions: (
+          await view(
+            tool,
+            ctx.ns,
+            'grpc-backend',
+            'grpc',
+            'None',
+            50051,
+            pods.map((p) => p.ip!),
+          )
+        ).mentions,
       })),
     );
     expect(views).toEqual(tools.map((x) => ({ node: x.node, mentions: 0 })));

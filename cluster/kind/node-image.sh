@@ -26,12 +26,6 @@ kbin() { echo "$CACHE_DIR/bin/kubernetes-$K8S_VERSION/$1"; }
 source "$here/images.sh"
 
 DEBIAN_SUITE=bookworm   # bookworm's systemd boots on this cgroup v1 host; kind's own base is trixie
-# The machine's own Debian mirror (its apt sources), unless SVC_DEBIAN_MIRROR names another.
-apt_mirror() {
-  { grep -hE '^[[:space:]]*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}'
-    grep -hE '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | sed -E 's/\[[^]]*\]//' | awk '{print $2}'
-  } | grep -m1 -E '^https?://' || true
-}
 DEBIAN_MIRROR=${SVC_DEBIAN_MIRROR:-$(apt_mirror)}
 [ -n "$DEBIAN_MIRROR" ] || die "no Debian mirror in this machine's apt sources: set SVC_DEBIAN_MIRROR"
 

@@ -58,8 +58,7 @@ export function unmet(requires: Requirement[] = []): string | undefined {
     if (r === 'dns-cache' && !hasCache(c.dnsPath))
       return `no DNS cache in front of the replicas: ${c.dnsPath ? c.dnsPath.summary : `the DNS path was not detected (${c.dnsPathError ?? 'outside a run'})`}`;
     if (r === 'proxy-rules-readable') {
-      if (c.proxyMode === 'ipvs') return 'kube-proxy runs in ipvs mode: its rules are not verified';
-      if (!['iptables', 'nftables'].includes(c.proxyMode))
+      if (!['iptables', 'nftables', 'ipvs'].includes(c.proxyMode))
         return `kube-proxy's mode '${c.proxyMode}' could not be read from kube-system/kube-proxy`;
     }
   }

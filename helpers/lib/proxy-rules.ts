@@ -243,3 +243,102 @@ function dnatTargets(t: NftTable, chain: string, depth: number): string[] {
   for (const expr of t.rules.get(chain) ?? []) walk(expr);
   return out;
 }
+
+// ---------------------------------------------------------------------------- IPVS
+/** A real server of an IPVS virtual server, as /proc/net/ip_vs lists it. */
+export interface IpvsReal {
+  address: string;
+  port: number;
+  /** Masq, Route, Tunnel (Local for a real server on the node itself). */
+  forward: string;
+  weight: number;
+}
+
+/** A virtual server of /proc/net/ip_vs: protocol, address and port (or a firewall mark). */
+export interface IpvsVirtual {
+  protocol: 'TCP' | 'UDP' | 'SCTP' | 'FWM';
+  address: string;
+  port: number;
+  scheduler: string;
+  /** The persistence timeout in seconds (kube-proxy's sessionAffinity ClientIP), if any. */
+  persistent?: number;
+  reals: IpvsReal[];
+}
+
+/** 0A60000A -> 10.96.0.10; [FD00:0010:...] -> fd00:10:... (the kernel prints addresses in hex). */
+function ipvsAddress(hex: string): string {
+  if (hex.startsWith('[')) {
+    const groups = hex.slice(1, -1).split(':');
+    // Compress as inet_ntop does, through the URL parser's canonical form.
+    return new URL(`http://[${groups.map((g) => g.replace(/^0+(?=.)/, '')).join(':')}]`).hostname.slice(1, -1).toLowerCase();
+  }
+  const n = parseInt(hex, 16);
+  return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
+}
+
+/** Splits ADDR:PORT where ADDR is 8 hex digits or a bracketed IPv6 address in hex. */
+function ipvsHostPort(s: string): { address: string; port: number } {
+  const i = s.lastIndexOf(':');
+  return { address: ipvsAddress(s.slice(0, i)), port: parseInt(s.slice(i + 1), 16) };
+}
+
+/** Parses the kernel's /proc/net/ip_vs (IPv4 and IPv6 virtual servers, with their real servers). */
+export function parseIpvsProc(text: string): IpvsVirtual[] {
+  const out: IpvsVirtual[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    const v = /^(TCP|UDP|SCTP)\s+(\S+)\s+(\S+)(.*)$/.exec(line);
+    const f = /^FWM\s+([0-9A-Fa-f]+)\s+(\S+)(.*)$/.exec(line);
+    if (v) {
+      const persistent = /persistent (\d+)/.exec(v[4]!);
+      out.push({
+        protocol: v[1] as IpvsVirtual['protocol'],
+        ...ipvsHostPort(v[2]!),
+        scheduler: v[3]!,
+        ...(persistent ? { persistent: Number(persistent[1]) } : {}),
+        reals: [],
+      });
+    } else if (f) {
+      const persistent = /persistent (\d+)/.exec(f[3]!);
+      out.push({
+        protocol: 'FWM',
+        address: '',
+        port: parseInt(f[1]!, 16),
+        scheduler: f[2]!,
+        ...(persistent ? { persistent: Number(persistent[1]) } : {}),
+        reals: [],
+      });
+    } else if (line.startsWith('-> ') && out.length > 0 && !line.startsWith('-> RemoteAddress')) {
+      const [hp, forward, weight] = line.slice(3).trim().split(/\s+/);
+      out[out.length - 1]!.reals.push({ ...ipvsHostPort(hp!), forward: forward!, weight: Number(weight) });
+    }
+  }
+  return out;
+}
+
+export interface IpvsService {
+  /** The virtual server for the VIP, protocol and port, if any. */
+  virtual?: IpvsVirtual;
+  /** ip:port of its real servers with a weight above 0 (kube-proxy sets terminating ones to 0). */
+  endpoints: string[];
+  /** The VIP is an address of kube-proxy's dummy interface (kube-ipvs0). */
+  onDummy: boolean;
+}
+
+/** What IPVS programs for one Service port: `dummyAddrs` are the addresses on kube-ipvs0. */
+export function ipvsService(virtuals: IpvsVirtual[], dummyAddrs: string[], vip: string, protocol: string, port: number): IpvsService {
+  const virtual = virtuals.find((v) => v.protocol === protocol.toUpperCase() && v.address === vip && v.port === port);
+  const endpoints = (virtual?.reals ?? [])
+    .filter((r) => r.weight > 0)
+    .map((r) => hostPort(r.address, String(r.port)))
+    .sort();
+  return { virtual, endpoints, onDummy: dummyAddrs.includes(vip) };
+}
+
+/** Addresses from `ip -o addr show dev IF` lines (both families). */
+export function parseIpAddrShow(text: string): string[] {
+  return text
+    .split('\n')
+    .map((l) => /\sinet6?\s+([^/\s]+)/.exec(l)?.[1])
+    .filter((a): a is string => Boolean(a));
+}
