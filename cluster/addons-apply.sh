@@ -42,11 +42,18 @@ apply_addons() {
     SVC_API="https://$(api_host):$API_PORT" SVC_API_HOST="$(bridge_ip)" SVC_API_PORT="$API_PORT" \
     SVC_DNS_IP="$DNS_IP" SVC_DNS_IPS="$DNS_IPS" SVC_IP_FAMILIES="$FAMILIES" SVC_COREDNS_IMAGE="$IMAGE_COREDNS" \
     SVC_COREDNS_REPLICAS="$(cfg .coreDNSReplicas)" SVC_NODE_TOOLS_IMAGE="$IMAGE_NODE_TOOLS" \
-    SVC_PROXY_ENABLED=$([ "$PROXY_MODE" = none ] && echo 0 || echo 1) SVC_NODE_LOCAL_DNS="$NODE_LOCAL_DNS" \
+    SVC_PROXY_ENABLED=$([ "$PROXY_MODE" = none ] && [ "$SERVICE_PROXY" = kube-proxy ] && echo 0 || echo 1) SVC_NODE_LOCAL_DNS="$NODE_LOCAL_DNS" \
+    SVC_KUBE_PROXY=$([ "$SERVICE_PROXY" = kube-proxy ] && echo 1 || echo 0) \
     SVC_PROXY_EXTRA_FLAGS="$(cfg '.extraFlags["kube-proxy"] | map(", " + tojson) | join("")')" \
     "$here/addons.sh")
   kubectl apply --server-side --force-conflicts -f - <<<"$manifests" > "$LOGS/addons.log" 2>&1 \
     || { cat "$LOGS/addons.log" >&2; fail_up "applying the add-ons (CoreDNS, kube-proxy) failed"; }
+  if [ "$SERVICE_PROXY" = kube-router ]; then
+    manifests=$(SVC_KUBE_ROUTER_IMAGE="$IMAGE_KUBE_ROUTER" SVC_API="https://$(api_host):$API_PORT" SVC_POD_CIDRS="$POD_CIDRS" \
+      SVC_KUBE_ROUTER_EXTRA_FLAGS="$(cfg '.extraFlags["kube-router"] // [] | map(", " + tojson) | join("")')" "$here/kube-router.sh")
+    kubectl apply --server-side --force-conflicts -f - <<<"$manifests" >> "$LOGS/addons.log" 2>&1 \
+      || { tail -20 "$LOGS/addons.log" >&2; fail_up "applying kube-router failed"; }
+  fi
   [ "$NODE_LOCAL_DNS" = off ] || apply_node_local_dns
 }
 
@@ -212,9 +219,11 @@ write_profile() {
   jq -n --arg kc "$KUBECONFIG_PATH" --argjson cfg "$CONFIG_JSON" --arg pause "$IMAGE_PAUSE" --arg dns "$IMAGE_COREDNS" \
     --arg node "$IMAGE_NODE" --arg tools "$IMAGE_NODE_TOOLS" --arg api "https://$(api_host):$API_PORT" \
     --arg state "$STATE_DIR" --arg kpv "$KUBE_PROXY_VERSION" --arg families "$FAMILIES" --arg svc "$SERVICE_CIDRS" \
-    --arg dnsips "$DNS_IPS" --arg pods "$POD_CIDRS" '{
+    --arg dnsips "$DNS_IPS" --arg pods "$POD_CIDRS" --argjson vmnodes "$VM_NODES" '{
       name: "svc-conformance-local", kubeconfig: $kc, apiServer: $api, stateDir: $state,
-      kubernetesVersion: $cfg.kubernetesVersion, nodes: $cfg.nodes, proxyMode: $cfg.proxyMode,
+      kubernetesVersion: $cfg.kubernetesVersion, nodes: $cfg.nodes,
+      proxyMode: (if $cfg.serviceProxy == "kube-router" then "kube-router" else $cfg.proxyMode end),
+      serviceProxy: $cfg.serviceProxy, vmNodes: $vmnodes,
       clusterDomain: $cfg.clusterDomain, ipFamilies: ($families | split(",")),
       serviceCIDR: ($svc | split(",")[0]), serviceCIDRs: ($svc | split(",")),
       dnsServiceIP: ($dnsips | split(",")[0]), dnsServiceIPs: ($dnsips | split(",")),

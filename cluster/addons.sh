@@ -226,7 +226,7 @@ spec:
   - {name: dns-tcp, port: 53, protocol: TCP, targetPort: 53}
 EOF
 fi
-[ "${SVC_PROXY_ENABLED:-1}" = 1 ] || exit 0
+[ "${SVC_PROXY_ENABLED:-1}" = 1 ] && [ "${SVC_KUBE_PROXY:-1}" = 1 ] || exit 0
 cat <<EOF
 ---
 apiVersion: v1

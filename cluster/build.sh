@@ -126,5 +126,6 @@ build_all() {
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   build_all
+  if [ "$SERVICE_PROXY" = kube-router ] || [ "${1:-}" = --kube-router ]; then build_kube_router_cached; fi
   if [ "${1:-}" = --kind ]; then build_kind_tools; fi
 fi

@@ -191,7 +191,7 @@ Remove it with: cluster/cluster.sh down"
   bash "$here/build.sh"
   build_images
   if any_vm; then vm_rootfs_image; vm_bin_image; vm_seed_image; fi
-  log "up: $NODES node(s)$(any_vm && echo " ($VM_NODES of them VMs under QEMU)"), Kubernetes $K8S_VERSION, proxy $PROXY_MODE, families $FAMILIES, domain $CLUSTER_DOMAIN$([ "$NODE_LOCAL_DNS" = off ] || echo ", NodeLocal DNSCache $NODE_LOCAL_DNS")"
+  log "up: $NODES node(s)$(any_vm && echo " ($VM_NODES of them VMs under QEMU)"), Kubernetes $K8S_VERSION, proxy $([ "$SERVICE_PROXY" = kube-router ] && echo "kube-router $KUBE_ROUTER_VERSION" || echo "$PROXY_MODE"), families $FAMILIES, domain $CLUSTER_DOMAIN$([ "$NODE_LOCAL_DNS" = off ] || echo ", NodeLocal DNSCache $NODE_LOCAL_DNS")"
   mkdir -p "$STATE_DIR" "$LOGS" "$PIDS"
   echo "$CONFIG_JSON" > "$STATE_DIR/config.json"
   make_pki
@@ -331,6 +331,7 @@ usage: cluster/cluster.sh COMMAND
   status    each component's health and log file, nodes, kube-system Pods, DNS
   build     only build the components (cached by version under $CACHE_DIR)
   kubectl   run the bundled kubectl against the cluster (cluster/cluster.sh kubectl get pods -A)
+  exec      run a command on a node, in its network namespace or VM guest (cluster/cluster.sh exec 1 ipvsadm -Ln)
   import    import OCI image archives into every running node (cluster/cluster.sh import FILE...)
 Config: cluster/cluster.json holds the defaults; SVC_CLUSTER_CONFIG=FILE merges a file of your own over them;
 environment overrides: $(for p in "${ENV_KEYS[@]}"; do printf '%s ' "${p%%:*}"; done)
@@ -354,6 +355,12 @@ case "$cmd" in
   status) load_running_config; do_status ;;
   build) load_config; bash "$here/build.sh" ;;
   kubectl) load_running_config; kubectl "$@" ;;
+  exec)
+    # A command on a node: in its network namespace, or in a VM node's guest (cluster/cluster.sh exec 1 ipvsadm -Ln).
+    load_running_config
+    [[ "${1:-}" =~ ^[0-9]+$ ]] && [ "$1" -ge 1 ] && [ "$1" -le "$NODES" ] && [ $# -gt 1 ] || die "usage: cluster/cluster.sh exec NODE COMMAND... (NODE: 1 to $NODES)"
+    [ -d "$STATE_DIR/nodes" ] || die "the bundled cluster is not running (cluster/cluster.sh up)"
+    in_node "$@" ;;
   import)
     # OCI archives (an image of your own: scripts/image.sh) into every running node's containerd.
     load_running_config

@@ -83,6 +83,28 @@ build_images() {
     make_image "$t" "$IMAGE_NODE_TOOLS" "$tmp/rootfs" '["/usr/local/bin/kube-proxy"]'; rm -rf "$tmp"
   fi
   IMAGE_TARS+=("$t")
+  # kube-router (serviceProxy kube-router): its binary with the tools it calls on the node
+  # (iptables, ipset, ip, conntrack; ipvsadm to read IPVS) and a writable rt_tables, which
+  # it reads and appends to on every sync (upstream's image is Alpine with the same tools).
+  if [ "$SERVICE_PROXY" = kube-router ]; then
+    local krbin="$CACHE_DIR/bin/kube-router-$KUBE_ROUTER_VERSION/kube-router"
+    [ -x "$krbin" ] || die "kube-router $KUBE_ROUTER_VERSION is not built ($krbin): run cluster/build.sh"
+    IMAGE_KUBE_ROUTER="svc-conformance.local/kube-router:$KUBE_ROUTER_VERSION"
+    key=$(sha256sum "$krbin" | cut -c1-12)
+    t="$idir/kube-router-$KUBE_ROUTER_VERSION-$key-v1.tar"
+    if [ ! -f "$t" ]; then
+      tmp=$(mktemp -d); mkdir -p "$tmp/rootfs/usr/local/bin" "$tmp/rootfs/usr/sbin" "$tmp/rootfs/etc/iproute2"; base_rootfs "$tmp/rootfs"
+      copy_with_libs "$tmp/rootfs" /bin/sh /bin/cat /usr/sbin/xtables-nft-multi /usr/sbin/conntrack /usr/sbin/ipset /usr/sbin/ipvsadm "$(command -v ip)" /usr/bin/curl
+      local l
+      for l in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do ln -sf xtables-nft-multi "$tmp/rootfs/usr/sbin/$l"; done
+      mkdir -p "$tmp/rootfs/usr/lib/x86_64-linux-gnu"; cp -a /usr/lib/x86_64-linux-gnu/xtables "$tmp/rootfs/usr/lib/x86_64-linux-gnu/"
+      for l in "$tmp"/rootfs/usr/lib/x86_64-linux-gnu/xtables/*.so; do copy_with_libs "$tmp/rootfs" "${l#"$tmp/rootfs"}" 2>/dev/null || true; done
+      cp /etc/protocols /etc/services "$tmp/rootfs/etc/"; cp /etc/iproute2/rt_tables "$tmp/rootfs/etc/iproute2/"
+      cp -L "$krbin" "$tmp/rootfs/usr/local/bin/kube-router"
+      make_image "$t" "$IMAGE_KUBE_ROUTER" "$tmp/rootfs" '["/usr/local/bin/kube-router"]'; rm -rf "$tmp"
+    fi
+    IMAGE_TARS+=("$t")
+  fi
   local dns; dns=$(cfg .dnsImage)
   if [ "$dns" != null ]; then
     if [ -f "$dns" ]; then

@@ -114,10 +114,13 @@ spec:
         # kube-router finds its Node by NODE_NAME (then the hostname, then --hostname-override).
         - name: NODE_NAME
           valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
+        # Upstream's probe, with a 5 s timeout (1 s by default): the VM nodes run under
+        # software emulation, 15-45x slower than a real machine.
         livenessProbe:
           httpGet: {path: /healthz, port: 20244}
           initialDelaySeconds: 10
           periodSeconds: 3
+          timeoutSeconds: 5
         securityContext: {privileged: true}
         volumeMounts:
         - {name: lib-modules, mountPath: /lib/modules, readOnly: true}

@@ -76,10 +76,24 @@ load_config() {
   # VM nodes (cluster/vm.sh): the last vmNodes nodes are QEMU guests with Debian's kernel. A
   # proxy that needs a kernel of its own (ipvs: this machine's has no IP_VS) makes every node
   # one, and then a cluster of one node unless nodes is set (kind's default, and VMs are slow).
-  local vm; vm=$(cfg '.vmNodes // empty')
-  if [ "$PROXY_MODE" = ipvs ]; then
+  # serviceProxy: kube-proxy (in proxyMode), or kube-router (its IPVS service proxy alone, in
+  # place of kube-proxy; proxyMode does not apply and must be left unset).
+  SERVICE_PROXY=$(cfg .serviceProxy); KUBE_ROUTER_VERSION=$(cfg .kubeRouterVersion)
+  case "$SERVICE_PROXY" in
+    kube-proxy) ;;
+    kube-router)
+      if jq -e 'has("proxyMode")' <<<"$user" >/dev/null || jq -e 'has("proxyMode")' <<<"$env" >/dev/null; then
+        die "serviceProxy kube-router replaces kube-proxy, so proxyMode ($PROXY_MODE) does not apply: leave proxyMode (SVC_PROXY_MODE) unset"
+      fi
+      [[ "$KUBE_ROUTER_VERSION" =~ ^v2\.[0-9]+\.[0-9]+$ ]] || die "kubeRouterVersion '$KUBE_ROUTER_VERSION' is not a kube-router v2 release (v2.MINOR.PATCH)" ;;
+    *) die "serviceProxy '$SERVICE_PROXY' is unknown: use kube-proxy (proxyMode picks its mode) or kube-router" ;;
+  esac
+  local vm why=""; vm=$(cfg '.vmNodes // empty')
+  [ "$PROXY_MODE" != ipvs ] || why="proxyMode ipvs"
+  [ "$SERVICE_PROXY" != kube-router ] || why="serviceProxy kube-router (IPVS-based)"
+  if [ -n "$why" ]; then
     if ! jq -e 'has("nodes")' <<<"$user" >/dev/null && ! jq -e 'has("nodes")' <<<"$env" >/dev/null; then NODES=1; CONFIG_JSON=$(jq -c '.nodes = 1' <<<"$CONFIG_JSON"); fi
-    [ -z "$vm" ] || [ "$vm" = "$NODES" ] || die "proxyMode ipvs runs every node as a VM (this machine's kernel has no IP_VS): vmNodes must be $NODES (the node count) or unset, not $vm"
+    [ -z "$vm" ] || [ "$vm" = "$NODES" ] || die "$why runs every node as a VM (this machine's kernel has no IP_VS): vmNodes must be $NODES (the node count) or unset, not $vm"
     vm=$NODES
   fi
   VM_NODES=${vm:-0}
@@ -94,7 +108,7 @@ load_config() {
     off|link-local|service-ip) ;;
     *) die "nodeLocalDNS '$NODE_LOCAL_DNS' is unknown: use off, link-local (Pods ask 169.254.20.10) or service-ip (each node answers the DNS Service IP itself)" ;;
   esac
-  if [ "$NODE_LOCAL_DNS" != off ] && [ "$PROXY_MODE" = none ]; then
+  if [ "$NODE_LOCAL_DNS" != off ] && [ "$PROXY_MODE" = none ] && [ "$SERVICE_PROXY" = kube-proxy ]; then
     die "nodeLocalDNS $NODE_LOCAL_DNS needs a Service proxy: the node cache forwards to the cluster DNS through a Service IP. Use proxyMode iptables or nftables, or nodeLocalDNS off"
   fi
   if [ "$NODE_LOCAL_DNS" = off ] && [ "$(cfg '.nodeLocalDNSCorefile // empty')" != "" ]; then
@@ -122,7 +136,7 @@ load_config() {
   SERVICE_CIDRS=$(by_family "$SERVICE_CIDR" "$SERVICE_CIDR_V6"); POD_CIDRS=$(by_family "$POD_CIDR" "$POD_CIDR_V6")
   DNS_IPS=$(by_family "$DNS_IP" "$DNS_IP_V6"); DNS_IP=${DNS_IPS%%,*}
   mapfile -t KUBELET_EXTRA < <(cfg '.extraFlags.kubelet[]')
-  export K8S_VERSION ETCD_VERSION COREDNS_VERSION CONTAINERD_VERSION NODES PROXY_MODE CLUSTER_DOMAIN NODE_LOCAL_DNS FAMILIES VM_NODES
+  export K8S_VERSION ETCD_VERSION COREDNS_VERSION CONTAINERD_VERSION NODES PROXY_MODE CLUSTER_DOMAIN NODE_LOCAL_DNS FAMILIES VM_NODES SERVICE_PROXY KUBE_ROUTER_VERSION
 }
 
 has_family() { [[ ",$FAMILIES," == *",$1,"* ]]; }

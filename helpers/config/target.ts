@@ -55,6 +55,10 @@ export interface ClusterProfile {
   images: { probe: string; nodeTools: string; pause: string; coredns: string };
   /** `kube-proxy --version` of the binary the nodes run (kubeProxyBinary or the cluster's own). */
   kubeProxyVersion?: string;
+  /** The Service proxy: 'kube-proxy' (in proxyMode) or 'kube-router' (proxyMode 'kube-router'). */
+  serviceProxy?: string;
+  /** How many nodes are QEMU guests (cluster/vm.sh): every one under ipvs and kube-router. */
+  vmNodes?: number;
   /** NodeLocal DNSCache: 'off', 'link-local' or 'service-ip' (cluster/cluster.json nodeLocalDNS). */
   nodeLocalDNS?: string;
   /** The cluster's IP families, primary first (cluster/cluster.json ipFamilies); absent: IPv4. */

@@ -5,7 +5,18 @@ import { describe, expect, test } from '@jest/globals';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { base32, iptablesService, nftService, parseIptablesSave, parseNftJson, servicePortName, svcChainName } from './proxy-rules.ts';
+import {
+  base32,
+  iptablesService,
+  ipvsService,
+  nftService,
+  parseIpAddrShow,
+  parseIptablesSave,
+  parseIpvsProc,
+  parseNftJson,
+  servicePortName,
+  svcChainName,
+} from './proxy-rules.ts';
 
 const here = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const read = (f: string): string => fs.readFileSync(path.join(here, 'testdata', f), 'utf8');
@@ -104,5 +115,48 @@ describe('nft JSON parsing (captured in a container without /etc/protocols)', ()
     expect(s.serviceIPsElement?.value).toMatch(/^goto service-[A-Z2-7]{8}-kube-system\/kube-dns\/tcp\/dns-tcp$/);
     expect(s.endpoints.length).toBeGreaterThan(0);
     expect(s.endpoints.every((e) => e.endsWith(':53'))).toBe(true);
+  });
+});
+
+describe('/proc/net/ip_vs parsing (captured, ipvs mode on a VM node)', () => {
+  const virtuals = parseIpvsProc(read('ip_vs.captured'));
+  const dummy = parseIpAddrShow(read('kube-ipvs0.captured'));
+
+  test('a ClusterIP Service has a virtual server on kube-ipvs0 whose real servers are its endpoints', () => {
+    const { vip, endpoints } = objects('ipvs', 'web-api');
+    const s = ipvsService(virtuals, dummy, vip, 'tcp', 80);
+    expect(s.virtual).toMatchObject({ protocol: 'TCP', address: vip, port: 80, scheduler: 'rr' });
+    expect(s.virtual?.persistent).toBeUndefined();
+    expect(s.onDummy).toBe(true);
+    expect(s.endpoints).toEqual(endpoints);
+    expect(s.endpoints).toHaveLength(3);
+  });
+
+  test('a Service without endpoints has a virtual server with no real server', () => {
+    const { vip } = objects('ipvs', 'empty');
+    const s = ipvsService(virtuals, dummy, vip, 'tcp', 80);
+    expect({ virtual: Boolean(s.virtual), reals: s.virtual?.reals.length, onDummy: s.onDummy }).toEqual({
+      virtual: true,
+      reals: 0,
+      onDummy: true,
+    });
+  });
+
+  test('ClientIP affinity is a persistent virtual server; the NodePort has one per node address', () => {
+    const { vip, endpoints } = objects('ipvs', 'sticky');
+    const s = ipvsService(virtuals, dummy, vip, 'tcp', 81);
+    // 10800 s (the default timeoutSeconds) in jiffies: Debian's kernel has HZ=250.
+    expect(s.virtual?.persistent).toBe(10800 * 250);
+    expect(s.endpoints).toEqual(endpoints);
+    const nodePort = Number(/81:(\d+)\/TCP/.exec(read('capture-ipvs-objects.txt'))![1]);
+    const onNodePort = virtuals.filter((v) => v.port === nodePort);
+    expect(onNodePort.map((v) => v.address)).toContain('172.30.0.11');
+    expect(onNodePort.every((v) => v.persistent === 10800 * 250 && v.reals.length === 3)).toBe(true);
+  });
+
+  test('a headless Service has no virtual server', () => {
+    const { endpoints } = objects('ipvs', 'grpc-backend');
+    const ips = endpoints.map((e) => e.split(':')[0]);
+    expect(virtuals.filter((v) => v.reals.some((r) => ips.includes(r.address)))).toEqual([]);
   });
 });

@@ -260,7 +260,8 @@ export interface IpvsVirtual {
   address: string;
   port: number;
   scheduler: string;
-  /** The persistence timeout in seconds (kube-proxy's sessionAffinity ClientIP), if any. */
+  /** Persistence (sessionAffinity ClientIP): its timeout as the kernel prints it, in jiffies
+   *  (seconds times the kernel's HZ, which userspace cannot read; ipvsadm asks netlink for seconds). */
   persistent?: number;
   reals: IpvsReal[];
 }
