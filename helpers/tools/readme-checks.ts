@@ -1,10 +1,12 @@
-// The README's table of checks, generated from the registry (suites/data/registry.ts).
+// The README's table of checks, generated from the registry (suites/data/registry.ts), and
+// its known differences (suites/data/known-differences.ts).
 // `node helpers/tools/readme-checks.ts --write` rewrites it between the markers; a unit test
 // (helpers/tools/readme-checks.test.ts) fails when the README and the registry differ.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REGISTRY } from '../../suites/data/registry.ts';
+import { KNOWN_DIFFERENCES } from '../../suites/data/known-differences.ts';
 import { ROOT } from '../config/target.ts';
 
 export const BEGIN = '<!-- checks:begin (generated from suites/data/registry.ts: node helpers/tools/readme-checks.ts --write) -->';
@@ -44,17 +46,42 @@ export function checksTable(): string {
   return lines.join('\n');
 }
 
-export function readmeSection(text: string): string | undefined {
-  const i = text.indexOf(BEGIN);
-  const j = text.indexOf(END);
-  return i >= 0 && j > i ? text.slice(i + BEGIN.length, j).trim() : undefined;
+export const DIFF_BEGIN =
+  '<!-- differences:begin (generated from suites/data/known-differences.ts: node helpers/tools/readme-checks.ts --write) -->';
+export const DIFF_END = '<!-- differences:end -->';
+
+/** The README's "Known differences": one row per implementation and difference. */
+export function differencesTable(): string {
+  if (KNOWN_DIFFERENCES.length === 0) return 'None recorded.';
+  return [
+    '| Implementation (column) | Checks | Verdict | Difference | Evidence | Upstream |',
+    '|---|---|---|---|---|---|',
+    ...KNOWN_DIFFERENCES.map(
+      (d) =>
+        `| ${cell(d.implementation)} (\`${d.column}\`) | ${d.checks.map((c) => `\`${c}\``).join(', ')} | ${d.verdict} ` +
+        `| ${cell(d.difference)}${d.code ? ` (${cell(d.code)})` : ''} | ${cell(d.evidence)} ` +
+        `| ${d.upstream ? `[${cell(d.upstream.title)}](${d.upstream.url})` : 'none found'} |`,
+    ),
+  ].join('\n');
+}
+
+/** The text between two markers, or undefined when the README lacks them. */
+export function readmeSection(text: string, begin = BEGIN, end = END): string | undefined {
+  const i = text.indexOf(begin);
+  const j = text.indexOf(end);
+  return i >= 0 && j > i ? text.slice(i + begin.length, j).trim() : undefined;
+}
+
+function replaceSection(text: string, begin: string, end: string, body: string): string {
+  const i = text.indexOf(begin);
+  const j = text.indexOf(end);
+  if (i < 0 || j < i) throw new Error(`README.md lacks the markers ${begin} ... ${end}`);
+  return `${text.slice(0, i + begin.length)}\n${body}\n${text.slice(j)}`;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1]) && process.argv.includes('--write')) {
   const text = fs.readFileSync(README, 'utf8');
-  const i = text.indexOf(BEGIN);
-  const j = text.indexOf(END);
-  if (i < 0 || j < i) throw new Error(`README.md lacks the markers ${BEGIN} ... ${END}`);
-  fs.writeFileSync(README, `${text.slice(0, i + BEGIN.length)}\n${checksTable()}\n${text.slice(j)}`);
-  process.stdout.write('README.md: table of checks regenerated\n');
+  const out = replaceSection(replaceSection(text, BEGIN, END, checksTable()), DIFF_BEGIN, DIFF_END, differencesTable());
+  fs.writeFileSync(README, out);
+  process.stdout.write('README.md: table of checks and known differences regenerated\n');
 }

@@ -48,6 +48,10 @@ patch_src servicechangetracker.go 's/^\tsvc := current$/\tif svcFault("ignore-re
 patch_src servicechangetracker.go 's/^\tclusterIP := proxyutil\.GetClusterIPByFamily(sct\.ipFamily, service)$/&\n\tif svcFault("ignore-ipv6") \&\& sct.ipFamily == v1.IPv6Protocol \&\& service.Namespace != "kube-system" \&\& service.Namespace != "default" {\n\t\treturn nil\n\t}/' 'svcFault("ignore-ipv6")'
 cp "$here/recreated.go.txt" "$src/pkg/proxy/svc_recreated.go"
 patch_src servicechangetracker.go 's/^\t\tservicePort := \&service\.Spec\.Ports\[i\]$/&\n\t\tif i > 0 \&\& svcFault("first-port-only") \&\& service.Namespace != "kube-system" {\n\t\t\tbreak\n\t\t}/' 'svcFault("first-port-only")'
+# IPVS: the virtual server is made but its address is not bound to kube-ipvs0, so packets to
+# the ClusterIP are not local and IPVS never sees them (kube-system and default spared).
+patch_src ipvs/proxier.go 's/^\tif bindAddr {$/\tif bindAddr \&\& svcFault("ipvs-no-bind") \&\& !strings.HasPrefix(svcName, "kube-system\/") \&\& !strings.HasPrefix(svcName, "default\/") {\n\t\treturn nil\n\t}\n&/' 'svcFault("ipvs-no-bind")'
+sed 's/^package PKG/package ipvs/' "$here/fault.go.txt" > "$src/pkg/proxy/ipvs/svc_fault.go"
 sed 's/^package PKG/package iptables/' "$here/fault.go.txt" > "$src/pkg/proxy/iptables/svc_fault.go"
 sed 's/^package PKG/package proxy/' "$here/fault.go.txt" > "$src/pkg/proxy/svc_fault.go"
 sed 's/^package PKG/package conntrack/' "$here/fault.go.txt" > "$src/pkg/proxy/conntrack/svc_fault.go"

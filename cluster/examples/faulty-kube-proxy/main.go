@@ -17,6 +17,9 @@
 //   ignore-ipv6              the IPv6 proxier ignores every Service outside kube-system and
 //                            default (the API server's Service, which CoreDNS needs):
 //                            a dual-stack or IPv6 cluster's IPv6 ClusterIPs are not served
+//   ipvs-no-bind             (ipvs mode) a Service's virtual server is made but its address
+//                            is not put on kube-ipvs0 (outside kube-system and default): the
+//                            ClusterIP is not local, so IPVS never sees its packets
 package main
 
 import (
