@@ -329,7 +329,7 @@ usage: cluster/cluster.sh COMMAND
   up        build (cached) and start the cluster; returns when every node is Ready and CoreDNS answers
   down      stop everything and remove all the cluster made (processes, namespaces, links, routes, mounts, state)
   status    each component's health and log file, nodes, kube-system Pods, DNS
-  build     only build the components (cached by version under $CACHE_DIR)
+  build     only build the components (cached by version under $CACHE_DIR); --vm: also kube-router and the VM nodes' disks
   kubectl   run the bundled kubectl against the cluster (cluster/cluster.sh kubectl get pods -A)
   exec      run a command on a node, in its network namespace or VM guest (cluster/cluster.sh exec 1 ipvsadm -Ln)
   import    import OCI image archives into every running node (cluster/cluster.sh import FILE...)
@@ -353,7 +353,16 @@ case "$cmd" in
   up) load_config; do_up ;;
   down) do_down ;;
   status) load_running_config; do_status ;;
-  build) load_config; bash "$here/build.sh" ;;
+  build)
+    load_config
+    if [ "${1:-}" = --vm ]; then
+      # Everything VM nodes need, cached: kube-router, the images, the guest's disks (scripts/setup.sh).
+      require_root; bash "$here/build.sh" --kube-router
+      VM_NODES=1; vm_check_tools; vm_rootfs_image; vm_bin_image
+      for SERVICE_PROXY in kube-proxy kube-router; do build_images; vm_seed_image; done   # a seed for each
+    else
+      bash "$here/build.sh"
+    fi ;;
   kubectl) load_running_config; kubectl "$@" ;;
   exec)
     # A command on a node: in its network namespace, or in a VM node's guest (cluster/cluster.sh exec 1 ipvsadm -Ln).

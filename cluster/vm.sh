@@ -124,8 +124,9 @@ vm_seed_image() {
     ' _ "$tmp" "$cdir" "${IMAGE_TARS[@]}"; then
     tail -5 "$tmp/import.log" "$tmp/containerd.log" >&2 2>/dev/null || true; rm -rf "$tmp"; die "seeding the VM nodes' images failed (above)"
   fi
-  find "$vdir" -maxdepth 1 -name 'seed-*.img' -delete
   mv "$tmp/seed.img" "$VM_SEED_IMG"; rm -rf "$tmp"
+  # Seeds of other image sets (ipvs and kube-router clusters differ by one image): the newest four stay.
+  find "$vdir" -maxdepth 1 -name 'seed-*.img' -printf '%T@ %p\n' | sort -rn | tail -n +5 | cut -d' ' -f2- | xargs -r rm -f
   log "vm: images seeded in $(( $(date +%s) - t0 )) s: $VM_SEED_IMG"
 }
 
@@ -170,13 +171,16 @@ vm_start() {
   local n=$1 d; d=$(vm_dir "$n")
   local mac; mac=$(printf '52:54:00:30:00:%02x' "$n")
   local -a share=(security_model=none,multidevs=remap)
+  # An IPv4-only cluster's guest has no IPv6 at all: kube-proxy then runs one proxier, not a
+  # second one for IPv6 whose every sync (ipset and iptables commands) costs as much again.
+  local noipv6=""; has_family IPv6 || noipv6=" ipv6.disable=1"
   # TMPDIR: QEMU's copy-on-write layer of the root disk (snapshot=on) lives there and is
   # removed when QEMU exits; under the node's folder, `down` removes it even after a kill.
   start_proc "vm-$n" "$LOGS/node-$n/qemu.log" - env TMPDIR="$d/tmp" qemu-system-x86_64 \
     -name "$(node_name "$n")" -machine q35 -accel tcg,tb-size=512 -cpu max -smp "$(vm_cpus)" -m "$(vm_memory)" \
     -display none -monitor none -nodefaults -no-reboot \
     -kernel "$VM_KERNEL" -initrd "$VM_INITRD" \
-    -append "root=/dev/vda rw console=ttyS0 net.ifnames=0 init=/sbin/svc-init panic=1 mitigations=off quiet loglevel=4" \
+    -append "root=/dev/vda rw console=ttyS0 net.ifnames=0 init=/sbin/svc-init panic=1 mitigations=off clocksource=tsc tsc=reliable quiet loglevel=4$noipv6" \
     -drive "file=$VM_ROOT_IMG,format=raw,if=virtio,cache=unsafe,snapshot=on" \
     -drive "file=$VM_BIN_IMG,format=raw,if=virtio,readonly=on" \
     -drive "file=$VM_SEED_IMG,format=raw,if=virtio,cache=unsafe,snapshot=on" \

@@ -44,5 +44,8 @@ if [ $with_cluster = 1 ]; then
   # The shipped forms' proofs (scripts/ship-e2e.sh): Sonobuoy built from the Go module proxy
   # and its image (cached by version).
   bash scripts/sonobuoy.sh build >/dev/null
+  # VM nodes (kube-proxy ipvs, kube-router): kube-router built from the Go module proxy, the
+  # guest's Debian root filesystem (debootstrap) and its disks, cached by content.
+  bash cluster/cluster.sh build --vm
 fi
 echo "setup: done. Run the tests with: npm test"

@@ -8,7 +8,8 @@
 # nodes). On the bundled cluster, SVC_ALSO_ONE_NODE=1 runs the default profile again on a
 # 1-node cluster (kind's default), SVC_ALSO_KIND=1 runs it on a 3-node kind cluster,
 # SVC_ALSO_NFTABLES=1 runs the matrix iptables against nftables and NodeLocal DNSCache
-# (examples/matrix/ci.yaml, privileged), SVC_ALSO_SHIP=1 makes the 1-node and kind runs from
+# (examples/matrix/ci.yaml, privileged), SVC_ALSO_VM=1 the matrix of kube-proxy ipvs and
+# kube-router on VM nodes (examples/matrix/ci-vm.yaml), SVC_ALSO_SHIP=1 makes the 1-node and kind runs from
 # the packed npm package (Node 22 and 24) with the shipped forms' proofs (scripts/ship-e2e.sh:
 # the image, the Job, the Sonobuoy plugin), and SVC_LIFECYCLE=1 runs the lifecycle suites last:
 # bad input to `cluster up`, a second cluster with another domain, `down` leaving nothing,
@@ -129,6 +130,13 @@ if [ "${SVC_ALSO_NFTABLES:-0}" = 1 ] && [ $bundled = 1 ]; then
   earlier=(); [ "$profile" = privileged ] && earlier=(--column-results iptables="$REPORTS/main")
   svc matrix examples/matrix/ci.yaml --report-dir "$REPORTS/matrix-ci" "${earlier[@]}" || rc=$?
   matrices+=("$REPORTS/matrix-ci/matrix.json")
+fi
+if [ "${SVC_ALSO_VM:-0}" = 1 ] && [ $bundled = 1 ]; then
+  # The Service proxies that need a kernel of their own, on VM nodes: kube-proxy's ipvs mode
+  # and kube-router (examples/matrix/ci-vm.yaml: the proxy and rules checks). No cluster is left up.
+  echo "test: kube-proxy ipvs and kube-router on VM nodes: svc-conformance matrix examples/matrix/ci-vm.yaml"
+  svc matrix examples/matrix/ci-vm.yaml --report-dir "$REPORTS/matrix-vm" || rc=$?
+  matrices+=("$REPORTS/matrix-vm/matrix.json")
 fi
 if [ "${SVC_LIFECYCLE:-0}" = 1 ] && [ $bundled = 1 ]; then
   jest --selectProjects lifecycle --runInBand --json --outputFile="$REPORTS/jest-lifecycle.json" || rc=$?

@@ -78,7 +78,7 @@ Flags for run:
   --convergence-bound SECONDS  how long DNS may take to follow a change (default 10)
   --proxy-bound SECONDS      how long the Service proxy may take to follow a change (default 120)
   --timeout-scale N          multiply every wait (slow clusters; default 1)
-  --parallel N               suites run at once (default 3)
+  --parallel N               suites run at once (default 3; 1 on the bundled cluster's VM nodes)
   --report-dir DIR           where reports go (default ./svc-conformance-report)
   --keep-namespaces          keep the run's namespaces for debugging
   --run-id ID                label the run's namespaces with this id (default: generated)
@@ -437,6 +437,13 @@ async function runPipeline(o: Options, target: Target, reportDir: string, contro
   const env = childEnv({ NODE_OPTIONS: '--experimental-vm-modules --no-warnings' });
   const jsonFile = path.join(reportDir, 'jest.json');
   const selected = selectChecks(o.focus, o.skip);
+  // VM nodes of the bundled cluster (cluster/vm.sh) run under software emulation: suites one
+  // at a time there unless --parallel says otherwise, so that no suite's load makes another's
+  // proxy or DNS slower than its bound.
+  const vmNodes = target.profile?.vmNodes ?? 0;
+  const parallel = o.parallel ?? (vmNodes > 0 ? '1' : '3');
+  if (vmNodes > 0 && o.parallel === undefined)
+    process.stdout.write(`svc-conformance: ${vmNodes} VM node(s) under emulation: suites run one at a time (--parallel to change)\n`);
   const progress: [string, ProgressOptions] = [
     codeFile('helpers/results/progress'),
     { ids: selected.map((c) => c.id), evidenceDir: target.evidenceDir, runId },
@@ -453,7 +460,7 @@ async function runPipeline(o: Options, target: Target, reportDir: string, contro
     '--json',
     '--outputFile',
     jsonFile,
-    `--maxWorkers=${o.parallel ?? '3'}`,
+    `--maxWorkers=${parallel}`,
     ...(o.quiet ? [] : ['--verbose']),
   ];
   const pattern = selectionPattern(selected);
