@@ -37,6 +37,8 @@ describe('matrix file', () => {
       'coredns-1-15',
       'node-local-dns-link-local',
       'node-local-dns-service-ip',
+      'ipvs',
+      'kube-router',
       'kube-proxy-1-36-skew',
       'dns-image-custom',
     ]);
@@ -59,6 +61,12 @@ describe('matrix file', () => {
       ['ipv6', 'iptables', 'privileged', ['IPv6']],
       ['dual-stack', 'iptables', 'privileged', ['IPv6', 'IPv4']],
     ]);
+    const vm = readMatrix(path.join(ROOT, 'examples', 'matrix', 'ci-vm.yaml'));
+    expect(vm.columns.map((c) => [c.name, c.cluster])).toEqual([
+      ['ipvs', { proxyMode: 'ipvs' }],
+      ['kube-router', { serviceProxy: 'kube-router' }],
+    ]);
+    expect(vm.focus).toBe('^(proxy|rules)\\.');
   });
 
   test.each([

@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import yaml from 'js-yaml';
 import { REGISTRY, selectChecks } from '../../suites/data/registry.ts';
+import { KNOWN_DIFFERENCES } from '../../suites/data/known-differences.ts';
 import { claimInTitle } from '../../suites/data/sources.ts';
 import { cacheDir, childEnv, codeFile, HAS_CLUSTER_BUILDS, loadPublished, ROOT, type Target, UsageError } from '../config/target.ts';
 import { onInterrupt } from '../config/interrupt.ts';
@@ -183,6 +184,9 @@ export interface Cell {
   failure?: string;
   skipReason?: string;
   transcripts?: string;
+  /** A failure suites/data/known-differences.ts records for this column: still a failure
+   *  (its verdict is the check's), explained by that difference and not counted as failed. */
+  knownDifference?: string;
 }
 export interface ColumnResult {
   name: string;
@@ -223,7 +227,8 @@ export interface MatrixReport {
   rows: MatrixRow[];
   /** Ids of rows whose result differs between columns that ran, most severe first. */
   differences: string[];
-  counts: { passed: number; failed: number; skipped: number; warnings: number; columnsNotUp: number };
+  /** failed: the failures no known difference explains; knownDifferences: those it does. */
+  counts: { passed: number; failed: number; skipped: number; warnings: number; columnsNotUp: number; knownDifferences?: number };
 }
 
 const MATRIX_REPORT = obj({
@@ -415,11 +420,19 @@ export function assemble(
     .filter(differs)
     .sort((a, b) => weight(b) - weight(a))
     .map((r) => r.id);
+  // A failure that a known difference of this column explains (suites/data/known-differences.ts).
+  for (const c of ran)
+    for (const r of rows) {
+      const cell = r.cells[c.name];
+      const known = KNOWN_DIFFERENCES.find((d) => d.column === c.name && d.checks.includes(r.id));
+      if (cell?.status === 'failed' && known) cell.knownDifference = `${known.implementation}: ${known.difference}`;
+    }
   // Counted over the rows (the selected checks), in every column that ran.
   const cells = ran.flatMap((c) => rows.map((r) => r.cells[c.name]).filter(Boolean)) as Cell[];
-  const n = (...st: Check['status'][]): number => cells.filter((x) => st.includes(x.status)).length;
+  const n = (...st: Check['status'][]): number => cells.filter((x) => st.includes(x.status) && !x.knownDifference).length;
   const sum = (k: 'passed' | 'failed' | 'skipped' | 'warnings'): number =>
     k === 'passed' ? n('passed', 'informational') : k === 'failed' ? n('failed') : k === 'skipped' ? n('skipped') : n('warning');
+  const knownDifferences = cells.filter((x) => x.knownDifference).length;
   const notUp = columns.filter((c) => c.state !== 'ran').length;
   return {
     file,
@@ -428,9 +441,20 @@ export function assemble(
     columns,
     rows,
     differences,
-    counts: { passed: sum('passed'), failed: sum('failed'), skipped: sum('skipped'), warnings: sum('warnings'), columnsNotUp: notUp },
+    counts: {
+      passed: sum('passed'),
+      failed: sum('failed'),
+      skipped: sum('skipped'),
+      warnings: sum('warnings'),
+      columnsNotUp: notUp,
+      knownDifferences,
+    },
   };
 }
+
+/** A column's failures that no known difference explains. */
+const unexplained = (r: MatrixReport, c: ColumnResult): string[] =>
+  r.rows.filter((row) => row.cells[c.name]?.status === 'failed' && !row.cells[c.name]?.knownDifference).map((row) => row.id);
 
 /** Runs every column in turn; a column that cannot come up is recorded and the matrix goes on. */
 export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ report: MatrixReport; interrupted: boolean }> {
@@ -581,12 +605,18 @@ export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ r
   };
 }
 
+/** 0 when every column came up and ran, and every failed check in it is a known difference
+ *  of that column (suites/data/known-differences.ts); 1 otherwise. */
 export function matrixExitCode(r: MatrixReport): number {
-  return r.columns.every((c) => c.state === 'ran' && c.exitCode === 0) ? 0 : 1;
+  return r.columns.every(
+    (c) => c.state === 'ran' && (c.exitCode === 0 || (c.exitCode === 1 && unexplained(r, c).length === 0 && c.counts !== undefined)),
+  )
+    ? 0
+    : 1;
 }
 
 // ------------------------------------------------------------------------------- reports
-const cellText = (c?: Cell): string => statusText(c?.status);
+const cellText = (c?: Cell): string => `${statusText(c?.status)}${c?.knownDifference ? ' (known difference)' : ''}`;
 /** The first telling line of a message: Jest's diff boilerplate is skipped, so a failed
  *  toEqual shows its first differing item rather than "expect(received).toEqual(expected)". */
 const BOILERPLATE = /^\s*$|^\s*(Error: )?expect\(|^\s*[-+] (Expected|Received)\s|^\s*(Array|Object) [[{]$/;
@@ -599,7 +629,8 @@ export const oneLine = (s?: string): string => {
 export function answerOf(c?: Cell): string {
   if (!c) return 'not run in this column';
   if (c.status === 'skipped') return `skipped: ${c.skipReason ?? ''}`;
-  const text = c.status === 'passed' ? (c.transcripts ?? 'passed (no transcript recorded)') : (c.failure ?? c.transcripts ?? c.status);
+  const answer = c.status === 'passed' ? (c.transcripts ?? 'passed (no transcript recorded)') : (c.failure ?? c.transcripts ?? c.status);
+  const text = c.knownDifference ? `known difference: ${c.knownDifference}\n${answer}` : answer;
   return text.length > 4000 ? `${text.slice(0, 4000)}\n… (${text.length - 4000} more characters in the column's report)` : text;
 }
 
