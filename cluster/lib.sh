@@ -82,7 +82,8 @@ load_config() {
   case "$SERVICE_PROXY" in
     kube-proxy) ;;
     kube-router)
-      if jq -e 'has("proxyMode")' <<<"$user" >/dev/null || jq -e 'has("proxyMode")' <<<"$env" >/dev/null; then
+      # (A running cluster's own config, as `status` reads it back, has the default proxyMode.)
+      if [ "$PROXY_MODE" != "$(jq -r .proxyMode "$defaults")" ]; then
         die "serviceProxy kube-router replaces kube-proxy, so proxyMode ($PROXY_MODE) does not apply: leave proxyMode (SVC_PROXY_MODE) unset"
       fi
       [[ "$KUBE_ROUTER_VERSION" =~ ^v2\.[0-9]+\.[0-9]+$ ]] || die "kubeRouterVersion '$KUBE_ROUTER_VERSION' is not a kube-router v2 release (v2.MINOR.PATCH)" ;;

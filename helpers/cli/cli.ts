@@ -77,7 +77,7 @@ Flags for run:
   --cluster-domain DOMAIN    cluster domain (default: detected from a probe Pod's resolv.conf)
   --convergence-bound SECONDS  how long DNS may take to follow a change (default 10)
   --proxy-bound SECONDS      how long the Service proxy may take to follow a change (default 120)
-  --timeout-scale N          multiply every wait (slow clusters; default 1)
+  --timeout-scale N          multiply every wait (slow clusters; default 1, 3 on the bundled cluster's VM nodes)
   --parallel N               suites run at once (default 3; 1 on the bundled cluster's VM nodes)
   --report-dir DIR           where reports go (default ./svc-conformance-report)
   --keep-namespaces          keep the run's namespaces for debugging

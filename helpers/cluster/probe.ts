@@ -268,7 +268,8 @@ export class Probe {
    *  checked against the command's schema (a mismatch is an error that says so). */
   async call<K extends CommandName>(cmd: K, args: Commands[K]['args'], timeoutMs?: number): Promise<Commands[K]['result']> {
     const arg = args === null ? undefined : encodeArg(args);
-    const parsed = await sessionFor(this.ns, this.pod, this.container).call(cmd, arg, timeoutMs ?? 60_000);
+    // A slow cluster's probe (--timeout-scale; 3 on the bundled cluster's VM nodes) answers later, not wrongly.
+    const parsed = await sessionFor(this.ns, this.pod, this.container).call(cmd, arg, (timeoutMs ?? 60_000) * currentTarget().timeoutScale);
     return check<Commands[K]['result']>(COMMANDS[cmd].result, parsed, `the output of probe ${cmd} in ${this.pod}`);
   }
 

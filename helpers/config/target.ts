@@ -368,7 +368,10 @@ export function resolveTarget(input: RunInput): Target {
     runId,
     convergenceBoundMs: input.convergenceBoundMs ?? 10_000,
     proxyBoundMs: input.proxyBoundMs ?? 120_000,
-    timeoutScale: input.timeoutScale ?? 1,
+    // VM nodes (cluster/vm.sh) run under software emulation: the waits for the cluster's own
+    // work (Pods ready, probe answers) take three times as long there. The bounds a check
+    // holds Services to (convergenceBoundMs, proxyBoundMs) do not change.
+    timeoutScale: input.timeoutScale ?? ((profile?.vmNodes ?? 0) > 0 ? 3 : 1),
     maxProbeNodes: input.maxProbeNodes ?? 5,
     evidenceDir: path.resolve(input.evidenceDir ?? 'reports/evidence'),
     clusterDomain: domain,

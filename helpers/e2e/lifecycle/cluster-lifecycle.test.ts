@@ -90,6 +90,30 @@ describe('bundled cluster: bad input and faults', () => {
     expect(listing()).toEqual(baseline);
   });
 
+  test('VM nodes without QEMU are refused before anything starts, with the package to install', () => {
+    // Every command of the usual PATH but qemu-system-x86_64.
+    const bin = path.join(tmp, 'no-qemu-bin');
+    fs.mkdirSync(bin, { recursive: true });
+    for (const dir of ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'])
+      for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : [])
+        if (!f.startsWith('qemu-system') && !fs.existsSync(path.join(bin, f))) fs.symlinkSync(path.join(dir, f), path.join(bin, f));
+    const r = cluster(['up'], { SVC_PROXY_MODE: 'ipvs', PATH: bin });
+    expect({ code: r.code, says: /qemu-system-x86_64' not found: .*apt-get install -y qemu-system-x86/.test(r.out) }).toEqual({
+      code: 1,
+      says: true,
+    });
+    expect(listing()).toEqual(baseline);
+  });
+
+  test('proxyMode with serviceProxy kube-router is refused: kube-router replaces kube-proxy', () => {
+    const r = cluster(['up'], { SVC_SERVICE_PROXY: 'kube-router', SVC_PROXY_MODE: 'ipvs' });
+    expect({ code: r.code, says: /serviceProxy kube-router replaces kube-proxy.*leave proxyMode/.test(r.out) }).toEqual({
+      code: 1,
+      says: true,
+    });
+    expect(listing()).toEqual(baseline);
+  });
+
   test('a port already in use is named, with its owner', async () => {
     const server = net.createServer().listen(23790, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
