@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tally } from '../cli/tally.ts';
+import { selectChecks } from '../../suites/data/registry.ts';
 import {
   assemble,
   matrixExitCode,
@@ -66,7 +67,11 @@ describe('matrix file', () => {
       ['ipvs', { proxyMode: 'ipvs' }],
       ['kube-router', { serviceProxy: 'kube-router' }],
     ]);
-    expect(vm.focus).toBe('^(proxy|rules)\\.');
+    const vmChecks = selectChecks(vm.focus, undefined).map((c) => c.id);
+    expect(vmChecks).toEqual(
+      expect.arrayContaining(['rules.clusterip.rule', 'proxy.affinity.timeout', 'proxy.clusterip.hairpin', 'proxy.nodeport.reach']),
+    );
+    expect(vmChecks.filter((id) => !/^(rules|proxy)\./.test(id))).toEqual([]);
   });
 
   test.each([
