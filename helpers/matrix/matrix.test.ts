@@ -158,6 +158,47 @@ describe('matrix report from real columns', () => {
     expect(matrixExitCode(assemble('m', [col('reference')], Date.now()))).toBe(0);
   });
 
+  test('a failure the known differences record for its column still reads fail, is counted apart and alone does not fail the matrix', () => {
+    const ipvs: ColumnResult = readColumn(
+      {
+        name: 'ipvs',
+        kind: 'bundled',
+        describe: 'proxyMode=ipvs',
+        profile: 'privileged',
+        state: 'ran',
+        exitCode: 1,
+        reportDir: 'columns/ipvs/run',
+      },
+      path.join(data, 'ipvs'),
+    );
+    const r = assemble('m', [ipvs], Date.now());
+    const cell = r.rows.find((x) => x.id === 'proxy.affinity.timeout')!.cells.ipvs!;
+    expect({ status: cell.status, known: cell.knownDifference?.startsWith('kube-proxy v1.37.2, ipvs mode') }).toEqual({
+      status: 'failed',
+      known: true,
+    });
+    const unexplained = r.rows.filter((x) => x.cells.ipvs?.status === 'failed' && !x.cells.ipvs.knownDifference).map((x) => x.id);
+    expect(unexplained.every((id) => id.startsWith('dns.negative.'))).toBe(true);
+    expect({ failed: r.counts.failed, known: r.counts.knownDifferences }).toEqual({ failed: unexplained.length, known: 1 });
+    expect(matrixExitCode(r)).toBe(1);
+    // The same run with only the known difference failing: the matrix passes, and says why.
+    const onlyKnown = assemble(
+      'm',
+      [{ ...ipvs, checks: Object.fromEntries(Object.entries(ipvs.checks).filter(([id]) => !unexplained.includes(id))) }],
+      Date.now(),
+    );
+    expect(matrixExitCode(onlyKnown)).toBe(0);
+    expect(matrixMarkdown(onlyKnown)).toContain('known difference');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'svc-matrix-known-'));
+    writeMatrixReports(dir, onlyKnown);
+    const t = tally({ jest: [], runs: [], matrices: [path.join(dir, 'matrix.json')] });
+    expect(t.failed).toBe(false);
+    expect(t.lines.some((l) => l.startsWith('test: known difference (fails as documented) proxy.affinity.timeout in column ipvs'))).toBe(
+      true,
+    );
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   test("the test command's tally reads matrix.json through its schema", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'svc-matrix-tally-'));
     writeMatrixReports(dir, report);
