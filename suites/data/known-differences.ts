@@ -43,4 +43,41 @@ export const KNOWN_DIFFERENCES: KnownDifference[] = [
     },
     code: 'Linux net/netfilter/ipvs/ip_vs_proto_tcp.c: tcp_timeouts[IP_VS_TCP_S_TIME_WAIT] = 2*60*HZ',
   },
+  {
+    implementation: 'kube-router v2.1.0, service proxy only (Debian 6.1 kernel)',
+    column: 'kube-router',
+    checks: ['proxy.affinity.timeout'],
+    verdict: 'fail',
+    difference:
+      "sessionAffinityConfig.clientIP.timeoutSeconds is not honoured: kube-router sets it as the IPVS virtual server's " +
+      'persistence timeout, and the kernel keeps the persistence template while TIME_WAIT entries (120 s) of the ' +
+      "client's closed connections remain, as with kube-proxy's ipvs mode",
+    evidence:
+      'timeoutSeconds 3: 10 connections each after 4.5 s idle all reached the backend of the first 10 ' +
+      '("released": false) (2026-12-05, 1 VM node, matrix examples/matrix/ci-vm.yaml)',
+    upstream: {
+      title: 'the same IPVS mechanism as kubernetes/kubernetes#89358 (no kube-router issue found; PR #882 made it use timeoutSeconds)',
+      url: 'https://github.com/kubernetes/kubernetes/issues/89358',
+    },
+    code: 'pkg/controllers/proxy/network_services_controller.go:978-985 (persistence from timeoutSeconds)',
+  },
+  {
+    implementation: 'kube-router v2.1.0, service proxy only (Debian 6.1 kernel)',
+    column: 'kube-router',
+    checks: ['proxy.clusterip.hairpin'],
+    verdict: 'fail',
+    difference:
+      "a Pod cannot reach itself through its own Service's ClusterIP: kube-router adds the SNAT that hairpin traffic " +
+      'needs only with --hairpin-mode or the kube-router.io/service.hairpin annotation (off by default, as its user guide says); ' +
+      'without it the Pod answers itself from its own address, not the ClusterIP, and the connection never completes',
+    evidence:
+      "5 connections from a backend Pod to its own Service's ClusterIP:80: all ETIMEDOUT after 3000 ms, where kube-proxy " +
+      '(iptables, nftables, ipvs) reaches the Pod itself (2026-12-05, 1 VM node, matrix examples/matrix/ci-vm.yaml). ' +
+      'The same for its node port on its own node (proxy.nodeport.hairpin, expected level: a warning)',
+    upstream: {
+      title: 'cloudnativelabs/kube-router#1235: pods cannot access its own cluster-ip',
+      url: 'https://github.com/cloudnativelabs/kube-router/issues/1235',
+    },
+    code: 'docs/user-guide.md:279-283; pkg/controllers/proxy/network_services_controller.go:1252-1430 (hairpin rules)',
+  },
 ];
