@@ -92,8 +92,9 @@ describe(`kube-proxy rules on every node (${mode} mode)`, () => {
         // The VIP must be local (on kube-ipvs0) for IPVS to see the packets.
         chainOk: s.onDummy,
         endpoints: s.endpoints,
-        // No real server: the kernel answers a connection with ICMP port unreachable.
-        reject: Boolean(s.virtual) && s.virtual!.reals.length === 0,
+        // No real server: the kernel answers a connection with ICMP port unreachable (when the
+        // VIP is local, so that IPVS sees the packet at all).
+        reject: Boolean(s.virtual) && s.virtual!.reals.length === 0 && s.onDummy,
         mentions: virtuals.filter((v) => v.reals.some((r) => podIPs.includes(r.address))).length,
       };
     }
