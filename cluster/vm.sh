@@ -35,7 +35,7 @@ any_vm() { [ "${VM_NODES:-0}" -gt 0 ]; }
 
 vm_check_tools() {
   any_vm || return 0
-  need_cmd qemu-system-x86_64 "VM nodes (vmNodes, proxyMode $PROXY_MODE) run under QEMU: install it with: apt-get install -y qemu-system-x86 (scripts/setup.sh does with SVC_VM=1)"
+  need_cmd qemu-system-x86_64 "this cluster's $VM_NODES VM node(s) run under QEMU: install it with: apt-get install -y qemu-system-x86 (scripts/setup.sh does)"
   need_cmd mke2fs "VM nodes' disks are made with mke2fs: apt-get install -y e2fsprogs"
   [ -c /dev/net/tun ] || die "VM nodes need /dev/net/tun for their tap devices, and this machine has none"
   qemu-system-x86_64 -device help 2>&1 | grep -q "virtio-9p-pci" || die "this qemu-system-x86_64 has no 9p (-virtfs) support, which VM nodes use for their config and logs; install Debian's qemu-system-x86"
