@@ -614,12 +614,13 @@ const CHECKS: CheckDef[] = [
     suite: 'proxy-traffic-policy',
     level: 'expected',
     claim:
-      'a LoadBalancer Service with externalTrafficPolicy Local gets a health check node port that answers ' +
-      "200 with the node's local endpoint count where it has some, 503 where it has none, on every node",
+      'a LoadBalancer Service with externalTrafficPolicy Local gets a health check node port whose /healthz answers ' +
+      '200 where the node has local endpoints, 503 where it has none, on every node (and the count, where the body gives it)',
     source: src.vipDoc('external traffic policy', '#external-traffic-policy'),
     why:
-      'The API allocates healthCheckNodePort; what answers there (status and JSON body) is ' +
-      "kube-proxy's service health server, which load balancers rely on but the API does not define.",
+      "The API allocates healthCheckNodePort; what answers there is the Service proxy's health server, which load " +
+      "balancers rely on but the API does not define: its status is the convention (kube-proxy's and kube-router's alike), " +
+      "its body each proxy's own (kube-proxy's JSON localEndpoints is checked where present).",
     e2e: e2e.svc('should implement NodePort and HealthCheckNodePort correctly when ExternalTrafficPolicy changes'),
   },
   {
