@@ -80,4 +80,22 @@ export const KNOWN_DIFFERENCES: KnownDifference[] = [
     },
     code: 'docs/user-guide.md:279-283; pkg/controllers/proxy/network_services_controller.go:1252-1430 (hairpin rules)',
   },
+  {
+    implementation: 'kube-router v2.1.0, service proxy only (Debian 6.1 kernel)',
+    column: 'kube-router',
+    checks: ['proxy.terminating.not-used-with-ready'],
+    verdict: 'fail',
+    difference:
+      'serving but terminating endpoints get new connections alongside the ready ones: kube-router uses an endpoint ' +
+      'that is ready or serving, where the documented behaviour (KEP-1669, kube-proxy) uses serving-terminating ' +
+      'endpoints only once no ready endpoint is left',
+    evidence:
+      'drain-0 terminating (serving), drain-1 ready: 10 connections through the ClusterIP split 5 and 5 between them ' +
+      'for the whole 120 s bound (2026-12-05, 1 VM node, whole privileged profile)',
+    upstream: {
+      title: 'cloudnativelabs/kube-router#1612: the health check node port, with endpoints that are ready or serving',
+      url: 'https://github.com/cloudnativelabs/kube-router/pull/1612',
+    },
+    code: 'pkg/controllers/proxy/network_services_controller.go:1093-1101',
+  },
 ];
