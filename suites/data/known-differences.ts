@@ -98,4 +98,23 @@ export const KNOWN_DIFFERENCES: KnownDifference[] = [
     },
     code: 'pkg/controllers/proxy/network_services_controller.go:1093-1101',
   },
+  {
+    implementation: 'kube-router v2.1.0, service proxy only (Debian 6.1 kernel)',
+    column: 'kube-router',
+    checks: ['proxy.external-ips.reach', 'proxy.external-ips.local-from-pods'],
+    verdict: 'warning',
+    difference:
+      "a Service whose spec.externalIPs holds a node's own address is not served there: kube-router puts the address " +
+      'on kube-dummy-if, fails to replace its local route ("RTNETLINK answers: File exists", as the node\'s interface ' +
+      'already has it) and gives up on the external IP, so no IPVS virtual server is made for it',
+    evidence:
+      "external IP 172.30.0.11 (node-1's InternalIP), ports 19091 and 19092: every connection ECONNREFUSED for the whole " +
+      '120 s bound; ipvsadm shows only the ClusterIP virtual servers, and kube-router logs "Error setting up IPVS services ' +
+      'for service external IP\'s ... failed to assign external ip 172.30.0.11 to dummy interface" (2026-12-05, 1 VM node)',
+    upstream: {
+      title: 'related: cloudnativelabs/kube-router#827, the same route error for an endpoint that is a local address',
+      url: 'https://github.com/cloudnativelabs/kube-router/issues/827',
+    },
+    code: 'pkg/controllers/proxy/linux_networking.go:175; service_endpoints_sync.go:60',
+  },
 ];
