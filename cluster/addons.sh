@@ -4,6 +4,8 @@
 # `addons.sh node-local-dns` prints the NodeLocal DNSCache instead, shaped as upstream's
 # cluster/addons/dns/nodelocaldns/nodelocaldns.yaml but running CoreDNS itself (no node-cache).
 set -euo pipefail
+# shellcheck source=cluster/token-kubeconfig.sh
+source "$(dirname "${BASH_SOURCE[0]}")/token-kubeconfig.sh"
 if [ "${1:-}" = node-local-dns ]; then
 cat <<EOF
 apiVersion: v1
@@ -246,21 +248,7 @@ metadata: {name: kube-proxy, namespace: kube-system, labels: {app: kube-proxy}}
 data:
   config.conf: $SVC_PROXYCFG_JSON
   kubeconfig.conf: |-
-    apiVersion: v1
-    kind: Config
-    clusters:
-    - cluster:
-        certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt
-        server: $SVC_API
-      name: default
-    contexts:
-    - context: {cluster: default, namespace: default, user: default}
-      name: default
-    current-context: default
-    users:
-    - name: default
-      user:
-        tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token
+$(token_kubeconfig)
 ---
 apiVersion: apps/v1
 kind: DaemonSet

@@ -15,6 +15,18 @@ node_binary() {
   die "no Node.js >= 22.19 binary for the probe image: run 'npm ci' first (it provides node_modules/node) or set SVC_NODE_BINARY"
 }
 
+# iptables_rootfs <rootfs>: the host's iptables (nft backend) as a Service proxy's image needs
+# it: xtables-nft-multi under every iptables name, its match and target plugins, protocols and services.
+iptables_rootfs() {
+  local root=$1 l
+  mkdir -p "$root/usr/sbin" "$root/usr/lib/x86_64-linux-gnu" "$root/etc"
+  copy_with_libs "$root" /usr/sbin/xtables-nft-multi
+  for l in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do ln -sf xtables-nft-multi "$root/usr/sbin/$l"; done
+  cp -a /usr/lib/x86_64-linux-gnu/xtables "$root/usr/lib/x86_64-linux-gnu/"
+  for l in "$root"/usr/lib/x86_64-linux-gnu/xtables/*.so; do copy_with_libs "$root" "${l#"$root"}" 2>/dev/null || true; done
+  cp /etc/protocols /etc/services "$root/etc/"
+}
+
 # Builds the four images (cached by their inputs) and sets IMAGE_* and IMAGE_TARS.
 build_images() {
   local idir="$CACHE_DIR/images" nodebin nodever tmp key
@@ -69,16 +81,9 @@ build_images() {
   if [ ! -f "$t" ]; then
     tmp=$(mktemp -d); mkdir -p "$tmp/rootfs/usr/local/bin" "$tmp/rootfs/usr/sbin"; base_rootfs "$tmp/rootfs"
     local b; for b in ipset ipvsadm; do [ -x "/usr/sbin/$b" ] || die "the node-tools image needs /usr/sbin/$b: apt-get install -y $b (scripts/setup.sh does)"; done
-    copy_with_libs "$tmp/rootfs" /bin/sh /bin/sleep /bin/cat /usr/sbin/xtables-nft-multi /usr/sbin/nft /usr/sbin/conntrack /usr/bin/curl \
+    copy_with_libs "$tmp/rootfs" /bin/sh /bin/sleep /bin/cat /usr/sbin/nft /usr/sbin/conntrack /usr/bin/curl \
       /usr/sbin/ipset /usr/sbin/ipvsadm "$(command -v ip)"
-    local l
-    for l in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
-      ln -sf xtables-nft-multi "$tmp/rootfs/usr/sbin/$l"
-    done
-    mkdir -p "$tmp/rootfs/usr/lib/x86_64-linux-gnu"
-    cp -a /usr/lib/x86_64-linux-gnu/xtables "$tmp/rootfs/usr/lib/x86_64-linux-gnu/"
-    for l in "$tmp"/rootfs/usr/lib/x86_64-linux-gnu/xtables/*.so; do copy_with_libs "$tmp/rootfs" "${l#"$tmp/rootfs"}" 2>/dev/null || true; done
-    cp /etc/protocols /etc/services "$tmp/rootfs/etc/"
+    iptables_rootfs "$tmp/rootfs"
     cp -L "$proxybin" "$tmp/rootfs/usr/local/bin/kube-proxy"
     make_image "$t" "$IMAGE_NODE_TOOLS" "$tmp/rootfs" '["/usr/local/bin/kube-proxy"]'; rm -rf "$tmp"
   fi
@@ -94,12 +99,9 @@ build_images() {
     t="$idir/kube-router-$KUBE_ROUTER_VERSION-$key-v1.tar"
     if [ ! -f "$t" ]; then
       tmp=$(mktemp -d); mkdir -p "$tmp/rootfs/usr/local/bin" "$tmp/rootfs/usr/sbin" "$tmp/rootfs/etc/iproute2"; base_rootfs "$tmp/rootfs"
-      copy_with_libs "$tmp/rootfs" /bin/sh /bin/cat /usr/sbin/xtables-nft-multi /usr/sbin/conntrack /usr/sbin/ipset /usr/sbin/ipvsadm "$(command -v ip)" /usr/bin/curl
-      local l
-      for l in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do ln -sf xtables-nft-multi "$tmp/rootfs/usr/sbin/$l"; done
-      mkdir -p "$tmp/rootfs/usr/lib/x86_64-linux-gnu"; cp -a /usr/lib/x86_64-linux-gnu/xtables "$tmp/rootfs/usr/lib/x86_64-linux-gnu/"
-      for l in "$tmp"/rootfs/usr/lib/x86_64-linux-gnu/xtables/*.so; do copy_with_libs "$tmp/rootfs" "${l#"$tmp/rootfs"}" 2>/dev/null || true; done
-      cp /etc/protocols /etc/services "$tmp/rootfs/etc/"; cp /etc/iproute2/rt_tables "$tmp/rootfs/etc/iproute2/"
+      copy_with_libs "$tmp/rootfs" /bin/sh /bin/cat /usr/sbin/conntrack /usr/sbin/ipset /usr/sbin/ipvsadm "$(command -v ip)" /usr/bin/curl
+      iptables_rootfs "$tmp/rootfs"
+      cp /etc/iproute2/rt_tables "$tmp/rootfs/etc/iproute2/"
       cp -L "$krbin" "$tmp/rootfs/usr/local/bin/kube-router"
       make_image "$t" "$IMAGE_KUBE_ROUTER" "$tmp/rootfs" '["/usr/local/bin/kube-router"]'; rm -rf "$tmp"
     fi

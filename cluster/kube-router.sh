@@ -30,6 +30,8 @@
 # - no --enable-cni/--enable-pod-egress/--enable-overlay/--service-cluster-ip-range: only the
 #   routing and firewall controllers read them. --run-loadbalancer stays false (its default).
 set -euo pipefail
+# shellcheck source=cluster/token-kubeconfig.sh
+source "$(dirname "${BASH_SOURCE[0]}")/token-kubeconfig.sh"
 : "${SVC_KUBE_ROUTER_IMAGE:?the kube-router image (SVC_KUBE_ROUTER_IMAGE) is not set}"
 : "${SVC_API:?the API server URL (SVC_API) is not set}"
 cat <<EOF
@@ -70,21 +72,7 @@ kind: ConfigMap
 metadata: {name: kube-router, namespace: kube-system, labels: {k8s-app: kube-router}}
 data:
   kubeconfig: |-
-    apiVersion: v1
-    kind: Config
-    clusters:
-    - cluster:
-        certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt
-        server: $SVC_API
-      name: default
-    contexts:
-    - context: {cluster: default, namespace: default, user: default}
-      name: default
-    current-context: default
-    users:
-    - name: default
-      user:
-        tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token
+$(token_kubeconfig)
 ---
 apiVersion: apps/v1
 kind: DaemonSet
