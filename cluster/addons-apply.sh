@@ -38,6 +38,7 @@ apply_addons() {
     iptables: {minSyncPeriod: "1s"}, nftables: {minSyncPeriod: "1s"}
   } + (if $mode == "ipvs" then {ipvs: {minSyncPeriod: "1s"}} else {} end)) * $user')
   local manifests
+  # shellcheck disable=SC2154 # here: cluster.sh's folder, set by cluster.sh, which sources this file
   manifests=$(SVC_COREFILE_JSON=$(jq -Rs . <<<"$corefile") SVC_PROXYCFG_JSON=$(jq -Rs . <<<"$proxycfg") \
     SVC_API="https://$(api_host):$API_PORT" SVC_API_HOST="$(bridge_ip)" SVC_API_PORT="$API_PORT" \
     SVC_DNS_IP="$DNS_IP" SVC_DNS_IPS="$DNS_IPS" SVC_IP_FAMILIES="$FAMILIES" SVC_COREDNS_IMAGE="$IMAGE_COREDNS" \

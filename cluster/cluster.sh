@@ -2,7 +2,7 @@
 # The bundled local cluster: real upstream Kubernetes, etcd, containerd and CoreDNS,
 # built from source (cluster/build.sh), with each worker node a network namespace on
 # this machine. Usage: cluster/cluster.sh up|down|status|build|images|kubectl ...
-# See README.md ("The bundled cluster") for the config file and environment overrides.
+# See docs/bundled-cluster.md ("Configuration") for the config file and environment overrides.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=cluster/lib.sh
@@ -45,7 +45,6 @@ node_dir() { echo "$STATE_DIR/nodes/node-$1"; }
 netns() { echo "$NETNS_PREFIX$1"; }
 # in_node <n> cmd...: runs cmd on node n (in its network namespace, or in a VM node's guest).
 in_node() { local n=$1; shift; if is_vm "$n"; then vm_exec "$n" "$@"; else nsenter --net="/run/netns/$(netns "$n")" -- "$@"; fi; }
-kbin() { echo "$CACHE_DIR/bin/kubernetes-$K8S_VERSION/$1"; }
 kubectl() { "$(kbin kubectl)" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 cgroup_hierarchies() { findmnt -rn -t cgroup -o TARGET; findmnt -rn -t cgroup2 -o TARGET; }
 
@@ -75,6 +74,7 @@ start_proc() {
   [ "$node" = - ] || prefix=(nsenter --net="/run/netns/$(netns "$node")" --)
   # The wrapper moves itself into our cgroup before exec, so everything the process
   # starts (containerd's shims included) is found again by `down`.
+  # shellcheck disable=SC2016 # $$, $1 and $@ are the inner bash's
   setsid "${prefix[@]}" bash -c 'echo $$ > "$1/cgroup.procs" 2>/dev/null || true; shift; exec "$@"' _ "$cg" "$@" \
     >"$logf" 2>&1 </dev/null &
   echo $! > "$PIDS/$name.pid"
@@ -143,7 +143,7 @@ leftovers() { # prints what exists of a cluster
   if iptables -S FORWARD 2>/dev/null | grep -q svc-conformance-bundled; then echo "iptables FORWARD rules for $BRIDGE"; fi
   if ip6tables -S FORWARD 2>/dev/null | grep -q svc-conformance-bundled; then echo "ip6tables FORWARD rules for $BRIDGE"; fi
   for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NETNS_PREFIX" || true); do echo "network namespace $n"; done
-  for n in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | grep "^$TAP_PREFIX[0-9]" || true); do echo "tap device $n"; done
+  for n in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | grep "^${TAP_PREFIX}[0-9]" || true); do echo "tap device $n"; done
   for n in "$PIDS"/*.pid; do if [ -f "$n" ] && kill -0 "$(cat "$n")" 2>/dev/null; then echo "process $(basename "$n" .pid) ($(cat "$n"))"; fi; done
   true
 }
@@ -181,7 +181,7 @@ Remove it with: cluster/cluster.sh down"
   fi
   local p
   for p in "127.0.0.1 $ETCD_CLIENT_PORT" "127.0.0.1 $ETCD_PEER_PORT" "127.0.0.1 10257" "127.0.0.1 10259"; do
-    # shellcheck disable=SC2086
+    # shellcheck disable=SC2086 # $p is "address port": two arguments
     if port_in_use $p; then die "port ${p#* } on ${p% *} is already in use (by: $(ss -Htlnp "sport = :${p#* }" | grep -o 'users:.*' | head -1)); stop that process or run 'cluster/cluster.sh down' if it is a leftover of ours"; fi
   done
   check_node_local_corefile
@@ -245,14 +245,14 @@ kill_all() {
     [ -f "$f" ] || continue
     pid=$(cat "$f"); kill -TERM "$pid" 2>/dev/null || true
   done
-  local cg="" h tries
+  local cg="" h
   while read -r h; do if [ -d "$h/$CGROUP_NAME" ]; then cg="$cg $h/$CGROUP_NAME"; fi; done < <(findmnt -rn -t cgroup -o TARGET | grep -E '/pids$')
-  for tries in $(seq 1 50); do
+  for _ in $(seq 1 50); do
     local left
     left=$( { for h in $cg; do find "$h" -name cgroup.procs -exec cat {} + 2>/dev/null; done; \
       for f in "$PIDS"/*.pid; do if [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; then cat "$f"; fi; done; } | sort -u)
     [ -n "$left" ] || break
-    # shellcheck disable=SC2086
+    # shellcheck disable=SC2086 # $left is a list of PIDs: one argument each
     kill -KILL $left 2>/dev/null || true
     sleep 0.1
   done
@@ -367,6 +367,7 @@ case "$cmd" in
   exec)
     # A command on a node: in its network namespace, or in a VM node's guest (cluster/cluster.sh exec 1 ipvsadm -Ln).
     load_running_config
+    # shellcheck disable=SC2015 # die unless every test holds
     [[ "${1:-}" =~ ^[0-9]+$ ]] && [ "$1" -ge 1 ] && [ "$1" -le "$NODES" ] && [ $# -gt 1 ] || die "usage: cluster/cluster.sh exec NODE COMMAND... (NODE: 1 to $NODES)"
     [ -d "$STATE_DIR/nodes" ] || die "the bundled cluster is not running (cluster/cluster.sh up)"
     in_node "$@" ;;

@@ -4,6 +4,7 @@
 start_etcd() {
   mkdir -p "$STATE_DIR/etcd"; chmod 700 "$STATE_DIR/etcd"
   local -a extra; mapfile -t extra < <(cfg '.extraFlags.etcd[]')
+  # shellcheck disable=SC2153 # LOGS: cluster.sh's log folder (not the local logs of write_kubelet_config)
   start_proc etcd "$LOGS/etcd.log" - "$CACHE_DIR/bin/etcd-$ETCD_VERSION/etcd" \
     --name=svc-etcd --data-dir="$STATE_DIR/etcd" \
     --listen-client-urls="https://127.0.0.1:$ETCD_CLIENT_PORT" --advertise-client-urls="https://127.0.0.1:$ETCD_CLIENT_PORT" \
@@ -179,14 +180,14 @@ write_kubelet_config() {
 # the previous one has bound its socket (a new inode there), or 30 s have passed.
 PLUGIN_SOCK=/var/lib/kubelet/device-plugins/kubelet.sock
 start_kubelet() {
-  local n=$1 d before i; d=$(node_dir "$n")
+  local n=$1 d before; d=$(node_dir "$n")
   local -a extra; mapfile -t extra < <(cfg '.extraFlags.kubelet[]')
   before=$(stat -c "%i %z" "$PLUGIN_SOCK" 2>/dev/null || echo none)
   start_proc "kubelet-$n" "$LOGS/node-$n/kubelet.log" "$n" "$(kbin kubelet)" \
     --config="$d/kubelet/config.json" --kubeconfig="$d/kubelet.conf" --root-dir="$d/kubelet" \
     --hostname-override="$(node_name "$n")" --node-ip="$(node_ips "$n")" --v=1 \
     --node-labels="topology.kubernetes.io/zone=zone-$n" "${extra[@]}"
-  for i in $(seq 1 300); do
+  for _ in $(seq 1 300); do
     [ "$(stat -c "%i %z" "$PLUGIN_SOCK" 2>/dev/null || echo none)" != "$before" ] && return 0
     proc_alive "kubelet-$n" || return 0
     sleep 0.1

@@ -17,7 +17,9 @@ source "$here/lib.sh"
 source "$here/oci.sh"
 
 usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
-out=${1:-}; [ -n "$out" ] && [ "${out#-}" = "$out" ] || usage
+out=${1:-}
+# shellcheck disable=SC2015 # usage unless both tests hold
+[ -n "$out" ] && [ "${out#-}" = "$out" ] || usage
 shift
 version=v1.14.7 plugins=errors,health,ready,kubernetes,prometheus,cache,reload,loadbalance,log,chaos name=
 while [ $# -gt 0 ]; do

@@ -7,6 +7,7 @@
 # Writes an OCI image archive (one uncompressed layer) that `ctr images import` takes.
 node_binary() {
   local b
+  # shellcheck disable=SC2154 # here: the cluster/ folder, set by the script that sources this file
   for b in "${SVC_NODE_BINARY:-}" "$here/../node_modules/node/bin/node" "$(command -v node || true)"; do
     if [ -n "$b" ] && [ -x "$b" ] && "$b" -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>22||(a===22&&b>=19)?0:1)' 2>/dev/null; then
       readlink -f "$b"; return 0
@@ -46,6 +47,7 @@ build_images() {
   else
     proxybin=$(kbin kube-proxy)
   fi
+  # shellcheck disable=SC2034 # used by addons-apply.sh
   KUBE_PROXY_VERSION=$("$proxybin" --version 2>/dev/null | awk '{print $NF}' || true)
   IMAGE_TARS=()
   # pause

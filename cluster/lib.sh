@@ -1,13 +1,18 @@
 # Shared by build.sh and cluster.sh: logging, config loading and validation.
 # shellcheck shell=bash
 CLUSTER_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034 # used by the scripts that source this file
 CACHE_DIR=${SVC_CACHE_DIR:-/var/cache/svc-conformance}
+# shellcheck disable=SC2034 # used by the scripts that source this file
 STATE_DIR=${SVC_STATE_DIR:-/var/lib/svc-conformance/cluster}
 
 # The kind target's own inputs (cluster/kind/): the kind release whose node-image layout,
 # base files and CLI are used, and the tools its base image carries.
+# shellcheck disable=SC2034 # used by the scripts that source this file
 KIND_VERSION=${SVC_KIND_VERSION:-v0.33.0}
+# shellcheck disable=SC2034 # used by the scripts that source this file
 CRICTL_VERSION=${SVC_CRICTL_VERSION:-v1.37.0}
+# shellcheck disable=SC2034 # used by the scripts that source this file
 CNI_PLUGINS_VERSION=${SVC_CNI_PLUGINS_VERSION:-v1.10.0}
 
 # The machine's own Debian mirror (its apt sources), unless SVC_DEBIAN_MIRROR names another:
@@ -29,6 +34,7 @@ mapfile -t ENV_KEYS < <(sed -n 's/^ *"\(SVC_[A-Z0-9_]*\)": *"\([A-Za-z]*\)",\{0,
 
 # load_config: merges cluster.json defaults, the user's file ($SVC_CLUSTER_CONFIG) and
 # environment overrides into $CONFIG_JSON, validates it, and exports the common values.
+# shellcheck disable=SC2034 # the values it sets are for the scripts that source this file
 load_config() {
   need_cmd jq "install it with: apt-get install -y jq"
   local defaults="$CLUSTER_SRC/cluster.json" user='{}' env='{}' pair var key val unknown
@@ -70,6 +76,7 @@ load_config() {
   local minor=${BASH_REMATCH[1]}
   [ "$minor" -ge 35 ] || die "kubernetesVersion $K8S_VERSION is not supported: use v1.35.0 or newer (kubelet needs failCgroupV1 and the sandbox image from containerd)"
   [[ "$CONTAINERD_VERSION" =~ ^v2\. ]] || die "containerdVersion $CONTAINERD_VERSION is not supported: use a v2.x release"
+  # shellcheck disable=SC2015 # die unless both tests hold
   [[ "$ETCD_VERSION" =~ ^v3\.([0-9]+)\. ]] && [ "${BASH_REMATCH[1]}" -ge 6 ] || die "etcdVersion $ETCD_VERSION is not supported: use v3.6 or newer"
   [[ "$NODES" =~ ^[1-5]$ ]] || die "nodes must be 1 to 5 (got '$NODES')"
   case "$PROXY_MODE" in iptables|nftables|ipvs|none) ;; *) die "proxyMode '$PROXY_MODE' is unknown: use iptables, nftables, ipvs or none" ;; esac
@@ -98,7 +105,9 @@ load_config() {
     vm=$NODES
   fi
   VM_NODES=${vm:-0}
+  # shellcheck disable=SC2015 # die unless both tests hold
   [[ "$VM_NODES" =~ ^[0-9]+$ ]] && [ "$VM_NODES" -le "$NODES" ] || die "vmNodes must be 0 to nodes ($NODES) (got '$VM_NODES')"
+  # shellcheck disable=SC2015 # die unless both tests hold
   [[ "$(cfg .vmMemoryMiB)" =~ ^[0-9]+$ ]] && [ "$(cfg .vmMemoryMiB)" -ge 1024 ] || die "vmMemoryMiB must be a number of MiB, at least 1024 (got '$(cfg .vmMemoryMiB)')"
   [[ "$(cfg .vmCPUs)" =~ ^[1-8]$ ]] || die "vmCPUs must be 1 to 8 (got '$(cfg .vmCPUs)')"
   [[ "$CLUSTER_DOMAIN" =~ ^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$ ]] || die "clusterDomain '$CLUSTER_DOMAIN' is not a valid DNS name"
@@ -125,6 +134,7 @@ load_config() {
       val=$(cfg ".$key")
       [[ "$val" =~ ^[0-9a-fA-F:]+::/([0-9]+)$ ]] || die "$key '$val' is not an IPv6 range of the form PREFIX::/BITS"
       bits=${BASH_REMATCH[1]}
+      # shellcheck disable=SC2015 # die unless both tests hold
       [ "$bits" -ge "$lo" ] && [ "$bits" -le "$hi" ] || die "$key '$val': the prefix length must be $lo to $hi"
     done
     [[ "$DNS_IP_V6" == "${SERVICE_CIDR_V6%%::*}::"* ]] || die "dnsServiceIPv6 '$DNS_IP_V6' is not in serviceCIDRv6 $SERVICE_CIDR_V6"
@@ -145,3 +155,5 @@ has_family() { [[ ",$FAMILIES," == *",$1,"* ]]; }
 by_family() {
   case "$FAMILIES" in IPv4) echo "$1" ;; IPv6) echo "$2" ;; IPv4,IPv6) echo "$1,$2" ;; IPv6,IPv4) echo "$2,$1" ;; esac
 }
+# kbin <name>: the path of a binary of the Kubernetes build (cluster/build.sh) of the config's version.
+kbin() { echo "$CACHE_DIR/bin/kubernetes-$K8S_VERSION/$1"; }

@@ -70,7 +70,7 @@ wire_pod_cidrs() {
   done
   for n in $(seq 1 "$NODES"); do
     # A VM node's guest copies its conflist from the config share into its own /etc/cni/net.d.
-    local netd="$(node_dir "$n")/cni/net.d" data="$(node_dir "$n")/cni/ipam"
+    local netd data; netd="$(node_dir "$n")/cni/net.d"; data="$(node_dir "$n")/cni/ipam"
     if is_vm "$n"; then netd="$(vm_dir "$n")/cfg/cni"; data=/var/lib/cni/ipam; fi
     mkdir -p "$netd"
     # shellcheck disable=SC2086 # the node's ranges, one per family

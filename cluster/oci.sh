@@ -5,7 +5,7 @@
 # make_image <out.tar> <ref> <rootfs> <entrypoint JSON> [user]: one-layer OCI archive whose
 # index names the image <ref> (io.containerd.image.name), as `ctr images import` reads it.
 make_image() {
-  local out=$1 ref=$2 rootfs=$3 entry=$4 user=${5:-} tmp layer ldig lsize cdig csize mdig msize
+  local out=$1 ref=$2 rootfs=$3 entry=$4 user=${5:-} tmp ldig lsize cdig csize mdig msize
   tmp=$(mktemp -d); mkdir -p "$tmp/blobs/sha256"
   tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$rootfs" -cf "$tmp/layer.tar" .
   ldig=$(sha256sum "$tmp/layer.tar" | cut -d' ' -f1); lsize=$(stat -c %s "$tmp/layer.tar")

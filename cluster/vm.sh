@@ -61,6 +61,7 @@ vm_rootfs_image() {
   fi
   local k i
   k=$(find "$tmp/root/boot" -name 'vmlinuz-*' | sort | tail -1); i=$(find "$tmp/root/boot" -name 'initrd.img-*' | sort | tail -1)
+  # shellcheck disable=SC2015 # fail unless both were found
   [ -n "$k" ] && [ -n "$i" ] || { rm -rf "$tmp"; die "the VM root filesystem has no kernel or initrd under /boot (log: $tmp.log): the kernel package did not install"; }
   for m in $VM_MODULES; do
     find "$tmp/root/lib/modules" -name "$m.ko*" | grep -q . || { rm -rf "$tmp"; die "the guest kernel has no module $m"; }
@@ -109,6 +110,7 @@ vm_seed_image() {
   write_containerd_config 0 /var/lib/svc-node "$tmp/containerd.toml" /etc/cni/net.d
   # Only the socket differs from the guest's: under $tmp, outside the tmpfs.
   sed -i "s|address = \"/var/lib/svc-node/containerd/containerd.sock|address = \"$tmp/c.sock|" "$tmp/containerd.toml"
+  # shellcheck disable=SC2016 # the script's variables are the inner bash's
   if ! unshare -m --propagation private bash -euo pipefail -c '
       tmp=$1 cdir=$2; shift 2
       mount -t tmpfs -o size=8g svc-seed /var/lib
@@ -147,6 +149,7 @@ EOF
 vm_prepare() {
   local n=$1 d cfgd t; d=$(vm_dir "$n"); cfgd="$d/cfg"
   mkdir -p "$cfgd/cni" "$d/images" "$d/ctl" "$d/tmp" "$LOGS/node-$n"
+  # shellcheck disable=SC2154 # here: cluster.sh's folder, set by cluster.sh, which sources this file
   cp "$here/vm/guest-init.sh" "$cfgd/guest-init.sh"
   node_net_script "$n" > "$cfgd/network.sh"
   cp "$PKI/ca.crt" "$cfgd/ca.crt"; cp "$PKI/node-$n-serving.crt" "$cfgd/serving.crt"; cp "$PKI/node-$n-serving.key" "$cfgd/serving.key"
@@ -170,7 +173,7 @@ vm_cpus() { cfg '.vmCPUs'; }
 vm_start() {
   local n=$1 d; d=$(vm_dir "$n")
   local mac; mac=$(printf '52:54:00:30:00:%02x' "$n")
-  local -a share=(security_model=none,multidevs=remap)
+  local -a share=("security_model=none,multidevs=remap")
   # An IPv4-only cluster's guest has no IPv6 at all: kube-proxy then runs one proxier, not a
   # second one for IPv6 whose every sync (ipset and iptables commands) costs as much again.
   local noipv6=""; has_family IPv6 || noipv6=" ipv6.disable=1"

@@ -7,7 +7,7 @@
 #   4. the default profile's run time on kind against the bundled cluster (3 nodes each).
 # Usage: scripts/bench-kind.sh [--cold] [OUT_DIR]. Needs root and Docker; leaves nothing up.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit
 source cluster/lib.sh
 cold=0; [ "${1:-}" = --cold ] && { cold=1; shift; }
 out=${1:-reports/bench-kind}
@@ -37,6 +37,7 @@ done
 S
 t=$(now)
 "$NODE" --no-warnings helpers/targets/kind/cli.ts exec --image "$image" --nodes 3 --timings "$out/timings.json" -- bash "$out/sample.sh" > "$out/memory.txt" 2>"$out/kind.log"
+# shellcheck disable=SC2034 # measured, not reported (the table shows the phases from timings.json)
 cycle_s=$(since "$t")
 mem=$(sort -n "$out/memory.txt" | sed -n 3p)
 

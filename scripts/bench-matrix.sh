@@ -5,7 +5,7 @@
 # (or the file given), whose matrix.json records each column's up and run times.
 # Usage: scripts/bench-matrix.sh [MATRIX_FILE] [REPORT_DIR]. Needs root; leaves no cluster up.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit
 file=${1:-examples/matrix/ci.yaml}
 out=${2:-reports/bench-matrix}
 NODE=node_modules/.bin/node

@@ -7,7 +7,7 @@
 # Usage: scripts/bench-vm.sh [ipvs] [kube-router]   (both by default). Needs root; leaves no cluster up.
 # Writes reports/bench-vm.json.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit
 NODE=node_modules/.bin/node
 now() { date +%s.%N; }
 since() { echo "$(now) - $1" | bc; }

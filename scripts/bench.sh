@@ -4,7 +4,7 @@
 # cold-build time of each cached component. Usage: scripts/bench.sh [runs=5]
 # Leaves the bundled cluster up. Needs root.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit
 runs=${1:-5}
 NODE=node_modules/.bin/node
 now() { date +%s.%N; }
@@ -15,6 +15,7 @@ t=$(now); bash cluster/cluster.sh down >/dev/null 2>&1; down_s=$(since "$t")
 t=$(now); bash cluster/cluster.sh up >/dev/null 2>&1; up_s=$(since "$t")
 sleep 30   # idle
 rss_kb=0
+# shellcheck disable=SC2044 # the words are the PIDs in the cgroup.procs files, not file names
 for pid in $(find /sys/fs/cgroup/pids/svc-conformance -name cgroup.procs -exec cat {} + 2>/dev/null); do
   kb=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0); rss_kb=$((rss_kb + ${kb:-0}))
 done

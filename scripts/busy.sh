@@ -6,11 +6,12 @@
 # The load is bounded: stress-ng stops by itself after the runs' worst case, and is
 # stopped as soon as the runs end. Usage: scripts/busy.sh [N=3] [out-dir=reports/busy]
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit
 runs=${1:-3}
 out=${2:-reports/busy}
 if ! command -v stress-ng >/dev/null; then
   [ "$(id -u)" = 0 ] || { echo "busy: stress-ng is missing (apt-get install stress-ng)" >&2; exit 2; }
+  # shellcheck disable=SC2015 # either step failing means no stress-ng
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq stress-ng >/dev/null || { echo "busy: cannot install stress-ng" >&2; exit 2; }
 fi
 if [ -z "${KUBECONFIG:-}${SVC_KUBECONFIG:-}" ]; then

@@ -14,6 +14,7 @@ probe=$(jq -r .images.probe /var/lib/svc-conformance/cluster/profile.json)
 $K create ns capture
 $K -n capture create configmap svc-probe --from-file=probe.cjs=dist/probe.cjs
 for f in web-api grpc-backend; do
+  # shellcheck disable=SC2016 # ${REPLICAS} is the manifest's placeholder, replaced literally
   sed -e "s#\${PROBE_IMAGE}#$probe#" -e 's#\${REPLICAS}#3#' "manifests/$f.yaml" | $K -n capture apply -f -
 done
 $K -n capture create service clusterip empty --tcp=80:8080

@@ -6,7 +6,7 @@
 # Usage: scripts/flake-record.sh [N=10] [out-dir=reports/flake]
 # FLAKE_LABEL names the record (for example "under load"); Jest arguments cannot be passed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit
 runs=${1:-10}
 out=${2:-reports/flake}
 NODE=node_modules/.bin/node

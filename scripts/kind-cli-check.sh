@@ -19,10 +19,11 @@ name=svc-kind-cli-$$   # its own name: a cleanup never deletes another run's clu
 created=0
 work=$(mktemp -d)
 net_existed=0; docker network inspect kind >/dev/null 2>&1 && net_existed=1
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
-  [ $created = 0 ] || "$KIND" delete cluster --name "$name" >/dev/null 2>&1 || true
+  [ "$created" = 0 ] || "$KIND" delete cluster --name "$name" >/dev/null 2>&1 || true
   # kind leaves its network behind; remove it when this run made it and nothing else uses it.
-  if [ $net_existed = 0 ] && [ -z "$(docker network inspect kind -f '{{range .Containers}}x{{end}}' 2>/dev/null)" ]; then docker network rm kind >/dev/null 2>&1 || true; fi
+  if [ "$net_existed" = 0 ] && [ -z "$(docker network inspect kind -f '{{range .Containers}}x{{end}}' 2>/dev/null)" ]; then docker network rm kind >/dev/null 2>&1 || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT

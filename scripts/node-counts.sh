@@ -4,7 +4,7 @@
 # profile runs once; the closing lines of the three runs are printed together.
 # Leaves the bundled cluster down. Needs root. Usage: scripts/node-counts.sh [counts="1 2 3"]
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit
 counts=${1:-1 2 3}
 NODE=node_modules/.bin/node
 out=reports/node-counts; rm -rf "$out"; mkdir -p "$out"
@@ -18,6 +18,7 @@ for n in $counts; do
   start=$(date +%s)
   env NODE_OPTIONS=--experimental-vm-modules SVC_EVIDENCE_DIR="$out/evidence-$n" "$NODE" node_modules/jest/bin/jest.js \
     --selectProjects cluster --json --outputFile="$out/nodes-$n.json" >"$out/nodes-$n.log" 2>&1 || ok=0
+  # shellcheck disable=SC2016 # JavaScript, not shell
   line=$("$NODE" -e '
     const r = require(require("path").resolve(process.argv[1]));
     const failed = r.testResults.flatMap((t) => t.assertionResults.filter((a) => a.status === "failed").map((a) => a.fullName));

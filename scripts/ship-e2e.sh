@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end proofs of the shipped forms, as a new user would use them (README, "Install"):
+# End-to-end proofs of the shipped forms, as a new user would use them (docs/using.md):
 #   - the npm package: `npm pack` of this checkout installed into an empty folder, on Node 22
 #     (22.22.0, the least engines allows) and on Node 24, mounted read-only; `list`, `run
 #     --kubeconfig` and `matrix` over kubeconfig columns;
@@ -37,6 +37,7 @@ rc=0
 mounts=()
 # $work/applied: KUBECONFIG|FILE of every manifest applied (also by proofs in the background),
 # deleted at the end, whatever happens.
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
   local m a
   while read -r a; do kubectl --kubeconfig "${a%%|*}" delete --ignore-not-found --wait=false -f "${a#*|}" >/dev/null 2>&1 || true; done < <(cat "$work/applied" 2>/dev/null)
@@ -99,8 +100,10 @@ read_only() {
   mount --bind "$p" "$p" && mounts+=("$p") && mount -o remount,ro,bind "$p"
 }
 # svc DIR NODE_BIN_DIR ARGS...: npx svc-conformance in that folder, on that Node.
+# shellcheck disable=SC2317 # called by the proofs
 svc() { local dir=$1 bin=$2; shift 2; (cd "$dir" && PATH="$bin:$NODE24:$PATH" npx --no-install svc-conformance "$@"); }
 
+# shellcheck disable=SC2317 # run through proof or proof_bg (shellcheck sees no call)
 list_proof() { # list prints every check of the registry
   local dir=$1 bin=$2 n want
   [ "$("$bin/node" --version)" = "$3" ] || { echo "expected Node $3, got $("$bin/node" --version)" >&2; return 1; }
@@ -108,6 +111,7 @@ list_proof() { # list prints every check of the registry
   want=$("$NODE24/node" --no-warnings -e 'import("./suites/data/registry.ts").then(m => console.log(m.REGISTRY.length))')
   [ "$n" = "$want" ] || { echo "list printed $n checks, the registry has $want" >&2; return 1; }
 }
+# shellcheck disable=SC2317 # run through proof or proof_bg (shellcheck sees no call)
 run_proof() { # run_proof NAME DIR NODE_BIN KUBECONFIG [flags]: a run, reports in $REPORTS/NAME
   local name=$1 dir=$2 bin=$3 kube=$4 n; shift 4
   # The default profile, whatever the environment says (CI sets SVC_PRIVILEGED for its main run).
@@ -117,21 +121,24 @@ run_proof() { # run_proof NAME DIR NODE_BIN KUBECONFIG [flags]: a run, reports i
   # Progress: one numbered line per selected check, the last one [n/n].
   n=$(grep -oE '^svc-conformance: [0-9]+ check\(s\) to run' "$REPORTS/$name.log" | grep -oE '[0-9]+')
   grep -q "^\[$n/$n\] " "$REPORTS/$name.log" || { echo "no progress line [$n/$n] in $REPORTS/$name.log" >&2; code=1; }
-  return $code
+  return "$code"
 }
 # The runs of the package: focused, or (SHIP_FULL_RUN=NAME) the whole default profile, its
 # reports in $REPORTS/NAME: CI's 1-node and kind runs are made this way.
 full_or_focused() { # full_or_focused NAME: the run's name and its selection flags
   if [ -n "${SHIP_FULL_RUN:-}" ]; then echo "$SHIP_FULL_RUN"; else echo "ship-$1"; echo "--focus"; echo "$FOCUS"; fi
 }
+# shellcheck disable=SC2317 # run through proof or proof_bg (shellcheck sees no call)
 matrix_proof() { # matrix_proof DIR NODE_BIN COLUMN=KUBECONFIG...
   local dir=$1 bin=$2 f="$work/matrix.yaml" c; shift 2
   { echo "focus: '$FOCUS'"; echo 'columns:'; for c in "$@"; do echo "  - {name: ${c%%=*}, kubeconfig: ${c#*=}}"; done; } >"$f"
   svc "$dir" "$bin" matrix "$f" --report-dir "$REPORTS/ship-matrix" >"$REPORTS/ship-matrix.log" 2>&1
   local code=$?
-  tail -2 "$REPORTS/ship-matrix.log"; return $code
+  tail -2 "$REPORTS/ship-matrix.log"; return "$code"
 }
 
+# shellcheck disable=SC2317 # run through proof or proof_bg (shellcheck sees no call)
+# shellcheck disable=SC2015 # fail unless the exit is 2 and the output says why
 needs_repo_proof() { # what the package cannot do says so, before it touches anything
   local dir=$1 out
   out=$(svc "$dir" "$NODE24" run --local 2>&1); [ $? = 2 ] && grep -q "repository's cluster/ (absent from the npm package)" <<<"$out" || { echo "run --local: $out" >&2; return 1; }
@@ -141,6 +148,7 @@ needs_repo_proof() { # what the package cannot do says so, before it touches any
 # ------------------------------------------------- least privilege, in and out
 # The Namespace, ServiceAccount and RBAC that `manifest` prints (and its Job, when an image
 # is given); a kubeconfig for that ServiceAccount from outside.
+# shellcheck disable=SC2317 # run through proof, and by job_proof
 apply_manifest() { # apply_manifest KUBECONFIG DIR [manifest flags]
   local kube=$1 dir=$2 f="$work/manifest-$RANDOM.yaml"; shift 2
   svc "$dir" "$NODE24" manifest --namespace "$NS" "$@" >"$f" || return 1
@@ -151,11 +159,12 @@ sa_kubeconfig() { # sa_kubeconfig KUBECONFIG: prints the path of a kubeconfig fo
   KUBECONFIG=$1 bash scripts/sa-kubeconfig.sh kubeconfig "$work/sa-$RANDOM" "$NS"
 }
 remove_manifest() { kc "$1" delete --ignore-not-found --wait=true -f "$work/manifest.yaml" >/dev/null 2>&1 || true; }
+# shellcheck disable=SC2317 # run through proof or proof_bg (shellcheck sees no call)
 job_proof() { # job_proof NAME KUBECONFIG DIR IMAGE: the Job runs as the printed ServiceAccount; results reads it back
   local name=$1 kube=$2 dir=$3 image=$4 deadline=$((SECONDS + 600)) state
   remove_manifest "$kube"
   apply_manifest "$kube" "$dir" --image "$image" --focus "$FOCUS" "${local_images[@]}" || return 1
-  while [ $SECONDS -lt $deadline ]; do
+  while [ "$SECONDS" -lt "$deadline" ]; do
     state=$(kc "$kube" -n "$NS" get job svc-conformance -o jsonpath='{range .status.conditions[?(@.status=="True")]}{.type} {end}')
     case "$state" in *Complete*|*Failed*) break ;; esac
     sleep 5
@@ -165,8 +174,9 @@ job_proof() { # job_proof NAME KUBECONFIG DIR IMAGE: the Job runs as the printed
   svc "$dir" "$NODE24" results "$NS/job/svc-conformance" --kubeconfig "$kube" --report-dir "$REPORTS/ship-$name" >"$REPORTS/ship-$name.log" 2>&1
   local code=$?
   tail -2 "$REPORTS/ship-$name.log"
-  case "$state" in *Complete*) return $code ;; *) return 1 ;; esac
+  case "$state" in *Complete*) return "$code" ;; *) return 1 ;; esac
 }
+# shellcheck disable=SC2317 # run through proof or proof_bg (shellcheck sees no call)
 sonobuoy_proof() { # sonobuoy_proof NAME KUBECONFIG DIR IMAGE
   local name=$1 kube=$2 dir=$3 image=$4
   svc "$dir" "$NODE24" manifest --sonobuoy --image "$image" --focus "$FOCUS" "${local_images[@]}" >"$work/plugin.yaml" || return 1
@@ -176,13 +186,15 @@ sonobuoy_proof() { # sonobuoy_proof NAME KUBECONFIG DIR IMAGE
   for id in dns.clusterip.a dns.headless.a-set proxy.clusterip.connect service.headless.no-vip; do
     grep -q "$id" "$REPORTS/ship-$name.log" || { echo "sonobuoy results do not list $id" >&2; code=1; }
   done
-  return $code
+  return "$code"
 }
 
 # --------------------------------------------------------------------- the proofs
 n22=$(node22) || { say "FAIL: cannot install Node $NODE22_VERSION from the npm registry"; exit 1; }
 tgz=$(pack) || { say "FAIL: npm pack"; exit 1; }
+# shellcheck disable=SC2015 # exit unless both installed
 d22=$(install_pkg "$n22" "$tgz") && d24=$(install_pkg "$NODE24" "$tgz") || { say "FAIL: the packed tarball did not install into an empty folder"; exit 1; }
+# shellcheck disable=SC2015 # exit unless both are mounted read-only
 read_only "$d22" && read_only "$d24" || { say "FAIL: cannot mount the installed package read-only"; exit 1; }
 image=$(bash scripts/image.sh name)
 case "$where" in
@@ -222,16 +234,17 @@ case "$where" in
     cp_ip=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$SVC_OUTSIDE_NETWORK\").IPAddress}}" "$SVC_KIND_CLUSTER-control-plane")
     sed -E "s#server: \"https://[^\"]+\"#server: \"https://$cp_ip:6443\"#" "$sa" >"$work/docker.kubeconfig"; chmod 644 "$work/docker.kubeconfig"
     mkdir -p "$REPORTS/ship-kind-docker"; chmod 777 "$REPORTS/ship-kind-docker"
+    # shellcheck disable=SC2317 # run through proof
     docker_run() {
       docker run --rm --network "$SVC_OUTSIDE_NETWORK" -v "$work/docker.kubeconfig:/kube/config:ro" -v "$REPORTS/ship-kind-docker:/reports" \
         "$image" run --kubeconfig /kube/config --focus "$FOCUS" --quiet --report-dir /reports "${local_images[@]}" >"$REPORTS/ship-kind-docker.log" 2>&1
-      local code=$?; tail -3 "$REPORTS/ship-kind-docker.log"; return $code
+      local code=$?; tail -3 "$REPORTS/ship-kind-docker.log"; return "$code"
     }
     [ $loaded = 1 ] && proof "docker run IMAGE run --kubeconfig (mounted) against kind" docker_run
     # shellcheck disable=SC2086 # one name per node
     proof "image imported into the kind nodes" bash scripts/image.sh import-kind $nodes \
       && proof_bg "Job in kind (the printed manifest), results read back" job_proof kind-job "$kind_kc" "$d24" "$image"
-    # shellcheck disable=SC2086
+    # shellcheck disable=SC2086 # one name per node
     proof "Sonobuoy images into the kind nodes" bash scripts/sonobuoy.sh import-kind $nodes \
       && proof_bg "sonobuoy run --plugin on kind" sonobuoy_proof kind-sonobuoy "$kind_kc" "$d24" "$image"
     proofs_wait

@@ -9,7 +9,8 @@
 # 1-node cluster (kind's default), SVC_ALSO_KIND=1 runs it on a 3-node kind cluster,
 # SVC_ALSO_NFTABLES=1 runs the matrix iptables against nftables and NodeLocal DNSCache
 # (examples/matrix/ci.yaml, privileged), SVC_ALSO_VM=1 the matrix of kube-proxy ipvs and
-# kube-router on VM nodes (examples/matrix/ci-vm.yaml), SVC_ALSO_SHIP=1 makes the 1-node and kind runs from
+# kube-router on VM nodes (examples/matrix/ci-vm.yaml), SVC_ALSO_PROVE=1 the fast subset of
+# the proof that checks can fail (scripts/prove-failures.sh --ci), SVC_ALSO_SHIP=1 makes the 1-node and kind runs from
 # the packed npm package (Node 22 and 24) with the shipped forms' proofs (scripts/ship-e2e.sh:
 # the image, the Job, the Sonobuoy plugin), and SVC_LIFECYCLE=1 runs the lifecycle suites last:
 # bad input to `cluster up`, a second cluster with another domain, `down` leaving nothing,
@@ -21,7 +22,7 @@
 # Extra arguments make it a developer's run instead: Jest directly on the unit and
 # conformance suites they select (e.g. `npm test -- suites/headless.test.ts`).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit
 NODE=node_modules/.bin/node
 [ -x "$NODE" ] || { echo "test: run scripts/setup.sh (or npm ci) first" >&2; exit 2; }
 REPORTS=${SVC_REPORT_DIR:-reports}
@@ -92,6 +93,7 @@ ship() {
 }
 if [ "${SVC_ALSO_ONE_NODE:-0}" = 1 ] && [ $bundled = 1 ]; then
   # kind's default: one node. The whole default profile again, on a 1-node cluster.
+  # shellcheck disable=SC2015 # exit 3 if either down or up fails
   bash cluster/cluster.sh down && SVC_NODES=1 bash cluster/cluster.sh up || { echo "test: the 1-node cluster did not come up" >&2; exit 3; }
   if [ "$ship" = 1 ]; then
     # ... from the npm package on Node 22, with the shipped forms' proofs (scripts/ship-e2e.sh).
@@ -138,11 +140,20 @@ if [ "${SVC_ALSO_VM:-0}" = 1 ] && [ $bundled = 1 ]; then
   svc matrix examples/matrix/ci-vm.yaml --report-dir "$REPORTS/matrix-vm" || rc=$?
   matrices+=("$REPORTS/matrix-vm/matrix.json")
 fi
+proved=()
+if [ "${SVC_ALSO_PROVE:-0}" = 1 ] && [ $bundled = 1 ]; then
+  # The proof that the checks can fail, its fast subset (scripts/prove-failures.sh --ci): one
+  # broken cluster per kind of fault, whose suite must fail. It leaves no cluster up.
+  echo "test: the checks can fail: scripts/prove-failures.sh --ci (one broken cluster per kind of fault)"
+  if bash scripts/prove-failures.sh --ci; then proved=("test: prove-failures --ci: every broken cluster failed its suite")
+  else rc=1; proved=("test: prove-failures --ci: FAILED: a broken cluster's suite did not fail (see above; reports in $REPORTS/prove-failures-ci)"); fi
+fi
 if [ "${SVC_LIFECYCLE:-0}" = 1 ] && [ $bundled = 1 ]; then
   jest --selectProjects lifecycle --runInBand --json --outputFile="$REPORTS/jest-lifecycle.json" || rc=$?
   units+=("$REPORTS/jest-lifecycle.json")
 fi
 # One closing line over the tool's own tests (Jest), every run and every matrix column,
 # counted as `run` counts (helpers/cli/tally.ts).
+[ ${#proved[@]} = 0 ] || printf '%s\n' "${proved[@]}"
 "$NODE" --no-warnings helpers/cli/tally.ts --jest "${units[@]}" --runs "${runs[@]}" --matrices "${matrices[@]}" || { [ $rc = 0 ] && rc=1; }
 exit $rc

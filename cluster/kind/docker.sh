@@ -45,7 +45,7 @@ start() {
   command -v dockerd >/dev/null || die "dockerd is not installed: apt-get install docker.io (scripts/setup.sh does)"
   # Networks from 10.200.0.0/16 (/24 each): Docker's default pools (172.17-31.x) would in time
   # hand out 172.30.0.0/16, which holds the bundled cluster's node network.
-  local args=(--pidfile "$PIDFILE" --host unix:///var/run/docker.sock --default-address-pool base=10.200.0.0/16,size=24)
+  local args=(--pidfile "$PIDFILE" --host unix:///var/run/docker.sock --default-address-pool "base=10.200.0.0/16,size=24")
   if [ -n "$(caps_missing)" ]; then
     install_runtime
     args+=(--add-runtime "svc-capdrop=$RUNTIME" --default-runtime svc-capdrop)

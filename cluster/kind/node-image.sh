@@ -21,7 +21,6 @@ source "$here/lib.sh"
 load_config
 # shellcheck source=cluster/oci.sh
 source "$here/oci.sh"
-kbin() { echo "$CACHE_DIR/bin/kubernetes-$K8S_VERSION/$1"; }
 # shellcheck source=cluster/images.sh
 source "$here/images.sh"
 
@@ -37,6 +36,7 @@ BRIDGE_CNI_TAG=v2   # bash, curl, jq, ip, iptables (nft): what default-cni.yaml'
 
 kind_module() { # the kind module dir in the Go module cache
   local d; d=$(go mod download -json "sigs.k8s.io/kind@$KIND_VERSION" 2>/dev/null | jq -r '.Dir // empty')
+  # shellcheck disable=SC2015 # die unless both tests hold
   [ -n "$d" ] && [ -d "$d/images/base/files" ] || die "cannot read sigs.k8s.io/kind@$KIND_VERSION from the Go module proxy ($(go env GOPROXY)); its base files are needed"
   echo "$d"
 }
@@ -116,6 +116,7 @@ assemble_rootfs() { # <staging dir> <kind module dir>
   cp -r "$m/images/base/files/kind/." "$r/kind/"; chmod -R u+w,go-w "$r/kind"
   find "$r/kind" -type f -exec chmod 0644 {} +; chmod 0755 "$r/kind" "$r/kind/bin" "$r"/kind/bin/*
   cp "$m"/images/base/files/LICENSES/* "$r/LICENSES/"
+  # shellcheck disable=SC2043 # one file of kind's base etc/ today
   for f in crictl.yaml; do install -m 0644 "$m/images/base/files/etc/$f" "$r/etc/$f"; done
   mkdir -p "$r/etc/containerd" "$r/etc/default" "$r/etc/sysctl.d" "$r/etc/systemd/system/kubelet.service.d"
   install -m 0644 "$m"/images/base/files/etc/containerd/* "$r/etc/containerd/"

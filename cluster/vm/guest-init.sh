@@ -32,6 +32,7 @@ printf 'nameserver 127.0.0.1\n' > /etc/resolv.conf
 printf '127.0.0.1 localhost\n::1 localhost\n' > /etc/hosts
 bash -euo pipefail /svc/cfg/network.sh || fatal "the node's network script failed (/svc/cfg/network.sh)"
 # Every controller for the Pods' cgroups (kubelet's cgroupfs driver, cgroup v2).
+# shellcheck disable=SC2013 # the file is one line of space-separated controller names
 for c in $(cat /sys/fs/cgroup/cgroup.controllers); do echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true; done
 mkdir -p /etc/cni/net.d /var/lib/kubelet /var/log/pods /var/lib/cni
 log "network up: $(ip -o addr show dev eth0 | awk '{print $4}' | tr '\n' ' ')"
