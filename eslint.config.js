@@ -10,7 +10,7 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       'no-constant-condition': ['error', { checkLoops: false }],
-      // The layered tree (README, "Layout"): imports run one way.
+      // The layered tree (docs/contributing.md, "Layout"): imports run one way.
       'layers/one-way': 'error',
     },
   },

@@ -1,4 +1,4 @@
-// The lint rule that keeps the tree's imports running one way (README, "Layout"): a module
+// The lint rule that keeps the tree's imports running one way (docs/contributing.md, "Layout"): a module
 // may import its own layer and the layers below it, never one above. Unit tests next to a
 // module (*.test.ts outside suites/) are leaves and may import anything; the conformance
 // checks (suites/*.test.ts) are a layer like the others.
@@ -47,7 +47,7 @@ const oneWay = {
       if (!to || to.index <= from.index) return;
       context.report({
         node: node.source,
-        message: `imports run one way (README, "Layout"): ${from.dir} (${LAYERS[from.index][1]}) may not import ${target} in ${to.dir} (${LAYERS[to.index][1]}), a layer above it`,
+        message: `imports run one way (docs/contributing.md, "Layout"): ${from.dir} (${LAYERS[from.index][1]}) may not import ${target} in ${to.dir} (${LAYERS[to.index][1]}), a layer above it`,
       });
     };
     return {

@@ -71,7 +71,7 @@ export function readMatrix(file: string): MatrixSpec {
 
 export function parseMatrix(doc: unknown, file: string): MatrixSpec {
   const bad = (what: string): never => {
-    throw new UsageError(`matrix file ${file}: ${what} (see README, "Implementation matrix")`);
+    throw new UsageError(`matrix file ${file}: ${what} (see docs/matrix.md)`);
   };
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) bad('must be a mapping with a list of columns');
   const d = doc as Record<string, unknown>;

@@ -30,7 +30,7 @@ describe('imports run one way', () => {
 
   test('an import that runs back up fails, saying which layer may not import which', () => {
     expect(lint('helpers/cluster/kube.ts', "import { check } from '../harness/check.ts';")).toEqual([
-      'imports run one way (README, "Layout"): helpers/cluster/ (cluster access) may not import ' +
+      'imports run one way (docs/contributing.md, "Layout"): helpers/cluster/ (cluster access) may not import ' +
         'helpers/harness/check.ts in helpers/harness/ (the check harness), a layer above it',
     ]);
     expect(lint('suites/data/registry.ts', "export { kube } from '../../helpers/cluster/kube.ts';")).toHaveLength(1);

@@ -2,8 +2,8 @@
 // behaviour a check holds it to, as the suite found it on the bundled cluster. The check keeps
 // its level and its verdict there; this list explains the verdict, with the evidence and,
 // where it exists, the implementation's own upstream issue. The README's "Known differences"
-// section is generated from it (helpers/tools/readme-checks.ts --write), and a unit test
-// holds every id to the registry.
+// (a compact table) and docs/known-differences.md (in full) are generated from it
+// (helpers/tools/docs-gen.ts --write), and a unit test holds every id to the registry.
 
 export interface KnownDifference {
   /** The implementation, as its matrix column runs it. */

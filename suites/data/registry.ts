@@ -1,6 +1,6 @@
 // The check registry: every check the suites make, declared once, with a stable id, the
 // claim in plain words, its source and its level. Imported by the suites (through
-// helpers/harness/check.ts), by `svc-conformance list` and by the README generator; nothing here
+// helpers/harness/check.ts), by `svc-conformance list` and by the docs generator (helpers/tools/docs-gen.ts); nothing here
 // runs anything. Ids are `<area>.<subject>.<claim>` and never change once published.
 //
 // Levels:

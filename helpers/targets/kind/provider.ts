@@ -1,8 +1,9 @@
 // A kind cluster started by testcontainers: node containers run the way kind v0.33.0's
-// docker provider runs them (cluster/kind/RESEARCH.md §3: privileged, private cgroup
+// docker provider runs them (docs/kind.md, "Node containers": privileged, private cgroup
 // namespace, tmpfs on /run and /tmp, an anonymous volume on /var, /lib/modules read-only),
-// then kubeadm init/join with a kind-equivalent config (§4), the node image's default CNI
-// (§2), the admin kubeconfig with the server rewritten to the mapped port (§5). Everything
+// then kubeadm init/join with a kind-equivalent config ("kubeadm config and bootstrap"), the
+// node image's default CNI ("The node image"), the admin kubeconfig with the server rewritten
+// to the mapped port ("Readiness and the kubeconfig"). Everything
 // it creates carries the label io.svc-conformance.kind=<cluster name>, and teardown()
 // removes every container, volume and network, also after a failed start. IPv4 unless told:
 // ipFamily ipv6 or dual makes it as kind's networking.ipFamily does (familyNetworking).
@@ -297,7 +298,7 @@ export function v1beta4(o: {
     ...(v6 ? { address: '::', healthzBindAddress: '::' } : {}),
     imageGCHighThresholdPercent: 100,
     evictionHard: { 'nodefs.available': '0%', 'nodefs.inodesFree': '0%', 'imagefs.available': '0%' },
-    // kind never sets this; kubelet >= 1.35 refuses cgroup v1 without it (RESEARCH.md §4).
+    // kind never sets this; kubelet >= 1.35 refuses cgroup v1 without it (docs/kind.md, "kubeadm config and bootstrap").
     ...(o.cgroupV1 ? { failCgroupV1: false } : {}),
   });
   docs.push({
@@ -465,7 +466,8 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
       names.map(async (n, i) => {
         if (lacksSysResource) {
           // As kind does for rootless: containerd clamps oom_score_adj instead of asking runc
-          // for a negative one, which needs CAP_SYS_RESOURCE (RESEARCH.md §6). Host-specific.
+          // for a negative one, which needs CAP_SYS_RESOURCE (docs/kind.md, "The entrypoint on a
+          // cgroup v1 host, and CAP_SYS_RESOURCE"). Host-specific.
           await must(
             n,
             [

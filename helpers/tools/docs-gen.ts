@@ -1,0 +1,155 @@
+// The generated parts of the documentation, each between two HTML comment markers:
+//   - docs/checks.md: the table of checks, from the registry (suites/data/registry.ts);
+//   - README.md, "Known differences": a compact table of the known differences
+//     (suites/data/known-differences.ts), one row per implementation and difference;
+//   - docs/known-differences.md: the same differences in full, with evidence and code.
+// `node helpers/tools/docs-gen.ts --write` rewrites every section; without --write it only
+// says which files are stale (exit 1). A unit test (helpers/tools/docs-gen.test.ts) fails
+// while any section differs from what this generates.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { REGISTRY } from '../../suites/data/registry.ts';
+import { KNOWN_DIFFERENCES, type KnownDifference } from '../../suites/data/known-differences.ts';
+import { ROOT } from '../config/target.ts';
+
+const TOOL = 'node helpers/tools/docs-gen.ts --write';
+
+/** One generated section: the file (relative to the root), its markers and its generator. */
+export interface DocSection {
+  file: string;
+  begin: string;
+  end: string;
+  generate: () => string;
+}
+
+const begin = (name: string, from: string): string => `<!-- ${name}:begin (generated from ${from}: ${TOOL}) -->`;
+const end = (name: string): string => `<!-- ${name}:end -->`;
+
+const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** docs/checks.md, "What is checked": every check of the registry, then the proxy checks against upstream e2e. */
+export function checksTable(): string {
+  const levels = { required: 0, expected: 0, informational: 0 };
+  for (const c of REGISTRY) levels[c.level]++;
+  const lines = [
+    `${REGISTRY.length} checks: ${levels.required} required, ${levels.expected} expected, ${levels.informational} informational.`,
+    '',
+    '| Suite | Id | Level | Claim | Source |',
+    '|---|---|---|---|---|',
+    ...[...REGISTRY]
+      .sort((a, b) => a.suite.localeCompare(b.suite) || a.id.localeCompare(b.id))
+      .map(
+        (c) =>
+          `| ${c.suite} | \`${c.id}\` | ${c.level} | ${cell(c.claim)}${c.requires?.length ? ` (needs: ${c.requires.join(', ')})` : ''} ` +
+          `| [${cell(c.source.title)}](${c.source.url}) |`,
+      ),
+  ];
+  // Proxy checks against upstream e2e (test/e2e/network): what covers the same behaviour.
+  const proxy = [...REGISTRY].filter((c) => c.e2e !== undefined).sort((a, b) => a.id.localeCompare(b.id));
+  const only = proxy.filter((c) => c.e2e === null);
+  lines.push(
+    '',
+    `Service proxy checks and the upstream e2e spec that covers the same behaviour ` +
+      `(${proxy.length - only.length} of ${proxy.length}; ${only.length} only here):`,
+    '',
+    '| Id | Level | Upstream e2e spec |',
+    '|---|---|---|',
+    ...proxy.map((c) => `| \`${c.id}\` | ${c.level} | ${c.e2e ? cell(c.e2e) : '(none: only svc-conformance checks this)'} |`),
+  );
+  return lines.join('\n');
+}
+
+const checkIds = (d: KnownDifference): string => d.checks.map((c) => `\`${c}\``).join(', ');
+
+/** docs/known-differences.md: one row per implementation and difference, with the evidence and the code. */
+export function differencesTable(): string {
+  if (KNOWN_DIFFERENCES.length === 0) return 'None recorded.';
+  return [
+    '| Implementation (column) | Checks | Verdict | Difference | Evidence | Upstream |',
+    '|---|---|---|---|---|---|',
+    ...KNOWN_DIFFERENCES.map(
+      (d) =>
+        `| ${cell(d.implementation)} (\`${d.column}\`) | ${checkIds(d)} | ${d.verdict} ` +
+        `| ${cell(d.difference)}${d.code ? ` (${cell(d.code)})` : ''} | ${cell(d.evidence)} ` +
+        `| ${d.upstream ? `[${cell(d.upstream.title)}](${d.upstream.url})` : 'none found'} |`,
+    ),
+  ].join('\n');
+}
+
+/** A difference in short: its first clause, up to the first colon (the rest says how). */
+export const shortDifference = (d: KnownDifference): string => d.difference.split(': ')[0]!;
+
+/** An upstream link's label in short: its title up to the first owner/repo#number in it. */
+export function shortUpstream(title: string): string {
+  const m = /[\w.-]+\/[\w.-]+#\d+/.exec(title);
+  return m ? title.slice(0, m.index + m[0].length) : title;
+}
+
+/** README.md, "Known differences": the compact table; the evidence is in docs/known-differences.md. */
+export function differencesSummary(): string {
+  if (KNOWN_DIFFERENCES.length === 0) return 'None recorded.';
+  const columns = new Set(KNOWN_DIFFERENCES.map((d) => d.column));
+  return [
+    `${KNOWN_DIFFERENCES.length} known differences in ${columns.size} implementations ` +
+      `(matrix columns ${[...columns].map((c) => `\`${c}\``).join(', ')}):`,
+    '',
+    '| Implementation (column) | Checks | Verdict | Difference | Upstream |',
+    '|---|---|---|---|---|',
+    ...KNOWN_DIFFERENCES.map(
+      (d) =>
+        `| ${cell(d.implementation)} (\`${d.column}\`) | ${checkIds(d)} | ${d.verdict} | ${cell(shortDifference(d))} ` +
+        `| ${d.upstream ? `[${cell(shortUpstream(d.upstream.title))}](${d.upstream.url})` : 'none found'} |`,
+    ),
+  ].join('\n');
+}
+
+export const SECTIONS: DocSection[] = [
+  { file: 'docs/checks.md', begin: begin('checks', 'suites/data/registry.ts'), end: end('checks'), generate: checksTable },
+  {
+    file: 'README.md',
+    begin: begin('differences', 'suites/data/known-differences.ts'),
+    end: end('differences'),
+    generate: differencesSummary,
+  },
+  {
+    file: 'docs/known-differences.md',
+    begin: begin('differences-evidence', 'suites/data/known-differences.ts'),
+    end: end('differences-evidence'),
+    generate: differencesTable,
+  },
+];
+
+/** The text between a section's markers, or undefined when the text lacks them. */
+export function readSection(text: string, s: DocSection): string | undefined {
+  const i = text.indexOf(s.begin);
+  const j = text.indexOf(s.end, i);
+  return i >= 0 && j > i ? text.slice(i + s.begin.length, j).trim() : undefined;
+}
+
+/** The text with a section's body generated afresh between its markers. */
+export function replaceSection(text: string, s: DocSection): string {
+  const i = text.indexOf(s.begin);
+  const j = text.indexOf(s.end, i);
+  if (i < 0 || j < i) throw new Error(`${s.file} lacks the markers ${s.begin} ... ${s.end}`);
+  return `${text.slice(0, i + s.begin.length)}\n${s.generate()}\n${text.slice(j)}`;
+}
+
+/** Every file with generated sections: its text now, and as generated. */
+export function render(root = ROOT): { file: string; text: string; generated: string }[] {
+  const files = [...new Set(SECTIONS.map((s) => s.file))];
+  return files.map((file) => {
+    const text = fs.readFileSync(path.join(root, file), 'utf8');
+    const generated = SECTIONS.filter((s) => s.file === file).reduce((t, s) => replaceSection(t, s), text);
+    return { file, text, generated };
+  });
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  const write = process.argv.includes('--write');
+  const stale = render().filter((f) => f.generated !== f.text);
+  if (write) for (const f of stale) fs.writeFileSync(path.join(ROOT, f.file), f.generated);
+  for (const f of stale) process.stdout.write(`${f.file}: ${write ? 'regenerated' : `stale (run ${TOOL})`}\n`);
+  if (stale.length === 0) process.stdout.write('docs: generated sections up to date\n');
+  if (!write && stale.length > 0) process.exitCode = 1;
+}
