@@ -1,11 +1,12 @@
 // ClusterIP Services: a virtual IP from the Service range; DNS answers exactly that
 // one address, from every node and at every CoreDNS replica (rows in dns-table.ts);
 // traffic to it reaches the backends behind it.
-import { describe, expect } from '@jest/globals';
+import { describe } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { once, defineSuite, kube } from '../helpers/harness/suite.ts';
+import { expectRows, expectSame, expectThat, fromProbe, type Question } from '../helpers/harness/verdict.ts';
 import { rolloutReady } from '../helpers/cluster/workloads.ts';
-import { inCidr } from '../helpers/lib/net.ts';
+import { hostPort, inCidr } from '../helpers/lib/net.ts';
 import { detected } from '../helpers/config/target.ts';
 import { isIP } from 'node:net';
 
@@ -37,8 +38,14 @@ describe('ClusterIP Service', () => {
       inServiceRange: serviceCIDRs.some((c) => inCidr(vip, c)),
       isAPodIP: podIPs.includes(vip),
     };
-    expect(facts).toEqual({ ...facts, isIP: true, inServiceRange: true, isAPodIP: false });
-    expect(vip).not.toBe('None');
+    const q: Question = {
+      what: "a ClusterIP Service's virtual IP is an address of the Service range, not a Pod's",
+      client: 'this machine',
+      target: `${ctx.ns}/Service/web-api`,
+      protocol: 'api',
+    };
+    expectSame(q, { ...facts, isIP: true, inServiceRange: true, isAPodIP: false }, facts);
+    expectThat(q, vip !== 'None', 'a virtual IP, not "None"', vip);
   });
 
   dnsRows({ 'web-api': setup });
@@ -48,20 +55,35 @@ describe('ClusterIP Service', () => {
     // The proxy on every probe's node programs the Service on its own schedule: the
     // time until it serves exactly the ready backends is measured against the proxy bound.
     await ctx.proxyConverged('clusterip-connect', { host: vip, port: 80, backends: backends.map((b) => b.name), since: readyAt });
-    const attempts = (
-      await Promise.all(ctx.probes.map((p) => p.connect({ host: vip, port: 80, count: 5, mode: 'http', timeoutMs: 3000 })))
-    ).flat();
+    const perProbe = await Promise.all(ctx.probes.map((p) => p.connect({ host: vip, port: 80, count: 5, mode: 'http', timeoutMs: 3000 })));
+    const attempts = perProbe.flat();
     const podIPs = backends.map((b) => b.ip);
-    const seen = attempts.map((a) => ({
-      error: a.error,
-      answeredBy: a.backend?.ip,
-      isBackend: podIPs.includes(a.backend?.ip),
-      differsFromVip: a.backend?.ip !== vip,
-    }));
+    const seenOf = (as: typeof attempts) =>
+      as.map((a) => ({
+        error: a.error,
+        answeredBy: a.backend?.ip,
+        isBackend: podIPs.includes(a.backend?.ip),
+        differsFromVip: a.backend?.ip !== vip,
+      }));
     ctx.evidence.info(
       'clusterip-connect',
       `${attempts.length} requests to ${vip}:80 answered by ${[...new Set(attempts.map((a) => a.backend?.pod))].join(', ')}`,
     );
-    expect(seen).toEqual(seen.map((s) => ({ ...s, error: undefined, isBackend: true, differsFromVip: true })));
+    expectRows(
+      {
+        what: "HTTP requests to a ClusterIP are answered by the Service's ready backends (by Pod IP), never by the virtual IP",
+        target: hostPort(vip, 80),
+        protocol: 'http',
+        unit: 'requests',
+      },
+      perProbe.map((as, i) => {
+        const seen = seenOf(as);
+        return {
+          ...fromProbe(ctx.probes[i]!, ctx.ns),
+          expected: seen.map((s) => ({ ...s, error: undefined, isBackend: true, differsFromVip: true })),
+          observed: seen,
+        };
+      }),
+    );
   });
 });

@@ -1,10 +1,11 @@
 // Large answers: a headless Service over 60 Pods does not fit a 512-byte UDP message.
 // Without EDNS0 the UDP answer is truncated (TC) and the TCP answer holds all 60; with
 // EDNS0 at 4096 the UDP answer holds all 60; every record matches the ready set.
-import { describe, expect } from '@jest/globals';
+import { describe } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { answerSet, assertAnswers, formatAnswer } from '../helpers/lib/dns.ts';
 import { once, defineSuite } from '../helpers/harness/suite.ts';
+import { expectRows, fromProbe } from '../helpers/harness/verdict.ts';
 import { rolloutReady } from '../helpers/cluster/workloads.ts';
 
 const { ctx, check } = defineSuite('dns-large', { probes: 1 });
@@ -42,7 +43,19 @@ describe('large answers', () => {
     );
     // The fallback path of an ordinary client: UDP, TC, then TCP.
     const fallback = await ctx.askEverywhere((s) => [{ name, type: ctx.primaryType('large'), server: s.ip }]);
-    expect(fallback.map((r) => r.answer.transport)).toEqual(fallback.map(() => 'udp+tcp'));
+    expectRows(
+      {
+        what: 'an answer truncated over UDP (no EDNS0) is asked again over TCP, as an ordinary client does',
+        target: `${name} (${N} address records)`,
+        protocol: 'dns',
+      },
+      fallback.map((r) => ({
+        ...fromProbe(r.probe, ctx.ns),
+        target: `${r.answer.question.type} @${r.server.ip} (${r.server.label})`,
+        expected: 'udp+tcp',
+        observed: r.answer.transport,
+      })),
+    );
     assertAnswers(
       fallback.map((r) => ({ answer: r.answer, label: r.server.label, exp: { rcode: 'NOERROR', set: ips } })),
       `${name} address records after TCP fallback`,
@@ -61,6 +74,18 @@ describe('large answers', () => {
       udp.map((r) => ({ answer: r.answer, label: r.server.label, exp: { rcode: 'NOERROR', set: ips } })),
       `${name} address records over UDP with EDNS0 4096`,
     );
-    expect(udp.map((r) => r.answer.flags?.tc)).toEqual(udp.map(() => false));
+    expectRows(
+      {
+        what: 'an answer of all the address records fits one UDP message with EDNS0 at 4096: TC not set',
+        target: `${name} (${N} address records) with EDNS0 4096, no TCP fallback`,
+        protocol: 'dns',
+      },
+      udp.map((r) => ({
+        ...fromProbe(r.probe, ctx.ns),
+        target: `${r.answer.question.type} @${r.server.ip} (${r.server.label})`,
+        expected: false,
+        observed: r.answer.flags?.tc,
+      })),
+    );
   });
 });

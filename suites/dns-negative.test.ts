@@ -2,9 +2,10 @@
 // namespace, a headless Service with no ready endpoint, as the spec says), NODATA
 // (NOERROR, no answer, SOA in authority) for a type a name lacks, and the SOA's
 // minimum TTL reported.
-import { describe, expect } from '@jest/globals';
+import { describe } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { kube, once, defineSuite } from '../helpers/harness/suite.ts';
+import { expectThat, fromProbe, type Question } from '../helpers/harness/verdict.ts';
 import { rolloutReady, serviceSlices, sliceEndpoints } from '../helpers/cluster/workloads.ts';
 import { waitFor } from '../helpers/cluster/wait.ts';
 
@@ -49,10 +50,20 @@ describe('negative DNS answers', () => {
   check('dns.negative.soa-minimum', async () => {
     const [a] = await ctx.probes[0]!.dns([{ name: ctx.svcName('no-such-service'), type: 'A', server: ctx.facts.dnsServiceIP }]);
     const soa = a!.authority.find((r) => r.type === 'SOA');
-    expect(soa).toBeDefined();
+    const q: Question = {
+      what: 'a negative answer carries the SOA, whose minimum TTL is reported',
+      ...fromProbe(ctx.probes[0]!, ctx.ns),
+      target: `${ctx.svcName('no-such-service')} A @${ctx.facts.dnsServiceIP} (the DNS Service)`,
+      protocol: 'dns',
+    };
+    expectThat(q, soa !== undefined, 'an SOA record in the authority section', {
+      rcode: a!.rcode,
+      error: a!.error,
+      authority: a!.authority.map((r) => `${r.name} ${r.ttl} ${r.type} ${r.data}`),
+    });
     const minimum = Number(soa!.data.split(' ')[6]);
     ctx.evidence.measure('soa-minimum', 'SOA minimum TTL', minimum, 's');
     ctx.evidence.transcript('soa-minimum', `SOA: ${soa!.name} ${soa!.ttl} ${soa!.data}`);
-    expect(Number.isInteger(minimum)).toBe(true);
+    expectThat(q, Number.isInteger(minimum), "an integer minimum TTL (the SOA's seventh field)", soa!.data);
   });
 });

@@ -1,11 +1,12 @@
 // The DNS specification's records beyond A: the schema version TXT, SRV for ClusterIP
 // and headless Services, PTR for ClusterIPs and StatefulSet Pods, case-insensitive
 // names, and every CoreDNS replica agreeing on every answer.
-import { describe, expect } from '@jest/globals';
+import { describe } from '@jest/globals';
 import { apply, applyObjects } from '../helpers/cluster/apply.ts';
 import { answerSet, formatAnswer, norm } from '../helpers/lib/dns.ts';
 import { familyOf, reverseName } from '../helpers/lib/net.ts';
 import { once, defineSuite, kube } from '../helpers/harness/suite.ts';
+import { expectRows, expectThat, fromProbe, type Question } from '../helpers/harness/verdict.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
 
@@ -39,13 +40,20 @@ describe('DNS records of the specification', () => {
   check('dns.schema.version', async () => {
     const [a] = await ctx.expectEverywhere('schema', `dns-version.${ctx.facts.clusterDomain}`, 'TXT', { rcode: 'NOERROR' });
     const versions = answerSet(a!);
-    expect(versions).toHaveLength(1);
+    const q: Question = {
+      what: 'the schema version TXT record names one version, of the form N.N.N',
+      ...fromProbe(ctx.probes[0]!, ctx.ns),
+      target: `dns-version.${ctx.facts.clusterDomain} TXT @${a!.question.server}`,
+      protocol: 'dns',
+    };
+    expectThat(q, versions.length === 1, 'one TXT record', versions);
     ctx.evidence.info(
       'schema',
       `schema version ${versions[0]}${versions[0] === '1.1.0' ? '' : ' (not the expected 1.1.0: reported, not failed)'}`,
       versions[0],
     );
-    expect(versions[0]).toMatch(/^\d+\.\d+\.\d+$/);
+    const version = versions[0];
+    expectThat(q, typeof version === 'string' && /^\d+\.\d+\.\d+$/.test(version), 'a version of the form N.N.N', version);
   });
 
   dnsRows({ 'multi-port': multiPort, mysql, 'web-api': webApi });
@@ -114,10 +122,21 @@ describe('DNS records of the specification', () => {
     ctx.evidence.info('dual-stack-services', got.map((g) => `${g.policy}: ${g.clusterIPs.join(', ')}`).join('; '), got);
     // The API: the primary family alone for SingleStack, both (primary first) otherwise,
     // and each ClusterIP of the family at its index.
-    expect(got.map((g) => ({ policy: g.policy, ipFamilies: g.ipFamilies, clusterIPFamilies: g.clusterIPs.map(familyOf) }))).toEqual(
-      got.map((g) => {
+    const observed = got.map((g) => ({ ipFamilies: g.ipFamilies, clusterIPFamilies: g.clusterIPs.map(familyOf) }));
+    expectRows(
+      {
+        what: `the API gives a Service of each ipFamilyPolicy its families (the primary alone for SingleStack; ${families.join(', ')} otherwise) and a ClusterIP of each`,
+        client: 'this machine',
+        target: `the Services web-api-<policy> in ${ctx.ns}`,
+        protocol: 'api',
+      },
+      got.map((g, i) => {
         const want = g.policy === 'SingleStack' ? families.slice(0, 1) : families;
-        return { policy: g.policy, ipFamilies: want, clusterIPFamilies: want };
+        return {
+          target: `${ctx.ns}/Service/${name(g.policy)}`,
+          expected: { ipFamilies: want, clusterIPFamilies: want },
+          observed: observed[i],
+        };
       }),
     );
     // DNS: A and AAAA of each Service are exactly its ClusterIPs of that family (NODATA for
@@ -156,7 +175,17 @@ describe('DNS records of the specification', () => {
     await webApi();
     const [a] = await ctx.expectEverywhere('ttl', ctx.svcName('web-api'), 'address', { rcode: 'NOERROR', set: [vip] });
     const ttl = a!.answers.find((r) => r.type === 'A' || r.type === 'AAAA')?.ttl;
-    expect(ttl).toBeDefined();
+    expectThat(
+      {
+        what: 'an address record reports its TTL',
+        ...fromProbe(ctx.probes[0]!, ctx.ns),
+        target: `${ctx.svcName('web-api')} ${a!.question.type} @${a!.question.server}`,
+        protocol: 'dns',
+      },
+      ttl !== undefined,
+      'an A or AAAA record with a TTL',
+      a!.answers,
+    );
     ctx.evidence.measure('ttl', 'address record TTL', ttl!, 's');
   });
 

@@ -1,9 +1,10 @@
 // What an application sees: through the system resolver (getaddrinfo, with the search
 // path and ndots the kubelet writes), the short forms svc, svc.ns and svc.ns.svc resolve
 // from a Pod in the namespace.
-import { describe, expect } from '@jest/globals';
+import { describe } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { defineSuite, kube } from '../helpers/harness/suite.ts';
+import { expectSame, fromProbe } from '../helpers/harness/verdict.ts';
 
 // Its own probe: the search path it checks is the client's namespace.
 const { ctx, check } = defineSuite('dns-resolver', { probes: 1, ownProbes: true });
@@ -17,8 +18,16 @@ describe('system resolver', () => {
     const names = ['web-api', `web-api.${ctx.ns}`, `web-api.${ctx.ns}.svc`, ctx.svcName('web-api')];
     const results = await ctx.probes[0]!.resolve(names);
     ctx.evidence.info('resolver', `search [${ctx.facts.searchPath.join(' ')}], ndots ${ctx.facts.ndots}`, results);
-    expect(results.map((r) => ({ name: r.name, addresses: r.addresses, error: r.error }))).toEqual(
+    expectSame(
+      {
+        what: "the system resolver (getaddrinfo, with the kubelet's search path) resolves a Service's short forms to its ClusterIP",
+        ...fromProbe(ctx.probes[0]!, ctx.ns),
+        target: names.join(', '),
+        protocol: 'dns (getaddrinfo)',
+        unit: 'names',
+      },
       names.map((name) => ({ name, addresses: [vip], error: undefined })),
+      results.map((r) => ({ name: r.name, addresses: r.addresses, error: r.error })),
     );
   });
 });

@@ -1,9 +1,10 @@
 // EndpointSlices track ready Pods for both kinds of Service: labelled with
 // kubernetes.io/service-name, listing exactly the ready Pods with ready conditions;
 // headless Services' slices carry service.kubernetes.io/headless.
-import { describe, expect } from '@jest/globals';
+import { describe } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { once, defineSuite } from '../helpers/harness/suite.ts';
+import { expectSame, type Question } from '../helpers/harness/verdict.ts';
 import { rolloutReady, serviceSlices, type PodState } from '../helpers/cluster/workloads.ts';
 
 const { ctx, check } = defineSuite('endpointslices', { probes: 1 });
@@ -40,6 +41,15 @@ const expected = (headless: boolean, n: number): unknown => ({
     .sort((a, b) => a.pod.localeCompare(b.pod)),
 });
 
+const slicesOf = (svc: string, kind: string): Question => ({
+  what:
+    `the EndpointSlices of a ${kind} Service are labelled with its name${kind === 'headless' ? ' and as headless' : ''} ` +
+    'and list exactly its ready Pods, ready and serving',
+  client: 'this machine',
+  target: `${ctx.ns}/EndpointSlice (kubernetes.io/service-name=${svc})`,
+  protocol: 'api',
+});
+
 describe('EndpointSlices', () => {
   check('api.slices.clusterip', async () => {
     await setup();
@@ -49,7 +59,8 @@ describe('EndpointSlices', () => {
       pods.map((p) => p.ip!),
     );
     const n = (await serviceSlices(ctx.ns, 'mysql')).length;
-    expect(await sliceView('mysql')).toEqual(expected(false, n));
+    const observed = await sliceView('mysql');
+    expectSame(slicesOf('mysql', 'ClusterIP'), expected(false, n), observed);
   });
 
   check('api.slices.headless', async () => {
@@ -60,6 +71,7 @@ describe('EndpointSlices', () => {
       pods.map((p) => p.ip!),
     );
     const n = (await serviceSlices(ctx.ns, 'mysql-headless')).length;
-    expect(await sliceView('mysql-headless')).toEqual(expected(true, n));
+    const observed = await sliceView('mysql-headless');
+    expectSame(slicesOf('mysql-headless', 'headless'), expected(true, n), observed);
   });
 });

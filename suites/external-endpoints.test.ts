@@ -2,13 +2,14 @@
 // hand-made Endpoints (mirrored into an EndpointSlice) or a hand-made EndpointSlice.
 // 192.168.1.100 (2001:db8::100 where IPv6 is the primary family) is DNS data only: no check ever connects to it. The outside host is real
 // on the kind target: a TCP server container beside the nodes, on their Docker network.
-import { afterAll, describe, expect } from '@jest/globals';
+import { afterAll, describe } from '@jest/globals';
 import { GenericContainer, ImageName, Wait, getContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
 import { PROBE_BUNDLE } from '../helpers/cluster/probe.ts';
 import { currentTarget } from '../helpers/config/target.ts';
 import { decideRyuk } from '../helpers/targets/kind/provider.ts';
 import { apply } from '../helpers/cluster/apply.ts';
 import { BY_NAME_TIMEOUT_MS, once, defineSuite } from '../helpers/harness/suite.ts';
+import { expectRows, expectSame, fromProbe } from '../helpers/harness/verdict.ts';
 import { serviceSlices } from '../helpers/cluster/workloads.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { kube } from '../helpers/cluster/kube.ts';
@@ -84,14 +85,32 @@ describe('selectorless Services with hand-made endpoints', () => {
       { kind: 'EndpointSlices' },
     );
     ctx.evidence.convergence('external-mirrored', 'EndpointSlices', polls, ms, `mirrored slice`, false);
-    expect(await shape()).toEqual(want);
+    expectSame(
+      {
+        what: 'a hand-made Endpoints is mirrored into exactly one EndpointSlice, by the mirroring controller, with its address and port',
+        client: 'this machine',
+        target: `${ctx.ns}/EndpointSlice (kubernetes.io/service-name=external-db)`,
+        protocol: 'api',
+      },
+      want,
+      await shape(),
+    );
   });
 
   check('dns.external.slice-a', async () => {
     await apply(ctx.ns, 'external-db-slice.yaml');
     await ctx.convergeEverywhere('external-slice-a', ctx.svcName('external-db-slice'), 'address', { rcode: 'NOERROR', set: [EXTERNAL()] });
     const slices = await serviceSlices(ctx.ns, 'external-db-slice');
-    expect(slices.map((s) => s.metadata?.name)).toEqual(['external-db-slice-1']);
+    expectSame(
+      {
+        what: 'a selectorless Service with a hand-made EndpointSlice has that slice alone (nothing mirrored beside it)',
+        client: 'this machine',
+        target: `${ctx.ns}/EndpointSlice (kubernetes.io/service-name=external-db-slice)`,
+        protocol: 'api',
+      },
+      ['external-db-slice-1'],
+      slices.map((s) => s.metadata?.name),
+    );
   });
 
   check('net.external.outside-host', async () => {
@@ -102,20 +121,41 @@ describe('selectorless Services with hand-made endpoints', () => {
     await ctx.expectEverywhere('outside-vip-a', ctx.svcName('outside-db'), 'address', { rcode: 'NOERROR', set: [clusterIP] });
     await ctx.expectEverywhere('outside-direct-a', ctx.svcName('outside-db-direct'), 'address', { rcode: 'NOERROR', set: [host.ip] });
     await ctx.proxyConverged('outside-connect', { host: ctx.svcName('outside-db'), port: 5432, backends: [host.name] });
-    const attempts = async (h: string): Promise<unknown[]> =>
-      (await Promise.all(ctx.probes.map((p) => p.connect({ host: h, port: 5432, count: 3, mode: 'tcp', timeoutMs: BY_NAME_TIMEOUT_MS }))))
-        .flat()
-        .map((a) => ({ error: a.error, answeredBy: a.backend?.pod, hostIP: a.backend?.ip, dialled: a.remote }));
-    const viaVip = await attempts(ctx.svcName('outside-db'));
-    const direct = await attempts(ctx.svcName('outside-db-direct'));
+    // Per probe (in the order of ctx.probes): each connection's outcome.
+    const attempts = async (h: string): Promise<unknown[][]> =>
+      (
+        await Promise.all(ctx.probes.map((p) => p.connect({ host: h, port: 5432, count: 3, mode: 'tcp', timeoutMs: BY_NAME_TIMEOUT_MS })))
+      ).map((r) => r.map((a) => ({ error: a.error, answeredBy: a.backend?.pod, hostIP: a.backend?.ip, dialled: a.remote })));
+    const viaVipPerProbe = await attempts(ctx.svcName('outside-db'));
+    const directPerProbe = await attempts(ctx.svcName('outside-db-direct'));
+    const viaVip = viaVipPerProbe.flat();
+    const direct = directPerProbe.flat();
     ctx.evidence.info(
       'outside-connect',
       `outside host ${host.name} at ${host.ip}:5432 (Docker network ${currentTarget().outsideNetwork}); ` +
         `${viaVip.length} connections through ${clusterIP}, ${direct.length} direct`,
     );
-    expect({ viaVip, direct }).toEqual({
-      viaVip: viaVip.map(() => ({ error: undefined, answeredBy: host.name, hostIP: host.ip, dialled: clusterIP })),
-      direct: direct.map(() => ({ error: undefined, answeredBy: host.name, hostIP: host.ip, dialled: host.ip })),
-    });
+    expectRows(
+      {
+        what: `connections to a selectorless Service reach the outside host ${host.name} at ${host.ip}:5432, through its ClusterIP ${clusterIP} and by its direct name`,
+        target: 'the Services outside-db and outside-db-direct, by name',
+        protocol: 'tcp',
+        unit: 'connections',
+      },
+      ctx.probes.flatMap((p, i) => [
+        {
+          ...fromProbe(p, ctx.ns),
+          target: `${ctx.svcName('outside-db')}:5432`,
+          expected: viaVipPerProbe[i]!.map(() => ({ error: undefined, answeredBy: host.name, hostIP: host.ip, dialled: clusterIP })),
+          observed: viaVipPerProbe[i],
+        },
+        {
+          ...fromProbe(p, ctx.ns),
+          target: `${ctx.svcName('outside-db-direct')}:5432`,
+          expected: directPerProbe[i]!.map(() => ({ error: undefined, answeredBy: host.name, hostIP: host.ip, dialled: host.ip })),
+          observed: directPerProbe[i],
+        },
+      ]),
+    );
   });
 });

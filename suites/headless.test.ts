@@ -1,13 +1,15 @@
 // Headless Services (clusterIP: None): no virtual IP; DNS answers one A record per
 // ready Pod, equal to the ready addresses in the Service's EndpointSlices; readiness
 // and scaling are followed within the bound; each Pod IP is reachable directly.
-import { describe, expect } from '@jest/globals';
+import { describe } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { once, defineSuite, kube } from '../helpers/harness/suite.ts';
+import { expectRows, expectSame, fromProbe } from '../helpers/harness/verdict.ts';
 import { Probe } from '../helpers/cluster/probe.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { listPods, podState, rolloutReady, serviceSlices, sliceEndpoints, type PodState } from '../helpers/cluster/workloads.ts';
 import { waitFor } from '../helpers/cluster/wait.ts';
+import { hostPort } from '../helpers/lib/net.ts';
 
 const { ctx, check } = defineSuite('headless');
 const NAME = 'grpc-backend';
@@ -28,7 +30,16 @@ describe('headless Service', () => {
   check('service.headless.no-vip', async () => {
     await setup();
     const svc = await kube().core.readNamespacedService({ name: NAME, namespace: ctx.ns });
-    expect(svc.spec?.clusterIP).toBe('None');
+    expectSame(
+      {
+        what: 'a headless Service has no virtual IP: its clusterIP is None',
+        client: 'this machine',
+        target: `${ctx.ns}/Service/${NAME}`,
+        protocol: 'api',
+      },
+      'None',
+      svc.spec?.clusterIP,
+    );
   });
 
   check('dns.headless.a-set', async () => {
@@ -39,7 +50,17 @@ describe('headless Service', () => {
       .filter((e) => e.ready)
       .flatMap((e) => e.addresses)
       .sort();
-    expect(sliceReady).toEqual([...ips].sort());
+    expectSame(
+      {
+        what: "the ready addresses in a headless Service's EndpointSlices are its ready Pods' IPs",
+        client: 'this machine',
+        target: `${ctx.ns}/EndpointSlice (kubernetes.io/service-name=${NAME})`,
+        protocol: 'api',
+        unit: 'addresses',
+      },
+      [...ips].sort(),
+      sliceReady,
+    );
     await ctx.expectEverywhere('headless-a', ctx.svcName(NAME), 'address', { rcode: 'NOERROR', set: ips }, { since: readyAt });
   });
 
@@ -116,6 +137,18 @@ describe('headless Service', () => {
         return { ip, answeredFrom: a?.backend?.ip, error: a?.error };
       }),
     );
-    expect(reached).toEqual(ips.map((ip) => ({ ip, answeredFrom: ip, error: undefined })));
+    expectRows(
+      {
+        what: "each address a headless Service's name answers is reachable directly, answered by the Pod with that IP",
+        ...fromProbe(ctx.probes[0]!, ctx.ns),
+        target: `the addresses of ${ctx.svcName(NAME)}, port 50051`,
+        protocol: 'grpc',
+      },
+      reached.map((r, i) => ({
+        target: hostPort(r.ip, 50051),
+        expected: { ip: ips[i], answeredFrom: ips[i], error: undefined },
+        observed: r,
+      })),
+    );
   });
 });

@@ -1,11 +1,13 @@
 // ClientIP session affinity, complete: held within timeoutSeconds and released after it;
 // held per client, for several clients at once; and switched on and off on a live
 // Service within the proxy bound (upstream's conformance "switch session affinity").
-import { describe, expect } from '@jest/globals';
+import { describe } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { counts, kube, once, defineSuite } from '../helpers/harness/suite.ts';
+import { expectRows, expectSame, fromProbe, same } from '../helpers/harness/verdict.ts';
 import { rolloutReady } from '../helpers/cluster/workloads.ts';
+import { hostPort } from '../helpers/lib/net.ts';
 
 const { ctx, check } = defineSuite('proxy-affinity');
 const N = 3;
@@ -59,14 +61,20 @@ describe('session affinity', () => {
       value: { held, afterTimeout: rounds },
       text: `${vip}:80, timeoutSeconds ${TIMEOUT_S}: 10 back to back, then one connection after each ${TIMEOUT_S + 1.5} s idle`,
     });
-    expect({ heldOn: distinct(held).length, errors: Object.keys(held).filter((k) => k.startsWith('error')) }).toEqual({
-      heldOn: 1,
-      errors: [],
-    });
-    expect({ afterTimeout: rounds, released: new Set(rounds.filter((r) => backends.includes(r))).size > 1 }).toEqual({
-      afterTimeout: rounds,
-      released: true,
-    });
+    const asked = { ...fromProbe(client, ctx.ns), target: `${hostPort(vip, 80)} (ClientIP, timeoutSeconds ${TIMEOUT_S})`, protocol: 'tcp' };
+    expectSame(
+      { what: 'ClientIP affinity holds within timeoutSeconds: 10 connections back to back on one backend, without errors', ...asked },
+      { heldOn: 1, errors: [] },
+      { heldOn: distinct(held).length, errors: Object.keys(held).filter((k) => k.startsWith('error')) },
+    );
+    expectSame(
+      {
+        what: `ClientIP affinity is released after timeoutSeconds: after ${TIMEOUT_S + 1.5} s idle, another backend answers (within 10 rounds)`,
+        ...asked,
+      },
+      { afterTimeout: rounds, released: true },
+      { afterTimeout: rounds, released: new Set(rounds.filter((r) => backends.includes(r))).size > 1 },
+    );
   });
 
   check('proxy.affinity.per-client', async () => {
@@ -86,9 +94,19 @@ describe('session affinity', () => {
       value: seen,
       text: `${vip}:80 (ClientIP), ${ctx.probes.length} clients at once`,
     });
-    expect(
-      seen.map((s) => ({ client: s.client, backends: Object.keys(s.answeredBy).length, count: Object.values(s.answeredBy)[0] })),
-    ).toEqual(seen.map((s) => ({ client: s.client, backends: 1, count: 15 })));
+    expectRows(
+      {
+        what: 'with ClientIP affinity, every client at once keeps to one backend: 15 connections each, all on one',
+        target: `${hostPort(vip, 80)} (ClientIP)`,
+        protocol: 'tcp',
+      },
+      seen.map((s, i) => ({
+        ...fromProbe(ctx.probes[i]!, ctx.ns),
+        ok: same({ backends: Object.keys(s.answeredBy).length, count: Object.values(s.answeredBy)[0] }, { backends: 1, count: 15 }),
+        expected: 'all 15 answered by one backend',
+        observed: s.answeredBy,
+      })),
+    );
   });
 
   check('proxy.affinity.switch', async () => {

@@ -4,11 +4,12 @@
 // StatefulSet Pod directly by its name; refuse connections to a Service without
 // endpoints; honour ClientIP affinity; and (where kube-proxy runs) leave Services
 // labelled for another proxy, and slices labelled headless, alone.
-import { familyOf } from '../helpers/lib/net.ts';
-import { describe, expect } from '@jest/globals';
+import { familyOf, hostPort } from '../helpers/lib/net.ts';
+import { describe } from '@jest/globals';
 import { apply, applyObjects } from '../helpers/cluster/apply.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { BY_NAME_TIMEOUT_MS, counts, once, defineSuite, kube } from '../helpers/harness/suite.ts';
+import { expectSame, expectThat, fromProbe, same, type Question } from '../helpers/harness/verdict.ts';
 import type { ConnectAttempt } from '../probe/contract.ts';
 import { listPods, rolloutReady, serviceSlices, sliceEndpoints, type PodState } from '../helpers/cluster/workloads.ts';
 import { waitFor } from '../helpers/cluster/wait.ts';
@@ -50,6 +51,19 @@ const grpcBackends = once(async () => {
   );
 });
 
+/** Every request on one connection reaches one backend, a web-api Pod. */
+const pinned = (asked: Omit<Question, 'what'>, c: Record<string, number>, n: number): void => {
+  const q = { what: `${n} requests on one connection to a ClusterIP are all answered by one backend`, ...asked };
+  expectThat(q, same(Object.values(c), [n]), `all ${n} answered by one backend`, c);
+  const one = Object.keys(c)[0];
+  expectThat(
+    q,
+    web.some((p) => p.name === one),
+    `a web-api backend (${names(web).join(', ')})`,
+    one,
+  );
+};
+
 describe('Service proxy behaviour', () => {
   check('proxy.clusterip.spread', async () => {
     await webApi();
@@ -57,23 +71,31 @@ describe('Service proxy behaviour', () => {
     const c = counts(attempts);
     ctx.evidence.add({ check: 'spread', kind: 'counts', value: c, text: `${30 * N} requests to ${vip}:80, each on a new connection` });
     process.stdout.write(`  [measure] proxy spread over ${N} backends: ${JSON.stringify(c)}\n`);
-    expect(Object.keys(c).sort()).toEqual(web.map((p) => p.name).sort());
+    expectSame(
+      {
+        what: `${30 * N} HTTP requests to a ClusterIP, each on a new connection, reach every ready backend and nothing else`,
+        ...fromProbe(ctx.probes[0]!, ctx.ns),
+        target: hostPort(vip, 80),
+        protocol: 'http',
+        unit: 'answerers',
+      },
+      web.map((p) => p.name).sort(),
+      Object.keys(c).sort(),
+    );
   });
 
   check('proxy.clusterip.http1-pinned', async () => {
     await webApi();
     const c = counts(await ctx.probes[0]!.connect({ host: vip, port: 80, count: 20, mode: 'http-keepalive' }));
     ctx.evidence.add({ check: 'pin-http1', kind: 'counts', value: c });
-    expect(Object.values(c)).toEqual([20]);
-    expect(web.map((p) => p.name)).toContain(Object.keys(c)[0]);
+    pinned({ ...fromProbe(ctx.probes[0]!, ctx.ns), target: hostPort(vip, 80), protocol: 'http/1.1 keep-alive' }, c, 20);
   });
 
   check('proxy.clusterip.http2-pinned', async () => {
     await webApi();
     const c = counts(await ctx.probes[0]!.connect({ host: vip, port: 80, count: 20, mode: 'http2' }));
     ctx.evidence.add({ check: 'pin-http2', kind: 'counts', value: c });
-    expect(Object.values(c)).toEqual([20]);
-    expect(web.map((p) => p.name)).toContain(Object.keys(c)[0]);
+    pinned({ ...fromProbe(ctx.probes[0]!, ctx.ns), target: hostPort(vip, 80), protocol: 'http2 (h2c)' }, c, 20);
   });
 
   check('lb.grpc.headless-round-robin', async () => {
@@ -108,7 +130,17 @@ describe('Service proxy behaviour', () => {
       );
     const c = counts(attempts);
     ctx.evidence.add({ check: 'grpc-round-robin', kind: 'counts', value: c, text: target });
-    expect(Object.keys(c).sort()).toEqual(grpcPods.map((p) => p.name).sort());
+    expectSame(
+      {
+        what: `a gRPC round_robin channel to a headless Service spreads ${10 * N} calls over every backend and nothing else`,
+        ...fromProbe(ctx.probes[0]!, ctx.ns),
+        target,
+        protocol: 'grpc (round_robin)',
+        unit: 'answerers',
+      },
+      grpcPods.map((p) => p.name).sort(),
+      Object.keys(c).sort(),
+    );
   });
 
   check('lb.grpc.clusterip-one-channel', async () => {
@@ -124,8 +156,15 @@ describe('Service proxy behaviour', () => {
     const target = `dns:///${ctx.svcName('grpc-vip')}:50051`;
     const c = counts(await ctx.probes[0]!.connect({ host: '', port: 50051, count: 30, mode: 'grpc', target, lbPolicy: 'round_robin' }));
     ctx.evidence.add({ check: 'grpc-clusterip', kind: 'counts', value: c, text: target });
-    expect(Object.values(c)).toEqual([30]);
-    expect(Object.keys(c)[0]).toMatch(/^grpc-backend-/);
+    const q: Question = {
+      what: 'a gRPC channel to a ClusterIP keeps one connection: 30 calls, all answered by one backend',
+      ...fromProbe(ctx.probes[0]!, ctx.ns),
+      target,
+      protocol: 'grpc (round_robin)',
+    };
+    expectThat(q, same(Object.values(c), [30]), 'all 30 answered by one backend', c);
+    const one = Object.keys(c)[0];
+    expectThat(q, typeof one === 'string' && /^grpc-backend-/.test(one), 'a grpc-backend Pod', one);
   });
 
   check('proxy.statefulset.direct-pod', async () => {
@@ -165,8 +204,26 @@ describe('Service proxy behaviour', () => {
     const slowest = Math.max(...[...directAttempts, ...vipAttempts].map((a) => a.ms));
     ctx.evidence.add({ check: 'direct-pod', kind: 'counts', value: { direct, viaVip } });
     ctx.evidence.measure('direct-pod-slowest', 'slowest connection by name (lookup included)', slowest, 'ms', slowest > 3000);
-    expect(direct).toEqual({ 'mysql-0': 15 });
-    expect(Object.keys(viaVip).filter((k) => k.startsWith('mysql-')).length).toBeGreaterThan(1);
+    const asked = { ...fromProbe(ctx.probes[0]!, ctx.ns), protocol: 'tcp (by name, system resolver)' };
+    expectSame(
+      {
+        what: "a StatefulSet Pod's own name reaches that Pod alone",
+        ...asked,
+        target: `mysql-0.${ctx.svcName('mysql')}:3306`,
+      },
+      { 'mysql-0': 15 },
+      direct,
+    );
+    expectThat(
+      {
+        what: "the StatefulSet's ClusterIP Service (mysql-read) spreads connections over its Pods",
+        ...asked,
+        target: `mysql-read.${ctx.ns}.svc.${ctx.facts.clusterDomain}:3306`,
+      },
+      Object.keys(viaVip).filter((k) => k.startsWith('mysql-')).length > 1,
+      'more than one mysql Pod answering 30 connections',
+      viaVip,
+    );
   });
 
   check('proxy.clusterip.affinity', async () => {
@@ -186,7 +243,17 @@ describe('Service proxy behaviour', () => {
     await ctx.proxyConverged('affinity-proxy', { host: svip, port: 80, backends: names(web), probes: [client], since });
     const c = counts(await client.connect({ host: svip, port: 80, count: 15, mode: 'http' }));
     ctx.evidence.add({ check: 'affinity', kind: 'counts', value: c });
-    expect(Object.values(c)).toEqual([15]);
+    expectThat(
+      {
+        what: 'with ClientIP affinity, 15 HTTP requests (each on a new connection) are all answered by one backend',
+        ...fromProbe(client, ctx.ns),
+        target: `${hostPort(svip, 80)} (ClientIP)`,
+        protocol: 'http',
+      },
+      same(Object.values(c), [15]),
+      'all 15 answered by one backend',
+      c,
+    );
   });
 
   check('proxy.kube-proxy.service-proxy-name', async () => {
@@ -210,10 +277,16 @@ describe('Service proxy behaviour', () => {
       probes: [probe],
     });
     const r = await probe.connect({ host: ip, port: 80, count: 3, mode: 'tcp', timeoutMs: 1000 });
-    expect({ answered: r.filter((a) => a.backend).length, results: r.map((a) => a.error) }).toEqual({
-      answered: 0,
-      results: r.map((a) => a.error),
-    });
+    expectSame(
+      {
+        what: 'a Service labelled for another proxy (service.kubernetes.io/service-proxy-name) is left alone: no connection answered',
+        ...fromProbe(probe, ctx.ns),
+        target: `${hostPort(ip, 80)} (Service other-proxy)`,
+        protocol: 'tcp',
+      },
+      { answered: 0, results: r.map((a) => a.error) },
+      { answered: r.filter((a) => a.backend).length, results: r.map((a) => a.error) },
+    );
     await applyObjects(ctx.ns, [svc('other-proxy', {})]);
     await ctx.proxyConverged('proxy-name-unlabelled', { host: ip, port: 80, backends: names(web), probes: [probe] });
   });
@@ -310,10 +383,15 @@ describe('Service proxy behaviour', () => {
     // tcpdump on the bridge: the client ignores the first ICMPv6 port unreachable).
     const [again] = await ctx.probes[0]!.connect({ host: vip, port: 80, count: 1, mode: 'tcp', timeoutMs: 5000 });
     ctx.evidence.measure('no-endpoints', `time to ECONNREFUSED after convergence (${familyOf(vip)})`, again?.ms ?? -1, 'ms');
-    expect({ error: again?.error, fast: (again?.ms ?? Infinity) < 3000, ms: again?.ms }).toEqual({
-      error: 'ECONNREFUSED',
-      fast: true,
-      ms: again?.ms,
-    });
+    expectSame(
+      {
+        what: 'a ClusterIP without endpoints refuses a connection (ECONNREFUSED), before the second SYN retransmission (3 s)',
+        ...fromProbe(ctx.probes[0]!, ctx.ns),
+        target: `${hostPort(vip, 80)} (web-api, 0 endpoints)`,
+        protocol: 'tcp',
+      },
+      { error: 'ECONNREFUSED', fast: true, ms: again?.ms },
+      { error: again?.error, fast: (again?.ms ?? Infinity) < 3000, ms: again?.ms },
+    );
   });
 });

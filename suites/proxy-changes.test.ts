@@ -1,11 +1,13 @@
 // Ports and changes: a multi-port Service with named targetPorts reaches each backend port;
 // changes to a live Service (port, targetPort, selector) and its type (ClusterIP ->
 // NodePort -> ClusterIP, the node port released) are followed within the proxy bound.
-import { describe, expect } from '@jest/globals';
+import { describe } from '@jest/globals';
 import type * as k8s from '@kubernetes/client-node';
 import { apply, applyObjects, defaultVars, loadManifest } from '../helpers/cluster/apply.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { kube, once, defineSuite } from '../helpers/harness/suite.ts';
+import { expectRows, expectSame, expectThat, fromProbe } from '../helpers/harness/verdict.ts';
+import { hostPort } from '../helpers/lib/net.ts';
 import type { ConnectAttempt } from '../probe/contract.ts';
 import { rolloutReady } from '../helpers/cluster/workloads.ts';
 
@@ -66,22 +68,29 @@ describe('Service ports and changes', () => {
     const vip = (await readSvc('multi-api')).spec!.clusterIP!;
     await everywhere('multi-port', 'port 80 (targetPort http) reaching multi-api on 8080', vip, 80, onlyFrom(multi, 8080), readyAt);
     await everywhere('multi-port', 'port 81 (targetPort alt) reaching multi-api on 8081', vip, 81, onlyFrom(multi, 8081), readyAt);
+    const asked = ctx.probes.flatMap((p) => [80, 81].map((port) => ({ p, port })));
     const seen = await Promise.all(
-      ctx.probes.flatMap((p) =>
-        [80, 81].map(async (port) => ({
-          from: p.node,
-          port,
-          answeredBy: (await p.connect({ host: vip, port, count: 6, mode: 'tcp', timeoutMs: 3000 })).map(who),
-        })),
-      ),
+      asked.map(async ({ p, port }) => ({
+        from: p.node,
+        port,
+        answeredBy: (await p.connect({ host: vip, port, count: 6, mode: 'tcp', timeoutMs: 3000 })).map(who),
+      })),
     );
     ctx.evidence.add({ check: 'multi-port', kind: 'counts', value: seen, text: `${vip}: 80 -> http (8080), 81 -> alt (8081)` });
-    expect(
-      seen.map((s) => ({
-        port: s.port,
-        wrong: s.answeredBy.filter((w) => !multi.some((m) => w === `${m}:${s.port === 80 ? 8080 : 8081}`)),
+    expectRows(
+      {
+        what: 'each port of a multi-port Service reaches multi-api on its named targetPort (80 -> http 8080, 81 -> alt 8081)',
+        target: `${vip}, ports 80 and 81`,
+        protocol: 'tcp',
+        unit: 'connections',
+      },
+      seen.map((s, i) => ({
+        ...fromProbe(asked[i]!.p, ctx.ns),
+        target: hostPort(vip, s.port),
+        expected: { wrong: [] },
+        observed: { wrong: s.answeredBy.filter((w) => !multi.some((m) => w === `${m}:${s.port === 80 ? 8080 : 8081}`)) },
       })),
-    ).toEqual(seen.map((s) => ({ port: s.port, wrong: [] })));
+    );
   });
 
   check('proxy.service.changes-followed', async () => {
@@ -111,7 +120,19 @@ describe('Service ports and changes', () => {
       value: last,
       text: `${vip}:8000 after the port, targetPort and selector changes`,
     });
-    expect(last.flat().filter((w) => !web.some((p) => w === `${p}:8080`))).toEqual([]);
+    expectRows(
+      {
+        what: 'after its port, targetPort and selector changed, a Service reaches only its new backends (web-api on 8080)',
+        target: hostPort(vip, 8000),
+        protocol: 'tcp',
+        unit: 'connections',
+      },
+      last.map((l, i) => ({
+        ...fromProbe(ctx.probes[i]!, ctx.ns),
+        expected: { wrong: [] },
+        observed: { wrong: l.filter((w) => !web.some((p) => w === `${p}:8080`)) },
+      })),
+    );
   });
 
   check('proxy.service.recreate', async () => {
@@ -140,7 +161,19 @@ describe('Service ports and changes', () => {
       value: { oldVip: old, newVip: vip, answeredBy: last },
       text: 'recreate-api deleted and recreated',
     });
-    expect(last.flat().filter((w) => !multi.some((p) => w === `${p}:8080`))).toEqual([]);
+    expectRows(
+      {
+        what: `a Service deleted and recreated under the same name reaches its backends (multi-api on 8080) at its new virtual IP (the old one: ${old})`,
+        target: hostPort(vip, 80),
+        protocol: 'tcp',
+        unit: 'connections',
+      },
+      last.map((l, i) => ({
+        ...fromProbe(ctx.probes[i]!, ctx.ns),
+        expected: { wrong: [] },
+        observed: { wrong: l.filter((w) => !multi.some((p) => w === `${p}:8080`)) },
+      })),
+    );
   });
 
   check('proxy.service.type-change', async () => {
@@ -152,7 +185,13 @@ describe('Service ports and changes', () => {
       s.spec!.type = 'NodePort';
     });
     const nodePort = (await readSvc(svcName)).spec!.ports!.find((p) => p.port === 80)?.nodePort ?? 0;
-    expect({ type: 'NodePort', nodePortAllocated: nodePort > 0 }).toEqual({ type: 'NodePort', nodePortAllocated: true });
+    const typeQuestion = {
+      what: 'a Service changed to type NodePort gets a node port, and back to ClusterIP keeps none',
+      client: 'this machine',
+      target: `${ctx.ns}/Service/${svcName}`,
+      protocol: 'api',
+    };
+    expectThat(typeQuestion, nodePort > 0, 'a node port (> 0) for port 80 once the type is NodePort', nodePort);
     await everywhere('type-nodeport', `type NodePort: ${ip}:${nodePort} answering`, ip, nodePort, onlyFrom(multi, 8080), t);
     t = await change(svcName, (s) => {
       s.spec!.type = 'ClusterIP';
@@ -164,6 +203,6 @@ describe('Service ports and changes', () => {
       'type-change',
       `ClusterIP -> NodePort (node port ${nodePort}) -> ClusterIP (node ports left in the spec: ${after.join(', ') || 'none'})`,
     );
-    expect({ nodePortsLeft: after }).toEqual({ nodePortsLeft: [] });
+    expectSame({ ...typeQuestion, unit: 'node ports' }, [], after);
   });
 });

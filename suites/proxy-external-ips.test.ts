@@ -1,11 +1,13 @@
 // External IPs: Pods on every node reach a Service at its spec.externalIPs address, and
 // with externalTrafficPolicy Local also from nodes without a local endpoint (Pod traffic
 // to an external destination is served as if it went out and came back in).
-import { describe, expect } from '@jest/globals';
+import { describe } from '@jest/globals';
 import { nodeAddresses } from '../helpers/cluster/nodes.ts';
 import { apply } from '../helpers/cluster/apply.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { counts, once, defineSuite } from '../helpers/harness/suite.ts';
+import { expectRows, fromProbe } from '../helpers/harness/verdict.ts';
+import { hostPort } from '../helpers/lib/net.ts';
 import { podsReady } from '../helpers/cluster/workloads.ts';
 
 const { ctx, check } = defineSuite('proxy-external-ips');
@@ -57,7 +59,14 @@ async function reachFromEveryNode(check: string, port: number): Promise<void> {
     }),
   );
   ctx.evidence.add({ check, kind: 'counts', value: seen, text: `${externalIP}:${port} from every node` });
-  expect(seen).toEqual(seen.map((s) => ({ from: s.from, answeredBy: { [backend]: 5 } })));
+  expectRows(
+    {
+      what: `Pods on every node reach a Service at its external IP (${port === LOCAL_PORT ? 'externalTrafficPolicy Local, ' : ''}backend ${backend})`,
+      target: hostPort(externalIP, port),
+      protocol: 'tcp',
+    },
+    seen.map((s, i) => ({ ...fromProbe(ctx.probes[i]!, ctx.ns), expected: { [backend]: 5 }, observed: s.answeredBy })),
+  );
 }
 
 describe('external IPs', () => {

@@ -2,9 +2,11 @@
 // the node itself, and node agents, dial) reaches a ClusterIP Service and every node's
 // node port, as Pods do. A proxy that only hooks traffic arriving from Pods misses it
 // (cilium/cilium#44324).
-import { describe, expect } from '@jest/globals';
+import { describe } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { once, defineSuite, kube, counts } from '../helpers/harness/suite.ts';
+import { expectRows } from '../helpers/harness/verdict.ts';
+import { hostPort } from '../helpers/lib/net.ts';
 import { hostnameLabel, Probe, schedulableNodes } from '../helpers/cluster/probe.ts';
 import { podsReady, rolloutReady } from '../helpers/cluster/workloads.ts';
 import { currentTarget } from '../helpers/config/target.ts';
@@ -44,7 +46,16 @@ describe('host-network clients', () => {
       })),
     );
     ctx.evidence.add({ check: 'host-clusterip', kind: 'counts', value: seen, text: `${vip}:80 from the host network of every node` });
-    expect(seen.filter((s) => Object.keys(s.answeredBy).some((k) => !backends.includes(k)))).toEqual([]);
+    expectRows(
+      { what: 'a client on the host network of each node reaches a ClusterIP Service', target: hostPort(vip, 80), protocol: 'tcp' },
+      seen.map((s, i) => ({
+        client: `${hosts[i]!.pod} (host network)`,
+        node: hosts[i]!.node,
+        ok: !Object.keys(s.answeredBy).some((k) => !backends.includes(k)),
+        expected: `only web-api backends [${backends.join(', ')}]`,
+        observed: s.answeredBy,
+      })),
+    );
   });
 
   check('proxy.host-network.nodeport', async () => {
@@ -52,15 +63,28 @@ describe('host-network clients', () => {
     const targets = await ctx.nodeTargets('host-nodeport', 'web-api-nodeport');
     for (const t of targets)
       await ctx.proxyConverged(`host-nodeport-${t.node}`, { host: t.ip, port: nodePort, backends, probes: hosts, since: readyAt });
+    const asked = targets.flatMap((t) => hosts.map((h) => ({ t, h })));
     const seen = await Promise.all(
-      targets.flatMap((t) =>
-        hosts.map(async (h) => {
-          const r = await h.connect({ host: t.ip, port: nodePort, count: 4, mode: 'tcp', timeoutMs: 3000 });
-          return { from: h.node, to: `${t.node} ${t.ip}:${nodePort}`, answeredBy: counts(r) };
-        }),
-      ),
+      asked.map(async ({ t, h }) => {
+        const r = await h.connect({ host: t.ip, port: nodePort, count: 4, mode: 'tcp', timeoutMs: 3000 });
+        return { from: h.node, to: `${t.node} ${t.ip}:${nodePort}`, answeredBy: counts(r) };
+      }),
     );
     ctx.evidence.add({ check: 'host-nodeport', kind: 'counts', value: seen, text: 'node port from the host network of every node' });
-    expect(seen.filter((s) => Object.keys(s.answeredBy).some((k) => !backends.includes(k)))).toEqual([]);
+    expectRows(
+      {
+        what: "a client on the host network of each node reaches every node's node port",
+        target: `node port ${nodePort}`,
+        protocol: 'tcp',
+      },
+      seen.map((s, i) => ({
+        client: `${asked[i]!.h.pod} (host network)`,
+        node: asked[i]!.h.node,
+        target: `${asked[i]!.t.node} ${hostPort(asked[i]!.t.ip, nodePort)}`,
+        ok: !Object.keys(s.answeredBy).some((k) => !backends.includes(k)),
+        expected: `only web-api backends [${backends.join(', ')}]`,
+        observed: s.answeredBy,
+      })),
+    );
   });
 });

@@ -1,13 +1,15 @@
 // NodePort Services: the control plane allocates a node port, and every node proxies that
 // port on its own address to the Service's ready endpoints: from Pods on every node, to
 // every node's InternalIP (their own node's and the others').
-import { describe, expect } from '@jest/globals';
+import { describe } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { once, defineSuite, kube } from '../helpers/harness/suite.ts';
 import { rolloutReady } from '../helpers/cluster/workloads.ts';
 import { connectFromOutside } from '../helpers/targets/outside.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { counts } from '../helpers/harness/suite.ts';
+import { expectRows, expectSame, expectThat, fromProbe } from '../helpers/harness/verdict.ts';
+import { hostPort } from '../helpers/lib/net.ts';
 
 const { ctx, check } = defineSuite('proxy-nodeport');
 let backends: string[] = [];
@@ -28,13 +30,38 @@ describe('NodePort Service', () => {
     const svc = await kube().core.readNamespacedService({ name: 'web-api-nodeport', namespace: ctx.ns });
     const ports = (svc.spec?.ports ?? []).map((p) => ({ name: p.name, nodePort: p.nodePort }));
     ctx.evidence.info('nodeport-range', `web-api-nodeport got node port(s) ${ports.map((p) => p.nodePort).join(', ')}`);
-    expect(ports).toEqual(ports.map((p) => ({ ...p, nodePort: expect.any(Number) as unknown as number })));
-    expect(ports.filter((p) => p.nodePort! < 30000 || p.nodePort! > 32767)).toEqual([]);
+    const q = {
+      what: 'the control plane allocates each port of a NodePort Service a node port from the default range 30000-32767',
+      client: 'this machine',
+      target: `${ctx.ns}/Service/web-api-nodeport`,
+      protocol: 'api',
+    };
+    expectThat(
+      q,
+      ports.every((p) => typeof p.nodePort === 'number'),
+      'a node port (a number) on every port',
+      ports,
+    );
+    expectSame(
+      { ...q, unit: 'ports out of the range' },
+      [],
+      ports.filter((p) => p.nodePort! < 30000 || p.nodePort! > 32767),
+    );
   });
 
   check('proxy.nodeport.reach', async () => {
     await setup();
-    expect(nodePort).toBeGreaterThan(0);
+    expectThat(
+      {
+        what: 'the NodePort Service has a node port',
+        client: 'this machine',
+        target: `${ctx.ns}/Service/web-api-nodeport`,
+        protocol: 'api',
+      },
+      nodePort > 0,
+      'a node port (> 0)',
+      nodePort,
+    );
     const targets = await ctx.nodeTargets('nodeport', 'web-api-nodeport');
     ctx.evidence.info(
       'nodeport-reach',
@@ -45,19 +72,31 @@ describe('NodePort Service', () => {
     // proxy bound, from the same change, from every probe.
     for (const t of targets)
       await ctx.proxyConverged(`nodeport-${t.node}`, { host: t.ip, port: nodePort, backends, everyBackend: true, since: readyAt });
+    const asked = targets.flatMap((t) => ctx.probes.map((p) => ({ t, p })));
     const seen = await Promise.all(
-      targets.flatMap((t) =>
-        ctx.probes.map(async (p) => {
-          const attempts = await p.connect({ host: t.ip, port: nodePort, count: 4, mode: 'tcp', timeoutMs: 3000 });
-          return {
-            from: p.node,
-            to: `${t.node} ${t.ip}:${nodePort}`,
-            strays: attempts.filter((a) => !backends.includes(a.backend?.pod ?? '')).map((a) => a.error ?? a.backend?.pod),
-          };
-        }),
-      ),
+      asked.map(async ({ t, p }) => {
+        const attempts = await p.connect({ host: t.ip, port: nodePort, count: 4, mode: 'tcp', timeoutMs: 3000 });
+        return {
+          from: p.node,
+          to: `${t.node} ${t.ip}:${nodePort}`,
+          strays: attempts.filter((a) => !backends.includes(a.backend?.pod ?? '')).map((a) => a.error ?? a.backend?.pod),
+        };
+      }),
     );
-    expect(seen).toEqual(seen.map((s) => ({ ...s, strays: [] })));
+    expectRows(
+      {
+        what: `Pods on every node reach every node's address at the node port, answered only by web-api backends [${backends.join(', ')}]`,
+        target: `node port ${nodePort}`,
+        protocol: 'tcp',
+        unit: 'connections',
+      },
+      seen.map((s, i) => ({
+        ...fromProbe(asked[i]!.p, ctx.ns),
+        target: `${asked[i]!.t.node} ${hostPort(asked[i]!.t.ip, nodePort)}`,
+        expected: { strays: [] },
+        observed: { strays: s.strays },
+      })),
+    );
   });
 
   check('proxy.nodeport.from-outside', async () => {
@@ -85,6 +124,19 @@ describe('NodePort Service', () => {
       }),
     );
     ctx.evidence.add({ check: 'nodeport-outside', kind: 'counts', value: seen, text: 'from this machine, outside the cluster' });
-    expect(seen.map((s) => ({ to: s.to, strays: s.strays }))).toEqual(seen.map((s) => ({ to: s.to, strays: [] })));
+    expectRows(
+      {
+        what: `this machine, outside the cluster, reaches every node's address at the node port, answered only by web-api backends [${backends.join(', ')}]`,
+        client: 'this machine',
+        target: `node port ${nodePort}`,
+        protocol: 'tcp',
+        unit: 'connections',
+      },
+      seen.map((s, i) => ({
+        target: `${targets[i]!.node} ${hostPort(targets[i]!.ip, nodePort)}`,
+        expected: { strays: [] },
+        observed: { strays: s.strays },
+      })),
+    );
   });
 });

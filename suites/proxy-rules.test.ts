@@ -6,7 +6,7 @@
 // clusters without kube-proxy skip with their reason. Not a conformance test in the
 // Kubernetes sense (it assumes kube-proxy and needs host network).
 import { hostPort, type IpFamily } from '../helpers/lib/net.ts';
-import { describe, expect } from '@jest/globals';
+import { describe } from '@jest/globals';
 import { apply, applyObjects, loadManifest, defaultVars } from '../helpers/cluster/apply.ts';
 import { execIn, schedulableNodes, hostnameLabel } from '../helpers/cluster/probe.ts';
 import {
@@ -21,6 +21,7 @@ import {
   svcChainName,
 } from '../helpers/lib/proxy-rules.ts';
 import { once, defineSuite, kube } from '../helpers/harness/suite.ts';
+import { expectRows } from '../helpers/harness/verdict.ts';
 import { detected, nodeToolsImage } from '../helpers/config/target.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { podsReady, rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
@@ -173,7 +174,14 @@ describe(`kube-proxy rules on every node (${mode} mode)`, () => {
     const modes = await Promise.all(
       tools.map(async (tool) => ({ node: tool.node, mode: (await sh(tool, 'curl -sf http://127.0.0.1:10249/proxyMode')).trim() })),
     );
-    expect(modes).toEqual(tools.map((x) => ({ node: x.node, mode })));
+    expectRows(
+      {
+        what: `kube-proxy runs in the mode read from kube-system/kube-proxy (${mode}) on every node`,
+        target: 'http://127.0.0.1:10249/proxyMode',
+        protocol: 'http (host network)',
+      },
+      modes.map((m, i) => ({ client: tools[i]!.pod, node: m.node, expected: mode, observed: m.mode })),
+    );
   });
 
   const objs = (): ReturnType<typeof loadManifest> => loadManifest('web-api.yaml', { ...defaultVars(), REPLICAS: 3 });
@@ -260,7 +268,14 @@ describe(`kube-proxy rules on every node (${mode} mode)`, () => {
         ).mentions,
       })),
     );
-    expect(views).toEqual(tools.map((x) => ({ node: x.node, mentions: 0 })));
+    expectRows(
+      {
+        what: `kube-proxy programs nothing for a headless Service (${mode} rules and chains naming ${ctx.ns}/grpc-backend, or virtual servers to its Pods)`,
+        target: `the ${mode} rules of the node`,
+        protocol: 'exec (host network)',
+      },
+      views.map((v, i) => ({ client: tools[i]!.pod, node: v.node, expected: 0, observed: v.mentions })),
+    );
   });
 
   check('rules.clusterip.reject', async () => {

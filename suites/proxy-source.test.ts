@@ -1,9 +1,11 @@
 // Source address and hairpin: a backend reached through a ClusterIP sees the client Pod's
 // own address (kube-proxy does not masquerade Pod-to-ClusterIP traffic), and a Pod reaches
 // itself through its own Service's virtual IP and node port (hairpin).
-import { describe, expect } from '@jest/globals';
+import { describe } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { kube, once, defineSuite } from '../helpers/harness/suite.ts';
+import { expectRows, expectSame, fromProbe } from '../helpers/harness/verdict.ts';
+import { hostPort } from '../helpers/lib/net.ts';
 import { Probe } from '../helpers/cluster/probe.ts';
 import { rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
 
@@ -39,8 +41,18 @@ describe('source address and hairpin', () => {
       value: seen,
       text: `${vip}:80 -> ${backend.name}: the client's own address, and the source address the backend saw`,
     });
-    expect(seen).toEqual(
-      seen.map((s) => ({ from: s.from, pairs: s.pairs.map((x) => ({ clientSent: x.clientSent, backendSaw: x.clientSent })) })),
+    expectRows(
+      {
+        what: `a backend reached through a ClusterIP sees the client Pod's own address as the source (no masquerade): ${backend.name}`,
+        target: hostPort(vip, 80),
+        protocol: 'tcp',
+        unit: 'connections',
+      },
+      seen.map((s, i) => ({
+        ...fromProbe(ctx.probes[i]!, ctx.ns),
+        expected: s.pairs.map((x) => ({ clientSent: x.clientSent, backendSaw: x.clientSent })),
+        observed: s.pairs,
+      })),
     );
   });
 
@@ -54,7 +66,18 @@ describe('source address and hairpin', () => {
       value: r.map((a) => a.backend?.pod ?? a.error),
       text: `${backend.name} -> ${vip}:80 (its own Service)`,
     });
-    expect(r.map((a) => a.backend?.pod ?? a.error)).toEqual(r.map(() => backend.name));
+    expectSame(
+      {
+        what: 'a Pod reaches itself through its own Service (hairpin)',
+        client: backend.name,
+        node: backend.node,
+        target: hostPort(vip, 80),
+        protocol: 'tcp',
+        unit: 'connections',
+      },
+      r.map(() => backend.name),
+      r.map((a) => a.backend?.pod ?? a.error),
+    );
   });
 
   check('proxy.nodeport.hairpin', async () => {
@@ -76,6 +99,17 @@ describe('source address and hairpin', () => {
       value: r.map((a) => a.backend?.pod ?? a.error),
       text: `${backend.name} -> its own node ${ip}:${nodePort}`,
     });
-    expect(r.map((a) => a.backend?.pod ?? a.error)).toEqual(r.map(() => backend.name));
+    expectSame(
+      {
+        what: "a Pod reaches itself through its own node's address at its Service's node port (hairpin)",
+        client: backend.name,
+        node: backend.node,
+        target: hostPort(ip, nodePort),
+        protocol: 'tcp',
+        unit: 'connections',
+      },
+      r.map(() => backend.name),
+      r.map((a) => a.backend?.pod ?? a.error),
+    );
   });
 });

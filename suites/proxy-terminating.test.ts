@@ -3,10 +3,12 @@
 // Service. While a ready endpoint exists, new connections never reach a terminating one;
 // when only serving-terminating endpoints remain, the proxy falls back to them; once they
 // are gone, nothing answers.
-import { describe, expect } from '@jest/globals';
+import { describe } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { counts, kube, once, defineSuite } from '../helpers/harness/suite.ts';
+import { expectRows, expectSame, fromProbe } from '../helpers/harness/verdict.ts';
+import { hostPort } from '../helpers/lib/net.ts';
 import { podsReady, serviceSlices, sliceEndpoints, type SliceEndpoint } from '../helpers/cluster/workloads.ts';
 import { waitFor } from '../helpers/cluster/wait.ts';
 import { closeSessions } from '../helpers/cluster/probe.ts';
@@ -94,7 +96,14 @@ describe('terminating endpoints', () => {
       value: seen,
       text: 'drain-0 serving and terminating, drain-1 ready: 20 new connections from each node',
     });
-    expect(seen).toEqual(seen.map((s) => ({ from: s.from, answeredBy: { 'drain-1': 20 } })));
+    expectRows(
+      {
+        what: 'while a ready endpoint exists (drain-1), new connections never reach a serving-terminating one (drain-0)',
+        target: hostPort(vip, 80),
+        protocol: 'tcp',
+      },
+      seen.map((s, i) => ({ ...fromProbe(ctx.probes[i]!, ctx.ns), expected: { 'drain-1': 20 }, observed: s.answeredBy })),
+    );
   });
 
   check('proxy.terminating.fallback-local', async () => {
@@ -118,7 +127,16 @@ describe('terminating endpoints', () => {
       value: { nodes: nodeOf, from: client.node, answeredBy: seen },
       text: `${local}:80 (internalTrafficPolicy Local) from drain-0's node: its only endpoint is terminating`,
     });
-    expect(seen).toEqual({ 'drain-0': 10 });
+    expectSame(
+      {
+        what: 'with internalTrafficPolicy Local, a node whose only local endpoint is serving and terminating (drain-0) falls back to it',
+        ...fromProbe(client, ctx.ns),
+        target: `${hostPort(local, 80)} (drain-local)`,
+        protocol: 'tcp',
+      },
+      { 'drain-0': 10 },
+      seen,
+    );
   });
 
   check('proxy.terminating.fallback', async () => {
@@ -135,7 +153,19 @@ describe('terminating endpoints', () => {
       value: seen,
       text: 'drain-0 and drain-1 both serving and terminating: 10 new connections from each node',
     });
-    expect(seen.filter((s) => Object.keys(s.answeredBy).some((k) => !pods.includes(k)))).toEqual([]);
+    expectRows(
+      {
+        what: 'when only serving-terminating endpoints remain, the proxy falls back to them',
+        target: hostPort(vip, 80),
+        protocol: 'tcp',
+      },
+      seen.map((s, i) => ({
+        ...fromProbe(ctx.probes[i]!, ctx.ns),
+        ok: !Object.keys(s.answeredBy).some((k) => !pods.includes(k)),
+        expected: `only the serving-terminating [${pods.join(', ')}]`,
+        observed: s.answeredBy,
+      })),
+    );
     // Once they are gone (killed now, not at the end of their grace period), nothing answers.
     for (const name of pods) await deletePod(name, 0);
     const gone = Date.now();

@@ -5,10 +5,11 @@
 // and nothing on a node without one. externalTrafficPolicy Local: the health check node
 // port reports each node's local endpoints, and Pods still reach the node port everywhere.
 import { hostPort } from '../helpers/lib/net.ts';
-import { describe, expect } from '@jest/globals';
+import { describe } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { counts, kube, once, defineSuite } from '../helpers/harness/suite.ts';
+import { expectRows, expectSame, expectThat, fromProbe, same } from '../helpers/harness/verdict.ts';
 import type { Probe } from '../helpers/cluster/probe.ts';
 import { podsReady, serviceSlices } from '../helpers/cluster/workloads.ts';
 import { connectFromOutside } from '../helpers/targets/outside.ts';
@@ -102,8 +103,21 @@ describe('traffic policies', () => {
       value: { hints: state, seen },
       text: `${vip}:80 (trafficDistribution PreferClose), 10 connections from each node`,
     });
-    const wrong = seen.filter((s) => Object.keys(s.answeredBy).some((k) => !(s.sameZone.length ? s.sameZone : all).includes(k)));
-    expect(wrong).toEqual([]);
+    expectRows(
+      {
+        what: "with trafficDistribution PreferClose, a client reaches only its own zone's endpoints (any endpoint when its zone has none)",
+        target: `${hostPort(vip, 80)} (local-api-close)`,
+        protocol: 'tcp',
+      },
+      seen.map((s, i) => ({
+        ...fromProbe(ctx.probes[i]!, ctx.ns),
+        ok: !Object.keys(s.answeredBy).some((k) => !(s.sameZone.length ? s.sameZone : all).includes(k)),
+        expected: s.sameZone.length
+          ? `only its zone's [${s.sameZone.join(', ')}]`
+          : `any of [${all.join(', ')}] (none in zone ${zoneOf[ctx.probes[i]!.node]})`,
+        observed: s.answeredBy,
+      })),
+    );
   });
 
   check('proxy.traffic-distribution.prefer-same-node', async () => {
@@ -147,7 +161,19 @@ describe('traffic policies', () => {
       value: { hints: state, seen },
       text: `${vip}:80 (trafficDistribution PreferSameNode), 10 connections from each node`,
     });
-    expect(seen.filter((s) => Object.keys(s.answeredBy).some((k) => !(s.sameNode.length ? s.sameNode : all).includes(k)))).toEqual([]);
+    expectRows(
+      {
+        what: "with trafficDistribution PreferSameNode, a client reaches only its own node's endpoints (any endpoint when its node has none)",
+        target: `${hostPort(vip, 80)} (local-api-same-node)`,
+        protocol: 'tcp',
+      },
+      seen.map((s, i) => ({
+        ...fromProbe(ctx.probes[i]!, ctx.ns),
+        ok: !Object.keys(s.answeredBy).some((k) => !(s.sameNode.length ? s.sameNode : all).includes(k)),
+        expected: s.sameNode.length ? `only its node's [${s.sameNode.join(', ')}]` : `any of [${all.join(', ')}] (none on its node)`,
+        observed: s.answeredBy,
+      })),
+    );
   });
 
   check('proxy.internal-traffic-policy.local', async () => {
@@ -173,12 +199,23 @@ describe('traffic policies', () => {
     );
     ctx.evidence.add({ check: 'itp-local', kind: 'counts', value: seen, text: `${vip}:80 (internalTrafficPolicy Local), from each node` });
     // Exactly: from a node with endpoints only its own; from a node without, none at all.
-    const wrong = seen.flatMap((s, i) => {
-      const mine = local[ctx.probes[i]!.node] ?? [];
-      const strays = Object.keys(s.answeredBy).filter((k) => (mine.length ? !mine.includes(k) : !k.startsWith('error: ')));
-      return strays.length ? [{ from: s.from, ownNodeEndpoints: mine, answeredBy: s.answeredBy }] : [];
-    });
-    expect(wrong).toEqual([]);
+    expectRows(
+      {
+        what: "with internalTrafficPolicy Local, a client reaches only its own node's endpoints, and nothing from a node without one",
+        target: `${hostPort(vip, 80)} (local-api-internal)`,
+        protocol: 'tcp',
+      },
+      seen.map((s, i) => {
+        const mine = local[ctx.probes[i]!.node] ?? [];
+        const strays = Object.keys(s.answeredBy).filter((k) => (mine.length ? !mine.includes(k) : !k.startsWith('error: ')));
+        return {
+          ...fromProbe(ctx.probes[i]!, ctx.ns),
+          ok: strays.length === 0,
+          expected: mine.length ? `only its node's [${mine.join(', ')}]` : 'no answer (no endpoint on its node)',
+          observed: s.answeredBy,
+        };
+      }),
+    );
     if (!without().length)
       ctx.evidence.info(
         'itp-local',
@@ -190,7 +227,17 @@ describe('traffic policies', () => {
     await setup();
     const svc = await readSvc('local-api-external');
     const hc = svc.spec?.healthCheckNodePort ?? 0;
-    expect({ healthCheckNodePort: hc > 0 }).toEqual({ healthCheckNodePort: true });
+    expectThat(
+      {
+        what: 'a Service with externalTrafficPolicy Local gets a health check node port',
+        client: 'this machine',
+        target: `${ctx.ns}/Service/local-api-external`,
+        protocol: 'api',
+      },
+      hc > 0,
+      'a healthCheckNodePort (> 0)',
+      svc.spec?.healthCheckNodePort,
+    );
     const targets = await ctx.nodeTargets('etp', 'local-api-external');
     const probe = ctx.probes[0]!;
     const want = (node: string): { status: number; localEndpoints: number } => ({
@@ -228,14 +275,36 @@ describe('traffic policies', () => {
       }),
     );
     ctx.evidence.add({ check: 'etp-health-check', kind: 'counts', value: got, text: `GET http://<node>:${hc}/healthz from ${probe.pod}` });
-    expect(got.map((g) => ({ node: g.node, status: g.status, body: g.body }))).toEqual(
-      got.map((g) => ({ node: g.node, status: want(g.node).status, body: g.body })),
+    const health = {
+      what: "the health check node port answers each node's local endpoints: 200 with some, 503 without (and kube-proxy's count of them)",
+      ...fromProbe(probe, ctx.ns),
+      target: `http://<node>:${hc}/healthz`,
+      protocol: 'http',
+    };
+    expectRows(
+      health,
+      got.map((g, i) => ({
+        target: `${g.node} http://${hostPort(targets[i]!.ip, hc)}/healthz`,
+        ok: same(g.status, want(g.node).status),
+        expected: `status ${want(g.node).status}`,
+        observed: { status: g.status, body: g.body },
+      })),
     );
-    const counted = got.filter((g) => g.localEndpoints !== undefined);
-    expect(counted.map((g) => ({ node: g.node, localEndpoints: g.localEndpoints }))).toEqual(
-      counted.map((g) => ({ node: g.node, localEndpoints: want(g.node).localEndpoints })),
+    expectRows(
+      health,
+      got
+        .map((g, i) => ({
+          target: `${g.node} http://${hostPort(targets[i]!.ip, hc)}/healthz`,
+          expected: want(g.node).localEndpoints,
+          observed: g.localEndpoints,
+        }))
+        .filter((row) => row.observed !== undefined),
     );
-    expect(got.map((g) => g.node)).toEqual(targets.map((t) => t.node));
+    expectSame(
+      { ...health, what: 'the health check node port is asked on every node', unit: 'nodes' },
+      targets.map((t) => t.node),
+      got.map((g) => g.node),
+    );
   });
   check('proxy.external-traffic-policy.local-outside', async () => {
     await setup();
@@ -274,12 +343,27 @@ describe('traffic policies', () => {
       value: seen,
       text: `node port ${port} from this machine, outside the cluster`,
     });
-    const wrong = seen.filter(
-      (s) =>
-        s.sourceRewritten.length ||
-        Object.keys(s.answeredBy).some((k) => (s.localEndpoints.length ? !s.localEndpoints.includes(k) : !k.startsWith('error: '))),
+    expectRows(
+      {
+        what:
+          "with externalTrafficPolicy Local, a node port reached from outside answers only from the node's own endpoints " +
+          "(nothing from a node without one), and the backend sees the client's own address",
+        client: 'this machine',
+        target: `node port ${port} (local-api-external)`,
+        protocol: 'tcp',
+      },
+      seen.map((s, i) => ({
+        target: `${s.node} ${hostPort(targets[i]!.ip, port)}`,
+        ok: !(
+          s.sourceRewritten.length ||
+          Object.keys(s.answeredBy).some((k) => (s.localEndpoints.length ? !s.localEndpoints.includes(k) : !k.startsWith('error: ')))
+        ),
+        expected: s.localEndpoints.length
+          ? `only its local endpoints [${s.localEndpoints.join(', ')}], the source unchanged`
+          : 'no answer (no local endpoint)',
+        observed: { answeredBy: s.answeredBy, sourceRewritten: s.sourceRewritten },
+      })),
     );
-    expect(wrong).toEqual([]);
   });
 
   check('proxy.external-traffic-policy.local-from-pods', async () => {
@@ -310,6 +394,16 @@ describe('traffic policies', () => {
       ),
     );
     ctx.evidence.add({ check: 'etp-local-from-pods', kind: 'counts', value: seen });
-    expect(seen.length).toBeGreaterThan(0);
+    expectThat(
+      {
+        what: "with externalTrafficPolicy Local, Pods reach their own node's address at the node port",
+        client: 'every probe',
+        target: `its own node's address, port ${port}`,
+        protocol: 'tcp',
+      },
+      seen.length > 0,
+      'at least one probe on a node with an address of the Service family',
+      { probes: ctx.probes.map((p) => p.node), addresses: addresses.map((a) => `${a.node} ${a.ip}`) },
+    );
   });
 });

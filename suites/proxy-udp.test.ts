@@ -3,10 +3,12 @@
 // address; and after the only backend is replaced, a client that keeps sending from the
 // same source port reaches the new one within the proxy bound (no stale conntrack entry:
 // upstream e2e network/conntrack.go).
-import { describe, expect } from '@jest/globals';
+import { describe } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { counts, kube, once, defineSuite } from '../helpers/harness/suite.ts';
+import { expectSame, fromProbe } from '../helpers/harness/verdict.ts';
+import { hostPort } from '../helpers/lib/net.ts';
 import { podsReady, rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
 import { connectFromOutside } from '../helpers/targets/outside.ts';
 import { closeSessions } from '../helpers/cluster/probe.ts';
@@ -49,7 +51,17 @@ describe('UDP Services', () => {
       value: c,
       text: `${10 * N} WHO datagrams to ${vip}:80/UDP, each from a new socket`,
     });
-    expect(Object.keys(c).sort()).toEqual(web.map((p) => p.name).sort());
+    expectSame(
+      {
+        what: `${10 * N} WHO datagrams to a UDP ClusterIP, each from a new socket, reach every ready backend and nothing else`,
+        ...fromProbe(ctx.probes[0]!, ctx.ns),
+        target: hostPort(vip, 80),
+        protocol: 'udp',
+        unit: 'answerers',
+      },
+      web.map((p) => p.name).sort(),
+      Object.keys(c).sort(),
+    );
   });
 
   check('proxy.udp.nodeport-both-protocols', async () => {
@@ -121,7 +133,12 @@ describe('UDP Services', () => {
     // One flow: every datagram from the same source port (one conntrack entry, kept alive).
     const sourcePort = 20000 + Math.floor(Math.random() * 10000);
     const before = counts(await client.connect({ host: vip, port: 80, count: 5, mode: 'udp', timeoutMs: 2000, sourcePort }));
-    expect(before).toEqual({ 'udp-0': 5 });
+    const flow = {
+      ...fromProbe(client, ctx.ns),
+      target: `${hostPort(vip, 80)} (udp-one)`,
+      protocol: `udp, every datagram from source port ${sourcePort}`,
+    };
+    expectSame({ what: 'datagrams of one flow reach the only backend, udp-0', ...flow }, { 'udp-0': 5 }, before);
     // The backend is replaced: udp-0 goes at once, udp-1 comes up.
     closeSessions(ctx.ns, 'udp-0'); // the next command goes to the new Pod, never the old
     await kube().core.deleteNamespacedPod({ name: 'udp-0', namespace: ctx.ns, gracePeriodSeconds: 0 });
@@ -140,6 +157,10 @@ describe('UDP Services', () => {
     ctx.evidence.convergence('udp-stale-conntrack', 'Service proxy', polls, ms, `same source port reaches the new backend`, polls > 1);
     const after = counts(await client.connect({ host: vip, port: 80, count: 5, mode: 'udp', timeoutMs: 2000, sourcePort }));
     ctx.evidence.add({ check: 'udp-stale-conntrack', kind: 'counts', value: { before, after }, text: `from source port ${sourcePort}` });
-    expect(after).toEqual({ 'udp-1': 5 });
+    expectSame(
+      { what: 'after udp-0 was replaced by udp-1, datagrams of the same flow reach udp-1 (no stale conntrack entry)', ...flow },
+      { 'udp-1': 5 },
+      after,
+    );
   });
 });

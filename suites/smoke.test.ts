@@ -1,10 +1,12 @@
 // The test bed itself: nodes, Pod networking across nodes, cluster DNS, a ClusterIP
 // Service across nodes, logs and exec, and a StatefulSet Pod coming back with a new IP.
 // On the bundled cluster the expectations come from its profile (node count, DNS IP).
-import { describe, expect } from '@jest/globals';
+import { describe } from '@jest/globals';
 import { answerSet } from '../helpers/lib/dns.ts';
 import { apply } from '../helpers/cluster/apply.ts';
 import { defineSuite, kube } from '../helpers/harness/suite.ts';
+import { expectRows, expectSame, expectThat, fromProbe } from '../helpers/harness/verdict.ts';
+import { hostPort } from '../helpers/lib/net.ts';
 import { listPods, podState, rolloutReady } from '../helpers/cluster/workloads.ts';
 import { waitFor } from '../helpers/cluster/wait.ts';
 import { closeSessions } from '../helpers/cluster/probe.ts';
@@ -20,8 +22,14 @@ describe('cluster smoke', () => {
     const summary = nodes
       .map((n) => `${n.metadata?.name}: Ready=${n.status?.conditions?.find((c) => c.type === 'Ready')?.status}`)
       .join(', ');
-    if (want !== undefined) expect({ nodes: nodes.length, ready: ready.length, summary }).toEqual({ nodes: want, ready: want, summary });
-    else expect(ready.length).toBe(nodes.length);
+    const q = { what: 'every node of the cluster is Ready', client: 'this machine', target: 'the Nodes', protocol: 'api' };
+    if (want !== undefined)
+      expectSame(
+        { ...q, what: `the cluster has the ${want} nodes of its profile, every one Ready` },
+        { nodes: want, ready: want, summary },
+        { nodes: nodes.length, ready: ready.length, summary },
+      );
+    else expectThat(q, ready.length === nodes.length, `${nodes.length} Ready, as many as nodes`, `${ready.length} Ready: ${summary}`);
   });
 
   check('bed.pod.cross-node', async () => {
@@ -41,7 +49,15 @@ describe('cluster smoke', () => {
         };
       }),
     );
-    expect(results).toEqual(results.map((r) => ({ ...r, answeredBy: r.to.split('@')[0], error: undefined })));
+    expectRows(
+      { what: "a Pod reaches another node's probe Pod by its Pod IP", target: 'the next probe Pod, port 8080', protocol: 'tcp' },
+      results.map((r, i) => ({
+        ...fromProbe(ctx.probes[i]!, ctx.ns),
+        target: `${r.to} port 8080`,
+        expected: { answeredBy: r.to.split('@')[0], error: undefined },
+        observed: { answeredBy: r.answeredBy, error: r.error },
+      })),
+    );
   });
 
   check('bed.dns.kubernetes-default', async () => {
@@ -51,7 +67,17 @@ describe('cluster smoke', () => {
     const dns = await core.readNamespacedService({ name: 'kube-dns', namespace: 'kube-system' });
     // The DNS Service is the one the API serves; the Pod's resolver may be a cache in front
     // of it (NodeLocal DNSCache's link-local address). Both are asked below, with the replicas.
-    if (target.profile) expect(dns.spec?.clusterIP).toBe(target.profile.dnsServiceIP);
+    if (target.profile)
+      expectSame(
+        {
+          what: "the DNS Service has the ClusterIP of the cluster's profile",
+          client: 'this machine',
+          target: 'kube-system/Service/kube-dns',
+          protocol: 'api',
+        },
+        target.profile.dnsServiceIP,
+        dns.spec?.clusterIP,
+      );
     ctx.evidence.info(
       'smoke-dns',
       `the Pod's resolver ${ctx.facts.resolver}; the DNS Service kube-system/kube-dns ` +
@@ -59,7 +85,16 @@ describe('cluster smoke', () => {
     );
     const name = ctx.svcName('kubernetes', 'default');
     const answers = await ctx.expectEverywhere('smoke-dns', name, 'address', { rcode: 'NOERROR', set: [svc.spec!.clusterIP!] });
-    expect(answerSet(answers[0]!)).toEqual([svc.spec!.clusterIP]);
+    expectSame(
+      {
+        what: 'cluster DNS answers the kubernetes Service with its ClusterIP',
+        ...fromProbe(ctx.probes[0]!, ctx.ns),
+        target: `${name} ${answers[0]!.question.type} @${answers[0]!.question.server}`,
+        protocol: 'dns',
+      },
+      [svc.spec!.clusterIP],
+      answerSet(answers[0]!),
+    );
   });
 
   check('bed.clusterip.reach', async () => {
@@ -74,16 +109,47 @@ describe('cluster smoke', () => {
         return { from: p.node, backendNode: backend!.node, answeredBy: a?.backend?.pod, error: a?.error };
       }),
     );
-    expect(results.some((r) => r.from !== r.backendNode) || ctx.probes.length === 1).toBe(true);
-    expect(results).toEqual(results.map((r) => ({ ...r, answeredBy: backend!.name, error: undefined })));
+    const q = {
+      what: `a ClusterIP Service is reached from every node, across nodes, by its one backend ${backend!.name} (on ${backend!.node})`,
+      target: hostPort(vip, 80),
+      protocol: 'http',
+    };
+    expectThat(
+      q,
+      results.some((r) => r.from !== r.backendNode) || ctx.probes.length === 1,
+      "a client on a node other than the backend's (or a single probe)",
+      results.map((r) => r.from),
+    );
+    expectRows(
+      q,
+      results.map((r, i) => ({
+        ...fromProbe(ctx.probes[i]!, ctx.ns),
+        expected: { answeredBy: backend!.name, error: undefined },
+        observed: { answeredBy: r.answeredBy, error: r.error },
+      })),
+    );
   });
 
   check('bed.api.logs-exec', async () => {
     const probe = ctx.probes[0]!;
     const id = await probe.whoami();
-    expect(id.pod).toBe(probe.pod);
+    expectSame(
+      { what: 'exec in a probe Pod runs there: whoami names the Pod', ...fromProbe(probe, ctx.ns), target: 'whoami', protocol: 'exec' },
+      probe.pod,
+      id.pod,
+    );
     const log = await kube().core.readNamespacedPodLog({ name: probe.pod, namespace: probe.ns });
-    expect(log).toContain(`serving ${probe.pod}`);
+    expectThat(
+      {
+        what: "a probe Pod's log is read through the API",
+        client: 'this machine',
+        target: `${probe.ns}/Pod/${probe.pod} log`,
+        protocol: 'api',
+      },
+      log.includes(`serving ${probe.pod}`),
+      `a line containing "serving ${probe.pod}"`,
+      log.split('\n').slice(-10).join('\n'),
+    );
   });
 
   check('bed.statefulset.new-ip', async () => {
@@ -100,6 +166,16 @@ describe('cluster smoke', () => {
       { timeoutMs: 90_000 },
     );
     ctx.evidence.info('statefulset-new-ip', `mysql-0 moved from ${before!.ip} to ${after.now!.ip}`);
-    expect(after.now!.ip).not.toBe(before!.ip);
+    expectThat(
+      {
+        what: 'a StatefulSet Pod deleted comes back with a new IP',
+        client: 'this machine',
+        target: `${ctx.ns}/Pod/mysql-0`,
+        protocol: 'api',
+      },
+      after.now!.ip !== before!.ip,
+      `an IP other than ${before!.ip}`,
+      after.now!.ip,
+    );
   });
 });

@@ -2,10 +2,11 @@
 // that Pod's IP, through the system resolver as an application sees them too; no names
 // when serviceName names no Service; and the name follows its Pod when the Pod is
 // rescheduled to another node with a new IP, within a measured, bounded time.
-import { describe, expect } from '@jest/globals';
+import { describe } from '@jest/globals';
 import type { DnsWatchResult } from '../probe/contract.ts';
 import { apply } from '../helpers/cluster/apply.ts';
 import { once, defineSuite, kube } from '../helpers/harness/suite.ts';
+import { expectSame, fromProbe } from '../helpers/harness/verdict.ts';
 import { withCordon } from '../helpers/cluster/nodes.ts';
 import { Probe, closeSessions } from '../helpers/cluster/probe.ts';
 import { listPods, podState, rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
@@ -56,11 +57,16 @@ describe('StatefulSet per-Pod names', () => {
     );
     const [r] = await inPeer.resolve(['mysql-0.mysql']);
     ctx.evidence.transcript('sts-short-name', `getaddrinfo("mysql-0.mysql") in ${peer.name}: ${r?.error ?? r?.addresses.join(', ')}`);
-    expect({ name: r?.name, addresses: r?.addresses, error: r?.error }).toEqual({
-      name: 'mysql-0.mysql',
-      addresses: [want],
-      error: undefined,
-    });
+    expectSame(
+      {
+        what: "a StatefulSet Pod's short name (pod.service) resolves to that Pod's IP through the system resolver, from a peer Pod",
+        ...fromProbe(inPeer, ctx.ns),
+        target: 'mysql-0.mysql',
+        protocol: 'dns (getaddrinfo)',
+      },
+      { name: 'mysql-0.mysql', addresses: [want], error: undefined },
+      { name: r?.name, addresses: r?.addresses, error: r?.error },
+    );
   });
 
   check('dns.statefulset.no-names-without-service', async () => {
@@ -170,11 +176,20 @@ describe('StatefulSet Pod rescheduling', () => {
       finalAnswers: perServer.map((p) => ({ server: p.server, final: p.final })),
       oldIPSeenAfterConvergence: watch.series.some((s) => s.changes.some((c) => c.t > convergedAt && c.set.includes(old.ip!))),
     };
-    expect(summary).toEqual({
-      watchEnded: 'stable',
-      finalAnswers: perServer.map((p) => ({ server: p.server, final: [now.ip] })),
-      oldIPSeenAfterConvergence: false,
-    });
+    expectSame(
+      {
+        what: `a rescheduled StatefulSet Pod's name follows it to its new IP at every server, and the old IP ${old.ip} does not come back`,
+        ...fromProbe(watcher, ctx.ns),
+        target: `${name} @${ctx.facts.servers.map((s) => s.ip).join(', ')}`,
+        protocol: 'dns',
+      },
+      {
+        watchEnded: 'stable',
+        finalAnswers: perServer.map((p) => ({ server: p.server, final: [now.ip] })),
+        oldIPSeenAfterConvergence: false,
+      },
+      summary,
+    );
     if (convergenceMs > bound) {
       throw new Error(
         `DNS not converged within ${bound} ms (${boundName}): it took ${convergenceMs} ms after ${old.name} turned ` +
