@@ -212,12 +212,16 @@ function useSuite(suite: string, opts: SuiteOptions = {}): { ctx: SuiteContext; 
       bound: { boundMs?: number; boundName?: string },
     ): Promise<{ ms: number; askedMs: number; polls: number; state: Round }> => {
       let askedAt = since;
+      // Whether the last round had some server right: then the change has arrived (at
+      // that server), and a server still wrong at the bound is wrong, not slow.
+      let someRight = false;
       const r = await converge<Round>(
         `${name} ${type} to be ${expectationText(exp, type)} ${what}`,
         async () => {
           const t = Date.now();
           const results = await askAt(servers, { name, type, timeoutMs: 1000, ...o.extra });
           const bad = results.filter((x) => mismatch(x.answer, exp));
+          someRight = bad.length < results.length;
           if (!bad.length) askedAt = t;
           return { ok: bad.length === 0, state: bad.length ? bad : results };
         },
@@ -225,6 +229,7 @@ function useSuite(suite: string, opts: SuiteOptions = {}): { ctx: SuiteContext; 
           kind: 'DNS',
           since,
           ...bound,
+          arrived: () => someRight,
           // The same answer: who answered what (rcode, flags, records), not how fast.
           sameAnswer: (bad) =>
             JSON.stringify(
