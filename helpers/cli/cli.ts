@@ -30,7 +30,7 @@ import {
   UsageError,
 } from '../config/target.ts';
 import { clusterProject, jestBin, TEST_TIMEOUT_MS } from '../config/jest.ts';
-import { closingLines, clusterIdentity, collect, writeReports, type JestJson } from '../results/reports.ts';
+import { causeLines, closingLines, clusterIdentity, collect, writeReports, type JestJson } from '../results/reports.ts';
 import type { ProgressOptions } from '../results/progress.ts';
 import { dryRun, imagesOfRun, selectChecks, selectionPattern } from './plan.ts';
 import { interruptedBy, onInterrupt } from '../config/interrupt.ts';
@@ -208,7 +208,7 @@ export function parseCli(argv: string[]): {
   if (parsed.positionals.length > maxPositionals)
     throw new UsageError(`unexpected argument '${parsed.positionals[maxPositionals]}' (see --help)`);
   if (command === 'matrix' && !parsed.values.help && parsed.positionals.length < 2)
-    throw new UsageError('matrix needs the matrix file: svc-conformance matrix FILE (see --help and README, "Implementation matrix")');
+    throw new UsageError('matrix needs the matrix file: svc-conformance matrix FILE (see --help and docs/matrix.md)');
   const v = parsed.values as Record<string, string | boolean | undefined>;
   const positive = (flag: string): void => {
     const raw = v[flag];
@@ -429,6 +429,7 @@ async function runPipeline(o: Options, target: Target, reportDir: string, contro
     `svc-conformance: preflight passed in ${((Date.now() - t0) / 1000).toFixed(1)} s ` +
       `(${cluster.server}, Kubernetes ${cluster.version}, Services in ${cluster.ipFamilies.join(', ')})\nsvc-conformance: ${dnsPathLine(cluster)}\n`,
   );
+  for (const line of causeLines(cluster.causes)) process.stdout.write(`${line}\n`);
 
   // Emptied, not removed: it may be a mounted volume.
   fs.mkdirSync(reportDir, { recursive: true });
@@ -530,6 +531,7 @@ async function runPipeline(o: Options, target: Target, reportDir: string, contro
     cluster: `${cluster.server} (${dnsPathLine(cluster)})`,
     durationMs: Date.now() - started,
     identity: clusterIdentity(cluster),
+    causes: cluster.causes,
   });
   // Jest ended without its results (a crash, an error in its global setup or teardown):
   // that is a failure of the run, never a run of zero checks.
@@ -548,10 +550,13 @@ async function runPipeline(o: Options, target: Target, reportDir: string, contro
     process.stdout.write(`${summaryLines(report).join('\n')}\n${reportsBlock(reportDir)}`);
   } else
     process.stdout.write(
-      `${closingLines(
-        report.counts,
-        report.checks.filter((c) => c.status === 'warning').map((c) => c.id ?? c.name),
-      ).join('\n')}\n`,
+      `${[
+        ...causeLines(report.counts.failed || report.counts.warnings ? report.causes : []),
+        ...closingLines(
+          report.counts,
+          report.checks.filter((c) => c.status === 'warning').map((c) => c.id ?? c.name),
+        ),
+      ].join('\n')}\n`,
     );
   if (!results.length) return 1;
   return report.counts.failed > 0 || code !== 0 ? 1 : 0;

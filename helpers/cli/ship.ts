@@ -9,7 +9,7 @@ import * as zlib from 'node:zlib';
 import yaml from 'js-yaml';
 import { DEFAULT_PERMISSIONS, PRIVILEGED_PERMISSIONS } from '../cluster/preflight.ts';
 import { ClusterError, ROOT, UsageError } from '../config/target.ts';
-import { closingLines, NOT_SELECTED, parseRunReport, readRunReport, writeReports, type RunReport } from '../results/reports.ts';
+import { causeLines, closingLines, NOT_SELECTED, parseRunReport, readRunReport, writeReports, type RunReport } from '../results/reports.ts';
 import { junitErrorSuite } from '../results/render.ts';
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -254,6 +254,7 @@ export function summaryLines(r: RunReport): string[] {
           `  Kubernetes ${id['kubernetes-version']}, kube-proxy ${id['proxy-mode']}, DNS ${id['dns-image']}, Services in ${id['ip-families']}`,
         ]
       : []),
+    ...(r.counts.failed || r.counts.warnings ? causeLines(r.causes).map((l) => `  ${l}`) : []),
   ];
   for (const c of r.checks.filter((x) => x.status === 'failed'))
     lines.push(`  FAIL ${c.id ?? c.name}: ${(c.failure ?? '').split('\n').find((l) => l.trim()) ?? ''}`);

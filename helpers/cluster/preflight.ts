@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import { ROOT } from './apply.ts';
 import type { DnsAnswer } from '../../probe/contract.ts';
-import { classify, type DnsPath, pathQuestions, roundQuestions } from '../lib/dns-path.ts';
+import { classify, type DnsPath, pathQuestions, roundQuestions, zoneNotServed } from '../lib/dns-path.ts';
 import { clusterDomainOf, dnsReplicas } from './facts.ts';
 import { apiErrorText, kube } from './kube.ts';
 import { createNamespace, deleteNamespace, deleteRunNamespaces } from './namespace.ts';
@@ -275,7 +275,7 @@ async function serviceRanges(t: Target): Promise<{ serviceCIDRs?: string[]; serv
  *  Service's address and each replica are asked two questions (a record and a name that
  *  does not exist), twice, 1.5 s apart: a cache counts its TTLs down between the rounds
  *  (the pause is the measurement, not a wait for a state). Throws when it cannot ask. */
-async function detectDnsPath(primary: IpFamily): Promise<DnsPath> {
+async function detectDnsPath(primary: IpFamily): Promise<{ path: DnsPath; zone: string }> {
   const core = kube().core;
   if (!fs.existsSync(PROBE_BUNDLE)) execFileSync(process.execPath, ['probe/build.mjs'], { cwd: ROOT, stdio: 'ignore' });
   const svc = await core.readNamespacedService({ name: 'kube-dns', namespace: 'kube-system' });
@@ -301,7 +301,7 @@ async function detectDnsPath(primary: IpFamily): Promise<DnsPath> {
       if (round === 2) await new Promise((r) => setTimeout(r, 1500));
       rounds.push(await probe!.dns(roundQuestions(servers, names, addressType(primary))));
     }
-    return classify({ service, resolver, node: probe!.node, replicas, servers, rounds });
+    return { path: classify({ service, resolver, node: probe!.node, replicas, servers, rounds }), zone: clusterDomain };
   } finally {
     await deleteNamespace(ns, true).catch(() => undefined);
   }
@@ -325,7 +325,7 @@ export async function preflight(t: Target): Promise<DetectedCluster> {
       .join('\n');
     throw new ClusterError(
       `the credentials lack ${missing.length} permission(s) the run needs:\n${list}\nGrant ` +
-        `them with manifests/rbac/${t.privileged ? 'privileged' : 'default'}.yaml (see README)`,
+        `them with manifests/rbac/${t.privileged ? 'privileged' : 'default'}.yaml (see docs/using.md, "Least privilege and air-gapped clusters")`,
     );
   }
   await probeImageStarts();
@@ -338,7 +338,10 @@ export async function preflight(t: Target): Promise<DetectedCluster> {
   // A DNS path that cannot be detected is reported, and the checks treat the resolver as
   // the Service (they then fail where DNS is broken, with the answers to show for it).
   try {
-    cluster.dnsPath = await detectDnsPath((cluster.ipFamilies[0] ?? 'IPv4') as IpFamily);
+    const { path, zone } = await detectDnsPath((cluster.ipFamilies[0] ?? 'IPv4') as IpFamily);
+    cluster.dnsPath = path;
+    const cause = zoneNotServed(path, zone);
+    if (cause) cluster.causes = [...(cluster.causes ?? []), cause];
   } catch (e) {
     cluster.dnsPathError = apiErrorText(e);
   }

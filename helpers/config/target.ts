@@ -96,11 +96,19 @@ export interface DetectedCluster {
   dnsPath?: DnsPath;
   /** Why the DNS path could not be detected (the checks then treat the resolver as the Service). */
   dnsPathError?: string;
+  /** Causes the preflight saw that fail many checks at once (e.g. a cluster domain the DNS
+   *  does not serve): said once, at the top of the run and above its closing lines. */
+  causes?: string[];
   /** The Service ranges the API serves (networking.k8s.io/v1 ServiceCIDR, Kubernetes >= 1.33),
    *  else the bundled cluster's; absent when neither is known (serviceCIDRsFrom says why). */
   serviceCIDRs?: string[];
   serviceCIDRsFrom?: string;
 }
+
+/** Causes the preflight saw that fail many checks at once, one line each: printed once,
+ *  at the run's start and again above its closing lines. */
+export const causeLines = (causes: string[] = []): string[] =>
+  causes.map((c) => `svc-conformance: ONE CAUSE FOR MANY CHECKS (seen by the preflight): ${c}`);
 
 export interface Target {
   kubeconfig?: string;
@@ -229,7 +237,7 @@ export function loadKubeConfig(file?: string, context?: string): k8s.KubeConfig 
 
 const env = process.env;
 
-/** The run's input as the environment gives it (README: the SVC_* variables); checked by
+/** The run's input as the environment gives it (docs/configuration.md: the SVC_* variables); checked by
  *  validateInput, with the flags, in one place. */
 export function inputFromEnv(): RunInput {
   const sources: RunInput['sources'] = {};

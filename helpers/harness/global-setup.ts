@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { dnsPathLine, preflight } from '../cluster/preflight.ts';
-import { hasPublishedTarget, inputFromEnv, publishTarget, resolveTarget, ROOT, useTarget } from '../config/target.ts';
+import { causeLines, hasPublishedTarget, inputFromEnv, publishTarget, resolveTarget, ROOT, useTarget } from '../config/target.ts';
 
 export default async function globalSetup(): Promise<void> {
   // In the repository the bundle follows the probe's source; the package ships it built.
@@ -21,4 +21,5 @@ export default async function globalSetup(): Promise<void> {
       `node(s), kube-proxy ${cluster.kubeProxy}${cluster.kubeProxy === 'present' ? ` in ${cluster.proxyMode} mode` : ''})\nsvc-conformance: ` +
       `${dnsPathLine(cluster)}\n`,
   );
+  for (const line of causeLines(cluster.causes)) process.stdout.write(`${line}\n`);
 }

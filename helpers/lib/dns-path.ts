@@ -156,6 +156,29 @@ export function classify(capture: PathCapture): DnsPath {
   };
 }
 
+/** The one cause that fails every DNS check at once, seen by the preflight: the Pods'
+ *  search domain (kubelet's clusterDomain) names a zone the cluster DNS does not serve, so
+ *  kubernetes.default.svc.<zone> gets no address at any replica. Undefined when some
+ *  replica answers it with an address (pure: unit-tested on captured answers). */
+export function zoneNotServed(p: DnsPath, zone: string): string | undefined {
+  const asked = p.capture.servers.flatMap((s, i) => p.capture.rounds.map((answers) => ({ server: s, answer: answers[2 * i]! })));
+  const replicas = asked.filter((a) => a.server.role === 'replica');
+  if (!replicas.length) return undefined;
+  const answered = (a: DnsAnswer): boolean => !a.error && a.rcode === 'NOERROR' && a.answers.some((r) => r.type === a.question.type);
+  if (replicas.some((a) => answered(a.answer))) return undefined;
+  const name = replicas[0]!.answer.question.name;
+  const type = replicas[0]!.answer.question.type;
+  const seen = [
+    ...new Set(replicas.map((a) => `${a.server.ip}: ${a.answer.error ?? `${a.answer.rcode}, ${a.answer.answers.length} record(s)`}`)),
+  ];
+  return (
+    `the Pods' search domain says the cluster domain is '${zone}' (kubelet's clusterDomain), but the cluster DNS does not ` +
+    `answer for it: ${name} ${type} got no address at any replica (${seen.join('; ')}). Every check that asks a name ` +
+    `under ${zone} fails for this one cause: make kubelet's clusterDomain and the DNS server's zone the same ` +
+    `(or name the zone the DNS serves with --cluster-domain, if the Pods should not rely on their search path)`
+  );
+}
+
 /** True when some server on the path is a cache (the requirement 'dns-cache'). */
 export const hasCache = (p?: DnsPath): boolean => Boolean(p && (p.resolverIsCache || p.serviceIsCache));
 

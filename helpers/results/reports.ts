@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { checkDef, type Level, type Source } from '../../suites/data/registry.ts';
 import { claimInTitle, idInTitle } from '../../suites/data/sources.ts';
 import type { Measurement } from '../harness/evidence.ts';
-import type { DetectedCluster } from '../config/target.ts';
+import { causeLines, type DetectedCluster } from '../config/target.ts';
 import { html, ICONS, junitCase, junitErrorSuite, mdCell, writeReportDir, xml } from './render.ts';
 import { any, arr, check, num, obj, oneOf, opt, type Schema, str } from '../../probe/schema.ts';
 
@@ -66,6 +66,8 @@ export interface RunReport {
   cluster: string;
   /** The cluster's identity, as the preflight read it (JUnit properties cluster.*). */
   identity?: Record<string, string>;
+  /** Causes the preflight saw that fail many checks at once: said once, above the checks. */
+  causes?: string[];
   startedAt: string;
   durationMs: number;
   counts: { passed: number; failed: number; skipped: number; warnings: number };
@@ -108,7 +110,7 @@ export function readVerdicts(evidenceDir: string, runId: string): Map<string, Ve
 export function collect(
   results: JestJson[],
   evidenceDir: string,
-  meta: { runId: string; cluster: string; durationMs: number; identity?: Record<string, string> },
+  meta: { runId: string; cluster: string; durationMs: number; identity?: Record<string, string>; causes?: string[] },
 ): RunReport {
   const verdicts = readVerdicts(evidenceDir, meta.runId);
   const checks: Check[] = [];
@@ -178,6 +180,7 @@ export function collect(
     runId: meta.runId,
     cluster: meta.cluster,
     ...(meta.identity ? { identity: meta.identity } : {}),
+    ...(meta.causes?.length ? { causes: meta.causes } : {}),
     startedAt: new Date(Date.now() - meta.durationMs).toISOString(),
     durationMs: meta.durationMs,
     counts,
@@ -192,6 +195,7 @@ const RUN_REPORT = obj({
   runId: str,
   cluster: str,
   identity: opt(any),
+  causes: opt(arr(str)),
   startedAt: str,
   durationMs: num,
   counts: COUNTS,
@@ -246,6 +250,8 @@ function parseResults<T>(schema: Schema, text: string, what: string): T {
 
 /** The lines that close a run, `npm test` and a matrix: the warnings (expected-level
  *  checks that failed) on their own line, never counted as passed, then the counts. */
+export { causeLines };
+
 export function closingLines(c: RunReport['counts'], warningIds: string[] = []): string[] {
   const w = c.warnings
     ? [
@@ -316,6 +322,7 @@ export function markdown(r: RunReport): string {
       `warnings, ${r.counts.skipped} skipped** in ${(r.durationMs / 1000).toFixed(1)} s.`,
     '',
   ];
+  if (r.causes?.length) lines.push('## One cause for many checks (seen by the preflight)', '', ...r.causes.map((c) => `- ❗ ${c}`), '');
   const warnings = r.checks.filter((c) => c.status === 'warning');
   if (warnings.length) {
     lines.push(
@@ -448,6 +455,7 @@ pre{white-space:pre-wrap;background:#f8fafc;padding:8px;border:1px solid #e5e7eb
 </style></head><body>
 <h1>svc-conformance</h1>
 <p id="summary">Run ${html(r.runId)} against ${html(r.cluster)}: <b>${r.counts.passed} passed, ${r.counts.failed} failed, ${r.counts.warnings} warnings, ${r.counts.skipped} skipped</b> in ${(r.durationMs / 1000).toFixed(1)} s.</p>
+${r.causes?.length ? `<h2>One cause for many checks</h2><p>Seen by the preflight, before any check ran:</p><ul id="causes">${r.causes.map((c) => `<li>${html(c)}</li>`).join('')}</ul>` : ''}
 <h2>Failures</h2>${failures || '<p>None.</p>'}
 <h2>Warnings</h2><p>Expected-level checks: documented default behaviour that the specification leaves open. They do not fail the run (<code>--strict</code> makes them fail).</p>${warnings || '<p>None.</p>'}
 <h2>Checks</h2><table id="checks"><thead><tr><th>Result</th><th>Id</th><th>Level</th><th>Suite</th><th>Claim</th><th>Families</th><th>Source</th><th>Time</th></tr></thead><tbody>
