@@ -1,20 +1,32 @@
-// Large answers: a headless Service over 60 Pods does not fit a 512-byte UDP message.
+// Large answers: a headless Service with 60 ready endpoints does not fit a 512-byte UDP
+// message (60 A records take 960 bytes; 33 would already exceed 512 under any name).
 // Without EDNS0 the UDP answer is truncated (TC) and the TCP answer holds all 60; with
-// EDNS0 at 4096 the UDP answer holds all 60; every record matches the ready set.
+// EDNS0 at 4096 the UDP answer holds all 60; every record matches the ready set. The
+// endpoints are a hand-made EndpointSlice of documentation addresses (a Service without a
+// selector, as the Service documentation shows): the message size is the claim, and 60
+// real Pods would cost the run more than all its other checks' Pods together.
 import { describe } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { answerSet, assertAnswers, formatAnswer } from '../helpers/lib/dns.ts';
 import { once, defineSuite } from '../helpers/harness/suite.ts';
 import { expectRows, fromProbe } from '../helpers/harness/verdict.ts';
-import { rolloutReady } from '../helpers/cluster/workloads.ts';
+import { docAddress } from '../helpers/lib/net.ts';
 
 const { ctx, check } = defineSuite('dns-large', { probes: 1 });
 const N = 60;
-let ips: string[] = [];
+const ips: string[] = [];
 const setup = once(async () => {
-  await apply(ctx.ns, 'many-pods.yaml', { REPLICAS: N });
-  ips = (await rolloutReady(ctx.ns, 'Deployment', 'many', N, 300_000)).map((p) => p.ip!);
   const since = Date.now();
+  // One EndpointSlice per family the cluster serves, N ready addresses each.
+  for (const f of ctx.families()) {
+    const addrs = Array.from({ length: N }, (_, i) => docAddress(f, i + 1));
+    ips.push(...addrs);
+    await apply(ctx.ns, 'many-endpoints.yaml', {
+      ADDRESS_TYPE: f,
+      SLICE_SUFFIX: f.toLowerCase(),
+      ENDPOINTS: JSON.stringify(addrs.map((a) => ({ addresses: [a], conditions: { ready: true } }))),
+    });
+  }
   await ctx.slicesSettled('large-slices', 'many', ips, since);
   // Every server knows all N before the message-size checks (over TCP, which always fits).
   await ctx.convergeEverywhere(

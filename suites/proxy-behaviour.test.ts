@@ -14,7 +14,7 @@ import type { ConnectAttempt } from '../probe/contract.ts';
 import { listPods, rolloutReady, serviceSlices, sliceEndpoints, type PodState } from '../helpers/cluster/workloads.ts';
 import { waitFor } from '../helpers/cluster/wait.ts';
 
-const { ctx, check } = defineSuite('proxy-behaviour', { probes: 2 });
+const { ctx, check, prefetch } = defineSuite('proxy-behaviour', { probes: 2 });
 const N = 3;
 let web: PodState[] = [];
 let vip = '';
@@ -50,6 +50,17 @@ const grpcBackends = once(async () => {
     grpcPods.map((p) => p.ip!),
   );
 });
+// The StatefulSet and its ClusterIP Service, Ready: the Pods and when they were Ready (the
+// change its check's convergence is measured from).
+const mysql = once(async () => {
+  await apply(ctx.ns, 'mysql.yaml', { REPLICAS: N });
+  await apply(ctx.ns, 'mysql-read.yaml');
+  const pods = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', N);
+  return { pods, readyAt: Date.now() };
+});
+// Their Pods start beside web-api's, with the suite's first check.
+prefetch(grpcBackends, 'lb.grpc.headless-round-robin', 'lb.grpc.clusterip-one-channel');
+prefetch(mysql, 'proxy.statefulset.direct-pod');
 
 /** Every request on one connection reaches one backend, a web-api Pod. */
 const pinned = (asked: Omit<Question, 'what'>, c: Record<string, number>, n: number): void => {
@@ -168,10 +179,7 @@ describe('Service proxy behaviour', () => {
   });
 
   check('proxy.statefulset.direct-pod', async () => {
-    await apply(ctx.ns, 'mysql.yaml', { REPLICAS: N });
-    await apply(ctx.ns, 'mysql-read.yaml');
-    const pods = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', N);
-    const since = Date.now();
+    const { pods, readyAt: since } = await mysql();
     await ctx.slicesSettled(
       'direct-pod-slices',
       'mysql',
@@ -369,7 +377,9 @@ describe('Service proxy behaviour', () => {
     } = await converge(
       `${vip}:80 to refuse connections from ${ctx.probes[0]!.pod}`,
       async () => {
-        const [a] = await ctx.probes[0]!.connect({ host: vip, port: 80, count: 1, mode: 'tcp', timeoutMs: 5000 });
+        // 2 s: long enough for a refusal over IPv6 (at the first SYN retransmission, 1 s
+        // in), short enough that a poll still sent to a gone backend does not hide the change.
+        const [a] = await ctx.probes[0]!.connect({ host: vip, port: 80, count: 1, mode: 'tcp', timeoutMs: 2000 });
         return { ok: a?.error === 'ECONNREFUSED', state: a };
       },
       { kind: 'Service proxy', since },

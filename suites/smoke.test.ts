@@ -4,7 +4,7 @@
 import { describe } from '@jest/globals';
 import { answerSet } from '../helpers/lib/dns.ts';
 import { apply } from '../helpers/cluster/apply.ts';
-import { defineSuite, kube } from '../helpers/harness/suite.ts';
+import { defineSuite, kube, once } from '../helpers/harness/suite.ts';
 import { expectRows, expectSame, expectThat, fromProbe } from '../helpers/harness/verdict.ts';
 import { hostPort } from '../helpers/lib/net.ts';
 import { listPods, podState, rolloutReady } from '../helpers/cluster/workloads.ts';
@@ -12,7 +12,18 @@ import { waitFor } from '../helpers/cluster/wait.ts';
 import { closeSessions } from '../helpers/cluster/probe.ts';
 import { currentTarget } from '../helpers/config/target.ts';
 
-const { ctx, check } = defineSuite('smoke');
+const { ctx, check, prefetch } = defineSuite('smoke');
+// One web-api backend and one StatefulSet Pod, started with the suite's first check.
+const webOne = once(async () => {
+  await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 1 });
+  return (await rolloutReady(ctx.ns, 'Deployment', 'web-api', 1))[0]!;
+});
+const mysqlOne = once(async () => {
+  await apply(ctx.ns, 'mysql.yaml', { REPLICAS: 1 });
+  return (await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', 1))[0]!;
+});
+prefetch(webOne, 'bed.clusterip.reach');
+prefetch(mysqlOne, 'bed.statefulset.new-ip');
 
 describe('cluster smoke', () => {
   check('bed.nodes.ready', async () => {
@@ -98,8 +109,7 @@ describe('cluster smoke', () => {
   });
 
   check('bed.clusterip.reach', async () => {
-    await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 1 });
-    const [backend] = await rolloutReady(ctx.ns, 'Deployment', 'web-api', 1);
+    const backend = await webOne();
     const svc = await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns });
     const vip = svc.spec!.clusterIP!;
     await ctx.proxyConverged('smoke-clusterip', { host: vip, port: 80, backends: [backend!.name] });
@@ -153,8 +163,7 @@ describe('cluster smoke', () => {
   });
 
   check('bed.statefulset.new-ip', async () => {
-    await apply(ctx.ns, 'mysql.yaml', { REPLICAS: 1 });
-    const [before] = await rolloutReady(ctx.ns, 'StatefulSet', 'mysql', 1);
+    const before = await mysqlOne();
     closeSessions(ctx.ns, 'mysql-0'); // the next command goes to the new Pod, never the old
     await kube().core.deleteNamespacedPod({ name: 'mysql-0', namespace: ctx.ns, gracePeriodSeconds: 0 });
     const after = await waitFor(

@@ -12,7 +12,6 @@ import { REGISTRY } from '../../suites/data/registry.ts';
 import {
   childEnv,
   ClusterError,
-  DEFAULT_PAUSE_IMAGE,
   DEFAULT_PROBE_IMAGE,
   inputFromEnv,
   isCI,
@@ -78,7 +77,7 @@ Flags for run:
   --convergence-bound SECONDS  how long DNS may take to follow a change (default 10)
   --proxy-bound SECONDS      how long the Service proxy may take to follow a change (default 120)
   --timeout-scale N          multiply every wait (slow clusters; default 1, 3 on the bundled cluster's VM nodes)
-  --parallel N               suites run at once (default 3; 1 on the bundled cluster's VM nodes)
+  --parallel N               suites run at once (default 4; 1 on the bundled cluster's VM nodes)
   --report-dir DIR           where reports go (default ./svc-conformance-report)
   --keep-namespaces          keep the run's namespaces for debugging
   --run-id ID                label the run's namespaces with this id (default: generated)
@@ -342,7 +341,6 @@ export function inputFromFlags(o: Options): RunInput {
     kubeconfig: o.kubeconfig,
     context: o.context,
     probeImage: o['probe-image'] ?? (registry ? mirror(DEFAULT_PROBE_IMAGE, registry) : undefined),
-    pauseImage: registry ? mirror(DEFAULT_PAUSE_IMAGE, registry) : undefined,
     nodeToolsImage: o['node-tools-image'],
     nodeToolsRegistry: registry,
     clusterDomain: o['cluster-domain'],
@@ -434,15 +432,15 @@ async function runPipeline(o: Options, target: Target, reportDir: string, contro
   // Emptied, not removed: it may be a mounted volume.
   fs.mkdirSync(reportDir, { recursive: true });
   for (const f of fs.readdirSync(reportDir)) fs.rmSync(path.join(reportDir, f), { recursive: true, force: true });
-  publishTarget(target, cluster, reportDir);
+  const selected = selectChecks(o.focus, o.skip);
+  publishTarget(o.focus || o.skip ? { ...target, selected: selected.map((c) => c.id) } : target, cluster, reportDir);
   const env = childEnv({ NODE_OPTIONS: '--experimental-vm-modules --no-warnings' });
   const jsonFile = path.join(reportDir, 'jest.json');
-  const selected = selectChecks(o.focus, o.skip);
   // VM nodes of the bundled cluster (cluster/vm.sh) run under software emulation: suites one
   // at a time there unless --parallel says otherwise, so that no suite's load makes another's
   // proxy or DNS slower than its bound.
   const vmNodes = target.profile?.vmNodes ?? 0;
-  const parallel = o.parallel ?? (vmNodes > 0 ? '1' : '3');
+  const parallel = o.parallel ?? (vmNodes > 0 ? '1' : '4');
   if (vmNodes > 0 && o.parallel === undefined)
     process.stdout.write(`svc-conformance: ${vmNodes} VM node(s) under emulation: suites run one at a time (--parallel to change)\n`);
   const progress: [string, ProgressOptions] = [

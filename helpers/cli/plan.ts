@@ -24,7 +24,6 @@ export function imagesOfRun(
   selected: CheckDef[],
   opts: { serverVersion?: string; kind?: boolean; kindImage?: string },
 ): ImageUse[] {
-  const suites = new Set(suitesOf(selected));
   const uses: ImageUse[] = [];
   if (opts.kind && !opts.kindImage)
     // Our node image holds its own images (built here, never pulled): nothing to mirror.
@@ -37,8 +36,6 @@ export function imagesOfRun(
     ];
   if (opts.kindImage) uses.push({ image: opts.kindImage, where: 'docker', use: 'the kind node containers' });
   uses.push({ image: t.probeImage, where: 'cluster', use: 'probe Pods and backends' });
-  if (manifestsOf([...suites]).some((m) => m.text.includes('${PAUSE_IMAGE}')))
-    uses.push({ image: t.pauseImage, where: 'cluster', use: 'many-Pod backends (manifests/many-pods.yaml)' });
   if (t.privileged && selected.some((c) => c.requires?.includes('privileged')))
     uses.push({
       image:

@@ -33,7 +33,6 @@ export function defaultVars(): Vars {
   const primary = (detected().ipFamilies[0] ?? 'IPv4') as IpFamily;
   return {
     PROBE_IMAGE: target.probeImage,
-    PAUSE_IMAGE: target.pauseImage,
     ADDRESS_TYPE: primary,
     SELECTORLESS_IP: externalAddress(primary),
   };

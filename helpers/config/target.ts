@@ -26,7 +26,6 @@ export const HAS_CLUSTER_BUILDS = fs.existsSync(path.join(ROOT, 'cluster', 'clus
 
 export const DEFAULT_PROFILE_PATH = '/var/lib/svc-conformance/cluster/profile.json';
 export const DEFAULT_PROBE_IMAGE = 'docker.io/library/node:24-slim';
-export const DEFAULT_PAUSE_IMAGE = 'registry.k8s.io/pause:3.10.1';
 
 /** Bad flags or configuration: exit 2. */
 export class UsageError extends Error {
@@ -115,7 +114,6 @@ export interface Target {
   context?: string;
   profile?: ClusterProfile;
   probeImage: string;
-  pauseImage: string;
   /** Privileged profile: an image with iptables, nft, curl and sh (undefined until the
    *  preflight knows the server version: then registry.k8s.io/kube-proxy:<version>). */
   nodeToolsImage?: string;
@@ -125,6 +123,9 @@ export interface Target {
   privileged: boolean;
   /** Expected-level failures fail the run too. */
   strict: boolean;
+  /** The ids of the checks the run selected (--focus, --skip); absent: every check. Suites
+   *  start the fixtures of selected checks ahead of them (prefetch), and no others. */
+  selected?: string[];
   runId: string;
   /** Bound for DNS and EndpointSlices to follow a change, in ms. */
   convergenceBoundMs: number;
@@ -157,7 +158,6 @@ export interface RunInput {
   context?: string;
   profilePath?: string;
   probeImage?: string;
-  pauseImage?: string;
   nodeToolsImage?: string;
   nodeToolsRegistry?: string;
   privileged?: boolean;
@@ -257,7 +257,6 @@ export function inputFromEnv(): RunInput {
     context: env.SVC_CONTEXT || undefined,
     profilePath: env.SVC_PROFILE || undefined,
     probeImage: env.SVC_PROBE_IMAGE || undefined,
-    pauseImage: env.SVC_PAUSE_IMAGE || undefined,
     nodeToolsImage: env.SVC_NODE_TOOLS_IMAGE || undefined,
     privileged: env.SVC_PRIVILEGED === '1' || undefined,
     strict: env.SVC_STRICT === '1' || undefined,
@@ -368,7 +367,6 @@ export function resolveTarget(input: RunInput): Target {
     context: input.context,
     profile,
     probeImage: input.probeImage ?? profile?.images.probe ?? DEFAULT_PROBE_IMAGE,
-    pauseImage: input.pauseImage ?? profile?.images.pause ?? DEFAULT_PAUSE_IMAGE,
     nodeToolsImage: input.nodeToolsImage ?? profile?.images.nodeTools,
     nodeToolsRegistry: input.nodeToolsRegistry,
     privileged: input.privileged ?? false,
@@ -476,7 +474,6 @@ export function loadPublished(file: string): Target {
   const bad = [
     typeof t.runId !== 'string' && 'runId',
     typeof t.probeImage !== 'string' && 'probeImage',
-    typeof t.pauseImage !== 'string' && 'pauseImage',
     typeof t.privileged !== 'boolean' && 'privileged',
     typeof t.strict !== 'boolean' && 'strict',
     !(Number(t.convergenceBoundMs) > 0) && 'convergenceBoundMs',

@@ -319,7 +319,6 @@ describe('svc-conformance CLI', () => {
     expect(images.code).toBe(0);
     const t = currentTarget();
     expect(images.out).toContain(t.probeImage);
-    expect(images.out).toContain(t.pauseImage);
     expect(images.out).toMatch(/kube-proxy rules on the nodes/);
     const dry = cli(['run', '--kubeconfig', adminKubeconfig(), '--dry-run', '--focus', '^dns\\.headless\\.']);
     expect(dry.code).toBe(0);

@@ -5,7 +5,7 @@ import { afterAll } from '@jest/globals';
 import type { ConnectAttempt, DnsAnswer, DnsQuestion } from '../../probe/contract.ts';
 import { converge, runBound } from '../cluster/converge.ts';
 import { cacheAllowanceMs } from '../lib/dns-path.ts';
-import { detected } from '../config/target.ts';
+import { currentTarget, detected } from '../config/target.ts';
 import { assertAnswers, DnsMismatch, type DnsServer, type Expectation, expectationText, mismatch, transcript } from '../lib/dns.ts';
 import { Evidence } from './evidence.ts';
 import { isIP } from 'node:net';
@@ -120,6 +120,11 @@ export interface Suite {
   check(id: string, fn: () => Promise<void>, timeoutMs?: number): void;
   /** Declares this suite's DNS table rows (suites/data/dns-table.ts), with their fixtures. */
   dnsRows(fixtures: Fixtures): void;
+  /** Starts `fixture` as soon as the suite's namespace is ready (with its first check),
+   *  instead of when the first of `ids` awaits it: Pods of several fixtures then start
+   *  side by side. Only when one of `ids` is selected and its requirements are met; a
+   *  failure is thrown where a check awaits the fixture. */
+  prefetch(fixture: () => Promise<unknown>, ...ids: string[]): void;
 }
 
 /** A suite, named once: its fixture (useSuite) and the `check` and `dnsRows` that declare
@@ -127,10 +132,17 @@ export interface Suite {
  *  a registered check the suite never declares fails the suite at its end. */
 export function defineSuite(name: string, opts: SuiteOptions = {}): Suite {
   const declared = new Set<string>();
-  const { ctx, ready } =
+  const { ctx, ready: made } =
     opts.requires && unmet(opts.requires)
       ? { ctx: undefined as unknown as SuiteContext, ready: async () => undefined }
       : useSuite(name, opts);
+  const prefetched: (() => Promise<unknown>)[] = [];
+  const ready = once(async () => {
+    await made();
+    // The fixtures of the checks to come start now; a rejection is kept for the check
+    // that awaits the fixture (once() hands it the same promise).
+    for (const f of prefetched) f().catch(() => undefined);
+  });
   const declare = (id: string, fn: () => Promise<void>, timeoutMs?: number): void => {
     const def = checkDef(id);
     if (def.suite !== name) throw new Error(`check ${id} is registered for suite ${def.suite}, not ${name} (suites/data/registry.ts)`);
@@ -144,7 +156,13 @@ export function defineSuite(name: string, opts: SuiteOptions = {}): Suite {
     const missing = REGISTRY.filter((c) => c.suite === name && !declared.has(c.id)).map((c) => c.id);
     if (missing.length) throw new Error(`suite ${name} does not declare its registered check(s) ${missing.join(', ')}`);
   });
-  return { name, ctx, check: declare, dnsRows: (fixtures) => dnsRows(ctx, name, fixtures, declare) };
+  const prefetch = (fixture: () => Promise<unknown>, ...ids: string[]): void => {
+    for (const id of ids) if (checkDef(id).suite !== name) throw new Error(`prefetch: check ${id} is not in suite ${name}`);
+    const selected = currentTarget().selected;
+    const wanted = ids.some((id) => (!selected || selected.includes(id)) && !unmet(checkDef(id).requires));
+    if (wanted) prefetched.push(fixture);
+  };
+  return { name, ctx, check: declare, dnsRows: (fixtures) => dnsRows(ctx, name, fixtures, declare), prefetch };
 }
 
 /** A suite's fixture: its own namespace (what its checks make goes there), and probes on

@@ -281,7 +281,7 @@ const CHECKS: CheckDef[] = [
     id: 'dns.large.tc-and-tcp',
     suite: 'dns-large',
     level: 'required',
-    claim: 'a headless Service over 60 Pods: without EDNS0 the UDP answer has TC set, and the TCP answer holds all 60',
+    claim: 'a headless Service with 60 ready endpoints: without EDNS0 the UDP answer has TC set, and the TCP answer holds all 60',
     source: src.rfc(7766, 'DNS over TCP'),
   },
   {
@@ -478,7 +478,7 @@ const CHECKS: CheckDef[] = [
     suite: 'proxy-affinity',
     level: 'required',
     claim:
-      'ClientIP affinity with timeoutSeconds 3 holds for connections within it, and is released after the client has been idle for longer',
+      'ClientIP affinity with timeoutSeconds 2 holds for connections within it, and is released after the client has been idle for longer',
     source: src.vipDoc('session stickiness timeout', '#session-stickiness-timeout'),
     e2e: e2e.svc('should have session affinity timeout work for service with type clusterIP [LinuxOnly]'),
   },
