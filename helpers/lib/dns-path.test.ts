@@ -5,7 +5,7 @@ import { describe, expect, test } from '@jest/globals';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cacheAllowanceMs, classify, hasCache, type PathCapture, serversOnPath } from './dns-path.ts';
+import { cacheAllowanceMs, classify, hasCache, type PathCapture, serversOnPath, zoneNotServed } from './dns-path.ts';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'testdata', 'dns-path');
 const capture = (name: string): PathCapture => JSON.parse(fs.readFileSync(path.join(dir, `${name}.json`), 'utf8')) as PathCapture;
@@ -69,5 +69,19 @@ describe('DNS path', () => {
       { label: 'cluster DNS Service', ip: '10.96.0.10', role: 'authoritative' },
       { label: 'replica a', ip: '10.244.1.2', role: 'authoritative' },
     ]);
+  });
+
+  // The one cause of many failures: kubelet's clusterDomain other than the DNS's zone
+  // (captured on the bundled cluster brought up with kubelet --cluster-domain=other.test,
+  // CoreDNS serving cluster.local: the replicas answer SERVFAIL for other.test).
+  test('a cluster domain the DNS does not serve is named as the cause, once; a served one is not', () => {
+    const wrong = classify(capture('zone-not-served'));
+    const cause = zoneNotServed(wrong, 'other.test');
+    expect(cause).toMatch(
+      /^the Pods' search domain says the cluster domain is 'other\.test' \(kubelet's clusterDomain\), but the cluster DNS does not answer for it: kubernetes\.default\.svc\.other\.test A got no address at any replica \(/,
+    );
+    expect(cause).toContain('SERVFAIL');
+    for (const ok of ['plain', 'node-local-link-local', 'node-local-service-ip', 'cache30'])
+      expect({ ok, cause: zoneNotServed(classify(capture(ok)), 'cluster.local') }).toEqual({ ok, cause: undefined });
   });
 });
