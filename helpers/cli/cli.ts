@@ -415,7 +415,11 @@ async function runCommand(o: Options, target: RunInput = {}): Promise<number> {
   }
 }
 
-async function runPipeline(o: Options, target: Target, reportDir: string, control: { stop?: () => void }): Promise<number> {
+async function runPipeline(o: Options, resolved: Target, reportDir: string, control: { stop?: () => void }): Promise<number> {
+  // The selection travels in the run config: suites start the fixtures of selected checks
+  // ahead of them, and no others.
+  const selected = selectChecks(o.focus, o.skip);
+  const target: Target = o.focus || o.skip ? { ...resolved, selected: selected.map((c) => c.id) } : resolved;
   const runId = target.runId;
   // Preflight, before any namespace of the run is made.
   const t0 = Date.now();
@@ -432,8 +436,7 @@ async function runPipeline(o: Options, target: Target, reportDir: string, contro
   // Emptied, not removed: it may be a mounted volume.
   fs.mkdirSync(reportDir, { recursive: true });
   for (const f of fs.readdirSync(reportDir)) fs.rmSync(path.join(reportDir, f), { recursive: true, force: true });
-  const selected = selectChecks(o.focus, o.skip);
-  publishTarget(o.focus || o.skip ? { ...target, selected: selected.map((c) => c.id) } : target, cluster, reportDir);
+  publishTarget(target, cluster, reportDir);
   const env = childEnv({ NODE_OPTIONS: '--experimental-vm-modules --no-warnings' });
   const jsonFile = path.join(reportDir, 'jest.json');
   // VM nodes of the bundled cluster (cluster/vm.sh) run under software emulation: suites one
