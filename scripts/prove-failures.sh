@@ -8,7 +8,7 @@
 # fail it with --strict. A suite given as warn:<suite>:<id> is one where the fault only
 # breaks an expected-level check: it must pass with that check warning (the level is
 # documented in suites/data/registry.ts); several ids are separated by commas. Exit 0 only when every case behaved as it must.
-# The cluster is left down afterwards. Needs root. The whole set takes about 45 minutes
+# The cluster is left down afterwards. Needs root. The whole set takes most of an hour
 # (docs/contributing.md, "Proving a check fails"): run it before a release.
 # PROVE_CASES="name ..." runs only those cases.
 # --ci runs the fast subset CI runs (SVC_ALSO_PROVE=1, .ci/run): one case per kind of fault
