@@ -43,12 +43,12 @@ import { check } from './schema.ts';
 
 // The probe's one reading of its environment (the Pod's downward API and the manifests' switches).
 const POD_ENV = {
-  notReadyFile: process.env.SVC_NOT_READY_FILE ?? '/tmp/svc-not-ready',
   podName: process.env.POD_NAME,
   podIP: process.env.POD_IP,
   drain: process.env.SVC_DRAIN === '1',
 };
-const NOT_READY_FILE = POD_ENV.notReadyFile;
+/** Present: the backend answers /ready with 503 (the `set-ready` command makes and removes it). */
+const NOT_READY_FILE = '/tmp/svc-not-ready';
 
 function out(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + '\n');
