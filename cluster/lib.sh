@@ -30,7 +30,8 @@ die() { printf '[cluster] error: %s\n' "$*" >&2; exit 1; }
 need_cmd() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found: $2"; }
 
 # Environment overrides: variable -> config key (numbers are converted by jq). The list is
-# cluster/env-keys.json, which the matrix reads too (helpers/matrix/matrix.ts): one list.
+# cluster/env-keys.json, which helpers/config/variables.ts reads too (for the matrix and the
+# table of variables in docs/configuration.md): one list.
 mapfile -t ENV_KEYS < <(sed -n 's/^ *"\(SVC_[A-Z0-9_]*\)": *"\([A-Za-z]*\)",\{0,1\}$/\1:\2/p' "$(dirname "${BASH_SOURCE[0]}")/env-keys.json")
 [ "${#ENV_KEYS[@]}" -gt 0 ] || { echo "[cluster] error: no environment keys in $(dirname "${BASH_SOURCE[0]}")/env-keys.json" >&2; exit 2; }
 

@@ -41,7 +41,9 @@ import type {
 import { COMMANDS, decodeArg } from './contract.ts';
 import { check } from './schema.ts';
 
-// The probe's one reading of its environment (the Pod's downward API and the manifests' switches).
+// The probe's one reading of its environment (the Pod's downward API and the manifests'
+// switches). It runs in a Pod as its own bundle and imports nothing of helpers/, so SVC_DRAIN
+// is read here; helpers/config/variables.ts declares it.
 const POD_ENV = {
   podName: process.env.POD_NAME,
   podIP: process.env.POD_IP,
