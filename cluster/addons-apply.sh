@@ -50,7 +50,7 @@ apply_addons() {
   kubectl apply --server-side --force-conflicts -f - <<<"$manifests" > "$LOGS/addons.log" 2>&1 \
     || { cat "$LOGS/addons.log" >&2; fail_up "applying the add-ons (CoreDNS, kube-proxy) failed"; }
   if [ "$SERVICE_PROXY" = kube-router ]; then
-    manifests=$(SVC_KUBE_ROUTER_IMAGE="$IMAGE_KUBE_ROUTER" SVC_API="https://$(api_host):$API_PORT" SVC_POD_CIDRS="$POD_CIDRS" \
+    manifests=$(SVC_KUBE_ROUTER_IMAGE="$IMAGE_KUBE_ROUTER" SVC_API="https://$(api_host):$API_PORT" \
       SVC_KUBE_ROUTER_EXTRA_FLAGS="$(cfg '.extraFlags["kube-router"] // [] | map(", " + tojson) | join("")')" "$here/kube-router.sh")
     kubectl apply --server-side --force-conflicts -f - <<<"$manifests" >> "$LOGS/addons.log" 2>&1 \
       || { tail -20 "$LOGS/addons.log" >&2; fail_up "applying kube-router failed"; }

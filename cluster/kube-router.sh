@@ -11,9 +11,6 @@
 #                                is not loaded on the node beforehand)
 #   SVC_API                      the API server, https://host:port (reached directly, not through
 #                                the kubernetes Service, which kube-router itself programs)
-#   SVC_POD_CIDRS                the cluster's Pod ranges, comma-separated. Not passed: kube-router
-#                                v2.1.0 has no --cluster-cidr flag; it reads the node's own
-#                                podCIDRs from its Node only with --run-router=true (see below)
 #   SVC_KUBE_ROUTER_EXTRA_FLAGS  extra args, pre-quoted, each as `, "--flag=value"`; appended
 #                                last, so they override the flags set here (e.g. --hairpin-mode=true)
 #
@@ -29,6 +26,8 @@
 #   address and, sharing Go's default mux, also answers /metrics and /debug/pprof on all addresses.
 # - no --enable-cni/--enable-pod-egress/--enable-overlay/--service-cluster-ip-range: only the
 #   routing and firewall controllers read them. --run-loadbalancer stays false (its default).
+# - no Pod ranges: v2.1.0 has no --cluster-cidr flag; it reads the node's own podCIDRs from its
+#   Node only with --run-router=true.
 set -euo pipefail
 # shellcheck source=cluster/token-kubeconfig.sh
 source "$(dirname "${BASH_SOURCE[0]}")/token-kubeconfig.sh"

@@ -3,17 +3,19 @@
 CLUSTER_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck disable=SC2034 # used by the scripts that source this file
 CACHE_DIR=${SVC_CACHE_DIR:-/var/cache/svc-conformance}
+# The state of the running cluster (a fixed path: the runner reads its profile.json there).
 # shellcheck disable=SC2034 # used by the scripts that source this file
-STATE_DIR=${SVC_STATE_DIR:-/var/lib/svc-conformance/cluster}
+STATE_DIR=/var/lib/svc-conformance/cluster
 
 # The kind target's own inputs (cluster/kind/): the kind release whose node-image layout,
-# base files and CLI are used, and the tools its base image carries.
+# base files and CLI are used (helpers/targets/kind/provider.ts follows this release), and the
+# tools its base image carries.
 # shellcheck disable=SC2034 # used by the scripts that source this file
-KIND_VERSION=${SVC_KIND_VERSION:-v0.33.0}
+KIND_VERSION=v0.33.0
 # shellcheck disable=SC2034 # used by the scripts that source this file
-CRICTL_VERSION=${SVC_CRICTL_VERSION:-v1.37.0}
+CRICTL_VERSION=v1.37.0
 # shellcheck disable=SC2034 # used by the scripts that source this file
-CNI_PLUGINS_VERSION=${SVC_CNI_PLUGINS_VERSION:-v1.10.0}
+CNI_PLUGINS_VERSION=v1.10.0
 
 # The machine's own Debian mirror (its apt sources), unless SVC_DEBIAN_MIRROR names another:
 # what debootstrap reads for the kind node image and the VM nodes' root filesystem.
@@ -28,7 +30,8 @@ die() { printf '[cluster] error: %s\n' "$*" >&2; exit 1; }
 need_cmd() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found: $2"; }
 
 # Environment overrides: variable -> config key (numbers are converted by jq). The list is
-# cluster/env-keys.json, which the matrix reads too (helpers/matrix/matrix.ts): one list.
+# cluster/env-keys.json, which helpers/config/variables.ts reads too (for the matrix and the
+# table of variables in docs/configuration.md): one list.
 mapfile -t ENV_KEYS < <(sed -n 's/^ *"\(SVC_[A-Z0-9_]*\)": *"\([A-Za-z]*\)",\{0,1\}$/\1:\2/p' "$(dirname "${BASH_SOURCE[0]}")/env-keys.json")
 [ "${#ENV_KEYS[@]}" -gt 0 ] || { echo "[cluster] error: no environment keys in $(dirname "${BASH_SOURCE[0]}")/env-keys.json" >&2; exit 2; }
 

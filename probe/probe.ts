@@ -41,14 +41,16 @@ import type {
 import { COMMANDS, decodeArg } from './contract.ts';
 import { check } from './schema.ts';
 
-// The probe's one reading of its environment (the Pod's downward API and the manifests' switches).
+// The probe's one reading of its environment (the Pod's downward API and the manifests'
+// switches). It runs in a Pod as its own bundle and imports nothing of helpers/, so SVC_DRAIN
+// is read here; helpers/config/variables.ts declares it.
 const POD_ENV = {
-  notReadyFile: process.env.SVC_NOT_READY_FILE ?? '/tmp/svc-not-ready',
   podName: process.env.POD_NAME,
   podIP: process.env.POD_IP,
   drain: process.env.SVC_DRAIN === '1',
 };
-const NOT_READY_FILE = POD_ENV.notReadyFile;
+/** Present: the backend answers /ready with 503 (the `set-ready` command makes and removes it). */
+const NOT_READY_FILE = '/tmp/svc-not-ready';
 
 function out(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + '\n');

@@ -59,7 +59,7 @@ $K -n kube-system rollout status deployment/coredns --timeout=180s >/dev/null
 echo "kind-cli-check: cluster ready in $(echo "$(date +%s.%N) - $t0" | bc | cut -c1-5) s"
 $K get nodes -o wide
 rc=0
-SVC_PROBE_IMAGE=$(jv probe) SVC_PAUSE_IMAGE=$(jv sandboxImage) node_modules/.bin/node --no-warnings helpers/cli/cli.ts run \
+SVC_PROBE_IMAGE=$(jv probe) node_modules/.bin/node --no-warnings helpers/cli/cli.ts run \
   --kubeconfig "$work/kubeconfig" --profile default --outside-network kind --report-dir "$report" || rc=$?
 echo "kind-cli-check: svc-conformance exit $rc; report $report/report.md"
 exit $rc

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 K="bash cluster/cluster.sh kubectl"
-profile=${SVC_STATE_DIR:-/var/lib/svc-conformance/cluster}/profile.json
+profile=/var/lib/svc-conformance/cluster/profile.json
 image=$(jq -r .images.coredns "$profile"); domain=$(jq -r .clusterDomain "$profile")
 corefile=$(sed "s/\${CLUSTER_DOMAIN}/$domain/g" cluster/examples/Corefile.wrong-answers)
 $K -n kube-system create configmap coredns-rogue --from-literal=Corefile="$corefile" --dry-run=client -o yaml | $K apply -f -

@@ -113,6 +113,9 @@ warning, a failure with --strict), informational (measured and reported, never f
 Exit codes: 0 no required check failed, 1 some check failed, 2 usage or configuration error,
             3 cluster unreachable, permissions missing or probe image unavailable.
 
+Environment: run also reads SVC_* variables (SVC_PROBE_IMAGE for --probe-image, ...); a flag
+overrides its variable. Every SVC_* variable, with its flag and default: docs/configuration.md.
+
 Examples:
   svc-conformance run --kubeconfig ~/.kube/config --report-dir out
   svc-conformance run --focus 'headless|StatefulSet' --convergence-bound 5

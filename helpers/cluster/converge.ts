@@ -14,6 +14,7 @@
 // The bounds are verdicts, so SVC_TIMEOUT_SCALE does not stretch them.
 import type { Observation } from './wait.ts';
 import { currentTarget } from '../config/target.ts';
+import { variableAndFlag } from '../config/variables.ts';
 import { describeState as describe, sleep } from './wait.ts';
 
 export type ConvergenceKind = 'DNS' | 'EndpointSlices' | 'Service proxy';
@@ -50,8 +51,8 @@ export const slowLimitMs = (boundMs: number): number => boundMs + SLOW_MARGIN_MS
 export function runBound(kind: ConvergenceKind): { boundMs: number; boundName: string } {
   const t = currentTarget();
   return kind === 'Service proxy'
-    ? { boundMs: t.proxyBoundMs, boundName: 'SVC_PROXY_BOUND_MS / --proxy-bound' }
-    : { boundMs: t.convergenceBoundMs, boundName: 'SVC_CONVERGENCE_BOUND_MS / --convergence-bound' };
+    ? { boundMs: t.proxyBoundMs, boundName: variableAndFlag('SVC_PROXY_BOUND_MS') }
+    : { boundMs: t.convergenceBoundMs, boundName: variableAndFlag('SVC_CONVERGENCE_BOUND_MS') };
 }
 
 export interface ConvergeOptions<T> {

@@ -2,14 +2,16 @@
 // switches. Resolved once per run (by the CLI, or by Jest's global setup for `npm test`)
 // from flags, environment and the bundled cluster's profile, validated, completed with
 // what the preflight detected, and written to one file that every worker loads
-// (SVC_RUN_CONFIG). This is the only module that reads process.env: everything else asks
-// it (currentTarget(), and the few process facts at the end of the file).
+// (SVC_RUN_CONFIG). This is the only module that reads process.env (its SVC_* variables
+// through their declaration, ./variables.ts): everything else asks it (currentTarget(), and
+// the few process facts at the end of the file).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import type { DnsPath } from '../lib/dns-path.ts';
+import { readVariable, RUN_INPUT_VARIABLES, setVariable, type InputForm } from './variables.ts';
 
 /** The code's root: the repository (TypeScript, run with type stripping), or `dist/` of the
  *  installed package (the same folders, compiled to JavaScript by tsconfig.build.json). */
@@ -237,40 +239,36 @@ export function loadKubeConfig(file?: string, context?: string): k8s.KubeConfig 
 
 const env = process.env;
 
-/** The run's input as the environment gives it (docs/configuration.md: the SVC_* variables); checked by
- *  validateInput, with the flags, in one place. */
+/** The run's input as the environment gives it: the run-input variables of
+ *  ./variables.ts (docs/configuration.md), each where its declaration says, with the text it
+ *  came as; checked by validateInput, with the flags, in one place. */
 export function inputFromEnv(): RunInput {
-  const sources: RunInput['sources'] = {};
-  const num = (key: 'convergenceBoundMs' | 'proxyBoundMs' | 'timeoutScale' | 'maxProbeNodes', name: string): number | undefined => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return undefined;
-    sources[key] = { name, raw };
-    return Number(raw);
-  };
-  const named = <T>(key: 'clusterDomain' | 'runId', name: string, v: T): T => {
-    if (v) sources[key] = { name, raw: String(v) };
-    return v;
-  };
-  return {
-    sources,
-    kubeconfig: env.SVC_KUBECONFIG || env.KUBECONFIG || undefined,
-    context: env.SVC_CONTEXT || undefined,
-    profilePath: env.SVC_PROFILE || undefined,
-    probeImage: env.SVC_PROBE_IMAGE || undefined,
-    nodeToolsImage: env.SVC_NODE_TOOLS_IMAGE || undefined,
-    privileged: env.SVC_PRIVILEGED === '1' || undefined,
-    strict: env.SVC_STRICT === '1' || undefined,
-    runId: named('runId', 'SVC_RUN_ID', env.SVC_RUN_ID || undefined),
-    convergenceBoundMs: num('convergenceBoundMs', 'SVC_CONVERGENCE_BOUND_MS'),
-    proxyBoundMs: num('proxyBoundMs', 'SVC_PROXY_BOUND_MS'),
-    timeoutScale: num('timeoutScale', 'SVC_TIMEOUT_SCALE'),
-    maxProbeNodes: num('maxProbeNodes', 'SVC_MAX_PROBE_NODES'),
-    evidenceDir: env.SVC_EVIDENCE_DIR || undefined,
-    clusterDomain: named('clusterDomain', 'SVC_CLUSTER_DOMAIN', env.SVC_CLUSTER_DOMAIN || undefined),
-    keepNamespaces: env.SVC_KEEP_NAMESPACES === '1' || undefined,
-    outsideNetwork: env.SVC_OUTSIDE_NETWORK || undefined,
-    outsideClient: env.SVC_OUTSIDE_CLIENT === '1' ? true : env.SVC_OUTSIDE_CLIENT === '0' ? false : undefined,
-  };
+  const input: RunInput = {};
+  const sources: NonNullable<RunInput['sources']> = {};
+  for (const v of RUN_INPUT_VARIABLES) {
+    const raw = readVariable(v.name);
+    const value = fromText(v.input.form, raw);
+    if (value === undefined) continue;
+    (input as Record<string, unknown>)[v.input.key] = value;
+    if (typeof value !== 'boolean') sources[v.input.key] = { name: v.name, raw: raw ?? '' };
+  }
+  input.kubeconfig ??= env.KUBECONFIG || undefined;
+  return { ...input, sources };
+}
+
+/** A variable's text as its run-input field: unset, empty or (for switches) anything but
+ *  the switch's values is undefined. */
+function fromText(form: InputForm, raw: string | undefined): string | number | boolean | undefined {
+  switch (form) {
+    case 'text':
+      return raw || undefined;
+    case 'number':
+      return raw === undefined || raw === '' ? undefined : Number(raw);
+    case 'on':
+      return raw === '1' || undefined;
+    case 'on-off':
+      return raw === '1' ? true : raw === '0' ? false : undefined;
+  }
 }
 
 /** Later inputs override earlier ones, key by key (undefined keys do not), with where
@@ -431,19 +429,20 @@ export function publishTarget(t: Target, cluster: DetectedCluster, dir: string):
   const file = path.join(dir, `run-config-${t.runId}.json`);
   const published: Target = { ...t, cluster, nodeToolsImage: nodeToolsImageFor(t, cluster.version) };
   fs.writeFileSync(file, JSON.stringify(published, null, 2));
-  env.SVC_RUN_CONFIG = file;
+  setVariable('SVC_RUN_CONFIG', file);
   return file;
 }
 
-export const hasPublishedTarget = (): boolean => Boolean(env.SVC_RUN_CONFIG);
+export const hasPublishedTarget = (): boolean => Boolean(readVariable('SVC_RUN_CONFIG'));
 
 /** The run config, as every part of the run reads it. A worker loads the published one
  *  on first use; outside a run (unit tests) it is resolved from the environment, without
  *  cluster facts. */
 export function currentTarget(): Readonly<Target> {
   if (config) return config;
-  if (env.SVC_RUN_CONFIG) {
-    const { cluster, ...t } = loadPublished(env.SVC_RUN_CONFIG);
+  const published = readVariable('SVC_RUN_CONFIG');
+  if (published) {
+    const { cluster, ...t } = loadPublished(published);
     facts = cluster && frozen(cluster);
     config = frozen(t);
     return config;
@@ -497,15 +496,15 @@ export const inJestWorker = (): boolean => Boolean(env.JEST_WORKER_ID);
 export const isCI = (): boolean => Boolean(env.CI);
 /** GitHub Actions' step summary file, when there is one. */
 export const stepSummaryFile = (): string | undefined => env.GITHUB_STEP_SUMMARY || undefined;
-export const chromiumPath = (): string => env.SVC_CHROMIUM || '/usr/bin/chromium';
+export const chromiumPath = (): string => readVariable('SVC_CHROMIUM') || '/usr/bin/chromium';
 /** Where cluster/build.sh caches builds and images (as cluster/lib.sh reads it). */
-export const cacheDir = (): string => env.SVC_CACHE_DIR || '/var/cache/svc-conformance';
+export const cacheDir = (): string => readVariable('SVC_CACHE_DIR') || '/var/cache/svc-conformance';
 /** testcontainers' reaper (Ryuk): whether the user turned it off, whether this is GitHub
  *  Actions (where Docker Hub is reachable), and SVC_KIND_RYUK=1 (keep it). */
 export const ryukSettings = (): { disabledByUser: boolean; githubActions: boolean; wanted: boolean } => ({
   disabledByUser: env.TESTCONTAINERS_RYUK_DISABLED !== undefined,
   githubActions: env.GITHUB_ACTIONS === 'true',
-  wanted: env.SVC_KIND_RYUK === '1',
+  wanted: readVariable('SVC_KIND_RYUK') === '1',
 });
 /** testcontainers reads its settings from the environment: the one write this module makes for a library. */
 export function disableRyuk(): void {

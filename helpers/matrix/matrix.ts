@@ -14,6 +14,7 @@ import { KNOWN_DIFFERENCES } from '../../suites/data/known-differences.ts';
 import { claimInTitle } from '../../suites/data/sources.ts';
 import { cacheDir, childEnv, codeFile, HAS_CLUSTER_BUILDS, loadPublished, ROOT, type Target, UsageError } from '../config/target.ts';
 import { onInterrupt } from '../config/interrupt.ts';
+import { clusterConfigNames } from '../config/variables.ts';
 import { html, junitCase, junitErrorSuite, mdCell, statusText, writeReportDir, xml } from '../results/render.ts';
 import { arr, num, obj, oneOf, str } from '../../probe/schema.ts';
 import { measurements, NOT_SELECTED, readResults, readRunReport, type Check, type RunReport } from '../results/reports.ts';
@@ -37,15 +38,6 @@ export interface MatrixSpec {
   skip?: string;
   strict?: boolean;
   columns: ColumnSpec[];
-}
-
-/** Environment overrides cluster/lib.sh reads (cluster/env-keys.json, the one list for
- *  both): a column is what its file says, so none of them may leak from the user's shell
- *  into a column's cluster. */
-function clusterEnvNames(): string[] {
-  if (!HAS_CLUSTER_BUILDS) return ['SVC_CLUSTER_CONFIG'];
-  const keys = JSON.parse(fs.readFileSync(path.join(ROOT, 'cluster', 'env-keys.json'), 'utf8')) as Record<string, string>;
-  return ['SVC_CLUSTER_CONFIG', ...Object.keys(keys)];
 }
 
 const NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
@@ -471,8 +463,11 @@ export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ r
     },
     { then: 'continue' },
   );
+  // The variables cluster/lib.sh takes its config from (helpers/config/variables.ts): a
+  // column is what its file says, so none of them may leak from the user's shell into a
+  // column's cluster.
   const clusterEnv = (extra: Record<string, string> = {}): Record<string, string> =>
-    childEnv({ ...Object.fromEntries([...clusterEnvNames(), 'KUBECONFIG', 'SVC_KUBECONFIG'].map((k) => [k, ''])), ...extra });
+    childEnv({ ...Object.fromEntries([...clusterConfigNames(ROOT), 'KUBECONFIG', 'SVC_KUBECONFIG'].map((k) => [k, ''])), ...extra });
   let bundledUsed = false;
   const results: ColumnResult[] = [];
   try {

@@ -1,6 +1,7 @@
 // The generated sections of the docs are the data's: the table of checks in docs/checks.md
 // (suites/data/registry.ts, suites/data/dns-table.ts), the README's "Known differences" and
-// docs/known-differences.md (suites/data/known-differences.ts). Regenerate them with
+// docs/known-differences.md (suites/data/known-differences.ts), the table of variables in
+// docs/configuration.md (helpers/config/variables.ts, cluster/env-keys.json). Regenerate them with
 // `node helpers/tools/docs-gen.ts --write` after changing that data.
 import { describe, expect, test } from '@jest/globals';
 import * as fs from 'node:fs';
@@ -11,8 +12,13 @@ import { REGISTRY } from '../../suites/data/registry.ts';
 import { ROOT } from '../config/target.ts';
 
 describe('generated sections of the docs', () => {
-  test('cover the table of checks in docs/checks.md and the known differences in README.md and docs/', () => {
-    expect(SECTIONS.map((s) => s.file).sort()).toEqual(['README.md', 'docs/checks.md', 'docs/known-differences.md']);
+  test('cover the table of checks in docs/checks.md, the known differences in README.md and docs/, and the variables', () => {
+    expect(SECTIONS.map((s) => s.file).sort()).toEqual([
+      'README.md',
+      'docs/checks.md',
+      'docs/configuration.md',
+      'docs/known-differences.md',
+    ]);
   });
 
   test.each(SECTIONS.map((s) => [s.file, s] as const))('%s is exactly what the data generates', (file, s) => {

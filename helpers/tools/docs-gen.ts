@@ -3,6 +3,8 @@
 //   - README.md, "Known differences": a compact table of the known differences
 //     (suites/data/known-differences.ts), one row per implementation and difference;
 //   - docs/known-differences.md: the same differences in full, with evidence and code.
+//   - docs/configuration.md: every SVC_* variable (helpers/config/variables.ts), with its flag,
+//     default and what reads it.
 // `node helpers/tools/docs-gen.ts --write` rewrites every section; without --write it only
 // says which files are stale (exit 1). A unit test (helpers/tools/docs-gen.test.ts) fails
 // while any section differs from what this generates.
@@ -12,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { REGISTRY } from '../../suites/data/registry.ts';
 import { KNOWN_DIFFERENCES, type KnownDifference } from '../../suites/data/known-differences.ts';
 import { ROOT } from '../config/target.ts';
+import { allVariables, type Part, type Variable } from '../config/variables.ts';
 
 const TOOL = 'node helpers/tools/docs-gen.ts --write';
 
@@ -104,6 +107,50 @@ export function differencesSummary(): string {
   ].join('\n');
 }
 
+/** Markdown table cell text: `|` escaped everywhere, `<` and `>` outside code spans. */
+const mdCell = (s: string): string =>
+  s
+    .split('`')
+    .map((part, i) => (i % 2 ? part.replace(/\|/g, '\\|') : cell(part)))
+    .join('`');
+
+/** What reads a variable, in the table's order: its label in the table, and in the count. */
+const PARTS: { part: Part; label: string; count: string }[] = [
+  { part: 'run', label: 'run', count: 'a run' },
+  { part: 'cluster', label: 'bundled cluster', count: 'the bundled cluster' },
+  { part: 'test', label: 'npm test', count: 'npm test' },
+  { part: 'scripts', label: 'scripts', count: 'scripts' },
+  { part: 'self', label: "the tool's own tests", count: "the tool's own tests" },
+  { part: 'probe', label: 'probe Pods', count: 'the probe' },
+  { part: 'parameter', label: "bundled cluster's add-ons", count: "the bundled cluster's add-on scripts as parameters, not settings" },
+];
+const partIndex = (p: Part): number => PARTS.findIndex((x) => x.part === p);
+const files = (list: readonly string[]): string => list.map((f) => `\`${f}\``).join(', ');
+
+/** The "Read by" cell: the part, and the files that read it where the part does not say. */
+function readBy(v: Variable): string {
+  const label = PARTS[partIndex(v.part)]!.label;
+  const head = v.input ? 'run input' : v.clusterKey ? `bundled cluster (\`${v.clusterKey}\` in \`cluster/cluster.json\`)` : label;
+  const readers = v.readIn.filter((f) => !(v.clusterKey && f === 'cluster/lib.sh'));
+  const also = v.parameterOf ? `; also set by \`cluster/addons-apply.sh\` for ${files(v.parameterOf)}` : '';
+  return `${head}${readers.length ? `: ${files(readers)}` : ''}${also}`;
+}
+
+/** docs/configuration.md, "Variables": every SVC_* variable, grouped by what reads it. */
+export function variablesTable(): string {
+  const vars = allVariables(ROOT).sort((a, b) => partIndex(a.part) - partIndex(b.part) || a.name.localeCompare(b.name));
+  const counts = PARTS.map((p) => ({ ...p, n: vars.filter((v) => v.part === p.part).length })).filter((p) => p.n > 0);
+  return [
+    `${vars.length} variables, read by ${counts.map((p) => `${p.count} (${p.n})`).join(', ')}.`,
+    '',
+    '| Variable | Flag | Default | Read by | What it does |',
+    '|---|---|---|---|---|',
+    ...vars.map(
+      (v) => `| \`${v.name}\` | ${v.flag ? `\`${v.flag}\`` : '—'} | ${mdCell(v.default)} | ${mdCell(readBy(v))} | ${mdCell(v.what)} |`,
+    ),
+  ].join('\n');
+}
+
 export const SECTIONS: DocSection[] = [
   { file: 'docs/checks.md', begin: begin('checks', 'suites/data/registry.ts'), end: end('checks'), generate: checksTable },
   {
@@ -117,6 +164,12 @@ export const SECTIONS: DocSection[] = [
     begin: begin('differences-evidence', 'suites/data/known-differences.ts'),
     end: end('differences-evidence'),
     generate: differencesTable,
+  },
+  {
+    file: 'docs/configuration.md',
+    begin: begin('variables', 'helpers/config/variables.ts'),
+    end: end('variables'),
+    generate: variablesTable,
   },
 ];
 
