@@ -139,7 +139,7 @@ const DECLARED = [
     what: "how long the Service proxy may take to follow a change, in ms (the flag: seconds); upstream e2e's `RespondingTimeout`",
     default: '120000',
     flag: '--proxy-bound',
-    readIn: [],
+    readIn: ['scripts/prove-failures.sh'],
     input: { key: 'proxyBoundMs', form: 'number' },
   },
   {
