@@ -1,11 +1,11 @@
 // External IPs: Pods on every node reach a Service at its spec.externalIPs address, and
 // with externalTrafficPolicy Local also from nodes without a local endpoint (Pod traffic
 // to an external destination is served as if it went out and came back in).
-import { describe } from '@jest/globals';
 import { nodeAddresses } from '../helpers/cluster/nodes.ts';
 import { apply } from '../helpers/cluster/apply.ts';
 import { converge } from '../helpers/cluster/converge.ts';
-import { counts, once, defineSuite } from '../helpers/harness/suite.ts';
+import { e2e, src } from './data/sources.ts';
+import { counts, once, defineSuite, describe } from '../helpers/harness/suite.ts';
 import { expectRows, fromProbe } from '../helpers/harness/verdict.ts';
 import { hostPort } from '../helpers/lib/net.ts';
 import { podsReady } from '../helpers/cluster/workloads.ts';
@@ -70,13 +70,33 @@ async function reachFromEveryNode(check: string, port: number): Promise<void> {
 }
 
 describe('external IPs', () => {
-  check('proxy.external-ips.reach', async () => {
-    await setup();
-    await reachFromEveryNode('external-ip', PORT);
+  check({
+    id: 'proxy.external-ips.reach',
+    level: 'expected',
+    claim: 'Pods on every node reach a Service at its spec.externalIPs address and port',
+    source: src.serviceDoc('external IPs', '#external-ips'),
+    why:
+      'External IPs are served by kube-proxy unless the cluster turns them off (its AllowServiceExternalIPs feature gate, or the ' +
+      'DenyServiceExternalIPs admission plugin, as the documentation recommends where untrusted users create Services): a cluster may legally not serve them.',
+    e2e: e2e.svc('should be possible to connect to a service via ExternalIP when the external IP is not assigned to a node'),
+    run: async () => {
+      await setup();
+      await reachFromEveryNode('external-ip', PORT);
+    },
   });
 
-  check('proxy.external-ips.local-from-pods', async () => {
-    await setup();
-    await reachFromEveryNode('external-ip-local', LOCAL_PORT);
+  check({
+    id: 'proxy.external-ips.local-from-pods',
+    level: 'expected',
+    claim: 'with externalTrafficPolicy Local, Pods on every node reach the external IP, nodes without a local endpoint included',
+    source: src.vipDoc('external traffic policy', '#external-traffic-policy'),
+    why:
+      'kube-proxy serves Pod traffic to an external destination of a Local Service from any endpoint (its nftables mode dropped it on nodes ' +
+      'without one until kubernetes/kubernetes#132456, #131765); external IPs may be turned off, and the API leaves traffic from inside open.',
+    e2e: null,
+    run: async () => {
+      await setup();
+      await reachFromEveryNode('external-ip-local', LOCAL_PORT);
+    },
   });
 });

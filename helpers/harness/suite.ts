@@ -1,7 +1,6 @@
 // The per-suite fixture: a fresh namespace with the probe bundle, probe Pods on the
 // nodes, detected cluster facts, and evidence written at the end. Cleanup runs in
 // afterAll whatever the tests did.
-import { afterAll } from '@jest/globals';
 import type { ConnectAttempt, DnsAnswer, DnsQuestion } from '../../probe/contract.ts';
 import { converge, runBound } from '../cluster/converge.ts';
 import { cacheAllowanceMs } from '../lib/dns-path.ts';
@@ -17,9 +16,13 @@ import { fleetProbes } from '../cluster/fleet.ts';
 import { createNamespace, deleteNamespace } from '../cluster/namespace.ts';
 import { closeSessions, installProbeBundle, type Probe, startProbes } from '../cluster/probe.ts';
 import { type SliceEndpoint, slicesSettled } from '../cluster/workloads.ts';
-import { checkDef, REGISTRY, type Requirement } from '../../suites/data/registry.ts';
+import { DNS_ROWS } from '../../suites/data/dns-table.ts';
+import type { CheckDef, CheckSpec, Requirement } from '../../suites/data/sources.ts';
 import { check, unmet } from './check.ts';
+import { afterAll, declareSuite, describe, jestApi } from './declare.ts';
 import { dnsRows, type Fixtures } from './dns-rows.ts';
+
+export { afterAll, describe };
 
 /** A question type, or 'address': the address records of every family the cluster serves
  *  (A for IPv4, AAAA for IPv6), each expected to hold exactly the expectation's addresses
@@ -112,55 +115,93 @@ export interface SuiteOptions {
   requires?: Requirement[];
 }
 
+/** A check, one value: what it declares (its id, claim, level, source, requirements, why,
+ *  upstream e2e spec) and its body. */
+export interface Check extends CheckSpec {
+  /** The check itself: it asks the cluster and throws (helpers/harness/verdict.ts) when the
+   *  claim does not hold. */
+  run: () => Promise<void>;
+  /** Jest's timeout for it, when not the run's (TEST_TIMEOUT_MS). */
+  timeoutMs?: number;
+}
+
 export interface Suite {
   name: string;
-  /** Absent (never read) when `requires` is unmet: then every check skips. */
+  /** Absent (never read) when `requires` is unmet, or while the registry collects the
+   *  suite: then no check runs. */
   ctx: SuiteContext;
-  /** Declares one of this suite's registered checks (suites/data/registry.ts). */
-  check(id: string, fn: () => Promise<void>, timeoutMs?: number): void;
+  /** Declares one of this suite's checks: a Jest test when Jest runs the suite; a check of
+   *  the registry (suites/registry.ts) either way. */
+  check(c: Check): void;
   /** Declares this suite's DNS table rows (suites/data/dns-table.ts), with their fixtures. */
   dnsRows(fixtures: Fixtures): void;
   /** Starts `fixture` as soon as the suite's namespace is ready (with its first check),
-   *  instead of when the first of `ids` awaits it: Pods of several fixtures then start
-   *  side by side. Only when one of `ids` is selected and its requirements are met; a
-   *  failure is thrown where a check awaits the fixture. */
+   *  instead of when the first of `ids` (checks of this suite) awaits it: Pods of several
+   *  fixtures then start side by side. Only when one of `ids` is selected and its
+   *  requirements are met; a failure is thrown where a check awaits the fixture. */
   prefetch(fixture: () => Promise<unknown>, ...ids: string[]): void;
 }
 
+/** What a check declares: the check without its body. */
+const specOf = ({ run: _run, timeoutMs: _timeoutMs, ...spec }: Check): CheckSpec => spec;
+
 /** A suite, named once: its fixture (useSuite) and the `check` and `dnsRows` that declare
- *  its checks. A check registered for another suite is an error where it is declared, and
- *  a registered check the suite never declares fails the suite at its end. */
+ *  its checks. While the registry collects the suite file (suites/registry.ts, outside Jest
+ *  too), they only record what it declares: no fixture, no test, nothing read from the run.
+ *  A DNS table row of the suite that it never declares fails the suite at its end. */
 export function defineSuite(name: string, opts: SuiteOptions = {}): Suite {
-  const declared = new Set<string>();
+  const record = declareSuite(name);
+  const declared = new Map<string, CheckDef>();
+  const add = (c: Check): CheckDef => {
+    const def: CheckDef = { ...specOf(c), suite: name };
+    if (declared.has(def.id)) throw new Error(`check ${def.id} is declared twice in suite ${name}`);
+    if (def.level === 'expected' && !def.why) throw new Error(`expected-level check ${def.id} needs its reasoning (why)`);
+    declared.set(def.id, def);
+    record.checks.push(def);
+    return def;
+  };
+  const jest = jestApi();
+  if (!jest) {
+    const collect = (c: Check): void => void add(c);
+    return {
+      name,
+      ctx: undefined as unknown as SuiteContext,
+      check: collect,
+      dnsRows: (fixtures) => dnsRows(undefined as unknown as SuiteContext, name, fixtures, collect),
+      prefetch: (_fixture, ...ids) => void record.prefetches.push(ids),
+    };
+  }
   const { ctx, ready: made } =
     opts.requires && unmet(opts.requires)
       ? { ctx: undefined as unknown as SuiteContext, ready: async () => undefined }
       : useSuite(name, opts);
-  const prefetched: (() => Promise<unknown>)[] = [];
+  const prefetched: { fixture: () => Promise<unknown>; ids: string[] }[] = [];
   const ready = once(async () => {
+    // The checks a prefetch names are known once every check is declared (Jest has
+    // collected the file): by now.
+    for (const { ids } of prefetched)
+      for (const id of ids) if (!declared.has(id)) throw new Error(`prefetch: check ${id} is not in suite ${name}`);
+    const selected = currentTarget().selected;
+    const wanted = prefetched.filter(({ ids }) =>
+      ids.some((id) => (!selected || selected.includes(id)) && !unmet(declared.get(id)!.requires)),
+    );
     await made();
     // The fixtures of the checks to come start now; a rejection is kept for the check
     // that awaits the fixture (once() hands it the same promise).
-    for (const f of prefetched) f().catch(() => undefined);
+    for (const { fixture } of wanted) fixture().catch(() => undefined);
   });
-  const declare = (id: string, fn: () => Promise<void>, timeoutMs?: number): void => {
-    const def = checkDef(id);
-    if (def.suite !== name) throw new Error(`check ${id} is registered for suite ${def.suite}, not ${name} (suites/data/registry.ts)`);
-    if (declared.has(id)) throw new Error(`check ${id} is declared twice in suite ${name}`);
-    declared.add(id);
+  const declare = (c: Check): void => {
     // The suite's fixture is made by its first check that runs: a suite whose checks are
     // all skipped or not selected (--focus) makes nothing.
-    check(id, fn, timeoutMs, ready);
+    check(add(c), c.run, c.timeoutMs, ready);
   };
-  afterAll(() => {
-    const missing = REGISTRY.filter((c) => c.suite === name && !declared.has(c.id)).map((c) => c.id);
-    if (missing.length) throw new Error(`suite ${name} does not declare its registered check(s) ${missing.join(', ')}`);
+  jest.afterAll(() => {
+    const missing = DNS_ROWS.filter((r) => r.suite === name && !declared.has(r.id)).map((r) => r.id);
+    if (missing.length) throw new Error(`suite ${name} does not declare its DNS table row(s) ${missing.join(', ')} (dnsRows)`);
   });
   const prefetch = (fixture: () => Promise<unknown>, ...ids: string[]): void => {
-    for (const id of ids) if (checkDef(id).suite !== name) throw new Error(`prefetch: check ${id} is not in suite ${name}`);
-    const selected = currentTarget().selected;
-    const wanted = ids.some((id) => (!selected || selected.includes(id)) && !unmet(checkDef(id).requires));
-    if (wanted) prefetched.push(fixture);
+    record.prefetches.push(ids);
+    prefetched.push({ fixture, ids });
   };
   return { name, ctx, check: declare, dnsRows: (fixtures) => dnsRows(ctx, name, fixtures, declare), prefetch };
 }

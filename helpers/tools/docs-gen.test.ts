@@ -1,5 +1,5 @@
 // The generated sections of the docs are the data's: the table of checks in docs/checks.md
-// (suites/data/registry.ts, suites/data/dns-table.ts), the README's "Known differences" and
+// (the checks of suites/*.test.ts and suites/data/dns-table.ts), the README's "Known differences" and
 // docs/known-differences.md (suites/data/known-differences.ts). Regenerate them with
 // `node helpers/tools/docs-gen.ts --write` after changing that data.
 import { describe, expect, test } from '@jest/globals';
@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readSection, render, SECTIONS, shortUpstream } from './docs-gen.ts';
 import { KNOWN_DIFFERENCES } from '../../suites/data/known-differences.ts';
-import { REGISTRY } from '../../suites/data/registry.ts';
+import { REGISTRY } from '../../suites/registry.ts';
 import { ROOT } from '../config/target.ts';
 
 describe('generated sections of the docs', () => {
