@@ -34,7 +34,7 @@ const who = (a: ConnectAttempt): string => (a.backend ? `${a.backend.pod}:${a.ba
 /** From every probe, converge (proxy bound, from `since`) until `ok` holds for 3 fresh
  *  connections to host:port; measured, and the last state kept for the evidence. */
 async function everywhere(
-  check: string,
+  label: string,
   what: string,
   host: string,
   port: number,
@@ -53,7 +53,7 @@ async function everywhere(
       ),
     ),
   );
-  ctx.evidence.convergence(check, 'Service proxy', Math.max(...per.map((x) => x.polls)), Math.max(...per.map((x) => x.ms)), what, true);
+  ctx.evidence.convergence(label, 'Service proxy', Math.max(...per.map((x) => x.polls)), Math.max(...per.map((x) => x.ms)), what, true);
   return per.map((x) => x.state);
 }
 const onlyFrom =

@@ -43,7 +43,7 @@ const setup = once(async () => {
 });
 
 /** From every probe: converge until the external IP answers with the backend, then 5 fresh connections. */
-async function reachFromEveryNode(check: string, port: number): Promise<void> {
+async function reachFromEveryNode(label: string, port: number): Promise<void> {
   const seen = await Promise.all(
     ctx.probes.map(async (p) => {
       const { ms, polls } = await converge(
@@ -54,11 +54,11 @@ async function reachFromEveryNode(check: string, port: number): Promise<void> {
         },
         { kind: 'Service proxy', since: readyAt },
       );
-      ctx.evidence.convergence(check, 'Service proxy', polls, ms, `${externalIP}:${port} from ${p.node}`, polls > 1);
+      ctx.evidence.convergence(label, 'Service proxy', polls, ms, `${externalIP}:${port} from ${p.node}`, polls > 1);
       return { from: p.node, answeredBy: counts(await p.connect({ host: externalIP, port, count: 5, mode: 'tcp', timeoutMs: 3000 })) };
     }),
   );
-  ctx.evidence.add({ check, kind: 'counts', value: seen, text: `${externalIP}:${port} from every node` });
+  ctx.evidence.add({ check: label, kind: 'counts', value: seen, text: `${externalIP}:${port} from every node` });
   expectRows(
     {
       what: `Pods on every node reach a Service at its external IP (${port === LOCAL_PORT ? 'externalTrafficPolicy Local, ' : ''}backend ${backend})`,

@@ -29,7 +29,7 @@ const pods = ['drain-0', 'drain-1'];
 
 const state = (e: SliceEndpoint): string => `${e.targetRef}: ready=${e.ready} serving=${e.serving} terminating=${e.terminating}`;
 /** Waits (convergence bound) until the slices show exactly this state for the two Pods. */
-async function slicesShow(check: string, want: { ready: string[]; servingTerminating: string[] }, since: number): Promise<void> {
+async function slicesShow(label: string, want: { ready: string[]; servingTerminating: string[] }, since: number): Promise<void> {
   const text = `ready [${want.ready.join(', ')}], serving and terminating [${want.servingTerminating.join(', ')}]`;
   const { ms, polls } = await converge(
     `the EndpointSlices of drain to list ${text}`,
@@ -53,7 +53,7 @@ async function slicesShow(check: string, want: { ready: string[]; servingTermina
     },
     { kind: 'EndpointSlices', since },
   );
-  ctx.evidence.convergence(check, 'EndpointSlices', polls, ms, `${text}`, polls > 1);
+  ctx.evidence.convergence(label, 'EndpointSlices', polls, ms, `${text}`, polls > 1);
 }
 const deletePod = async (name: string, grace?: number): Promise<void> => {
   closeSessions(ctx.ns, name); // the next command goes to the new Pod, never the old
