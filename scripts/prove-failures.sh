@@ -7,7 +7,7 @@
 # the specification asks must pass the whole default profile with warnings (exit 0) and
 # fail it with --strict. A suite given as warn:<suite>:<id> is one where the fault only
 # breaks an expected-level check: it must pass with that check warning (the level is
-# documented in suites/data/registry.ts); several ids are separated by commas. Exit 0 only when every case behaved as it must.
+# documented in its suite file, suites/<suite>.test.ts); several ids are separated by commas. Exit 0 only when every case behaved as it must.
 # The cluster is left down afterwards. Needs root. The whole set takes most of an hour
 # (docs/contributing.md, "Proving a check fails"): run it before a release.
 # PROVE_CASES="name ..." runs only those cases.

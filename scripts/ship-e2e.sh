@@ -108,7 +108,7 @@ list_proof() { # list prints every check of the registry
   local dir=$1 bin=$2 n want
   [ "$("$bin/node" --version)" = "$3" ] || { echo "expected Node $3, got $("$bin/node" --version)" >&2; return 1; }
   n=$(svc "$dir" "$bin" list | grep -c '^[a-z]\+\.[a-z0-9.-]\+ ')
-  want=$("$NODE24/node" --no-warnings -e 'import("./suites/data/registry.ts").then(m => console.log(m.REGISTRY.length))')
+  want=$("$NODE24/node" --no-warnings -e 'import("./suites/registry.ts").then(m => console.log(m.REGISTRY.length))')
   [ "$n" = "$want" ] || { echo "list printed $n checks, the registry has $want" >&2; return 1; }
 }
 # shellcheck disable=SC2317 # run through proof or proof_bg (shellcheck sees no call)

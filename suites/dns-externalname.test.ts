@@ -1,9 +1,9 @@
 // ExternalName Services: the name is a CNAME to externalName; an update to externalName
 // and a switch to ClusterIP are followed within the bound. Targets lie under .invalid,
 // which nothing resolves; the probe only ever asks the cluster's own DNS servers.
-import { describe } from '@jest/globals';
 import { apply, applyObjects } from '../helpers/cluster/apply.ts';
-import { kube, once, defineSuite } from '../helpers/harness/suite.ts';
+import { src } from './data/sources.ts';
+import { kube, once, defineSuite, describe } from '../helpers/harness/suite.ts';
 
 const { ctx, check, dnsRows } = defineSuite('dns-externalname', { probes: 2 });
 const FIRST = 'db.first.svc-conformance.invalid';
@@ -18,25 +18,41 @@ describe('ExternalName Service', () => {
   // The row's answer is the first name (db.first.svc-conformance.invalid).
   dnsRows({ 'external-name': first });
 
-  check('dns.externalname.update', async () => {
-    await first();
-    await ctx.expectEverywhere('externalname-first', ctx.svcName('my-database'), 'CNAME', { rcode: 'NOERROR', set: [FIRST] });
-    await apply(ctx.ns, 'external-name.yaml', { EXTERNAL_NAME: SECOND });
-    await ctx.convergeEverywhere('externalname-update', ctx.svcName('my-database'), 'CNAME', { rcode: 'NOERROR', set: [SECOND] });
+  check({
+    id: 'dns.externalname.update',
+    level: 'required',
+    claim: 'an update to externalName is followed within the bound',
+    source: src.spec('2.5', '25---records-for-external-name-services'),
+    run: async () => {
+      await first();
+      await ctx.expectEverywhere('externalname-first', ctx.svcName('my-database'), 'CNAME', { rcode: 'NOERROR', set: [FIRST] });
+      await apply(ctx.ns, 'external-name.yaml', { EXTERNAL_NAME: SECOND });
+      await ctx.convergeEverywhere('externalname-update', ctx.svcName('my-database'), 'CNAME', { rcode: 'NOERROR', set: [SECOND] });
+    },
   });
 
-  check('dns.externalname.to-clusterip', async () => {
-    await first();
-    await applyObjects(ctx.ns, [
-      {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name: 'my-database' },
-        spec: { type: 'ClusterIP', ports: [{ name: 'postgres', port: 5432, protocol: 'TCP' }] },
-      } as never,
-    ]);
-    const vip = (await kube().core.readNamespacedService({ name: 'my-database', namespace: ctx.ns })).spec!.clusterIP!;
-    await ctx.convergeEverywhere('externalname-to-clusterip', ctx.svcName('my-database'), 'address', { rcode: 'NOERROR', set: [vip] });
-    await ctx.expectEverywhere('externalname-to-clusterip', ctx.svcName('my-database'), 'CNAME', { rcode: 'NOERROR', set: [], soa: true });
+  check({
+    id: 'dns.externalname.to-clusterip',
+    level: 'required',
+    claim: 'after a switch to type ClusterIP the name answers the virtual IP and no CNAME',
+    source: src.spec('2.3.1', '231---aaaa-records'),
+    run: async () => {
+      await first();
+      await applyObjects(ctx.ns, [
+        {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: 'my-database' },
+          spec: { type: 'ClusterIP', ports: [{ name: 'postgres', port: 5432, protocol: 'TCP' }] },
+        } as never,
+      ]);
+      const vip = (await kube().core.readNamespacedService({ name: 'my-database', namespace: ctx.ns })).spec!.clusterIP!;
+      await ctx.convergeEverywhere('externalname-to-clusterip', ctx.svcName('my-database'), 'address', { rcode: 'NOERROR', set: [vip] });
+      await ctx.expectEverywhere('externalname-to-clusterip', ctx.svcName('my-database'), 'CNAME', {
+        rcode: 'NOERROR',
+        set: [],
+        soa: true,
+      });
+    },
   });
 });

@@ -5,10 +5,10 @@
 // endpoints are a hand-made EndpointSlice of documentation addresses (a Service without a
 // selector, as the Service documentation shows): the message size is the claim, and 60
 // real Pods would cost the run more than all its other checks' Pods together.
-import { describe } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { answerSet, assertAnswers, formatAnswer } from '../helpers/lib/dns.ts';
-import { once, defineSuite } from '../helpers/harness/suite.ts';
+import { src } from './data/sources.ts';
+import { once, defineSuite, describe } from '../helpers/harness/suite.ts';
 import { expectRows, fromProbe } from '../helpers/harness/verdict.ts';
 import { docAddress } from '../helpers/lib/net.ts';
 
@@ -39,65 +39,80 @@ const setup = once(async () => {
 });
 
 describe('large answers', () => {
-  check('dns.large.tc-and-tcp', async () => {
-    await setup();
-    const name = ctx.svcName('many');
-    const udp = await ctx.askEverywhere((s) => [{ name, type: ctx.primaryType('large'), server: s.ip, noTcpFallback: true }]);
-    const notTruncated = udp.filter((r) => !r.answer.flags?.tc);
-    if (notTruncated.length)
-      throw new Error(
-        `expected TC on the 512-byte UDP answer:\n${notTruncated.map((r) => formatAnswer(r.answer, r.server.label)).join('\n')}`,
+  check({
+    id: 'dns.large.tc-and-tcp',
+    level: 'required',
+    claim: 'a headless Service with 60 ready endpoints: without EDNS0 the UDP answer has TC set, and the TCP answer holds all 60',
+    source: src.rfc(7766, 'DNS over TCP'),
+    run: async () => {
+      await setup();
+      const name = ctx.svcName('many');
+      const udp = await ctx.askEverywhere((s) => [{ name, type: ctx.primaryType('large'), server: s.ip, noTcpFallback: true }]);
+      const notTruncated = udp.filter((r) => !r.answer.flags?.tc);
+      if (notTruncated.length)
+        throw new Error(
+          `expected TC on the 512-byte UDP answer:\n${notTruncated.map((r) => formatAnswer(r.answer, r.server.label)).join('\n')}`,
+        );
+      const tcp = await ctx.askEverywhere((s) => [{ name, type: ctx.primaryType('large'), server: s.ip, tcp: true }]);
+      assertAnswers(
+        tcp.map((r) => ({ answer: r.answer, label: r.server.label, exp: { rcode: 'NOERROR', set: ips } })),
+        `${name} address records over TCP`,
       );
-    const tcp = await ctx.askEverywhere((s) => [{ name, type: ctx.primaryType('large'), server: s.ip, tcp: true }]);
-    assertAnswers(
-      tcp.map((r) => ({ answer: r.answer, label: r.server.label, exp: { rcode: 'NOERROR', set: ips } })),
-      `${name} address records over TCP`,
-    );
-    // The fallback path of an ordinary client: UDP, TC, then TCP.
-    const fallback = await ctx.askEverywhere((s) => [{ name, type: ctx.primaryType('large'), server: s.ip }]);
-    expectRows(
-      {
-        what: 'an answer truncated over UDP (no EDNS0) is asked again over TCP, as an ordinary client does',
-        target: `${name} (${N} address records)`,
-        protocol: 'dns',
-      },
-      fallback.map((r) => ({
-        ...fromProbe(r.probe, ctx.ns),
-        target: `${r.answer.question.type} @${r.server.ip} (${r.server.label})`,
-        expected: 'udp+tcp',
-        observed: r.answer.transport,
-      })),
-    );
-    assertAnswers(
-      fallback.map((r) => ({ answer: r.answer, label: r.server.label, exp: { rcode: 'NOERROR', set: ips } })),
-      `${name} address records after TCP fallback`,
-    );
-    ctx.evidence.info(
-      'large-tcp',
-      `UDP answer without EDNS0 truncated; TCP answer has ${answerSet(tcp[0]!.answer).length} address records`,
-    );
+      // The fallback path of an ordinary client: UDP, TC, then TCP.
+      const fallback = await ctx.askEverywhere((s) => [{ name, type: ctx.primaryType('large'), server: s.ip }]);
+      expectRows(
+        {
+          what: 'an answer truncated over UDP (no EDNS0) is asked again over TCP, as an ordinary client does',
+          target: `${name} (${N} address records)`,
+          protocol: 'dns',
+        },
+        fallback.map((r) => ({
+          ...fromProbe(r.probe, ctx.ns),
+          target: `${r.answer.question.type} @${r.server.ip} (${r.server.label})`,
+          expected: 'udp+tcp',
+          observed: r.answer.transport,
+        })),
+      );
+      assertAnswers(
+        fallback.map((r) => ({ answer: r.answer, label: r.server.label, exp: { rcode: 'NOERROR', set: ips } })),
+        `${name} address records after TCP fallback`,
+      );
+      ctx.evidence.info(
+        'large-tcp',
+        `UDP answer without EDNS0 truncated; TCP answer has ${answerSet(tcp[0]!.answer).length} address records`,
+      );
+    },
   });
 
-  check('dns.large.edns0', async () => {
-    await setup();
-    const name = ctx.svcName('many');
-    const udp = await ctx.askEverywhere((s) => [{ name, type: ctx.primaryType('large'), server: s.ip, edns: 4096, noTcpFallback: true }]);
-    assertAnswers(
-      udp.map((r) => ({ answer: r.answer, label: r.server.label, exp: { rcode: 'NOERROR', set: ips } })),
-      `${name} address records over UDP with EDNS0 4096`,
-    );
-    expectRows(
-      {
-        what: 'an answer of all the address records fits one UDP message with EDNS0 at 4096: TC not set',
-        target: `${name} (${N} address records) with EDNS0 4096, no TCP fallback`,
-        protocol: 'dns',
-      },
-      udp.map((r) => ({
-        ...fromProbe(r.probe, ctx.ns),
-        target: `${r.answer.question.type} @${r.server.ip} (${r.server.label})`,
-        expected: false,
-        observed: r.answer.flags?.tc,
-      })),
-    );
+  check({
+    id: 'dns.large.edns0',
+    level: 'expected',
+    claim: 'with EDNS0 at 4096 the UDP answer holds all 60, exactly the ready set',
+    source: src.rfc(6891, 'EDNS0'),
+    why:
+      'A server may advertise a smaller UDP size than the client (RFC 6891) and answer ' +
+      'with TC instead; CoreDNS without a bufsize limit fits 60 A records in 4096 bytes.',
+    run: async () => {
+      await setup();
+      const name = ctx.svcName('many');
+      const udp = await ctx.askEverywhere((s) => [{ name, type: ctx.primaryType('large'), server: s.ip, edns: 4096, noTcpFallback: true }]);
+      assertAnswers(
+        udp.map((r) => ({ answer: r.answer, label: r.server.label, exp: { rcode: 'NOERROR', set: ips } })),
+        `${name} address records over UDP with EDNS0 4096`,
+      );
+      expectRows(
+        {
+          what: 'an answer of all the address records fits one UDP message with EDNS0 at 4096: TC not set',
+          target: `${name} (${N} address records) with EDNS0 4096, no TCP fallback`,
+          protocol: 'dns',
+        },
+        udp.map((r) => ({
+          ...fromProbe(r.probe, ctx.ns),
+          target: `${r.answer.question.type} @${r.server.ip} (${r.server.label})`,
+          expected: false,
+          observed: r.answer.flags?.tc,
+        })),
+      );
+    },
   });
 });

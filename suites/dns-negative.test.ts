@@ -2,9 +2,9 @@
 // namespace, a headless Service with no ready endpoint, as the spec says), NODATA
 // (NOERROR, no answer, SOA in authority) for a type a name lacks, and the SOA's
 // minimum TTL reported.
-import { describe } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
-import { kube, once, defineSuite } from '../helpers/harness/suite.ts';
+import { src } from './data/sources.ts';
+import { kube, once, defineSuite, describe } from '../helpers/harness/suite.ts';
 import { expectThat, fromProbe, type Question } from '../helpers/harness/verdict.ts';
 import { rolloutReady, serviceSlices, sliceEndpoints } from '../helpers/cluster/workloads.ts';
 import { waitFor } from '../helpers/cluster/wait.ts';
@@ -47,23 +47,29 @@ const multiPort = once(async () => {
 describe('negative DNS answers', () => {
   dnsRows({ none: async () => undefined, notready, 'web-api': webApi, 'multi-port': multiPort });
 
-  check('dns.negative.soa-minimum', async () => {
-    const [a] = await ctx.probes[0]!.dns([{ name: ctx.svcName('no-such-service'), type: 'A', server: ctx.facts.dnsServiceIP }]);
-    const soa = a!.authority.find((r) => r.type === 'SOA');
-    const q: Question = {
-      what: 'a negative answer carries the SOA, whose minimum TTL is reported',
-      ...fromProbe(ctx.probes[0]!, ctx.ns),
-      target: `${ctx.svcName('no-such-service')} A @${ctx.facts.dnsServiceIP} (the DNS Service)`,
-      protocol: 'dns',
-    };
-    expectThat(q, soa !== undefined, 'an SOA record in the authority section', {
-      rcode: a!.rcode,
-      error: a!.error,
-      authority: a!.authority.map((r) => `${r.name} ${r.ttl} ${r.type} ${r.data}`),
-    });
-    const minimum = Number(soa!.data.split(' ')[6]);
-    ctx.evidence.measure('soa-minimum', 'SOA minimum TTL', minimum, 's');
-    ctx.evidence.transcript('soa-minimum', `SOA: ${soa!.name} ${soa!.ttl} ${soa!.data}`);
-    expectThat(q, Number.isInteger(minimum), "an integer minimum TTL (the SOA's seventh field)", soa!.data);
+  check({
+    id: 'dns.negative.soa-minimum',
+    level: 'informational',
+    claim: 'the SOA minimum TTL (negative-caching TTL) is reported',
+    source: src.rfc(2308, 'negative caching'),
+    run: async () => {
+      const [a] = await ctx.probes[0]!.dns([{ name: ctx.svcName('no-such-service'), type: 'A', server: ctx.facts.dnsServiceIP }]);
+      const soa = a!.authority.find((r) => r.type === 'SOA');
+      const q: Question = {
+        what: 'a negative answer carries the SOA, whose minimum TTL is reported',
+        ...fromProbe(ctx.probes[0]!, ctx.ns),
+        target: `${ctx.svcName('no-such-service')} A @${ctx.facts.dnsServiceIP} (the DNS Service)`,
+        protocol: 'dns',
+      };
+      expectThat(q, soa !== undefined, 'an SOA record in the authority section', {
+        rcode: a!.rcode,
+        error: a!.error,
+        authority: a!.authority.map((r) => `${r.name} ${r.ttl} ${r.type} ${r.data}`),
+      });
+      const minimum = Number(soa!.data.split(' ')[6]);
+      ctx.evidence.measure('soa-minimum', 'SOA minimum TTL', minimum, 's');
+      ctx.evidence.transcript('soa-minimum', `SOA: ${soa!.name} ${soa!.ttl} ${soa!.data}`);
+      expectThat(q, Number.isInteger(minimum), "an integer minimum TTL (the SOA's seventh field)", soa!.data);
+    },
   });
 });

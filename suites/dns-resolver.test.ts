@@ -1,33 +1,39 @@
 // What an application sees: through the system resolver (getaddrinfo, with the search
 // path and ndots the kubelet writes), the short forms svc, svc.ns and svc.ns.svc resolve
 // from a Pod in the namespace.
-import { describe } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
-import { defineSuite, kube } from '../helpers/harness/suite.ts';
+import { src } from './data/sources.ts';
+import { defineSuite, kube, describe } from '../helpers/harness/suite.ts';
 import { expectSame, fromProbe } from '../helpers/harness/verdict.ts';
 
 // Its own probe: the search path it checks is the client's namespace.
 const { ctx, check } = defineSuite('dns-resolver', { probes: 1, ownProbes: true });
 
 describe('system resolver', () => {
-  check('dns.resolver.short-forms', async () => {
-    await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 1 });
-    const vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
-    // The Service is known to the DNS server everywhere before the resolver is asked.
-    await ctx.expectEverywhere('resolver-known', ctx.svcName('web-api'), 'address', { rcode: 'NOERROR', set: [vip] });
-    const names = ['web-api', `web-api.${ctx.ns}`, `web-api.${ctx.ns}.svc`, ctx.svcName('web-api')];
-    const results = await ctx.probes[0]!.resolve(names);
-    ctx.evidence.info('resolver', `search [${ctx.facts.searchPath.join(' ')}], ndots ${ctx.facts.ndots}`, results);
-    expectSame(
-      {
-        what: "the system resolver (getaddrinfo, with the kubelet's search path) resolves a Service's short forms to its ClusterIP",
-        ...fromProbe(ctx.probes[0]!, ctx.ns),
-        target: names.join(', '),
-        protocol: 'dns (getaddrinfo)',
-        unit: 'names',
-      },
-      names.map((name) => ({ name, addresses: [vip], error: undefined })),
-      results.map((r) => ({ name: r.name, addresses: r.addresses, error: r.error })),
-    );
+  check({
+    id: 'dns.resolver.short-forms',
+    level: 'required',
+    claim: "the short forms svc, svc.ns and svc.ns.svc resolve through the kubelet's search path",
+    source: src.dnsDoc('namespaces of Services', '#namespaces-of-services'),
+    run: async () => {
+      await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 1 });
+      const vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
+      // The Service is known to the DNS server everywhere before the resolver is asked.
+      await ctx.expectEverywhere('resolver-known', ctx.svcName('web-api'), 'address', { rcode: 'NOERROR', set: [vip] });
+      const names = ['web-api', `web-api.${ctx.ns}`, `web-api.${ctx.ns}.svc`, ctx.svcName('web-api')];
+      const results = await ctx.probes[0]!.resolve(names);
+      ctx.evidence.info('resolver', `search [${ctx.facts.searchPath.join(' ')}], ndots ${ctx.facts.ndots}`, results);
+      expectSame(
+        {
+          what: "the system resolver (getaddrinfo, with the kubelet's search path) resolves a Service's short forms to its ClusterIP",
+          ...fromProbe(ctx.probes[0]!, ctx.ns),
+          target: names.join(', '),
+          protocol: 'dns (getaddrinfo)',
+          unit: 'names',
+        },
+        names.map((name) => ({ name, addresses: [vip], error: undefined })),
+        results.map((r) => ({ name: r.name, addresses: r.addresses, error: r.error })),
+      );
+    },
   });
 });

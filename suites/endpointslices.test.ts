@@ -1,9 +1,9 @@
 // EndpointSlices track ready Pods for both kinds of Service: labelled with
 // kubernetes.io/service-name, listing exactly the ready Pods with ready conditions;
 // headless Services' slices carry service.kubernetes.io/headless.
-import { describe } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
-import { once, defineSuite } from '../helpers/harness/suite.ts';
+import { src } from './data/sources.ts';
+import { once, defineSuite, describe } from '../helpers/harness/suite.ts';
 import { expectSame, type Question } from '../helpers/harness/verdict.ts';
 import { rolloutReady, serviceSlices, type PodState } from '../helpers/cluster/workloads.ts';
 
@@ -51,27 +51,39 @@ const slicesOf = (svc: string, kind: string): Question => ({
 });
 
 describe('EndpointSlices', () => {
-  check('api.slices.clusterip', async () => {
-    await setup();
-    await ctx.slicesSettled(
-      'slices-clusterip',
-      'mysql',
-      pods.map((p) => p.ip!),
-    );
-    const n = (await serviceSlices(ctx.ns, 'mysql')).length;
-    const observed = await sliceView('mysql');
-    expectSame(slicesOf('mysql', 'ClusterIP'), expected(false, n), observed);
+  check({
+    id: 'api.slices.clusterip',
+    level: 'required',
+    claim: "a ClusterIP Service's EndpointSlices are labelled with its name and list exactly the ready Pods as ready and serving",
+    source: src.slicesDoc('ownership and conditions', '#conditions'),
+    run: async () => {
+      await setup();
+      await ctx.slicesSettled(
+        'slices-clusterip',
+        'mysql',
+        pods.map((p) => p.ip!),
+      );
+      const n = (await serviceSlices(ctx.ns, 'mysql')).length;
+      const observed = await sliceView('mysql');
+      expectSame(slicesOf('mysql', 'ClusterIP'), expected(false, n), observed);
+    },
   });
 
-  check('api.slices.headless', async () => {
-    await setup();
-    await ctx.slicesSettled(
-      'slices-headless',
-      'mysql-headless',
-      pods.map((p) => p.ip!),
-    );
-    const n = (await serviceSlices(ctx.ns, 'mysql-headless')).length;
-    const observed = await sliceView('mysql-headless');
-    expectSame(slicesOf('mysql-headless', 'headless'), expected(true, n), observed);
+  check({
+    id: 'api.slices.headless',
+    level: 'required',
+    claim: "a headless Service's EndpointSlices do the same and carry service.kubernetes.io/headless",
+    source: src.labels('service.kubernetes.io/headless', 'service-kubernetes-io-headless'),
+    run: async () => {
+      await setup();
+      await ctx.slicesSettled(
+        'slices-headless',
+        'mysql-headless',
+        pods.map((p) => p.ip!),
+      );
+      const n = (await serviceSlices(ctx.ns, 'mysql-headless')).length;
+      const observed = await sliceView('mysql-headless');
+      expectSame(slicesOf('mysql-headless', 'headless'), expected(true, n), observed);
+    },
   });
 });

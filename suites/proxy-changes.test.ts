@@ -1,11 +1,11 @@
 // Ports and changes: a multi-port Service with named targetPorts reaches each backend port;
 // changes to a live Service (port, targetPort, selector) and its type (ClusterIP ->
 // NodePort -> ClusterIP, the node port released) are followed within the proxy bound.
-import { describe } from '@jest/globals';
 import type * as k8s from '@kubernetes/client-node';
 import { apply, applyObjects, defaultVars, loadManifest } from '../helpers/cluster/apply.ts';
 import { converge } from '../helpers/cluster/converge.ts';
-import { kube, once, defineSuite } from '../helpers/harness/suite.ts';
+import { e2e, src } from './data/sources.ts';
+import { kube, once, defineSuite, describe } from '../helpers/harness/suite.ts';
 import { expectRows, expectSame, expectThat, fromProbe } from '../helpers/harness/verdict.ts';
 import { hostPort } from '../helpers/lib/net.ts';
 import type { ConnectAttempt } from '../probe/contract.ts';
@@ -34,7 +34,7 @@ const who = (a: ConnectAttempt): string => (a.backend ? `${a.backend.pod}:${a.ba
 /** From every probe, converge (proxy bound, from `since`) until `ok` holds for 3 fresh
  *  connections to host:port; measured, and the last state kept for the evidence. */
 async function everywhere(
-  check: string,
+  label: string,
   what: string,
   host: string,
   port: number,
@@ -53,7 +53,7 @@ async function everywhere(
       ),
     ),
   );
-  ctx.evidence.convergence(check, 'Service proxy', Math.max(...per.map((x) => x.polls)), Math.max(...per.map((x) => x.ms)), what, true);
+  ctx.evidence.convergence(label, 'Service proxy', Math.max(...per.map((x) => x.polls)), Math.max(...per.map((x) => x.ms)), what, true);
   return per.map((x) => x.state);
 }
 const onlyFrom =
@@ -63,146 +63,176 @@ const onlyFrom =
 const noAnswer = (r: ConnectAttempt[]): boolean => r.every((a) => !a.backend);
 
 describe('Service ports and changes', () => {
-  check('proxy.service.multi-port-named', async () => {
-    await setup();
-    const vip = (await readSvc('multi-api')).spec!.clusterIP!;
-    await everywhere('multi-port', 'port 80 (targetPort http) reaching multi-api on 8080', vip, 80, onlyFrom(multi, 8080), readyAt);
-    await everywhere('multi-port', 'port 81 (targetPort alt) reaching multi-api on 8081', vip, 81, onlyFrom(multi, 8081), readyAt);
-    const asked = ctx.probes.flatMap((p) => [80, 81].map((port) => ({ p, port })));
-    const seen = await Promise.all(
-      asked.map(async ({ p, port }) => ({
-        from: p.node,
-        port,
-        answeredBy: (await p.connect({ host: vip, port, count: 6, mode: 'tcp', timeoutMs: 3000 })).map(who),
-      })),
-    );
-    ctx.evidence.add({ check: 'multi-port', kind: 'counts', value: seen, text: `${vip}: 80 -> http (8080), 81 -> alt (8081)` });
-    expectRows(
-      {
-        what: 'each port of a multi-port Service reaches multi-api on its named targetPort (80 -> http 8080, 81 -> alt 8081)',
-        target: `${vip}, ports 80 and 81`,
-        protocol: 'tcp',
-        unit: 'connections',
-      },
-      seen.map((s, i) => ({
-        ...fromProbe(asked[i]!.p, ctx.ns),
-        target: hostPort(vip, s.port),
-        expected: { wrong: [] },
-        observed: { wrong: s.answeredBy.filter((w) => !multi.some((m) => w === `${m}:${s.port === 80 ? 8080 : 8081}`)) },
-      })),
-    );
+  check({
+    id: 'proxy.service.multi-port-named',
+    level: 'required',
+    claim: 'a multi-port Service with named targetPorts sends each port to the backend port of that name, from every node',
+    source: src.serviceDoc('multi-port Services', '#multi-port-services'),
+    e2e: e2e.svc('should serve multiport endpoints from pods', true),
+    run: async () => {
+      await setup();
+      const vip = (await readSvc('multi-api')).spec!.clusterIP!;
+      await everywhere('multi-port', 'port 80 (targetPort http) reaching multi-api on 8080', vip, 80, onlyFrom(multi, 8080), readyAt);
+      await everywhere('multi-port', 'port 81 (targetPort alt) reaching multi-api on 8081', vip, 81, onlyFrom(multi, 8081), readyAt);
+      const asked = ctx.probes.flatMap((p) => [80, 81].map((port) => ({ p, port })));
+      const seen = await Promise.all(
+        asked.map(async ({ p, port }) => ({
+          from: p.node,
+          port,
+          answeredBy: (await p.connect({ host: vip, port, count: 6, mode: 'tcp', timeoutMs: 3000 })).map(who),
+        })),
+      );
+      ctx.evidence.add({ check: 'multi-port', kind: 'counts', value: seen, text: `${vip}: 80 -> http (8080), 81 -> alt (8081)` });
+      expectRows(
+        {
+          what: 'each port of a multi-port Service reaches multi-api on its named targetPort (80 -> http 8080, 81 -> alt 8081)',
+          target: `${vip}, ports 80 and 81`,
+          protocol: 'tcp',
+          unit: 'connections',
+        },
+        seen.map((s, i) => ({
+          ...fromProbe(asked[i]!.p, ctx.ns),
+          target: hostPort(vip, s.port),
+          expected: { wrong: [] },
+          observed: { wrong: s.answeredBy.filter((w) => !multi.some((m) => w === `${m}:${s.port === 80 ? 8080 : 8081}`)) },
+        })),
+      );
+    },
   });
 
-  check('proxy.service.changes-followed', async () => {
-    await setup();
-    const vip = (await readSvc('change-api')).spec!.clusterIP!;
-    await everywhere('change-initial', 'port 80 reaching multi-api on 8080', vip, 80, onlyFrom(multi, 8080), readyAt);
-    // The port: 80 -> 8000. The new port answers, the old one no longer does.
-    let t = await change('change-api', (s) => {
-      s.spec!.ports![0]!.port = 8000;
-    });
-    await everywhere('change-port', 'port changed 80 -> 8000: 8000 answering', vip, 8000, onlyFrom(multi, 8080), t);
-    await everywhere('change-port', 'port changed 80 -> 8000: 80 no longer answering', vip, 80, noAnswer, t);
-    // The targetPort: 8080 -> 8081.
-    t = await change('change-api', (s) => {
-      s.spec!.ports![0]!.targetPort = 8081 as never;
-    });
-    await everywhere('change-target-port', 'targetPort changed 8080 -> 8081', vip, 8000, onlyFrom(multi, 8081), t);
-    // The selector: multi-api -> web-api (back to targetPort 8080, which web-api serves).
-    t = await change('change-api', (s) => {
-      s.spec!.selector = { app: 'web-api' };
-      s.spec!.ports![0]!.targetPort = 8080 as never;
-    });
-    const last = await everywhere('change-selector', 'selector changed to app=web-api', vip, 8000, onlyFrom(web, 8080), t);
-    ctx.evidence.add({
-      check: 'changes',
-      kind: 'counts',
-      value: last,
-      text: `${vip}:8000 after the port, targetPort and selector changes`,
-    });
-    expectRows(
-      {
-        what: 'after its port, targetPort and selector changed, a Service reaches only its new backends (web-api on 8080)',
-        target: hostPort(vip, 8000),
-        protocol: 'tcp',
-        unit: 'connections',
-      },
-      last.map((l, i) => ({
-        ...fromProbe(ctx.probes[i]!, ctx.ns),
-        expected: { wrong: [] },
-        observed: { wrong: l.filter((w) => !web.some((p) => w === `${p}:8080`)) },
-      })),
-    );
+  check({
+    id: 'proxy.service.changes-followed',
+    level: 'required',
+    claim:
+      "changes to a live Service's port, targetPort and selector are followed within the proxy bound from every node (the old port stops answering)",
+    source: src.serviceDoc('defining a Service', '#defining-a-service'),
+    e2e: null,
+    run: async () => {
+      await setup();
+      const vip = (await readSvc('change-api')).spec!.clusterIP!;
+      await everywhere('change-initial', 'port 80 reaching multi-api on 8080', vip, 80, onlyFrom(multi, 8080), readyAt);
+      // The port: 80 -> 8000. The new port answers, the old one no longer does.
+      let t = await change('change-api', (s) => {
+        s.spec!.ports![0]!.port = 8000;
+      });
+      await everywhere('change-port', 'port changed 80 -> 8000: 8000 answering', vip, 8000, onlyFrom(multi, 8080), t);
+      await everywhere('change-port', 'port changed 80 -> 8000: 80 no longer answering', vip, 80, noAnswer, t);
+      // The targetPort: 8080 -> 8081.
+      t = await change('change-api', (s) => {
+        s.spec!.ports![0]!.targetPort = 8081 as never;
+      });
+      await everywhere('change-target-port', 'targetPort changed 8080 -> 8081', vip, 8000, onlyFrom(multi, 8081), t);
+      // The selector: multi-api -> web-api (back to targetPort 8080, which web-api serves).
+      t = await change('change-api', (s) => {
+        s.spec!.selector = { app: 'web-api' };
+        s.spec!.ports![0]!.targetPort = 8080 as never;
+      });
+      const last = await everywhere('change-selector', 'selector changed to app=web-api', vip, 8000, onlyFrom(web, 8080), t);
+      ctx.evidence.add({
+        check: 'changes',
+        kind: 'counts',
+        value: last,
+        text: `${vip}:8000 after the port, targetPort and selector changes`,
+      });
+      expectRows(
+        {
+          what: 'after its port, targetPort and selector changed, a Service reaches only its new backends (web-api on 8080)',
+          target: hostPort(vip, 8000),
+          protocol: 'tcp',
+          unit: 'connections',
+        },
+        last.map((l, i) => ({
+          ...fromProbe(ctx.probes[i]!, ctx.ns),
+          expected: { wrong: [] },
+          observed: { wrong: l.filter((w) => !web.some((p) => w === `${p}:8080`)) },
+        })),
+      );
+    },
   });
 
-  check('proxy.service.recreate', async () => {
-    await setup();
-    const svc = (): never[] =>
-      loadManifest('multi-api.yaml', defaultVars()).filter((o) => o.kind === 'Service' && o.metadata?.name === 'recreate-api') as never[];
-    const old = (await readSvc('recreate-api')).spec!.clusterIP!;
-    await everywhere('recreate-before', 'recreate-api before its deletion', old, 80, onlyFrom(multi, 8080), readyAt);
-    await kube().core.deleteNamespacedService({ name: 'recreate-api', namespace: ctx.ns });
-    const deleted = Date.now();
-    await everywhere('recreate-deleted', `recreate-api deleted: ${old}:80 no longer answering`, old, 80, noAnswer, deleted);
-    await applyObjects(ctx.ns, svc());
-    const created = Date.now();
-    const vip = (await readSvc('recreate-api')).spec!.clusterIP!;
-    const last = await everywhere(
-      'recreate-after',
-      `recreate-api recreated under the same name (virtual IP ${vip})`,
-      vip,
-      80,
-      onlyFrom(multi, 8080),
-      created,
-    );
-    ctx.evidence.add({
-      check: 'recreate',
-      kind: 'counts',
-      value: { oldVip: old, newVip: vip, answeredBy: last },
-      text: 'recreate-api deleted and recreated',
-    });
-    expectRows(
-      {
-        what: `a Service deleted and recreated under the same name reaches its backends (multi-api on 8080) at its new virtual IP (the old one: ${old})`,
-        target: hostPort(vip, 80),
-        protocol: 'tcp',
-        unit: 'connections',
-      },
-      last.map((l, i) => ({
-        ...fromProbe(ctx.probes[i]!, ctx.ns),
-        expected: { wrong: [] },
-        observed: { wrong: l.filter((w) => !multi.some((p) => w === `${p}:8080`)) },
-      })),
-    );
+  check({
+    id: 'proxy.service.recreate',
+    level: 'required',
+    claim: 'a deleted Service stops answering within the proxy bound, and one recreated under the same name is served again',
+    source: src.serviceDoc('defining a Service', '#defining-a-service'),
+    e2e: e2e.svc('should work after the service has been recreated'),
+    run: async () => {
+      await setup();
+      const svc = (): never[] =>
+        loadManifest('multi-api.yaml', defaultVars()).filter((o) => o.kind === 'Service' && o.metadata?.name === 'recreate-api') as never[];
+      const old = (await readSvc('recreate-api')).spec!.clusterIP!;
+      await everywhere('recreate-before', 'recreate-api before its deletion', old, 80, onlyFrom(multi, 8080), readyAt);
+      await kube().core.deleteNamespacedService({ name: 'recreate-api', namespace: ctx.ns });
+      const deleted = Date.now();
+      await everywhere('recreate-deleted', `recreate-api deleted: ${old}:80 no longer answering`, old, 80, noAnswer, deleted);
+      await applyObjects(ctx.ns, svc());
+      const created = Date.now();
+      const vip = (await readSvc('recreate-api')).spec!.clusterIP!;
+      const last = await everywhere(
+        'recreate-after',
+        `recreate-api recreated under the same name (virtual IP ${vip})`,
+        vip,
+        80,
+        onlyFrom(multi, 8080),
+        created,
+      );
+      ctx.evidence.add({
+        check: 'recreate',
+        kind: 'counts',
+        value: { oldVip: old, newVip: vip, answeredBy: last },
+        text: 'recreate-api deleted and recreated',
+      });
+      expectRows(
+        {
+          what: `a Service deleted and recreated under the same name reaches its backends (multi-api on 8080) at its new virtual IP (the old one: ${old})`,
+          target: hostPort(vip, 80),
+          protocol: 'tcp',
+          unit: 'connections',
+        },
+        last.map((l, i) => ({
+          ...fromProbe(ctx.probes[i]!, ctx.ns),
+          expected: { wrong: [] },
+          observed: { wrong: l.filter((w) => !multi.some((p) => w === `${p}:8080`)) },
+        })),
+      );
+    },
   });
 
-  check('proxy.service.type-change', async () => {
-    await setup();
-    const node = await kube().core.readNode({ name: ctx.probes[0]!.node });
-    const ip = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '';
-    const svcName = 'multi-api';
-    let t = await change(svcName, (s) => {
-      s.spec!.type = 'NodePort';
-    });
-    const nodePort = (await readSvc(svcName)).spec!.ports!.find((p) => p.port === 80)?.nodePort ?? 0;
-    const typeQuestion = {
-      what: 'a Service changed to type NodePort gets a node port, and back to ClusterIP keeps none',
-      client: 'this machine',
-      target: `${ctx.ns}/Service/${svcName}`,
-      protocol: 'api',
-    };
-    expectThat(typeQuestion, nodePort > 0, 'a node port (> 0) for port 80 once the type is NodePort', nodePort);
-    await everywhere('type-nodeport', `type NodePort: ${ip}:${nodePort} answering`, ip, nodePort, onlyFrom(multi, 8080), t);
-    t = await change(svcName, (s) => {
-      s.spec!.type = 'ClusterIP';
-      for (const p of s.spec!.ports!) delete p.nodePort;
-    });
-    const after = (await readSvc(svcName)).spec!.ports!.map((p) => p.nodePort).filter(Boolean);
-    await everywhere('type-clusterip', `back to type ClusterIP: ${ip}:${nodePort} no longer answering`, ip, nodePort, noAnswer, t);
-    ctx.evidence.info(
-      'type-change',
-      `ClusterIP -> NodePort (node port ${nodePort}) -> ClusterIP (node ports left in the spec: ${after.join(', ') || 'none'})`,
-    );
-    expectSame({ ...typeQuestion, unit: 'node ports' }, [], after);
+  check({
+    id: 'proxy.service.type-change',
+    level: 'required',
+    claim:
+      'a ClusterIP Service changed to NodePort gets a node port that answers; changed back, the node port is released and stops answering',
+    source: src.serviceDoc('type NodePort', '#type-nodeport'),
+    e2e: e2e.svc('should be able to update service type to NodePort listening on same port number but different protocols'),
+    run: async () => {
+      await setup();
+      const node = await kube().core.readNode({ name: ctx.probes[0]!.node });
+      const ip = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '';
+      const svcName = 'multi-api';
+      let t = await change(svcName, (s) => {
+        s.spec!.type = 'NodePort';
+      });
+      const nodePort = (await readSvc(svcName)).spec!.ports!.find((p) => p.port === 80)?.nodePort ?? 0;
+      const typeQuestion = {
+        what: 'a Service changed to type NodePort gets a node port, and back to ClusterIP keeps none',
+        client: 'this machine',
+        target: `${ctx.ns}/Service/${svcName}`,
+        protocol: 'api',
+      };
+      expectThat(typeQuestion, nodePort > 0, 'a node port (> 0) for port 80 once the type is NodePort', nodePort);
+      await everywhere('type-nodeport', `type NodePort: ${ip}:${nodePort} answering`, ip, nodePort, onlyFrom(multi, 8080), t);
+      t = await change(svcName, (s) => {
+        s.spec!.type = 'ClusterIP';
+        for (const p of s.spec!.ports!) delete p.nodePort;
+      });
+      const after = (await readSvc(svcName)).spec!.ports!.map((p) => p.nodePort).filter(Boolean);
+      await everywhere('type-clusterip', `back to type ClusterIP: ${ip}:${nodePort} no longer answering`, ip, nodePort, noAnswer, t);
+      ctx.evidence.info(
+        'type-change',
+        `ClusterIP -> NodePort (node port ${nodePort}) -> ClusterIP (node ports left in the spec: ${after.join(', ') || 'none'})`,
+      );
+      expectSame({ ...typeQuestion, unit: 'node ports' }, [], after);
+    },
   });
 });

@@ -1,11 +1,11 @@
 // External IPs: Pods on every node reach a Service at its spec.externalIPs address, and
 // with externalTrafficPolicy Local also from nodes without a local endpoint (Pod traffic
 // to an external destination is served as if it went out and came back in).
-import { describe } from '@jest/globals';
 import { nodeAddresses } from '../helpers/cluster/nodes.ts';
 import { apply } from '../helpers/cluster/apply.ts';
 import { converge } from '../helpers/cluster/converge.ts';
-import { counts, once, defineSuite } from '../helpers/harness/suite.ts';
+import { e2e, src } from './data/sources.ts';
+import { counts, once, defineSuite, describe } from '../helpers/harness/suite.ts';
 import { expectRows, fromProbe } from '../helpers/harness/verdict.ts';
 import { hostPort } from '../helpers/lib/net.ts';
 import { podsReady } from '../helpers/cluster/workloads.ts';
@@ -43,7 +43,7 @@ const setup = once(async () => {
 });
 
 /** From every probe: converge until the external IP answers with the backend, then 5 fresh connections. */
-async function reachFromEveryNode(check: string, port: number): Promise<void> {
+async function reachFromEveryNode(label: string, port: number): Promise<void> {
   const seen = await Promise.all(
     ctx.probes.map(async (p) => {
       const { ms, polls } = await converge(
@@ -54,11 +54,11 @@ async function reachFromEveryNode(check: string, port: number): Promise<void> {
         },
         { kind: 'Service proxy', since: readyAt },
       );
-      ctx.evidence.convergence(check, 'Service proxy', polls, ms, `${externalIP}:${port} from ${p.node}`, polls > 1);
+      ctx.evidence.convergence(label, 'Service proxy', polls, ms, `${externalIP}:${port} from ${p.node}`, polls > 1);
       return { from: p.node, answeredBy: counts(await p.connect({ host: externalIP, port, count: 5, mode: 'tcp', timeoutMs: 3000 })) };
     }),
   );
-  ctx.evidence.add({ check, kind: 'counts', value: seen, text: `${externalIP}:${port} from every node` });
+  ctx.evidence.add({ check: label, kind: 'counts', value: seen, text: `${externalIP}:${port} from every node` });
   expectRows(
     {
       what: `Pods on every node reach a Service at its external IP (${port === LOCAL_PORT ? 'externalTrafficPolicy Local, ' : ''}backend ${backend})`,
@@ -70,13 +70,33 @@ async function reachFromEveryNode(check: string, port: number): Promise<void> {
 }
 
 describe('external IPs', () => {
-  check('proxy.external-ips.reach', async () => {
-    await setup();
-    await reachFromEveryNode('external-ip', PORT);
+  check({
+    id: 'proxy.external-ips.reach',
+    level: 'expected',
+    claim: 'Pods on every node reach a Service at its spec.externalIPs address and port',
+    source: src.serviceDoc('external IPs', '#external-ips'),
+    why:
+      'External IPs are served by kube-proxy unless the cluster turns them off (its AllowServiceExternalIPs feature gate, or the ' +
+      'DenyServiceExternalIPs admission plugin, as the documentation recommends where untrusted users create Services): a cluster may legally not serve them.',
+    e2e: e2e.svc('should be possible to connect to a service via ExternalIP when the external IP is not assigned to a node'),
+    run: async () => {
+      await setup();
+      await reachFromEveryNode('external-ip', PORT);
+    },
   });
 
-  check('proxy.external-ips.local-from-pods', async () => {
-    await setup();
-    await reachFromEveryNode('external-ip-local', LOCAL_PORT);
+  check({
+    id: 'proxy.external-ips.local-from-pods',
+    level: 'expected',
+    claim: 'with externalTrafficPolicy Local, Pods on every node reach the external IP, nodes without a local endpoint included',
+    source: src.vipDoc('external traffic policy', '#external-traffic-policy'),
+    why:
+      'kube-proxy serves Pod traffic to an external destination of a Local Service from any endpoint (its nftables mode dropped it on nodes ' +
+      'without one until kubernetes/kubernetes#132456, #131765); external IPs may be turned off, and the API leaves traffic from inside open.',
+    e2e: null,
+    run: async () => {
+      await setup();
+      await reachFromEveryNode('external-ip-local', LOCAL_PORT);
+    },
   });
 });

@@ -2,9 +2,9 @@
 // the node itself, and node agents, dial) reaches a ClusterIP Service and every node's
 // node port, as Pods do. A proxy that only hooks traffic arriving from Pods misses it
 // (cilium/cilium#44324).
-import { describe } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
-import { once, defineSuite, kube, counts } from '../helpers/harness/suite.ts';
+import { src } from './data/sources.ts';
+import { once, defineSuite, kube, counts, describe } from '../helpers/harness/suite.ts';
 import { expectRows } from '../helpers/harness/verdict.ts';
 import { hostPort } from '../helpers/lib/net.ts';
 import { hostnameLabel, Probe, schedulableNodes } from '../helpers/cluster/probe.ts';
@@ -36,55 +36,71 @@ const setup = once(async () => {
 });
 
 describe('host-network clients', () => {
-  check('proxy.host-network.clusterip', async () => {
-    await setup();
-    await ctx.proxyConverged('host-clusterip', { host: vip, port: 80, backends, everyBackend: true, probes: hosts, since: readyAt });
-    const seen = await Promise.all(
-      hosts.map(async (h) => ({
-        from: `${h.pod} (host network of ${h.node})`,
-        answeredBy: counts(await h.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 3000 })),
-      })),
-    );
-    ctx.evidence.add({ check: 'host-clusterip', kind: 'counts', value: seen, text: `${vip}:80 from the host network of every node` });
-    expectRows(
-      { what: 'a client on the host network of each node reaches a ClusterIP Service', target: hostPort(vip, 80), protocol: 'tcp' },
-      seen.map((s, i) => ({
-        client: `${hosts[i]!.pod} (host network)`,
-        node: hosts[i]!.node,
-        ok: !Object.keys(s.answeredBy).some((k) => !backends.includes(k)),
-        expected: `only web-api backends [${backends.join(', ')}]`,
-        observed: s.answeredBy,
-      })),
-    );
+  check({
+    id: 'proxy.host-network.clusterip',
+    level: 'required',
+    claim: "a host-network Pod on every node reaches a ClusterIP Service's ready backends, each of them",
+    source: src.vipDoc('virtual IP mechanism'),
+    requires: ['privileged'],
+    e2e: '[sig-network] Networking Granular Checks: Services should function for node-Service: http',
+    run: async () => {
+      await setup();
+      await ctx.proxyConverged('host-clusterip', { host: vip, port: 80, backends, everyBackend: true, probes: hosts, since: readyAt });
+      const seen = await Promise.all(
+        hosts.map(async (h) => ({
+          from: `${h.pod} (host network of ${h.node})`,
+          answeredBy: counts(await h.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 3000 })),
+        })),
+      );
+      ctx.evidence.add({ check: 'host-clusterip', kind: 'counts', value: seen, text: `${vip}:80 from the host network of every node` });
+      expectRows(
+        { what: 'a client on the host network of each node reaches a ClusterIP Service', target: hostPort(vip, 80), protocol: 'tcp' },
+        seen.map((s, i) => ({
+          client: `${hosts[i]!.pod} (host network)`,
+          node: hosts[i]!.node,
+          ok: !Object.keys(s.answeredBy).some((k) => !backends.includes(k)),
+          expected: `only web-api backends [${backends.join(', ')}]`,
+          observed: s.answeredBy,
+        })),
+      );
+    },
   });
 
-  check('proxy.host-network.nodeport', async () => {
-    await setup();
-    const targets = await ctx.nodeTargets('host-nodeport', 'web-api-nodeport');
-    for (const t of targets)
-      await ctx.proxyConverged(`host-nodeport-${t.node}`, { host: t.ip, port: nodePort, backends, probes: hosts, since: readyAt });
-    const asked = targets.flatMap((t) => hosts.map((h) => ({ t, h })));
-    const seen = await Promise.all(
-      asked.map(async ({ t, h }) => {
-        const r = await h.connect({ host: t.ip, port: nodePort, count: 4, mode: 'tcp', timeoutMs: 3000 });
-        return { from: h.node, to: `${t.node} ${t.ip}:${nodePort}`, answeredBy: counts(r) };
-      }),
-    );
-    ctx.evidence.add({ check: 'host-nodeport', kind: 'counts', value: seen, text: 'node port from the host network of every node' });
-    expectRows(
-      {
-        what: "a client on the host network of each node reaches every node's node port",
-        target: `node port ${nodePort}`,
-        protocol: 'tcp',
-      },
-      seen.map((s, i) => ({
-        client: `${asked[i]!.h.pod} (host network)`,
-        node: asked[i]!.h.node,
-        target: `${asked[i]!.t.node} ${hostPort(asked[i]!.t.ip, nodePort)}`,
-        ok: !Object.keys(s.answeredBy).some((k) => !backends.includes(k)),
-        expected: `only web-api backends [${backends.join(', ')}]`,
-        observed: s.answeredBy,
-      })),
-    );
+  check({
+    id: 'proxy.host-network.nodeport',
+    level: 'required',
+    claim: "a host-network Pod on every node reaches every node's InternalIP at a node port",
+    source: src.serviceDoc('type NodePort', '#type-nodeport'),
+    requires: ['privileged'],
+    e2e: '[sig-network] Networking Granular Checks: Services should function for node-Service: http',
+    run: async () => {
+      await setup();
+      const targets = await ctx.nodeTargets('host-nodeport', 'web-api-nodeport');
+      for (const t of targets)
+        await ctx.proxyConverged(`host-nodeport-${t.node}`, { host: t.ip, port: nodePort, backends, probes: hosts, since: readyAt });
+      const asked = targets.flatMap((t) => hosts.map((h) => ({ t, h })));
+      const seen = await Promise.all(
+        asked.map(async ({ t, h }) => {
+          const r = await h.connect({ host: t.ip, port: nodePort, count: 4, mode: 'tcp', timeoutMs: 3000 });
+          return { from: h.node, to: `${t.node} ${t.ip}:${nodePort}`, answeredBy: counts(r) };
+        }),
+      );
+      ctx.evidence.add({ check: 'host-nodeport', kind: 'counts', value: seen, text: 'node port from the host network of every node' });
+      expectRows(
+        {
+          what: "a client on the host network of each node reaches every node's node port",
+          target: `node port ${nodePort}`,
+          protocol: 'tcp',
+        },
+        seen.map((s, i) => ({
+          client: `${asked[i]!.h.pod} (host network)`,
+          node: asked[i]!.h.node,
+          target: `${asked[i]!.t.node} ${hostPort(asked[i]!.t.ip, nodePort)}`,
+          ok: !Object.keys(s.answeredBy).some((k) => !backends.includes(k)),
+          expected: `only web-api backends [${backends.join(', ')}]`,
+          observed: s.answeredBy,
+        })),
+      );
+    },
   });
 });

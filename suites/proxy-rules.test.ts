@@ -6,7 +6,6 @@
 // clusters without kube-proxy skip with their reason. Not a conformance test in the
 // Kubernetes sense (it assumes kube-proxy and needs host network).
 import { hostPort, type IpFamily } from '../helpers/lib/net.ts';
-import { describe } from '@jest/globals';
 import { apply, applyObjects, loadManifest, defaultVars } from '../helpers/cluster/apply.ts';
 import { execIn, schedulableNodes, hostnameLabel } from '../helpers/cluster/probe.ts';
 import {
@@ -20,13 +19,14 @@ import {
   servicePortName,
   svcChainName,
 } from '../helpers/lib/proxy-rules.ts';
-import { once, defineSuite, kube } from '../helpers/harness/suite.ts';
+import { src } from './data/sources.ts';
+import { once, defineSuite, kube, describe } from '../helpers/harness/suite.ts';
 import { expectRows } from '../helpers/harness/verdict.ts';
 import { detected, nodeToolsImage } from '../helpers/config/target.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { podsReady, rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
 
-const mode = detected().proxyMode;
+const mode = (): string => detected().proxyMode;
 // Every check here needs the same: when the run cannot meet it, no namespace is made and
 // each check is a structured skip with the reason (helpers/harness/check.ts).
 const { ctx, check } = defineSuite('proxy-rules', {
@@ -48,268 +48,299 @@ interface View {
   inClusterIPs?: boolean;
 }
 
-describe(`kube-proxy rules on every node (${mode} mode)`, () => {
-  let tools: Tool[] = [];
-  let web: PodState[] = [];
-  let vip = '';
+describe(
+  () => `kube-proxy rules on every node (${mode()} mode)`,
+  () => {
+    let tools: Tool[] = [];
+    let web: PodState[] = [];
+    let vip = '';
 
-  const sh = async (tool: Tool, cmd: string): Promise<string> => {
-    const r = await execIn(ctx.ns, tool.pod, 'tools', ['/bin/sh', '-c', cmd]);
-    if (r.exitCode !== 0) throw new Error(`'${cmd}' on ${tool.node} exited ${r.exitCode}: ${r.stderr}`);
-    return r.stdout;
-  };
-  // The family of the Services whose rules are read: the cluster's primary (the Services
-  // here are single-stack); IPv6 rules are in ip6tables and nftables' ip6 table.
-  const family = (): IpFamily => ctx.families()[0]!;
-  const syncedSince = async (tool: Tool, since: number): Promise<boolean> => {
-    const metrics = await sh(tool, 'curl -sf http://127.0.0.1:10249/metrics');
-    // Labelled by family where kube-proxy runs both (and in later versions always).
-    const line = metrics
-      .split('\n')
-      .filter((l) => l.startsWith('kubeproxy_sync_proxy_rules_last_timestamp_seconds'))
-      .find((l) => !l.includes('ip_family=') || l.includes(`ip_family="${family()}"`));
-    const m = line ? /\s(\S+)$/.exec(line) : null;
-    return m ? Number(m[1]) * 1000 > since : false;
-  };
-  /** What the node programs for a Service port. `podIPs`: the Service's endpoints, by which
-   *  IPVS (whose virtual servers carry no Service name) finds a headless Service's mentions. */
-  const view = async (
-    tool: Tool,
-    ns: string,
-    name: string,
-    portName: string,
-    ip: string,
-    port: number,
-    podIPs: string[] = [],
-  ): Promise<View> => {
-    const spn = servicePortName(ns, name, portName);
-    ctx.evidence.family('rules', family());
-    if (mode === 'ipvs') {
-      const [proc = '', addrs = ''] = (await sh(tool, 'cat /proc/net/ip_vs; echo ---; ip -o addr show dev kube-ipvs0')).split('\n---\n');
-      const virtuals = parseIpvsProc(proc);
-      const s = ipvsService(virtuals, parseIpAddrShow(addrs), ip, 'tcp', port);
-      return {
-        rule: Boolean(s.virtual),
-        // The VIP must be local (on kube-ipvs0) for IPVS to see the packets.
-        chainOk: s.onDummy,
-        endpoints: s.endpoints,
-        // No real server: the kernel answers a connection with ICMP port unreachable (when the
-        // VIP is local, so that IPVS sees the packet at all).
-        reject: Boolean(s.virtual) && s.virtual!.reals.length === 0 && s.onDummy,
-        mentions: virtuals.filter((v) => v.reals.some((r) => podIPs.includes(r.address))).length,
-      };
-    }
-    if (mode === 'iptables') {
-      const save = family() === 'IPv6' ? 'ip6tables-save' : 'iptables-save';
-      const s = iptablesService(parseIptablesSave(await sh(tool, `${save} -t nat; ${save} -t filter`)), spn, ip, port);
-      return {
-        rule: Boolean(s.clusterIPRule),
-        chainOk: s.clusterIPRule?.target === svcChainName(spn, 'tcp'),
-        endpoints: s.endpoints,
-        reject: Boolean(s.rejectRule),
-        mentions: s.mentions.length,
-      };
-    }
-    const s = nftService(
-      parseNftJson(await sh(tool, `nft -j list table ${family() === 'IPv6' ? 'ip6' : 'ip'} kube-proxy`)),
-      ns,
-      name,
-      ip,
-      'tcp',
-      port,
-    );
-    return {
-      rule: Boolean(s.serviceIPsElement),
-      chainOk: Boolean(s.serviceIPsElement?.value.includes(`-${ns}/${name}/tcp/${portName}`)),
-      endpoints: s.endpoints,
-      reject: Boolean(s.noEndpointElement),
-      mentions: s.chains.length + (s.serviceIPsElement ? 1 : 0) + (s.noEndpointElement ? 1 : 0),
-      inClusterIPs: s.inClusterIPs,
+    const sh = async (tool: Tool, cmd: string): Promise<string> => {
+      const r = await execIn(ctx.ns, tool.pod, 'tools', ['/bin/sh', '-c', cmd]);
+      if (r.exitCode !== 0) throw new Error(`'${cmd}' on ${tool.node} exited ${r.exitCode}: ${r.stderr}`);
+      return r.stdout;
     };
-  };
-  /** Waits until every node's kube-proxy synced after `since` and its rules satisfy ok. */
-  /** Converges (within the proxy bound, from `since`) until every node's kube-proxy has
-   *  synced after `since` and its rules satisfy ok. Returns the ms taken. */
-  const onEveryNode = async (
-    what: string,
-    since: number,
-    read: (tool: Tool) => Promise<View>,
-    ok: (v: View) => boolean,
-  ): Promise<number> => {
-    const done = await converge(
-      `${what} on every node`,
-      async () => {
-        // A node whose kube-proxy cannot be read is a wrong state of that node (its error
-        // shown), not a failed look at every node.
-        const views = await Promise.all(
-          tools.map(async (tool) => {
-            try {
-              return { node: tool.node, synced: await syncedSince(tool, since), view: await read(tool) };
-            } catch (e) {
-              return { node: tool.node, synced: false, error: (e as Error).message };
-            }
+    // The family of the Services whose rules are read: the cluster's primary (the Services
+    // here are single-stack); IPv6 rules are in ip6tables and nftables' ip6 table.
+    const family = (): IpFamily => ctx.families()[0]!;
+    const syncedSince = async (tool: Tool, since: number): Promise<boolean> => {
+      const metrics = await sh(tool, 'curl -sf http://127.0.0.1:10249/metrics');
+      // Labelled by family where kube-proxy runs both (and in later versions always).
+      const line = metrics
+        .split('\n')
+        .filter((l) => l.startsWith('kubeproxy_sync_proxy_rules_last_timestamp_seconds'))
+        .find((l) => !l.includes('ip_family=') || l.includes(`ip_family="${family()}"`));
+      const m = line ? /\s(\S+)$/.exec(line) : null;
+      return m ? Number(m[1]) * 1000 > since : false;
+    };
+    /** What the node programs for a Service port. `podIPs`: the Service's endpoints, by which
+     *  IPVS (whose virtual servers carry no Service name) finds a headless Service's mentions. */
+    const view = async (
+      tool: Tool,
+      ns: string,
+      name: string,
+      portName: string,
+      ip: string,
+      port: number,
+      podIPs: string[] = [],
+    ): Promise<View> => {
+      const spn = servicePortName(ns, name, portName);
+      ctx.evidence.family('rules', family());
+      if (mode() === 'ipvs') {
+        const [proc = '', addrs = ''] = (await sh(tool, 'cat /proc/net/ip_vs; echo ---; ip -o addr show dev kube-ipvs0')).split('\n---\n');
+        const virtuals = parseIpvsProc(proc);
+        const s = ipvsService(virtuals, parseIpAddrShow(addrs), ip, 'tcp', port);
+        return {
+          rule: Boolean(s.virtual),
+          // The VIP must be local (on kube-ipvs0) for IPVS to see the packets.
+          chainOk: s.onDummy,
+          endpoints: s.endpoints,
+          // No real server: the kernel answers a connection with ICMP port unreachable (when the
+          // VIP is local, so that IPVS sees the packet at all).
+          reject: Boolean(s.virtual) && s.virtual!.reals.length === 0 && s.onDummy,
+          mentions: virtuals.filter((v) => v.reals.some((r) => podIPs.includes(r.address))).length,
+        };
+      }
+      if (mode() === 'iptables') {
+        const save = family() === 'IPv6' ? 'ip6tables-save' : 'iptables-save';
+        const s = iptablesService(parseIptablesSave(await sh(tool, `${save} -t nat; ${save} -t filter`)), spn, ip, port);
+        return {
+          rule: Boolean(s.clusterIPRule),
+          chainOk: s.clusterIPRule?.target === svcChainName(spn, 'tcp'),
+          endpoints: s.endpoints,
+          reject: Boolean(s.rejectRule),
+          mentions: s.mentions.length,
+        };
+      }
+      const s = nftService(
+        parseNftJson(await sh(tool, `nft -j list table ${family() === 'IPv6' ? 'ip6' : 'ip'} kube-proxy`)),
+        ns,
+        name,
+        ip,
+        'tcp',
+        port,
+      );
+      return {
+        rule: Boolean(s.serviceIPsElement),
+        chainOk: Boolean(s.serviceIPsElement?.value.includes(`-${ns}/${name}/tcp/${portName}`)),
+        endpoints: s.endpoints,
+        reject: Boolean(s.noEndpointElement),
+        mentions: s.chains.length + (s.serviceIPsElement ? 1 : 0) + (s.noEndpointElement ? 1 : 0),
+        inClusterIPs: s.inClusterIPs,
+      };
+    };
+    /** Waits until every node's kube-proxy synced after `since` and its rules satisfy ok. */
+    /** Converges (within the proxy bound, from `since`) until every node's kube-proxy has
+     *  synced after `since` and its rules satisfy ok. Returns the ms taken. */
+    const onEveryNode = async (
+      what: string,
+      since: number,
+      read: (tool: Tool) => Promise<View>,
+      ok: (v: View) => boolean,
+    ): Promise<number> => {
+      const done = await converge(
+        `${what} on every node`,
+        async () => {
+          // A node whose kube-proxy cannot be read is a wrong state of that node (its error
+          // shown), not a failed look at every node.
+          const views = await Promise.all(
+            tools.map(async (tool) => {
+              try {
+                return { node: tool.node, synced: await syncedSince(tool, since), view: await read(tool) };
+              } catch (e) {
+                return { node: tool.node, synced: false, error: (e as Error).message };
+              }
+            }),
+          );
+          const right = (v: (typeof views)[number]): boolean => v.synced && 'view' in v && v.view !== undefined && ok(v.view);
+          return { ok: views.every(right), state: views };
+        },
+        // Right on some node: the change has arrived (at that node's proxy), and a node
+        // still wrong at the bound is wrong, not slow.
+        {
+          kind: 'Service proxy',
+          since,
+          intervalMs: 200,
+          arrived: (views) => views.some((v) => v.synced && 'view' in v && v.view !== undefined && ok(v.view)),
+        },
+      );
+      return done.ms;
+    };
+
+    // The node-tools Pods, once, before the first check reads the nodes.
+    const toolsReady = once(async () => {
+      const nodes = await schedulableNodes();
+      tools = nodes.map((n, i) => ({ pod: `node-tools-${i}`, node: n.metadata!.name! }));
+      await Promise.all(
+        nodes.map((n, i) =>
+          apply(ctx.ns, 'probe/node-tools.yaml', {
+            NAME: `node-tools-${i}`,
+            NODE: hostnameLabel(n),
+            NODE_TOOLS_IMAGE: nodeToolsImage(),
           }),
+        ),
+      );
+      await podsReady(
+        ctx.ns,
+        tools.map((x) => x.pod),
+        120_000,
+      );
+    });
+
+    check({
+      id: 'rules.kube-proxy.mode',
+      level: 'required',
+      claim: 'kube-proxy reports the expected mode at /proxyMode on every node',
+      source: src.vipDoc('proxy modes', '#proxy-modes'),
+      requires: ['privileged', 'kube-proxy', 'proxy-rules-readable'],
+      run: async () => {
+        await toolsReady();
+        const modes = await Promise.all(
+          tools.map(async (tool) => ({ node: tool.node, mode: (await sh(tool, 'curl -sf http://127.0.0.1:10249/proxyMode')).trim() })),
         );
-        const right = (v: (typeof views)[number]): boolean => v.synced && 'view' in v && v.view !== undefined && ok(v.view);
-        return { ok: views.every(right), state: views };
+        expectRows(
+          {
+            what: `kube-proxy runs in the mode read from kube-system/kube-proxy (${mode()}) on every node`,
+            target: 'http://127.0.0.1:10249/proxyMode',
+            protocol: 'http (host network)',
+          },
+          modes.map((m, i) => ({ client: tools[i]!.pod, node: m.node, expected: mode(), observed: m.mode })),
+        );
       },
-      // Right on some node: the change has arrived (at that node's proxy), and a node
-      // still wrong at the bound is wrong, not slow.
-      {
-        kind: 'Service proxy',
-        since,
-        intervalMs: 200,
-        arrived: (views) => views.some((v) => v.synced && 'view' in v && v.view !== undefined && ok(v.view)),
-      },
-    );
-    return done.ms;
-  };
-
-  // The node-tools Pods, once, before the first check reads the nodes.
-  const toolsReady = once(async () => {
-    const nodes = await schedulableNodes();
-    tools = nodes.map((n, i) => ({ pod: `node-tools-${i}`, node: n.metadata!.name! }));
-    await Promise.all(
-      nodes.map((n, i) =>
-        apply(ctx.ns, 'probe/node-tools.yaml', {
-          NAME: `node-tools-${i}`,
-          NODE: hostnameLabel(n),
-          NODE_TOOLS_IMAGE: nodeToolsImage(),
-        }),
-      ),
-    );
-    await podsReady(
-      ctx.ns,
-      tools.map((x) => x.pod),
-      120_000,
-    );
-  });
-
-  check('rules.kube-proxy.mode', async () => {
-    await toolsReady();
-    const modes = await Promise.all(
-      tools.map(async (tool) => ({ node: tool.node, mode: (await sh(tool, 'curl -sf http://127.0.0.1:10249/proxyMode')).trim() })),
-    );
-    expectRows(
-      {
-        what: `kube-proxy runs in the mode read from kube-system/kube-proxy (${mode}) on every node`,
-        target: 'http://127.0.0.1:10249/proxyMode',
-        protocol: 'http (host network)',
-      },
-      modes.map((m, i) => ({ client: tools[i]!.pod, node: m.node, expected: mode, observed: m.mode })),
-    );
-  });
-
-  const objs = (): ReturnType<typeof loadManifest> => loadManifest('web-api.yaml', { ...defaultVars(), REPLICAS: 3 });
-  const backends = once(async () => {
-    await applyObjects(
-      ctx.ns,
-      objs().filter((o) => o.kind === 'Deployment'),
-    );
-    web = await rolloutReady(ctx.ns, 'Deployment', 'web-api', 3);
-  });
-  const service = async (): Promise<void> => {
-    await applyObjects(
-      ctx.ns,
-      objs().filter((o) => o.kind === 'Service'),
-    );
-    vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
-  };
-
-  check('rules.clusterip.rule', async () => {
-    await Promise.all([toolsReady(), backends()]);
-    const changed = Date.now();
-    await service();
-    await ctx.slicesSettled(
-      'rule-clusterip',
-      'web-api',
-      web.map((p) => p.ip!),
-      changed,
-    );
-    const want = web.map((p) => hostPort(p.ip!, 8080)).sort();
-    const ms = await onEveryNode(
-      `the rule for ${ctx.ns}/web-api:http`,
-      changed,
-      (tool) => view(tool, ctx.ns, 'web-api', 'http', vip, 80),
-      (v) => v.rule && v.chainOk && v.endpoints.join() === want.join() && v.inClusterIPs !== false,
-    );
-    ctx.evidence.measure('rule-clusterip', 'proxy rules: from the Service change to its rule on every node', ms, 'ms', true, {
-      kind: 'proxy rules',
-      converged: true,
     });
-    const v0 = await view(tools[0]!, ctx.ns, 'web-api', 'http', vip, 80);
-    ctx.evidence.info('rule-clusterip', `${mode}: ${JSON.stringify(v0)}`);
-  });
 
-  check('rules.headless.none', async () => {
-    await Promise.all([toolsReady(), backends()]);
-    await apply(ctx.ns, 'grpc-backend.yaml', { REPLICAS: 2 });
-    const pods = await rolloutReady(ctx.ns, 'Deployment', 'grpc-backend', 2);
-    await ctx.slicesSettled(
-      'rule-headless',
-      'grpc-backend',
-      pods.map((p) => p.ip!),
-    );
-    // kube-proxy never sees a headless Service, so nothing syncs for it: a ClusterIP
-    // marker Service created afterwards shows that every node has caught up.
-    const marker = Date.now();
-    await applyObjects(ctx.ns, [
-      {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name: 'marker' },
-        spec: { selector: { app: 'web-api' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
-      } as never,
-    ]);
-    const mvip = (await kube().core.readNamespacedService({ name: 'marker', namespace: ctx.ns })).spec!.clusterIP!;
-    await onEveryNode(
-      "the marker Service's rule",
-      marker,
-      (tool) => view(tool, ctx.ns, 'marker', 'http', mvip, 80),
-      (v) => v.rule && v.endpoints.length > 0,
-    );
-    const views = await Promise.all(
-      tools.map(async (tool) => ({
-        node: tool.node,
-        mentions: (
-          await view(
-            tool,
-            ctx.ns,
-            'grpc-backend',
-            'grpc',
-            'None',
-            50051,
-            pods.map((p) => p.ip!),
-          )
-        ).mentions,
-      })),
-    );
-    expectRows(
-      {
-        what: `kube-proxy programs nothing for a headless Service (${mode} rules and chains naming ${ctx.ns}/grpc-backend, or virtual servers to its Pods)`,
-        target: `the ${mode} rules of the node`,
-        protocol: 'exec (host network)',
-      },
-      views.map((v, i) => ({ client: tools[i]!.pod, node: v.node, expected: 0, observed: v.mentions })),
-    );
-  });
-
-  check('rules.clusterip.reject', async () => {
-    await Promise.all([toolsReady(), backends()]);
-    await service();
-    const changed = Date.now();
-    await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 0 });
-    await rolloutReady(ctx.ns, 'Deployment', 'web-api', 0);
-    await ctx.slicesSettled('rule-reject', 'web-api', [], changed);
-    const ms = await onEveryNode(
-      `the reject entry for ${ctx.ns}/web-api:http`,
-      changed,
-      (tool) => view(tool, ctx.ns, 'web-api', 'http', vip, 80),
-      (v) => v.reject && v.endpoints.length === 0,
-    );
-    ctx.evidence.measure('rule-reject', 'proxy rules: the reject entry on every node', ms, 'ms', true, {
-      kind: 'proxy rules',
-      converged: true,
+    const objs = (): ReturnType<typeof loadManifest> => loadManifest('web-api.yaml', { ...defaultVars(), REPLICAS: 3 });
+    const backends = once(async () => {
+      await applyObjects(
+        ctx.ns,
+        objs().filter((o) => o.kind === 'Deployment'),
+      );
+      web = await rolloutReady(ctx.ns, 'Deployment', 'web-api', 3);
     });
-  });
-});
+    const service = async (): Promise<void> => {
+      await applyObjects(
+        ctx.ns,
+        objs().filter((o) => o.kind === 'Service'),
+      );
+      vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
+    };
+
+    check({
+      id: 'rules.clusterip.rule',
+      level: 'required',
+      claim: 'a ClusterIP Service gets its rule, leading to exactly its ready endpoints, on every node (time to the rule measured)',
+      source: src.vipDoc('proxy modes', '#proxy-modes'),
+      requires: ['privileged', 'kube-proxy', 'proxy-rules-readable'],
+      run: async () => {
+        await Promise.all([toolsReady(), backends()]);
+        const changed = Date.now();
+        await service();
+        await ctx.slicesSettled(
+          'rule-clusterip',
+          'web-api',
+          web.map((p) => p.ip!),
+          changed,
+        );
+        const want = web.map((p) => hostPort(p.ip!, 8080)).sort();
+        const ms = await onEveryNode(
+          `the rule for ${ctx.ns}/web-api:http`,
+          changed,
+          (tool) => view(tool, ctx.ns, 'web-api', 'http', vip, 80),
+          (v) => v.rule && v.chainOk && v.endpoints.join() === want.join() && v.inClusterIPs !== false,
+        );
+        ctx.evidence.measure('rule-clusterip', 'proxy rules: from the Service change to its rule on every node', ms, 'ms', true, {
+          kind: 'proxy rules',
+          converged: true,
+        });
+        const v0 = await view(tools[0]!, ctx.ns, 'web-api', 'http', vip, 80);
+        ctx.evidence.info('rule-clusterip', `${mode()}: ${JSON.stringify(v0)}`);
+      },
+    });
+
+    check({
+      id: 'rules.headless.none',
+      level: 'required',
+      claim: 'a headless Service gets no rule, chain or element at all',
+      source: src.serviceDoc('headless Services', '#headless-services'),
+      requires: ['privileged', 'kube-proxy', 'proxy-rules-readable'],
+      run: async () => {
+        await Promise.all([toolsReady(), backends()]);
+        await apply(ctx.ns, 'grpc-backend.yaml', { REPLICAS: 2 });
+        const pods = await rolloutReady(ctx.ns, 'Deployment', 'grpc-backend', 2);
+        await ctx.slicesSettled(
+          'rule-headless',
+          'grpc-backend',
+          pods.map((p) => p.ip!),
+        );
+        // kube-proxy never sees a headless Service, so nothing syncs for it: a ClusterIP
+        // marker Service created afterwards shows that every node has caught up.
+        const marker = Date.now();
+        await applyObjects(ctx.ns, [
+          {
+            apiVersion: 'v1',
+            kind: 'Service',
+            metadata: { name: 'marker' },
+            spec: { selector: { app: 'web-api' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+          } as never,
+        ]);
+        const mvip = (await kube().core.readNamespacedService({ name: 'marker', namespace: ctx.ns })).spec!.clusterIP!;
+        await onEveryNode(
+          "the marker Service's rule",
+          marker,
+          (tool) => view(tool, ctx.ns, 'marker', 'http', mvip, 80),
+          (v) => v.rule && v.endpoints.length > 0,
+        );
+        const views = await Promise.all(
+          tools.map(async (tool) => ({
+            node: tool.node,
+            mentions: (
+              await view(
+                tool,
+                ctx.ns,
+                'grpc-backend',
+                'grpc',
+                'None',
+                50051,
+                pods.map((p) => p.ip!),
+              )
+            ).mentions,
+          })),
+        );
+        expectRows(
+          {
+            what: `kube-proxy programs nothing for a headless Service (${mode()} rules and chains naming ${ctx.ns}/grpc-backend, or virtual servers to its Pods)`,
+            target: `the ${mode()} rules of the node`,
+            protocol: 'exec (host network)',
+          },
+          views.map((v, i) => ({ client: tools[i]!.pod, node: v.node, expected: 0, observed: v.mentions })),
+        );
+      },
+    });
+
+    check({
+      id: 'rules.clusterip.reject',
+      level: 'required',
+      claim: 'a ClusterIP Service with 0 endpoints gets the reject entry on every node',
+      source: src.vipDoc('proxy modes', '#proxy-modes'),
+      requires: ['privileged', 'kube-proxy', 'proxy-rules-readable'],
+      run: async () => {
+        await Promise.all([toolsReady(), backends()]);
+        await service();
+        const changed = Date.now();
+        await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 0 });
+        await rolloutReady(ctx.ns, 'Deployment', 'web-api', 0);
+        await ctx.slicesSettled('rule-reject', 'web-api', [], changed);
+        const ms = await onEveryNode(
+          `the reject entry for ${ctx.ns}/web-api:http`,
+          changed,
+          (tool) => view(tool, ctx.ns, 'web-api', 'http', vip, 80),
+          (v) => v.reject && v.endpoints.length === 0,
+        );
+        ctx.evidence.measure('rule-reject', 'proxy rules: the reject entry on every node', ms, 'ms', true, {
+          kind: 'proxy rules',
+          converged: true,
+        });
+      },
+    });
+  },
+);

@@ -3,10 +3,10 @@
 // Service. While a ready endpoint exists, new connections never reach a terminating one;
 // when only serving-terminating endpoints remain, the proxy falls back to them; once they
 // are gone, nothing answers.
-import { describe } from '@jest/globals';
 import { apply } from '../helpers/cluster/apply.ts';
 import { converge } from '../helpers/cluster/converge.ts';
-import { counts, kube, once, defineSuite } from '../helpers/harness/suite.ts';
+import { e2e, src } from './data/sources.ts';
+import { counts, kube, once, defineSuite, describe } from '../helpers/harness/suite.ts';
 import { expectRows, expectSame, fromProbe } from '../helpers/harness/verdict.ts';
 import { hostPort } from '../helpers/lib/net.ts';
 import { podsReady, serviceSlices, sliceEndpoints, type SliceEndpoint } from '../helpers/cluster/workloads.ts';
@@ -29,7 +29,7 @@ const pods = ['drain-0', 'drain-1'];
 
 const state = (e: SliceEndpoint): string => `${e.targetRef}: ready=${e.ready} serving=${e.serving} terminating=${e.terminating}`;
 /** Waits (convergence bound) until the slices show exactly this state for the two Pods. */
-async function slicesShow(check: string, want: { ready: string[]; servingTerminating: string[] }, since: number): Promise<void> {
+async function slicesShow(label: string, want: { ready: string[]; servingTerminating: string[] }, since: number): Promise<void> {
   const text = `ready [${want.ready.join(', ')}], serving and terminating [${want.servingTerminating.join(', ')}]`;
   const { ms, polls } = await converge(
     `the EndpointSlices of drain to list ${text}`,
@@ -53,7 +53,7 @@ async function slicesShow(check: string, want: { ready: string[]; servingTermina
     },
     { kind: 'EndpointSlices', since },
   );
-  ctx.evidence.convergence(check, 'EndpointSlices', polls, ms, `${text}`, polls > 1);
+  ctx.evidence.convergence(label, 'EndpointSlices', polls, ms, `${text}`, polls > 1);
 }
 const deletePod = async (name: string, grace?: number): Promise<void> => {
   closeSessions(ctx.ns, name); // the next command goes to the new Pod, never the old
@@ -86,118 +86,148 @@ const oneTerminating = once(async () => {
 });
 
 describe('terminating endpoints', () => {
-  check('proxy.terminating.not-used-with-ready', async () => {
-    await oneTerminating();
-    await ctx.proxyConverged('drain-one-terminating', { host: vip, port: 80, backends: ['drain-1'], since: oneTerminatingAt });
-    const seen = await fromEachNode(vip, 20);
-    ctx.evidence.add({
-      check: 'terminating-with-ready',
-      kind: 'counts',
-      value: seen,
-      text: 'drain-0 serving and terminating, drain-1 ready: 20 new connections from each node',
-    });
-    expectRows(
-      {
-        what: 'while a ready endpoint exists (drain-1), new connections never reach a serving-terminating one (drain-0)',
-        target: hostPort(vip, 80),
-        protocol: 'tcp',
-      },
-      seen.map((s, i) => ({ ...fromProbe(ctx.probes[i]!, ctx.ns), expected: { 'drain-1': 20 }, observed: s.answeredBy })),
-    );
+  check({
+    id: 'proxy.terminating.not-used-with-ready',
+    level: 'required',
+    claim: 'while a ready endpoint exists, new connections never reach a serving but terminating one, from every node',
+    source: src.vipDoc('traffic to terminating endpoints', '#traffic-to-terminating-endpoints'),
+    e2e: null,
+    run: async () => {
+      await oneTerminating();
+      await ctx.proxyConverged('drain-one-terminating', { host: vip, port: 80, backends: ['drain-1'], since: oneTerminatingAt });
+      const seen = await fromEachNode(vip, 20);
+      ctx.evidence.add({
+        check: 'terminating-with-ready',
+        kind: 'counts',
+        value: seen,
+        text: 'drain-0 serving and terminating, drain-1 ready: 20 new connections from each node',
+      });
+      expectRows(
+        {
+          what: 'while a ready endpoint exists (drain-1), new connections never reach a serving-terminating one (drain-0)',
+          target: hostPort(vip, 80),
+          protocol: 'tcp',
+        },
+        seen.map((s, i) => ({ ...fromProbe(ctx.probes[i]!, ctx.ns), expected: { 'drain-1': 20 }, observed: s.answeredBy })),
+      );
+    },
   });
 
-  check('proxy.terminating.fallback-local', async () => {
-    await oneTerminating();
-    // drain-0 (terminating) and drain-1 (ready) are on two nodes. With internalTrafficPolicy
-    // Local, drain-0's node has only a serving-terminating endpoint: it falls back to it.
-    const local = (await kube().core.readNamespacedService({ name: 'drain-local', namespace: ctx.ns })).spec!.clusterIP!;
-    const nodeOf = { 'drain-0': ctx.probes[0]!.node, 'drain-1': ctx.probes[1 % ctx.probes.length]!.node };
-    const client = ctx.probes[0]!;
-    await ctx.proxyConverged('drain-fallback-local', {
-      host: local,
-      port: 80,
-      backends: ['drain-0'],
-      probes: [client],
-      since: oneTerminatingAt,
-    });
-    const seen = counts(await client.connect({ host: local, port: 80, count: 10, mode: 'tcp', timeoutMs: 2000 }));
-    ctx.evidence.add({
-      check: 'terminating-fallback-local',
-      kind: 'counts',
-      value: { nodes: nodeOf, from: client.node, answeredBy: seen },
-      text: `${local}:80 (internalTrafficPolicy Local) from drain-0's node: its only endpoint is terminating`,
-    });
-    expectSame(
-      {
-        what: 'with internalTrafficPolicy Local, a node whose only local endpoint is serving and terminating (drain-0) falls back to it',
-        ...fromProbe(client, ctx.ns),
-        target: `${hostPort(local, 80)} (drain-local)`,
-        protocol: 'tcp',
-      },
-      { 'drain-0': 10 },
-      seen,
-    );
+  check({
+    id: 'proxy.terminating.fallback-local',
+    level: 'expected',
+    claim:
+      'with internalTrafficPolicy Local, a node whose only endpoint is serving but terminating ' +
+      "sends new connections to it (not to another node's ready endpoint, not nowhere)",
+    source: src.vipDoc('traffic to terminating endpoints', '#traffic-to-terminating-endpoints'),
+    requires: ['multi-node'],
+    why:
+      "The per-node fallback is kube-proxy's (KEP-1669), documented on the Virtual IPs page; the " +
+      'API leaves the choice to the proxy, and Cilium does not fall back (cilium/cilium#37613).',
+    e2e: e2e.svc('should fallback to local terminating endpoints when there are no ready endpoints with internalTrafficPolicy=Local'),
+    run: async () => {
+      await oneTerminating();
+      // drain-0 (terminating) and drain-1 (ready) are on two nodes. With internalTrafficPolicy
+      // Local, drain-0's node has only a serving-terminating endpoint: it falls back to it.
+      const local = (await kube().core.readNamespacedService({ name: 'drain-local', namespace: ctx.ns })).spec!.clusterIP!;
+      const nodeOf = { 'drain-0': ctx.probes[0]!.node, 'drain-1': ctx.probes[1 % ctx.probes.length]!.node };
+      const client = ctx.probes[0]!;
+      await ctx.proxyConverged('drain-fallback-local', {
+        host: local,
+        port: 80,
+        backends: ['drain-0'],
+        probes: [client],
+        since: oneTerminatingAt,
+      });
+      const seen = counts(await client.connect({ host: local, port: 80, count: 10, mode: 'tcp', timeoutMs: 2000 }));
+      ctx.evidence.add({
+        check: 'terminating-fallback-local',
+        kind: 'counts',
+        value: { nodes: nodeOf, from: client.node, answeredBy: seen },
+        text: `${local}:80 (internalTrafficPolicy Local) from drain-0's node: its only endpoint is terminating`,
+      });
+      expectSame(
+        {
+          what: 'with internalTrafficPolicy Local, a node whose only local endpoint is serving and terminating (drain-0) falls back to it',
+          ...fromProbe(client, ctx.ns),
+          target: `${hostPort(local, 80)} (drain-local)`,
+          protocol: 'tcp',
+        },
+        { 'drain-0': 10 },
+        seen,
+      );
+    },
   });
 
-  check('proxy.terminating.fallback', async () => {
-    await oneTerminating();
-    // drain-1 shuts down too: only serving-terminating endpoints remain.
-    await deletePod('drain-1');
-    const since = Date.now();
-    await slicesShow('drain-all-terminating', { ready: [], servingTerminating: pods }, since);
-    await ctx.proxyConverged('drain-fallback', { host: vip, port: 80, backends: pods, since });
-    const seen = await fromEachNode(vip, 10);
-    ctx.evidence.add({
-      check: 'terminating-fallback',
-      kind: 'counts',
-      value: seen,
-      text: 'drain-0 and drain-1 both serving and terminating: 10 new connections from each node',
-    });
-    expectRows(
-      {
-        what: 'when only serving-terminating endpoints remain, the proxy falls back to them',
-        target: hostPort(vip, 80),
-        protocol: 'tcp',
-      },
-      seen.map((s, i) => ({
-        ...fromProbe(ctx.probes[i]!, ctx.ns),
-        ok: !Object.keys(s.answeredBy).some((k) => !pods.includes(k)),
-        expected: `only the serving-terminating [${pods.join(', ')}]`,
-        observed: s.answeredBy,
-      })),
-    );
-    // Once they are gone (killed now, not at the end of their grace period), nothing answers.
-    for (const name of pods) await deletePod(name, 0);
-    const gone = Date.now();
-    await waitFor(
-      'the drain Pods to be gone',
-      async () => {
-        const left = (await kube().core.listNamespacedPod({ namespace: ctx.ns, labelSelector: 'app=drain' })).items.map(
-          (p) => p.metadata?.name,
-        );
-        return { ok: left.length === 0, state: left };
-      },
-      { timeoutMs: 60_000 },
-    );
-    const r = await Promise.all(
-      ctx.probes.map((p) =>
-        converge(
-          `connections from ${p.pod} (node ${p.node}) to ${vip}:80 to get no answer once the drain Pods are gone`,
-          async () => {
-            const a = await p.connect({ host: vip, port: 80, count: 3, mode: 'tcp', timeoutMs: 1000 });
-            return { ok: a.every((x) => !x.backend), state: counts(a) };
-          },
-          { kind: 'Service proxy', since: gone },
+  check({
+    id: 'proxy.terminating.fallback',
+    level: 'expected',
+    claim: 'when only serving-terminating endpoints remain, new connections fall back to them from every node, and stop once they are gone',
+    source: src.vipDoc('traffic to terminating endpoints', '#traffic-to-terminating-endpoints'),
+    why:
+      "The fallback is kube-proxy's (KEP-1669, GA in 1.28), documented on the Virtual IPs page; the EndpointSlice " +
+      'API only publishes serving and terminating, and a proxy that refuses instead differs (cilium/cilium#37613).',
+    e2e: e2e.svc('should fallback to terminating endpoints when there are no ready endpoints with internalTrafficPolicy=Cluster'),
+    run: async () => {
+      await oneTerminating();
+      // drain-1 shuts down too: only serving-terminating endpoints remain.
+      await deletePod('drain-1');
+      const since = Date.now();
+      await slicesShow('drain-all-terminating', { ready: [], servingTerminating: pods }, since);
+      await ctx.proxyConverged('drain-fallback', { host: vip, port: 80, backends: pods, since });
+      const seen = await fromEachNode(vip, 10);
+      ctx.evidence.add({
+        check: 'terminating-fallback',
+        kind: 'counts',
+        value: seen,
+        text: 'drain-0 and drain-1 both serving and terminating: 10 new connections from each node',
+      });
+      expectRows(
+        {
+          what: 'when only serving-terminating endpoints remain, the proxy falls back to them',
+          target: hostPort(vip, 80),
+          protocol: 'tcp',
+        },
+        seen.map((s, i) => ({
+          ...fromProbe(ctx.probes[i]!, ctx.ns),
+          ok: !Object.keys(s.answeredBy).some((k) => !pods.includes(k)),
+          expected: `only the serving-terminating [${pods.join(', ')}]`,
+          observed: s.answeredBy,
+        })),
+      );
+      // Once they are gone (killed now, not at the end of their grace period), nothing answers.
+      for (const name of pods) await deletePod(name, 0);
+      const gone = Date.now();
+      await waitFor(
+        'the drain Pods to be gone',
+        async () => {
+          const left = (await kube().core.listNamespacedPod({ namespace: ctx.ns, labelSelector: 'app=drain' })).items.map(
+            (p) => p.metadata?.name,
+          );
+          return { ok: left.length === 0, state: left };
+        },
+        { timeoutMs: 60_000 },
+      );
+      const r = await Promise.all(
+        ctx.probes.map((p) =>
+          converge(
+            `connections from ${p.pod} (node ${p.node}) to ${vip}:80 to get no answer once the drain Pods are gone`,
+            async () => {
+              const a = await p.connect({ host: vip, port: 80, count: 3, mode: 'tcp', timeoutMs: 1000 });
+              return { ok: a.every((x) => !x.backend), state: counts(a) };
+            },
+            { kind: 'Service proxy', since: gone },
+          ),
         ),
-      ),
-    );
-    ctx.evidence.convergence(
-      'terminating-gone',
-      'Service proxy',
-      Math.max(...r.map((x) => x.polls)),
-      Math.max(...r.map((x) => x.ms)),
-      'no answer once the Pods are gone',
-      true,
-    );
+      );
+      ctx.evidence.convergence(
+        'terminating-gone',
+        'Service proxy',
+        Math.max(...r.map((x) => x.polls)),
+        Math.max(...r.map((x) => x.ms)),
+        'no answer once the Pods are gone',
+        true,
+      );
+    },
   });
 });

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { REGISTRY } from '../../suites/data/registry.ts';
+import { REGISTRY } from '../../suites/registry.ts';
 import {
   childEnv,
   ClusterError,

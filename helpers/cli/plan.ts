@@ -4,8 +4,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import yaml from 'js-yaml';
-import { type CheckDef } from '../../suites/data/registry.ts';
-export { selectChecks, selectionPattern } from '../../suites/data/registry.ts';
+import { type CheckDef } from '../../suites/registry.ts';
+export { selectChecks, selectionPattern } from '../../suites/registry.ts';
 import { CODE, CODE_EXT, ROOT, type Target } from '../config/target.ts';
 
 /** The suites the selection runs, in registry order. */

@@ -1,14 +1,13 @@
-// Declares a registered check as a Jest test: the title carries the claim and the id,
+// Declares a check as a Jest test: the title carries the claim and the id,
 // an unmet requirement is a structured skip (its reason recorded, not spliced into the
 // title), and the level decides the verdict: a failing required check fails; a failing
 // expected check is a warning (a failure under --strict); an informational check never
 // fails. Verdicts other than Jest's own go to <evidence dir>/verdicts/<run id>.<pid>.jsonl,
 // which the reports merge by id (file names start with the run id).
-import { test } from '@jest/globals';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkDef, type Requirement } from '../../suites/data/registry.ts';
-import { checkTitle } from '../../suites/data/sources.ts';
+import { type CheckDef, checkTitle, type Requirement } from '../../suites/data/sources.ts';
+import { jestApi } from './declare.ts';
 import { setCurrentCheck } from './current-check.ts';
 import { hasCache } from '../lib/dns-path.ts';
 import { currentTarget, detected } from '../config/target.ts';
@@ -66,9 +65,11 @@ export function unmet(requires: Requirement[] = []): string | undefined {
 }
 
 /** `before` (the suite's fixture) runs first; its failure fails the check whatever its
- *  level (the check could not be asked). */
-export function check(id: string, fn: () => Promise<void>, timeoutMs?: number, before?: () => Promise<void>): void {
-  const def = checkDef(id);
+ *  level (the check could not be asked). Only while Jest runs the suite. */
+export function check(def: CheckDef, fn: () => Promise<void>, timeoutMs?: number, before?: () => Promise<void>): void {
+  const test = jestApi()?.test;
+  if (!test) throw new Error(`check ${def.id}: Jest is not running suite ${def.suite}`);
+  const { id } = def;
   const reason = unmet(def.requires);
   if (reason) {
     recordVerdict({ id, status: 'skipped', reason });

@@ -1,9 +1,9 @@
-// Runs the DNS table (suites/data/dns-table.ts) for one suite: each row becomes a registered
+// Runs the DNS table (suites/data/dns-table.ts) for one suite: each row becomes a
 // check that puts its fixture in place, builds its question and expected answer from the
 // namespace, and asserts it at every DNS server from every probe after convergence.
 import { kube } from '../cluster/kube.ts';
 import { reverseName } from '../lib/net.ts';
-import type { SuiteContext } from './suite.ts';
+import type { Check, SuiteContext } from './suite.ts';
 import { listPods, podState } from '../cluster/workloads.ts';
 import { DNS_ROWS, type RowContext } from '../../suites/data/dns-table.ts';
 
@@ -43,31 +43,36 @@ export function rowContext(ctx: SuiteContext): RowContext {
 }
 
 /** Declares a suite's DNS rows as checks, through the suite's `declare` (defineSuite's
- *  check); call it where they should run in order. */
-export function dnsRows(
-  ctx: SuiteContext,
-  suite: string,
-  fixtures: Fixtures,
-  declare: (id: string, fn: () => Promise<void>) => void,
-): void {
+ *  check); call it where they should run in order. Each row's id, claim, level, source,
+ *  requirements and why are the table's. */
+export function dnsRows(ctx: SuiteContext, suite: string, fixtures: Fixtures, declare: (c: Check) => void): void {
   for (const row of DNS_ROWS.filter((r) => r.suite === suite)) {
     const fixture = fixtures[row.fixture];
     if (!fixture)
       throw new Error(
         `DNS row ${row.id} needs the fixture '${row.fixture}', which suite ${suite} does not have (it has: ${Object.keys(fixtures).join(', ')})`,
       );
-    declare(row.id, async () => {
-      const readyAt = await fixture();
-      const c = rowContext(ctx);
-      const named = await row.name(c);
-      const type = typeof row.type === 'function' ? await row.type(c) : row.type;
-      const exp = await row.expect(c);
-      for (const name of Array.isArray(named) ? named : [named]) {
-        await ctx.expectEverywhere(row.id, name, type, exp, {
-          extra: row.extra,
-          since: typeof readyAt === 'number' ? readyAt : undefined,
-        });
-      }
+    const { id, claim, level, source, requires, why } = row;
+    declare({
+      id,
+      claim,
+      level,
+      source,
+      requires,
+      why,
+      run: async () => {
+        const readyAt = await fixture();
+        const c = rowContext(ctx);
+        const named = await row.name(c);
+        const type = typeof row.type === 'function' ? await row.type(c) : row.type;
+        const exp = await row.expect(c);
+        for (const name of Array.isArray(named) ? named : [named]) {
+          await ctx.expectEverywhere(row.id, name, type, exp, {
+            extra: row.extra,
+            since: typeof readyAt === 'number' ? readyAt : undefined,
+          });
+        }
+      },
     });
   }
 }

@@ -5,8 +5,13 @@ import * as path from 'node:path';
 import { currentCheck } from './current-check.ts';
 import { currentTarget } from '../config/target.ts';
 
+/** What a call records in the evidence, in a word ('web-api-slices', 'cache-after'): the
+ *  part of the running check it is about (filed under the check's id, as the item's
+ *  detail), or, outside any check, the item's own name ('setup'). */
+export type EvidenceLabel = string;
+
 export interface EvidenceItem {
-  /** The registry id of the check that recorded it ('setup' for the suite's own). */
+  /** The id of the check that recorded it ('setup' for the suite's own). */
   check: string;
   /** Which part of the check (a name, a step), when a check records several. */
   detail?: string;
@@ -35,19 +40,20 @@ export class Evidence {
     this.suite = suite;
   }
 
-  /** Files the item under the running check's id; the caller's key becomes its detail. */
+  /** Files the item under the running check's id; the caller's label (item.check) becomes
+   *  its detail. */
   add(item: EvidenceItem): void {
     const id = currentCheck();
     this.items.push(id && id !== item.check ? { ...item, check: id, detail: item.check } : item);
   }
 
-  transcript(check: string, text: string): void {
-    this.add({ check, kind: 'transcript', text });
+  transcript(label: EvidenceLabel, text: string): void {
+    this.add({ check: label, kind: 'transcript', text });
   }
 
   /** Records a measurement; `print` false keeps it out of the console (still reported). */
   measure(
-    check: string,
+    label: EvidenceLabel,
     name: string,
     value: number,
     unit: string,
@@ -55,24 +61,24 @@ export class Evidence {
     typed: Pick<Measurement, 'kind' | 'converged'> = {},
   ): void {
     const m: Measurement = { name, value, unit, ...typed };
-    this.add({ check, kind: 'measurement', value: m });
-    if (print) process.stdout.write(`  [measure] ${this.suite} / ${currentCheck() ?? check}: ${name} = ${value} ${unit}\n`);
+    this.add({ check: label, kind: 'measurement', value: m });
+    if (print) process.stdout.write(`  [measure] ${this.suite} / ${currentCheck() ?? label}: ${name} = ${value} ${unit}\n`);
   }
 
   /** A convergence time after a change, as data: its kind, whether the wait saw the state
    *  change (converged) or found it right at the first look (then ms is an upper bound). */
-  convergence(check: string, kind: MeasureKind, polls: number, ms: number, what: string, print = polls > 1): void {
+  convergence(label: EvidenceLabel, kind: MeasureKind, polls: number, ms: number, what: string, print = polls > 1): void {
     const name = polls > 1 ? `${kind} converged: ${what}` : `${kind} right at the first look (upper bound): ${what}`;
-    this.measure(check, name, ms, 'ms', print, { kind, converged: polls > 1 });
+    this.measure(label, name, ms, 'ms', print, { kind, converged: polls > 1 });
   }
 
   /** Records that the check ran in an IP family (its addresses, virtual IPs, questions). */
-  family(check: string, family: 'IPv4' | 'IPv6'): void {
-    this.add({ check, kind: 'family', value: family });
+  family(label: EvidenceLabel, family: 'IPv4' | 'IPv6'): void {
+    this.add({ check: label, kind: 'family', value: family });
   }
 
-  info(check: string, text: string, value?: unknown): void {
-    this.add({ check, kind: 'info', text, value });
+  info(label: EvidenceLabel, text: string, value?: unknown): void {
+    this.add({ check: label, kind: 'info', text, value });
   }
 
   write(): string {

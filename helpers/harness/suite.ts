@@ -1,13 +1,12 @@
 // The per-suite fixture: a fresh namespace with the probe bundle, probe Pods on the
 // nodes, detected cluster facts, and evidence written at the end. Cleanup runs in
 // afterAll whatever the tests did.
-import { afterAll } from '@jest/globals';
 import type { ConnectAttempt, DnsAnswer, DnsQuestion } from '../../probe/contract.ts';
 import { converge, runBound } from '../cluster/converge.ts';
 import { cacheAllowanceMs } from '../lib/dns-path.ts';
 import { currentTarget, detected } from '../config/target.ts';
 import { assertAnswers, DnsMismatch, type DnsServer, type Expectation, expectationText, mismatch, transcript } from '../lib/dns.ts';
-import { Evidence } from './evidence.ts';
+import { Evidence, type EvidenceLabel } from './evidence.ts';
 import { isIP } from 'node:net';
 import { addressType, familyOf, hostPort, type IpFamily, ofFamily } from '../lib/net.ts';
 import { type ClusterFacts, detectFacts } from '../cluster/facts.ts';
@@ -17,9 +16,13 @@ import { fleetProbes } from '../cluster/fleet.ts';
 import { createNamespace, deleteNamespace } from '../cluster/namespace.ts';
 import { closeSessions, installProbeBundle, type Probe, startProbes } from '../cluster/probe.ts';
 import { type SliceEndpoint, slicesSettled } from '../cluster/workloads.ts';
-import { checkDef, REGISTRY, type Requirement } from '../../suites/data/registry.ts';
+import { DNS_ROWS } from '../../suites/data/dns-table.ts';
+import type { CheckDef, CheckSpec, Requirement } from '../../suites/data/sources.ts';
 import { check, unmet } from './check.ts';
+import { afterAll, declareSuite, describe, jestApi } from './declare.ts';
 import { dnsRows, type Fixtures } from './dns-rows.ts';
+
+export { afterAll, describe };
 
 /** A question type, or 'address': the address records of every family the cluster serves
  *  (A for IPv4, AAAA for IPv6), each expected to hold exactly the expectation's addresses
@@ -51,11 +54,19 @@ export interface ProxyTarget {
   mode?: 'tcp' | 'udp' | 'grpc';
 }
 
-export interface SuiteContext {
+/** A suite's fixture, made before its first check runs (reading it before throws). */
+export interface SuiteFixture {
+  /** The suite's own namespace: what its checks make goes there. */
   ns: string;
+  /** The probes on the nodes, one per node (at most SuiteOptions.probes). */
   probes: Probe[];
+  /** The cluster facts the first probe found: its domain, the DNS servers. */
   facts: ClusterFacts;
-  evidence: Evidence;
+}
+
+/** DNS: questions from every probe at every server, and the bounded waits for their answers.
+ *  `label` names what a call records in the evidence (helpers/harness/evidence.ts). */
+export interface SuiteDns {
   /** <name>.<ns>.svc.<zone> */
   svcName(name: string, ns?: string): string;
   /** Asks every question from every probe, at every server; returns answers labelled. */
@@ -65,24 +76,39 @@ export interface SuiteContext {
    *  answers changed while it waited; else on that first round). Fails with
    *  "not converged within N ms" and the last answers, or, when a fresh round differs
    *  after convergence, as a wrong answer. Returns the fresh round's answers. */
-  expectEverywhere(check: string, name: string, type: AskType, exp: Expectation, opts?: ExpectOptions): Promise<DnsAnswer[]>;
+  expectEverywhere(label: EvidenceLabel, name: string, type: AskType, exp: Expectation, opts?: ExpectOptions): Promise<DnsAnswer[]>;
   /** The convergence wait alone (for claims about the time itself). Returns the ms taken
    *  (the slowest family's, for 'address'). */
-  convergeEverywhere(check: string, name: string, type: AskType, exp: Expectation, opts?: ExpectOptions): Promise<number>;
+  convergeEverywhere(label: EvidenceLabel, name: string, type: AskType, exp: Expectation, opts?: ExpectOptions): Promise<number>;
   /** The cluster's IP families (primary first), as the preflight found them. */
   families(): IpFamily[];
   /** The address record type of the cluster's primary family (A or AAAA), recorded in the
    *  check's evidence: for questions about one family's records (large answers, a watch). */
-  primaryType(check: string): 'A' | 'AAAA';
+  primaryType(label: EvidenceLabel): 'A' | 'AAAA';
+}
+
+/** The Service proxy: where node ports are served, and the bounded wait until connections
+ *  reach exactly the backends. */
+export interface SuiteProxy {
   /** Every node's InternalIPs in the families of a Service of the namespace (its node ports
    *  are served there), each family recorded in the check's evidence. */
-  nodeTargets(check: string, service: string): Promise<{ node: string; ip: string; family: IpFamily }[]>;
+  nodeTargets(label: EvidenceLabel, service: string): Promise<{ node: string; ip: string; family: IpFamily }[]>;
   /** Waits (bounded by the proxy bound, measured from the change) until connections from
    *  every probe through host:port reach only the given backends (and each of them, with
    *  everyBackend). Returns the ms taken by the slowest node. */
-  proxyConverged(check: string, t: ProxyTarget): Promise<number>;
+  proxyConverged(label: EvidenceLabel, t: ProxyTarget): Promise<number>;
+}
+
+/** EndpointSlices. */
+export interface SuiteSlices {
   /** EndpointSlices of a Service converge to exactly `ips` as ready (bounded, measured). */
-  slicesSettled(check: string, service: string, ips: string[], since?: number): Promise<SliceEndpoint[]>;
+  slicesSettled(label: EvidenceLabel, service: string, ips: string[], since?: number): Promise<SliceEndpoint[]>;
+}
+
+/** What a suite's checks work with: its fixture, its evidence, and the questions and waits
+ *  of DNS, the Service proxy and EndpointSlices. */
+export interface SuiteContext extends SuiteFixture, SuiteDns, SuiteProxy, SuiteSlices {
+  evidence: Evidence;
 }
 
 /** Timeout for a connection made by name: it includes the system resolver's lookup, and
@@ -112,55 +138,94 @@ export interface SuiteOptions {
   requires?: Requirement[];
 }
 
+/** A check, one value: what it declares (its id, claim, level, source, requirements, why,
+ *  upstream e2e spec) and its body. */
+export interface Check extends CheckSpec {
+  /** The check itself: it asks the cluster and throws (helpers/harness/verdict.ts) when the
+   *  claim does not hold. */
+  run: () => Promise<void>;
+  /** Jest's timeout for it, when not the run's (TEST_TIMEOUT_MS). */
+  timeoutMs?: number;
+}
+
 export interface Suite {
   name: string;
-  /** Absent (never read) when `requires` is unmet: then every check skips. */
+  /** Absent (never read) when `requires` is unmet, or while the registry collects the
+   *  suite: then no check runs. */
   ctx: SuiteContext;
-  /** Declares one of this suite's registered checks (suites/data/registry.ts). */
-  check(id: string, fn: () => Promise<void>, timeoutMs?: number): void;
+  /** Declares one of this suite's checks: a Jest test when Jest runs the suite; a check of
+   *  the registry (suites/registry.ts) either way. */
+  check(c: Check): void;
   /** Declares this suite's DNS table rows (suites/data/dns-table.ts), with their fixtures. */
   dnsRows(fixtures: Fixtures): void;
   /** Starts `fixture` as soon as the suite's namespace is ready (with its first check),
-   *  instead of when the first of `ids` awaits it: Pods of several fixtures then start
-   *  side by side. Only when one of `ids` is selected and its requirements are met; a
-   *  failure is thrown where a check awaits the fixture. */
+   *  instead of when the first of `ids` (checks of this suite) awaits it: Pods of several
+   *  fixtures then start side by side. Only when one of `ids` is selected and its
+   *  requirements are met; a failure is thrown where a check awaits the fixture. */
   prefetch(fixture: () => Promise<unknown>, ...ids: string[]): void;
 }
 
+/** What a check declares: the check without its body. */
+const specOf = ({ run: _run, timeoutMs: _timeoutMs, ...spec }: Check): CheckSpec => spec;
+
 /** A suite, named once: its fixture (useSuite) and the `check` and `dnsRows` that declare
- *  its checks. A check registered for another suite is an error where it is declared, and
- *  a registered check the suite never declares fails the suite at its end. */
+ *  its checks. While the registry collects the suite file (suites/registry.ts, outside Jest
+ *  too), they only record what it declares: no fixture, no test, nothing read from the run.
+ *  A DNS table row of the suite that it never declares fails the suite at its end. */
 export function defineSuite(name: string, opts: SuiteOptions = {}): Suite {
-  const declared = new Set<string>();
+  const record = declareSuite(name);
+  const declared = new Map<string, CheckDef>();
+  const add = (c: Check): CheckDef => {
+    const def: CheckDef = { ...specOf(c), suite: name };
+    if (declared.has(def.id)) throw new Error(`check ${def.id} is declared twice in suite ${name}`);
+    if (def.level === 'expected' && !def.why) throw new Error(`expected-level check ${def.id} needs its reasoning (why)`);
+    declared.set(def.id, def);
+    record.checks.push(def);
+    return def;
+  };
+  const jest = jestApi();
+  // While the registry collects the suite, or where the run does not meet its requirements,
+  // its fixture is never made (reading it throws) and no check runs.
+  if (!jest) {
+    const collect = (c: Check): void => void add(c);
+    const { ctx } = suiteContext(name);
+    return {
+      name,
+      ctx,
+      check: collect,
+      dnsRows: (fixtures) => dnsRows(ctx, name, fixtures, collect),
+      prefetch: (_fixture, ...ids) => void record.prefetches.push(ids),
+    };
+  }
   const { ctx, ready: made } =
-    opts.requires && unmet(opts.requires)
-      ? { ctx: undefined as unknown as SuiteContext, ready: async () => undefined }
-      : useSuite(name, opts);
-  const prefetched: (() => Promise<unknown>)[] = [];
+    opts.requires && unmet(opts.requires) ? { ctx: suiteContext(name).ctx, ready: async () => undefined } : useSuite(name, opts);
+  const prefetched: { fixture: () => Promise<unknown>; ids: string[] }[] = [];
   const ready = once(async () => {
+    // The checks a prefetch names are known once every check is declared (Jest has
+    // collected the file): by now.
+    for (const { ids } of prefetched)
+      for (const id of ids) if (!declared.has(id)) throw new Error(`prefetch: check ${id} is not in suite ${name}`);
+    const selected = currentTarget().selected;
+    const wanted = prefetched.filter(({ ids }) =>
+      ids.some((id) => (!selected || selected.includes(id)) && !unmet(declared.get(id)!.requires)),
+    );
     await made();
     // The fixtures of the checks to come start now; a rejection is kept for the check
     // that awaits the fixture (once() hands it the same promise).
-    for (const f of prefetched) f().catch(() => undefined);
+    for (const { fixture } of wanted) fixture().catch(() => undefined);
   });
-  const declare = (id: string, fn: () => Promise<void>, timeoutMs?: number): void => {
-    const def = checkDef(id);
-    if (def.suite !== name) throw new Error(`check ${id} is registered for suite ${def.suite}, not ${name} (suites/data/registry.ts)`);
-    if (declared.has(id)) throw new Error(`check ${id} is declared twice in suite ${name}`);
-    declared.add(id);
+  const declare = (c: Check): void => {
     // The suite's fixture is made by its first check that runs: a suite whose checks are
     // all skipped or not selected (--focus) makes nothing.
-    check(id, fn, timeoutMs, ready);
+    check(add(c), c.run, c.timeoutMs, ready);
   };
-  afterAll(() => {
-    const missing = REGISTRY.filter((c) => c.suite === name && !declared.has(c.id)).map((c) => c.id);
-    if (missing.length) throw new Error(`suite ${name} does not declare its registered check(s) ${missing.join(', ')}`);
+  jest.afterAll(() => {
+    const missing = DNS_ROWS.filter((r) => r.suite === name && !declared.has(r.id)).map((r) => r.id);
+    if (missing.length) throw new Error(`suite ${name} does not declare its DNS table row(s) ${missing.join(', ')} (dnsRows)`);
   });
   const prefetch = (fixture: () => Promise<unknown>, ...ids: string[]): void => {
-    for (const id of ids) if (checkDef(id).suite !== name) throw new Error(`prefetch: check ${id} is not in suite ${name}`);
-    const selected = currentTarget().selected;
-    const wanted = ids.some((id) => (!selected || selected.includes(id)) && !unmet(checkDef(id).requires));
-    if (wanted) prefetched.push(fixture);
+    record.prefetches.push(ids);
+    prefetched.push({ fixture, ids });
   };
   return { name, ctx, check: declare, dnsRows: (fixtures) => dnsRows(ctx, name, fixtures, declare), prefetch };
 }
@@ -170,58 +235,100 @@ export function defineSuite(name: string, opts: SuiteOptions = {}): Suite {
  *  Pods in the suite's namespace (for checks that depend on the client's namespace:
  *  search paths). Made once, by `ready`, before the first check that runs. */
 function useSuite(suite: string, opts: SuiteOptions = {}): { ctx: SuiteContext; ready: () => Promise<void> } {
-  const ctx = { evidence: new Evidence(suite) } as SuiteContext;
+  const { ctx, made } = suiteContext(suite);
   const ready = once(async () => {
-    ctx.ns = await createNamespace(suite, opts.podSecurity);
+    const ns = (made.ns = await createNamespace(suite, opts.podSecurity));
     if (opts.ownProbes) {
-      await installProbeBundle(ctx.ns);
-      ctx.probes = await startProbes(ctx.ns, { nodes: opts.probes });
+      await installProbeBundle(ns);
+      made.probes = await startProbes(ns, { nodes: opts.probes });
     } else {
       // The fleet's probes, and the probe bundle in the suite's namespace for the Pods its
       // checks start from manifests (backends mount it too).
-      [ctx.probes] = await Promise.all([fleetProbes({ nodes: opts.probes }), installProbeBundle(ctx.ns)]);
+      [made.probes] = await Promise.all([fleetProbes({ nodes: opts.probes }), installProbeBundle(ns)]);
     }
-    ctx.facts = await detectFacts(ctx.probes[0]!);
+    const facts = (made.facts = await detectFacts(made.probes[0]!));
     ctx.evidence.info(
       'setup',
-      `namespace ${ctx.ns}; probes on ${ctx.probes.map((p) => p.node).join(', ')}; cluster domain ${ctx.facts.clusterDomain} ` +
-        `(from ${ctx.facts.domainSource}); DNS servers ${ctx.facts.servers.map((s) => `${s.label}=${s.ip}`).join(', ')}`,
+      `namespace ${ns}; probes on ${made.probes.map((p) => p.node).join(', ')}; cluster domain ${facts.clusterDomain} ` +
+        `(from ${facts.domainSource}); DNS servers ${facts.servers.map((s) => `${s.label}=${s.ip}`).join(', ')}`,
     );
   });
   afterAll(async () => {
     ctx.evidence.write();
-    if (ctx.ns) closeSessions(ctx.ns);
+    const { ns, probes = [] } = made;
+    if (ns) closeSessions(ns);
     // This suite's sessions into the fleet end with it (the next suite opens its own).
-    for (const p of ctx.probes ?? []) if (p.ns !== ctx.ns) closeSessions(p.ns, p.pod);
-    if (ctx.ns) await deleteNamespace(ctx.ns);
+    for (const p of probes) if (p.ns !== ns) closeSessions(p.ns, p.pod);
+    if (ns) await deleteNamespace(ns);
   }, 60_000);
-  ctx.svcName = (name, ns) => `${name}.${ns ?? ctx.ns}.svc.${ctx.facts.clusterDomain}`;
-  ctx.askEverywhere = async (questions) => {
-    const jobs = ctx.probes.map(async (probe) => {
-      const qs = ctx.facts.servers.flatMap((server) => questions(server).map((qq) => ({ qq, server })));
+  return { ctx, ready };
+}
+
+/** A suite's context, by concern: its fixture (set in `made` as it is made: reading a
+ *  part of it before throws), its evidence, and the waits and questions of its checks. */
+function suiteContext(suite: string): { ctx: SuiteContext; made: Partial<SuiteFixture> } {
+  const made: Partial<SuiteFixture> = {};
+  const unmade = (part: string): never => {
+    throw new Error(`suite ${suite}: its ${part} is read before the suite's fixture is made`);
+  };
+  const fixture: SuiteFixture = {
+    get ns() {
+      return made.ns ?? unmade('namespace');
+    },
+    get probes() {
+      return made.probes ?? unmade('probes');
+    },
+    get facts() {
+      return made.facts ?? unmade('cluster facts');
+    },
+  };
+  const evidence = new Evidence(suite);
+  const ctx: SuiteContext = {
+    get ns() {
+      return fixture.ns;
+    },
+    get probes() {
+      return fixture.probes;
+    },
+    get facts() {
+      return fixture.facts;
+    },
+    evidence,
+    ...dnsOf(fixture, evidence),
+    ...proxyOf(fixture, evidence),
+    ...slicesOf(fixture, evidence),
+  };
+  return { ctx, made };
+}
+
+/** DNS questions from every probe at every server, and the bounded waits for their answers. */
+function dnsOf(f: SuiteFixture, evidence: Evidence): SuiteDns {
+  const askEverywhere: SuiteDns['askEverywhere'] = async (questions) => {
+    const jobs = f.probes.map(async (probe) => {
+      const qs = f.facts.servers.flatMap((server) => questions(server).map((qq) => ({ qq, server })));
       const answers = await probe.dns(qs.map((x) => x.qq));
       return answers.map((answer, i) => ({ probe, server: qs[i]!.server, answer }));
     });
     return (await Promise.all(jobs)).flat();
   };
-  const label = (r: { probe: Probe; server: DnsServer }): string => `${r.server.label}, asked from ${r.probe.pod} on ${r.probe.node}`;
-  type Round = Awaited<ReturnType<SuiteContext['askEverywhere']>>;
+  const asked = (r: { probe: Probe; server: DnsServer }): string => `${r.server.label}, asked from ${r.probe.pod} on ${r.probe.node}`;
+  type Round = Awaited<ReturnType<SuiteDns['askEverywhere']>>;
   const askAt = (servers: DnsServer[], q: Omit<DnsQuestion, 'server'>): Promise<Round> =>
-    ctx.askEverywhere((server) => (servers.includes(server) ? [{ ...q, server: server.ip }] : []));
+    askEverywhere((server) => (servers.includes(server) ? [{ ...q, server: server.ip }] : []));
   // The authoritative servers (the replicas, and the Service where the replicas answer
   // it) follow a change within the bound. A cache may serve what it holds until its TTL
   // runs out: at a cache the bound is the bound plus the longest TTL the replicas give,
   // from the same change, and the cache's lag behind the replicas is reported.
   const convergeRound = async (
-    check: string,
+    label: EvidenceLabel,
     name: string,
     type: DnsQuestion['type'],
     exp: Expectation,
     o: ExpectOptions,
   ): Promise<{ ms: number; polls: number; round: Round }> => {
     const since = o.since ?? Date.now();
-    const caches = ctx.facts.servers.filter((s) => s.role === 'cache');
-    const auth = ctx.facts.servers.filter((s) => s.role !== 'cache');
+    const caches = f.facts.servers.filter((s) => s.role === 'cache');
+    const auth = f.facts.servers.filter((s) => s.role !== 'cache');
     // Each phase also keeps when its first right round was asked (not when it came back):
     // the cache's lag is the difference of those, free of the time a round takes.
     const phase = async (
@@ -262,7 +369,7 @@ function useSuite(suite: string, opts: SuiteOptions = {}): { ctx: SuiteContext; 
           render: (bad) => {
             try {
               assertAnswers(
-                bad.map((x) => ({ answer: x.answer, label: label(x), exp })),
+                bad.map((x) => ({ answer: x.answer, label: asked(x), exp })),
                 `${name} ${type}`,
               );
               return '(no difference)';
@@ -281,7 +388,7 @@ function useSuite(suite: string, opts: SuiteOptions = {}): { ctx: SuiteContext; 
         : 'at every server from every probe',
       { boundMs: o.boundMs },
     );
-    ctx.evidence.convergence(check, 'DNS', a.polls, a.ms, `${name} ${type}`, a.polls > 1);
+    evidence.convergence(label, 'DNS', a.polls, a.ms, `${name} ${type}`, a.polls > 1);
     if (!caches.length) return { ms: a.ms, polls: a.polls, round: a.state };
     const run = runBound('DNS');
     const boundMs = o.boundMs ?? run.boundMs;
@@ -295,8 +402,8 @@ function useSuite(suite: string, opts: SuiteOptions = {}): { ctx: SuiteContext; 
     // Right at the cache's first look, the time since the replicas is only an upper bound
     // on its lag (the time to ask), named so and kept out of the lag statistics.
     const lag = Math.max(0, c.askedMs - a.askedMs);
-    ctx.evidence.measure(
-      check,
+    evidence.measure(
+      label,
       c.polls > 1
         ? `DNS cache lag behind the replicas (allowed: the TTL, ${ttlMs / 1000} s): ${name} ${type}`
         : `DNS cache right at the first look after the replicas (lag at most): ${name} ${type}`,
@@ -307,24 +414,10 @@ function useSuite(suite: string, opts: SuiteOptions = {}): { ctx: SuiteContext; 
     );
     return { ms: a.ms, polls: Math.max(a.polls, c.polls), round: [...a.state, ...c.state] };
   };
-  ctx.families = () => detected().ipFamilies as IpFamily[];
-  ctx.primaryType = (check) => {
-    const f = ctx.families()[0] ?? 'IPv4';
-    ctx.evidence.family(check, f);
-    return addressType(f);
-  };
-  ctx.nodeTargets = async (check, service) => {
-    const svc = await kube().core.readNamespacedService({ name: service, namespace: ctx.ns });
-    const families = svc.spec?.ipFamilies ?? [];
-    const targets = await nodeAddresses(families);
-    for (const f of new Set(targets.map((t) => t.family))) ctx.evidence.family(check, f);
-    if (!targets.length)
-      throw new Error(`no node has an InternalIP in the families of Service ${ctx.ns}/${service} (${families.join(', ') || 'none'})`);
-    return targets;
-  };
+  const families = (): IpFamily[] => detected().ipFamilies as IpFamily[];
   // 'address' becomes one question per family the cluster serves, run side by side.
   const perFamily = async <T>(
-    check: string,
+    label: EvidenceLabel,
     type: AskType,
     exp: Expectation,
     fn: (type: DnsQuestion['type'], exp: Expectation) => Promise<T>,
@@ -334,43 +427,39 @@ function useSuite(suite: string, opts: SuiteOptions = {}): { ctx: SuiteContext; 
       // Address and reverse questions are of one family, which the evidence records.
       const fam =
         type === 'A' ? 'IPv4' : type === 'AAAA' ? 'IPv6' : type === 'PTR' ? (/\.ip6\.arpa\.?$/i.test(name) ? 'IPv6' : 'IPv4') : undefined;
-      if (fam) ctx.evidence.family(check, fam);
+      if (fam) evidence.family(label, fam);
       return [await fn(type, exp)];
     }
-    const families = ctx.families();
-    const stray = (exp.set ?? []).filter((ip) => !families.includes(familyOf(ip)));
+    const served = families();
+    const stray = (exp.set ?? []).filter((ip) => !served.includes(familyOf(ip)));
     if (stray.length)
       throw new Error(
-        `check ${check} expects address(es) [${stray.join(', ')}] of a family the cluster does not serve (it serves ${families.join(', ')})`,
+        `check ${label} expects address(es) [${stray.join(', ')}] of a family the cluster does not serve (it serves ${served.join(', ')})`,
       );
     return Promise.all(
-      families.map((f) => {
-        ctx.evidence.family(check, f);
-        const set = exp.set ? ofFamily(exp.set, f) : undefined;
-        return fn(addressType(f), { ...exp, ...(set ? { set } : {}) });
+      served.map((fam) => {
+        evidence.family(label, fam);
+        const set = exp.set ? ofFamily(exp.set, fam) : undefined;
+        return fn(addressType(fam), { ...exp, ...(set ? { set } : {}) });
       }),
     );
   };
-  ctx.convergeEverywhere = async (check, name, type, exp, o = {}) =>
-    Math.max(...(await perFamily(check, type, exp, async (t, e) => (await convergeRound(check, name, t, e, o)).ms, name)));
-  ctx.expectEverywhere = async (check, name, type, exp, o = {}) =>
-    (await perFamily(check, type, exp, (t, e) => expectOne(check, name, t, e, o), name)).flat();
   const expectOne = async (
-    check: string,
+    label: EvidenceLabel,
     name: string,
     type: DnsQuestion['type'],
     exp: Expectation,
     o: ExpectOptions,
   ): Promise<DnsAnswer[]> => {
-    const { ms, polls, round } = await convergeRound(check, name, type, exp, o);
+    const { ms, polls, round } = await convergeRound(label, name, type, exp, o);
     // Right at the first look: that round is the exact assertion. Otherwise the answers
     // changed while we waited, and a fresh round must be right too.
-    const results = polls === 1 ? round : await ctx.askEverywhere((server) => [{ name, type, server: server.ip, ...o.extra }]);
-    const first = results.find((r) => r.server === ctx.facts.servers[0]);
-    if (first) ctx.evidence.transcript(check, transcript(first.answer, first.server.label));
+    const results = polls === 1 ? round : await askEverywhere((server) => [{ name, type, server: server.ip, ...o.extra }]);
+    const first = results.find((r) => r.server === f.facts.servers[0]);
+    if (first) evidence.transcript(label, transcript(first.answer, first.server.label));
     try {
       assertAnswers(
-        results.map((r) => ({ answer: r.answer, label: label(r), exp })),
+        results.map((r) => ({ answer: r.answer, label: asked(r), exp })),
         `${name} ${type}`,
       );
     } catch (e) {
@@ -380,51 +469,86 @@ function useSuite(suite: string, opts: SuiteOptions = {}): { ctx: SuiteContext; 
     }
     return results.map((r) => r.answer);
   };
-  ctx.proxyConverged = async (check, t) => {
-    const since = t.since ?? Date.now();
-    if (isIP(t.host)) ctx.evidence.family(check, familyOf(t.host));
-    const probes = t.probes ?? ctx.probes;
-    // "Only these" must not pass by chance while the proxy still sends some connections
-    // elsewhere (a backend being removed, a policy not yet applied): every poll makes at
-    // least 10 connections, and two polls in a row must be right (seen in CI: 3 connections
-    // all on the one ready backend while a terminating one still got others).
-    const per = await Promise.all(
-      probes.map((probe) => {
-        let streak = 0;
-        return converge(
-          `connections from ${probe.pod} (node ${probe.node}) through ${hostPort(t.host, t.port)} to reach only ` +
-            `[${t.backends.join(', ')}]${t.everyBackend ? ', each of them' : ''}, in two polls in a row`,
-          async () => {
-            const c = counts(
-              await probe.connect({
-                host: t.host,
-                port: t.port,
-                count: Math.max(10, t.everyBackend ? 6 * t.backends.length : 0),
-                mode: t.mode ?? 'tcp',
-                timeoutMs: 1000,
-              }),
-            );
-            const stray = Object.keys(c).filter((k) => !t.backends.includes(k));
-            const right = stray.length === 0 && (!t.everyBackend || t.backends.every((b) => c[b]));
-            streak = right ? streak + 1 : 0;
-            return { ok: streak >= 2, confirming: streak === 1, state: { answeredBy: c } };
-          },
-          { kind: 'Service proxy', since, intervalMs: 250 },
-        );
-      }),
-    );
-    const ms = Math.max(...per.map((p) => p.ms));
-    // Not counting the confirming poll: 1 means right at the first look.
-    const polls = Math.max(...per.map((p) => p.polls - 1));
-    ctx.evidence.convergence(check, 'Service proxy', polls, ms, `${hostPort(t.host, t.port)} from ${probes.length} node(s)`, polls > 1);
-    return ms;
+  return {
+    svcName: (name, ns) => `${name}.${ns ?? f.ns}.svc.${f.facts.clusterDomain}`,
+    askEverywhere,
+    expectEverywhere: async (label, name, type, exp, o = {}) =>
+      (await perFamily(label, type, exp, (t, e) => expectOne(label, name, t, e, o), name)).flat(),
+    convergeEverywhere: async (label, name, type, exp, o = {}) =>
+      Math.max(...(await perFamily(label, type, exp, async (t, e) => (await convergeRound(label, name, t, e, o)).ms, name))),
+    families,
+    primaryType: (label) => {
+      const fam = families()[0] ?? 'IPv4';
+      evidence.family(label, fam);
+      return addressType(fam);
+    },
   };
-  ctx.slicesSettled = async (check, service, ips, since) => {
-    const r = await slicesSettled(ctx.ns, service, ips, { since });
-    ctx.evidence.convergence(check, 'EndpointSlices', r.polls, r.ms, `${service} (${ips.length} ready)`, r.polls > 1);
-    return r.endpoints;
+}
+
+/** Connections through the Service proxy: where node ports are served, and the bounded
+ *  wait until connections reach exactly the backends. */
+function proxyOf(f: SuiteFixture, evidence: Evidence): SuiteProxy {
+  return {
+    nodeTargets: async (label, service) => {
+      const svc = await kube().core.readNamespacedService({ name: service, namespace: f.ns });
+      const families = svc.spec?.ipFamilies ?? [];
+      const targets = await nodeAddresses(families);
+      for (const fam of new Set(targets.map((t) => t.family))) evidence.family(label, fam);
+      if (!targets.length)
+        throw new Error(`no node has an InternalIP in the families of Service ${f.ns}/${service} (${families.join(', ') || 'none'})`);
+      return targets;
+    },
+    proxyConverged: async (label, t) => {
+      const since = t.since ?? Date.now();
+      if (isIP(t.host)) evidence.family(label, familyOf(t.host));
+      const probes = t.probes ?? f.probes;
+      // "Only these" must not pass by chance while the proxy still sends some connections
+      // elsewhere (a backend being removed, a policy not yet applied): every poll makes at
+      // least 10 connections, and two polls in a row must be right (seen in CI: 3 connections
+      // all on the one ready backend while a terminating one still got others).
+      const per = await Promise.all(
+        probes.map((probe) => {
+          let streak = 0;
+          return converge(
+            `connections from ${probe.pod} (node ${probe.node}) through ${hostPort(t.host, t.port)} to reach only ` +
+              `[${t.backends.join(', ')}]${t.everyBackend ? ', each of them' : ''}, in two polls in a row`,
+            async () => {
+              const c = counts(
+                await probe.connect({
+                  host: t.host,
+                  port: t.port,
+                  count: Math.max(10, t.everyBackend ? 6 * t.backends.length : 0),
+                  mode: t.mode ?? 'tcp',
+                  timeoutMs: 1000,
+                }),
+              );
+              const stray = Object.keys(c).filter((k) => !t.backends.includes(k));
+              const right = stray.length === 0 && (!t.everyBackend || t.backends.every((b) => c[b]));
+              streak = right ? streak + 1 : 0;
+              return { ok: streak >= 2, confirming: streak === 1, state: { answeredBy: c } };
+            },
+            { kind: 'Service proxy', since, intervalMs: 250 },
+          );
+        }),
+      );
+      const ms = Math.max(...per.map((p) => p.ms));
+      // Not counting the confirming poll: 1 means right at the first look.
+      const polls = Math.max(...per.map((p) => p.polls - 1));
+      evidence.convergence(label, 'Service proxy', polls, ms, `${hostPort(t.host, t.port)} from ${probes.length} node(s)`, polls > 1);
+      return ms;
+    },
   };
-  return { ctx, ready };
+}
+
+/** The bounded wait for a Service's EndpointSlices. */
+function slicesOf(f: SuiteFixture, evidence: Evidence): SuiteSlices {
+  return {
+    slicesSettled: async (label, service, ips, since) => {
+      const r = await slicesSettled(f.ns, service, ips, { since });
+      evidence.convergence(label, 'EndpointSlices', r.polls, r.ms, `${service} (${ips.length} ready)`, r.polls > 1);
+      return r.endpoints;
+    },
+  };
 }
 
 export { kube };

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tally } from '../cli/tally.ts';
-import { selectChecks } from '../../suites/data/registry.ts';
+import { selectChecks } from '../../suites/registry.ts';
 import {
   assemble,
   matrixExitCode,

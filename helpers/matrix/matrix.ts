@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import yaml from 'js-yaml';
-import { REGISTRY, selectChecks } from '../../suites/data/registry.ts';
+import { REGISTRY, selectChecks } from '../../suites/registry.ts';
 import { KNOWN_DIFFERENCES } from '../../suites/data/known-differences.ts';
 import { claimInTitle } from '../../suites/data/sources.ts';
 import { cacheDir, childEnv, codeFile, HAS_CLUSTER_BUILDS, loadPublished, ROOT, type Target, UsageError } from '../config/target.ts';

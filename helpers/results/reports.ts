@@ -3,7 +3,7 @@
 // reason and the suite's evidence), a Markdown summary, and one self-contained HTML file.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkDef, type Level, type Source } from '../../suites/data/registry.ts';
+import { checkDef, type Level, type Source } from '../../suites/registry.ts';
 import { claimInTitle, idInTitle } from '../../suites/data/sources.ts';
 import type { Measurement } from '../harness/evidence.ts';
 import { causeLines, type DetectedCluster } from '../config/target.ts';
@@ -35,7 +35,7 @@ export interface JestJson {
 }
 
 export interface Check {
-  /** The registry id (suites/data/registry.ts); undefined for a test outside the registry. */
+  /** The check's id (suites/registry.ts); undefined for a test outside the registry. */
   id?: string;
   level?: Level;
   source?: Source;

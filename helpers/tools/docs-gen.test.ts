@@ -1,5 +1,5 @@
 // The generated sections of the docs are the data's: the table of checks in docs/checks.md
-// (suites/data/registry.ts, suites/data/dns-table.ts), the README's "Known differences" and
+// (the checks of suites/*.test.ts and suites/data/dns-table.ts), the README's "Known differences" and
 // docs/known-differences.md (suites/data/known-differences.ts), the table of variables in
 // docs/configuration.md (helpers/config/variables.ts, cluster/env-keys.json). Regenerate them with
 // `node helpers/tools/docs-gen.ts --write` after changing that data.
@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readSection, render, SECTIONS, shortUpstream } from './docs-gen.ts';
 import { KNOWN_DIFFERENCES } from '../../suites/data/known-differences.ts';
-import { REGISTRY } from '../../suites/data/registry.ts';
+import { REGISTRY } from '../../suites/registry.ts';
 import { ROOT } from '../config/target.ts';
 
 describe('generated sections of the docs', () => {

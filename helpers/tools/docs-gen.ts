@@ -1,5 +1,6 @@
 // The generated parts of the documentation, each between two HTML comment markers:
-//   - docs/checks.md: the table of checks, from the registry (suites/data/registry.ts);
+//   - docs/checks.md: the table of checks, from the registry (suites/registry.ts: the checks
+//     the suite files declare);
 //   - README.md, "Known differences": a compact table of the known differences
 //     (suites/data/known-differences.ts), one row per implementation and difference;
 //   - docs/known-differences.md: the same differences in full, with evidence and code.
@@ -11,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { REGISTRY } from '../../suites/data/registry.ts';
+import { REGISTRY } from '../../suites/registry.ts';
 import { KNOWN_DIFFERENCES, type KnownDifference } from '../../suites/data/known-differences.ts';
 import { ROOT } from '../config/target.ts';
 import { allVariables, type Part, type Variable } from '../config/variables.ts';
@@ -152,7 +153,7 @@ export function variablesTable(): string {
 }
 
 export const SECTIONS: DocSection[] = [
-  { file: 'docs/checks.md', begin: begin('checks', 'suites/data/registry.ts'), end: end('checks'), generate: checksTable },
+  { file: 'docs/checks.md', begin: begin('checks', 'suites/registry.ts'), end: end('checks'), generate: checksTable },
   {
     file: 'README.md',
     begin: begin('differences', 'suites/data/known-differences.ts'),

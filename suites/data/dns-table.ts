@@ -2,7 +2,8 @@
 // function (helpers/harness/dns-rows.ts) at every DNS server from every probe, after convergence.
 // A row names the suite whose namespace it runs in and the fixture (workload) it needs
 // there; adding a DNS check for an existing fixture is one row here and nothing else.
-// Ids, levels and sources follow suites/data/registry.ts; this file runs nothing.
+// Each row is a check of the registry (suites/registry.ts) once its suite declares its rows
+// (dnsRows); this file runs nothing.
 import type { Expectation } from '../../helpers/lib/dns.ts';
 import { addressType, externalAddress, familyOf, type IpFamily } from '../../helpers/lib/net.ts';
 import type { DnsQuestion } from '../../probe/contract.ts';

@@ -1,6 +1,15 @@
-// Sources, levels and requirements of the checks, and how a check's id rides in its Jest
-// title: shared by the registry (suites/data/registry.ts) and the DNS table (suites/data/dns-table.ts),
-// and by the reports, which run outside Jest. Nothing here runs anything.
+// The vocabulary of a check: what it declares (CheckSpec), its sources, levels and
+// requirements, and how its id rides in its Jest title. Shared by the suite files (each
+// declares its checks with these), the DNS table (suites/data/dns-table.ts), the registry
+// collected from the suites (suites/registry.ts) and the reports, which run outside Jest.
+// Nothing here runs anything.
+//
+// Levels:
+// - required: the Kubernetes DNS specification or the Kubernetes API guarantees it; a
+//   failure fails the run.
+// - expected: documented default behaviour that the specification leaves open; a failure
+//   is a warning (`--strict` makes it fail). Each one says why in `why`.
+// - informational: measured and reported, never failing.
 export type Level = 'required' | 'expected' | 'informational';
 /** What a check needs from the cluster or the run; detected once per run. */
 export type Requirement =
@@ -19,6 +28,28 @@ export type Requirement =
 export interface Source {
   title: string;
   url: string;
+}
+
+/** What a check declares about itself. Ids are `<area>.<subject>.<claim>` and never change
+ *  once published; the claim, in plain words, is the Jest title, and `list` and the docs'
+ *  table print it. */
+export interface CheckSpec {
+  id: string;
+  claim: string;
+  level: Level;
+  source: Source;
+  requires?: Requirement[];
+  /** Expected level: why the specification leaves it open. */
+  why?: string;
+  /** Proxy checks: the upstream e2e spec (test/e2e/network) that covers the same behaviour,
+   *  '[Conformance] ' first when it is a conformance test; null when only this suite checks it. */
+  e2e?: string | null;
+}
+
+/** A check of the registry: what it declares, and the suite that declares it. */
+export interface CheckDef extends CheckSpec {
+  /** The suite file (suites/<suite>.test.ts) that declares and runs it. */
+  suite: string;
 }
 
 const SPEC = 'https://github.com/kubernetes/dns/blob/master/docs/specification.md';
@@ -60,6 +91,15 @@ export const src = {
     url: 'https://kubernetes.io/docs/concepts/cluster-administration/networking/',
   }),
 };
+
+const SVC = 'Services';
+/** An upstream e2e spec of the Services tests (a proxy check's `e2e`). */
+export const e2e = { svc: (it: string, conformance = false): string => `${conformance ? '[Conformance] ' : ''}[sig-network] ${SVC} ${it}` };
+
+/** The `why` of the expected-level checks that keep one connection on one backend. */
+export const L4_WHY =
+  'The Service API and kube-proxy balance connections, not requests (Virtual IPs and Service Proxies); the API does not forbid ' +
+  'an L7-aware proxy that balances the requests of one connection, so this is documented default behaviour, not a guarantee.';
 
 /** A check's Jest title: its claim, then its id in brackets (so --focus takes ids). */
 export const checkTitle = (c: { id: string; claim: string }): string => `${c.claim} [${c.id}]`;
