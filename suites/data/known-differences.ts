@@ -36,7 +36,8 @@ export const KNOWN_DIFFERENCES: KnownDifference[] = [
       'so affinity outlasts a short timeout by about two minutes',
     evidence:
       'timeoutSeconds 3: after 10 back-to-back connections on one backend, 10 more connections each after 4.5 s idle ' +
-      'all reached that same backend ("released": false), where iptables and nftables mode spread them (2026-12-05, 1 VM node)',
+      'all reached that same backend ("released": false), where iptables and nftables mode spread them (2026-12-05, 1 VM node); ' +
+      'again with timeoutSeconds 2 and 3 s idle, 10 of 10 on the held backend (the default profile, same day)',
     upstream: {
       title: "kubernetes/kubernetes#89358: kube-proxy ipvs session affinity is always sticky and doesn't honor the timeout",
       url: 'https://github.com/kubernetes/kubernetes/issues/89358',
