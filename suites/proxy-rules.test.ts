@@ -138,13 +138,16 @@ describe(
       read: (tool: Tool) => Promise<View>,
       ok: (v: View) => boolean,
     ): Promise<number> => {
-      const done = await converge(
+      type NodeView = { node: string; synced: boolean; view?: View; error?: string };
+      // A node is right when its kube-proxy synced after the change and its rules satisfy ok.
+      const right = (v: NodeView): boolean => v.synced && v.view !== undefined && ok(v.view);
+      const done = await converge<NodeView[]>(
         `${what} on every node`,
         async () => {
           // A node whose kube-proxy cannot be read is a wrong state of that node (its error
           // shown), not a failed look at every node.
           const views = await Promise.all(
-            tools.map(async (tool) => {
+            tools.map(async (tool): Promise<NodeView> => {
               try {
                 return { node: tool.node, synced: await syncedSince(tool, since), view: await read(tool) };
               } catch (e) {
@@ -152,7 +155,6 @@ describe(
               }
             }),
           );
-          const right = (v: (typeof views)[number]): boolean => v.synced && 'view' in v && v.view !== undefined && ok(v.view);
           return { ok: views.every(right), state: views };
         },
         // Right on some node: the change has arrived (at that node's proxy), and a node
@@ -161,7 +163,7 @@ describe(
           kind: 'Service proxy',
           since,
           intervalMs: 200,
-          arrived: (views) => views.some((v) => v.synced && 'view' in v && v.view !== undefined && ok(v.view)),
+          arrived: (views) => views.some(right),
         },
       );
       return done.ms;
