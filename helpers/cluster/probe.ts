@@ -281,8 +281,11 @@ export class Probe {
     return this.call('resolve', names);
   }
 
+  /** Connections from this probe. Their per-attempt timeout is scaled like every wait
+   *  (--timeout-scale; 3 with VM nodes): on an emulated node a backend answers later, not
+   *  wrongly. Checks that time a refusal compare the measured ms, not the timeout. */
   connect(req: ConnectRequest): Promise<ConnectAttempt[]> {
-    return this.call('connect', req, 120_000);
+    return this.call('connect', scaled(req), 120_000);
   }
 
   dnsWatch(req: DnsWatchRequest): Promise<DnsWatchResult> {
@@ -290,7 +293,7 @@ export class Probe {
   }
 
   httpGet(req: HttpGetRequest): Promise<HttpGetResult> {
-    return this.call('http-get', req);
+    return this.call('http-get', scaled(req));
   }
 
   setReady(ready: boolean): Promise<{ ready: boolean }> {
@@ -300,6 +303,12 @@ export class Probe {
   whoami(): Promise<ProbeIdentity> {
     return this.call('whoami', null);
   }
+}
+
+/** A probe request with its own timeoutMs multiplied by the run's timeoutScale. */
+function scaled<R extends { timeoutMs?: number }>(req: R): R {
+  const scale = currentTarget().timeoutScale;
+  return scale === 1 || req.timeoutMs === undefined ? req : { ...req, timeoutMs: req.timeoutMs * scale };
 }
 
 /** Schedulable nodes: Ready, not cordoned, no NoSchedule/NoExecute taint. */
