@@ -27,10 +27,17 @@ build() {
   local idir="$CACHE_DIR/images" tmp tgz key out nodebin
   mkdir -p "$idir"
   tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
-  # npm pack runs the build (prepack): the compiled JavaScript and the probe bundle.
-  PATH="$repo/node_modules/node/bin:$PATH" npm pack --silent --pack-destination "$tmp" >"$tmp/pack.log" 2>&1 \
-    || { cat "$tmp/pack.log" >&2; die "npm pack failed (above)"; }
-  tgz=$(ls "$tmp"/svc-conformance-*.tgz)
+  if [ -n "${SVC_IMAGE_PACKAGE:-}" ]; then
+    # A tarball packed already (scripts/ship-e2e.sh: its phases may run at once, and packing
+    # rebuilds dist/ in this checkout).
+    tgz=$SVC_IMAGE_PACKAGE
+    [ -f "$tgz" ] || die "SVC_IMAGE_PACKAGE=$tgz: no such file (give an npm pack tarball of this checkout, or unset it)"
+  else
+    # npm pack runs the build (prepack): the compiled JavaScript and the probe bundle.
+    PATH="$repo/node_modules/node/bin:$PATH" npm pack --silent --pack-destination "$tmp" >"$tmp/pack.log" 2>&1 \
+      || { cat "$tmp/pack.log" >&2; die "npm pack failed (above)"; }
+    tgz=$(ls "$tmp"/svc-conformance-*.tgz)
+  fi
   nodebin=$(readlink -f "$NODE")
   # The cache key: the package's files, the lock file, the Node binary and how the image is made.
   key=$( { tar -xzOf "$tgz" | sha256sum; sha256sum package-lock.json "$nodebin" "$repo/scripts/image.sh" "$here/oci.sh"; } | sha256sum | cut -c1-12)

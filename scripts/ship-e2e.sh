@@ -13,13 +13,15 @@
 # SHIP_FULL_RUN=NAME makes the first package run the whole default profile, in $SVC_REPORT_DIR/NAME):
 #   scripts/ship-e2e.sh bundled   against the running bundled cluster (its admin kubeconfig)
 #   scripts/ship-e2e.sh kind      inside `helpers/targets/kind/cli.ts exec` (KUBECONFIG,
-#                                 SVC_KIND_CLUSTER, SVC_OUTSIDE_NETWORK set); the bundled
-#                                 cluster must be up too (the matrix has a column of each)
+#                                 SVC_KIND_CLUSTER, SVC_OUTSIDE_NETWORK set); needs nothing
+#                                 of the bundled cluster (it may run at the same time)
+#   scripts/ship-e2e.sh prepare   only packs, installs (Node 22 and 24) and builds the image,
+#                                 into SVC_SHIP_INSTALLS: the two phases then share them
 # Prints one line per proof; exits non-zero when one fails (after running the others).
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" || exit 2
-where=${1:?usage: scripts/ship-e2e.sh bundled|kind}
+where=${1:?usage: scripts/ship-e2e.sh bundled|kind|prepare}
 REPORTS=$(mkdir -p "${SVC_REPORT_DIR:-reports}" && cd "${SVC_REPORT_DIR:-reports}" && pwd)
 CACHE=${SVC_CACHE_DIR:-/var/cache/svc-conformance}
 NODE22_VERSION=22.22.0
@@ -192,8 +194,17 @@ sonobuoy_proof() { # sonobuoy_proof NAME KUBECONFIG DIR IMAGE
 # --------------------------------------------------------------------- the proofs
 n22=$(node22) || { say "FAIL: cannot install Node $NODE22_VERSION from the npm registry"; exit 1; }
 tgz=$(pack) || { say "FAIL: npm pack"; exit 1; }
+# The image is built from this tarball too: no second npm pack (which rebuilds dist/) while
+# the other phase may be running.
+export SVC_IMAGE_PACKAGE=$tgz
 # shellcheck disable=SC2015 # exit unless both installed
 d22=$(install_pkg "$n22" "$tgz") && d24=$(install_pkg "$NODE24" "$tgz") || { say "FAIL: the packed tarball did not install into an empty folder"; exit 1; }
+if [ "$where" = prepare ]; then
+  [ -n "${SVC_SHIP_INSTALLS:-}" ] || { echo "ship-e2e: prepare keeps its work in SVC_SHIP_INSTALLS=DIR (set it)" >&2; exit 2; }
+  bash scripts/image.sh build >/dev/null || { say "FAIL: the image did not build"; exit 1; }
+  say "PASS packed, installed on Node $NODE22_VERSION and $("$NODE24/node" --version), image built"
+  exit 0
+fi
 # shellcheck disable=SC2015 # exit unless both are mounted read-only
 read_only "$d22" && read_only "$d24" || { say "FAIL: cannot mount the installed package read-only"; exit 1; }
 image=$(bash scripts/image.sh name)
@@ -227,8 +238,9 @@ case "$where" in
     sa=$(sa_kubeconfig "$kind_kc") || { say "FAIL: no token for $NS/svc-conformance"; exit 1; }
     mapfile -t sel < <(full_or_focused kind-node24)
     proof "run --kubeconfig (the printed RBAC only), Node 24, kind${SHIP_FULL_RUN:+, the whole default profile}" run_proof "${sel[0]}" "$d24" "$NODE24" "$sa" "${sel[@]:1}"
-    # The matrix over kubeconfig columns: kind and the bundled cluster (as admins), Node 22.
-    proof "matrix over kubeconfig columns (kind, bundled), Node 22" matrix_proof "$d22" "$n22" "kind=$kind_kc" "bundled=$BUNDLED_KUBECONFIG"
+    # The matrix over kubeconfig columns: kind as its admin and as the printed ServiceAccount,
+    # Node 22 (kind only: this phase may run while the bundled cluster comes and goes).
+    proof "matrix over kubeconfig columns (kind as admin, kind as the ServiceAccount), Node 22" matrix_proof "$d22" "$n22" "admin=$kind_kc" "serviceaccount=$sa"
     loaded=0; proof "image loaded into Docker" bash scripts/image.sh docker-load && loaded=1
     # From Docker, on the kind network: the API server at the control plane's address there.
     cp_ip=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$SVC_OUTSIDE_NETWORK\").IPAddress}}" "$SVC_KIND_CLUSTER-control-plane")

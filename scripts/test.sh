@@ -6,7 +6,8 @@
 # SVC_TARGET=kind makes it `run --kind` (a kind cluster started by testcontainers and
 # removed at the end). SVC_PRIVILEGED=1 adds the privileged profile (kube-proxy rules on the
 # nodes). On the bundled cluster, SVC_ALSO_ONE_NODE=1 runs the default profile again on a
-# 1-node cluster (kind's default), SVC_ALSO_KIND=1 runs it on a 3-node kind cluster,
+# 1-node cluster (kind's default), SVC_ALSO_KIND=1 runs it on a 3-node kind cluster (in the background, beside
+# the runner tests and the 1-node run),
 # SVC_ALSO_NFTABLES=1 runs the matrix iptables against nftables and NodeLocal DNSCache
 # (examples/matrix/ci.yaml, privileged), SVC_ALSO_VM=1 the matrix of kube-proxy ipvs and
 # kube-router on VM nodes (examples/matrix/ci-vm.yaml), SVC_ALSO_PROVE=1 the fast subset of
@@ -56,12 +57,36 @@ rc=0; units=(); runs=(); matrices=()
 run() { local dir="$REPORTS/$1"; shift; svc run --report-dir "$dir" "$@" || rc=$?; runs+=("$dir/results.json"); }
 # The least-privilege kubeconfig of the bundled cluster (manifests/rbac/).
 # Its token stays out of the reports (a temporary dir, removed at the end).
-sa_dir=$(mktemp -d); trap 'rm -rf "$sa_dir"' EXIT
+sa_dir=$(mktemp -d)
+# Work in the background (the package's installs, the kind stage): stopped if this script
+# ends before it does (kind's CLI removes its cluster on SIGTERM).
+bg_pids=()
+# shellcheck disable=SC2317 # run by the EXIT trap
+stop_bg() { local p; for p in "${bg_pids[@]}"; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null; done; }
+trap 'stop_bg; rm -rf "$sa_dir"' EXIT
 sa() { KUBECONFIG=/var/lib/svc-conformance/cluster/admin.conf bash scripts/sa-kubeconfig.sh "$@"; }
 profile=default; [ "${SVC_PRIVILEGED:-0}" = 1 ] && profile=privileged
 
 jest --selectProjects unit --json --outputFile="$REPORTS/jest-unit.json" || rc=$?
 units+=("$REPORTS/jest-unit.json")
+
+ship=${SVC_ALSO_SHIP:-0}
+also_kind=0; [ "${SVC_ALSO_KIND:-0}" = 1 ] && [ $bundled = 1 ] && also_kind=1
+if [ "$ship" = 1 ] && [ $bundled = 1 ]; then
+  # The packed package installed on Node 22 and 24, and its image: made once, in the
+  # background while the main run goes (mostly downloads), for both shipped phases below.
+  mkdir -p "$sa_dir/ship"
+  SVC_SHIP_INSTALLS="$sa_dir/ship" bash scripts/ship-e2e.sh prepare >"$REPORTS/ship-prepare.log" 2>&1 &
+  prepare_pid=$!; bg_pids+=("$prepare_pid")
+fi
+# prepared: waits for the background preparation (once); fails when it failed.
+prepared() {
+  [ -n "${prepare_pid:-}" ] || return 0
+  wait "$prepare_pid"; prepare_rc=$?; prepare_pid=
+  cat "$REPORTS/ship-prepare.log"
+  [ "$prepare_rc" = 0 ] || { echo "test: preparing the shipped package failed (above; $REPORTS/ship-prepare.log)" >&2; rc=1; }
+  return "$prepare_rc"
+}
 
 if [ "${SVC_TARGET:-}" = kind ]; then
   run main "${kind_flags[@]}"
@@ -73,23 +98,46 @@ else
   run main
 fi
 
+if [ $also_kind = 1 ]; then
+  # The default profile on a 3-node kind cluster (testcontainers), in the background from
+  # here: it needs nothing of the bundled cluster, so it runs while the runner tests and the
+  # 1-node run below use their own. Its output goes to $REPORTS/kind-stage.log, shown when
+  # it ends (before the matrices, which wait for it).
+  kind_since=$(date +%H:%M:%S)
+  if [ "$ship" = 1 ]; then
+    # ... from the npm package on Node 24, with the shipped forms' proofs on kind.
+    echo "test: the default profile on a kind cluster, from the packed package on Node 24, and the shipped forms: in the background ($REPORTS/kind-stage.log)"
+    if prepared; then
+      SHIP_FULL_RUN=kind SVC_REPORT_DIR=$REPORTS SVC_SHIP_INSTALLS="$sa_dir/ship" "$NODE" --no-warnings helpers/targets/kind/cli.ts exec "${kind_exec_flags[@]}" -- bash scripts/ship-e2e.sh kind >"$REPORTS/kind-stage.log" 2>&1 &
+      kind_pid=$!; bg_pids+=("$kind_pid")
+    fi
+  else
+    echo "test: the default profile on a kind cluster: svc-conformance run --kind, in the background ($REPORTS/kind-stage.log)"
+    "$NODE" --no-warnings helpers/cli/cli.ts run --report-dir "$REPORTS/kind" "${kind_flags[@]}" --profile default >"$REPORTS/kind-stage.log" 2>&1 &
+    kind_pid=$!; bg_pids+=("$kind_pid")
+  fi
+fi
+# kind_done: waits for the kind stage (once), shows its output and counts its runs.
+kind_done() {
+  [ -n "${kind_pid:-}" ] || return 0
+  echo "test: waiting for the kind stage (in the background since $kind_since)"
+  wait "$kind_pid"; local code=$?; kind_pid=
+  cat "$REPORTS/kind-stage.log"
+  echo "test: the kind stage ended (exit $code, since $kind_since)"
+  [ "$code" = 0 ] || rc=1
+  runs+=("$REPORTS/kind/results.json")
+}
 if [ $bundled = 1 ] && [ "${SVC_RUNNER_TESTS:-1}" = 1 ]; then
   # The runner (CLI, preflight, reports, RBAC, cleanup) against the bundled cluster.
   jest --selectProjects runner --runInBand --json --outputFile="$REPORTS/jest-runner.json" || rc=$?
   units+=("$REPORTS/jest-runner.json")
 fi
-ship=${SVC_ALSO_SHIP:-0}
-# ship NAME MODE [kind exec options]: scripts/ship-e2e.sh, whose first run of the packed
-# package (installed in an empty folder) is the whole default profile, reports in $REPORTS/NAME.
-ship() {
-  local name=$1 mode=$2; shift 2
-  # Both phases install the packed tarball once (into $sa_dir, removed at the end).
-  if [ "$mode" = kind ]; then
-    SHIP_FULL_RUN=$name SVC_REPORT_DIR=$REPORTS SVC_SHIP_INSTALLS="$sa_dir/ship" "$NODE" --no-warnings helpers/targets/kind/cli.ts exec "$@" -- bash scripts/ship-e2e.sh kind || rc=1
-  else
-    SHIP_FULL_RUN=$name SVC_REPORT_DIR=$REPORTS SVC_SHIP_INSTALLS="$sa_dir/ship" bash scripts/ship-e2e.sh bundled || rc=1
-  fi
-  runs+=("$REPORTS/$name/results.json")
+# ship_bundled NAME: scripts/ship-e2e.sh bundled, whose first run of the packed package
+# (installed in an empty folder by the preparation above) is the whole default profile,
+# reports in $REPORTS/NAME.
+ship_bundled() {
+  SHIP_FULL_RUN=$1 SVC_REPORT_DIR=$REPORTS SVC_SHIP_INSTALLS="$sa_dir/ship" bash scripts/ship-e2e.sh bundled || rc=1
+  runs+=("$REPORTS/$1/results.json")
 }
 if [ "${SVC_ALSO_ONE_NODE:-0}" = 1 ] && [ $bundled = 1 ]; then
   # kind's default: one node. The whole default profile again, on a 1-node cluster.
@@ -98,26 +146,15 @@ if [ "${SVC_ALSO_ONE_NODE:-0}" = 1 ] && [ $bundled = 1 ]; then
   if [ "$ship" = 1 ]; then
     # ... from the npm package on Node 22, with the shipped forms' proofs (scripts/ship-e2e.sh).
     echo "test: the default profile on a 1-node bundled cluster, from the packed package on Node 22, and the shipped forms"
-    ship one-node bundled
+    prepared && ship_bundled one-node
   else
     echo "test: the default profile again, on a 1-node bundled cluster, as the ServiceAccount"
     if kc=$(sa up "$sa_dir/one-node" default); then run one-node --kubeconfig "$kc" --profile default; else rc=3; fi
     sa down >/dev/null 2>&1
   fi
 fi
-if [ "${SVC_ALSO_KIND:-0}" = 1 ] && [ $bundled = 1 ]; then
-  # The default profile on a 3-node kind cluster (testcontainers), between bundled-cluster
-  # runs: the matrix and lifecycle below run after it.
-  if [ "$ship" = 1 ]; then
-    # ... from the npm package on Node 24, with the shipped forms' proofs on kind (the bundled
-    # cluster stays up: the matrix proof has a column of each).
-    echo "test: the default profile on a kind cluster, from the packed package on Node 24, and the shipped forms"
-    ship kind kind "${kind_exec_flags[@]}"
-  else
-    echo "test: the default profile on a kind cluster: svc-conformance run --kind"
-    run kind "${kind_flags[@]}" --profile default
-  fi
-fi
+kind_done
+prepared >/dev/null
 if [ "$ship" = 1 ]; then
   # The shipped forms' focused runs, the Jobs' reports read back and the matrix count too.
   for f in "$REPORTS"/ship-*/results.json; do [ -f "$f" ] && runs+=("$f"); done

@@ -367,6 +367,13 @@ const DECLARED = [
     readIn: ['scripts/ship-e2e.sh'],
   },
   {
+    name: 'SVC_IMAGE_PACKAGE',
+    part: 'scripts',
+    what: 'the npm pack tarball scripts/image.sh builds the image from, instead of packing this checkout (set by scripts/ship-e2e.sh, whose phases may run at once: packing rebuilds dist/)',
+    default: 'npm pack of this checkout',
+    readIn: ['scripts/image.sh'],
+  },
+  {
     name: 'SVC_KIND_CLUSTER',
     part: 'scripts',
     what: "the kind cluster's name, for the command `helpers/targets/kind/cli.ts exec` runs",
