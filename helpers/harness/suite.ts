@@ -506,6 +506,10 @@ function proxyOf(f: SuiteFixture, evidence: Evidence): SuiteProxy {
       // elsewhere (a backend being removed, a policy not yet applied): every poll makes at
       // least 10 connections, and two polls in a row must be right (seen in CI: 3 connections
       // all on the one ready backend while a terminating one still got others).
+      // Arrival evidence: once connections from some node reach exactly the backends, the
+      // change has arrived (the EndpointSlices hold it, a proxy programmed it), and a node
+      // still wrong at the bound is wrong, not slow.
+      let rightSomewhere = false;
       const per = await Promise.all(
         probes.map((probe) => {
           let streak = 0;
@@ -525,9 +529,10 @@ function proxyOf(f: SuiteFixture, evidence: Evidence): SuiteProxy {
               const stray = Object.keys(c).filter((k) => !t.backends.includes(k));
               const right = stray.length === 0 && (!t.everyBackend || t.backends.every((b) => c[b]));
               streak = right ? streak + 1 : 0;
+              if (streak >= 2) rightSomewhere = true;
               return { ok: streak >= 2, confirming: streak === 1, state: { answeredBy: c } };
             },
-            { kind: 'Service proxy', since, intervalMs: 250 },
+            { kind: 'Service proxy', since, intervalMs: 250, arrived: () => rightSomewhere },
           );
         }),
       );
