@@ -329,7 +329,7 @@ usage: cluster/cluster.sh COMMAND
   up        build (cached) and start the cluster; returns when every node is Ready and CoreDNS answers
   down      stop everything and remove all the cluster made (processes, namespaces, links, routes, mounts, state)
   status    each component's health and log file, nodes, kube-system Pods, DNS
-  build     only build the components (cached by version under $CACHE_DIR); --vm: also kube-router and the VM nodes' disks
+  build     only build the components (cached by version under $CACHE_DIR); --vm: also kube-router and the VM nodes' disks; --vm-rootfs: only their Debian root filesystem
   kubectl   run the bundled kubectl against the cluster (cluster/cluster.sh kubectl get pods -A)
   exec      run a command on a node, in its network namespace or VM guest (cluster/cluster.sh exec 1 ipvsadm -Ln)
   import    import OCI image archives into every running node (cluster/cluster.sh import FILE...)
@@ -355,7 +355,11 @@ case "$cmd" in
   status) load_running_config; do_status ;;
   build)
     load_config
-    if [ "${1:-}" = --vm ]; then
+    if [ "${1:-}" = --vm-rootfs ]; then
+      # Only the guest's Debian root filesystem (debootstrap: downloads, mostly), which needs
+      # no other build: scripts/setup.sh makes it while the Go builds run.
+      require_root; VM_NODES=1; vm_rootfs_image
+    elif [ "${1:-}" = --vm ]; then
       # Everything VM nodes need, cached: kube-router, the images, the guest's disks (scripts/setup.sh).
       require_root; bash "$here/build.sh" --kube-router
       VM_NODES=1; vm_check_tools; vm_rootfs_image; vm_bin_image

@@ -27,6 +27,27 @@ if [ $with_cluster = 1 ]; then
 fi
 
 command -v npm >/dev/null || { echo "setup: npm is needed (Node.js 20+ with npm)" >&2; exit 1; }
+
+# The Debian root filesystems (debootstrap: downloads, mostly), cached, made in the background
+# while npm and the Go builds run: the VM nodes' and (unless SVC_NO_KIND=1) the kind node
+# image's. rootfs_wait shows their logs and fails when one failed.
+rootfs_pids=(); rootfs_logs=()
+rootfs_dir=$(mktemp -d)
+trap 'for p in "${rootfs_pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$rootfs_dir"' EXIT
+rootfs_bg() { local log="$rootfs_dir/$1.log"; shift; "$@" >"$log" 2>&1 & rootfs_pids+=($!); rootfs_logs+=("$log"); }
+rootfs_wait() {
+  local i ok=1
+  for i in "${!rootfs_pids[@]}"; do
+    wait "${rootfs_pids[$i]}" || ok=0
+    cat "${rootfs_logs[$i]}" >&2
+  done
+  rootfs_pids=()
+  [ $ok = 1 ] || { echo "setup: a root filesystem did not build (above)" >&2; exit 1; }
+}
+if [ $with_cluster = 1 ]; then
+  rootfs_bg vm bash cluster/cluster.sh build --vm-rootfs
+  [ "${SVC_NO_KIND:-0}" = 1 ] || rootfs_bg kind bash cluster/kind/node-image.sh --rootfs-only
+fi
 # npm ci brings node@24 (node_modules/.bin/node), which the test scripts use when the
 # machine's Node is older than 22.22; newer machines simply ignore it.
 npm ci --no-audit --no-fund --loglevel=error
@@ -36,8 +57,10 @@ node_modules/.bin/node probe/build.mjs
 if [ $with_cluster = 1 ]; then
   if [ "${SVC_NO_KIND:-0}" = 1 ]; then
     bash cluster/build.sh
+    rootfs_wait
   else
     bash cluster/build.sh --kind
+    rootfs_wait
     bash cluster/kind/docker.sh start
     bash cluster/kind/node-image.sh >/dev/null
   fi

@@ -13,6 +13,9 @@
 #     kindnetd cannot be built here. No default-storage.yaml: kind then makes a host-path
 #     StorageClass itself.
 # Usage: cluster/kind/node-image.sh [--print-name]   (needs a Docker engine: cluster/kind/docker.sh start)
+#        cluster/kind/node-image.sh --rootfs-only    only the Debian root filesystem (debootstrap,
+#                                                     cached; no Docker): scripts/setup.sh makes it
+#                                                     while the Go builds run
 # The image is cached by its inputs: a second run with the same inputs does nothing.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -159,6 +162,7 @@ assemble_rootfs() { # <staging dir> <kind module dir>
 
 stage="" build="" base="" committed=""
 main() {
+  if [ "${1:-}" = --rootfs-only ]; then mkdir -p "$KDIR"; debian_rootfs; return 0; fi
   need_cmd docker "install Docker (scripts/setup.sh installs Debian's docker.io) and start it: cluster/kind/docker.sh start"
   docker version --format '{{.Server.Version}}' >/dev/null 2>&1 || die "no Docker engine answers: start one (cluster/kind/docker.sh start)"
   mkdir -p "$KDIR"
