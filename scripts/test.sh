@@ -6,8 +6,7 @@
 # SVC_TARGET=kind makes it `run --kind` (a kind cluster started by testcontainers and
 # removed at the end). SVC_PRIVILEGED=1 adds the privileged profile (kube-proxy rules on the
 # nodes). On the bundled cluster, SVC_ALSO_ONE_NODE=1 runs the default profile again on a
-# 1-node cluster (kind's default), SVC_ALSO_KIND=1 runs it on a 3-node kind cluster (in the background, beside
-# the runner tests and the 1-node run),
+# 1-node cluster (kind's default), SVC_ALSO_KIND=1 runs it on a 3-node kind cluster,
 # SVC_ALSO_NFTABLES=1 runs the matrix iptables against nftables and NodeLocal DNSCache
 # (examples/matrix/ci.yaml, privileged), SVC_ALSO_VM=1 the matrix of kube-proxy ipvs and
 # kube-router on VM nodes (examples/matrix/ci-vm.yaml), SVC_ALSO_PROVE=1 the fast subset of
@@ -58,8 +57,7 @@ run() { local dir="$REPORTS/$1"; shift; svc run --report-dir "$dir" "$@" || rc=$
 # The least-privilege kubeconfig of the bundled cluster (manifests/rbac/).
 # Its token stays out of the reports (a temporary dir, removed at the end).
 sa_dir=$(mktemp -d)
-# Work in the background (the package's installs, the kind stage): stopped if this script
-# ends before it does (kind's CLI removes its cluster on SIGTERM).
+# Work in the background (the package's installs): stopped if this script ends before it does.
 bg_pids=()
 # shellcheck disable=SC2317 # run by the EXIT trap
 stop_bg() { local p; for p in "${bg_pids[@]}"; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null; done; }
@@ -98,35 +96,6 @@ else
   run main
 fi
 
-if [ $also_kind = 1 ]; then
-  # The default profile on a 3-node kind cluster (testcontainers), in the background from
-  # here: it needs nothing of the bundled cluster, so it runs while the runner tests and the
-  # 1-node run below use their own. Its output goes to $REPORTS/kind-stage.log, shown when
-  # it ends (before the matrices, which wait for it).
-  kind_since=$(date +%H:%M:%S)
-  if [ "$ship" = 1 ]; then
-    # ... from the npm package on Node 24, with the shipped forms' proofs on kind.
-    echo "test: the default profile on a kind cluster, from the packed package on Node 24, and the shipped forms: in the background ($REPORTS/kind-stage.log)"
-    if prepared; then
-      SHIP_FULL_RUN=kind SVC_REPORT_DIR=$REPORTS SVC_SHIP_INSTALLS="$sa_dir/ship" "$NODE" --no-warnings helpers/targets/kind/cli.ts exec "${kind_exec_flags[@]}" -- bash scripts/ship-e2e.sh kind >"$REPORTS/kind-stage.log" 2>&1 &
-      kind_pid=$!; bg_pids+=("$kind_pid")
-    fi
-  else
-    echo "test: the default profile on a kind cluster: svc-conformance run --kind, in the background ($REPORTS/kind-stage.log)"
-    "$NODE" --no-warnings helpers/cli/cli.ts run --report-dir "$REPORTS/kind" "${kind_flags[@]}" --profile default >"$REPORTS/kind-stage.log" 2>&1 &
-    kind_pid=$!; bg_pids+=("$kind_pid")
-  fi
-fi
-# kind_done: waits for the kind stage (once), shows its output and counts its runs.
-kind_done() {
-  [ -n "${kind_pid:-}" ] || return 0
-  echo "test: waiting for the kind stage (in the background since $kind_since)"
-  wait "$kind_pid"; local code=$?; kind_pid=
-  cat "$REPORTS/kind-stage.log"
-  echo "test: the kind stage ended (exit $code, since $kind_since)"
-  [ "$code" = 0 ] || rc=1
-  runs+=("$REPORTS/kind/results.json")
-}
 if [ $bundled = 1 ] && [ "${SVC_RUNNER_TESTS:-1}" = 1 ]; then
   # The runner (CLI, preflight, reports, RBAC, cleanup) against the bundled cluster.
   jest --selectProjects runner --runInBand --json --outputFile="$REPORTS/jest-runner.json" || rc=$?
@@ -153,7 +122,22 @@ if [ "${SVC_ALSO_ONE_NODE:-0}" = 1 ] && [ $bundled = 1 ]; then
     sa down >/dev/null 2>&1
   fi
 fi
-kind_done
+if [ $also_kind = 1 ]; then
+  # The default profile on a 3-node kind cluster (testcontainers), between bundled-cluster
+  # runs (it needs nothing of the bundled cluster; beside its runs it only shared the two
+  # cores: measured, the time it saved went to the slower runs beside it).
+  if [ "$ship" = 1 ]; then
+    # ... from the npm package on Node 24, with the shipped forms' proofs on kind.
+    echo "test: the default profile on a kind cluster, from the packed package on Node 24, and the shipped forms"
+    if prepared; then
+      SHIP_FULL_RUN=kind SVC_REPORT_DIR=$REPORTS SVC_SHIP_INSTALLS="$sa_dir/ship" "$NODE" --no-warnings helpers/targets/kind/cli.ts exec "${kind_exec_flags[@]}" -- bash scripts/ship-e2e.sh kind || rc=1
+      runs+=("$REPORTS/kind/results.json")
+    fi
+  else
+    echo "test: the default profile on a kind cluster: svc-conformance run --kind"
+    run kind "${kind_flags[@]}" --profile default
+  fi
+fi
 prepared >/dev/null
 if [ "$ship" = 1 ]; then
   # The shipped forms' focused runs, the Jobs' reports read back and the matrix count too.
