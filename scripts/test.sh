@@ -57,11 +57,8 @@ run() { local dir="$REPORTS/$1"; shift; svc run --report-dir "$dir" "$@" || rc=$
 # The least-privilege kubeconfig of the bundled cluster (manifests/rbac/).
 # Its token stays out of the reports (a temporary dir, removed at the end).
 sa_dir=$(mktemp -d)
-# Work in the background (the package's installs): stopped if this script ends before it does.
-bg_pids=()
-# shellcheck disable=SC2317 # run by the EXIT trap
-stop_bg() { local p; for p in "${bg_pids[@]}"; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null; done; }
-trap 'stop_bg; rm -rf "$sa_dir"' EXIT
+# The package's preparation runs in the background (below): stopped if this script ends first.
+trap '[ -n "${prepare_pid:-}" ] && kill -TERM "$prepare_pid" 2>/dev/null; rm -rf "$sa_dir"' EXIT
 sa() { KUBECONFIG=/var/lib/svc-conformance/cluster/admin.conf bash scripts/sa-kubeconfig.sh "$@"; }
 profile=default; [ "${SVC_PRIVILEGED:-0}" = 1 ] && profile=privileged
 
@@ -69,13 +66,12 @@ jest --selectProjects unit --json --outputFile="$REPORTS/jest-unit.json" || rc=$
 units+=("$REPORTS/jest-unit.json")
 
 ship=${SVC_ALSO_SHIP:-0}
-also_kind=0; [ "${SVC_ALSO_KIND:-0}" = 1 ] && [ $bundled = 1 ] && also_kind=1
 if [ "$ship" = 1 ] && [ $bundled = 1 ]; then
   # The packed package installed on Node 22 and 24, and its image: made once, in the
   # background while the main run goes (mostly downloads), for both shipped phases below.
   mkdir -p "$sa_dir/ship"
   SVC_SHIP_INSTALLS="$sa_dir/ship" bash scripts/ship-e2e.sh prepare >"$REPORTS/ship-prepare.log" 2>&1 &
-  prepare_pid=$!; bg_pids+=("$prepare_pid")
+  prepare_pid=$!
 fi
 # prepared: waits for the background preparation (once); fails when it failed.
 prepared() {
@@ -101,12 +97,18 @@ if [ $bundled = 1 ] && [ "${SVC_RUNNER_TESTS:-1}" = 1 ]; then
   jest --selectProjects runner --runInBand --json --outputFile="$REPORTS/jest-runner.json" || rc=$?
   units+=("$REPORTS/jest-runner.json")
 fi
-# ship_bundled NAME: scripts/ship-e2e.sh bundled, whose first run of the packed package
-# (installed in an empty folder by the preparation above) is the whole default profile,
-# reports in $REPORTS/NAME.
-ship_bundled() {
-  SHIP_FULL_RUN=$1 SVC_REPORT_DIR=$REPORTS SVC_SHIP_INSTALLS="$sa_dir/ship" bash scripts/ship-e2e.sh bundled || rc=1
-  runs+=("$REPORTS/$1/results.json")
+# ship NAME MODE [kind exec options]: scripts/ship-e2e.sh, whose first run of the packed
+# package (installed in an empty folder by the preparation above) is the whole default
+# profile, reports in $REPORTS/NAME.
+ship() {
+  local name=$1 mode=$2; shift 2
+  prepared || return
+  if [ "$mode" = kind ]; then
+    SHIP_FULL_RUN=$name SVC_REPORT_DIR=$REPORTS SVC_SHIP_INSTALLS="$sa_dir/ship" "$NODE" --no-warnings helpers/targets/kind/cli.ts exec "$@" -- bash scripts/ship-e2e.sh kind || rc=1
+  else
+    SHIP_FULL_RUN=$name SVC_REPORT_DIR=$REPORTS SVC_SHIP_INSTALLS="$sa_dir/ship" bash scripts/ship-e2e.sh bundled || rc=1
+  fi
+  runs+=("$REPORTS/$name/results.json")
 }
 if [ "${SVC_ALSO_ONE_NODE:-0}" = 1 ] && [ $bundled = 1 ]; then
   # kind's default: one node. The whole default profile again, on a 1-node cluster.
@@ -115,24 +117,21 @@ if [ "${SVC_ALSO_ONE_NODE:-0}" = 1 ] && [ $bundled = 1 ]; then
   if [ "$ship" = 1 ]; then
     # ... from the npm package on Node 22, with the shipped forms' proofs (scripts/ship-e2e.sh).
     echo "test: the default profile on a 1-node bundled cluster, from the packed package on Node 22, and the shipped forms"
-    prepared && ship_bundled one-node
+    ship one-node bundled
   else
     echo "test: the default profile again, on a 1-node bundled cluster, as the ServiceAccount"
     if kc=$(sa up "$sa_dir/one-node" default); then run one-node --kubeconfig "$kc" --profile default; else rc=3; fi
     sa down >/dev/null 2>&1
   fi
 fi
-if [ $also_kind = 1 ]; then
+if [ "${SVC_ALSO_KIND:-0}" = 1 ] && [ $bundled = 1 ]; then
   # The default profile on a 3-node kind cluster (testcontainers), between bundled-cluster
   # runs (it needs nothing of the bundled cluster; beside its runs it only shared the two
   # cores: measured, the time it saved went to the slower runs beside it).
   if [ "$ship" = 1 ]; then
     # ... from the npm package on Node 24, with the shipped forms' proofs on kind.
     echo "test: the default profile on a kind cluster, from the packed package on Node 24, and the shipped forms"
-    if prepared; then
-      SHIP_FULL_RUN=kind SVC_REPORT_DIR=$REPORTS SVC_SHIP_INSTALLS="$sa_dir/ship" "$NODE" --no-warnings helpers/targets/kind/cli.ts exec "${kind_exec_flags[@]}" -- bash scripts/ship-e2e.sh kind || rc=1
-      runs+=("$REPORTS/kind/results.json")
-    fi
+    ship kind kind "${kind_exec_flags[@]}"
   else
     echo "test: the default profile on a kind cluster: svc-conformance run --kind"
     run kind "${kind_flags[@]}" --profile default
