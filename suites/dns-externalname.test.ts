@@ -3,7 +3,7 @@
 // which nothing resolves; the probe only ever asks the cluster's own DNS servers.
 import { apply, applyObjects } from '../helpers/cluster/apply.ts';
 import { src } from './data/sources.ts';
-import { kube, once, defineSuite, describe } from '../helpers/harness/suite.ts';
+import { once, defineSuite, describe } from '../helpers/harness/suite.ts';
 
 const { ctx, check, dnsRows } = defineSuite('dns-externalname', { probes: 2 });
 const FIRST = 'db.first.svc-conformance.invalid';
@@ -46,8 +46,8 @@ describe('ExternalName Service', () => {
           spec: { type: 'ClusterIP', ports: [{ name: 'postgres', port: 5432, protocol: 'TCP' }] },
         } as never,
       ]);
-      const vip = (await kube().core.readNamespacedService({ name: 'my-database', namespace: ctx.ns })).spec!.clusterIP!;
-      await ctx.convergeEverywhere('externalname-to-clusterip', ctx.svcName('my-database'), 'address', { rcode: 'NOERROR', set: [vip] });
+      const vips = await ctx.virtualIPs('externalname-to-clusterip', 'my-database');
+      await ctx.convergeEverywhere('externalname-to-clusterip', ctx.svcName('my-database'), 'address', { rcode: 'NOERROR', set: vips });
       await ctx.expectEverywhere('externalname-to-clusterip', ctx.svcName('my-database'), 'CNAME', {
         rcode: 'NOERROR',
         set: [],

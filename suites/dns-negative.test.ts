@@ -15,12 +15,14 @@ const { ctx, check, dnsRows } = defineSuite('dns-negative', { probes: 2 });
 // endpoint), a ClusterIP Service, and the multi-port Services.
 const notready = once(async () => {
   await apply(ctx.ns, 'not-ready.yaml', { REPLICAS: 1, PUBLISH: false });
-  // The Pod exists and runs, and its endpoint is listed as not ready.
+  // The Pod exists and runs, and its endpoint is listed as not ready (once in the slice of
+  // every family the Service has).
+  const families = (await kube().core.readNamespacedService({ name: 'notready', namespace: ctx.ns })).spec?.ipFamilies?.length || 1;
   await waitFor(
     'notready-0 to run (never Ready) and be listed as a not-ready endpoint',
     async () => {
       const eps = sliceEndpoints(await serviceSlices(ctx.ns, 'notready'));
-      return { ok: eps.length === 1 && eps.every((e) => !e.ready), state: eps };
+      return { ok: eps.length === families && eps.every((e) => !e.ready), state: eps };
     },
     { timeoutMs: 120_000 },
   );
@@ -31,17 +33,21 @@ const notready = once(async () => {
   );
   return Date.now();
 });
+// web-api and a SingleStack Service in front of its Pods (the family it lacks is NODATA).
 const webApi = once(async () => {
   await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 1 });
+  await apply(ctx.ns, 'single-stack.yaml');
   await rolloutReady(ctx.ns, 'Deployment', 'web-api', 1);
+  const vips = await ctx.virtualIPs('single-stack-known', 'single-stack');
+  await ctx.expectEverywhere('single-stack-known', ctx.svcName('single-stack'), 'address', { rcode: 'NOERROR', set: vips });
   return Date.now();
 });
 // The Service must be known to the DNS server first (its A answers the ClusterIP):
 // until then NXDOMAIN or NODATA would pass for the wrong reason.
 const multiPort = once(async () => {
   await apply(ctx.ns, 'multi-port.yaml');
-  const vip = (await kube().core.readNamespacedService({ name: 'unnamed-port', namespace: ctx.ns })).spec!.clusterIP!;
-  await ctx.expectEverywhere('nodata-known', ctx.svcName('unnamed-port'), 'address', { rcode: 'NOERROR', set: [vip] });
+  const vips = await ctx.virtualIPs('nodata-known', 'unnamed-port');
+  await ctx.expectEverywhere('nodata-known', ctx.svcName('unnamed-port'), 'address', { rcode: 'NOERROR', set: vips });
 });
 
 describe('negative DNS answers', () => {

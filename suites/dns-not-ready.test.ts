@@ -53,12 +53,12 @@ describe('not-ready addresses', () => {
       await apply(ctx.ns, 'not-ready.yaml', { REPLICAS: 2, PUBLISH: true });
       await ctx.convergeEverywhere('not-ready-published', ctx.svcName('notready'), 'address', {
         rcode: 'NOERROR',
-        set: pods.map((p) => p.ip!),
+        set: pods.flatMap((p) => p.ips),
       });
       for (const p of pods) {
         await ctx.expectEverywhere('not-ready-published-name', `${p.name}.${ctx.svcName('notready')}`, 'address', {
           rcode: 'NOERROR',
-          set: [p.ip!],
+          set: p.ips,
         });
       }
     },
@@ -74,7 +74,7 @@ describe('not-ready addresses', () => {
       await apply(ctx.ns, 'not-ready.yaml', { REPLICAS: 2, PUBLISH: true });
       await ctx.convergeEverywhere('not-ready-unpublished-start', ctx.svcName('notready'), 'address', {
         rcode: 'NOERROR',
-        set: pods.map((p) => p.ip!),
+        set: pods.flatMap((p) => p.ips),
       });
       await apply(ctx.ns, 'not-ready.yaml', { REPLICAS: 2, PUBLISH: false });
       await ctx.convergeEverywhere('not-ready-unpublished', ctx.svcName('notready'), 'address', { rcode: 'NXDOMAIN', set: [] });

@@ -12,7 +12,7 @@ import { rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
 
 const { ctx, check, dnsRows } = defineSuite('dns-records', { probes: 2 });
 let pods: PodState[] = [];
-let vip = '';
+let vips: string[] = [];
 const multiPort = once(async () => {
   await apply(ctx.ns, 'multi-port.yaml');
   return Date.now();
@@ -24,7 +24,7 @@ const mysql = once(async () => {
   await ctx.slicesSettled(
     'mysql-slices',
     'mysql',
-    pods.map((p) => p.ip!),
+    pods.flatMap((p) => p.ips),
     mysqlReadyAt,
   );
   return mysqlReadyAt;
@@ -32,7 +32,7 @@ const mysql = once(async () => {
 let mysqlReadyAt = 0;
 const webApi = once(async () => {
   await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 1 });
-  vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
+  vips = await ctx.virtualIPs('web-api', 'web-api');
   return Date.now();
 });
 
@@ -72,8 +72,8 @@ describe('DNS records of the specification', () => {
     run: async () => {
       await multiPort();
       // The Service must be known to the DNS server first (its A answers the ClusterIP).
-      const uvip = (await kube().core.readNamespacedService({ name: 'unnamed-port', namespace: ctx.ns })).spec!.clusterIP!;
-      await ctx.expectEverywhere('srv-unnamed-known', ctx.svcName('unnamed-port'), 'address', { rcode: 'NOERROR', set: [uvip] });
+      const uvips = await ctx.virtualIPs('srv-unnamed-known', 'unnamed-port');
+      await ctx.expectEverywhere('srv-unnamed-known', ctx.svcName('unnamed-port'), 'address', { rcode: 'NOERROR', set: uvips });
       const results = await ctx.askEverywhere((s) => [{ name: `_http._tcp.${ctx.svcName('unnamed-port')}`, type: 'SRV', server: s.ip }]);
       const bad = results.filter(
         (r) => r.answer.error || r.answer.answers.some((x) => x.type === 'SRV') || !['NOERROR', 'NXDOMAIN'].includes(r.answer.rcode ?? ''),
@@ -94,22 +94,24 @@ describe('DNS records of the specification', () => {
     source: src.spec('2.4.3', '243---ptr-records'),
     run: async () => {
       await mysql();
-      for (const p of pods) {
-        const want = norm(`${p.name}.${ctx.svcName('mysql')}`);
-        const [first] = await ctx.expectEverywhere(
-          `ptr-pod-${p.name}`,
-          reverseName(p.ip!),
-          'PTR',
-          { rcode: 'NOERROR', includes: [want] },
-          { since: mysqlReadyAt },
-        );
-        const extra = answerSet(first!).filter((x) => x !== want);
-        if (extra.length)
-          ctx.evidence.info(
-            'ptr-pod',
-            `PTR of ${p.ip} also names ${extra.join(', ')} (a Pod selected by several Services: information, not a failure)`,
+      // Every address of every Pod: the headless Service has the Pods' families.
+      for (const p of pods)
+        for (const ip of p.ips) {
+          const want = norm(`${p.name}.${ctx.svcName('mysql')}`);
+          const [first] = await ctx.expectEverywhere(
+            `ptr-pod-${p.name}${p.ips.length > 1 ? `-${familyOf(ip)}` : ''}`,
+            reverseName(ip),
+            'PTR',
+            { rcode: 'NOERROR', includes: [want] },
+            { since: mysqlReadyAt },
           );
-      }
+          const extra = answerSet(first!).filter((x) => x !== want);
+          if (extra.length)
+            ctx.evidence.info(
+              'ptr-pod',
+              `PTR of ${ip} also names ${extra.join(', ')} (a Pod selected by several Services: information, not a failure)`,
+            );
+        }
     },
   });
 
@@ -212,7 +214,7 @@ describe('DNS records of the specification', () => {
     source: src.spec('2.3.1', '231---aaaa-records'),
     run: async () => {
       await webApi();
-      const [a] = await ctx.expectEverywhere('ttl', ctx.svcName('web-api'), 'address', { rcode: 'NOERROR', set: [vip] });
+      const [a] = await ctx.expectEverywhere('ttl', ctx.svcName('web-api'), 'address', { rcode: 'NOERROR', set: vips });
       const ttl = a!.answers.find((r) => r.type === 'A' || r.type === 'AAAA')?.ttl;
       expectThat(
         {
@@ -244,7 +246,7 @@ describe('DNS records of the specification', () => {
         [ctx.svcName('mysql'), A],
         [`_mysql._tcp.${ctx.svcName('mysql')}`, 'SRV'],
         [`_http._tcp.${ctx.svcName('my-service')}`, 'SRV'],
-        [reverseName(vip), 'PTR'],
+        [reverseName(vips[0]!), 'PTR'],
         ...pods.map((p) => [`${p.name}.${ctx.svcName('mysql')}`, A] as [string, 'A' | 'AAAA']),
         ...pods.map((p) => [reverseName(p.ip!), 'PTR'] as [string, 'PTR']),
       ];

@@ -3,7 +3,7 @@
 // from a Pod in the namespace.
 import { apply } from '../helpers/cluster/apply.ts';
 import { src } from './data/sources.ts';
-import { defineSuite, kube, describe } from '../helpers/harness/suite.ts';
+import { defineSuite, describe } from '../helpers/harness/suite.ts';
 import { expectSame, fromProbe } from '../helpers/harness/verdict.ts';
 
 // Its own probe: the search path it checks is the client's namespace.
@@ -17,9 +17,10 @@ describe('system resolver', () => {
     source: src.dnsDoc('namespaces of Services', '#namespaces-of-services'),
     run: async () => {
       await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 1 });
-      const vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
+      // Every family's virtual IP (getaddrinfo asks A and AAAA alike).
+      const vips = (await ctx.virtualIPs('resolver-known', 'web-api')).sort();
       // The Service is known to the DNS server everywhere before the resolver is asked.
-      await ctx.expectEverywhere('resolver-known', ctx.svcName('web-api'), 'address', { rcode: 'NOERROR', set: [vip] });
+      await ctx.expectEverywhere('resolver-known', ctx.svcName('web-api'), 'address', { rcode: 'NOERROR', set: vips });
       const names = ['web-api', `web-api.${ctx.ns}`, `web-api.${ctx.ns}.svc`, ctx.svcName('web-api')];
       const results = await ctx.probes[0]!.resolve(names);
       ctx.evidence.info('resolver', `search [${ctx.facts.searchPath.join(' ')}], ndots ${ctx.facts.ndots}`, results);
@@ -31,8 +32,8 @@ describe('system resolver', () => {
           protocol: 'dns (getaddrinfo)',
           unit: 'names',
         },
-        names.map((name) => ({ name, addresses: [vip], error: undefined })),
-        results.map((r) => ({ name: r.name, addresses: r.addresses, error: r.error })),
+        names.map((name) => ({ name, addresses: vips, error: undefined })),
+        results.map((r) => ({ name: r.name, addresses: [...r.addresses].sort(), error: r.error })),
       );
     },
   });

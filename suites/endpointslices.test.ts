@@ -3,7 +3,8 @@
 // headless Services' slices carry service.kubernetes.io/headless.
 import { apply } from '../helpers/cluster/apply.ts';
 import { src } from './data/sources.ts';
-import { once, defineSuite, describe } from '../helpers/harness/suite.ts';
+import { once, defineSuite, describe, kube } from '../helpers/harness/suite.ts';
+import { familyOf } from '../helpers/lib/net.ts';
 import { expectSame, type Question } from '../helpers/harness/verdict.ts';
 import { rolloutReady, serviceSlices, type PodState } from '../helpers/cluster/workloads.ts';
 
@@ -29,17 +30,28 @@ const sliceView = async (svc: string): Promise<unknown> => {
           terminating: e.conditions?.terminating ?? false,
         })),
       )
-      .sort((a, b) => String(a.pod).localeCompare(String(b.pod))),
+      .sort(byPodAndAddress),
   };
 };
+const byPodAndAddress = (a: { pod?: string; addresses: string[] }, b: { pod?: string; addresses: string[] }): number =>
+  `${a.pod} ${a.addresses.join()}`.localeCompare(`${b.pod} ${b.addresses.join()}`);
 
-const expected = (headless: boolean, n: number): unknown => ({
-  labelled: true,
-  headlessLabel: Array(n).fill(headless ? '' : null),
-  endpoints: pods
-    .map((p) => ({ pod: p.name, addresses: [p.ip], ready: true, serving: true, terminating: false }))
-    .sort((a, b) => a.pod.localeCompare(b.pod)),
-});
+/** One endpoint per ready Pod in each slice: a slice holds one family (its addressType), so
+ *  a Service of two families lists every Pod twice, once with each of its addresses. */
+const expected = async (svc: string, headless: boolean, n: number): Promise<unknown> => {
+  const families = (await kube().core.readNamespacedService({ name: svc, namespace: ctx.ns })).spec?.ipFamilies ?? [];
+  return {
+    labelled: true,
+    headlessLabel: Array(n).fill(headless ? '' : null),
+    endpoints: pods
+      .flatMap((p) =>
+        p.ips
+          .filter((ip) => families.includes(familyOf(ip)))
+          .map((ip) => ({ pod: p.name, addresses: [ip], ready: true, serving: true, terminating: false })),
+      )
+      .sort(byPodAndAddress),
+  };
+};
 
 const slicesOf = (svc: string, kind: string): Question => ({
   what:
@@ -61,11 +73,11 @@ describe('EndpointSlices', () => {
       await ctx.slicesSettled(
         'slices-clusterip',
         'mysql',
-        pods.map((p) => p.ip!),
+        pods.flatMap((p) => p.ips),
       );
       const n = (await serviceSlices(ctx.ns, 'mysql')).length;
       const observed = await sliceView('mysql');
-      expectSame(slicesOf('mysql', 'ClusterIP'), expected(false, n), observed);
+      expectSame(slicesOf('mysql', 'ClusterIP'), await expected('mysql', false, n), observed);
     },
   });
 
@@ -79,11 +91,11 @@ describe('EndpointSlices', () => {
       await ctx.slicesSettled(
         'slices-headless',
         'mysql-headless',
-        pods.map((p) => p.ip!),
+        pods.flatMap((p) => p.ips),
       );
       const n = (await serviceSlices(ctx.ns, 'mysql-headless')).length;
       const observed = await sliceView('mysql-headless');
-      expectSame(slicesOf('mysql-headless', 'headless'), expected(true, n), observed);
+      expectSame(slicesOf('mysql-headless', 'headless'), await expected('mysql-headless', true, n), observed);
     },
   });
 });

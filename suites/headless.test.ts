@@ -55,7 +55,7 @@ describe('headless Service', () => {
     source: src.spec('2.4.1', '241---aaaa-records'),
     run: async () => {
       await setup();
-      const ips = pods.map((p) => p.ip!);
+      const ips = pods.flatMap((p) => p.ips);
       await ctx.slicesSettled('headless-a', NAME, ips, readyAt);
       const sliceReady = sliceEndpoints(await serviceSlices(ctx.ns, NAME))
         .filter((e) => e.ready)
@@ -85,7 +85,7 @@ describe('headless Service', () => {
       await setup();
       const victim = pods[0]!;
       const backend = new Probe(ctx.ns, victim.name, victim.node ?? '', NAME);
-      const others = pods.slice(1).map((p) => p.ip!);
+      const others = pods.slice(1).flatMap((p) => p.ips);
       // The change is the Pod's Ready condition (the kubelet's probe decides when): the
       // bound runs from the moment the Pod reports it.
       const podReadyIs = async (want: boolean): Promise<number> => {
@@ -118,14 +118,14 @@ describe('headless Service', () => {
       await ctx.slicesSettled(
         'headless-ready-again',
         NAME,
-        pods.map((p) => p.ip!),
+        pods.flatMap((p) => p.ips),
         since,
       );
       await ctx.expectEverywhere(
         'headless-ready-again',
         ctx.svcName(NAME),
         'address',
-        { rcode: 'NOERROR', set: pods.map((p) => p.ip!) },
+        { rcode: 'NOERROR', set: pods.flatMap((p) => p.ips) },
         { since },
       );
     },
@@ -141,7 +141,7 @@ describe('headless Service', () => {
       for (const n of [5, 2]) {
         pods = await scale(n);
         const since = Date.now();
-        const ips = pods.map((p) => p.ip!);
+        const ips = pods.flatMap((p) => p.ips);
         await ctx.slicesSettled(`headless-scale-${n}`, NAME, ips, since);
         await ctx.expectEverywhere(`headless-scale-${n}`, ctx.svcName(NAME), 'address', { rcode: 'NOERROR', set: ips }, { since });
       }
@@ -155,15 +155,17 @@ describe('headless Service', () => {
     source: src.serviceDoc('headless Services', '#headless-services'),
     run: async () => {
       await setup();
-      const [answer] = await ctx.expectEverywhere('headless-reach', ctx.svcName(NAME), 'address', {
+      // Every family's answer (A and AAAA on a dual-stack cluster): the addresses as answered.
+      const answers = await ctx.expectEverywhere('headless-reach', ctx.svcName(NAME), 'address', {
         rcode: 'NOERROR',
-        set: pods.map((p) => p.ip!),
+        set: pods.flatMap((p) => p.ips),
       });
-      const ips = answer!.answers.filter((r) => r.type === 'A' || r.type === 'AAAA').map((r) => r.data);
+      const ips = [...new Set(answers.flatMap((a) => a.answers.filter((r) => r.type === 'A' || r.type === 'AAAA').map((r) => r.data)))];
+      const owner = (ip: string): string | undefined => pods.find((p) => p.ips.includes(ip))?.name;
       const reached = await Promise.all(
         ips.map(async (ip) => {
           const [a] = await ctx.probes[0]!.connect({ host: ip, port: 50051, count: 1, mode: 'grpc' });
-          return { ip, answeredFrom: a?.backend?.ip, error: a?.error };
+          return { ip, answeredBy: a?.backend?.pod, error: a?.error };
         }),
       );
       expectRows(
@@ -173,9 +175,9 @@ describe('headless Service', () => {
           target: `the addresses of ${ctx.svcName(NAME)}, port 50051`,
           protocol: 'grpc',
         },
-        reached.map((r, i) => ({
+        reached.map((r) => ({
           target: hostPort(r.ip, 50051),
-          expected: { ip: ips[i], answeredFrom: ips[i], error: undefined },
+          expected: { ip: r.ip, answeredBy: owner(r.ip), error: undefined },
           observed: r,
         })),
       );

@@ -27,16 +27,11 @@ const setup = once(async () => {
   await ctx.slicesSettled(
     'affinity-slices',
     'web-api-switch',
-    pods.map((p) => p.ip!),
+    pods.flatMap((p) => p.ips),
     readyAt,
   );
-  await ctx.proxyConverged('affinity-switch-ready', {
-    host: (await readSvc('web-api-switch')).spec!.clusterIP!,
-    port: 80,
-    backends,
-    everyBackend: true,
-    since: readyAt,
-  });
+  for (const vip of await ctx.virtualIPs('affinity-switch-ready', 'web-api-switch'))
+    await ctx.proxyConverged('affinity-switch-ready', { host: vip, port: 80, backends, everyBackend: true, since: readyAt });
 });
 const distinct = (c: Record<string, number>): string[] => Object.keys(c).filter((k) => backends.includes(k));
 
@@ -50,47 +45,48 @@ describe('session affinity', () => {
     e2e: e2e.svc('should have session affinity timeout work for service with type clusterIP [LinuxOnly]'),
     run: async () => {
       await setup();
-      const vip = (await readSvc('web-api-sticky-short')).spec!.clusterIP!;
-      const client = ctx.probes[ctx.probes.length - 1]!;
-      await ctx.proxyConverged('affinity-timeout-proxy', { host: vip, port: 80, backends, probes: [client], since: readyAt });
-      // Within the timeout: 10 connections back to back, one backend.
-      const held = counts(await client.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 3000 }));
-      // After it: idle for longer than timeoutSeconds before each connection (the idle time
-      // is what the claim is about, not a wait for a state). Released means a backend other
-      // than the one it was held on answers sooner or later (a proxy that holds it forever
-      // never shows one): with 3 backends, 10 rounds all on the held one is a chance of 1 in 3^10.
-      const heldOn = distinct(held);
-      const rounds: string[] = [];
-      const released = (): boolean => new Set([...heldOn, ...rounds].filter((r) => backends.includes(r))).size > 1;
-      for (let i = 0; i < 10 && !released(); i++) {
-        await new Promise((r) => setTimeout(r, IDLE_S * 1000));
-        const [a] = await client.connect({ host: vip, port: 80, count: 1, mode: 'tcp', timeoutMs: 3000 });
-        rounds.push(a?.backend?.pod ?? `error: ${a?.error}`);
+      for (const vip of await ctx.virtualIPs('affinity-timeout-proxy', 'web-api-sticky-short')) {
+        const client = ctx.probes[ctx.probes.length - 1]!;
+        await ctx.proxyConverged('affinity-timeout-proxy', { host: vip, port: 80, backends, probes: [client], since: readyAt });
+        // Within the timeout: 10 connections back to back, one backend.
+        const held = counts(await client.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 3000 }));
+        // After it: idle for longer than timeoutSeconds before each connection (the idle time
+        // is what the claim is about, not a wait for a state). Released means a backend other
+        // than the one it was held on answers sooner or later (a proxy that holds it forever
+        // never shows one): with 3 backends, 10 rounds all on the held one is a chance of 1 in 3^10.
+        const heldOn = distinct(held);
+        const rounds: string[] = [];
+        const released = (): boolean => new Set([...heldOn, ...rounds].filter((r) => backends.includes(r))).size > 1;
+        for (let i = 0; i < 10 && !released(); i++) {
+          await new Promise((r) => setTimeout(r, IDLE_S * 1000));
+          const [a] = await client.connect({ host: vip, port: 80, count: 1, mode: 'tcp', timeoutMs: 3000 });
+          rounds.push(a?.backend?.pod ?? `error: ${a?.error}`);
+        }
+        ctx.evidence.add({
+          check: 'affinity-timeout',
+          kind: 'counts',
+          value: { held, afterTimeout: rounds },
+          text: `${hostPort(vip, 80)}, timeoutSeconds ${TIMEOUT_S}: 10 back to back, then one connection after each ${IDLE_S} s idle`,
+        });
+        const asked = {
+          ...fromProbe(client, ctx.ns),
+          target: `${hostPort(vip, 80)} (ClientIP, timeoutSeconds ${TIMEOUT_S})`,
+          protocol: 'tcp',
+        };
+        expectSame(
+          { what: 'ClientIP affinity holds within timeoutSeconds: 10 connections back to back on one backend, without errors', ...asked },
+          { heldOn: 1, errors: [] },
+          { heldOn: heldOn.length, errors: Object.keys(held).filter((k) => k.startsWith('error')) },
+        );
+        expectSame(
+          {
+            what: `ClientIP affinity is released after timeoutSeconds: after ${IDLE_S} s idle, a backend other than ${heldOn.join(', ') || 'the held one'} answers (within 10 rounds)`,
+            ...asked,
+          },
+          { heldOn, afterTimeout: rounds, released: true },
+          { heldOn, afterTimeout: rounds, released: released() },
+        );
       }
-      ctx.evidence.add({
-        check: 'affinity-timeout',
-        kind: 'counts',
-        value: { held, afterTimeout: rounds },
-        text: `${vip}:80, timeoutSeconds ${TIMEOUT_S}: 10 back to back, then one connection after each ${IDLE_S} s idle`,
-      });
-      const asked = {
-        ...fromProbe(client, ctx.ns),
-        target: `${hostPort(vip, 80)} (ClientIP, timeoutSeconds ${TIMEOUT_S})`,
-        protocol: 'tcp',
-      };
-      expectSame(
-        { what: 'ClientIP affinity holds within timeoutSeconds: 10 connections back to back on one backend, without errors', ...asked },
-        { heldOn: 1, errors: [] },
-        { heldOn: heldOn.length, errors: Object.keys(held).filter((k) => k.startsWith('error')) },
-      );
-      expectSame(
-        {
-          what: `ClientIP affinity is released after timeoutSeconds: after ${IDLE_S} s idle, a backend other than ${heldOn.join(', ') || 'the held one'} answers (within 10 rounds)`,
-          ...asked,
-        },
-        { heldOn, afterTimeout: rounds, released: true },
-        { heldOn, afterTimeout: rounds, released: released() },
-      );
     },
   });
 
@@ -102,34 +98,35 @@ describe('session affinity', () => {
     e2e: null,
     run: async () => {
       await setup();
-      const vip = (await readSvc('web-api-sticky')).spec!.clusterIP!;
-      await ctx.proxyConverged('affinity-per-client-proxy', { host: vip, port: 80, backends, since: readyAt });
-      // Every client at once, each 15 connections: each keeps to one backend of its own.
-      const seen = await Promise.all(
-        ctx.probes.map(async (p) => ({
-          client: `${p.pod} on ${p.node}`,
-          answeredBy: counts(await p.connect({ host: vip, port: 80, count: 15, mode: 'tcp', timeoutMs: 3000 })),
-        })),
-      );
-      ctx.evidence.add({
-        check: 'affinity-per-client',
-        kind: 'counts',
-        value: seen,
-        text: `${vip}:80 (ClientIP), ${ctx.probes.length} clients at once`,
-      });
-      expectRows(
-        {
-          what: 'with ClientIP affinity, every client at once keeps to one backend: 15 connections each, all on one',
-          target: `${hostPort(vip, 80)} (ClientIP)`,
-          protocol: 'tcp',
-        },
-        seen.map((s, i) => ({
-          ...fromProbe(ctx.probes[i]!, ctx.ns),
-          ok: same({ backends: Object.keys(s.answeredBy).length, count: Object.values(s.answeredBy)[0] }, { backends: 1, count: 15 }),
-          expected: 'all 15 answered by one backend',
-          observed: s.answeredBy,
-        })),
-      );
+      for (const vip of await ctx.virtualIPs('affinity-per-client-proxy', 'web-api-sticky')) {
+        await ctx.proxyConverged('affinity-per-client-proxy', { host: vip, port: 80, backends, since: readyAt });
+        // Every client at once, each 15 connections: each keeps to one backend of its own.
+        const seen = await Promise.all(
+          ctx.probes.map(async (p) => ({
+            client: `${p.pod} on ${p.node}`,
+            answeredBy: counts(await p.connect({ host: vip, port: 80, count: 15, mode: 'tcp', timeoutMs: 3000 })),
+          })),
+        );
+        ctx.evidence.add({
+          check: 'affinity-per-client',
+          kind: 'counts',
+          value: seen,
+          text: `${hostPort(vip, 80)} (ClientIP), ${ctx.probes.length} clients at once`,
+        });
+        expectRows(
+          {
+            what: 'with ClientIP affinity, every client at once keeps to one backend: 15 connections each, all on one',
+            target: `${hostPort(vip, 80)} (ClientIP)`,
+            protocol: 'tcp',
+          },
+          seen.map((s, i) => ({
+            ...fromProbe(ctx.probes[i]!, ctx.ns),
+            ok: same({ backends: Object.keys(s.answeredBy).length, count: Object.values(s.answeredBy)[0] }, { backends: 1, count: 15 }),
+            expected: 'all 15 answered by one backend',
+            observed: s.answeredBy,
+          })),
+        );
+      }
     },
   });
 
@@ -141,44 +138,45 @@ describe('session affinity', () => {
     e2e: e2e.svc('should be able to switch session affinity for service with type clusterIP [LinuxOnly]', true),
     run: async () => {
       await setup();
-      const vip = (await readSvc('web-api-switch')).spec!.clusterIP!;
-      const client = ctx.probes[0]!;
-      const set = async (affinity: 'ClientIP' | 'None'): Promise<number> => {
-        const svc = await readSvc('web-api-switch');
-        svc.spec!.sessionAffinity = affinity;
-        if (affinity === 'None') delete svc.spec!.sessionAffinityConfig;
-        await kube().core.replaceNamespacedService({ name: 'web-api-switch', namespace: ctx.ns, body: svc });
-        return Date.now();
-      };
-      // 15 connections in a row on one backend: affinity on (15 on one of 3 by chance: 1 in 3^14).
-      const round = async (): Promise<Record<string, number>> =>
-        counts(await client.connect({ host: vip, port: 80, count: 15, mode: 'tcp', timeoutMs: 3000 }));
-      const onSince = await set('ClientIP');
-      const on = await converge(
-        `15 connections in a row from ${client.pod} to ${vip}:80 to land on one backend once sessionAffinity is ClientIP`,
-        async () => {
-          const c = await round();
-          return { ok: distinct(c).length === 1 && Object.values(c)[0] === 15, state: c };
-        },
-        { kind: 'Service proxy', since: onSince },
-      );
-      ctx.evidence.convergence('affinity-switch', 'Service proxy', on.polls, on.ms, `affinity switched on`, on.polls > 1);
-      const offSince = await set('None');
-      const off = await converge(
-        `15 connections from ${client.pod} to ${vip}:80 to reach more than one backend once sessionAffinity is None`,
-        async () => {
-          const c = await round();
-          return { ok: distinct(c).length > 1, state: c };
-        },
-        { kind: 'Service proxy', since: offSince },
-      );
-      ctx.evidence.convergence('affinity-switch', 'Service proxy', off.polls, off.ms, `affinity switched off`, off.polls > 1);
-      ctx.evidence.add({
-        check: 'affinity-switch',
-        kind: 'counts',
-        value: { on: on.state, off: off.state },
-        text: `${vip}:80 switched ClientIP, then None`,
-      });
+      for (const vip of await ctx.virtualIPs('affinity-switch', 'web-api-switch')) {
+        const client = ctx.probes[0]!;
+        const set = async (affinity: 'ClientIP' | 'None'): Promise<number> => {
+          const svc = await readSvc('web-api-switch');
+          svc.spec!.sessionAffinity = affinity;
+          if (affinity === 'None') delete svc.spec!.sessionAffinityConfig;
+          await kube().core.replaceNamespacedService({ name: 'web-api-switch', namespace: ctx.ns, body: svc });
+          return Date.now();
+        };
+        // 15 connections in a row on one backend: affinity on (15 on one of 3 by chance: 1 in 3^14).
+        const round = async (): Promise<Record<string, number>> =>
+          counts(await client.connect({ host: vip, port: 80, count: 15, mode: 'tcp', timeoutMs: 3000 }));
+        const onSince = await set('ClientIP');
+        const on = await converge(
+          `15 connections in a row from ${client.pod} to ${hostPort(vip, 80)} to land on one backend once sessionAffinity is ClientIP`,
+          async () => {
+            const c = await round();
+            return { ok: distinct(c).length === 1 && Object.values(c)[0] === 15, state: c };
+          },
+          { kind: 'Service proxy', since: onSince },
+        );
+        ctx.evidence.convergence('affinity-switch', 'Service proxy', on.polls, on.ms, `affinity switched on`, on.polls > 1);
+        const offSince = await set('None');
+        const off = await converge(
+          `15 connections from ${client.pod} to ${hostPort(vip, 80)} to reach more than one backend once sessionAffinity is None`,
+          async () => {
+            const c = await round();
+            return { ok: distinct(c).length > 1, state: c };
+          },
+          { kind: 'Service proxy', since: offSince },
+        );
+        ctx.evidence.convergence('affinity-switch', 'Service proxy', off.polls, off.ms, `affinity switched off`, off.polls > 1);
+        ctx.evidence.add({
+          check: 'affinity-switch',
+          kind: 'counts',
+          value: { on: on.state, off: off.state },
+          text: `${hostPort(vip, 80)} switched ClientIP, then None`,
+        });
+      }
     },
   });
 });

@@ -32,21 +32,24 @@ async function change(name: string, edit: (s: k8s.V1Service) => void): Promise<n
 }
 const who = (a: ConnectAttempt): string => (a.backend ? `${a.backend.pod}:${a.backend.port}` : `error: ${a.error}`);
 /** From every probe, converge (proxy bound, from `since`) until `ok` holds for 3 fresh
- *  connections to host:port; measured, and the last state kept for the evidence. */
+ *  connections to each host (a Service's virtual IPs: one per family) at port; measured,
+ *  and the last state kept for the evidence (per probe, every host's connections). */
 async function everywhere(
   label: string,
   what: string,
-  host: string,
+  hosts: string[],
   port: number,
   ok: (a: ConnectAttempt[]) => boolean,
   since: number,
 ): Promise<string[][]> {
+  const targets = hosts.map((h) => hostPort(h, port)).join(' and ');
   const per = await Promise.all(
     ctx.probes.map((p) =>
       converge(
-        `connections from ${p.pod} (node ${p.node}) to ${host}:${port}: ${what}`,
+        `connections from ${p.pod} (node ${p.node}) to ${targets}: ${what}`,
         async () => {
-          const r = await p.connect({ host, port, count: 3, mode: 'tcp', timeoutMs: 1000 });
+          const r: ConnectAttempt[] = [];
+          for (const host of hosts) r.push(...(await p.connect({ host, port, count: 3, mode: 'tcp', timeoutMs: 1000 })));
           return { ok: ok(r), state: r.map(who) };
         },
         { kind: 'Service proxy', since },
@@ -71,32 +74,33 @@ describe('Service ports and changes', () => {
     e2e: e2e.svc('should serve multiport endpoints from pods', true),
     run: async () => {
       await setup();
-      const vip = (await readSvc('multi-api')).spec!.clusterIP!;
-      await everywhere('multi-port', 'port 80 (targetPort http) reaching multi-api on 8080', vip, 80, onlyFrom(multi, 8080), readyAt);
-      await everywhere('multi-port', 'port 81 (targetPort alt) reaching multi-api on 8081', vip, 81, onlyFrom(multi, 8081), readyAt);
-      const asked = ctx.probes.flatMap((p) => [80, 81].map((port) => ({ p, port })));
-      const seen = await Promise.all(
-        asked.map(async ({ p, port }) => ({
-          from: p.node,
-          port,
-          answeredBy: (await p.connect({ host: vip, port, count: 6, mode: 'tcp', timeoutMs: 3000 })).map(who),
-        })),
-      );
-      ctx.evidence.add({ check: 'multi-port', kind: 'counts', value: seen, text: `${vip}: 80 -> http (8080), 81 -> alt (8081)` });
-      expectRows(
-        {
-          what: 'each port of a multi-port Service reaches multi-api on its named targetPort (80 -> http 8080, 81 -> alt 8081)',
-          target: `${vip}, ports 80 and 81`,
-          protocol: 'tcp',
-          unit: 'connections',
-        },
-        seen.map((s, i) => ({
-          ...fromProbe(asked[i]!.p, ctx.ns),
-          target: hostPort(vip, s.port),
-          expected: { wrong: [] },
-          observed: { wrong: s.answeredBy.filter((w) => !multi.some((m) => w === `${m}:${s.port === 80 ? 8080 : 8081}`)) },
-        })),
-      );
+      for (const vip of await ctx.virtualIPs('multi-port', 'multi-api')) {
+        await everywhere('multi-port', 'port 80 (targetPort http) reaching multi-api on 8080', [vip], 80, onlyFrom(multi, 8080), readyAt);
+        await everywhere('multi-port', 'port 81 (targetPort alt) reaching multi-api on 8081', [vip], 81, onlyFrom(multi, 8081), readyAt);
+        const asked = ctx.probes.flatMap((p) => [80, 81].map((port) => ({ p, port })));
+        const seen = await Promise.all(
+          asked.map(async ({ p, port }) => ({
+            from: p.node,
+            port,
+            answeredBy: (await p.connect({ host: vip, port, count: 6, mode: 'tcp', timeoutMs: 3000 })).map(who),
+          })),
+        );
+        ctx.evidence.add({ check: 'multi-port', kind: 'counts', value: seen, text: `${vip}: 80 -> http (8080), 81 -> alt (8081)` });
+        expectRows(
+          {
+            what: 'each port of a multi-port Service reaches multi-api on its named targetPort (80 -> http 8080, 81 -> alt 8081)',
+            target: `${vip}, ports 80 and 81`,
+            protocol: 'tcp',
+            unit: 'connections',
+          },
+          seen.map((s, i) => ({
+            ...fromProbe(asked[i]!.p, ctx.ns),
+            target: hostPort(vip, s.port),
+            expected: { wrong: [] },
+            observed: { wrong: s.answeredBy.filter((w) => !multi.some((m) => w === `${m}:${s.port === 80 ? 8080 : 8081}`)) },
+          })),
+        );
+      }
     },
   });
 
@@ -109,35 +113,35 @@ describe('Service ports and changes', () => {
     e2e: null,
     run: async () => {
       await setup();
-      const vip = (await readSvc('change-api')).spec!.clusterIP!;
-      await everywhere('change-initial', 'port 80 reaching multi-api on 8080', vip, 80, onlyFrom(multi, 8080), readyAt);
+      const vips = await ctx.virtualIPs('change-initial', 'change-api');
+      await everywhere('change-initial', 'port 80 reaching multi-api on 8080', vips, 80, onlyFrom(multi, 8080), readyAt);
       // The port: 80 -> 8000. The new port answers, the old one no longer does.
       let t = await change('change-api', (s) => {
         s.spec!.ports![0]!.port = 8000;
       });
-      await everywhere('change-port', 'port changed 80 -> 8000: 8000 answering', vip, 8000, onlyFrom(multi, 8080), t);
-      await everywhere('change-port', 'port changed 80 -> 8000: 80 no longer answering', vip, 80, noAnswer, t);
+      await everywhere('change-port', 'port changed 80 -> 8000: 8000 answering', vips, 8000, onlyFrom(multi, 8080), t);
+      await everywhere('change-port', 'port changed 80 -> 8000: 80 no longer answering', vips, 80, noAnswer, t);
       // The targetPort: 8080 -> 8081.
       t = await change('change-api', (s) => {
         s.spec!.ports![0]!.targetPort = 8081 as never;
       });
-      await everywhere('change-target-port', 'targetPort changed 8080 -> 8081', vip, 8000, onlyFrom(multi, 8081), t);
+      await everywhere('change-target-port', 'targetPort changed 8080 -> 8081', vips, 8000, onlyFrom(multi, 8081), t);
       // The selector: multi-api -> web-api (back to targetPort 8080, which web-api serves).
       t = await change('change-api', (s) => {
         s.spec!.selector = { app: 'web-api' };
         s.spec!.ports![0]!.targetPort = 8080 as never;
       });
-      const last = await everywhere('change-selector', 'selector changed to app=web-api', vip, 8000, onlyFrom(web, 8080), t);
+      const last = await everywhere('change-selector', 'selector changed to app=web-api', vips, 8000, onlyFrom(web, 8080), t);
       ctx.evidence.add({
         check: 'changes',
         kind: 'counts',
         value: last,
-        text: `${vip}:8000 after the port, targetPort and selector changes`,
+        text: `${vips.map((v) => hostPort(v, 8000)).join(', ')} after the port, targetPort and selector changes`,
       });
       expectRows(
         {
           what: 'after its port, targetPort and selector changed, a Service reaches only its new backends (web-api on 8080)',
-          target: hostPort(vip, 8000),
+          target: vips.map((v) => hostPort(v, 8000)).join(', '),
           protocol: 'tcp',
           unit: 'connections',
         },
@@ -160,18 +164,25 @@ describe('Service ports and changes', () => {
       await setup();
       const svc = (): never[] =>
         loadManifest('multi-api.yaml', defaultVars()).filter((o) => o.kind === 'Service' && o.metadata?.name === 'recreate-api') as never[];
-      const old = (await readSvc('recreate-api')).spec!.clusterIP!;
+      const old = await ctx.virtualIPs('recreate-before', 'recreate-api');
       await everywhere('recreate-before', 'recreate-api before its deletion', old, 80, onlyFrom(multi, 8080), readyAt);
       await kube().core.deleteNamespacedService({ name: 'recreate-api', namespace: ctx.ns });
       const deleted = Date.now();
-      await everywhere('recreate-deleted', `recreate-api deleted: ${old}:80 no longer answering`, old, 80, noAnswer, deleted);
+      await everywhere(
+        'recreate-deleted',
+        `recreate-api deleted: ${old.join(', ')} port 80 no longer answering`,
+        old,
+        80,
+        noAnswer,
+        deleted,
+      );
       await applyObjects(ctx.ns, svc());
       const created = Date.now();
-      const vip = (await readSvc('recreate-api')).spec!.clusterIP!;
+      const vips = await ctx.virtualIPs('recreate-after', 'recreate-api');
       const last = await everywhere(
         'recreate-after',
-        `recreate-api recreated under the same name (virtual IP ${vip})`,
-        vip,
+        `recreate-api recreated under the same name (virtual IPs ${vips.join(', ')})`,
+        vips,
         80,
         onlyFrom(multi, 8080),
         created,
@@ -179,13 +190,13 @@ describe('Service ports and changes', () => {
       ctx.evidence.add({
         check: 'recreate',
         kind: 'counts',
-        value: { oldVip: old, newVip: vip, answeredBy: last },
+        value: { oldVips: old, newVips: vips, answeredBy: last },
         text: 'recreate-api deleted and recreated',
       });
       expectRows(
         {
-          what: `a Service deleted and recreated under the same name reaches its backends (multi-api on 8080) at its new virtual IP (the old one: ${old})`,
-          target: hostPort(vip, 80),
+          what: `a Service deleted and recreated under the same name reaches its backends (multi-api on 8080) at its new virtual IPs (the old ones: ${old.join(', ')})`,
+          target: vips.map((v) => hostPort(v, 80)).join(', '),
           protocol: 'tcp',
           unit: 'connections',
         },
@@ -207,9 +218,9 @@ describe('Service ports and changes', () => {
     e2e: e2e.svc('should be able to update service type to NodePort listening on same port number but different protocols'),
     run: async () => {
       await setup();
-      const node = await kube().core.readNode({ name: ctx.probes[0]!.node });
-      const ip = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '';
       const svcName = 'multi-api';
+      // The first probe's node, at its InternalIP of every family the Service has.
+      const ips = (await ctx.nodeTargets('type-nodeport', svcName)).filter((n) => n.node === ctx.probes[0]!.node).map((n) => n.ip);
       let t = await change(svcName, (s) => {
         s.spec!.type = 'NodePort';
       });
@@ -221,13 +232,27 @@ describe('Service ports and changes', () => {
         protocol: 'api',
       };
       expectThat(typeQuestion, nodePort > 0, 'a node port (> 0) for port 80 once the type is NodePort', nodePort);
-      await everywhere('type-nodeport', `type NodePort: ${ip}:${nodePort} answering`, ip, nodePort, onlyFrom(multi, 8080), t);
+      await everywhere(
+        'type-nodeport',
+        `type NodePort: ${ips.join(', ')} port ${nodePort} answering`,
+        ips,
+        nodePort,
+        onlyFrom(multi, 8080),
+        t,
+      );
       t = await change(svcName, (s) => {
         s.spec!.type = 'ClusterIP';
         for (const p of s.spec!.ports!) delete p.nodePort;
       });
       const after = (await readSvc(svcName)).spec!.ports!.map((p) => p.nodePort).filter(Boolean);
-      await everywhere('type-clusterip', `back to type ClusterIP: ${ip}:${nodePort} no longer answering`, ip, nodePort, noAnswer, t);
+      await everywhere(
+        'type-clusterip',
+        `back to type ClusterIP: ${ips.join(', ')} port ${nodePort} no longer answering`,
+        ips,
+        nodePort,
+        noAnswer,
+        t,
+      );
       ctx.evidence.info(
         'type-change',
         `ClusterIP -> NodePort (node port ${nodePort}) -> ClusterIP (node ports left in the spec: ${after.join(', ') || 'none'})`,

@@ -15,7 +15,8 @@ import { currentTarget } from '../helpers/config/target.ts';
 const { ctx, check } = defineSuite('proxy-host-network', { podSecurity: 'privileged', probes: 1, requires: ['privileged'] });
 let backends: string[] = [];
 let hosts: Probe[] = [];
-let vip = '';
+/** web-api's virtual IPs, one per family. */
+let vips: string[] = [];
 let nodePort = 0;
 let readyAt = 0;
 const setup = once(async () => {
@@ -31,7 +32,7 @@ const setup = once(async () => {
     120_000,
   );
   readyAt = Date.now();
-  vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
+  vips = await ctx.virtualIPs('host-clusterip', 'web-api');
   nodePort = (await kube().core.readNamespacedService({ name: 'web-api-nodeport', namespace: ctx.ns })).spec!.ports![0]!.nodePort!;
 });
 
@@ -45,24 +46,31 @@ describe('host-network clients', () => {
     e2e: '[sig-network] Networking Granular Checks: Services should function for node-Service: http',
     run: async () => {
       await setup();
-      await ctx.proxyConverged('host-clusterip', { host: vip, port: 80, backends, everyBackend: true, probes: hosts, since: readyAt });
-      const seen = await Promise.all(
-        hosts.map(async (h) => ({
-          from: `${h.pod} (host network of ${h.node})`,
-          answeredBy: counts(await h.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 3000 })),
-        })),
-      );
-      ctx.evidence.add({ check: 'host-clusterip', kind: 'counts', value: seen, text: `${vip}:80 from the host network of every node` });
-      expectRows(
-        { what: 'a client on the host network of each node reaches a ClusterIP Service', target: hostPort(vip, 80), protocol: 'tcp' },
-        seen.map((s, i) => ({
-          client: `${hosts[i]!.pod} (host network)`,
-          node: hosts[i]!.node,
-          ok: !Object.keys(s.answeredBy).some((k) => !backends.includes(k)),
-          expected: `only web-api backends [${backends.join(', ')}]`,
-          observed: s.answeredBy,
-        })),
-      );
+      for (const vip of vips) {
+        await ctx.proxyConverged('host-clusterip', { host: vip, port: 80, backends, everyBackend: true, probes: hosts, since: readyAt });
+        const seen = await Promise.all(
+          hosts.map(async (h) => ({
+            from: `${h.pod} (host network of ${h.node})`,
+            answeredBy: counts(await h.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 3000 })),
+          })),
+        );
+        ctx.evidence.add({
+          check: 'host-clusterip',
+          kind: 'counts',
+          value: seen,
+          text: `${hostPort(vip, 80)} from the host network of every node`,
+        });
+        expectRows(
+          { what: 'a client on the host network of each node reaches a ClusterIP Service', target: hostPort(vip, 80), protocol: 'tcp' },
+          seen.map((s, i) => ({
+            client: `${hosts[i]!.pod} (host network)`,
+            node: hosts[i]!.node,
+            ok: !Object.keys(s.answeredBy).some((k) => !backends.includes(k)),
+            expected: `only web-api backends [${backends.join(', ')}]`,
+            observed: s.answeredBy,
+          })),
+        );
+      }
     },
   });
 

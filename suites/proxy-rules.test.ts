@@ -5,7 +5,7 @@
 // /proc/net/ip_vs and the addresses on kube-ipvs0, on VM nodes of the bundled cluster);
 // clusters without kube-proxy skip with their reason. Not a conformance test in the
 // Kubernetes sense (it assumes kube-proxy and needs host network).
-import { hostPort, type IpFamily } from '../helpers/lib/net.ts';
+import { familyOf, hostPort, type IpFamily } from '../helpers/lib/net.ts';
 import { apply, applyObjects, loadManifest, defaultVars } from '../helpers/cluster/apply.ts';
 import { execIn, schedulableNodes, hostnameLabel } from '../helpers/cluster/probe.ts';
 import {
@@ -53,28 +53,29 @@ describe(
   () => {
     let tools: Tool[] = [];
     let web: PodState[] = [];
-    let vip = '';
+    /** web-api's virtual IPs: one per family (both on a dual-stack cluster). */
+    let vips: string[] = [];
 
     const sh = async (tool: Tool, cmd: string): Promise<string> => {
       const r = await execIn(ctx.ns, tool.pod, 'tools', ['/bin/sh', '-c', cmd]);
       if (r.exitCode !== 0) throw new Error(`'${cmd}' on ${tool.node} exited ${r.exitCode}: ${r.stderr}`);
       return r.stdout;
     };
-    // The family of the Services whose rules are read: the cluster's primary (the Services
-    // here are single-stack); IPv6 rules are in ip6tables and nftables' ip6 table.
-    const family = (): IpFamily => ctx.families()[0]!;
-    const syncedSince = async (tool: Tool, since: number): Promise<boolean> => {
+    // Rules are read in the family of the address they are for: IPv6 rules are in ip6tables
+    // and nftables' ip6 table, and kube-proxy syncs each family on its own.
+    const syncedSince = async (tool: Tool, since: number, family: IpFamily): Promise<boolean> => {
       const metrics = await sh(tool, 'curl -sf http://127.0.0.1:10249/metrics');
       // Labelled by family where kube-proxy runs both (and in later versions always).
       const line = metrics
         .split('\n')
         .filter((l) => l.startsWith('kubeproxy_sync_proxy_rules_last_timestamp_seconds'))
-        .find((l) => !l.includes('ip_family=') || l.includes(`ip_family="${family()}"`));
+        .find((l) => !l.includes('ip_family=') || l.includes(`ip_family="${family}"`));
       const m = line ? /\s(\S+)$/.exec(line) : null;
       return m ? Number(m[1]) * 1000 > since : false;
     };
-    /** What the node programs for a Service port. `podIPs`: the Service's endpoints, by which
-     *  IPVS (whose virtual servers carry no Service name) finds a headless Service's mentions. */
+    /** What the node programs for a Service port, in the family of `ip` (or `family`, for a
+     *  headless Service's 'None'). `podIPs`: the Service's endpoints, by which IPVS (whose
+     *  virtual servers carry no Service name) finds a headless Service's mentions. */
     const view = async (
       tool: Tool,
       ns: string,
@@ -83,9 +84,10 @@ describe(
       ip: string,
       port: number,
       podIPs: string[] = [],
+      family: IpFamily = familyOf(ip),
     ): Promise<View> => {
       const spn = servicePortName(ns, name, portName);
-      ctx.evidence.family('rules', family());
+      ctx.evidence.family('rules', family);
       if (mode() === 'ipvs') {
         const [proc = '', addrs = ''] = (await sh(tool, 'cat /proc/net/ip_vs; echo ---; ip -o addr show dev kube-ipvs0')).split('\n---\n');
         const virtuals = parseIpvsProc(proc);
@@ -102,7 +104,7 @@ describe(
         };
       }
       if (mode() === 'iptables') {
-        const save = family() === 'IPv6' ? 'ip6tables-save' : 'iptables-save';
+        const save = family === 'IPv6' ? 'ip6tables-save' : 'iptables-save';
         const s = iptablesService(parseIptablesSave(await sh(tool, `${save} -t nat; ${save} -t filter`)), spn, ip, port);
         return {
           rule: Boolean(s.clusterIPRule),
@@ -113,7 +115,7 @@ describe(
         };
       }
       const s = nftService(
-        parseNftJson(await sh(tool, `nft -j list table ${family() === 'IPv6' ? 'ip6' : 'ip'} kube-proxy`)),
+        parseNftJson(await sh(tool, `nft -j list table ${family === 'IPv6' ? 'ip6' : 'ip'} kube-proxy`)),
         ns,
         name,
         ip,
@@ -129,12 +131,12 @@ describe(
         inClusterIPs: s.inClusterIPs,
       };
     };
-    /** Waits until every node's kube-proxy synced after `since` and its rules satisfy ok. */
     /** Converges (within the proxy bound, from `since`) until every node's kube-proxy has
-     *  synced after `since` and its rules satisfy ok. Returns the ms taken. */
+     *  synced the family after `since` and its rules satisfy ok. Returns the ms taken. */
     const onEveryNode = async (
       what: string,
       since: number,
+      family: IpFamily,
       read: (tool: Tool) => Promise<View>,
       ok: (v: View) => boolean,
     ): Promise<number> => {
@@ -149,7 +151,7 @@ describe(
           const views = await Promise.all(
             tools.map(async (tool): Promise<NodeView> => {
               try {
-                return { node: tool.node, synced: await syncedSince(tool, since), view: await read(tool) };
+                return { node: tool.node, synced: await syncedSince(tool, since, family), view: await read(tool) };
               } catch (e) {
                 return { node: tool.node, synced: false, error: (e as Error).message };
               }
@@ -224,7 +226,7 @@ describe(
         ctx.ns,
         objs().filter((o) => o.kind === 'Service'),
       );
-      vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
+      vips = await ctx.virtualIPs('rules', 'web-api');
     };
 
     check({
@@ -240,22 +242,38 @@ describe(
         await ctx.slicesSettled(
           'rule-clusterip',
           'web-api',
-          web.map((p) => p.ip!),
+          web.flatMap((p) => p.ips),
           changed,
         );
-        const want = web.map((p) => hostPort(p.ip!, 8080)).sort();
-        const ms = await onEveryNode(
-          `the rule for ${ctx.ns}/web-api:http`,
-          changed,
-          (tool) => view(tool, ctx.ns, 'web-api', 'http', vip, 80),
-          (v) => v.rule && v.chainOk && v.endpoints.join() === want.join() && v.inClusterIPs !== false,
-        );
-        ctx.evidence.measure('rule-clusterip', 'proxy rules: from the Service change to its rule on every node', ms, 'ms', true, {
-          kind: 'proxy rules',
-          converged: true,
-        });
-        const v0 = await view(tools[0]!, ctx.ns, 'web-api', 'http', vip, 80);
-        ctx.evidence.info('rule-clusterip', `${mode()}: ${JSON.stringify(v0)}`);
+        // Each family's rule, leading to the endpoints of that family.
+        for (const vip of vips) {
+          const fam = familyOf(vip);
+          const want = web
+            .flatMap((p) => p.ips)
+            .filter((ip) => familyOf(ip) === fam)
+            .map((ip) => hostPort(ip, 8080))
+            .sort();
+          const ms = await onEveryNode(
+            `the rule for ${ctx.ns}/web-api:http at ${vip}`,
+            changed,
+            fam,
+            (tool) => view(tool, ctx.ns, 'web-api', 'http', vip, 80),
+            (v) => v.rule && v.chainOk && v.endpoints.join() === want.join() && v.inClusterIPs !== false,
+          );
+          ctx.evidence.measure(
+            'rule-clusterip',
+            `proxy rules: from the Service change to its rule on every node (${fam})`,
+            ms,
+            'ms',
+            true,
+            {
+              kind: 'proxy rules',
+              converged: true,
+            },
+          );
+          const v0 = await view(tools[0]!, ctx.ns, 'web-api', 'http', vip, 80);
+          ctx.evidence.info('rule-clusterip', `${mode()} ${fam}: ${JSON.stringify(v0)}`);
+        }
       },
     });
 
@@ -272,7 +290,7 @@ describe(
         await ctx.slicesSettled(
           'rule-headless',
           'grpc-backend',
-          pods.map((p) => p.ip!),
+          pods.flatMap((p) => p.ips),
         );
         // kube-proxy never sees a headless Service, so nothing syncs for it: a ClusterIP
         // marker Service created afterwards shows that every node has caught up.
@@ -282,31 +300,42 @@ describe(
             apiVersion: 'v1',
             kind: 'Service',
             metadata: { name: 'marker' },
-            spec: { selector: { app: 'web-api' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+            spec: {
+              ipFamilyPolicy: 'PreferDualStack',
+              selector: { app: 'web-api' },
+              ports: [{ name: 'http', port: 80, targetPort: 8080 }],
+            },
           } as never,
         ]);
-        const mvip = (await kube().core.readNamespacedService({ name: 'marker', namespace: ctx.ns })).spec!.clusterIP!;
-        await onEveryNode(
-          "the marker Service's rule",
-          marker,
-          (tool) => view(tool, ctx.ns, 'marker', 'http', mvip, 80),
-          (v) => v.rule && v.endpoints.length > 0,
-        );
+        // In every family the headless Service has (its slices are in those families).
+        for (const mvip of await ctx.virtualIPs('rules', 'marker'))
+          await onEveryNode(
+            `the marker Service's rule at ${mvip}`,
+            marker,
+            familyOf(mvip),
+            (tool) => view(tool, ctx.ns, 'marker', 'http', mvip, 80),
+            (v) => v.rule && v.endpoints.length > 0,
+          );
+        const families = ((await kube().core.readNamespacedService({ name: 'grpc-backend', namespace: ctx.ns })).spec?.ipFamilies ??
+          ctx.families()) as IpFamily[];
         const views = await Promise.all(
-          tools.map(async (tool) => ({
-            node: tool.node,
-            mentions: (
-              await view(
-                tool,
-                ctx.ns,
-                'grpc-backend',
-                'grpc',
-                'None',
-                50051,
-                pods.map((p) => p.ip!),
-              )
-            ).mentions,
-          })),
+          tools.flatMap((tool) =>
+            families.map(async (fam) => ({
+              node: `${tool.node} (${fam})`,
+              mentions: (
+                await view(
+                  tool,
+                  ctx.ns,
+                  'grpc-backend',
+                  'grpc',
+                  'None',
+                  50051,
+                  pods.flatMap((p) => p.ips),
+                  fam,
+                )
+              ).mentions,
+            })),
+          ),
         );
         expectRows(
           {
@@ -314,7 +343,7 @@ describe(
             target: `the ${mode()} rules of the node`,
             protocol: 'exec (host network)',
           },
-          views.map((v, i) => ({ client: tools[i]!.pod, node: v.node, expected: 0, observed: v.mentions })),
+          views.map((v, i) => ({ client: tools[Math.floor(i / families.length)]!.pod, node: v.node, expected: 0, observed: v.mentions })),
         );
       },
     });
@@ -332,16 +361,19 @@ describe(
         await apply(ctx.ns, 'web-api.yaml', { REPLICAS: 0 });
         await rolloutReady(ctx.ns, 'Deployment', 'web-api', 0);
         await ctx.slicesSettled('rule-reject', 'web-api', [], changed);
-        const ms = await onEveryNode(
-          `the reject entry for ${ctx.ns}/web-api:http`,
-          changed,
-          (tool) => view(tool, ctx.ns, 'web-api', 'http', vip, 80),
-          (v) => v.reject && v.endpoints.length === 0,
-        );
-        ctx.evidence.measure('rule-reject', 'proxy rules: the reject entry on every node', ms, 'ms', true, {
-          kind: 'proxy rules',
-          converged: true,
-        });
+        for (const vip of vips) {
+          const ms = await onEveryNode(
+            `the reject entry for ${ctx.ns}/web-api:http at ${vip}`,
+            changed,
+            familyOf(vip),
+            (tool) => view(tool, ctx.ns, 'web-api', 'http', vip, 80),
+            (v) => v.reject && v.endpoints.length === 0,
+          );
+          ctx.evidence.measure('rule-reject', `proxy rules: the reject entry on every node (${familyOf(vip)})`, ms, 'ms', true, {
+            kind: 'proxy rules',
+            converged: true,
+          });
+        }
       },
     });
   },

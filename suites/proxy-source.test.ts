@@ -5,13 +5,14 @@ import { apply } from '../helpers/cluster/apply.ts';
 import { e2e, src } from './data/sources.ts';
 import { kube, once, defineSuite, describe } from '../helpers/harness/suite.ts';
 import { expectRows, expectSame, fromProbe } from '../helpers/harness/verdict.ts';
-import { hostPort } from '../helpers/lib/net.ts';
+import { familyOf, hostPort } from '../helpers/lib/net.ts';
 import { Probe } from '../helpers/cluster/probe.ts';
 import { rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
 
 const { ctx, check } = defineSuite('proxy-source');
 let backend: PodState;
-let vip = '';
+/** web-api's virtual IPs, one per family. */
+let vips: string[] = [];
 let nodePort = 0;
 let readyAt = 0;
 const setup = once(async () => {
@@ -20,10 +21,10 @@ const setup = once(async () => {
   await apply(ctx.ns, 'web-api-nodeport.yaml');
   [backend] = (await rolloutReady(ctx.ns, 'Deployment', 'web-api', 1)) as [PodState];
   readyAt = Date.now();
-  vip = (await kube().core.readNamespacedService({ name: 'web-api', namespace: ctx.ns })).spec!.clusterIP!;
+  vips = await ctx.virtualIPs('source-proxy', 'web-api');
   nodePort = (await kube().core.readNamespacedService({ name: 'web-api-nodeport', namespace: ctx.ns })).spec!.ports![0]!.nodePort!;
-  await ctx.slicesSettled('source-slices', 'web-api', [backend.ip!], readyAt);
-  await ctx.proxyConverged('source-proxy', { host: vip, port: 80, backends: [backend.name], since: readyAt });
+  await ctx.slicesSettled('source-slices', 'web-api', backend.ips, readyAt);
+  for (const vip of vips) await ctx.proxyConverged('source-proxy', { host: vip, port: 80, backends: [backend.name], since: readyAt });
 });
 
 describe('source address and hairpin', () => {
@@ -38,34 +39,36 @@ describe('source address and hairpin', () => {
     e2e: e2e.svc('should preserve source pod IP for traffic thru service cluster IP [LinuxOnly]'),
     run: async () => {
       await setup();
-      const seen = await Promise.all(
-        ctx.probes.map(async (p) => {
-          const r = await p.connect({ host: vip, port: 80, count: 3, mode: 'tcp', timeoutMs: 3000 });
-          return {
-            from: `${p.pod} on ${p.node}`,
-            pairs: r.map((a) => ({ clientSent: a.local, backendSaw: a.backend?.client ?? a.error })),
-          };
-        }),
-      );
-      ctx.evidence.add({
-        check: 'source-ip',
-        kind: 'counts',
-        value: seen,
-        text: `${vip}:80 -> ${backend.name}: the client's own address, and the source address the backend saw`,
-      });
-      expectRows(
-        {
-          what: `a backend reached through a ClusterIP sees the client Pod's own address as the source (no masquerade): ${backend.name}`,
-          target: hostPort(vip, 80),
-          protocol: 'tcp',
-          unit: 'connections',
-        },
-        seen.map((s, i) => ({
-          ...fromProbe(ctx.probes[i]!, ctx.ns),
-          expected: s.pairs.map((x) => ({ clientSent: x.clientSent, backendSaw: x.clientSent })),
-          observed: s.pairs,
-        })),
-      );
+      for (const vip of vips) {
+        const seen = await Promise.all(
+          ctx.probes.map(async (p) => {
+            const r = await p.connect({ host: vip, port: 80, count: 3, mode: 'tcp', timeoutMs: 3000 });
+            return {
+              from: `${p.pod} on ${p.node}`,
+              pairs: r.map((a) => ({ clientSent: a.local, backendSaw: a.backend?.client ?? a.error })),
+            };
+          }),
+        );
+        ctx.evidence.add({
+          check: 'source-ip',
+          kind: 'counts',
+          value: seen,
+          text: `${hostPort(vip, 80)} -> ${backend.name}: the client's own address, and the source address the backend saw`,
+        });
+        expectRows(
+          {
+            what: `a backend reached through a ClusterIP sees the client Pod's own address as the source (no masquerade): ${backend.name}`,
+            target: hostPort(vip, 80),
+            protocol: 'tcp',
+            unit: 'connections',
+          },
+          seen.map((s, i) => ({
+            ...fromProbe(ctx.probes[i]!, ctx.ns),
+            expected: s.pairs.map((x) => ({ clientSent: x.clientSent, backendSaw: x.clientSent })),
+            observed: s.pairs,
+          })),
+        );
+      }
     },
   });
 
@@ -82,25 +85,28 @@ describe('source address and hairpin', () => {
     run: async () => {
       await setup();
       const self = new Probe(ctx.ns, backend.name, backend.node ?? '', 'web-api');
-      const r = await self.connect({ host: vip, port: 80, count: 5, mode: 'tcp', timeoutMs: 3000 });
-      ctx.evidence.add({
-        check: 'hairpin-clusterip',
-        kind: 'counts',
-        value: r.map((a) => a.backend?.pod ?? a.error),
-        text: `${backend.name} -> ${vip}:80 (its own Service)`,
-      });
-      expectSame(
-        {
-          what: 'a Pod reaches itself through its own Service (hairpin)',
-          client: backend.name,
-          node: backend.node,
-          target: hostPort(vip, 80),
-          protocol: 'tcp',
-          unit: 'connections',
-        },
-        r.map(() => backend.name),
-        r.map((a) => a.backend?.pod ?? a.error),
-      );
+      for (const vip of vips) {
+        ctx.evidence.family('hairpin-clusterip', familyOf(vip));
+        const r = await self.connect({ host: vip, port: 80, count: 5, mode: 'tcp', timeoutMs: 3000 });
+        ctx.evidence.add({
+          check: 'hairpin-clusterip',
+          kind: 'counts',
+          value: r.map((a) => a.backend?.pod ?? a.error),
+          text: `${backend.name} -> ${hostPort(vip, 80)} (its own Service)`,
+        });
+        expectSame(
+          {
+            what: 'a Pod reaches itself through its own Service (hairpin)',
+            client: backend.name,
+            node: backend.node,
+            target: hostPort(vip, 80),
+            protocol: 'tcp',
+            unit: 'connections',
+          },
+          r.map(() => backend.name),
+          r.map((a) => a.backend?.pod ?? a.error),
+        );
+      }
     },
   });
 
@@ -116,34 +122,36 @@ describe('source address and hairpin', () => {
     run: async () => {
       await setup();
       const self = new Probe(ctx.ns, backend.name, backend.node ?? '', 'web-api');
-      // Its own node's address in the Service's family.
-      const ip = (await ctx.nodeTargets('hairpin-nodeport', 'web-api-nodeport')).find((t) => t.node === backend.node)?.ip ?? '';
-      await ctx.proxyConverged('hairpin-nodeport', {
-        host: ip,
-        port: nodePort,
-        backends: [backend.name],
-        since: readyAt,
-        probes: [ctx.probes.find((p) => p.node === backend.node) ?? ctx.probes[0]!],
-      });
-      const r = await self.connect({ host: ip, port: nodePort, count: 5, mode: 'tcp', timeoutMs: 3000 });
-      ctx.evidence.add({
-        check: 'hairpin-nodeport',
-        kind: 'counts',
-        value: r.map((a) => a.backend?.pod ?? a.error),
-        text: `${backend.name} -> its own node ${ip}:${nodePort}`,
-      });
-      expectSame(
-        {
-          what: "a Pod reaches itself through its own node's address at its Service's node port (hairpin)",
-          client: backend.name,
-          node: backend.node,
-          target: hostPort(ip, nodePort),
-          protocol: 'tcp',
-          unit: 'connections',
-        },
-        r.map(() => backend.name),
-        r.map((a) => a.backend?.pod ?? a.error),
-      );
+      // Its own node's addresses in the Service's families.
+      const ips = (await ctx.nodeTargets('hairpin-nodeport', 'web-api-nodeport')).filter((t) => t.node === backend.node).map((t) => t.ip);
+      for (const ip of ips) {
+        await ctx.proxyConverged('hairpin-nodeport', {
+          host: ip,
+          port: nodePort,
+          backends: [backend.name],
+          since: readyAt,
+          probes: [ctx.probes.find((p) => p.node === backend.node) ?? ctx.probes[0]!],
+        });
+        const r = await self.connect({ host: ip, port: nodePort, count: 5, mode: 'tcp', timeoutMs: 3000 });
+        ctx.evidence.add({
+          check: 'hairpin-nodeport',
+          kind: 'counts',
+          value: r.map((a) => a.backend?.pod ?? a.error),
+          text: `${backend.name} -> its own node ${hostPort(ip, nodePort)}`,
+        });
+        expectSame(
+          {
+            what: "a Pod reaches itself through its own node's address at its Service's node port (hairpin)",
+            client: backend.name,
+            node: backend.node,
+            target: hostPort(ip, nodePort),
+            protocol: 'tcp',
+            unit: 'connections',
+          },
+          r.map(() => backend.name),
+          r.map((a) => a.backend?.pod ?? a.error),
+        );
+      }
     },
   });
 });

@@ -24,13 +24,21 @@ const fromEachNode = (vip: string, count: number): Promise<{ from: string; answe
     })),
   );
 const GRACE_S = 150;
-let vip = '';
+/** drain's virtual IPs, one per family. */
+let vips: string[] = [];
 const pods = ['drain-0', 'drain-1'];
 
 const state = (e: SliceEndpoint): string => `${e.targetRef}: ready=${e.ready} serving=${e.serving} terminating=${e.terminating}`;
-/** Waits (convergence bound) until the slices show exactly this state for the two Pods. */
+/** Waits (convergence bound) until the slices show exactly this state for the two Pods (in
+ *  the slice of every family the Service has: a Pod is listed once per family). */
 async function slicesShow(label: string, want: { ready: string[]; servingTerminating: string[] }, since: number): Promise<void> {
   const text = `ready [${want.ready.join(', ')}], serving and terminating [${want.servingTerminating.join(', ')}]`;
+  const families = (await kube().core.readNamespacedService({ name: 'drain', namespace: ctx.ns })).spec?.ipFamilies?.length || 1;
+  const perFamily = (names: string[]): string =>
+    names
+      .flatMap((n) => Array<string>(families).fill(n))
+      .sort()
+      .join();
   const { ms, polls } = await converge(
     `the EndpointSlices of drain to list ${text}`,
     async () => {
@@ -45,9 +53,9 @@ async function slicesShow(label: string, want: { ready: string[]; servingTermina
         .sort();
       return {
         ok:
-          ready.join() === [...want.ready].sort().join() &&
-          st.join() === [...want.servingTerminating].sort().join() &&
-          eps.length === want.ready.length + want.servingTerminating.length,
+          ready.join() === perFamily(want.ready) &&
+          st.join() === perFamily(want.servingTerminating) &&
+          eps.length === (want.ready.length + want.servingTerminating.length) * families,
         state: eps.map(state),
       };
     },
@@ -72,9 +80,9 @@ const bothReady = once(async () => {
   await apply(ctx.ns, 'drain.yaml');
   await podsReady(ctx.ns, pods, 120_000);
   const since = Date.now();
-  vip = (await kube().core.readNamespacedService({ name: 'drain', namespace: ctx.ns })).spec!.clusterIP!;
+  vips = await ctx.virtualIPs('drain-ready', 'drain');
   await slicesShow('drain-ready', { ready: pods, servingTerminating: [] }, since);
-  await ctx.proxyConverged('drain-ready', { host: vip, port: 80, backends: pods, everyBackend: true, since });
+  for (const vip of vips) await ctx.proxyConverged('drain-ready', { host: vip, port: 80, backends: pods, everyBackend: true, since });
 });
 // drain-0 shuts down gracefully: terminating, still serving; drain-1 stays ready.
 let oneTerminatingAt = 0;
@@ -94,22 +102,24 @@ describe('terminating endpoints', () => {
     e2e: null,
     run: async () => {
       await oneTerminating();
-      await ctx.proxyConverged('drain-one-terminating', { host: vip, port: 80, backends: ['drain-1'], since: oneTerminatingAt });
-      const seen = await fromEachNode(vip, 20);
-      ctx.evidence.add({
-        check: 'terminating-with-ready',
-        kind: 'counts',
-        value: seen,
-        text: 'drain-0 serving and terminating, drain-1 ready: 20 new connections from each node',
-      });
-      expectRows(
-        {
-          what: 'while a ready endpoint exists (drain-1), new connections never reach a serving-terminating one (drain-0)',
-          target: hostPort(vip, 80),
-          protocol: 'tcp',
-        },
-        seen.map((s, i) => ({ ...fromProbe(ctx.probes[i]!, ctx.ns), expected: { 'drain-1': 20 }, observed: s.answeredBy })),
-      );
+      for (const vip of vips) {
+        await ctx.proxyConverged('drain-one-terminating', { host: vip, port: 80, backends: ['drain-1'], since: oneTerminatingAt });
+        const seen = await fromEachNode(vip, 20);
+        ctx.evidence.add({
+          check: 'terminating-with-ready',
+          kind: 'counts',
+          value: seen,
+          text: 'drain-0 serving and terminating, drain-1 ready: 20 new connections from each node',
+        });
+        expectRows(
+          {
+            what: 'while a ready endpoint exists (drain-1), new connections never reach a serving-terminating one (drain-0)',
+            target: hostPort(vip, 80),
+            protocol: 'tcp',
+          },
+          seen.map((s, i) => ({ ...fromProbe(ctx.probes[i]!, ctx.ns), expected: { 'drain-1': 20 }, observed: s.answeredBy })),
+        );
+      }
     },
   });
 
@@ -129,33 +139,34 @@ describe('terminating endpoints', () => {
       await oneTerminating();
       // drain-0 (terminating) and drain-1 (ready) are on two nodes. With internalTrafficPolicy
       // Local, drain-0's node has only a serving-terminating endpoint: it falls back to it.
-      const local = (await kube().core.readNamespacedService({ name: 'drain-local', namespace: ctx.ns })).spec!.clusterIP!;
-      const nodeOf = { 'drain-0': ctx.probes[0]!.node, 'drain-1': ctx.probes[1 % ctx.probes.length]!.node };
-      const client = ctx.probes[0]!;
-      await ctx.proxyConverged('drain-fallback-local', {
-        host: local,
-        port: 80,
-        backends: ['drain-0'],
-        probes: [client],
-        since: oneTerminatingAt,
-      });
-      const seen = counts(await client.connect({ host: local, port: 80, count: 10, mode: 'tcp', timeoutMs: 2000 }));
-      ctx.evidence.add({
-        check: 'terminating-fallback-local',
-        kind: 'counts',
-        value: { nodes: nodeOf, from: client.node, answeredBy: seen },
-        text: `${local}:80 (internalTrafficPolicy Local) from drain-0's node: its only endpoint is terminating`,
-      });
-      expectSame(
-        {
-          what: 'with internalTrafficPolicy Local, a node whose only local endpoint is serving and terminating (drain-0) falls back to it',
-          ...fromProbe(client, ctx.ns),
-          target: `${hostPort(local, 80)} (drain-local)`,
-          protocol: 'tcp',
-        },
-        { 'drain-0': 10 },
-        seen,
-      );
+      for (const local of await ctx.virtualIPs('drain-fallback-local', 'drain-local')) {
+        const nodeOf = { 'drain-0': ctx.probes[0]!.node, 'drain-1': ctx.probes[1 % ctx.probes.length]!.node };
+        const client = ctx.probes[0]!;
+        await ctx.proxyConverged('drain-fallback-local', {
+          host: local,
+          port: 80,
+          backends: ['drain-0'],
+          probes: [client],
+          since: oneTerminatingAt,
+        });
+        const seen = counts(await client.connect({ host: local, port: 80, count: 10, mode: 'tcp', timeoutMs: 2000 }));
+        ctx.evidence.add({
+          check: 'terminating-fallback-local',
+          kind: 'counts',
+          value: { nodes: nodeOf, from: client.node, answeredBy: seen },
+          text: `${hostPort(local, 80)} (internalTrafficPolicy Local) from drain-0's node: its only endpoint is terminating`,
+        });
+        expectSame(
+          {
+            what: 'with internalTrafficPolicy Local, a node whose only local endpoint is serving and terminating (drain-0) falls back to it',
+            ...fromProbe(client, ctx.ns),
+            target: `${hostPort(local, 80)} (drain-local)`,
+            protocol: 'tcp',
+          },
+          { 'drain-0': 10 },
+          seen,
+        );
+      }
     },
   });
 
@@ -174,27 +185,29 @@ describe('terminating endpoints', () => {
       await deletePod('drain-1');
       const since = Date.now();
       await slicesShow('drain-all-terminating', { ready: [], servingTerminating: pods }, since);
-      await ctx.proxyConverged('drain-fallback', { host: vip, port: 80, backends: pods, since });
-      const seen = await fromEachNode(vip, 10);
-      ctx.evidence.add({
-        check: 'terminating-fallback',
-        kind: 'counts',
-        value: seen,
-        text: 'drain-0 and drain-1 both serving and terminating: 10 new connections from each node',
-      });
-      expectRows(
-        {
-          what: 'when only serving-terminating endpoints remain, the proxy falls back to them',
-          target: hostPort(vip, 80),
-          protocol: 'tcp',
-        },
-        seen.map((s, i) => ({
-          ...fromProbe(ctx.probes[i]!, ctx.ns),
-          ok: !Object.keys(s.answeredBy).some((k) => !pods.includes(k)),
-          expected: `only the serving-terminating [${pods.join(', ')}]`,
-          observed: s.answeredBy,
-        })),
-      );
+      for (const vip of vips) {
+        await ctx.proxyConverged('drain-fallback', { host: vip, port: 80, backends: pods, since });
+        const seen = await fromEachNode(vip, 10);
+        ctx.evidence.add({
+          check: 'terminating-fallback',
+          kind: 'counts',
+          value: seen,
+          text: `drain-0 and drain-1 both serving and terminating: 10 new connections from each node to ${hostPort(vip, 80)}`,
+        });
+        expectRows(
+          {
+            what: 'when only serving-terminating endpoints remain, the proxy falls back to them',
+            target: hostPort(vip, 80),
+            protocol: 'tcp',
+          },
+          seen.map((s, i) => ({
+            ...fromProbe(ctx.probes[i]!, ctx.ns),
+            ok: !Object.keys(s.answeredBy).some((k) => !pods.includes(k)),
+            expected: `only the serving-terminating [${pods.join(', ')}]`,
+            observed: s.answeredBy,
+          })),
+        );
+      }
       // Once they are gone (killed now, not at the end of their grace period), nothing answers.
       for (const name of pods) await deletePod(name, 0);
       const gone = Date.now();
@@ -211,9 +224,10 @@ describe('terminating endpoints', () => {
       const r = await Promise.all(
         ctx.probes.map((p) =>
           converge(
-            `connections from ${p.pod} (node ${p.node}) to ${vip}:80 to get no answer once the drain Pods are gone`,
+            `connections from ${p.pod} (node ${p.node}) to ${vips.map((v) => hostPort(v, 80)).join(' and ')} to get no answer once the drain Pods are gone`,
             async () => {
-              const a = await p.connect({ host: vip, port: 80, count: 3, mode: 'tcp', timeoutMs: 1000 });
+              const a = [];
+              for (const vip of vips) a.push(...(await p.connect({ host: vip, port: 80, count: 3, mode: 'tcp', timeoutMs: 1000 })));
               return { ok: a.every((x) => !x.backend), state: counts(a) };
             },
             { kind: 'Service proxy', since: gone },

@@ -20,6 +20,8 @@ const local: Record<string, string[]> = {};
 let all: string[] = [];
 let readyAt = 0;
 const readSvc = (name: string) => kube().core.readNamespacedService({ name, namespace: ctx.ns });
+/** How many families a Service has: its slices list every Pod once per family. */
+const familiesOf = async (name: string): Promise<number> => (await readSvc(name)).spec?.ipFamilies?.length || 1;
 
 const setup = once(async () => {
   const nodes = ctx.probes.map((p) => p.node);
@@ -36,17 +38,13 @@ const setup = once(async () => {
   await ctx.slicesSettled(
     'local-api-slices',
     'local-api-internal',
-    ready.map((p) => p.ip!),
+    ready.flatMap((p) => p.ips),
     readyAt,
   );
   // Applied after the policy Services: a node's proxy that serves it has seen them too.
   await apply(ctx.ns, 'local-api-control.yaml');
-  await ctx.proxyConverged('local-api-control', {
-    host: (await readSvc('local-api-control')).spec!.clusterIP!,
-    port: 80,
-    backends: all,
-    since: readyAt,
-  });
+  for (const vip of await ctx.virtualIPs('local-api-control', 'local-api-control'))
+    await ctx.proxyConverged('local-api-control', { host: vip, port: 80, backends: all, since: readyAt });
   ctx.evidence.info(
     'placement',
     `backends by node: ${Object.entries(local)
@@ -82,52 +80,56 @@ describe('traffic policies', () => {
         async () => {
           const eps = (await serviceSlices(ctx.ns, 'local-api-close')).flatMap((s) => s.endpoints ?? []);
           const view = eps.map((e) => ({ pod: e.targetRef?.name, zone: e.zone, hints: (e.hints?.forZones ?? []).map((z) => z.name) }));
-          return { ok: eps.length === all.length && view.every((v) => v.hints.length > 0), state: view };
+          return {
+            ok: eps.length === all.length * (await familiesOf('local-api-close')) && view.every((v) => v.hints.length > 0),
+            state: view,
+          };
         },
         { kind: 'EndpointSlices', since: readyAt },
       );
       ctx.evidence.convergence('prefer-close', 'EndpointSlices', polls, ms, `zone hints on local-api-close`, polls > 1);
-      const vip = (await readSvc('local-api-close')).spec!.clusterIP!;
-      // A client whose zone has endpoints: those, each of them; one whose zone has none: any.
-      for (const p of ctx.probes) {
-        const mine = inZone(zoneOf[p.node] ?? '');
-        await ctx.proxyConverged(`prefer-close-${p.node}`, {
-          host: vip,
-          port: 80,
-          backends: mine.length ? mine : all,
-          everyBackend: mine.length > 0,
-          probes: [p],
-          since: readyAt,
+      for (const vip of await ctx.virtualIPs('prefer-close', 'local-api-close')) {
+        // A client whose zone has endpoints: those, each of them; one whose zone has none: any.
+        for (const p of ctx.probes) {
+          const mine = inZone(zoneOf[p.node] ?? '');
+          await ctx.proxyConverged(`prefer-close-${p.node}`, {
+            host: vip,
+            port: 80,
+            backends: mine.length ? mine : all,
+            everyBackend: mine.length > 0,
+            probes: [p],
+            since: readyAt,
+          });
+        }
+        const seen = await Promise.all(
+          ctx.probes.map(async (p) => ({
+            from: `${p.pod} on ${p.node} (zone ${zoneOf[p.node]})`,
+            sameZone: inZone(zoneOf[p.node] ?? ''),
+            answeredBy: counts(await p.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 2000 })),
+          })),
+        );
+        ctx.evidence.add({
+          check: 'prefer-close',
+          kind: 'counts',
+          value: { hints: state, seen },
+          text: `${hostPort(vip, 80)} (trafficDistribution PreferClose), 10 connections from each node`,
         });
+        expectRows(
+          {
+            what: "with trafficDistribution PreferClose, a client reaches only its own zone's endpoints (any endpoint when its zone has none)",
+            target: `${hostPort(vip, 80)} (local-api-close)`,
+            protocol: 'tcp',
+          },
+          seen.map((s, i) => ({
+            ...fromProbe(ctx.probes[i]!, ctx.ns),
+            ok: !Object.keys(s.answeredBy).some((k) => !(s.sameZone.length ? s.sameZone : all).includes(k)),
+            expected: s.sameZone.length
+              ? `only its zone's [${s.sameZone.join(', ')}]`
+              : `any of [${all.join(', ')}] (none in zone ${zoneOf[ctx.probes[i]!.node]})`,
+            observed: s.answeredBy,
+          })),
+        );
       }
-      const seen = await Promise.all(
-        ctx.probes.map(async (p) => ({
-          from: `${p.pod} on ${p.node} (zone ${zoneOf[p.node]})`,
-          sameZone: inZone(zoneOf[p.node] ?? ''),
-          answeredBy: counts(await p.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 2000 })),
-        })),
-      );
-      ctx.evidence.add({
-        check: 'prefer-close',
-        kind: 'counts',
-        value: { hints: state, seen },
-        text: `${vip}:80 (trafficDistribution PreferClose), 10 connections from each node`,
-      });
-      expectRows(
-        {
-          what: "with trafficDistribution PreferClose, a client reaches only its own zone's endpoints (any endpoint when its zone has none)",
-          target: `${hostPort(vip, 80)} (local-api-close)`,
-          protocol: 'tcp',
-        },
-        seen.map((s, i) => ({
-          ...fromProbe(ctx.probes[i]!, ctx.ns),
-          ok: !Object.keys(s.answeredBy).some((k) => !(s.sameZone.length ? s.sameZone : all).includes(k)),
-          expected: s.sameZone.length
-            ? `only its zone's [${s.sameZone.join(', ')}]`
-            : `any of [${all.join(', ')}] (none in zone ${zoneOf[ctx.probes[i]!.node]})`,
-          observed: s.answeredBy,
-        })),
-      );
     },
   });
 
@@ -151,50 +153,54 @@ describe('traffic policies', () => {
         async () => {
           const eps = (await serviceSlices(ctx.ns, 'local-api-same-node')).flatMap((s) => s.endpoints ?? []);
           const view = eps.map((e) => ({ pod: e.targetRef?.name, node: e.nodeName, hints: (e.hints?.forNodes ?? []).map((n) => n.name) }));
-          return { ok: eps.length === all.length && view.every((v) => v.hints.length > 0), state: view };
+          return {
+            ok: eps.length === all.length * (await familiesOf('local-api-same-node')) && view.every((v) => v.hints.length > 0),
+            state: view,
+          };
         },
         { kind: 'EndpointSlices', since },
       );
       ctx.evidence.convergence('prefer-same-node', 'EndpointSlices', polls, ms, `node hints on local-api-same-node`, polls > 1);
-      const vip = (await readSvc('local-api-same-node')).spec!.clusterIP!;
-      // A client whose node has endpoints: those, each of them; one whose node has none: any.
-      for (const p of ctx.probes) {
-        const mine = local[p.node] ?? [];
-        await ctx.proxyConverged(`prefer-same-node-${p.node}`, {
-          host: vip,
-          port: 80,
-          backends: mine.length ? mine : all,
-          everyBackend: mine.length > 0,
-          probes: [p],
-          since,
+      for (const vip of await ctx.virtualIPs('prefer-same-node', 'local-api-same-node')) {
+        // A client whose node has endpoints: those, each of them; one whose node has none: any.
+        for (const p of ctx.probes) {
+          const mine = local[p.node] ?? [];
+          await ctx.proxyConverged(`prefer-same-node-${p.node}`, {
+            host: vip,
+            port: 80,
+            backends: mine.length ? mine : all,
+            everyBackend: mine.length > 0,
+            probes: [p],
+            since,
+          });
+        }
+        const seen = await Promise.all(
+          ctx.probes.map(async (p) => ({
+            from: `${p.pod} on ${p.node}`,
+            sameNode: local[p.node] ?? [],
+            answeredBy: counts(await p.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 2000 })),
+          })),
+        );
+        ctx.evidence.add({
+          check: 'prefer-same-node',
+          kind: 'counts',
+          value: { hints: state, seen },
+          text: `${hostPort(vip, 80)} (trafficDistribution PreferSameNode), 10 connections from each node`,
         });
+        expectRows(
+          {
+            what: "with trafficDistribution PreferSameNode, a client reaches only its own node's endpoints (any endpoint when its node has none)",
+            target: `${hostPort(vip, 80)} (local-api-same-node)`,
+            protocol: 'tcp',
+          },
+          seen.map((s, i) => ({
+            ...fromProbe(ctx.probes[i]!, ctx.ns),
+            ok: !Object.keys(s.answeredBy).some((k) => !(s.sameNode.length ? s.sameNode : all).includes(k)),
+            expected: s.sameNode.length ? `only its node's [${s.sameNode.join(', ')}]` : `any of [${all.join(', ')}] (none on its node)`,
+            observed: s.answeredBy,
+          })),
+        );
       }
-      const seen = await Promise.all(
-        ctx.probes.map(async (p) => ({
-          from: `${p.pod} on ${p.node}`,
-          sameNode: local[p.node] ?? [],
-          answeredBy: counts(await p.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 2000 })),
-        })),
-      );
-      ctx.evidence.add({
-        check: 'prefer-same-node',
-        kind: 'counts',
-        value: { hints: state, seen },
-        text: `${vip}:80 (trafficDistribution PreferSameNode), 10 connections from each node`,
-      });
-      expectRows(
-        {
-          what: "with trafficDistribution PreferSameNode, a client reaches only its own node's endpoints (any endpoint when its node has none)",
-          target: `${hostPort(vip, 80)} (local-api-same-node)`,
-          protocol: 'tcp',
-        },
-        seen.map((s, i) => ({
-          ...fromProbe(ctx.probes[i]!, ctx.ns),
-          ok: !Object.keys(s.answeredBy).some((k) => !(s.sameNode.length ? s.sameNode : all).includes(k)),
-          expected: s.sameNode.length ? `only its node's [${s.sameNode.join(', ')}]` : `any of [${all.join(', ')}] (none on its node)`,
-          observed: s.answeredBy,
-        })),
-      );
     },
   });
 
@@ -207,54 +213,55 @@ describe('traffic policies', () => {
     e2e: e2e.svc('should respect internalTrafficPolicy=Local Pod to Pod'),
     run: async () => {
       await setup();
-      const vip = (await readSvc('local-api-internal')).spec!.clusterIP!;
-      // Nodes with local endpoints: only those, each of them.
-      for (const p of ctx.probes.filter((q) => local[q.node])) {
-        await ctx.proxyConverged(`itp-${p.node}`, {
-          host: vip,
-          port: 80,
-          backends: local[p.node]!,
-          everyBackend: true,
-          probes: [p],
-          since: readyAt,
-        });
-      }
-      // 10 connections from a node with endpoints, 5 from one without (each waits out its timeout).
-      const seen = await Promise.all(
-        ctx.probes.map(async (p) => ({
-          from: `${p.pod} on ${p.node}`,
-          answeredBy: counts(await p.connect({ host: vip, port: 80, count: local[p.node] ? 10 : 5, mode: 'tcp', timeoutMs: 1000 })),
-        })),
-      );
-      ctx.evidence.add({
-        check: 'itp-local',
-        kind: 'counts',
-        value: seen,
-        text: `${vip}:80 (internalTrafficPolicy Local), from each node`,
-      });
-      // Exactly: from a node with endpoints only its own; from a node without, none at all.
-      expectRows(
-        {
-          what: "with internalTrafficPolicy Local, a client reaches only its own node's endpoints, and nothing from a node without one",
-          target: `${hostPort(vip, 80)} (local-api-internal)`,
-          protocol: 'tcp',
-        },
-        seen.map((s, i) => {
-          const mine = local[ctx.probes[i]!.node] ?? [];
-          const strays = Object.keys(s.answeredBy).filter((k) => (mine.length ? !mine.includes(k) : !k.startsWith('error: ')));
-          return {
-            ...fromProbe(ctx.probes[i]!, ctx.ns),
-            ok: strays.length === 0,
-            expected: mine.length ? `only its node's [${mine.join(', ')}]` : 'no answer (no endpoint on its node)',
-            observed: s.answeredBy,
-          };
-        }),
-      );
-      if (!without().length)
-        ctx.evidence.info(
-          'itp-local',
-          'every node has a local endpoint (fewer than 3 nodes): the no-endpoint half of the claim was not exercised',
+      for (const vip of await ctx.virtualIPs('itp-local', 'local-api-internal')) {
+        // Nodes with local endpoints: only those, each of them.
+        for (const p of ctx.probes.filter((q) => local[q.node])) {
+          await ctx.proxyConverged(`itp-${p.node}`, {
+            host: vip,
+            port: 80,
+            backends: local[p.node]!,
+            everyBackend: true,
+            probes: [p],
+            since: readyAt,
+          });
+        }
+        // 10 connections from a node with endpoints, 5 from one without (each waits out its timeout).
+        const seen = await Promise.all(
+          ctx.probes.map(async (p) => ({
+            from: `${p.pod} on ${p.node}`,
+            answeredBy: counts(await p.connect({ host: vip, port: 80, count: local[p.node] ? 10 : 5, mode: 'tcp', timeoutMs: 1000 })),
+          })),
         );
+        ctx.evidence.add({
+          check: 'itp-local',
+          kind: 'counts',
+          value: seen,
+          text: `${hostPort(vip, 80)} (internalTrafficPolicy Local), from each node`,
+        });
+        // Exactly: from a node with endpoints only its own; from a node without, none at all.
+        expectRows(
+          {
+            what: "with internalTrafficPolicy Local, a client reaches only its own node's endpoints, and nothing from a node without one",
+            target: `${hostPort(vip, 80)} (local-api-internal)`,
+            protocol: 'tcp',
+          },
+          seen.map((s, i) => {
+            const mine = local[ctx.probes[i]!.node] ?? [];
+            const strays = Object.keys(s.answeredBy).filter((k) => (mine.length ? !mine.includes(k) : !k.startsWith('error: ')));
+            return {
+              ...fromProbe(ctx.probes[i]!, ctx.ns),
+              ok: strays.length === 0,
+              expected: mine.length ? `only its node's [${mine.join(', ')}]` : 'no answer (no endpoint on its node)',
+              observed: s.answeredBy,
+            };
+          }),
+        );
+        if (!without().length)
+          ctx.evidence.info(
+            'itp-local',
+            'every node has a local endpoint (fewer than 3 nodes): the no-endpoint half of the claim was not exercised',
+          );
+      }
     },
   });
 

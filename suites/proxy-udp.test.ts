@@ -27,7 +27,7 @@ const setup = once(async () => {
   await ctx.slicesSettled(
     'web-api-udp-slices',
     'web-api-udp',
-    web.map((p) => p.ip!),
+    web.flatMap((p) => p.ips),
     readyAt,
   );
 });
@@ -41,33 +41,34 @@ describe('UDP Services', () => {
     e2e: '[sig-network] Networking Granular Checks: Services should function for pod-Service: udp',
     run: async () => {
       await setup();
-      const vip = (await readSvc('web-api-udp')).spec!.clusterIP!;
-      await ctx.proxyConverged('udp-clusterip', {
-        host: vip,
-        port: 80,
-        backends: web.map((p) => p.name),
-        everyBackend: true,
-        mode: 'udp',
-        since: readyAt,
-      });
-      const c = counts(await ctx.probes[0]!.connect({ host: vip, port: 80, count: 10 * N, mode: 'udp', timeoutMs: 2000 }));
-      ctx.evidence.add({
-        check: 'udp-spread',
-        kind: 'counts',
-        value: c,
-        text: `${10 * N} WHO datagrams to ${vip}:80/UDP, each from a new socket`,
-      });
-      expectSame(
-        {
-          what: `${10 * N} WHO datagrams to a UDP ClusterIP, each from a new socket, reach every ready backend and nothing else`,
-          ...fromProbe(ctx.probes[0]!, ctx.ns),
-          target: hostPort(vip, 80),
-          protocol: 'udp',
-          unit: 'answerers',
-        },
-        web.map((p) => p.name).sort(),
-        Object.keys(c).sort(),
-      );
+      for (const vip of await ctx.virtualIPs('udp-clusterip', 'web-api-udp')) {
+        await ctx.proxyConverged('udp-clusterip', {
+          host: vip,
+          port: 80,
+          backends: web.map((p) => p.name),
+          everyBackend: true,
+          mode: 'udp',
+          since: readyAt,
+        });
+        const c = counts(await ctx.probes[0]!.connect({ host: vip, port: 80, count: 10 * N, mode: 'udp', timeoutMs: 2000 }));
+        ctx.evidence.add({
+          check: 'udp-spread',
+          kind: 'counts',
+          value: c,
+          text: `${10 * N} WHO datagrams to ${hostPort(vip, 80)}/UDP, each from a new socket`,
+        });
+        expectSame(
+          {
+            what: `${10 * N} WHO datagrams to a UDP ClusterIP, each from a new socket, reach every ready backend and nothing else`,
+            ...fromProbe(ctx.probes[0]!, ctx.ns),
+            target: hostPort(vip, 80),
+            protocol: 'udp',
+            unit: 'answerers',
+          },
+          web.map((p) => p.name).sort(),
+          Object.keys(c).sort(),
+        );
+      }
     },
   });
 
@@ -158,41 +159,52 @@ describe('UDP Services', () => {
       await apply(ctx.ns, 'pinned-backend.yaml', { NAME: 'udp-0', APP: 'udp-one', NODE: node, GRACE: 1, DRAIN: '0' });
       const [first] = await podsReady(ctx.ns, ['udp-0'], 120_000);
       const since = Date.now();
-      const vip = (await readSvc('udp-one')).spec!.clusterIP!;
-      await ctx.slicesSettled('udp-one-slices', 'udp-one', [first!.ip!], since);
-      await ctx.proxyConverged('udp-one', { host: vip, port: 80, backends: ['udp-0'], mode: 'udp', probes: [client], since });
-      // One flow: every datagram from the same source port (one conntrack entry, kept alive).
+      // Every family's virtual IP: one flow each, from the same source port number.
+      const vips = await ctx.virtualIPs('udp-one', 'udp-one');
+      await ctx.slicesSettled('udp-one-slices', 'udp-one', first!.ips, since);
+      // One flow per family: every datagram from the same source port (one conntrack entry, kept alive).
       const sourcePort = 20000 + Math.floor(Math.random() * 10000);
-      const before = counts(await client.connect({ host: vip, port: 80, count: 5, mode: 'udp', timeoutMs: 2000, sourcePort }));
-      const flow = {
+      const flow = (vip: string) => ({
         ...fromProbe(client, ctx.ns),
         target: `${hostPort(vip, 80)} (udp-one)`,
         protocol: `udp, every datagram from source port ${sourcePort}`,
-      };
-      expectSame({ what: 'datagrams of one flow reach the only backend, udp-0', ...flow }, { 'udp-0': 5 }, before);
+      });
+      const before: Record<string, Record<string, number>> = {};
+      for (const vip of vips) {
+        await ctx.proxyConverged('udp-one', { host: vip, port: 80, backends: ['udp-0'], mode: 'udp', probes: [client], since });
+        before[vip] = counts(await client.connect({ host: vip, port: 80, count: 5, mode: 'udp', timeoutMs: 2000, sourcePort }));
+        expectSame({ what: 'datagrams of one flow reach the only backend, udp-0', ...flow(vip) }, { 'udp-0': 5 }, before[vip]);
+      }
       // The backend is replaced: udp-0 goes at once, udp-1 comes up.
       closeSessions(ctx.ns, 'udp-0'); // the next command goes to the new Pod, never the old
       await kube().core.deleteNamespacedPod({ name: 'udp-0', namespace: ctx.ns, gracePeriodSeconds: 0 });
       await apply(ctx.ns, 'pinned-backend.yaml', { NAME: 'udp-1', APP: 'udp-one', NODE: node, GRACE: 1, DRAIN: '0' });
       const [second] = await podsReady(ctx.ns, ['udp-1'], 120_000);
       const replaced = Date.now();
-      await ctx.slicesSettled('udp-one-replaced', 'udp-one', [second!.ip!], replaced);
-      const { ms, polls } = await converge(
-        `datagrams from ${client.pod}:${sourcePort} to ${vip}:80/UDP to reach udp-1, the only backend, after udp-0 was replaced`,
-        async () => {
-          const r = await client.connect({ host: vip, port: 80, count: 1, mode: 'udp', timeoutMs: 1000, sourcePort });
-          return { ok: r[0]?.backend?.pod === 'udp-1', state: r };
-        },
-        { kind: 'Service proxy', since: replaced, intervalMs: 250 },
-      );
-      ctx.evidence.convergence('udp-stale-conntrack', 'Service proxy', polls, ms, `same source port reaches the new backend`, polls > 1);
-      const after = counts(await client.connect({ host: vip, port: 80, count: 5, mode: 'udp', timeoutMs: 2000, sourcePort }));
-      ctx.evidence.add({ check: 'udp-stale-conntrack', kind: 'counts', value: { before, after }, text: `from source port ${sourcePort}` });
-      expectSame(
-        { what: 'after udp-0 was replaced by udp-1, datagrams of the same flow reach udp-1 (no stale conntrack entry)', ...flow },
-        { 'udp-1': 5 },
-        after,
-      );
+      await ctx.slicesSettled('udp-one-replaced', 'udp-one', second!.ips, replaced);
+      for (const vip of vips) {
+        const { ms, polls } = await converge(
+          `datagrams from ${client.pod}:${sourcePort} to ${hostPort(vip, 80)}/UDP to reach udp-1, the only backend, after udp-0 was replaced`,
+          async () => {
+            const r = await client.connect({ host: vip, port: 80, count: 1, mode: 'udp', timeoutMs: 1000, sourcePort });
+            return { ok: r[0]?.backend?.pod === 'udp-1', state: r };
+          },
+          { kind: 'Service proxy', since: replaced, intervalMs: 250 },
+        );
+        ctx.evidence.convergence('udp-stale-conntrack', 'Service proxy', polls, ms, `same source port reaches the new backend`, polls > 1);
+        const after = counts(await client.connect({ host: vip, port: 80, count: 5, mode: 'udp', timeoutMs: 2000, sourcePort }));
+        ctx.evidence.add({
+          check: 'udp-stale-conntrack',
+          kind: 'counts',
+          value: { before: before[vip], after },
+          text: `${hostPort(vip, 80)} from source port ${sourcePort}`,
+        });
+        expectSame(
+          { what: 'after udp-0 was replaced by udp-1, datagrams of the same flow reach udp-1 (no stale conntrack entry)', ...flow(vip) },
+          { 'udp-1': 5 },
+          after,
+        );
+      }
     },
   });
 });

@@ -15,7 +15,7 @@ const setup = once(async () => {
   await ctx.slicesSettled(
     'pair-slices',
     'mysql-headless',
-    pods.map((p) => p.ip!),
+    pods.flatMap((p) => p.ips),
     readyAt,
   );
   return readyAt;
@@ -36,7 +36,7 @@ describe('a ClusterIP and a headless Service over one StatefulSet', () => {
           `pair-name-${p.name}`,
           `${p.name}.${ctx.svcName('mysql-headless')}`,
           'address',
-          { rcode: 'NOERROR', set: [p.ip!] },
+          { rcode: 'NOERROR', set: p.ips },
           { since },
         );
       }

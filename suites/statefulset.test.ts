@@ -42,7 +42,7 @@ describe('StatefulSet per-Pod names', () => {
           `sts-name-${n}`,
           `${podName(n)}.${ctx.svcName('mysql')}`,
           'address',
-          { rcode: 'NOERROR', set: [pod.ip!] },
+          { rcode: 'NOERROR', set: pod.ips },
           { since: setupReadyAt },
         );
       }
@@ -58,12 +58,12 @@ describe('StatefulSet per-Pod names', () => {
       await setup();
       const peer = pods.find((p) => p.name === podName(1))!;
       const inPeer = new Probe(ctx.ns, peer.name, peer.node ?? '', 'mysql');
-      const want = pods.find((p) => p.name === podName(0))!.ip;
+      const want = pods.find((p) => p.name === podName(0))!.ips;
       await ctx.expectEverywhere(
         'sts-short-name',
         `${podName(0)}.${ctx.svcName('mysql')}`,
         'address',
-        { rcode: 'NOERROR', set: [want!] },
+        { rcode: 'NOERROR', set: want },
         { since: setupReadyAt },
       );
       const [r] = await inPeer.resolve(['mysql-0.mysql']);
@@ -75,8 +75,8 @@ describe('StatefulSet per-Pod names', () => {
           target: 'mysql-0.mysql',
           protocol: 'dns (getaddrinfo)',
         },
-        { name: 'mysql-0.mysql', addresses: [want], error: undefined },
-        { name: r?.name, addresses: r?.addresses, error: r?.error },
+        { name: 'mysql-0.mysql', addresses: [...want].sort(), error: undefined },
+        { name: r?.name, addresses: r?.addresses ? [...r.addresses].sort() : r?.addresses, error: r?.error },
       );
     },
   });
@@ -99,7 +99,7 @@ describe('StatefulSet per-Pod names', () => {
         'orphan-service',
         ctx.svcName('orphan-other'),
         'address',
-        { rcode: 'NOERROR', set: orphans.map((p) => p.ip!) },
+        { rcode: 'NOERROR', set: orphans.flatMap((p) => p.ips) },
         { since },
       );
       // ... but no per-Pod name exists, under it or under the missing serviceName.
@@ -131,7 +131,7 @@ describe('StatefulSet Pod rescheduling', () => {
         'sts-reschedule-before',
         `${podName(0)}.${ctx.svcName('mysql')}`,
         'address',
-        { rcode: 'NOERROR', set: [old.ip!] },
+        { rcode: 'NOERROR', set: old.ips },
         { since: setupReadyAt },
       );
       const name = `${podName(0)}.${ctx.svcName('mysql')}`;
@@ -233,7 +233,7 @@ describe('StatefulSet Pod rescheduling', () => {
         );
       }
       // And afterwards, from every node, at every server: exactly the new IP.
-      await ctx.expectEverywhere('sts-reschedule-after', name, 'address', { rcode: 'NOERROR', set: [now.ip!] });
+      await ctx.expectEverywhere('sts-reschedule-after', name, 'address', { rcode: 'NOERROR', set: now.ips });
     },
   });
 });

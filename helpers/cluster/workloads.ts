@@ -5,12 +5,16 @@ import { kube } from './kube.ts';
 import { IMAGE_FAILURES } from '../config/target.ts';
 import { converge } from './converge.ts';
 import { waitFor } from './wait.ts';
+import { familyOf } from '../lib/net.ts';
 
 export interface PodState {
   name: string;
   phase?: string;
   ready: boolean;
+  /** status.podIP: the address of the cluster's primary family. */
   ip?: string;
+  /** status.podIPs: one address per family the cluster gives Pods, primary first. */
+  ips: string[];
   node?: string;
   waiting?: string;
 }
@@ -23,6 +27,7 @@ export function podState(p: k8s.V1Pod): PodState {
     phase: p.status?.phase,
     ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
     ip: p.status?.podIP,
+    ips: (p.status?.podIPs ?? []).map((a) => a.ip).filter((ip): ip is string => Boolean(ip)),
     node: p.spec?.nodeName,
     waiting: waiting ? `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}` : undefined,
   };
@@ -135,14 +140,21 @@ export function sliceEndpoints(slices: k8s.V1EndpointSlice[]): SliceEndpoint[] {
 }
 
 /** Converges (within the convergence bound, measured from `since`) until the Service's
- *  slices list exactly `ips` as ready addresses, and nothing else but terminating ones. */
+ *  slices list exactly `ips` as ready addresses, and nothing else but terminating ones.
+ *  `ips` may hold every family of the Pods (PodState.ips): only the families of the
+ *  Service (spec.ipFamilies) are expected, as the EndpointSlice controller publishes them. */
 export async function slicesSettled(
   ns: string,
   service: string,
   ips: string[],
   opts: { since?: number; boundMs?: number } = {},
 ): Promise<{ endpoints: SliceEndpoint[]; ms: number; polls: number }> {
-  const want = [...ips].sort().join(',');
+  const svc = await kube().core.readNamespacedService({ name: service, namespace: ns });
+  const families = svc.spec?.ipFamilies ?? [];
+  const want = [...ips]
+    .filter((ip) => !families.length || families.includes(familyOf(ip)))
+    .sort()
+    .join(',');
   const r = await converge(
     `the EndpointSlices of ${ns}/${service} to list exactly [${want}] as ready`,
     async () => {

@@ -24,17 +24,17 @@ export function rowContext(ctx: SuiteContext): RowContext {
       const s = await kube().core.readNamespacedService({ name: service, namespace: ctx.ns });
       return s.spec?.clusterIPs ?? (s.spec?.clusterIP ? [s.spec.clusterIP] : []);
     },
-    podIP: async (pod) => {
-      const p = await kube().core.readNamespacedPod({ name: pod, namespace: ctx.ns });
-      if (!p.status?.podIP) throw new Error(`Pod ${ctx.ns}/${pod} has no IP`);
-      return p.status.podIP;
+    podIPs: async (pod) => {
+      const p = podState(await kube().core.readNamespacedPod({ name: pod, namespace: ctx.ns }));
+      if (!p.ips.length) throw new Error(`Pod ${ctx.ns}/${pod} has no IP`);
+      return p.ips;
     },
     readyPods: async (selector) =>
       (await listPods(ctx.ns, selector))
         .filter((p) => !p.metadata?.deletionTimestamp)
         .map(podState)
-        .filter((p) => p.ready && p.ip)
-        .map((p) => ({ name: p.name, ip: p.ip! })),
+        .filter((p) => p.ready && p.ips.length)
+        .map((p) => ({ name: p.name, ips: p.ips })),
     reverse: reverseName,
     get families() {
       return ctx.families();

@@ -90,6 +90,10 @@ export interface SuiteDns {
 /** The Service proxy: where node ports are served, and the bounded wait until connections
  *  reach exactly the backends. */
 export interface SuiteProxy {
+  /** A Service's virtual IPs (spec.clusterIPs: one per family it has, primary first), each
+   *  family recorded in the check's evidence. A check of the Service proxy asks each of them
+   *  (both families of a PreferDualStack Service on a dual-stack cluster). */
+  virtualIPs(label: EvidenceLabel, service: string): Promise<string[]>;
   /** Every node's InternalIPs in the families of a Service of the namespace (its node ports
    *  are served there), each family recorded in the check's evidence. */
   nodeTargets(label: EvidenceLabel, service: string): Promise<{ node: string; ip: string; family: IpFamily }[]>;
@@ -489,6 +493,14 @@ function dnsOf(f: SuiteFixture, evidence: Evidence): SuiteDns {
  *  wait until connections reach exactly the backends. */
 function proxyOf(f: SuiteFixture, evidence: Evidence): SuiteProxy {
   return {
+    virtualIPs: async (label, service) => {
+      const spec = (await kube().core.readNamespacedService({ name: service, namespace: f.ns })).spec;
+      const ips = spec?.clusterIPs ?? (spec?.clusterIP ? [spec.clusterIP] : []);
+      if (!ips.length || ips.includes('None'))
+        throw new Error(`Service ${f.ns}/${service} has no virtual IP (spec.clusterIPs: ${JSON.stringify(spec?.clusterIPs ?? null)})`);
+      for (const ip of ips) evidence.family(label, familyOf(ip));
+      return ips;
+    },
     nodeTargets: async (label, service) => {
       const svc = await kube().core.readNamespacedService({ name: service, namespace: f.ns });
       const families = svc.spec?.ipFamilies ?? [];

@@ -17,10 +17,10 @@ export interface RowContext {
   svc(name: string, ns?: string): string;
   /** The Service's cluster IPs (both families on dual-stack). */
   clusterIPs(service: string): Promise<string[]>;
-  /** The IP of a Pod in the namespace. */
-  podIP(pod: string): Promise<string>;
-  /** The names and IPs of the ready Pods with this label selector. */
-  readyPods(selector: string): Promise<{ name: string; ip: string }[]>;
+  /** The IPs of a Pod in the namespace (status.podIPs: one per family, primary first). */
+  podIPs(pod: string): Promise<string[]>;
+  /** The names and IPs (every family) of the ready Pods with this label selector. */
+  readyPods(selector: string): Promise<{ name: string; ips: string[] }[]>;
   /** in-addr.arpa / ip6.arpa name of an address. */
   reverse(ip: string): string;
   /** The cluster's IP families, primary first. */
@@ -144,7 +144,7 @@ export const DNS_ROWS: DnsRow[] = [
     claim: 'a mixed-case per-Pod name gets the same answer as the lower-case one',
     name: (c) => mixCase(`mysql-0.${c.svc('mysql')}`),
     type: 'address',
-    expect: async (c) => ({ rcode: 'NOERROR', set: [await c.podIP('mysql-0')] }),
+    expect: async (c) => ({ rcode: 'NOERROR', set: await c.podIPs('mysql-0') }),
   },
   {
     id: 'dns.case.service',
@@ -201,8 +201,10 @@ export const DNS_ROWS: DnsRow[] = [
     claim:
       'the address type of the family a single-stack ClusterIP Service lacks (AAAA of an IPv4-only Service, A of an ' +
       'IPv6-only one) is NODATA: NOERROR, no answer, SOA in authority',
-    name: (c) => c.svc('web-api'),
-    type: async (c) => addressType((await c.clusterIPs('web-api')).some((ip) => familyOf(ip) === 'IPv6') ? 'IPv4' : 'IPv6'),
+    // manifests/single-stack.yaml: SingleStack on every cluster (the fixtures' other Services
+    // ask for PreferDualStack, and have both families on a dual-stack cluster).
+    name: (c) => c.svc('single-stack'),
+    type: async (c) => addressType((await c.clusterIPs('single-stack')).some((ip) => familyOf(ip) === 'IPv6') ? 'IPv4' : 'IPv6'),
     expect: () => ({ rcode: 'NOERROR', set: [], soa: true }),
   },
   {
@@ -250,7 +252,7 @@ export const DNS_ROWS: DnsRow[] = [
     claim: 'over the same StatefulSet, the headless Service mysql-headless answers the 3 Pod IPs',
     name: (c) => c.svc('mysql-headless'),
     type: 'address',
-    expect: async (c) => ({ rcode: 'NOERROR', set: (await c.readyPods('app=mysql')).map((p) => p.ip) }),
+    expect: async (c) => ({ rcode: 'NOERROR', set: (await c.readyPods('app=mysql')).flatMap((p) => p.ips) }),
   },
   {
     id: 'dns.pair.srv-clusterip',
