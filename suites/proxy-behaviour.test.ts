@@ -208,8 +208,10 @@ describe('Service proxy behaviour', () => {
       await grpcBackends();
       const grpcVips = await ctx.virtualIPs('grpc-vip-dns', 'grpc-vip');
       await ctx.expectEverywhere('grpc-vip-dns', ctx.svcName('grpc-vip'), 'address', { rcode: 'NOERROR', set: grpcVips });
-      // The channel dials whichever address the resolver gives first: every one is served.
-      for (const vip of grpcVips)
+      // One channel per virtual IP (gRPC's ipv4: and ipv6: targets): a round_robin channel to
+      // the name would hold a connection to each address the name resolves to (both families
+      // on a dual-stack cluster), and the claim is about one connection.
+      for (const vip of grpcVips) {
         await ctx.proxyConverged('grpc-vip-proxy', {
           host: vip,
           port: 50051,
@@ -217,18 +219,19 @@ describe('Service proxy behaviour', () => {
           mode: 'grpc',
           probes: [ctx.probes[0]!],
         });
-      const target = `dns:///${ctx.svcName('grpc-vip')}:50051`;
-      const c = counts(await ctx.probes[0]!.connect({ host: '', port: 50051, count: 30, mode: 'grpc', target, lbPolicy: 'round_robin' }));
-      ctx.evidence.add({ check: 'grpc-clusterip', kind: 'counts', value: c, text: target });
-      const q: Question = {
-        what: 'a gRPC channel to a ClusterIP keeps one connection: 30 calls, all answered by one backend',
-        ...fromProbe(ctx.probes[0]!, ctx.ns),
-        target,
-        protocol: 'grpc (round_robin)',
-      };
-      expectThat(q, same(Object.values(c), [30]), 'all 30 answered by one backend', c);
-      const one = Object.keys(c)[0];
-      expectThat(q, typeof one === 'string' && /^grpc-backend-/.test(one), 'a grpc-backend Pod', one);
+        const target = `${familyOf(vip) === 'IPv6' ? 'ipv6' : 'ipv4'}:${hostPort(vip, 50051)}`;
+        const c = counts(await ctx.probes[0]!.connect({ host: '', port: 50051, count: 30, mode: 'grpc', target, lbPolicy: 'round_robin' }));
+        ctx.evidence.add({ check: 'grpc-clusterip', kind: 'counts', value: c, text: `${target} (grpc-vip)` });
+        const q: Question = {
+          what: 'a gRPC channel to a ClusterIP keeps one connection: 30 calls, all answered by one backend',
+          ...fromProbe(ctx.probes[0]!, ctx.ns),
+          target: `${target} (${ctx.svcName('grpc-vip')})`,
+          protocol: 'grpc (round_robin)',
+        };
+        expectThat(q, same(Object.values(c), [30]), 'all 30 answered by one backend', c);
+        const one = Object.keys(c)[0];
+        expectThat(q, typeof one === 'string' && /^grpc-backend-/.test(one), 'a grpc-backend Pod', one);
+      }
     },
   });
 
