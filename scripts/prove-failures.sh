@@ -79,6 +79,9 @@ CASES=(
   "dual-aaaa-nxdomain|SVC_IP_FAMILIES=IPv4,IPv6 SVC_COREFILE=$ex/Corefile.aaaa-nxdomain|suites/clusterip suites/headless suites/dns-records"
   "ipv6-no-ip6-arpa|SVC_IP_FAMILIES=IPv6 SVC_COREFILE=$ex/Corefile.no-ip6-arpa|suites/dns-records"
   "proxy-ignore-ipv6|SVC_IP_FAMILIES=IPv6,IPv4 SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-ignore-ipv6.json|suites/clusterip suites/dns-records"
+  # The same kube-proxy with IPv4 first: the fixtures' Services are PreferDualStack, so the
+  # proxy checks ask their second family's virtual IPs too, and fail there.
+  "proxy-ignore-ipv6-second|SVC_IP_FAMILIES=IPv4,IPv6 SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-ignore-ipv6.json|suites/clusterip suites/proxy-udp"
   # kube-proxy in ipvs mode on a VM node (docs/bundled-cluster.md, "VM nodes"), whose virtual servers' addresses
   # are not bound to kube-ipvs0: the rules checks read IPVS and see it; the ClusterIP is not served.
   "ipvs-no-bind|SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-ipvs-no-bind.json|suites/proxy-rules suites/clusterip"
