@@ -4,9 +4,9 @@
 // minimum TTL reported.
 import { apply } from '../helpers/cluster/apply.ts';
 import { src } from './data/sources.ts';
-import { kube, once, defineSuite, describe } from '../helpers/harness/suite.ts';
+import { once, defineSuite, describe } from '../helpers/harness/suite.ts';
 import { expectThat, fromProbe, type Question } from '../helpers/harness/verdict.ts';
-import { rolloutReady, serviceSlices, sliceEndpoints } from '../helpers/cluster/workloads.ts';
+import { rolloutReady, serviceFamilies, serviceSlices, sliceEndpoints } from '../helpers/cluster/workloads.ts';
 import { waitFor } from '../helpers/cluster/wait.ts';
 
 const { ctx, check, dnsRows } = defineSuite('dns-negative', { probes: 2 });
@@ -17,7 +17,7 @@ const notready = once(async () => {
   await apply(ctx.ns, 'not-ready.yaml', { REPLICAS: 1, PUBLISH: false });
   // The Pod exists and runs, and its endpoint is listed as not ready (once in the slice of
   // every family the Service has).
-  const families = (await kube().core.readNamespacedService({ name: 'notready', namespace: ctx.ns })).spec?.ipFamilies?.length || 1;
+  const families = (await serviceFamilies(ctx.ns, 'notready')).length || 1;
   await waitFor(
     'notready-0 to run (never Ready) and be listed as a not-ready endpoint',
     async () => {

@@ -3,10 +3,10 @@
 // headless Services' slices carry service.kubernetes.io/headless.
 import { apply } from '../helpers/cluster/apply.ts';
 import { src } from './data/sources.ts';
-import { once, defineSuite, describe, kube } from '../helpers/harness/suite.ts';
+import { once, defineSuite, describe } from '../helpers/harness/suite.ts';
 import { familyOf } from '../helpers/lib/net.ts';
 import { expectSame, type Question } from '../helpers/harness/verdict.ts';
-import { rolloutReady, serviceSlices, type PodState } from '../helpers/cluster/workloads.ts';
+import { rolloutReady, serviceFamilies, serviceSlices, type PodState } from '../helpers/cluster/workloads.ts';
 
 const { ctx, check } = defineSuite('endpointslices', { probes: 1 });
 let pods: PodState[] = [];
@@ -39,7 +39,7 @@ const byPodAndAddress = (a: { pod?: string; addresses: string[] }, b: { pod?: st
 /** One endpoint per ready Pod in each slice: a slice holds one family (its addressType), so
  *  a Service of two families lists every Pod twice, once with each of its addresses. */
 const expected = async (svc: string, headless: boolean, n: number): Promise<unknown> => {
-  const families = (await kube().core.readNamespacedService({ name: svc, namespace: ctx.ns })).spec?.ipFamilies ?? [];
+  const families = await serviceFamilies(ctx.ns, svc);
   return {
     labelled: true,
     headlessLabel: Array(n).fill(headless ? '' : null),

@@ -20,11 +20,11 @@ import {
   svcChainName,
 } from '../helpers/lib/proxy-rules.ts';
 import { src } from './data/sources.ts';
-import { once, defineSuite, kube, describe } from '../helpers/harness/suite.ts';
+import { once, defineSuite, describe } from '../helpers/harness/suite.ts';
 import { expectRows } from '../helpers/harness/verdict.ts';
 import { detected, nodeToolsImage } from '../helpers/config/target.ts';
 import { converge } from '../helpers/cluster/converge.ts';
-import { podsReady, rolloutReady, type PodState } from '../helpers/cluster/workloads.ts';
+import { podsReady, rolloutReady, serviceFamilies, type PodState } from '../helpers/cluster/workloads.ts';
 
 const mode = (): string => detected().proxyMode;
 // Every check here needs the same: when the run cannot meet it, no namespace is made and
@@ -316,8 +316,8 @@ describe(
             (tool) => view(tool, ctx.ns, 'marker', 'http', mvip, 80),
             (v) => v.rule && v.endpoints.length > 0,
           );
-        const families = ((await kube().core.readNamespacedService({ name: 'grpc-backend', namespace: ctx.ns })).spec?.ipFamilies ??
-          ctx.families()) as IpFamily[];
+        const listed = (await serviceFamilies(ctx.ns, 'grpc-backend')) as IpFamily[];
+        const families = listed.length ? listed : ctx.families();
         const views = await Promise.all(
           tools.flatMap((tool) =>
             families.map(async (fam) => ({

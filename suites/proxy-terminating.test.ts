@@ -9,7 +9,7 @@ import { e2e, src } from './data/sources.ts';
 import { counts, kube, once, defineSuite, describe } from '../helpers/harness/suite.ts';
 import { expectRows, expectSame, fromProbe } from '../helpers/harness/verdict.ts';
 import { hostPort } from '../helpers/lib/net.ts';
-import { podsReady, serviceSlices, sliceEndpoints, type SliceEndpoint } from '../helpers/cluster/workloads.ts';
+import { podsReady, serviceFamilies, serviceSlices, sliceEndpoints, type SliceEndpoint } from '../helpers/cluster/workloads.ts';
 import { waitFor } from '../helpers/cluster/wait.ts';
 import { closeSessions } from '../helpers/cluster/probe.ts';
 
@@ -33,7 +33,7 @@ const state = (e: SliceEndpoint): string => `${e.targetRef}: ready=${e.ready} se
  *  the slice of every family the Service has: a Pod is listed once per family). */
 async function slicesShow(label: string, want: { ready: string[]; servingTerminating: string[] }, since: number): Promise<void> {
   const text = `ready [${want.ready.join(', ')}], serving and terminating [${want.servingTerminating.join(', ')}]`;
-  const families = (await kube().core.readNamespacedService({ name: 'drain', namespace: ctx.ns })).spec?.ipFamilies?.length || 1;
+  const families = (await serviceFamilies(ctx.ns, 'drain')).length || 1;
   const perFamily = (names: string[]): string =>
     names
       .flatMap((n) => Array<string>(families).fill(n))

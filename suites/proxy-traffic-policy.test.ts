@@ -4,6 +4,7 @@
 // its own node's. internalTrafficPolicy Local: Pods reach only their own node's endpoints,
 // and nothing on a node without one. externalTrafficPolicy Local: the health check node
 // port reports each node's local endpoints, and Pods still reach the node port everywhere.
+import type * as k8s from '@kubernetes/client-node';
 import { hostPort } from '../helpers/lib/net.ts';
 import { apply } from '../helpers/cluster/apply.ts';
 import { converge } from '../helpers/cluster/converge.ts';
@@ -11,7 +12,7 @@ import { e2e, src } from './data/sources.ts';
 import { counts, kube, once, defineSuite, describe } from '../helpers/harness/suite.ts';
 import { expectRows, expectSame, expectThat, fromProbe, same } from '../helpers/harness/verdict.ts';
 import type { Probe } from '../helpers/cluster/probe.ts';
-import { podsReady, serviceSlices } from '../helpers/cluster/workloads.ts';
+import { podsReady, serviceFamilies, serviceSlices } from '../helpers/cluster/workloads.ts';
 import { connectFromOutside } from '../helpers/targets/outside.ts';
 
 const { ctx, check } = defineSuite('proxy-traffic-policy');
@@ -20,8 +21,6 @@ const local: Record<string, string[]> = {};
 let all: string[] = [];
 let readyAt = 0;
 const readSvc = (name: string) => kube().core.readNamespacedService({ name, namespace: ctx.ns });
-/** How many families a Service has: its slices list every Pod once per family. */
-const familiesOf = async (name: string): Promise<number> => (await readSvc(name)).spec?.ipFamilies?.length || 1;
 
 const setup = once(async () => {
   const nodes = ctx.probes.map((p) => p.node);
@@ -54,6 +53,83 @@ const setup = once(async () => {
 });
 const without = (): Probe[] => ctx.probes.filter((p) => !local[p.node]);
 
+/** trafficDistribution (PreferClose by zone, PreferSameNode by node): the EndpointSlice
+ *  controller publishes a hint on every endpoint (bound: convergence, from `since`); then,
+ *  at each virtual IP, a client whose zone or node has endpoints reaches those (each of
+ *  them), and one whose zone or node has none reaches any. */
+async function preferredEndpoints(o: {
+  label: string;
+  service: string;
+  distribution: string;
+  /** What the hints name: 'zone' or 'node'. */
+  by: string;
+  /** An endpoint as the evidence shows it, with the hints it carries. */
+  view: (e: k8s.V1Endpoint) => { hints: string[] };
+  since: number;
+  /** The client's own endpoints (its zone's or its node's), and the evidence key for them. */
+  own: (p: Probe) => string[];
+  ownKey: string;
+  from: (p: Probe) => string;
+  /** Said of a client that has no endpoints of its own. */
+  none: (p: Probe) => string;
+}): Promise<void> {
+  // Every Pod once in the slice of each family the Service has.
+  const families = (await serviceFamilies(ctx.ns, o.service)).length || 1;
+  const { ms, polls, state } = await converge(
+    `the EndpointSlices of ${o.service} to carry a ${o.by} hint on every endpoint`,
+    async () => {
+      const eps = (await serviceSlices(ctx.ns, o.service)).flatMap((s) => s.endpoints ?? []);
+      const view = eps.map(o.view);
+      return { ok: eps.length === all.length * families && view.every((v) => v.hints.length > 0), state: view };
+    },
+    { kind: 'EndpointSlices', since: o.since },
+  );
+  ctx.evidence.convergence(o.label, 'EndpointSlices', polls, ms, `${o.by} hints on ${o.service}`, polls > 1);
+  for (const vip of await ctx.virtualIPs(o.label, o.service)) {
+    // A client whose zone or node has endpoints: those, each of them; one that has none: any.
+    for (const p of ctx.probes) {
+      const mine = o.own(p);
+      await ctx.proxyConverged(`${o.label}-${p.node}`, {
+        host: vip,
+        port: 80,
+        backends: mine.length ? mine : all,
+        everyBackend: mine.length > 0,
+        probes: [p],
+        since: o.since,
+      });
+    }
+    const seen = await Promise.all(
+      ctx.probes.map(async (p) => ({
+        from: o.from(p),
+        [o.ownKey]: o.own(p),
+        answeredBy: counts(await p.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 2000 })),
+      })),
+    );
+    ctx.evidence.add({
+      check: o.label,
+      kind: 'counts',
+      value: { hints: state, seen },
+      text: `${hostPort(vip, 80)} (trafficDistribution ${o.distribution}), 10 connections from each node`,
+    });
+    expectRows(
+      {
+        what: `with trafficDistribution ${o.distribution}, a client reaches only its own ${o.by}'s endpoints (any endpoint when its ${o.by} has none)`,
+        target: `${hostPort(vip, 80)} (${o.service})`,
+        protocol: 'tcp',
+      },
+      ctx.probes.map((p, i) => {
+        const mine = o.own(p);
+        return {
+          ...fromProbe(p, ctx.ns),
+          ok: !Object.keys(seen[i]!.answeredBy).some((k) => !(mine.length ? mine : all).includes(k)),
+          expected: mine.length ? `only its ${o.by}'s [${mine.join(', ')}]` : `any of [${all.join(', ')}] ${o.none(p)}`,
+          observed: seen[i]!.answeredBy,
+        };
+      }),
+    );
+  }
+}
+
 describe('traffic policies', () => {
   check({
     id: 'proxy.traffic-distribution.prefer-close',
@@ -74,62 +150,18 @@ describe('traffic policies', () => {
         Object.entries(local)
           .filter(([node]) => zoneOf[node] === zone)
           .flatMap(([, pods]) => pods);
-      // The EndpointSlice controller publishes each endpoint's zone as its hint (bound: convergence).
-      const { ms, polls, state } = await converge(
-        'the EndpointSlices of local-api-close to carry a zone hint on every endpoint',
-        async () => {
-          const eps = (await serviceSlices(ctx.ns, 'local-api-close')).flatMap((s) => s.endpoints ?? []);
-          const view = eps.map((e) => ({ pod: e.targetRef?.name, zone: e.zone, hints: (e.hints?.forZones ?? []).map((z) => z.name) }));
-          return {
-            ok: eps.length === all.length * (await familiesOf('local-api-close')) && view.every((v) => v.hints.length > 0),
-            state: view,
-          };
-        },
-        { kind: 'EndpointSlices', since: readyAt },
-      );
-      ctx.evidence.convergence('prefer-close', 'EndpointSlices', polls, ms, `zone hints on local-api-close`, polls > 1);
-      for (const vip of await ctx.virtualIPs('prefer-close', 'local-api-close')) {
-        // A client whose zone has endpoints: those, each of them; one whose zone has none: any.
-        for (const p of ctx.probes) {
-          const mine = inZone(zoneOf[p.node] ?? '');
-          await ctx.proxyConverged(`prefer-close-${p.node}`, {
-            host: vip,
-            port: 80,
-            backends: mine.length ? mine : all,
-            everyBackend: mine.length > 0,
-            probes: [p],
-            since: readyAt,
-          });
-        }
-        const seen = await Promise.all(
-          ctx.probes.map(async (p) => ({
-            from: `${p.pod} on ${p.node} (zone ${zoneOf[p.node]})`,
-            sameZone: inZone(zoneOf[p.node] ?? ''),
-            answeredBy: counts(await p.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 2000 })),
-          })),
-        );
-        ctx.evidence.add({
-          check: 'prefer-close',
-          kind: 'counts',
-          value: { hints: state, seen },
-          text: `${hostPort(vip, 80)} (trafficDistribution PreferClose), 10 connections from each node`,
-        });
-        expectRows(
-          {
-            what: "with trafficDistribution PreferClose, a client reaches only its own zone's endpoints (any endpoint when its zone has none)",
-            target: `${hostPort(vip, 80)} (local-api-close)`,
-            protocol: 'tcp',
-          },
-          seen.map((s, i) => ({
-            ...fromProbe(ctx.probes[i]!, ctx.ns),
-            ok: !Object.keys(s.answeredBy).some((k) => !(s.sameZone.length ? s.sameZone : all).includes(k)),
-            expected: s.sameZone.length
-              ? `only its zone's [${s.sameZone.join(', ')}]`
-              : `any of [${all.join(', ')}] (none in zone ${zoneOf[ctx.probes[i]!.node]})`,
-            observed: s.answeredBy,
-          })),
-        );
-      }
+      await preferredEndpoints({
+        label: 'prefer-close',
+        service: 'local-api-close',
+        distribution: 'PreferClose',
+        by: 'zone',
+        view: (e) => ({ pod: e.targetRef?.name, zone: e.zone, hints: (e.hints?.forZones ?? []).map((z) => z.name) }),
+        since: readyAt,
+        own: (p) => inZone(zoneOf[p.node] ?? ''),
+        ownKey: 'sameZone',
+        from: (p) => `${p.pod} on ${p.node} (zone ${zoneOf[p.node]})`,
+        none: (p) => `(none in zone ${zoneOf[p.node]})`,
+      });
     },
   });
 
@@ -147,60 +179,18 @@ describe('traffic policies', () => {
       await setup();
       await apply(ctx.ns, 'local-api-same-node.yaml');
       const since = Date.now();
-      // The EndpointSlice controller publishes each endpoint's node as its hint (bound: convergence).
-      const { ms, polls, state } = await converge(
-        'the EndpointSlices of local-api-same-node to carry a node hint on every endpoint',
-        async () => {
-          const eps = (await serviceSlices(ctx.ns, 'local-api-same-node')).flatMap((s) => s.endpoints ?? []);
-          const view = eps.map((e) => ({ pod: e.targetRef?.name, node: e.nodeName, hints: (e.hints?.forNodes ?? []).map((n) => n.name) }));
-          return {
-            ok: eps.length === all.length * (await familiesOf('local-api-same-node')) && view.every((v) => v.hints.length > 0),
-            state: view,
-          };
-        },
-        { kind: 'EndpointSlices', since },
-      );
-      ctx.evidence.convergence('prefer-same-node', 'EndpointSlices', polls, ms, `node hints on local-api-same-node`, polls > 1);
-      for (const vip of await ctx.virtualIPs('prefer-same-node', 'local-api-same-node')) {
-        // A client whose node has endpoints: those, each of them; one whose node has none: any.
-        for (const p of ctx.probes) {
-          const mine = local[p.node] ?? [];
-          await ctx.proxyConverged(`prefer-same-node-${p.node}`, {
-            host: vip,
-            port: 80,
-            backends: mine.length ? mine : all,
-            everyBackend: mine.length > 0,
-            probes: [p],
-            since,
-          });
-        }
-        const seen = await Promise.all(
-          ctx.probes.map(async (p) => ({
-            from: `${p.pod} on ${p.node}`,
-            sameNode: local[p.node] ?? [],
-            answeredBy: counts(await p.connect({ host: vip, port: 80, count: 10, mode: 'tcp', timeoutMs: 2000 })),
-          })),
-        );
-        ctx.evidence.add({
-          check: 'prefer-same-node',
-          kind: 'counts',
-          value: { hints: state, seen },
-          text: `${hostPort(vip, 80)} (trafficDistribution PreferSameNode), 10 connections from each node`,
-        });
-        expectRows(
-          {
-            what: "with trafficDistribution PreferSameNode, a client reaches only its own node's endpoints (any endpoint when its node has none)",
-            target: `${hostPort(vip, 80)} (local-api-same-node)`,
-            protocol: 'tcp',
-          },
-          seen.map((s, i) => ({
-            ...fromProbe(ctx.probes[i]!, ctx.ns),
-            ok: !Object.keys(s.answeredBy).some((k) => !(s.sameNode.length ? s.sameNode : all).includes(k)),
-            expected: s.sameNode.length ? `only its node's [${s.sameNode.join(', ')}]` : `any of [${all.join(', ')}] (none on its node)`,
-            observed: s.answeredBy,
-          })),
-        );
-      }
+      await preferredEndpoints({
+        label: 'prefer-same-node',
+        service: 'local-api-same-node',
+        distribution: 'PreferSameNode',
+        by: 'node',
+        view: (e) => ({ pod: e.targetRef?.name, node: e.nodeName, hints: (e.hints?.forNodes ?? []).map((n) => n.name) }),
+        since,
+        own: (p) => local[p.node] ?? [],
+        ownKey: 'sameNode',
+        from: (p) => `${p.pod} on ${p.node}`,
+        none: () => '(none on its node)',
+      });
     },
   });
 

@@ -119,6 +119,12 @@ export interface SliceEndpoint {
   slice: string;
 }
 
+/** A Service's IP families (spec.ipFamilies, primary first; empty when the API gives none):
+ *  its EndpointSlices are of these families, each Pod listed once per family. */
+export async function serviceFamilies(ns: string, service: string): Promise<string[]> {
+  return (await kube().core.readNamespacedService({ name: service, namespace: ns })).spec?.ipFamilies ?? [];
+}
+
 export async function serviceSlices(ns: string, service: string): Promise<k8s.V1EndpointSlice[]> {
   return (await kube().discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: `kubernetes.io/service-name=${service}` }))
     .items;
@@ -149,8 +155,7 @@ export async function slicesSettled(
   ips: string[],
   opts: { since?: number; boundMs?: number } = {},
 ): Promise<{ endpoints: SliceEndpoint[]; ms: number; polls: number }> {
-  const svc = await kube().core.readNamespacedService({ name: service, namespace: ns });
-  const families = svc.spec?.ipFamilies ?? [];
+  const families = await serviceFamilies(ns, service);
   const want = [...ips]
     .filter((ip) => !families.length || families.includes(familyOf(ip)))
     .sort()
