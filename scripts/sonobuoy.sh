@@ -74,6 +74,37 @@ build() { build_bin; build_image; }
 
 sb() { "$BIN" "$@"; }
 
+# `sonobuoy retrieve` streams the results tarball out of the aggregator through an exec (SPDY).
+# That stream was seen corrupted once in CI on kind ("non-zero data ÿ (byte 255) read after tar
+# EOF", sonobuoy's own check of the stream's tail), with the run complete and its tarball intact
+# in the Pod. A corrupted transfer is read again, at most 3 times, each failure printed; what is
+# kept must have the size and sha256 that the aggregator's status gives for its tarball, so a
+# retry can never hand on different results. Prints the retrieved file.
+retrieve() {
+  local out=$1 status=$2 attempt err file want_sha want_size got_sha got_size
+  want_sha=$(echo "$status" | jq -r '."tar-info".sha256 // empty' 2>/dev/null || true)
+  want_size=$(echo "$status" | jq -r '."tar-info".size // empty' 2>/dev/null || true)
+  for attempt in 1 2 3; do
+    find "$out" -mindepth 1 -delete
+    if ! err=$(sb retrieve "$out" --namespace "$NS" 2>&1); then
+      log "sonobuoy: retrieve, attempt $attempt of 3, failed: $err"
+      continue
+    fi
+    file=$(find "$out" -maxdepth 1 -name '*.tar.gz' | head -1)
+    if [ -z "$file" ]; then log "sonobuoy: retrieve, attempt $attempt of 3, wrote no tarball into $out ($err)"; continue; fi
+    if [ -n "$want_sha" ]; then
+      got_sha=$(sha256sum "$file" | cut -d' ' -f1); got_size=$(stat -c %s "$file")
+      if [ "$got_sha" != "$want_sha" ]; then
+        log "sonobuoy: retrieve, attempt $attempt of 3: $(basename "$file") has sha256 $got_sha ($got_size bytes); the aggregator's status says $want_sha ($want_size bytes)"
+        continue
+      fi
+    fi
+    [ "$attempt" -eq 1 ] || log "sonobuoy: retrieve succeeded on attempt $attempt (sha256 ${want_sha:-not in the status} checked)"
+    echo "$file"; return 0
+  done
+  die "sonobuoy retrieve failed 3 times (each failure above); the run's status is above"
+}
+
 prove() {
   local yaml=${1:-}
   [ -f "$yaml" ] || die "usage: scripts/sonobuoy.sh prove PLUGIN_YAML (a Sonobuoy plugin definition file)"
@@ -99,9 +130,7 @@ prove() {
   log "sonobuoy: run ended (exit $rc) after $(( $(date +%s) - t0 )) s"
   status=$(sb status --namespace "$NS" --json 2>/dev/null || true)
   echo "$status" | jq . 2>/dev/null || echo "$status"
-  tarball=$(sb retrieve "$out" --namespace "$NS" 2>&1) || { echo "$tarball" >&2; die "sonobuoy retrieve failed"; }
-  tarball=$(find "$out" -maxdepth 1 -name '*.tar.gz' | head -1)
-  [ -n "$tarball" ] || die "sonobuoy retrieve wrote no tarball into $out"
+  tarball=$(retrieve "$out" "$status")
   if [ -n "${SVC_SONOBUOY_KEEP:-}" ]; then mkdir -p "$SVC_SONOBUOY_KEEP"; cp "$tarball" "$SVC_SONOBUOY_KEEP/"; log "sonobuoy: results kept in $SVC_SONOBUOY_KEEP/$(basename "$tarball")"; fi
   echo "== sonobuoy results $(basename "$tarball")"
   sb results "$tarball" || rc=1
