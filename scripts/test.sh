@@ -10,7 +10,8 @@
 # SVC_ALSO_NFTABLES=1 runs the matrix iptables against nftables and NodeLocal DNSCache
 # (examples/matrix/ci.yaml, privileged), SVC_ALSO_VM=1 the matrix of kube-proxy ipvs and
 # kube-router on VM nodes (examples/matrix/ci-vm.yaml), SVC_ALSO_PROVE=1 the fast subset of
-# the proof that checks can fail (scripts/prove-failures.sh --ci), SVC_ALSO_SHIP=1 makes the 1-node and kind runs from
+# the proof that checks can fail (scripts/prove-failures.sh --ci), SVC_ALSO_CILIUM=1 the matrix of
+# Cilium's kube-proxy replacement on kind (examples/matrix/ci-cilium.yaml), SVC_ALSO_SHIP=1 makes the 1-node and kind runs from
 # the packed npm package (Node 22 and 24) with the shipped forms' proofs (scripts/ship-e2e.sh:
 # the image, the Job, the Sonobuoy plugin), and SVC_LIFECYCLE=1 runs the lifecycle suites last:
 # bad input to `cluster up`, a second cluster with another domain, `down` leaving nothing,
@@ -32,7 +33,8 @@ svc() { "$NODE" --no-warnings helpers/cli/cli.ts "$@"; }
 if [ -n "${SVC_TARGET:-}" ] && [ "$SVC_TARGET" != bundled ] && [ "$SVC_TARGET" != kind ]; then echo "test: SVC_TARGET must be kind or bundled (got '$SVC_TARGET')" >&2; exit 2; fi
 # The kind cluster the environment asks for: flags of helpers/targets/kind/cli.ts exec, and
 # the same as flags of `svc-conformance run --kind` (--nodes is --kind-nodes, ...).
-kind_exec_flags=(--nodes "${SVC_KIND_NODES:-3}" --proxy-mode "${SVC_KIND_PROXY_MODE:-iptables}" --ip-family "${SVC_KIND_IP_FAMILY:-ipv4}")
+kind_exec_flags=(--nodes "${SVC_KIND_NODES:-3}" --ip-family "${SVC_KIND_IP_FAMILY:-ipv4}")
+if [ "${SVC_KIND_PROXY:-kube-proxy}" = kube-proxy ]; then kind_exec_flags+=(--proxy-mode "${SVC_KIND_PROXY_MODE:-iptables}"); else kind_exec_flags+=(--proxy "$SVC_KIND_PROXY"); fi
 [ -n "${SVC_KIND_IMAGE:-}" ] && kind_exec_flags+=(--image "$SVC_KIND_IMAGE")
 kind_flags=(--kind "${kind_exec_flags[@]/#--/--kind-}")
 
@@ -58,7 +60,7 @@ run() { local dir="$REPORTS/$1"; shift; svc run --report-dir "$dir" "$@" || rc=$
 # Its token stays out of the reports (a temporary dir, removed at the end).
 sa_dir=$(mktemp -d)
 # The package's preparation runs in the background (below): stopped if this script ends first.
-trap '[ -n "${prepare_pid:-}" ] && kill -TERM "$prepare_pid" 2>/dev/null; rm -rf "$sa_dir"' EXIT
+trap '[ -n "${prepare_pid:-}" ] && kill -TERM "$prepare_pid" 2>/dev/null; [ -n "${cilium_pid:-}" ] && kill -TERM "$cilium_pid" 2>/dev/null; rm -rf "$sa_dir"' EXIT
 sa() { KUBECONFIG=/var/lib/svc-conformance/cluster/admin.conf bash scripts/sa-kubeconfig.sh "$@"; }
 profile=default; [ "${SVC_PRIVILEGED:-0}" = 1 ] && profile=privileged
 
@@ -72,6 +74,12 @@ if [ "$ship" = 1 ] && [ $bundled = 1 ]; then
   mkdir -p "$sa_dir/ship"
   SVC_SHIP_INSTALLS="$sa_dir/ship" bash scripts/ship-e2e.sh prepare >"$REPORTS/ship-prepare.log" 2>&1 &
   prepare_pid=$!
+fi
+if [ "${SVC_ALSO_CILIUM:-0}" = 1 ] && [ $bundled = 1 ]; then
+  # Cilium for its kind column (below), built in the background at the lowest CPU priority
+  # while the runs before it go (a cold build is Go compiles and downloads; warm, nothing).
+  nice -n 19 bash cluster/cilium/cilium.sh build >"$REPORTS/cilium-build.log" 2>&1 &
+  cilium_pid=$!
 fi
 # prepared: waits for the background preparation (once); fails when it failed.
 prepared() {
@@ -142,6 +150,21 @@ if [ "$ship" = 1 ]; then
   # The shipped forms' focused runs, the Jobs' reports read back and the matrix count too.
   for f in "$REPORTS"/ship-*/results.json; do [ -f "$f" ] && runs+=("$f"); done
   [ -f "$REPORTS/ship-matrix/matrix.json" ] && matrices+=("$REPORTS/ship-matrix/matrix.json")
+fi
+if [ "${SVC_ALSO_CILIUM:-0}" = 1 ] && [ $bundled = 1 ]; then
+  # Cilium's kube-proxy replacement (eBPF) as CNI and Service proxy on a 3-node kind cluster,
+  # the privileged profile (examples/matrix/ci-cilium.yaml); its known differences are data
+  # (suites/data/known-differences.ts, column cilium). It leaves no cluster up.
+  echo "test: Cilium's kube-proxy replacement on kind: svc-conformance matrix examples/matrix/ci-cilium.yaml"
+  wait "$cilium_pid"; cilium_rc=$?; cilium_pid=
+  cat "$REPORTS/cilium-build.log"
+  if [ "$cilium_rc" != 0 ]; then
+    echo "test: building Cilium failed (above; $REPORTS/cilium-build.log)" >&2; rc=1
+  else
+    bash cluster/kind/docker.sh start
+    svc matrix examples/matrix/ci-cilium.yaml --report-dir "$REPORTS/matrix-cilium" || rc=$?
+    matrices+=("$REPORTS/matrix-cilium/matrix.json")
+  fi
 fi
 if [ "${SVC_ALSO_NFTABLES:-0}" = 1 ] && [ $bundled = 1 ]; then
   # iptables against nftables and against NodeLocal DNSCache, privileged profile, as a

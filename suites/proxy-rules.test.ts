@@ -1,17 +1,23 @@
-// The privileged profile (opt-in, SVC_PRIVILEGED=1): what kube-proxy programs on every
-// node, read by a host-network probe. A ClusterIP Service gets its rule leading to
-// exactly its ready endpoints; a headless Service gets nothing; a Service without
-// endpoints gets the reject entry. iptables, nftables and ipvs modes are verified (ipvs:
+// The privileged profile (opt-in, SVC_PRIVILEGED=1): what the Service proxy programs on
+// every node. A ClusterIP Service gets its rule leading to exactly its ready endpoints; a
+// headless Service gets nothing; a Service without endpoints gets the reject entry.
+// kube-proxy's iptables, nftables and ipvs modes are read by a host-network probe (ipvs:
 // /proc/net/ip_vs and the addresses on kube-ipvs0, on VM nodes of the bundled cluster);
-// clusters without kube-proxy skip with their reason. Not a conformance test in the
-// Kubernetes sense (it assumes kube-proxy and needs host network).
+// Cilium's kube-proxy replacement in its agent on the node (the datapath's service map,
+// `cilium-dbg bpf lb list`, and the agent's services, `cilium-dbg service list`). Other
+// clusters skip with their reason. Not a conformance test in the Kubernetes sense (it knows
+// these implementations and needs host network).
 import { familyOf, hostPort, type IpFamily } from '../helpers/lib/net.ts';
 import { apply, applyObjects, loadManifest, defaultVars } from '../helpers/cluster/apply.ts';
 import { execIn, schedulableNodes, hostnameLabel } from '../helpers/cluster/probe.ts';
+import { kube } from '../helpers/cluster/kube.ts';
 import {
   iptablesService,
   ipvsService,
   nftService,
+  ciliumService,
+  parseCiliumBpfLb,
+  parseCiliumServiceList,
   parseIpAddrShow,
   parseIptablesSave,
   parseIpvsProc,
@@ -26,18 +32,22 @@ import { detected, nodeToolsImage } from '../helpers/config/target.ts';
 import { converge } from '../helpers/cluster/converge.ts';
 import { podsReady, rolloutReady, serviceFamilies, type PodState } from '../helpers/cluster/workloads.ts';
 
-const mode = (): string => detected().proxyMode;
+/** kube-proxy's mode, or 'cilium' for Cilium's kube-proxy replacement (kube-proxy absent). */
+const mode = (): string =>
+  detected().kubeProxy === 'absent' && detected().serviceProxy?.name === 'cilium' ? 'cilium' : detected().proxyMode;
 // Every check here needs the same: when the run cannot meet it, no namespace is made and
 // each check is a structured skip with the reason (helpers/harness/check.ts).
 const { ctx, check } = defineSuite('proxy-rules', {
   probes: 1,
   podSecurity: 'privileged',
-  requires: ['privileged', 'kube-proxy', 'proxy-rules-readable'],
+  requires: ['privileged', 'proxy-rules-readable'],
 });
 
 interface Tool {
   pod: string;
   node: string;
+  /** Cilium's agent on the node (kube-system), where the datapath is read. */
+  agent?: string;
 }
 interface View {
   rule: boolean;
@@ -49,7 +59,8 @@ interface View {
 }
 
 describe(
-  () => `kube-proxy rules on every node (${mode()} mode)`,
+  () =>
+    mode() === 'cilium' ? "Cilium's service map on every node (kube-proxy replacement)" : `kube-proxy rules on every node (${mode()} mode)`,
   () => {
     let tools: Tool[] = [];
     let web: PodState[] = [];
@@ -61,9 +72,19 @@ describe(
       if (r.exitCode !== 0) throw new Error(`'${cmd}' on ${tool.node} exited ${r.exitCode}: ${r.stderr}`);
       return r.stdout;
     };
+    /** A cilium-dbg command in the node's agent. */
+    const agent = async (tool: Tool, args: string[]): Promise<string> => {
+      if (!tool.agent) throw new Error(`no Cilium agent Pod on ${tool.node} (k8s-app=cilium in kube-system)`);
+      const r = await execIn('kube-system', tool.agent, 'cilium-agent', ['cilium-dbg', ...args]);
+      if (r.exitCode !== 0)
+        throw new Error(`'cilium-dbg ${args.join(' ')}' in ${tool.agent} on ${tool.node} exited ${r.exitCode}: ${r.stderr}`);
+      return r.stdout;
+    };
     // Rules are read in the family of the address they are for: IPv6 rules are in ip6tables
-    // and nftables' ip6 table, and kube-proxy syncs each family on its own.
+    // and nftables' ip6 table, and kube-proxy syncs each family on its own. Cilium has no
+    // sync to wait for: its service map is read as the datapath has it.
     const syncedSince = async (tool: Tool, since: number, family: IpFamily): Promise<boolean> => {
+      if (mode() === 'cilium') return true;
       const metrics = await sh(tool, 'curl -sf http://127.0.0.1:10249/metrics');
       // Labelled by family where kube-proxy runs both (and in later versions always).
       const line = metrics
@@ -88,6 +109,23 @@ describe(
     ): Promise<View> => {
       const spn = servicePortName(ns, name, portName);
       ctx.evidence.family('rules', family);
+      if (mode() === 'cilium') {
+        const [lb, svcs] = await Promise.all([
+          agent(tool, ['bpf', 'lb', 'list', '-o', 'json']),
+          agent(tool, ['service', 'list', '-o', 'json']),
+        ]);
+        const s = ciliumService(parseCiliumBpfLb(lb), parseCiliumServiceList(svcs), ns, name, ip, 'tcp', port, podIPs);
+        return {
+          rule: Boolean(s.frontend) && s.frontend!.flags.includes('ClusterIP'),
+          // The frontend is the agent's service for this Service (its reverse-NAT id).
+          chainOk: s.service?.namespace === ns && s.service.name === name,
+          endpoints: s.endpoints,
+          // No backend: Cilium answers a connection with ICMP unreachable (its default
+          // service-no-backend-response, reject), as kube-proxy's reject rule does.
+          reject: Boolean(s.frontend) && s.endpoints.length === 0,
+          mentions: s.mentions,
+        };
+      }
       if (mode() === 'ipvs') {
         const [proc = '', addrs = ''] = (await sh(tool, 'cat /proc/net/ip_vs; echo ---; ip -o addr show dev kube-ipvs0')).split('\n---\n');
         const virtuals = parseIpvsProc(proc);
@@ -174,7 +212,17 @@ describe(
     // The node-tools Pods, once, before the first check reads the nodes.
     const toolsReady = once(async () => {
       const nodes = await schedulableNodes();
-      tools = nodes.map((n, i) => ({ pod: `node-tools-${i}`, node: n.metadata!.name! }));
+      // Cilium's agents, by node.
+      const agents =
+        mode() === 'cilium'
+          ? new Map(
+              (await kube().core.listNamespacedPod({ namespace: 'kube-system', labelSelector: 'k8s-app=cilium' })).items.map((p) => [
+                p.spec?.nodeName ?? '',
+                p.metadata?.name ?? '',
+              ]),
+            )
+          : new Map<string, string>();
+      tools = nodes.map((n, i) => ({ pod: `node-tools-${i}`, node: n.metadata!.name!, agent: agents.get(n.metadata!.name!) }));
       await Promise.all(
         nodes.map((n, i) =>
           apply(ctx.ns, 'probe/node-tools.yaml', {
@@ -213,6 +261,38 @@ describe(
       },
     });
 
+    check({
+      id: 'rules.cilium.kube-proxy-replacement',
+      level: 'required',
+      claim: "Cilium's agent on every node reports its kube-proxy replacement on, socket load balancing included",
+      source: src.ciliumKpr(),
+      requires: ['privileged', 'cilium', 'proxy-rules-readable'],
+      run: async () => {
+        await toolsReady();
+        type Kpr = { mode?: string; features?: { socketLB?: { enabled?: boolean } } };
+        const states = await Promise.all(
+          tools.map(async (tool) => {
+            const st = JSON.parse(await agent(tool, ['status', '-o', 'json'])) as { 'kube-proxy-replacement'?: Kpr };
+            const k = st['kube-proxy-replacement'];
+            return `kube-proxy-replacement ${k?.mode ?? 'absent'}, socket LB ${k?.features?.socketLB?.enabled ? 'on' : 'off'}`;
+          }),
+        );
+        expectRows(
+          {
+            what: "Cilium's kube-proxy replacement is on in every node's agent (cilium-dbg status: mode True, socket LB enabled)",
+            target: 'cilium-dbg status -o json',
+            protocol: 'exec (the agent Pod)',
+          },
+          states.map((observed, i) => ({
+            client: tools[i]!.agent ?? '(no agent)',
+            node: tools[i]!.node,
+            expected: 'kube-proxy-replacement True, socket LB on',
+            observed,
+          })),
+        );
+      },
+    });
+
     const objs = (): ReturnType<typeof loadManifest> => loadManifest('web-api.yaml', { ...defaultVars(), REPLICAS: 3 });
     const backends = once(async () => {
       await applyObjects(
@@ -234,7 +314,7 @@ describe(
       level: 'required',
       claim: 'a ClusterIP Service gets its rule, leading to exactly its ready endpoints, on every node (time to the rule measured)',
       source: src.vipDoc('proxy modes', '#proxy-modes'),
-      requires: ['privileged', 'kube-proxy', 'proxy-rules-readable'],
+      requires: ['privileged', 'proxy-rules-readable'],
       run: async () => {
         await Promise.all([toolsReady(), backends()]);
         const changed = Date.now();
@@ -282,7 +362,7 @@ describe(
       level: 'required',
       claim: 'a headless Service gets no rule, chain or element at all',
       source: src.serviceDoc('headless Services', '#headless-services'),
-      requires: ['privileged', 'kube-proxy', 'proxy-rules-readable'],
+      requires: ['privileged', 'proxy-rules-readable'],
       run: async () => {
         await Promise.all([toolsReady(), backends()]);
         await apply(ctx.ns, 'grpc-backend.yaml', { REPLICAS: 2 });
@@ -339,7 +419,10 @@ describe(
         );
         expectRows(
           {
-            what: `kube-proxy programs nothing for a headless Service (${mode()} rules and chains naming ${ctx.ns}/grpc-backend, or virtual servers to its Pods)`,
+            what:
+              mode() === 'cilium'
+                ? `Cilium programs nothing for a headless Service (no frontend of the agent's service ${ctx.ns}/grpc-backend, none with a backend at its Pods)`
+                : `kube-proxy programs nothing for a headless Service (${mode()} rules and chains naming ${ctx.ns}/grpc-backend, or virtual servers to its Pods)`,
             target: `the ${mode()} rules of the node`,
             protocol: 'exec (host network)',
           },
@@ -353,7 +436,7 @@ describe(
       level: 'required',
       claim: 'a ClusterIP Service with 0 endpoints gets the reject entry on every node',
       source: src.vipDoc('proxy modes', '#proxy-modes'),
-      requires: ['privileged', 'kube-proxy', 'proxy-rules-readable'],
+      requires: ['privileged', 'proxy-rules-readable'],
       run: async () => {
         await Promise.all([toolsReady(), backends()]);
         await service();

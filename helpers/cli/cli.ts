@@ -59,6 +59,8 @@ Flags for run:
                              it, remove it whatever happens; with --kind-image IMAGE (default: ours,
                              cluster/kind/node-image.sh; or an official kindest/node:vX.Y.Z),
                              --kind-nodes N (3), --kind-proxy-mode iptables|nftables,
+                             --kind-proxy kube-proxy|cilium (kube-proxy; cilium: Cilium as CNI
+                             and kube-proxy replacement, built by cluster/cilium/cilium.sh),
                              --kind-ip-family ipv4|ipv6|dual (ipv4; dual: IPv4 first, then IPv6)
   --outside-network NAME     a Docker network the nodes are on (e.g. 'kind' for a kind cluster of
                              your own): an outside host is started there (set by --kind)
@@ -152,6 +154,7 @@ const FLAGS = {
   'kind-image': { type: 'string' },
   'kind-nodes': { type: 'string' },
   'kind-proxy-mode': { type: 'string' },
+  'kind-proxy': { type: 'string' },
   'kind-ip-family': { type: 'string' },
   'outside-network': { type: 'string' },
   'outside-client': { type: 'boolean' },
@@ -236,8 +239,16 @@ export function parseCli(argv: string[]): {
     throw new UsageError(`--focus/--skip select no check (they match ids and claims: svc-conformance list prints both)`);
   if (v.kind && (v.local || v.kubeconfig || v.context))
     throw new UsageError('--kind starts a cluster of its own: it cannot be combined with --local, --kubeconfig or --context');
-  if (!v.kind && (v['kind-image'] || v['kind-nodes'] || v['kind-proxy-mode'] || v['kind-ip-family']))
-    throw new UsageError('--kind-image, --kind-nodes, --kind-proxy-mode and --kind-ip-family go with --kind');
+  if (!v.kind && (v['kind-image'] || v['kind-nodes'] || v['kind-proxy-mode'] || v['kind-proxy'] || v['kind-ip-family']))
+    throw new UsageError('--kind-image, --kind-nodes, --kind-proxy-mode, --kind-proxy and --kind-ip-family go with --kind');
+  if (v['kind-proxy'] !== undefined && !['kube-proxy', 'cilium'].includes(String(v['kind-proxy'])))
+    throw new UsageError(`--kind-proxy must be kube-proxy or cilium (got '${String(v['kind-proxy'])}')`);
+  if (v['kind-proxy'] === 'cilium' && v['kind-proxy-mode'])
+    throw new UsageError("--kind-proxy-mode is kube-proxy's mode: with --kind-proxy cilium no kube-proxy runs");
+  if (!HAS_CLUSTER_BUILDS && v['kind-proxy'] === 'cilium')
+    throw new UsageError(
+      "--kind-proxy cilium uses Cilium built by the repository's cluster/cilium/cilium.sh (absent from the npm package): run from a clone of the repository",
+    );
   if (v['kind-nodes'] !== undefined && !/^[1-5]$/.test(String(v['kind-nodes'])))
     throw new UsageError(`--kind-nodes must be 1 to 5 (got '${String(v['kind-nodes'])}')`);
   if (v['kind-proxy-mode'] !== undefined && !['iptables', 'nftables'].includes(String(v['kind-proxy-mode'])))
@@ -370,6 +381,7 @@ async function runOnKind(o: Options): Promise<number> {
     image: o['kind-image'],
     nodes: Number(o['kind-nodes'] ?? '3'),
     proxyMode: (o['kind-proxy-mode'] ?? 'iptables') as 'iptables' | 'nftables',
+    proxy: (o['kind-proxy'] ?? 'kube-proxy') as 'kube-proxy' | 'cilium',
     ipFamily: (o['kind-ip-family'] ?? 'ipv4') as 'ipv4' | 'ipv6' | 'dual',
     name: `svc-${Date.now().toString(36).slice(-5)}`,
     log,

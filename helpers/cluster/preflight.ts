@@ -213,6 +213,7 @@ async function detect(t: Target, server: string, version: string): Promise<Detec
       proxyMode = m ? m[1] || 'iptables' : 'unknown';
     }
   }
+  const serviceProxy = await detectCilium();
   const zones = new Set(
     nodes.items
       .filter(isSchedulable)
@@ -242,10 +243,38 @@ async function detect(t: Target, server: string, version: string): Promise<Detec
     nodeFamilies,
     kubeProxy,
     proxyMode,
+    ...(serviceProxy ? { serviceProxy } : {}),
     dnsImages: images(dnsPods),
     kubeProxyImages: images(proxies),
     ...ranges,
   };
+}
+
+/** Cilium, where its agents run in kube-system: their version (the image's tag, else
+ *  'unknown') and whether the kube-proxy replacement is on (cilium-config). */
+async function detectCilium(): Promise<DetectedCluster['serviceProxy']> {
+  const core = kube().core;
+  const agents = await core.listNamespacedPod({ namespace: 'kube-system', labelSelector: 'k8s-app=cilium' }).catch(() => undefined);
+  if (!agents?.items.length) return undefined;
+  const imgs = [
+    ...new Set(agents.items.flatMap((p) => (p.spec?.containers ?? []).filter((c) => c.name === 'cilium-agent').map((c) => c.image ?? ''))),
+  ]
+    .filter(Boolean)
+    .sort();
+  const version = /:(v?\d+\.\d+\.\d+[^@]*)/.exec(imgs[0] ?? '')?.[1] ?? 'unknown';
+  const cm = await core.readNamespacedConfigMap({ name: 'cilium-config', namespace: 'kube-system' }).catch(() => undefined);
+  const kpr = cm?.data?.['kube-proxy-replacement'];
+  return { name: 'cilium', version, kubeProxyReplacement: kpr === 'true' || kpr === 'strict', images: imgs };
+}
+
+/** One line for the Service proxy: kube-proxy and its mode, or Cilium's kube-proxy replacement. */
+export function proxyLine(c: DetectedCluster): string {
+  const cilium =
+    c.serviceProxy?.name === 'cilium'
+      ? `Cilium ${c.serviceProxy.version}${c.serviceProxy.kubeProxyReplacement ? ' (kube-proxy replacement)' : ''}`
+      : '';
+  const kp = `kube-proxy ${c.kubeProxy}${c.kubeProxy === 'present' ? ` in ${c.proxyMode} mode` : ''}`;
+  return cilium ? `${cilium}, ${kp}` : kp;
 }
 
 /** The IP families of address ranges, in their order, each once. */

@@ -56,8 +56,11 @@ export interface ClusterProfile {
   images: { probe: string; nodeTools: string; pause: string; coredns: string };
   /** `kube-proxy --version` of the binary the nodes run (kubeProxyBinary or the cluster's own). */
   kubeProxyVersion?: string;
-  /** The Service proxy: 'kube-proxy' (in proxyMode) or 'kube-router' (proxyMode 'kube-router'). */
+  /** The Service proxy: 'kube-proxy' (in proxyMode), 'kube-router' (proxyMode 'kube-router') or
+   *  'cilium' (the kind target's, proxyMode 'none'). */
   serviceProxy?: string;
+  /** The Service proxy's version where it is not kube-proxy (Cilium's). */
+  serviceProxyVersion?: string;
   /** How many nodes are QEMU guests (cluster/vm.sh): every one under ipvs and kube-router. */
   vmNodes?: number;
   /** NodeLocal DNSCache: 'off', 'link-local' or 'service-ip' (cluster/cluster.json nodeLocalDNS). */
@@ -89,6 +92,10 @@ export interface DetectedCluster {
   kubeProxy: 'present' | 'absent';
   /** kube-proxy's mode as configured (profile or its ConfigMap), or 'unknown'. */
   proxyMode: string;
+  /** A Service proxy other than kube-proxy, where the preflight recognises one: Cilium (its
+   *  agents in kube-system, k8s-app=cilium) with its version (the agents' image tag) and
+   *  whether its kube-proxy replacement is on (cilium-config kube-proxy-replacement). */
+  serviceProxy?: { name: 'cilium'; version: string; kubeProxyReplacement: boolean; images: string[] };
   /** Images of the cluster DNS Pods (k8s-app=kube-dns) and of kube-proxy, where readable. */
   dnsImages?: string[];
   kubeProxyImages?: string[];

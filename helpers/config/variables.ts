@@ -250,9 +250,9 @@ const DECLARED = [
   {
     name: 'SVC_DEBIAN_MIRROR',
     part: 'cluster',
-    what: "the Debian mirror debootstrap reads for the kind node image and the VM nodes' root filesystem",
+    what: "the Debian mirror debootstrap reads for the kind node image, the VM nodes' root filesystem and Cilium's image",
     default: "this machine's apt sources' mirror",
-    readIn: ['cluster/kind/node-image.sh', 'cluster/vm.sh'],
+    readIn: ['cluster/cilium/cilium.sh', 'cluster/kind/node-image.sh', 'cluster/vm.sh'],
   },
   // ------------------------------------------------------------------ npm test (scripts/test.sh)
   {
@@ -285,6 +285,14 @@ const DECLARED = [
     what: "the kind cluster's kube-proxy mode: `iptables` or `nftables`",
     default: 'iptables',
     flag: '--kind-proxy-mode',
+    readIn: ['scripts/test.sh'],
+  },
+  {
+    name: 'SVC_KIND_PROXY',
+    part: 'test',
+    what: "the kind cluster's Service proxy: `kube-proxy` (in SVC_KIND_PROXY_MODE) or `cilium` (Cilium as CNI and kube-proxy replacement, `cluster/cilium/cilium.sh`)",
+    default: 'kube-proxy',
+    flag: '--kind-proxy',
     readIn: ['scripts/test.sh'],
   },
   {
@@ -336,6 +344,27 @@ const DECLARED = [
     what: "`1` (CI): the matrix `examples/matrix/ci-vm.yaml` (kube-proxy's ipvs mode and kube-router on VM nodes)",
     default: 'off',
     readIn: ['scripts/test.sh'],
+  },
+  {
+    name: 'SVC_ALSO_CILIUM',
+    part: 'test',
+    what: "`1` (CI): the matrix `examples/matrix/ci-cilium.yaml` (Cilium's kube-proxy replacement on kind, privileged), Cilium built first (`cluster/cilium/cilium.sh`)",
+    default: 'off',
+    readIn: ['scripts/test.sh'],
+  },
+  {
+    name: 'SVC_CILIUM_VERSION',
+    part: 'cluster',
+    what: 'the Cilium release built from the Go module proxy for the kind target',
+    default: 'v1.20.2',
+    readIn: ['cluster/cilium/cilium.sh'],
+  },
+  {
+    name: 'SVC_CILIUM_HELM_SET',
+    part: 'cluster',
+    what: "more `--set` values for Cilium's chart, comma-separated (e.g. a broken setting for scripts/prove-failures.sh)",
+    default: 'none',
+    readIn: ['cluster/cilium/cilium.sh'],
   },
   {
     name: 'SVC_ALSO_PROVE',

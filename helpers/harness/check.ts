@@ -56,8 +56,17 @@ export function unmet(requires: Requirement[] = []): string | undefined {
       );
     if (r === 'dns-cache' && !hasCache(c.dnsPath))
       return `no DNS cache in front of the replicas: ${c.dnsPath ? c.dnsPath.summary : `the DNS path was not detected (${c.dnsPathError ?? 'outside a run'})`}`;
+    if (r === 'cilium' && !(c.serviceProxy?.name === 'cilium' && c.serviceProxy.kubeProxyReplacement))
+      return c.serviceProxy?.name === 'cilium'
+        ? "Cilium runs without its kube-proxy replacement (cilium-config kube-proxy-replacement is not 'true')"
+        : 'no Cilium in this cluster (no k8s-app=cilium Pods in kube-system)';
     if (r === 'proxy-rules-readable') {
-      if (!['iptables', 'nftables', 'ipvs'].includes(c.proxyMode))
+      // Where the Service proxy's datapath is read: kube-proxy's rules in its mode, or
+      // Cilium's service map (its kube-proxy replacement; kube-proxy absent).
+      const cilium = c.serviceProxy?.name === 'cilium' && c.serviceProxy.kubeProxyReplacement && c.kubeProxy === 'absent';
+      if (!cilium && c.kubeProxy !== 'present')
+        return 'no kube-proxy in this cluster (no k8s-app=kube-proxy Pods in kube-system), and no Cilium kube-proxy replacement';
+      if (!cilium && !['iptables', 'nftables', 'ipvs'].includes(c.proxyMode))
         return `kube-proxy's mode '${c.proxyMode}' could not be read from kube-system/kube-proxy`;
     }
   }

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { dnsPathLine, preflight } from '../cluster/preflight.ts';
+import { dnsPathLine, preflight, proxyLine } from '../cluster/preflight.ts';
 import { causeLines, hasPublishedTarget, inputFromEnv, publishTarget, resolveTarget, ROOT, useTarget } from '../config/target.ts';
 
 export default async function globalSetup(): Promise<void> {
@@ -18,7 +18,7 @@ export default async function globalSetup(): Promise<void> {
   publishTarget(target, cluster, path.dirname(target.evidenceDir));
   process.stdout.write(
     `\nsvc-conformance: run ${target.runId} against ${cluster.server} (Kubernetes ${cluster.version}, Services in ${cluster.ipFamilies.join(', ')}, ${cluster.schedulableNodes} schedulable ` +
-      `node(s), kube-proxy ${cluster.kubeProxy}${cluster.kubeProxy === 'present' ? ` in ${cluster.proxyMode} mode` : ''})\nsvc-conformance: ` +
+      `node(s), ${proxyLine(cluster)})\nsvc-conformance: ` +
       `${dnsPathLine(cluster)}\n`,
   );
   for (const line of causeLines(cluster.causes)) process.stdout.write(`${line}\n`);

@@ -7,11 +7,14 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   base32,
+  ciliumService,
   iptablesService,
   ipvsService,
   nftService,
   parseIpAddrShow,
   parseIptablesSave,
+  parseCiliumBpfLb,
+  parseCiliumServiceList,
   parseIpvsProc,
   parseNftJson,
   servicePortName,
@@ -158,5 +161,59 @@ describe('/proc/net/ip_vs parsing (captured, ipvs mode on a VM node)', () => {
     const { endpoints } = objects('ipvs', 'grpc-backend');
     const ips = endpoints.map((e) => e.split(':')[0]);
     expect(virtuals.filter((v) => v.reals.some((r) => ips.includes(r.address)))).toEqual([]);
+  });
+});
+
+// Captured from a Cilium v1.20.2 agent (kube-proxy replacement) on the kind target while the
+// default profile ran: `cilium-dbg bpf lb list -o json` and `cilium-dbg service list -o json`
+// in the same agent, seconds apart (testdata/README.md).
+describe('Cilium: the datapath service map and the agent services', () => {
+  const frontends = parseCiliumBpfLb(read('cilium-bpf-lb-list.captured.json'));
+  const services = parseCiliumServiceList(read('cilium-service-list.captured.json'));
+
+  test('the kubernetes Service: a ClusterIP frontend leading to the API server, named default/kubernetes', () => {
+    const s = ciliumService(frontends, services, 'default', 'kubernetes', '10.96.0.1', 'tcp', 443);
+    expect(s.frontend?.flags).toEqual(['ClusterIP', 'non-routable']);
+    expect(s.service).toMatchObject({ namespace: 'default', name: 'kubernetes', type: 'ClusterIP' });
+    expect(s.endpoints).toEqual(['10.200.4.2:6443']);
+  });
+
+  test("every ClusterIP service of the agent is in the datapath with the agent's active backends", () => {
+    const clusterIPs = services.filter((s) => s.type === 'ClusterIP');
+    expect(clusterIPs.length).toBeGreaterThan(10);
+    for (const s of clusterIPs) {
+      const c = ciliumService(frontends, services, s.namespace!, s.name!, s.address, s.protocol, s.port);
+      const want = s.backends
+        .filter((b) => b.state === 'active')
+        .map((b) => `${b.address}:${b.port}`)
+        .sort();
+      expect({ id: c.frontend?.revNat, endpoints: c.endpoints }).toEqual({ id: s.id, endpoints: want });
+    }
+  });
+
+  test('a Service without endpoints keeps its frontend with no backend slot', () => {
+    const s = ciliumService(frontends, services, 'svc-proxy-behaviour-rohg0pc7-ba7b', 'web-api', '10.96.110.83', 'tcp', 80);
+    expect(s.frontend).toBeDefined();
+    expect(s.endpoints).toEqual([]);
+    expect(s.service?.name).toBe('web-api');
+  });
+
+  test('a traffic-policy Local NodePort has an internal-scope twin, kept apart', () => {
+    const local = frontends.filter((f) => f.port === 32210 && f.address === '0.0.0.0');
+    expect(local.map((f) => f.internal).sort()).toEqual([false, true]);
+    expect(local.every((f) => f.flags.includes('Local'))).toBe(true);
+  });
+
+  test("mentions: a Service's frontends, and frontends with a backend at given Pod IPs", () => {
+    const mysql = services.find((s) => s.name === 'mysql-read')!;
+    const ips = mysql.backends.map((b) => b.address);
+    const named = ciliumService(frontends, services, mysql.namespace!, 'mysql-read', mysql.address, 'tcp', mysql.port);
+    expect(named.mentions).toBeGreaterThanOrEqual(1);
+    expect(ciliumService(frontends, services, 'nowhere', 'nothing', '10.0.0.1', 'tcp', 1).mentions).toBe(0);
+    expect(ciliumService(frontends, services, 'nowhere', 'nothing', '10.0.0.1', 'tcp', 1, ips).mentions).toBeGreaterThanOrEqual(1);
+  });
+
+  test('an unreadable key says which', () => {
+    expect(() => parseCiliumBpfLb('{"10.96.0.1-443 (0)": []}')).toThrow(/cannot read the key '10.96.0.1-443 \(0\)'/);
   });
 });

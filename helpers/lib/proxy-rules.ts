@@ -343,3 +343,131 @@ export function parseIpAddrShow(text: string): string[] {
     .map((l) => /\sinet6?\s+([^/\s]+)/.exec(l)?.[1])
     .filter((a): a is string => Boolean(a));
 }
+
+// ------------------------------------------------------------------------ Cilium
+// Cilium's kube-proxy replacement keeps Services in BPF maps, not netfilter rules. Read in its
+// agent on the node: `cilium-dbg bpf lb list -o json` (the datapath's own service map: a key
+// per frontend and backend slot, slot 0 the frontend's master entry with its flags and
+// reverse-NAT id) and `cilium-dbg service list -o json` (the agent's services by id, which is
+// the reverse-NAT id, with the Kubernetes Service's namespace and name).
+
+/** One frontend of the datapath's service map, with the backends in its slots. */
+export interface CiliumBpfFrontend {
+  address: string;
+  port: number;
+  /** TCP, UDP, SCTP or ANY (the catch-all entry of a ClusterIP). */
+  protocol: string;
+  /** The internal-scope twin of a frontend (`/i`: traffic policy Local, two scopes). */
+  internal: boolean;
+  /** The reverse-NAT id: the agent's service id. */
+  revNat: number;
+  /** The master entry's flags, e.g. ClusterIP, NodePort, Local, non-routable. */
+  flags: string[];
+  /** host:port of every backend slot, in slot order. */
+  backends: string[];
+}
+
+/** `cilium-dbg bpf lb list -o json`: {"10.96.0.1:443/TCP (0)": ["0.0.0.0:0 (4) (0) [ClusterIP, non-routable] "], "10.96.0.1:443/TCP (1)": ["10.200.4.2:6443/TCP (4) (1)"], ...}. */
+export function parseCiliumBpfLb(text: string): CiliumBpfFrontend[] {
+  const map = JSON.parse(text) as Record<string, string[]>;
+  const byKey = new Map<string, CiliumBpfFrontend & { slots: Map<number, string> }>();
+  for (const [key, values] of Object.entries(map)) {
+    const k = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)\/([A-Z]+)(\/i)? \((\d+)\)$/.exec(key.trim());
+    if (!k) throw new Error(`cilium-dbg bpf lb list: cannot read the key '${key}'`);
+    const address = k[1] ?? k[2]!;
+    const fe = `${address}|${k[3]}|${k[4]}|${k[5] ? 'i' : ''}`;
+    let f = byKey.get(fe);
+    if (!f) {
+      f = { address, port: Number(k[3]), protocol: k[4]!, internal: Boolean(k[5]), revNat: 0, flags: [], backends: [], slots: new Map() };
+      byKey.set(fe, f);
+    }
+    const slot = Number(k[6]);
+    for (const v of values) {
+      if (slot === 0) {
+        const m = /^\S+ \((\d+)\) \(0\) \[([^\]]*)\]/.exec(v.trim());
+        if (!m) throw new Error(`cilium-dbg bpf lb list: cannot read the master entry '${v}' of '${key}'`);
+        f.revNat = Number(m[1]);
+        f.flags = m[2]!
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean);
+      } else {
+        const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)\/\S+ \(\d+\) \(\d+\)$/.exec(v.trim());
+        // "backend N not found": a slot whose backend is gone from the backend map.
+        f.slots.set(slot, m ? hostPort(m[1] ?? m[2]!, m[3]!) : v.trim());
+      }
+    }
+  }
+  return [...byKey.values()].map(({ slots, ...f }) => ({
+    ...f,
+    backends: [...slots.entries()].sort((a, b) => a[0] - b[0]).map(([, b]) => b),
+  }));
+}
+
+/** One service of the agent (`cilium-dbg service list -o json`): what it realized, else its spec. */
+export interface CiliumServiceEntry {
+  id: number;
+  address: string;
+  port: number;
+  protocol: string;
+  scope: string;
+  type: string;
+  namespace?: string;
+  name?: string;
+  backends: { address: string; port: number; state: string }[];
+}
+
+export function parseCiliumServiceList(text: string): CiliumServiceEntry[] {
+  type Spec = {
+    id?: number;
+    'frontend-address'?: { ip?: string; port?: number; protocol?: string; scope?: string };
+    flags?: { type?: string; namespace?: string; name?: string };
+    'backend-addresses'?: { ip?: string; port?: number; state?: string }[] | null;
+  };
+  const list = JSON.parse(text) as { spec?: Spec; status?: { realized?: Spec } }[];
+  return list.map((e) => {
+    const s = e.status?.realized ?? e.spec ?? {};
+    const f = s['frontend-address'] ?? {};
+    return {
+      id: s.id ?? 0,
+      address: f.ip ?? '',
+      port: f.port ?? 0,
+      protocol: f.protocol ?? '',
+      scope: f.scope ?? '',
+      type: s.flags?.type ?? '',
+      namespace: s.flags?.namespace,
+      name: s.flags?.name,
+      backends: (s['backend-addresses'] ?? []).map((b) => ({ address: b.ip ?? '', port: b.port ?? 0, state: b.state ?? '' })),
+    };
+  });
+}
+
+export interface CiliumService {
+  /** The datapath's frontend for the address, protocol and port (external scope). */
+  frontend?: CiliumBpfFrontend;
+  /** The agent's service behind that frontend (its reverse-NAT id), with its Service's name. */
+  service?: CiliumServiceEntry;
+  /** host:port of the datapath's backends for the frontend, sorted. */
+  endpoints: string[];
+  /** Frontends whose agent service is the Kubernetes Service ns/name, and frontends with a
+   *  backend at one of `podIPs`: what a headless Service must not have. */
+  mentions: number;
+}
+
+export function ciliumService(
+  frontends: CiliumBpfFrontend[],
+  services: CiliumServiceEntry[],
+  ns: string,
+  name: string,
+  vip: string,
+  protocol: string,
+  port: number,
+  podIPs: string[] = [],
+): CiliumService {
+  const frontend = frontends.find((f) => f.address === vip && f.port === port && f.protocol === protocol.toUpperCase() && !f.internal);
+  const service = frontend ? services.find((s) => s.id === frontend.revNat) : undefined;
+  const ids = new Set(services.filter((s) => s.namespace === ns && s.name === name).map((s) => s.id));
+  const hostOf = (b: string): string => b.replace(/^\[/, '').replace(/\]?:\d+$/, '');
+  const mentions = frontends.filter((f) => ids.has(f.revNat) || f.backends.some((b) => podIPs.includes(hostOf(b)))).length;
+  return { frontend, service, endpoints: [...(frontend?.backends ?? [])].sort(), mentions };
+}

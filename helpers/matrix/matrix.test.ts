@@ -42,8 +42,10 @@ describe('matrix file', () => {
       'kube-router',
       'kube-proxy-1-36-skew',
       'dns-image-custom',
+      'cilium',
     ]);
     expect(m.columns.every((c) => c.profile === 'privileged')).toBe(true);
+    expect(m.columns.find((c) => c.name === 'cilium')!.kind).toEqual({ nodes: 3, proxy: 'cilium' });
     const custom = m.columns.find((c) => c.name === 'dns-image-custom')!.cluster!;
     expect(custom.dnsImage).toMatch(/^\/.*\/images\/coredns-custom-v1\.14\.7\.tar$/);
     expect(String(custom.dnsImage)).not.toContain('${');
@@ -77,7 +79,7 @@ describe('matrix file', () => {
   test.each([
     [{ columns: [] }, /columns must be a non-empty list/],
     [{ columns: [{ name: 'a', cluster: { nodez: 1 } }] }, /columns\[0\]\.cluster: unknown key\(s\) nodez; known: .*kubernetesVersion/],
-    [{ columns: [{ name: 'a', cluster: {}, kubeconfig: '/k' }] }, /needs exactly one of cluster .* or kubeconfig/],
+    [{ columns: [{ name: 'a', cluster: {}, kubeconfig: '/k' }] }, /needs exactly one of cluster .*, kubeconfig or kind/],
     [{ columns: [{ name: 'A b', cluster: {} }] }, /name 'A b' must be lower-case/],
     [
       {
@@ -92,6 +94,12 @@ describe('matrix file', () => {
     [{ focus: '(', columns: [{ name: 'a', cluster: {} }] }, /focus is not a valid regular expression/],
     [{ colums: [] }, /unknown key\(s\) colums/],
     [{ columns: [{ name: 'a', cluster: { corefile: 'no-such-Corefile' } }] }, /corefile names .*no-such-Corefile, which does not exist/],
+    [{ columns: [{ name: 'a', kind: { proxy: 'calico' } }] }, /columns\[0\]\.kind\.proxy must be kube-proxy, cilium \(got "calico"\)/],
+    [
+      { columns: [{ name: 'a', kind: { proxy: 'cilium', proxyMode: 'nftables' } }] },
+      /proxyMode is kube-proxy's; with proxy cilium no kube-proxy runs/,
+    ],
+    [{ columns: [{ name: 'a', kind: { nodez: 3 } }] }, /columns\[0\]\.kind: unknown key\(s\) nodez; known: nodes, proxy/],
   ])('%j is refused with a sentence that names the fix', (doc, message) => {
     expect(() => parseMatrix(doc, path.join(os.tmpdir(), 'm.yaml'))).toThrow(message);
   });

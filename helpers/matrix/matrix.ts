@@ -30,7 +30,16 @@ export interface ColumnSpec {
   /** Or a cluster the user has. */
   kubeconfig?: string;
   context?: string;
+  /** Or a kind cluster the column starts and removes (`run --kind`): the --kind-* flags. */
+  kind?: KindColumn;
   profile: Profile;
+}
+export interface KindColumn {
+  nodes?: number;
+  proxy?: 'kube-proxy' | 'cilium';
+  proxyMode?: 'iptables' | 'nftables';
+  ipFamily?: 'ipv4' | 'ipv6' | 'dual';
+  image?: string;
 }
 export interface MatrixSpec {
   file: string;
@@ -99,7 +108,7 @@ export function parseMatrix(doc: unknown, file: string): MatrixSpec {
     const where = `columns[${i}]`;
     if (!c || typeof c !== 'object' || Array.isArray(c)) bad(`${where} must be a mapping`);
     const col = c as Record<string, unknown>;
-    const ck = ['name', 'cluster', 'kubeconfig', 'context', 'profile'];
+    const ck = ['name', 'cluster', 'kubeconfig', 'context', 'kind', 'profile'];
     const extra = Object.keys(col).filter((k) => !ck.includes(k));
     if (extra.length) bad(`${where}: unknown key(s) ${extra.join(', ')}; known: ${ck.join(', ')}`);
     const name = str(col.name, `${where}.name`) ?? bad(`${where} needs a name`);
@@ -107,8 +116,37 @@ export function parseMatrix(doc: unknown, file: string): MatrixSpec {
     if (seen.has(name)) bad(`two columns are named '${name}'`);
     seen.add(name);
     const out: ColumnSpec = { name, profile: profileOf(col.profile, `${where}.profile`) ?? profile };
-    if ((col.cluster === undefined) === (col.kubeconfig === undefined))
-      bad(`${where} (${name}) needs exactly one of cluster (a bundled-cluster config) or kubeconfig`);
+    if ([col.cluster, col.kubeconfig, col.kind].filter((v) => v !== undefined).length !== 1)
+      bad(`${where} (${name}) needs exactly one of cluster (a bundled-cluster config), kubeconfig or kind (a kind cluster's settings)`);
+    if (col.kind !== undefined) {
+      if (!col.kind || typeof col.kind !== 'object' || Array.isArray(col.kind)) bad(`${where}.kind must be a mapping`);
+      const k = col.kind as Record<string, unknown>;
+      const kk = ['nodes', 'proxy', 'proxyMode', 'ipFamily', 'image'];
+      const ex = Object.keys(k).filter((x) => !kk.includes(x));
+      if (ex.length) bad(`${where}.kind: unknown key(s) ${ex.join(', ')}; known: ${kk.join(', ')}`);
+      const one = <T extends string>(key: string, allowed: readonly T[]): T | undefined =>
+        k[key] === undefined
+          ? undefined
+          : allowed.includes(k[key] as T)
+            ? (k[key] as T)
+            : bad(`${where}.kind.${key} must be ${allowed.join(', ')} (got ${JSON.stringify(k[key])})`);
+      if (k.nodes !== undefined && !(Number.isInteger(k.nodes) && (k.nodes as number) >= 1 && (k.nodes as number) <= 5))
+        bad(`${where}.kind.nodes must be 1 to 5`);
+      out.kind = {
+        nodes: k.nodes as number | undefined,
+        proxy: one('proxy', ['kube-proxy', 'cilium'] as const),
+        proxyMode: one('proxyMode', ['iptables', 'nftables'] as const),
+        ipFamily: one('ipFamily', ['ipv4', 'ipv6', 'dual'] as const),
+        image: str(k.image, `${where}.kind.image`),
+      };
+      if (out.kind.proxy === 'cilium' && out.kind.proxyMode)
+        bad(`${where}.kind: proxyMode is kube-proxy's; with proxy cilium no kube-proxy runs`);
+      if (!HAS_CLUSTER_BUILDS && (out.kind.proxy === 'cilium' || !out.kind.image))
+        bad(
+          `${where} (${name}) needs the repository's cluster builds (our kind node image, Cilium): run the matrix from a clone of the repository`,
+        );
+      return out;
+    }
     if (col.kubeconfig !== undefined) {
       out.kubeconfig = abs(str(col.kubeconfig, `${where}.kubeconfig`)!);
       out.context = str(col.context, `${where}.context`);
@@ -182,7 +220,7 @@ export interface Cell {
 }
 export interface ColumnResult {
   name: string;
-  kind: 'bundled' | 'kubeconfig';
+  kind: 'bundled' | 'kubeconfig' | 'kind';
   describe: string;
   profile: Profile;
   /** ran: the run finished and wrote results; not-up: the cluster did not come up; no-run:
@@ -227,7 +265,7 @@ const MATRIX_REPORT = obj({
   file: str,
   startedAt: str,
   durationMs: num,
-  columns: arr(obj({ name: str, kind: oneOf('bundled', 'kubeconfig'), state: oneOf('ran', 'not-up', 'no-run') })),
+  columns: arr(obj({ name: str, kind: oneOf('bundled', 'kubeconfig', 'kind'), state: oneOf('ran', 'not-up', 'no-run') })),
   rows: arr(obj({ id: str, claim: str })),
   differences: arr(str),
   counts: obj({ passed: num, failed: num, skipped: num, warnings: num, columnsNotUp: num }),
@@ -327,7 +365,10 @@ export function readColumn(base: Omit<ColumnResult, 'identity' | 'dns' | 'spread
   if (t) {
     out.identity.kubernetes = t.cluster?.version;
     out.identity.nodes = t.cluster?.schedulableNodes;
-    out.identity.proxyMode = t.cluster?.kubeProxy === 'absent' ? 'no kube-proxy' : t.cluster?.proxyMode;
+    const sp = t.cluster?.serviceProxy;
+    out.identity.proxyMode =
+      (sp ? `${sp.name} ${sp.version}${sp.kubeProxyReplacement ? ' (kube-proxy replacement)' : ''}; ` : '') +
+      (t.cluster?.kubeProxy === 'absent' ? 'no kube-proxy' : (t.cluster?.proxyMode ?? ''));
     out.identity.kubeProxy = t.profile?.kubeProxyVersion || t.cluster?.kubeProxyImages?.join(', ') || undefined;
     out.identity.dnsImage = t.cluster?.dnsImages?.join(', ') || t.profile?.images?.coredns;
     out.identity.ipFamilies = t.cluster?.ipFamilies.join(', ');
@@ -489,10 +530,17 @@ export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ r
                   .join(', ')
               : 'cluster.json defaults'
           }`
-        : `kubeconfig ${col.kubeconfig}${col.context ? ` (context ${col.context})` : ''}`;
+        : col.kind
+          ? `kind cluster: ${
+              Object.entries(col.kind)
+                .filter(([, v]) => v !== undefined)
+                .map(([k, v]) => `${k}=${String(v)}`)
+                .join(', ') || "the kind target's defaults"
+            }`
+          : `kubeconfig ${col.kubeconfig}${col.context ? ` (context ${col.context})` : ''}`;
       const base = {
         name: col.name,
-        kind: col.cluster ? ('bundled' as const) : ('kubeconfig' as const),
+        kind: col.cluster ? ('bundled' as const) : col.kind ? ('kind' as const) : ('kubeconfig' as const),
         describe,
         profile: col.profile,
         log: rel(logFile),
@@ -559,6 +607,17 @@ export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ r
         }
         log(`svc-conformance matrix: column ${col.name}: cluster up in ${(upMs / 1000).toFixed(1)} s`);
         args.push('--local');
+      } else if (col.kind) {
+        // The run starts its kind cluster and removes it (its log has the times).
+        env = childEnv({ KUBECONFIG: '', SVC_KUBECONFIG: '' });
+        args.push('--kind');
+        const k = col.kind;
+        if (k.nodes) args.push('--kind-nodes', String(k.nodes));
+        if (k.proxy) args.push('--kind-proxy', k.proxy);
+        if (k.proxyMode) args.push('--kind-proxy-mode', k.proxyMode);
+        if (k.ipFamily) args.push('--kind-ip-family', k.ipFamily);
+        if (k.image) args.push('--kind-image', k.image);
+        fs.writeFileSync(logFile, '');
       } else {
         env = childEnv({ KUBECONFIG: '', SVC_KUBECONFIG: '' });
         args.push('--kubeconfig', col.kubeconfig!);

@@ -496,6 +496,11 @@ export function clusterIdentity(c: DetectedCluster): Record<string, string> {
     server: c.server,
     'kubernetes-version': c.version,
     'proxy-mode': c.kubeProxy === 'present' ? c.proxyMode : 'no kube-proxy',
+    ...(c.serviceProxy
+      ? {
+          'service-proxy': `${c.serviceProxy.name} ${c.serviceProxy.version}${c.serviceProxy.kubeProxyReplacement ? ' (kube-proxy replacement)' : ''}`,
+        }
+      : {}),
     'dns-image': (c.dnsImages ?? []).join(',') || 'unknown',
     'ip-families': c.ipFamilies.join(','),
     'schedulable-nodes': String(c.schedulableNodes),

@@ -118,4 +118,41 @@ export const KNOWN_DIFFERENCES: KnownDifference[] = [
     },
     code: 'pkg/controllers/proxy/linux_networking.go:175; service_endpoints_sync.go:60',
   },
+  {
+    implementation: 'Cilium v1.20.2, kube-proxy replacement (kind, Linux 6.18)',
+    column: 'cilium',
+    checks: ['proxy.clusterip.reject-no-endpoints'],
+    verdict: 'warning',
+    difference:
+      'a connection to a ClusterIP Service without endpoints fails at once with EHOSTUNREACH (no route to host), not ' +
+      "ECONNREFUSED: Cilium's socket load balancer refuses the connect() itself for a service with no backend, where " +
+      'kube-proxy\'s reject rule answers with ICMP port unreachable (upstream e2e "should be rejected when no endpoints exist" expects refused)',
+    evidence:
+      'web-api scaled to 0, its EndpointSlices empty: every connection from probe-0 to 10.96.3.24:80 failed with ' +
+      'EHOSTUNREACH in 0 ms, for the whole 150 s watched (2026-12-06, 3-node kind, default and privileged profiles)',
+    upstream: {
+      title: 'cilium/cilium#10002: Failures in [sig-network] Services should be rejected when no endpoints exist',
+      url: 'https://github.com/cilium/cilium/issues/10002',
+    },
+    code: 'bpf/bpf_sock.c:337-342 (svc->count == 0: return -EHOSTUNREACH)',
+  },
+  {
+    implementation: 'Cilium v1.20.2, kube-proxy replacement (kind, Linux 6.18)',
+    column: 'cilium',
+    checks: ['proxy.external-ips.local-from-pods'],
+    verdict: 'warning',
+    difference:
+      'Pods cannot reach a Service at its external IP when its externalTrafficPolicy is Local (and its internalTrafficPolicy ' +
+      "Cluster): the connection goes to the node's own address unbalanced and is refused, where kube-proxy serves Pod traffic " +
+      "to a Local Service's external IP from any endpoint; with externalTrafficPolicy Cluster the same external IP is served",
+    evidence:
+      "external IP 10.200.7.3 (the InternalIP of the backend's node), port 19092 (externalTrafficPolicy Local): all 697 " +
+      "observations from probe-0, on the backend's own node, were ECONNREFUSED for 150 s; port 19091 (Cluster) on the same " +
+      'address passed from every node (2026-12-06, 3-node kind, privileged profile)',
+    upstream: {
+      title:
+        'cilium/cilium#45252: LoadBalancer Services with externalTrafficPolicy=Local fail when internal workloads access the external address (open; also #42245)',
+      url: 'https://github.com/cilium/cilium/issues/45252',
+    },
+  },
 ];

@@ -16,6 +16,7 @@ export type Requirement =
   | 'multi-node'
   | 'dual-stack'
   | 'kube-proxy'
+  | 'cilium'
   | 'privileged'
   | 'proxy-rules-readable'
   | 'outside-host'
@@ -84,6 +85,10 @@ export const src = {
     title: 'gRPC load balancing (round_robin per call, pick per channel)',
     url: 'https://github.com/grpc/grpc/blob/master/doc/load-balancing.md',
   },
+  ciliumKpr: (): Source => ({
+    title: 'Cilium: Kubernetes without kube-proxy (kube-proxy replacement, socket load balancing)',
+    url: 'https://docs.cilium.io/en/stable/network/kubernetes/kubeproxy-free/',
+  }),
   coredns: (plugin: string): Source => ({ title: `CoreDNS plugin ${plugin}`, url: `https://coredns.io/plugins/${plugin}/` }),
   tutorial: (title: string, page: string, anchor = ''): Source => ({ title, url: `https://kubernetes.io/docs/${page}/${anchor}` }),
   suite: (what: string): Source => ({

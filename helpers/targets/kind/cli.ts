@@ -4,7 +4,8 @@
 //        the cluster whatever happens (also on SIGINT/SIGTERM), exit with COMMAND's code
 //   node helpers/targets/kind/cli.ts down [--name NAME]            remove what a killed run left (by label)
 // Options: --image IMAGE (default: ours, built or reused by cluster/kind/node-image.sh),
-//   --nodes N (3), --proxy-mode iptables|nftables, --ip-family ipv4|ipv6|dual (ipv4), --name NAME,
+//   --nodes N (3), --proxy-mode iptables|nftables, --proxy kube-proxy|cilium (kube-proxy; cilium: Cilium
+//   as CNI and kube-proxy replacement, kube-proxy absent), --ip-family ipv4|ipv6|dual (ipv4), --name NAME,
 //   --timings FILE (JSON).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { cacheDir, childEnv } from '../../config/target.ts';
 import { onInterrupt } from '../../config/interrupt.ts';
 import { IP_FAMILIES, type IpFamily, leftovers, sweep } from './provider.ts';
-import { withKind } from './with-kind.ts';
+import { KIND_PROXIES, type KindProxy, withKind } from './with-kind.ts';
 
 const log = (l: string): void => {
   process.stderr.write(`[kind ${new Date().toISOString().slice(11, 19)}] ${l}\n`);
@@ -22,6 +23,7 @@ interface Opts {
   image?: string;
   nodes: number;
   proxyMode: 'iptables' | 'nftables';
+  proxy: KindProxy;
   ipFamily: IpFamily;
   name: string;
   timings?: string;
@@ -29,7 +31,14 @@ interface Opts {
 }
 
 function parse(argv: string[]): Opts {
-  const o: Opts = { nodes: 3, proxyMode: 'iptables', ipFamily: 'ipv4', name: `svc-${Date.now().toString(36).slice(-5)}`, rest: [] };
+  const o: Opts = {
+    nodes: 3,
+    proxyMode: 'iptables',
+    proxy: 'kube-proxy',
+    ipFamily: 'ipv4',
+    name: `svc-${Date.now().toString(36).slice(-5)}`,
+    rest: [],
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = (): string => {
@@ -48,6 +57,10 @@ function parse(argv: string[]): Opts {
       const m = val();
       if (m !== 'iptables' && m !== 'nftables') usage(`--proxy-mode must be iptables or nftables (got ${m})`);
       o.proxyMode = m;
+    } else if (a === '--proxy') {
+      const p = val();
+      if (!KIND_PROXIES.includes(p as KindProxy)) usage(`--proxy must be ${KIND_PROXIES.join(' or ')} (got ${p})`);
+      o.proxy = p as KindProxy;
     } else if (a === '--ip-family') {
       const f = val();
       if (!IP_FAMILIES.includes(f as IpFamily)) usage(`--ip-family must be ${IP_FAMILIES.join(', ')} (got ${f})`);
@@ -61,7 +74,7 @@ function parse(argv: string[]): Opts {
 
 function usage(msg: string): never {
   process.stderr.write(
-    `kind: ${msg}\nusage: node helpers/targets/kind/cli.ts exec [--image IMAGE] [--nodes N] [--proxy-mode iptables|nftables] ` +
+    `kind: ${msg}\nusage: node helpers/targets/kind/cli.ts exec [--image IMAGE] [--nodes N] [--proxy-mode iptables|nftables] [--proxy kube-proxy|cilium] ` +
       `[--ip-family ipv4|ipv6|dual] [--name NAME] [--timings FILE] -- COMMAND...\n       node helpers/targets/kind/cli.ts down [--name NAME]\n`,
   );
   process.exit(2);

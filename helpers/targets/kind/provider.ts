@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import dnsPacket from 'dns-packet';
 import * as yaml from 'js-yaml';
 import { GenericContainer, StartedNetwork, Wait, getContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
@@ -32,7 +32,20 @@ export interface KindOptions {
   name: string;
   /** Where the kubeconfig and profile go. */
   workDir: string;
+  /** Cilium as the CNI and the Service proxy instead of kube-proxy (absent) and the node
+   *  image's CNI; proxyMode is then not used. */
+  cilium?: CiliumInstall;
   log?: (line: string) => void;
+}
+
+/** What the kind target needs to run Cilium (cluster/cilium/cilium.sh makes both). */
+export interface CiliumInstall {
+  version: string;
+  /** OCI archives imported into every node before kubeadm init: the agent's and the operator's images. */
+  images: string[];
+  /** Cilium's chart rendered for this cluster: the API server's address and port (no proxy
+   *  serves the kubernetes Service before Cilium does), its IP families, its version. */
+  render(apiHost: string, apiPort: number, family: IpFamily, k8sVersion: string): string;
 }
 
 export interface KindCluster {
@@ -196,8 +209,12 @@ class KindNode extends GenericContainer {
     super(image);
     this.withName(name)
       .withHostname(name)
+      // The network alone, as kind's nodes: with a network alias testcontainers would create
+      // the container on Docker's default bridge and connect it to the network after, and
+      // the node would have two interfaces (the default bridge's first), which a proxy
+      // that picks its devices itself (Cilium) takes for the node's. Docker's DNS on the
+      // network resolves the container name without an alias.
       .withNetwork(network)
-      .withNetworkAliases(name)
       .withLabels({ [KIND_LABEL]: cluster, 'io.x-k8s.kind.cluster': cluster, 'io.x-k8s.kind.role': role })
       .withPrivilegedMode()
       .withSecurityOpt('seccomp=unconfined', 'apparmor=unconfined')
@@ -227,6 +244,7 @@ export function v1beta4(o: {
   node: string;
   ipFamily?: IpFamily;
   init: boolean;
+  /** kube-proxy's mode, or 'none': no kube-proxy (kubeadm skips its add-on). */
   proxyMode: string;
   cgroupV1: boolean;
   images?: SvcImages;
@@ -278,7 +296,8 @@ export function v1beta4(o: {
       bootstrapTokens: [{ token: TOKEN }],
       localAPIEndpoint: { advertiseAddress: advertise, bindPort: 6443 },
       nodeRegistration,
-      skipPhases: ['preflight'],
+      // As kind for kubeProxyMode none: kubeadm does not install kube-proxy.
+      skipPhases: o.proxyMode === 'none' ? ['preflight', 'addon/kube-proxy'] : ['preflight'],
     });
   } else {
     docs.push({
@@ -301,13 +320,14 @@ export function v1beta4(o: {
     // kind never sets this; kubelet >= 1.35 refuses cgroup v1 without it (docs/kind.md, "kubeadm config and bootstrap").
     ...(o.cgroupV1 ? { failCgroupV1: false } : {}),
   });
-  docs.push({
-    apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
-    kind: 'KubeProxyConfiguration',
-    mode: o.proxyMode,
-    iptables: { minSyncPeriod: '1s' },
-    conntrack: { maxPerCore: 0, ...(o.proxyMode === 'nftables' ? { tcpBeLiberal: true } : {}) },
-  });
+  if (o.proxyMode !== 'none')
+    docs.push({
+      apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+      kind: 'KubeProxyConfiguration',
+      mode: o.proxyMode,
+      iptables: { minSyncPeriod: '1s' },
+      conntrack: { maxPerCore: 0, ...(o.proxyMode === 'nftables' ? { tcpBeLiberal: true } : {}) },
+    });
   return docs.map((d) => yaml.dump(d)).join('---\n');
 }
 
@@ -487,7 +507,7 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
               node: n,
               ipFamily: family,
               init: i === 0,
-              proxyMode: o.proxyMode,
+              proxyMode: o.cilium ? 'none' : o.proxyMode,
               cgroupV1,
               images: svcImages,
               k8sVersion,
@@ -501,15 +521,28 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
     if (lacksSysResource)
       log('the node containers lack CAP_SYS_RESOURCE (this host): containerd restricts oom_score_adj, as kind does for rootless');
 
+    if (o.cilium) {
+      s = Date.now();
+      await Promise.all(names.map((n) => Promise.all(o.cilium!.images.map((t) => importArchive(n, t)))));
+      mark('ciliumImages', s);
+      log(`Cilium ${o.cilium.version}: images imported into every node in ${timings.ciliumImages} s`);
+    }
     s = Date.now();
-    log(`kubeadm init on ${cp} (${nodeIps[0]}), Kubernetes ${k8sVersion}${cgroupV1 ? ', cgroup v1 (failCgroupV1: false)' : ''}`);
+    log(
+      `kubeadm init on ${cp} (${nodeIps[0]}), Kubernetes ${k8sVersion}${cgroupV1 ? ', cgroup v1 (failCgroupV1: false)' : ''}` +
+        `${o.cilium ? ', no kube-proxy' : ''}`,
+    );
     await must(cp, ['kubeadm', 'init', '--config=/kind/kubeadm.conf', '--skip-token-print', '--v=6'], 'kubeadm init');
     mark('kubeadmInit', s);
     const kubectl = (args: string[], what: string): Promise<string> =>
       must(cp, ['kubectl', '--kubeconfig=/etc/kubernetes/admin.conf', ...args], what);
 
-    // installcni: the node image's manifest, templated and patched as kind does (§2).
-    let cni = await must(cp, ['cat', '/kind/manifests/default-cni.yaml'], 'reading the default CNI manifest');
+    // installcni: the node image's manifest, templated and patched as kind does (§2); or
+    // Cilium's chart, rendered for the control plane's first address (as Cilium's
+    // kube-proxy-free install says: nothing serves the kubernetes Service before it).
+    let cni = o.cilium
+      ? o.cilium.render(nodeIps[0]!.split(',')[0]!, 6443, family, k8sVersion)
+      : await must(cp, ['cat', '/kind/manifests/default-cni.yaml'], 'reading the default CNI manifest');
     // kind renders {{ .PodSubnet }} with its networking.podSubnet: a comma-separated pair for dual.
     if (cni.includes('would you kindly template this file')) cni = cni.replaceAll('{{ .PodSubnet }}', net.podSubnet);
     if (cni.includes('would you kindly patch this file')) {
@@ -524,7 +557,7 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
         .join('---\n');
     }
     await cs[0]!.copyContentToContainer([{ content: cni, target: '/kind/cni-rendered.yaml' }]);
-    await kubectl(['create', '-f', '/kind/cni-rendered.yaml'], 'installing the CNI');
+    await kubectl(['create', '-f', '/kind/cni-rendered.yaml'], o.cilium ? 'installing Cilium' : 'installing the CNI');
     // installstorage: no default-storage.yaml in our image: kind's fallback, a host-path StorageClass.
     const storage = await exec(cp, ['test', '-f', '/kind/manifests/default-storage.yaml']);
     if (storage.exitCode === 0) await kubectl(['apply', '-f', '/kind/manifests/default-storage.yaml'], 'installing storage');
@@ -559,6 +592,40 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
     }
 
     s = Date.now();
+    if (o.cilium) {
+      // Each agent compiles its datapath (clang) before the node's network is ready.
+      let lastCilium = '';
+      await poll(
+        'the Cilium agents and operator ready',
+        300_000,
+        async () => {
+          const r = await exec(cp, [
+            'bash',
+            '-c',
+            'kubectl -n kube-system rollout status daemonset/cilium --timeout=5s && ' +
+              'kubectl -n kube-system rollout status deployment/cilium-operator --timeout=5s',
+          ]);
+          if (r.exitCode === 0) return true;
+          const pods = await exec(cp, [
+            'kubectl',
+            '-n',
+            'kube-system',
+            'get',
+            'pods',
+            '-o',
+            'wide',
+            '--no-headers',
+            '-l',
+            'app.kubernetes.io/part-of=cilium',
+          ]);
+          lastCilium = `${r.output.trim().split('\n').slice(-1)[0] ?? ''}; pods:\n${pods.output.trim()}`;
+          return undefined;
+        },
+        () => lastCilium,
+      );
+      mark('ciliumReady', s);
+      log(`Cilium ready on every node in ${timings.ciliumReady} s`);
+    }
     let lastNodes = '';
     await poll(
       `${o.nodes} node(s) Ready`,
@@ -627,7 +694,8 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
             apiServer,
             kubernetesVersion: k8sVersion,
             nodes: o.nodes,
-            proxyMode: o.proxyMode,
+            proxyMode: o.cilium ? 'none' : o.proxyMode,
+            ...(o.cilium ? { serviceProxy: 'cilium', serviceProxyVersion: o.cilium.version } : {}),
             clusterDomain: DOMAIN,
             // One range each (the profile's shape): the first family's.
             serviceCIDR: net.serviceSubnet.split(',')[0],
@@ -635,7 +703,7 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
             podCIDR: net.podSubnet.split(',')[0],
             coreDNSReplicas: 2,
             images: { probe: svcImages.probe, nodeTools: svcImages.nodeTools, pause: svcImages.sandboxImage, coredns: svcImages.coredns },
-            kubeProxyVersion: k8sVersion,
+            ...(o.cilium ? {} : { kubeProxyVersion: k8sVersion }),
           },
           null,
           2,
@@ -665,17 +733,44 @@ export async function startKind(o: KindOptions): Promise<KindCluster> {
     };
   } catch (e) {
     const diag = started.length
-      ? await exec(names[0]!, ['bash', '-c', 'systemctl --no-pager status kubelet containerd 2>&1 | tail -n 30'])
+      ? await exec(names[0]!, [
+          'bash',
+          '-c',
+          o.cilium
+            ? // Cilium's Pods say why they are not ready (an init step, the agent's start).
+              'kubectl --kubeconfig=/etc/kubernetes/admin.conf -n kube-system logs -l app.kubernetes.io/part-of=cilium ' +
+              '--all-containers --prefix --tail=15 --max-log-requests=20 2>&1 | tail -n 60'
+            : 'systemctl --no-pager status kubelet containerd 2>&1 | tail -n 30',
+        ])
           .then((r) => r.output)
           .catch(() => '')
       : '';
     const r = await teardown();
     throw new Error(
-      `${(e as Error).message}${diag ? `\n--- ${names[0]}: kubelet/containerd ---\n${diag.trim()}` : ''}\n(everything ` +
+      `${(e as Error).message}${diag ? `\n--- ${names[0]}: ${o.cilium ? "Cilium's logs" : 'kubelet/containerd'} ---\n${diag.trim()}` : ''}\n(everything ` +
         `started was removed in ${r.seconds} s${r.left.length ? `; left: ${r.left.join(', ')}` : ''})`,
       { cause: e },
     );
   }
+}
+
+/** Imports one of make_image's OCI archives into a node's containerd (as kind_import_oci in
+ *  cluster/oci.sh, and `kind load image-archive`). */
+function importArchive(node: string, archive: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('docker', ['exec', '-i', node, 'ctr', '-n', 'k8s.io', 'images', 'import', '--all-platforms', '-'], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('error', reject);
+    p.on('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(new Error(`kind: importing ${archive} into ${node} failed (exit ${code}): ${err.trim().slice(-400)}`)),
+    );
+    fs.createReadStream(archive).on('error', reject).pipe(p.stdin);
+  });
 }
 
 export const defaultWorkDir = (name: string): string => path.join(os.tmpdir(), `svc-conformance-kind-${name}`);

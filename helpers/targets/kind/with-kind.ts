@@ -7,13 +7,19 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { ROOT } from '../../config/target.ts';
 import { interruptedBy, onInterrupt } from '../../config/interrupt.ts';
-import { defaultWorkDir, type IpFamily, type KindCluster, startKind } from './provider.ts';
+import { type CiliumInstall, defaultWorkDir, type IpFamily, type KindCluster, startKind } from './provider.ts';
+
+export type KindProxy = 'kube-proxy' | 'cilium';
+export const KIND_PROXIES: readonly KindProxy[] = ['kube-proxy', 'cilium'];
 
 export interface WithKindOptions {
   /** Default: ours, built or reused by cluster/kind/node-image.sh. */
   image?: string;
   nodes: number;
   proxyMode: 'iptables' | 'nftables';
+  /** The Service proxy: kube-proxy in proxyMode (the default), or Cilium (built or reused by
+   *  cluster/cilium/cilium.sh) as the CNI and kube-proxy replacement. */
+  proxy?: KindProxy;
   /** kind's networking.ipFamily; default ipv4. */
   ipFamily?: IpFamily;
   name: string;
@@ -30,6 +36,24 @@ export function ourNodeImage(): string {
   return name;
 }
 
+/** Cilium from cluster/cilium/cilium.sh: built (or found cached) there, its chart rendered there. */
+export function ourCilium(): CiliumInstall {
+  const script = (args: string[], progress: boolean): string =>
+    execFileSync('bash', ['cluster/cilium/cilium.sh', ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', progress ? 'inherit' : 'pipe'],
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  const images = script(['images'], true).trim().split('\n').filter(Boolean);
+  if (images.length !== 2) throw new Error(`cluster/cilium/cilium.sh images printed ${images.length} archive(s), not 2`);
+  return {
+    version: script(['version'], false).trim(),
+    images,
+    render: (host, port, family, k8sVersion) => script(['render', host, String(port), family, k8sVersion], true),
+  };
+}
+
 /** Runs `work` against a fresh kind cluster and returns its exit code: 130 when
  *  interrupted, 3 when the cluster did not start, 1 when the work passed but something of
  *  ours was left in Docker. */
@@ -44,6 +68,7 @@ export async function withKind(o: WithKindOptions, work: (cluster: KindCluster) 
   let leftBehind = false;
   try {
     const image = o.image ?? ourNodeImage();
+    const cilium = o.proxy === 'cilium' ? ourCilium() : undefined;
     const code = await (async (): Promise<number> => {
       try {
         cluster = await startKind({
@@ -51,6 +76,7 @@ export async function withKind(o: WithKindOptions, work: (cluster: KindCluster) 
           nodes: o.nodes,
           proxyMode: o.proxyMode,
           ipFamily: o.ipFamily,
+          cilium,
           name: o.name,
           workDir: defaultWorkDir(o.name),
           log: o.log,
@@ -58,7 +84,17 @@ export async function withKind(o: WithKindOptions, work: (cluster: KindCluster) 
         if (o.timings)
           fs.writeFileSync(
             o.timings,
-            JSON.stringify({ image, nodes: o.nodes, proxyMode: o.proxyMode, ipFamily: cluster.ipFamily, ...cluster.timings }, null, 2),
+            JSON.stringify(
+              {
+                image,
+                nodes: o.nodes,
+                proxyMode: cilium ? `cilium ${cilium.version}` : o.proxyMode,
+                ipFamily: cluster.ipFamily,
+                ...cluster.timings,
+              },
+              null,
+              2,
+            ),
           );
         // Interrupted while it started: the start finished (or failed and removed what it
         // made); the cluster goes before any work runs.
