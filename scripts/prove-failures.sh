@@ -18,11 +18,16 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit
 NODE=node_modules/.bin/node
 ci=0
-case "${1:-}" in
-  --ci) ci=1 ;;
-  "") ;;
-  *) echo "usage: scripts/prove-failures.sh [--ci]   (PROVE_CASES=\"name ...\" selects cases)" >&2; exit 2 ;;
-esac
+# --in-kind NAME: one kind case, inside the kind cluster that its outer run started (below).
+in_kind=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --ci) ci=1 ;;
+    --in-kind) in_kind=${2:-}; shift ;;
+    *) echo "usage: scripts/prove-failures.sh [--ci]   (PROVE_CASES=\"name ...\" selects cases)" >&2; exit 2 ;;
+  esac
+  shift
+done
 REPORTS=${SVC_REPORT_DIR:-reports}/prove-failures$([ $ci = 0 ] || echo -ci)
 # The proxy bound: the run's default (120 s, for kube-proxy's minSyncPeriod on any cluster);
 # with --ci 20 s, since a case's failing proxy checks each wait for the whole bound, and the
@@ -87,6 +92,10 @@ CASES=(
   "ipvs-no-bind|SVC_KUBE_PROXY_BINARY=@FAULTY@ SVC_CLUSTER_CONFIG=$ex/proxy-fault-ipvs-no-bind.json|suites/proxy-rules suites/clusterip"
   # kube-proxy with external IPs turned off (its AllowServiceExternalIPs feature gate).
   "no-external-ips|SVC_CLUSTER_CONFIG=$ex/no-external-ips.json|warn:suites/proxy-external-ips:proxy.external-ips.reach,proxy.external-ips.local-from-pods"
+  # Cilium's kube-proxy replacement on kind (KIND_PROXY=cilium: a kind cluster instead of the
+  # bundled one) serving only another proxy's Services (k8s-service-proxy-name): the rules
+  # checks read its service map and find no frontend; the Services are not served.
+  "cilium-other-proxy-name|KIND_PROXY=cilium|suites/proxy-rules suites/clusterip|bash $ex/cilium-other-proxy-name.sh"
 )
 # The CI subset: case | the suite (of that case's) that CI runs.
 CI_SUBSET=(
@@ -94,6 +103,7 @@ CI_SUBSET=(
   "nodelocal-beyond-ttl|suites/dns-cache"
   "proxy-terminating-with-ready|suites/proxy-terminating"
   "kube-proxy-stopped-on-node-2-nftables|suites/proxy-rules"
+  "cilium-other-proxy-name|suites/proxy-rules"
 )
 export SVC_PRIVILEGED=1
 ok=1
@@ -101,6 +111,7 @@ ran=0
 for c in "${CASES[@]}"; do
   IFS='|' read -r name envs suites post <<<"$c"
   if [ -n "${PROVE_CASES:-}" ] && [[ " $PROVE_CASES " != *" $name "* ]]; then continue; fi
+  if [ -n "$in_kind" ] && [ "$name" != "$in_kind" ]; then continue; fi
   if [ $ci = 1 ]; then
     sub=""
     for x in "${CI_SUBSET[@]}"; do [ "${x%%|*}" = "$name" ] && sub=${x#*|}; done
@@ -113,11 +124,24 @@ for c in "${CASES[@]}"; do
     faulty=$(bash cluster/examples/faulty-kube-proxy/build.sh 2>"$REPORTS/faulty-kube-proxy-build.log") || { echo "=== $name: building the faulty kube-proxy failed: see $REPORTS/faulty-kube-proxy-build.log"; ok=0; continue; }
     envs=${envs//@FAULTY@/$faulty}
   fi
+  if [[ $envs == KIND_PROXY=* ]] && [ -z "$in_kind" ]; then
+    # A kind cluster with that Service proxy; the case runs inside it (--in-kind), which
+    # prints its result; the cluster is removed whatever happens.
+    echo "=== $name (a 3-node kind cluster, --proxy ${envs#KIND_PROXY=}): must fail: $suites"
+    bash cluster/kind/docker.sh start >/dev/null 2>&1
+    inner=(--in-kind "$name"); [ $ci = 0 ] || inner+=(--ci)
+    "$NODE" --no-warnings helpers/targets/kind/cli.ts exec --proxy "${envs#KIND_PROXY=}" --nodes 3 -- \
+      env PROVE_CASES="$name" bash scripts/prove-failures.sh "${inner[@]}" >"$REPORTS/$name-kind.log" 2>&1 || ok=0
+    grep -v '^prove-failures: ' "$REPORTS/$name-kind.log" | grep -E '^(=== |  )' | grep -v '^=== ' || { echo "  the kind cluster did not start, or the case did not run: see $REPORTS/$name-kind.log"; ok=0; }
+    continue
+  fi
   echo "=== $name ($envs): must fail: $suites"
-  bash cluster/cluster.sh down >/dev/null 2>&1
-  read -ra envs_up <<<"$envs"
-  if ! env "${envs_up[@]}" bash cluster/cluster.sh up > "$REPORTS/$name-up.log" 2>&1; then
-    echo "  cluster up failed: see $REPORTS/$name-up.log"; ok=0; continue
+  if [ -z "$in_kind" ]; then
+    bash cluster/cluster.sh down >/dev/null 2>&1
+    read -ra envs_up <<<"$envs"
+    if ! env "${envs_up[@]}" bash cluster/cluster.sh up > "$REPORTS/$name-up.log" 2>&1; then
+      echo "  cluster up failed: see $REPORTS/$name-up.log"; ok=0; continue
+    fi
   fi
   if [ -n "${post:-}" ]; then bash -c "$post" >> "$REPORTS/$name-up.log" 2>&1 || { echo "  post-up command failed: see $REPORTS/$name-up.log"; ok=0; continue; }; fi
   if [[ $suites == WARN* ]]; then
@@ -153,7 +177,7 @@ for c in "${CASES[@]}"; do
     ' "$out" "$s" "$REPORTS/$name-$(basename "$s")-evidence" "$want_warn" || ok=0
   done
 done
-bash cluster/cluster.sh down >/dev/null 2>&1
+[ -n "$in_kind" ] || bash cluster/cluster.sh down >/dev/null 2>&1
 if [ $ran = 0 ]; then echo "prove-failures: no case selected (PROVE_CASES='${PROVE_CASES:-}')"; exit 1; fi
 # shellcheck disable=SC2015 # exit 1 unless every case behaved
 [ $ok = 1 ] && echo "prove-failures: every broken case failed its suites" || { echo "prove-failures: some case did not fail (see above)"; exit 1; }

@@ -1,5 +1,5 @@
 // Known differences: where a real Service proxy implementation differs from the documented
-// behaviour a check holds it to, as the suite found it on the bundled cluster. The check keeps
+// behaviour a check holds it to, as the suite found it on the bundled cluster or on kind. The check keeps
 // its level and its verdict there; this list explains the verdict, with the evidence and,
 // where it exists, the implementation's own upstream issue. The README's "Known differences"
 // (a compact table) and docs/known-differences.md (in full) are generated from it
