@@ -103,7 +103,6 @@ CI_SUBSET=(
   "nodelocal-beyond-ttl|suites/dns-cache"
   "proxy-terminating-with-ready|suites/proxy-terminating"
   "kube-proxy-stopped-on-node-2-nftables|suites/proxy-rules"
-  "cilium-other-proxy-name|suites/proxy-rules"
 )
 export SVC_PRIVILEGED=1
 ok=1

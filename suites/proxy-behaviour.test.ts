@@ -341,9 +341,10 @@ describe('Service proxy behaviour', () => {
   check({
     id: 'proxy.kube-proxy.service-proxy-name',
     level: 'required',
-    claim: 'a Service labelled service.kubernetes.io/service-proxy-name is not served by kube-proxy, until the label goes',
+    claim:
+      'a Service labelled service.kubernetes.io/service-proxy-name is not served by kube-proxy (or the kube-proxy replacement), until the label goes',
     source: src.labels('service.kubernetes.io/service-proxy-name', 'servicekubernetesioservice-proxy-name'),
-    requires: ['kube-proxy'],
+    requires: ['kube-proxy-role'],
     e2e: e2e.svc('should implement service.kubernetes.io/service-proxy-name'),
     run: async () => {
       const svc = (name: string, labels: Record<string, string>): never =>
@@ -383,9 +384,10 @@ describe('Service proxy behaviour', () => {
   check({
     id: 'proxy.kube-proxy.headless-slice',
     level: 'required',
-    claim: 'endpoints in an EndpointSlice labelled service.kubernetes.io/headless are not served by kube-proxy, until the label goes',
+    claim:
+      'endpoints in an EndpointSlice labelled service.kubernetes.io/headless are not served by kube-proxy (or the kube-proxy replacement), until the label goes',
     source: src.labels('service.kubernetes.io/headless', 'service-kubernetes-io-headless'),
-    requires: ['kube-proxy'],
+    requires: ['kube-proxy-role'],
     e2e: e2e.svc('should implement service.kubernetes.io/headless'),
     run: async () => {
       await webApi();

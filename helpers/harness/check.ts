@@ -56,6 +56,10 @@ export function unmet(requires: Requirement[] = []): string | undefined {
       );
     if (r === 'dns-cache' && !hasCache(c.dnsPath))
       return `no DNS cache in front of the replicas: ${c.dnsPath ? c.dnsPath.summary : `the DNS path was not detected (${c.dnsPathError ?? 'outside a run'})`}`;
+    // kube-proxy, or a proxy that replaces it whole and says so (Cilium's kube-proxy
+    // replacement): held to kube-proxy's documented labels.
+    if (r === 'kube-proxy-role' && c.kubeProxy !== 'present' && !(c.serviceProxy?.name === 'cilium' && c.serviceProxy.kubeProxyReplacement))
+      return 'no kube-proxy in this cluster (no k8s-app=kube-proxy Pods in kube-system), and no kube-proxy replacement (Cilium) detected';
     if (r === 'cilium' && !(c.serviceProxy?.name === 'cilium' && c.serviceProxy.kubeProxyReplacement))
       return c.serviceProxy?.name === 'cilium'
         ? "Cilium runs without its kube-proxy replacement (cilium-config kube-proxy-replacement is not 'true')"

@@ -16,6 +16,7 @@ export type Requirement =
   | 'multi-node'
   | 'dual-stack'
   | 'kube-proxy'
+  | 'kube-proxy-role'
   | 'cilium'
   | 'privileged'
   | 'proxy-rules-readable'
