@@ -217,7 +217,9 @@ render() {
     "operator.image.useDigest=false" "operator.image.pullPolicy=Never" "operator.replicas=1"
     "hubble.enabled=false" "envoy.enabled=false" "l7Proxy=false"
   )
-  [ "$families" != ipv6 ] || sets+=("underlayProtocol=ipv6" "routingMode=native" "autoDirectNodeRoutes=true" "ipv6NativeRoutingCIDR=fd00:10:244::/56")
+  # An IPv6-only cluster's nodes have no IPv4 address for the VXLAN tunnel: the tunnel over IPv6.
+  # (Verified here: ipv4. Dual-stack and IPv6-only are rendered as Cilium documents them, not run yet.)
+  [ "$families" != ipv6 ] || sets+=("underlayProtocol=ipv6")
   local args=() s
   for s in "${sets[@]}"; do args+=(--set "$s"); done
   [ -z "${SVC_CILIUM_HELM_SET:-}" ] || args+=(--set "$SVC_CILIUM_HELM_SET")
