@@ -7,29 +7,57 @@ const show = (v: unknown): string => {
   const s = JSON.stringify(v);
   return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 60)}...` : s;
 };
-export const str: Schema = (v, at) => (typeof v === 'string' ? [] : [`${at}: expected a string, got ${show(v)}`]);
-export const num: Schema = (v, at) => (typeof v === 'number' && Number.isFinite(v) ? [] : [`${at}: expected a number, got ${show(v)}`]);
-export const bool: Schema = (v, at) => (typeof v === 'boolean' ? [] : [`${at}: expected true or false, got ${show(v)}`]);
-export const nul: Schema = (v, at) => (v === null || v === undefined ? [] : [`${at}: expected nothing, got ${show(v)}`]);
-export const any: Schema = () => [];
-export const oneOf =
-  (...values: (string | number)[]): Schema =>
-  (v, at) =>
-    values.includes(v as string) ? [] : [`${at}: expected one of ${values.join(', ')}, got ${show(v)}`];
-export const opt =
-  (s: Schema): Schema =>
-  (v, at) =>
-    v === undefined ? [] : s(v, at);
-export const arr =
-  (s: Schema): Schema =>
-  (v, at) =>
-    Array.isArray(v) ? v.flatMap((x, i) => s(x, `${at}[${i}]`)) : [`${at}: expected a list, got ${show(v)}`];
-export const obj =
-  (fields: Record<string, Schema>): Schema =>
-  (v, at) => {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) return [`${at}: expected an object, got ${show(v)}`];
-    return Object.entries(fields).flatMap(([k, s]) => s((v as Record<string, unknown>)[k], `${at}.${k}`));
-  };
+// Each schema also describes itself as JSON Schema (jsonSchemaOf), so that a published
+// schema (docs/results.schema.json) is the one the readers check against.
+const JSON_OF = new WeakMap<Schema, Record<string, unknown>>();
+const OPTIONAL = new WeakSet<Schema>();
+const described = (s: Schema, json: Record<string, unknown>): Schema => {
+  JSON_OF.set(s, json);
+  return s;
+};
+/** The JSON Schema (draft 2020-12 keywords) a schema checks. */
+export const jsonSchemaOf = (s: Schema): Record<string, unknown> => JSON_OF.get(s) ?? {};
+
+export const str: Schema = described((v, at) => (typeof v === 'string' ? [] : [`${at}: expected a string, got ${show(v)}`]), {
+  type: 'string',
+});
+export const num: Schema = described(
+  (v, at) => (typeof v === 'number' && Number.isFinite(v) ? [] : [`${at}: expected a number, got ${show(v)}`]),
+  { type: 'number' },
+);
+export const bool: Schema = described((v, at) => (typeof v === 'boolean' ? [] : [`${at}: expected true or false, got ${show(v)}`]), {
+  type: 'boolean',
+});
+export const nul: Schema = described((v, at) => (v === null || v === undefined ? [] : [`${at}: expected nothing, got ${show(v)}`]), {
+  type: 'null',
+});
+export const any: Schema = described(() => [], {});
+export const oneOf = (...values: (string | number)[]): Schema =>
+  described((v, at) => (values.includes(v as string) ? [] : [`${at}: expected one of ${values.join(', ')}, got ${show(v)}`]), {
+    enum: values,
+  });
+export const opt = (s: Schema): Schema => {
+  const o = described((v, at) => (v === undefined ? [] : s(v, at)), jsonSchemaOf(s));
+  OPTIONAL.add(o);
+  return o;
+};
+export const arr = (s: Schema): Schema =>
+  described((v, at) => (Array.isArray(v) ? v.flatMap((x, i) => s(x, `${at}[${i}]`)) : [`${at}: expected a list, got ${show(v)}`]), {
+    type: 'array',
+    items: jsonSchemaOf(s),
+  });
+export const obj = (fields: Record<string, Schema>): Schema =>
+  described(
+    (v, at) => {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) return [`${at}: expected an object, got ${show(v)}`];
+      return Object.entries(fields).flatMap(([k, s]) => s((v as Record<string, unknown>)[k], `${at}.${k}`));
+    },
+    {
+      type: 'object',
+      properties: Object.fromEntries(Object.entries(fields).map(([k, s]) => [k, jsonSchemaOf(s)])),
+      required: Object.keys(fields).filter((k) => !OPTIONAL.has(fields[k]!)),
+    },
+  );
 
 /** Returns the value typed when it matches, else throws with every problem listed. */
 export function check<T>(schema: Schema, v: unknown, what: string): T {

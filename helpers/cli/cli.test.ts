@@ -1,7 +1,13 @@
 // Unit tests for the runner's pure parts: flag parsing, mirror rewriting, name filters.
 import { describe, expect, test } from '@jest/globals';
 import { mergeInputs, validateInput } from '../config/target.ts';
-import { inputFromFlags, listChecks, mirror, parseCli } from './cli.ts';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { REGISTRY } from '../../suites/registry.ts';
+import { closingLines, readRunReport } from '../results/reports.ts';
+import { inputFromFlags, listChecks, mirror, parseCli, selectFor } from './cli.ts';
 import { selectChecks, selectionPattern } from './plan.ts';
 
 describe('runner flags', () => {
@@ -69,5 +75,60 @@ describe('runner flags', () => {
     expect(checks.length).toBeGreaterThan(40);
     expect(checks.find((c) => c.id === 'dns.statefulset.reschedule')).toMatchObject({ suite: 'statefulset', level: 'required' });
     expect(checks.filter((c) => !/^[a-z]+(\.[a-z0-9-]+)+$/.test(c.id) || !c.source.includes('https://'))).toEqual([]);
+  });
+});
+
+describe('conformance profiles, reruns and retries (helpers/testdata/run-retries: real runs)', () => {
+  const data = path.join(path.dirname(path.dirname(fileURLToPath(import.meta.url))), 'testdata', 'run-retries');
+  const earlierDir = (file: string): string => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'svc-rerun-'));
+    fs.copyFileSync(path.join(data, file), path.join(dir, 'results.json'));
+    return dir;
+  };
+
+  test('--conformance-profile selects its checks; an unknown name says which exist', () => {
+    const { selected } = selectFor(parseCli(['run', '--conformance-profile', 'rules-nftables']).values);
+    expect(selected.map((c) => c.id).sort()).toEqual(
+      REGISTRY.filter((c) => /^(rules\.|proxy\.kube-proxy\.)/.test(c.id) && !c.id.startsWith('rules.cilium.'))
+        .map((c) => c.id)
+        .sort(),
+    );
+    expect(() => parseCli(['run', '--conformance-profile', 'dnss'])).toThrow(/no profile 'dnss'; the profiles are basics, dns, dns-cache/);
+  });
+
+  test('--rerun-failed selects what failed in the earlier run, and refuses a run where nothing did', () => {
+    const dir = earlierDir('failed.json');
+    const { selected, rerun } = selectFor(parseCli(['run', '--rerun-failed', dir]).values);
+    expect(selected.map((c) => c.id)).toEqual(['rules.clusterip.rule', 'rules.clusterip.reject']);
+    expect(rerun).toEqual({ from: dir, ids: ['rules.clusterip.rule', 'rules.clusterip.reject'] });
+    // The rerun's own report: one check flaky, so it is chosen again; a report where nothing
+    // failed, warned or was flaky is refused.
+    expect(selectFor(parseCli(['run', '--rerun-failed', earlierDir('rerun.json')]).values).rerun?.ids).toEqual(['rules.clusterip.rule']);
+    const clean = readRunReport(path.join(data, 'rerun.json'));
+    const passedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'svc-rerun-'));
+    fs.writeFileSync(
+      path.join(passedDir, 'results.json'),
+      JSON.stringify({ ...clean, checks: clean.checks.map((c) => ({ ...c, flaky: undefined })) }),
+    );
+    expect(() => selectFor(parseCli(['run', '--rerun-failed', passedDir]).values)).toThrow(
+      /no check failed, warned or was flaky in that run/,
+    );
+    expect(() => parseCli(['run', '--rerun-failed', '/nonexistent'])).toThrow(/no results.json there/);
+    expect(() => parseCli(['run', '--rerun-failed', dir, '--focus', 'dns'])).toThrow(/cannot be combined with --focus/);
+  });
+
+  test('a check that passed only on a retry is flaky: its attempts kept, named in the closing line', () => {
+    const r = readRunReport(path.join(data, 'rerun.json'));
+    const rule = r.checks.find((c) => c.id === 'rules.clusterip.rule')!;
+    expect({ status: rule.status, flaky: rule.flaky, attempts: rule.attempts?.map((a) => a.attempt) }).toEqual({
+      status: 'passed',
+      flaky: true,
+      attempts: [1],
+    });
+    expect(rule.attempts![0]!.failure).toMatch(/^Service proxy not converged within 20000 ms/);
+    expect(closingLines(r.counts).at(-1)).toBe(
+      'svc-conformance: 2 passed (1 only on a retry: flaky), 0 failed, 0 skipped, 105 not selected',
+    );
+    expect(() => parseCli(['run', '--retries', 'x'])).toThrow(/--retries must be a whole number/);
   });
 });

@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { REGISTRY } from '../../suites/registry.ts';
+import { REGISTRY, type CheckDef } from '../../suites/registry.ts';
+import { PROFILES, inProfile, profileNamed } from '../../suites/data/profiles.ts';
 import {
   childEnv,
   ClusterError,
@@ -29,7 +30,8 @@ import {
   UsageError,
 } from '../config/target.ts';
 import { clusterProject, jestBin, TEST_TIMEOUT_MS } from '../config/jest.ts';
-import { causeLines, closingLines, clusterIdentity, collect, writeReports, type JestJson } from '../results/reports.ts';
+import { causeLines, closingLines, clusterIdentity, collect, readRunReport, writeReports, type JestJson } from '../results/reports.ts';
+import { componentsOf, implementationOf, readKnownDifferences } from '../results/conformance.ts';
 import type { ProgressOptions } from '../results/progress.ts';
 import { dryRun, imagesOfRun, selectChecks, selectionPattern } from './plan.ts';
 import { interruptedBy, onInterrupt } from '../config/interrupt.ts';
@@ -41,7 +43,8 @@ const HELP = `svc-conformance: conformance checks for Kubernetes Service discove
 Usage:
   svc-conformance run [flags]       run the checks against a cluster
   svc-conformance cleanup [flags]   remove what a crashed run left (namespaces by label, cordons)
-  svc-conformance list              print the checks (id, level, source, claim), run nothing
+  svc-conformance list              print the checks (id, level, source, claim), run nothing;
+                                    --profiles: the conformance profiles and their checks
   svc-conformance matrix FILE [flags]  run the checks over several clusters (the columns in FILE,
                                     YAML or JSON) and write one report, differences first
   svc-conformance manifest [flags]  print a Namespace, least-privilege ServiceAccount and RBAC, and
@@ -68,6 +71,19 @@ Flags for run:
                              the cluster; known for --local and --kind)
   --focus REGEX              run only checks whose id or claim matches (ids: svc-conformance list)
   --skip REGEX               skip checks whose id or claim matches
+  --conformance-profile NAME run one conformance profile's checks (basics, dns, dns-cache,
+                             service-proxy-core, service-proxy-extended, rules-<flavour>: svc-conformance
+                             list --profiles); the report gives every profile's result either way
+  --rerun-failed DIR         run again only the checks that failed or warned (or were flaky) in the
+                             earlier run whose --report-dir was DIR; the report names them
+  --retries N                run a failing check again up to N times; every attempt is recorded and a
+                             check that passed only on a retry is reported flaky (default 0)
+  --implementation NAME      the implementation under test, for the report (default: detected: the
+                             Service proxy and its mode, e.g. kube-proxy-nftables, else the DNS server);
+                             with --implementation-version V and --implementation-url URL, or
+  --implementation-file FILE YAML or JSON: name, version, url
+  --known-differences FILE   your own known differences (YAML list of component, versions, checks,
+                             reason, url), beside the suite's: a matching failure is marked known
   --strict                   expected-level checks fail the run too (default: they are warnings)
   --profile default|privileged   privileged adds kube-proxy rule checks (host-network probes)
   --probe-image IMAGE        Node >= 20 image for probes and backends (default docker.io/library/node:24-slim)
@@ -134,6 +150,11 @@ Examples:
 /** The flags of run that `manifest` passes on to the in-cluster run. */
 const RUN_FLAGS_IN_CLUSTER = [
   'focus',
+  'conformance-profile',
+  'retries',
+  'implementation',
+  'implementation-version',
+  'implementation-url',
   'skip',
   'strict',
   'probe-image',
@@ -184,6 +205,15 @@ const FLAGS = {
   'rbac-only': { type: 'boolean' },
   'column-results': { type: 'string', multiple: true },
   'run-id': { type: 'string' },
+  'conformance-profile': { type: 'string' },
+  'rerun-failed': { type: 'string' },
+  retries: { type: 'string' },
+  implementation: { type: 'string' },
+  'implementation-version': { type: 'string' },
+  'implementation-url': { type: 'string' },
+  'implementation-file': { type: 'string' },
+  'known-differences': { type: 'string' },
+  profiles: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -220,6 +250,26 @@ export function parseCli(argv: string[]): {
     if (raw !== undefined && !(Number(raw) > 0)) throw new UsageError(`--${flag} must be a positive number (got '${String(raw)}')`);
   };
   positive('parallel');
+  if (v.retries !== undefined && !/^\d+$/.test(String(v.retries)))
+    throw new UsageError(`--retries must be a whole number, 0 or more (got '${String(v.retries)}')`);
+  if (v['conformance-profile'] !== undefined && !profileNamed(String(v['conformance-profile'])))
+    throw new UsageError(
+      `--conformance-profile: no profile '${String(v['conformance-profile'])}'; the profiles are ${PROFILES.map((p) => p.name).join(', ')} (svc-conformance list --profiles)`,
+    );
+  if ((v['implementation-version'] || v['implementation-url']) && !v.implementation)
+    throw new UsageError('--implementation-version and --implementation-url go with --implementation NAME');
+  if (v.implementation && v['implementation-file'])
+    throw new UsageError('--implementation and --implementation-file both name the implementation: give one');
+  for (const flag of ['implementation-file', 'known-differences'])
+    if (typeof v[flag] === 'string' && !fs.existsSync(v[flag] as string))
+      throw new UsageError(`--${flag} ${String(v[flag])}: no such file`);
+  if (typeof v['rerun-failed'] === 'string' && !fs.existsSync(path.join(v['rerun-failed'] as string, 'results.json')))
+    throw new UsageError(`--rerun-failed ${String(v['rerun-failed'])}: no results.json there (give the --report-dir of the earlier run)`);
+  if (v['rerun-failed'] && (v.focus || v.skip || v['conformance-profile']))
+    throw new UsageError(
+      '--rerun-failed chooses the checks itself (those that failed before): it cannot be combined with --focus, --skip or --conformance-profile',
+    );
+  if (v.profiles && command !== 'list') throw new UsageError('--profiles goes with list: svc-conformance list --profiles');
   if (v.profile !== undefined && !['default', 'privileged'].includes(String(v.profile)))
     throw new UsageError(`--profile must be default or privileged (got '${String(v.profile)}')`);
   for (const flag of ['focus', 'skip']) {
@@ -287,6 +337,10 @@ export function parseCli(argv: string[]): {
   if (v.sonobuoy && v['rbac-only']) throw new UsageError('--rbac-only and --sonobuoy: Sonobuoy brings its own ServiceAccount (choose one)');
   if (command !== 'run' && (v['in-cluster'] || v['done-file'] || v['list-images'] || v['dry-run']))
     throw new UsageError('--in-cluster, --done-file, --list-images and --dry-run go with run');
+  if (command !== 'run' && command !== 'manifest' && (v['conformance-profile'] || v.retries || v.implementation))
+    throw new UsageError('--conformance-profile, --retries and --implementation go with run (and manifest, which passes them on)');
+  if (command !== 'run' && (v['rerun-failed'] || v['implementation-file'] || v['known-differences']))
+    throw new UsageError('--rerun-failed, --implementation-file and --known-differences go with run');
   if (v['in-cluster'] && (v.local || v.kind || v.kubeconfig || v.context))
     throw new UsageError(
       "--in-cluster uses the Pod's ServiceAccount: it cannot be combined with --local, --kind, --kubeconfig or --context",
@@ -328,6 +382,17 @@ export function formatList(): string {
   return (
     rows.map((r) => `${r.id.padEnd(w)}  ${r.level.padEnd(13)}  ${r.claim}\n${' '.repeat(w + 17)}source: ${r.source}`).join('\n') + '\n'
   );
+}
+
+/** `list --profiles`: each conformance profile, what it holds and its checks. */
+export function formatProfiles(): string {
+  return PROFILES.map((p) => {
+    const ids = REGISTRY.filter((c) => inProfile(p, c.id, c.level)).map((c) => c.id);
+    return (
+      `${p.name}: ${p.title}${p.proxies ? ` (applies to ${p.proxies.join(', ')})` : ''}\n  ${p.description}\n` +
+      `  ${ids.length} checks: ${ids.join(', ')}\n`
+    );
+  }).join('\n');
 }
 
 export function nodeBin(): string {
@@ -430,11 +495,41 @@ async function runCommand(o: Options, target: RunInput = {}): Promise<number> {
   }
 }
 
+/** The checks a run selects: --focus/--skip, then one conformance profile's, or (--rerun-failed)
+ *  those that failed, warned or were flaky in an earlier run (every check of a suite that
+ *  could not set up). */
+export function selectFor(o: Options): { selected: CheckDef[]; rerun?: { from: string; ids: string[] } } {
+  let selected = selectChecks(o.focus, o.skip);
+  const profile = o['conformance-profile'] ? profileNamed(o['conformance-profile']) : undefined;
+  if (profile) selected = selected.filter((c) => inProfile(profile, c.id, c.level));
+  if (!o['rerun-failed']) return { selected };
+  const from = path.resolve(o['rerun-failed']);
+  const earlier = readRunReport(path.join(from, 'results.json'));
+  const broken = new Set(earlier.suiteErrors.map((e) => e.suite));
+  const ids = new Set(
+    earlier.checks
+      .filter((c) => c.id && (c.status === 'failed' || c.status === 'warning' || c.flaky || broken.has(c.suite)))
+      .map((c) => c.id!),
+  );
+  for (const c of REGISTRY) if (broken.has(c.suite)) ids.add(c.id);
+  if (!ids.size)
+    throw new UsageError(
+      `--rerun-failed ${o['rerun-failed']}: no check failed, warned or was flaky in that run (${closingLines(earlier.counts).join(' ')}): nothing to run again`,
+    );
+  return { selected: REGISTRY.filter((c) => ids.has(c.id)), rerun: { from, ids: [...ids] } };
+}
+
 async function runPipeline(o: Options, resolved: Target, reportDir: string, control: { stop?: () => void }): Promise<number> {
   // The selection travels in the run config: suites start the fixtures of selected checks
   // ahead of them, and no others.
-  const selected = selectChecks(o.focus, o.skip);
-  const target: Target = o.focus || o.skip ? { ...resolved, selected: selected.map((c) => c.id) } : resolved;
+  const { selected, rerun } = selectFor(o);
+  const retries = o.retries ? Number(o.retries) : 0;
+  const target: Target = {
+    ...resolved,
+    ...(selected.length < REGISTRY.length ? { selected: selected.map((c) => c.id) } : {}),
+    ...(retries ? { retries } : {}),
+    ...(o.quiet ? { quiet: true } : {}),
+  };
   const runId = target.runId;
   // Preflight, before any namespace of the run is made.
   const t0 = Date.now();
@@ -548,6 +643,19 @@ async function runPipeline(o: Options, resolved: Target, reportDir: string, cont
     durationMs: Date.now() - started,
     identity: clusterIdentity(cluster),
     causes: cluster.causes,
+    implementation: implementationOf(
+      { name: o.implementation, version: o['implementation-version'], url: o['implementation-url'], file: o['implementation-file'] },
+      componentsOf(cluster, target.profile),
+    ),
+    knownDifferences: o['known-differences'] ? readKnownDifferences(o['known-differences']) : undefined,
+    selected: target.selected,
+    selection: {
+      ...(o.focus ? { focus: o.focus } : {}),
+      ...(o.skip ? { skip: o.skip } : {}),
+      ...(o['conformance-profile'] ? { conformanceProfile: o['conformance-profile'] } : {}),
+      ...(rerun ? { rerunFailed: rerun } : {}),
+      ...(retries ? { retries } : {}),
+    },
   });
   // Jest ended without its results (a crash, an error in its global setup or teardown):
   // that is a failure of the run, never a run of zero checks.
@@ -557,7 +665,8 @@ async function runPipeline(o: Options, resolved: Target, reportDir: string, cont
       message: `Jest exited ${code} without writing its results to ${jsonFile} (its output above says why)`,
     });
   report.counts.failed += results.length ? 0 : 1;
-  const files = writeReports(reportDir, report);
+  const quote = (x: string): string => (/^[\w@%+=:,./-]+$/.test(x) ? x : `'${x.replace(/'/g, "'\\''")}'`);
+  const files = writeReports(reportDir, report, `svc-conformance ${process.argv.slice(2).map(quote).join(' ')}`);
   process.stdout.write(`svc-conformance: reports in ${reportDir}: ${files.map((f) => path.basename(f)).join(', ')}\n`);
   if (o['in-cluster']) {
     // The Pod's volume goes with it: its log gets the summary (what did not pass, then the
@@ -580,7 +689,7 @@ async function runPipeline(o: Options, resolved: Target, reportDir: string, cont
 
 /** --list-images and --dry-run: what the run would pull and create, before it does. */
 async function planCommand(o: Options): Promise<number> {
-  const selected = selectChecks(o.focus, o.skip);
+  const { selected } = selectFor(o);
   // --kind: no cluster exists yet, and no profile applies (not the bundled cluster's): the
   // images are the flags' or the defaults (our own node image brings its own, never pulled).
   const noCluster: RunInput = { kubeconfig: '/dev/null', profilePath: '/nonexistent/svc-conformance-profile.json' };
@@ -655,7 +764,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'list' || values.list) {
-      process.stdout.write(formatList());
+      process.stdout.write(values.profiles ? formatProfiles() : formatList());
       return 0;
     }
     if (command === 'cleanup') {

@@ -68,7 +68,7 @@ describe('in-cluster runs', () => {
     expect(reportFromLog(log, 'pod p')).toEqual(real);
     expect(() => reportFromLog('svc-conformance: preflight passed\n', 'pod p')).toThrow(/pod p: its log has no svc-conformance reports/);
     expect(summaryLines(real).at(-1)).toBe(
-      `svc-conformance: ${real.counts.passed} passed, ${real.counts.failed} failed, ${real.counts.skipped} skipped`,
+      `svc-conformance: ${real.counts.passed} passed, ${real.counts.failed} failed, ${real.counts.skipped} skipped, ${real.counts.notSelected} not selected`,
     );
   });
 

@@ -12,11 +12,11 @@ import { readMatrixReport } from '../matrix/matrix.ts';
 type Counts = RunReport['counts'];
 
 export function tally(files: { jest: string[]; runs: string[]; matrices: string[] }): { lines: string[]; failed: boolean } {
-  const total: Counts = { passed: 0, failed: 0, skipped: 0, warnings: 0 };
+  const total: Required<Counts> = { passed: 0, failed: 0, skipped: 0, warnings: 0, notSelected: 0, flaky: 0 };
   const lines: string[] = [];
   const warnings: string[] = [];
   const add = (c: Counts): void => {
-    for (const k of Object.keys(total) as (keyof Counts)[]) total[k] += c[k];
+    for (const k of Object.keys(total) as (keyof Counts)[]) total[k] += c[k] ?? 0;
   };
   const missing = (file: string, e: unknown): void => {
     total.failed += 1;
@@ -39,6 +39,10 @@ export function tally(files: { jest: string[]; runs: string[]; matrices: string[
     try {
       const r = readRunReport(file);
       add(r.counts);
+      for (const k of r.knownDifferences?.matched ?? [])
+        lines.push(`test: known difference ${k.check} (${k.component}): ${k.reason} ${k.url} [${file}]`);
+      for (const k of r.knownDifferences?.stale ?? [])
+        lines.push(`test: stale known difference ${k.check} (${k.component}) passed here: fixed upstream? ${k.url} [${file}]`);
       for (const c of r.checks.filter((x) => x.status === 'warning')) {
         warnings.push(c.id ?? c.name);
         lines.push(`test: warning (expected level) ${c.id ?? c.name}: ${String(c.failure ?? '').split('\n')[0]} [${file}]`);

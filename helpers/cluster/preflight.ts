@@ -214,6 +214,10 @@ async function detect(t: Target, server: string, version: string): Promise<Detec
     }
   }
   const serviceProxy = await detectCilium();
+  const podsOf = (app: string) =>
+    core.listNamespacedPod({ namespace: 'kube-system', labelSelector: `k8s-app=${app}` }).catch(() => undefined);
+  const kubeRouterImages = images(await podsOf('kube-router'));
+  const dnsCacheImages = images(await podsOf('node-local-dns'));
   const zones = new Set(
     nodes.items
       .filter(isSchedulable)
@@ -246,6 +250,8 @@ async function detect(t: Target, server: string, version: string): Promise<Detec
     ...(serviceProxy ? { serviceProxy } : {}),
     dnsImages: images(dnsPods),
     kubeProxyImages: images(proxies),
+    ...(kubeRouterImages.length ? { kubeRouterImages } : {}),
+    ...(dnsCacheImages.length ? { dnsCacheImages } : {}),
     ...ranges,
   };
 }

@@ -99,6 +99,10 @@ export interface DetectedCluster {
   /** Images of the cluster DNS Pods (k8s-app=kube-dns) and of kube-proxy, where readable. */
   dnsImages?: string[];
   kubeProxyImages?: string[];
+  /** Images of kube-router's Pods (k8s-app=kube-router) and of NodeLocal DNSCache's
+   *  (k8s-app=node-local-dns) in kube-system, where they run. */
+  kubeRouterImages?: string[];
+  dnsCacheImages?: string[];
   /** How Pods reach the cluster DNS: the Service, its replicas, the Pod's resolver and any
    *  cache in front (helpers/lib/dns-path.ts); absent when it could not be detected. */
   dnsPath?: DnsPath;
@@ -135,6 +139,10 @@ export interface Target {
   /** The ids of the checks the run selected (--focus, --skip); absent: every check. Suites
    *  start the fixtures of selected checks ahead of them (prefetch), and no others. */
   selected?: string[];
+  /** --retries: a check that fails is run again up to this many times (each attempt recorded). */
+  retries?: number;
+  /** --quiet: the checks print nothing of their own (the progress lines say it). */
+  quiet?: boolean;
   runId: string;
   /** Bound for DNS and EndpointSlices to follow a change, in ms. */
   convergenceBoundMs: number;

@@ -11,6 +11,7 @@ import { jestApi } from './declare.ts';
 import { setCurrentCheck } from './current-check.ts';
 import { hasCache } from '../lib/dns-path.ts';
 import { currentTarget, detected } from '../config/target.ts';
+import { TEST_TIMEOUT_MS } from '../config/jest.ts';
 
 export interface Verdict {
   id: string;
@@ -23,6 +24,13 @@ export function recordVerdict(v: Verdict): void {
   const dir = path.join(currentTarget().evidenceDir, 'verdicts');
   fs.mkdirSync(dir, { recursive: true });
   fs.appendFileSync(path.join(dir, `${currentTarget().runId}.${process.pid}.jsonl`), `${JSON.stringify(v)}\n`);
+}
+
+/** --retries: one failed attempt of a check (the reports read them, helpers/results/reports.ts readAttempts). */
+function recordAttempt(a: { id: string; attempt: number; failure: string }): void {
+  const dir = path.join(currentTarget().evidenceDir, 'attempts');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.appendFileSync(path.join(dir, `${currentTarget().runId}.${process.pid}.jsonl`), `${JSON.stringify(a)}\n`);
 }
 
 /** Why the cluster or the run does not meet a requirement, or undefined when it does. */
@@ -89,22 +97,37 @@ export function check(def: CheckDef, fn: () => Promise<void>, timeoutMs?: number
     test.skip(checkTitle(def), () => undefined);
     return;
   }
+  const retries = currentTarget().retries ?? 0;
   test(
     checkTitle(def),
     async () => {
       await before?.();
       setCurrentCheck(id);
       try {
-        await fn();
+        // --retries: an attempt that fails is recorded, then the check runs again; the
+        // last attempt's outcome is the verdict (a pass after a failure is reported flaky).
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await fn();
+            break;
+          } catch (e) {
+            if (attempt > retries) throw e;
+            const failure = (e as Error).message ?? String(e);
+            recordAttempt({ id, attempt, failure });
+            if (!currentTarget().quiet)
+              process.stdout.write(`  [retry] ${id}: attempt ${attempt} of ${retries + 1} failed: ${failure.split('\n')[0]}\n`);
+          }
+        }
       } catch (e) {
         if (def.level === 'required' || (def.level === 'expected' && currentTarget().strict)) throw e;
         const message = (e as Error).message ?? String(e);
         recordVerdict({ id, status: def.level === 'expected' ? 'warning' : 'informational', message });
-        process.stdout.write(`  [${def.level === 'expected' ? 'warning' : 'info'}] ${id}: ${message.split('\n')[0]}\n`);
+        if (!currentTarget().quiet)
+          process.stdout.write(`  [${def.level === 'expected' ? 'warning' : 'info'}] ${id}: ${message.split('\n')[0]}\n`);
       } finally {
         setCurrentCheck(undefined);
       }
     },
-    timeoutMs,
+    timeoutMs === undefined ? (retries ? TEST_TIMEOUT_MS * (retries + 1) : undefined) : timeoutMs * (retries + 1),
   );
 }

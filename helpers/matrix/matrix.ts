@@ -10,14 +10,23 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import yaml from 'js-yaml';
 import { REGISTRY, selectChecks } from '../../suites/registry.ts';
-import { KNOWN_DIFFERENCES } from '../../suites/data/known-differences.ts';
+import { applyKnownDifferences, componentsOf, type Implementation } from '../results/conformance.ts';
 import { claimInTitle } from '../../suites/data/sources.ts';
 import { cacheDir, childEnv, codeFile, HAS_CLUSTER_BUILDS, loadPublished, ROOT, type Target, UsageError } from '../config/target.ts';
 import { onInterrupt } from '../config/interrupt.ts';
 import { clusterConfigNames } from '../config/variables.ts';
 import { html, junitCase, junitErrorSuite, mdCell, statusText, writeReportDir, xml } from '../results/render.ts';
 import { arr, num, obj, oneOf, str } from '../../probe/schema.ts';
-import { measurements, NOT_SELECTED, readResults, readRunReport, type Check, type RunReport } from '../results/reports.ts';
+import {
+  conformanceReport,
+  conformanceYaml,
+  measurements,
+  NOT_SELECTED,
+  readResults,
+  readRunReport,
+  type Check,
+  type RunReport,
+} from '../results/reports.ts';
 
 const CLUSTER_SH = path.join(ROOT, 'cluster', 'cluster.sh');
 
@@ -33,6 +42,8 @@ export interface ColumnSpec {
   /** Or a kind cluster the column starts and removes (`run --kind`): the --kind-* flags. */
   kind?: KindColumn;
   profile: Profile;
+  /** The implementation the column's reports name (run --implementation); absent: detected. */
+  implementation?: { name: string; version?: string; url?: string };
 }
 export interface KindColumn {
   nodes?: number;
@@ -108,7 +119,7 @@ export function parseMatrix(doc: unknown, file: string): MatrixSpec {
     const where = `columns[${i}]`;
     if (!c || typeof c !== 'object' || Array.isArray(c)) bad(`${where} must be a mapping`);
     const col = c as Record<string, unknown>;
-    const ck = ['name', 'cluster', 'kubeconfig', 'context', 'kind', 'profile'];
+    const ck = ['name', 'cluster', 'kubeconfig', 'context', 'kind', 'profile', 'implementation'];
     const extra = Object.keys(col).filter((k) => !ck.includes(k));
     if (extra.length) bad(`${where}: unknown key(s) ${extra.join(', ')}; known: ${ck.join(', ')}`);
     const name = str(col.name, `${where}.name`) ?? bad(`${where} needs a name`);
@@ -116,6 +127,17 @@ export function parseMatrix(doc: unknown, file: string): MatrixSpec {
     if (seen.has(name)) bad(`two columns are named '${name}'`);
     seen.add(name);
     const out: ColumnSpec = { name, profile: profileOf(col.profile, `${where}.profile`) ?? profile };
+    if (col.implementation !== undefined) {
+      const im = col.implementation as Record<string, unknown>;
+      if (!im || typeof im !== 'object' || Array.isArray(im)) bad(`${where}.implementation must be a mapping: name, version, url`);
+      const ex = Object.keys(im).filter((x) => !['name', 'version', 'url'].includes(x));
+      if (ex.length) bad(`${where}.implementation: unknown key(s) ${ex.join(', ')}; known: name, version, url`);
+      out.implementation = {
+        name: str(im.name, `${where}.implementation.name`) ?? bad(`${where}.implementation needs a name`),
+        version: str(im.version, `${where}.implementation.version`),
+        url: str(im.url, `${where}.implementation.url`),
+      };
+    }
     if ([col.cluster, col.kubeconfig, col.kind].filter((v) => v !== undefined).length !== 1)
       bad(`${where} (${name}) needs exactly one of cluster (a bundled-cluster config), kubeconfig or kind (a kind cluster's settings)`);
     if (col.kind !== undefined) {
@@ -241,6 +263,8 @@ export interface ColumnResult {
   dns: { converged: Stat; firstLook: Stat; cacheLag?: Stat };
   spread: { check: string; text?: string; counts: unknown }[];
   checks: Record<string, Cell>;
+  /** The implementation its run named or detected (its conformance report's). */
+  implementation?: Implementation;
 }
 export interface MatrixRow {
   id: string;
@@ -362,6 +386,10 @@ export function readColumn(base: Omit<ColumnResult, 'identity' | 'dns' | 'spread
   out.counts = r.counts;
   out.runMs = r.durationMs;
   const t = runConfigIn(runDir);
+  // Known differences: as the run marked them; a run from before reports carried them gets
+  // them from the components its run config names.
+  if (!r.knownDifferences) applyKnownDifferences(r.checks, componentsOf(t?.cluster, t?.profile));
+  if (r.implementation) out.implementation = r.implementation;
   if (t) {
     out.identity.kubernetes = t.cluster?.version;
     out.identity.nodes = t.cluster?.schedulableNodes;
@@ -406,6 +434,7 @@ export function readColumn(base: Omit<ColumnResult, 'identity' | 'dns' | 'spread
       failure: c.failure,
       skipReason: c.skipReason,
       transcripts: transcripts || undefined,
+      ...(c.knownDifference ? { knownDifference: `${c.knownDifference.reason} (${c.knownDifference.url})` } : {}),
     };
   }
   for (const e of r.suiteErrors)
@@ -453,13 +482,6 @@ export function assemble(
     .filter(differs)
     .sort((a, b) => weight(b) - weight(a))
     .map((r) => r.id);
-  // A failure that a known difference of this column explains (suites/data/known-differences.ts).
-  for (const c of ran)
-    for (const r of rows) {
-      const cell = r.cells[c.name];
-      const known = KNOWN_DIFFERENCES.find((d) => d.column === c.name && d.checks.includes(r.id));
-      if (cell?.status === 'failed' && known) cell.knownDifference = `${known.implementation}: ${known.difference}`;
-    }
   // Counted over the rows (the selected checks), in every column that ran.
   const cells = ran.flatMap((c) => rows.map((r) => r.cells[c.name]).filter(Boolean)) as Cell[];
   const n = (...st: Check['status'][]): number => cells.filter((x) => st.includes(x.status) && !x.knownDifference).length;
@@ -578,6 +600,11 @@ export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ r
       ] as const)
         if (v) args.push(flag, v);
       if (o.strict ?? spec.strict) args.push('--strict');
+      if (col.implementation) {
+        args.push('--implementation', col.implementation.name);
+        if (col.implementation.version) args.push('--implementation-version', col.implementation.version);
+        if (col.implementation.url) args.push('--implementation-url', col.implementation.url);
+      }
       let env: Record<string, string>;
       let upMs: number | undefined;
       if (col.cluster) {
@@ -923,6 +950,7 @@ export function matrixJunit(r: MatrixReport): string {
 
 export function writeMatrixReports(dir: string, r: MatrixReport): string[] {
   const md = matrixMarkdown(r);
+  writeConformanceReports(dir, r);
   return writeReportDir(
     dir,
     [
@@ -933,4 +961,30 @@ export function writeMatrixReports(dir: string, r: MatrixReport): string[] {
     ],
     md,
   );
+}
+
+/** Each column's conformance report, under conformance/<implementation>/<version>.yaml of the
+ *  matrix's report dir (scripts/conformance-reports.sh copies them into the repository), with
+ *  the matrix command that reproduces it. Two columns of one implementation and version: the
+ *  second is named <version>-<column>. Returns the files written. */
+export function writeConformanceReports(dir: string, r: MatrixReport): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const c of r.columns) {
+    if (c.state !== 'ran' || !c.reportDir || !c.implementation) continue;
+    const results = path.join(dir, c.reportDir, 'results.json');
+    if (!fs.existsSync(results)) continue;
+    const run = readRunReport(results);
+    const file = path.relative(ROOT, r.file).startsWith('..') ? r.file : path.relative(ROOT, r.file);
+    const report = conformanceReport(run, `svc-conformance matrix ${file} (column ${c.name}, ${c.profile} profile)`);
+    const safe = (x: string): string => x.replace(/[^A-Za-z0-9._-]/g, '_');
+    const base = path.join(dir, 'conformance', safe(report.implementation.name));
+    let name = safe(report.implementation.version);
+    if (seen.has(path.join(base, name))) name = `${name}-${c.name}`;
+    seen.add(path.join(base, name));
+    fs.mkdirSync(base, { recursive: true });
+    fs.writeFileSync(path.join(base, `${name}.yaml`), conformanceYaml(report));
+    out.push(path.join(base, `${name}.yaml`));
+  }
+  return out;
 }

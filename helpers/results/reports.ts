@@ -6,9 +6,19 @@ import * as path from 'node:path';
 import { checkDef, type Level, type Source } from '../../suites/registry.ts';
 import { claimInTitle, idInTitle } from '../../suites/data/sources.ts';
 import type { Measurement } from '../harness/evidence.ts';
-import { causeLines, type DetectedCluster } from '../config/target.ts';
-import { html, ICONS, junitCase, junitErrorSuite, mdCell, writeReportDir, xml } from './render.ts';
-import { any, arr, check, num, obj, oneOf, opt, type Schema, str } from '../../probe/schema.ts';
+import { causeLines, ROOT, type DetectedCluster } from '../config/target.ts';
+import yaml from 'js-yaml';
+import { ICONS, junitCase, junitErrorSuite, mdCell, writeReportDir, xml } from './render.ts';
+import { htmlReport } from './html.ts';
+import { any, arr, bool, check, num, obj, oneOf, opt, type Schema, str } from '../../probe/schema.ts';
+import { applyKnownDifferences, profileResults, type Implementation, type KnownMatch, type ProfileResult } from './conformance.ts';
+import type { KnownDifference } from '../../suites/data/known-differences.ts';
+
+/** The report's version: results.json names it; a file without one is read as the version
+ *  before (0.1: no implementation, profiles or not-selected count); any other is refused. */
+export const REPORT_API_VERSION = 'svc-conformance/v1';
+export const REPORT_KIND = 'RunReport';
+export const CONFORMANCE_KIND = 'ConformanceReport';
 
 interface JestAssertion {
   title: string;
@@ -51,6 +61,13 @@ export interface Check {
   /** The IP families the check ran in (its questions, virtual IPs, addresses), from its
    *  evidence; absent for a check that is not about addresses. */
   families?: string[];
+  /** A known difference of the implementation explains this failure or warning (it keeps its status). */
+  knownDifference?: { reason: string; url: string };
+  /** --retries: every attempt that failed, in order (the last one's text is `failure` when
+   *  the check failed). */
+  attempts?: { attempt: number; failure: string }[];
+  /** Passed only on a retry: reported as flaky, never as a plain pass. */
+  flaky?: boolean;
 }
 
 export interface EvidenceFile {
@@ -62,6 +79,8 @@ export interface EvidenceFile {
 export const NOT_SELECTED = 'not selected in this run';
 
 export interface RunReport {
+  apiVersion: string;
+  kind: string;
   runId: string;
   cluster: string;
   /** The cluster's identity, as the preflight read it (JUnit properties cluster.*). */
@@ -70,7 +89,25 @@ export interface RunReport {
   causes?: string[];
   startedAt: string;
   durationMs: number;
-  counts: { passed: number; failed: number; skipped: number; warnings: number };
+  /** skipped: checks the run selected that could not run (a requirement unmet);
+   *  notSelected: those --focus/--skip/--conformance-profile/--rerun-failed left out;
+   *  flaky: passed only on a retry (counted in passed too). */
+  counts: { passed: number; failed: number; skipped: number; warnings: number; notSelected?: number; flaky?: number };
+  /** The implementation under test: as named (--implementation), else detected. */
+  implementation?: Implementation;
+  /** Each conformance profile that applies to it (suites/data/profiles.ts). */
+  profiles?: ProfileResult[];
+  /** Known differences (suites/data/known-differences.ts, --known-differences) that explain a
+   *  failure or warning of this run, and those whose check passed here (stale: fixed upstream?). */
+  knownDifferences?: { matched: KnownMatch[]; stale: KnownMatch[] };
+  /** How the checks were chosen: the flags, and for --rerun-failed the earlier report and its ids. */
+  selection?: {
+    focus?: string;
+    skip?: string;
+    conformanceProfile?: string;
+    rerunFailed?: { from: string; ids: string[] };
+    retries?: number;
+  };
   checks: Check[];
   suiteErrors: { suite: string; message: string }[];
   evidence: EvidenceFile[];
@@ -110,9 +147,24 @@ export function readVerdicts(evidenceDir: string, runId: string): Map<string, Ve
 export function collect(
   results: JestJson[],
   evidenceDir: string,
-  meta: { runId: string; cluster: string; durationMs: number; identity?: Record<string, string>; causes?: string[] },
+  meta: {
+    runId: string;
+    cluster: string;
+    durationMs: number;
+    identity?: Record<string, string>;
+    causes?: string[];
+    implementation?: Implementation;
+    /** Known differences from a --known-differences file, beside the suite's own. */
+    knownDifferences?: KnownDifference[];
+    selection?: RunReport['selection'];
+    /** The ids the run selected (absent: every check): a check outside them is not
+     *  selected, even where a requirement would also have skipped it. */
+    selected?: string[];
+  },
 ): RunReport {
+  const chosen = meta.selected ? new Set(meta.selected) : undefined;
   const verdicts = readVerdicts(evidenceDir, meta.runId);
+  const attempts = readAttempts(evidenceDir, meta.runId);
   const checks: Check[] = [];
   const suiteErrors: { suite: string; message: string }[] = [];
   for (const r of results) {
@@ -142,9 +194,20 @@ export function collect(
           name: a.title,
           status,
           durationMs: a.duration ?? 0,
-          skipReason: status === 'skipped' ? ((v?.status === 'skipped' ? v.reason : undefined) ?? NOT_SELECTED) : undefined,
+          skipReason:
+            status === 'skipped'
+              ? chosen && id && !chosen.has(id)
+                ? NOT_SELECTED
+                : ((v?.status === 'skipped' ? v.reason : undefined) ?? NOT_SELECTED)
+              : undefined,
           failure: a.failureMessages.length ? stripAnsi(a.failureMessages.join('\n')) : v?.message,
         });
+        const tries = id ? attempts.get(id) : undefined;
+        if (tries?.length) {
+          const c = checks[checks.length - 1]!;
+          c.attempts = tries;
+          if (c.status === 'passed') c.flaky = true;
+        }
       }
     }
   }
@@ -170,13 +233,12 @@ export function collect(
     );
     if (fams.size) c.families = [...fams].sort();
   }
-  const counts = {
-    passed: checks.filter((c) => c.status === 'passed').length,
-    failed: checks.filter((c) => c.status === 'failed').length + suiteErrors.length,
-    skipped: checks.filter((c) => c.status === 'skipped').length,
-    warnings: checks.filter((c) => c.status === 'warning').length,
-  };
+  const counts = countsOf(checks, suiteErrors.length);
+  const components = meta.implementation?.components ?? [];
+  const knownDifferences = applyKnownDifferences(checks, components, meta.knownDifferences);
   return {
+    apiVersion: REPORT_API_VERSION,
+    kind: REPORT_KIND,
     runId: meta.runId,
     cluster: meta.cluster,
     ...(meta.identity ? { identity: meta.identity } : {}),
@@ -184,14 +246,69 @@ export function collect(
     startedAt: new Date(Date.now() - meta.durationMs).toISOString(),
     durationMs: meta.durationMs,
     counts,
+    ...(meta.implementation
+      ? { implementation: meta.implementation, profiles: profileResults(checks, components, NOT_SELECTED), knownDifferences }
+      : {}),
+    ...(meta.selection ? { selection: meta.selection } : {}),
     checks,
     suiteErrors,
     evidence,
   };
 }
 
-const COUNTS = obj({ passed: num, failed: num, skipped: num, warnings: num });
-const RUN_REPORT = obj({
+/** A run's counts: real skips apart from checks not selected; flaky passes counted in passed too. */
+export function countsOf(checks: Check[], suiteErrors: number): RunReport['counts'] {
+  return {
+    passed: checks.filter((c) => c.status === 'passed').length,
+    failed: checks.filter((c) => c.status === 'failed').length + suiteErrors,
+    skipped: checks.filter((c) => c.status === 'skipped' && c.skipReason !== NOT_SELECTED).length,
+    warnings: checks.filter((c) => c.status === 'warning').length,
+    notSelected: checks.filter((c) => c.status === 'skipped' && c.skipReason === NOT_SELECTED).length,
+    flaky: checks.filter((c) => c.flaky).length,
+  };
+}
+
+/** --retries: the attempts that failed, by check id (helpers/harness/check.ts writes them). */
+export function readAttempts(evidenceDir: string, runId: string): Map<string, { attempt: number; failure: string }[]> {
+  const dir = path.join(evidenceDir, 'attempts');
+  const out = new Map<string, { attempt: number; failure: string }[]>();
+  if (!fs.existsSync(dir)) return out;
+  for (const f of fs.readdirSync(dir).filter((x) => x.startsWith(`${runId}.`) && x.endsWith('.jsonl'))) {
+    for (const line of fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean)) {
+      const a = JSON.parse(line) as { id: string; attempt: number; failure: string };
+      out.set(
+        a.id,
+        [...(out.get(a.id) ?? []), { attempt: a.attempt, failure: a.failure }].sort((x, y) => x.attempt - y.attempt),
+      );
+    }
+  }
+  return out;
+}
+
+const COUNTS = obj({ passed: num, failed: num, skipped: num, warnings: num, notSelected: opt(num), flaky: opt(num) });
+const COMPONENT = obj({ role: oneOf('service-proxy', 'dns', 'dns-cache'), name: str, version: str, from: str });
+const ID_REASON = obj({ id: str, reason: str, knownDifference: opt(str) });
+const KNOWN_MATCH = obj({ check: str, component: str, versions: str, reason: str, url: str, from: str });
+const IMPLEMENTATION = obj({
+  name: str,
+  version: str,
+  url: opt(str),
+  from: oneOf('flags', 'file', 'detected'),
+  components: arr(COMPONENT),
+});
+const PROFILE_RESULT = obj({
+  name: str,
+  title: str,
+  result: oneOf('success', 'partial', 'failure'),
+  counts: obj({ passed: num, failed: num, warnings: num, skipped: num, notSelected: num }),
+  failed: arr(ID_REASON),
+  warnings: arr(ID_REASON),
+  skipped: arr(obj({ id: str, reason: str })),
+});
+/** A run's results.json (svc-conformance/v1): published as docs/results.schema.json. */
+export const RUN_REPORT = obj({
+  apiVersion: oneOf(REPORT_API_VERSION),
+  kind: oneOf(REPORT_KIND),
   runId: str,
   cluster: str,
   identity: opt(any),
@@ -199,6 +316,18 @@ const RUN_REPORT = obj({
   startedAt: str,
   durationMs: num,
   counts: COUNTS,
+  implementation: opt(IMPLEMENTATION),
+  profiles: opt(arr(PROFILE_RESULT)),
+  knownDifferences: opt(obj({ matched: arr(KNOWN_MATCH), stale: arr(KNOWN_MATCH) })),
+  selection: opt(
+    obj({
+      focus: opt(str),
+      skip: opt(str),
+      conformanceProfile: opt(str),
+      rerunFailed: opt(obj({ from: str, ids: arr(str) })),
+      retries: opt(num),
+    }),
+  ),
   checks: arr(
     obj({
       id: opt(str),
@@ -210,10 +339,26 @@ const RUN_REPORT = obj({
       skipReason: opt(str),
       failure: opt(str),
       families: opt(arr(str)),
+      knownDifference: opt(obj({ reason: str, url: str })),
+      attempts: opt(arr(obj({ attempt: num, failure: str }))),
+      flaky: opt(bool),
     }),
   ),
   suiteErrors: arr(obj({ suite: str, message: str })),
   evidence: arr(any),
+});
+
+const CONFORMANCE_REPORT = obj({
+  apiVersion: oneOf(REPORT_API_VERSION),
+  kind: oneOf(CONFORMANCE_KIND),
+  implementation: IMPLEMENTATION,
+  date: str,
+  suite: obj({ name: str, version: str }),
+  cluster: any,
+  reproduce: str,
+  summary: COUNTS,
+  profiles: arr(PROFILE_RESULT),
+  knownDifferences: obj({ matched: arr(KNOWN_MATCH), stale: arr(KNOWN_MATCH) }),
 });
 
 /** A run's results.json (written by writeReports), validated: the matrix and the test
@@ -245,7 +390,25 @@ function parseResults<T>(schema: Schema, text: string, what: string): T {
   } catch (e) {
     throw new Error(`cannot read ${what}: ${(e as Error).message}`);
   }
+  if (schema === RUN_REPORT) v = upgradeRunReport(v, what);
   return check<T>(schema, v, what);
+}
+
+/** A results.json of an earlier version, read as this one: before svc-conformance/v1 a file
+ *  had no apiVersion, and counted checks not selected among the skipped. Another version is
+ *  refused, saying which. */
+function upgradeRunReport(v: unknown, what: string): unknown {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
+  const r = v as Record<string, unknown>;
+  if (r.apiVersion === REPORT_API_VERSION) return v;
+  if (r.apiVersion !== undefined)
+    throw new Error(
+      `cannot read ${what}: it is apiVersion ${JSON.stringify(r.apiVersion)}, and this svc-conformance reads ${REPORT_API_VERSION} ` +
+        '(and the unversioned files of 0.1): read it with the svc-conformance that wrote it, or run the checks again with this one',
+    );
+  const checks = Array.isArray(r.checks) ? (r.checks as Check[]) : undefined;
+  const suiteErrors = Array.isArray(r.suiteErrors) ? r.suiteErrors.length : 0;
+  return { ...r, apiVersion: REPORT_API_VERSION, kind: REPORT_KIND, ...(checks ? { counts: countsOf(checks, suiteErrors) } : {}) };
 }
 
 /** The lines that close a run, `npm test` and a matrix: the warnings (expected-level
@@ -259,7 +422,9 @@ export function closingLines(c: RunReport['counts'], warningIds: string[] = []):
           `the specification leaves open; --strict fails them)${warningIds.length ? `: ${warningIds.join(', ')}` : ''}`,
       ]
     : [];
-  return [...w, `svc-conformance: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped`];
+  const flaky = c.flaky ? ` (${c.flaky} only on a retry: flaky)` : '';
+  const ns = c.notSelected ? `, ${c.notSelected} not selected` : '';
+  return [...w, `svc-conformance: ${c.passed} passed${flaky}, ${c.failed} failed, ${c.skipped} skipped${ns}`];
 }
 
 export function junit(r: RunReport): string {
@@ -388,95 +553,9 @@ export function cacheLags(r: RunReport): { check: string; name: string; ms: numb
     .map((m) => ({ check: m.check, name: m.name, ms: m.value }));
 }
 
-function chart(r: RunReport): string {
-  const points = measurements(r).filter((p) => p.converged && p.kind !== 'DNS cache lag');
-  if (!points.length) return '<p>No convergence measurements in this run.</p>';
-  const max = Math.max(...points.map((p) => p.value), 1);
-  const rowH = 22;
-  const bars = points
-    .map((p, i) => {
-      const w = Math.max(2, (p.value / max) * 420);
-      return (
-        `<text x="0" y="${i * rowH + 15}" font-size="11">${html(`${p.suite}: ${p.name}`).slice(0, 80)}</text><rect x="460" y="${i * rowH + 4}" ` +
-        `width="${w.toFixed(1)}" height="14" fill="#3b82f6"/><text x="${(465 + w).toFixed(1)}" y="${i * rowH + 15}" font-size="11">${p.value} ms</text>`
-      );
-    })
-    .join('');
-  return (
-    `<svg role="img" aria-label="DNS convergence times" width="1000" ` +
-    `height="${points.length * rowH + 8}" xmlns="http://www.w3.org/2000/svg">${bars}</svg>`
-  );
-}
+export { htmlReport } from './html.ts';
 
-export function htmlReport(r: RunReport): string {
-  const label: Record<Check['status'], string> = {
-    passed: 'pass',
-    failed: 'FAIL',
-    skipped: 'skip',
-    warning: 'warning',
-    informational: 'info',
-  };
-  const rows = r.checks
-    .map(
-      (c) =>
-        `<tr class="${c.status}"><td>${label[c.status]}</td><td><code>${html(c.id ?? '')}</code></td><td>${html(c.level ?? '')}</td><td>${html(c.suite)}</td><td>${html(claimInTitle(c.name))}${c.skipReason ? `<br><small>${html(c.skipReason)}</small>` : ''}</td><td>${html((c.families ?? []).join(', '))}</td><td>${c.source ? `<a href="${html(c.source.url)}">${html(c.source.title)}</a>` : ''}</td><td>${(c.durationMs / 1000).toFixed(1)} s</td></tr>`,
-    )
-    .join('\n');
-  const warnings = r.checks
-    .filter((c) => c.status === 'warning')
-    .map(
-      (c) =>
-        `<details open class="warning"><summary>${html(`${c.id}: ${claimInTitle(c.name)}`)} ` +
-        `(expected level)</summary><pre>${html(c.failure ?? '')}</pre></details>`,
-    )
-    .join('\n');
-  const failures = [
-    ...r.checks.filter((c) => c.status === 'failed').map((c) => ({ title: `${c.suite}: ${c.name}`, text: c.failure ?? '' })),
-    ...r.suiteErrors.map((e) => ({ title: `${e.suite}: suite setup`, text: e.message })),
-  ]
-    .map((f) => `<details open class="failure"><summary>${html(f.title)}</summary><pre>${html(f.text)}</pre></details>`)
-    .join('\n');
-  const transcripts = r.evidence
-    .map((e) => {
-      const items = e.items.filter((i) => i.kind === 'transcript' || i.kind === 'info' || i.kind === 'counts' || i.kind === 'measurement');
-      if (!items.length) return '';
-      return (
-        `<details><summary>${html(e.suite)} ` +
-        `(${items.length})</summary>${items.map((i) => `<div class="ev"><b>${html(i.check)}</b> <i>${i.kind}</i><pre>${html(i.text ?? '')}${i.value !== undefined ? html(`\n${JSON.stringify(i.value, null, 2)}`) : ''}</pre></div>`).join('')}</details>`
-      );
-    })
-    .join('\n');
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>svc-conformance ${html(r.runId)}</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:2em;color:#111}table{border-collapse:collapse;width:100%}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
-tr.passed td:first-child{background:#dcfce7}tr.failed td:first-child{background:#fee2e2;font-weight:bold}tr.skipped td:first-child{background:#f3f4f6}tr.warning td:first-child{background:#fef3c7;font-weight:bold}tr.informational td:first-child{background:#e0f2fe}details.warning summary{color:#92400e;font-weight:bold}
-pre{white-space:pre-wrap;background:#f8fafc;padding:8px;border:1px solid #e5e7eb}details.failure summary{color:#b91c1c;font-weight:bold}.ev{margin:6px 0}
-</style></head><body>
-<h1>svc-conformance</h1>
-<p id="summary">Run ${html(r.runId)} against ${html(r.cluster)}: <b>${r.counts.passed} passed, ${r.counts.failed} failed, ${r.counts.warnings} warnings, ${r.counts.skipped} skipped</b> in ${(r.durationMs / 1000).toFixed(1)} s.</p>
-${r.causes?.length ? `<h2>One cause for many checks</h2><p>Seen by the preflight, before any check ran:</p><ul id="causes">${r.causes.map((c) => `<li>${html(c)}</li>`).join('')}</ul>` : ''}
-<h2>Failures</h2>${failures || '<p>None.</p>'}
-<h2>Warnings</h2><p>Expected-level checks: documented default behaviour that the specification leaves open. They do not fail the run (<code>--strict</code> makes them fail).</p>${warnings || '<p>None.</p>'}
-<h2>Checks</h2><table id="checks"><thead><tr><th>Result</th><th>Id</th><th>Level</th><th>Suite</th><th>Claim</th><th>Families</th><th>Source</th><th>Time</th></tr></thead><tbody>
-${rows}
-</tbody></table>
-<h2>Convergence (DNS, EndpointSlices, Service proxy)</h2>${chart(r)}
-<h2>DNS cache lag behind the replicas</h2>${
-    cacheLags(r).length
-      ? `<p>A cache in front of the replicas may serve an answer until its TTL runs out; each wait where it did:</p><table id="cache-lag"><thead><tr><th>Check</th><th>Lag</th><th>Question</th></tr></thead><tbody>${cacheLags(
-          r,
-        )
-          .map((l) => `<tr><td><code>${html(l.check)}</code></td><td>${l.ms} ms</td><td>${html(l.name)}</td></tr>`)
-          .join('')}</tbody></table>`
-      : '<p>No cache lagged behind the replicas (or none is in front of them).</p>'
-  }
-<h2>Evidence: transcripts and measurements</h2>${transcripts || '<p>None.</p>'}
-</body></html>
-`;
-}
-
-export function writeReports(dir: string, r: RunReport): string[] {
+export function writeReports(dir: string, r: RunReport, reproduce?: string): string[] {
   const md = markdown(r);
   return writeReportDir(
     dir,
@@ -485,9 +564,62 @@ export function writeReports(dir: string, r: RunReport): string[] {
       ['results.json', JSON.stringify(r, null, 2)],
       ['summary.md', md],
       ['report.html', htmlReport(r)],
+      ...(r.implementation ? ([['conformance.yaml', conformanceYaml(conformanceReport(r, reproduce ?? ''))]] as [string, string][]) : []),
     ],
     md,
   );
+}
+
+/** What an implementation publishes (conformance/reports/<implementation>/<version>.yaml):
+ *  who was tested, on what cluster, each profile's result and the known differences, with
+ *  the command that reproduces it. Made from a run's report, never by hand. */
+export interface ConformanceReport {
+  apiVersion: string;
+  kind: string;
+  implementation: Implementation;
+  date: string;
+  suite: { name: string; version: string };
+  cluster: Record<string, string>;
+  reproduce: string;
+  summary: RunReport['counts'];
+  profiles: ProfileResult[];
+  knownDifferences: { matched: KnownMatch[]; stale: KnownMatch[] };
+}
+
+export function conformanceReport(r: RunReport, reproduce: string): ConformanceReport {
+  if (!r.implementation) throw new Error(`run ${r.runId} names no implementation (its results.json is from before svc-conformance/v1)`);
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
+  const id = r.identity ?? {};
+  return {
+    apiVersion: REPORT_API_VERSION,
+    kind: CONFORMANCE_KIND,
+    implementation: r.implementation,
+    date: r.startedAt,
+    suite: { name: pkg.name, version: pkg.version },
+    cluster: Object.fromEntries(
+      (['kubernetes-version', 'schedulable-nodes', 'ip-families', 'proxy-mode', 'service-proxy', 'dns-path'] as const)
+        .filter((k) => id[k] !== undefined)
+        .map((k) => [k, id[k]!]),
+    ),
+    reproduce,
+    summary: r.counts,
+    profiles: r.profiles ?? [],
+    knownDifferences: r.knownDifferences ?? { matched: [], stale: [] },
+  };
+}
+
+export const conformanceYaml = (c: ConformanceReport): string =>
+  `# Generated by svc-conformance from a real run; not edited by hand. Reproduce: ${c.reproduce}\n${yaml.dump(c, { lineWidth: 140, noRefs: true })}`;
+
+/** A conformance report (YAML), checked: apiVersion, kind and the fields the table reads. */
+export function readConformanceReport(file: string): ConformanceReport {
+  let doc: unknown;
+  try {
+    doc = yaml.load(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`cannot read the conformance report ${file}: ${(e as Error).message}`);
+  }
+  return check<ConformanceReport>(CONFORMANCE_REPORT, doc, `the conformance report ${file}`);
 }
 
 /** The cluster's identity for the reports (JUnit properties cluster.*): what the preflight read. */

@@ -6,19 +6,26 @@
 import { describe, expect, test } from '@jest/globals';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readSection, render, SECTIONS, shortUpstream } from './docs-gen.ts';
+import { readSection, render, resultsSchema, SECTIONS, shortUpstream, WHOLE_FILES } from './docs-gen.ts';
 import { KNOWN_DIFFERENCES } from '../../suites/data/known-differences.ts';
 import { REGISTRY } from '../../suites/registry.ts';
 import { ROOT } from '../config/target.ts';
 
 describe('generated sections of the docs', () => {
-  test('cover the table of checks in docs/checks.md, the known differences in README.md and docs/, and the variables', () => {
+  test('cover the checks, the known differences, the variables, the profiles and kept reports, and the results schema', () => {
     expect(SECTIONS.map((s) => s.file).sort()).toEqual([
       'README.md',
       'docs/checks.md',
       'docs/configuration.md',
+      'docs/conformance.md',
+      'docs/conformance.md',
       'docs/known-differences.md',
     ]);
+    expect(WHOLE_FILES.map((w) => w.file)).toEqual(['docs/results.schema.json']);
+  });
+
+  test('the published results schema is the one the readers check', () => {
+    expect(fs.readFileSync(path.join(ROOT, 'docs', 'results.schema.json'), 'utf8')).toBe(resultsSchema());
   });
 
   test.each(SECTIONS.map((s) => [s.file, s] as const))('%s is exactly what the data generates', (file, s) => {

@@ -16,6 +16,9 @@ import { REGISTRY } from '../../suites/registry.ts';
 import { KNOWN_DIFFERENCES, type KnownDifference } from '../../suites/data/known-differences.ts';
 import { ROOT } from '../config/target.ts';
 import { allVariables, type Part, type Variable } from '../config/variables.ts';
+import { PROFILES, inProfile } from '../../suites/data/profiles.ts';
+import { readConformanceReport, RUN_REPORT, type ConformanceReport } from '../results/reports.ts';
+import { jsonSchemaOf } from '../../probe/schema.ts';
 
 const TOOL = 'node helpers/tools/docs-gen.ts --write';
 
@@ -98,11 +101,11 @@ export function differencesSummary(): string {
     `${KNOWN_DIFFERENCES.length} known differences in ${columns.size} implementations ` +
       `(matrix columns ${[...columns].map((c) => `\`${c}\``).join(', ')}):`,
     '',
-    '| Implementation (column) | Checks | Verdict | Difference | Upstream |',
-    '|---|---|---|---|---|',
+    '| Implementation (column) | Component, versions | Checks | Verdict | Difference | Upstream |',
+    '|---|---|---|---|---|---|',
     ...KNOWN_DIFFERENCES.map(
       (d) =>
-        `| ${cell(d.implementation)} (\`${d.column}\`) | ${checkIds(d)} | ${d.verdict} | ${cell(shortDifference(d))} ` +
+        `| ${cell(d.implementation)} (\`${d.column}\`) | \`${d.component}\` ${cell(d.versions)} | ${checkIds(d)} | ${d.verdict} | ${cell(d.reason)} ` +
         `| ${d.upstream ? `[${cell(shortUpstream(d.upstream.title))}](${d.upstream.url})` : 'none found'} |`,
     ),
   ].join('\n');
@@ -152,7 +155,88 @@ export function variablesTable(): string {
   ].join('\n');
 }
 
+/** docs/conformance.md, "Profiles": each profile, what it holds, how many checks. */
+export function profilesTable(): string {
+  return [
+    '| Profile | Title | Applies to | Checks | What it holds |',
+    '|---|---|---|---|---|',
+    ...PROFILES.map(
+      (p) =>
+        `| \`${p.name}\` | ${cell(p.title)} | ${p.proxies ? p.proxies.map((x) => `\`${x}\``).join(', ') : 'every cluster'} ` +
+        `| ${REGISTRY.filter((c) => inProfile(p, c.id, c.level)).length} | ${cell(p.description)} |`,
+    ),
+  ].join('\n');
+}
+
+/** The conformance reports kept in the repository: conformance/reports/<implementation>/<version>.yaml. */
+export function conformanceReports(root = ROOT): { file: string; report: ConformanceReport }[] {
+  const dir = path.join(root, 'conformance', 'reports');
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .sort()
+    .flatMap((impl) =>
+      fs.statSync(path.join(dir, impl)).isDirectory()
+        ? fs
+            .readdirSync(path.join(dir, impl))
+            .filter((f) => f.endsWith('.yaml'))
+            .sort()
+            .map((f) => {
+              const file = path.join('conformance', 'reports', impl, f);
+              return { file, report: readConformanceReport(path.join(root, file)) };
+            })
+        : [],
+    );
+}
+
+/** docs/conformance.md, "Implementations": implementation × profile, from the kept reports. */
+export function implementationsTable(root = ROOT): string {
+  const reports = conformanceReports(root);
+  if (!reports.length) return 'No reports kept yet.';
+  const mark = { success: '✅ success', partial: '🟡 partial', failure: '❌ failure' } as const;
+  const names = PROFILES.map((p) => p.name);
+  return [
+    `| Implementation | Version | ${names.map((n) => `\`${n}\``).join(' | ')} | Known differences | Report |`,
+    `|---|---|${names.map(() => '---').join('|')}|---|---|`,
+    ...reports.map(({ file, report: r }) => {
+      const cells = names.map((n) => {
+        const p = r.profiles.find((x) => x.name === n);
+        return p
+          ? `${mark[p.result]}${p.result === 'success' ? '' : ` (${p.counts.failed}F ${p.counts.warnings}W ${p.counts.skipped}S)`}`
+          : '—';
+      });
+      const known = r.knownDifferences.matched.map((k) => `[\`${k.check}\`](${k.url})`).join(', ') || 'none';
+      return `| ${cell(r.implementation.name)} | ${cell(r.implementation.version)} | ${cells.join(' | ')} | ${known} | [${path.basename(file)}](../${file}) |`;
+    }),
+    '',
+    'F failed, W warnings, S skipped (a requirement the cluster lacks; each report lists the ids and reasons). — : the profile does not apply.',
+  ].join('\n');
+}
+
+/** docs/results.schema.json: the JSON Schema of a run's results.json, from the schema the readers check. */
+export function resultsSchema(): string {
+  return `${JSON.stringify(
+    {
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      title: 'svc-conformance run results (results.json), apiVersion svc-conformance/v1',
+      ...jsonSchemaOf(RUN_REPORT),
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+/** Files generated whole (not between markers). */
+export const WHOLE_FILES: { file: string; generate: () => string }[] = [{ file: 'docs/results.schema.json', generate: resultsSchema }];
+
 export const SECTIONS: DocSection[] = [
+  { file: 'docs/conformance.md', begin: begin('profiles', 'suites/data/profiles.ts'), end: end('profiles'), generate: profilesTable },
+  {
+    file: 'docs/conformance.md',
+    begin: begin('implementations', 'conformance/reports/'),
+    end: end('implementations'),
+    generate: () => implementationsTable(),
+  },
   { file: 'docs/checks.md', begin: begin('checks', 'suites/registry.ts'), end: end('checks'), generate: checksTable },
   {
     file: 'README.md',
@@ -192,11 +276,15 @@ export function replaceSection(text: string, s: DocSection): string {
 /** Every file with generated sections: its text now, and as generated. */
 export function render(root = ROOT): { file: string; text: string; generated: string }[] {
   const files = [...new Set(SECTIONS.map((s) => s.file))];
-  return files.map((file) => {
-    const text = fs.readFileSync(path.join(root, file), 'utf8');
-    const generated = SECTIONS.filter((s) => s.file === file).reduce((t, s) => replaceSection(t, s), text);
-    return { file, text, generated };
-  });
+  const read = (file: string): string => (fs.existsSync(path.join(root, file)) ? fs.readFileSync(path.join(root, file), 'utf8') : '');
+  return [
+    ...files.map((file) => {
+      const text = read(file);
+      const generated = SECTIONS.filter((s) => s.file === file).reduce((t, s) => replaceSection(t, s), text);
+      return { file, text, generated };
+    }),
+    ...WHOLE_FILES.map((w) => ({ file: w.file, text: read(w.file), generated: w.generate() })),
+  ];
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {

@@ -8,6 +8,15 @@
 export interface KnownDifference {
   /** The implementation, as its matrix column runs it. */
   implementation: string;
+  /** The component a run detects (helpers/results/conformance.ts componentsOf): kube-proxy-<mode>,
+   *  kube-router, cilium, coredns, node-local-dns. A run matches the entry by it and its version. */
+  component: string;
+  /** The versions it was seen in: '*', an exact version, or bounds ('>=v1.20.0 <v1.21.0'). */
+  versions: string;
+  /** One line: what differs. */
+  reason: string;
+  /** Where the entry was read, for entries from a --known-differences file. */
+  source?: string;
   /** The matrix column (examples/matrix/example.yaml) where it shows. */
   column: string;
   /** The checks whose verdict it explains. */
@@ -26,6 +35,9 @@ export interface KnownDifference {
 
 export const KNOWN_DIFFERENCES: KnownDifference[] = [
   {
+    component: 'kube-proxy-ipvs',
+    versions: 'v1.37.2',
+    reason: "ClientIP affinity outlasts timeoutSeconds by IPVS's 120 s TIME_WAIT",
     implementation: 'kube-proxy v1.37.2, ipvs mode (Debian 6.1 kernel)',
     column: 'ipvs',
     checks: ['proxy.affinity.timeout'],
@@ -46,6 +58,9 @@ export const KNOWN_DIFFERENCES: KnownDifference[] = [
   },
   {
     implementation: 'kube-router v2.1.0, service proxy only (Debian 6.1 kernel)',
+    component: 'kube-router',
+    versions: 'v2.1.0',
+    reason: "ClientIP affinity outlasts timeoutSeconds by IPVS's 120 s TIME_WAIT",
     column: 'kube-router',
     checks: ['proxy.affinity.timeout'],
     verdict: 'fail',
@@ -64,6 +79,9 @@ export const KNOWN_DIFFERENCES: KnownDifference[] = [
   },
   {
     implementation: 'kube-router v2.1.0, service proxy only (Debian 6.1 kernel)',
+    component: 'kube-router',
+    versions: 'v2.1.0',
+    reason: 'no hairpin SNAT by default: a Pod cannot reach itself through its Service',
     column: 'kube-router',
     checks: ['proxy.clusterip.hairpin'],
     verdict: 'fail',
@@ -83,6 +101,9 @@ export const KNOWN_DIFFERENCES: KnownDifference[] = [
   },
   {
     implementation: 'kube-router v2.1.0, service proxy only (Debian 6.1 kernel)',
+    component: 'kube-router',
+    versions: 'v2.1.0',
+    reason: 'serving-terminating endpoints get new connections while ready ones exist',
     column: 'kube-router',
     checks: ['proxy.terminating.not-used-with-ready'],
     verdict: 'fail',
@@ -101,6 +122,9 @@ export const KNOWN_DIFFERENCES: KnownDifference[] = [
   },
   {
     implementation: 'kube-router v2.1.0, service proxy only (Debian 6.1 kernel)',
+    component: 'kube-router',
+    versions: 'v2.1.0',
+    reason: "an external IP that is a node's own address is not served",
     column: 'kube-router',
     checks: ['proxy.external-ips.reach', 'proxy.external-ips.local-from-pods'],
     verdict: 'warning',
@@ -120,6 +144,9 @@ export const KNOWN_DIFFERENCES: KnownDifference[] = [
   },
   {
     implementation: 'Cilium v1.20.2, kube-proxy replacement (kind, Linux 6.18)',
+    component: 'cilium',
+    versions: 'v1.20.2',
+    reason: 'a Service without endpoints fails connect() with EHOSTUNREACH, not ECONNREFUSED',
     column: 'cilium',
     checks: ['proxy.clusterip.reject-no-endpoints'],
     verdict: 'warning',
@@ -138,6 +165,9 @@ export const KNOWN_DIFFERENCES: KnownDifference[] = [
   },
   {
     implementation: 'Cilium v1.20.2, kube-proxy replacement (kind, Linux 6.18)',
+    component: 'cilium',
+    versions: 'v1.20.2',
+    reason: 'Pods cannot reach an externalTrafficPolicy: Local Service at its external IP (refused)',
     column: 'cilium',
     checks: ['proxy.external-ips.local-from-pods'],
     verdict: 'warning',

@@ -1,0 +1,96 @@
+// Conformance profiles: named sets of checks, defined as data beside the registry. A run's
+// report gives each profile that applies to the implementation under test its result:
+// success (every check of it passed), partial (none failed, but some were skipped, warned
+// or not selected) or failure (one failed), with the ids and reasons. `run
+// --conformance-profile NAME` runs one profile's checks only. A unit test holds every
+// check of the registry to at least one profile, and every prefix here to some check.
+import type { Level } from './sources.ts';
+
+/** A Service proxy's flavour, as the preflight names it (helpers/results/conformance.ts):
+ *  kube-proxy in its mode, or another proxy by name. */
+export type ProxyFlavour = 'kube-proxy-iptables' | 'kube-proxy-nftables' | 'kube-proxy-ipvs' | 'kube-router' | 'cilium';
+
+export interface ConformanceProfile {
+  name: string;
+  title: string;
+  description: string;
+  /** The checks: ids that start with one of these (an id is `<area>.<subject>.<claim>`). */
+  include: string[];
+  /** Ids that start with one of these are left out. */
+  exclude?: string[];
+  /** Only checks of these levels (absent: every level). */
+  levels?: Level[];
+  /** The Service proxies it applies to (absent: every cluster); elsewhere it is not reported. */
+  proxies?: ProxyFlavour[];
+}
+
+const PROXY = ['proxy.', 'net.', 'lb.'];
+
+export const PROFILES: ConformanceProfile[] = [
+  {
+    name: 'basics',
+    title: 'Cluster basics',
+    description:
+      'what every check stands on: nodes Ready, Pods reach each other, logs and exec, the API fields of Services and EndpointSlices',
+    include: ['bed.', 'service.', 'api.'],
+  },
+  {
+    name: 'dns',
+    title: 'DNS (the specification)',
+    description: 'the Kubernetes DNS specification: records, names, negative answers, TTLs, asked at every DNS path from every node',
+    include: ['dns.'],
+    exclude: ['dns.cache.'],
+  },
+  {
+    name: 'dns-cache',
+    title: 'DNS with a cache in front',
+    description: 'the DNS profile, plus what a cache in front of the replicas must keep (TTLs honoured): partial without a cache',
+    include: ['dns.'],
+  },
+  {
+    name: 'service-proxy-core',
+    title: 'Service proxy, core',
+    description: 'what the Kubernetes API and the Service documentation guarantee of any Service proxy (required-level checks)',
+    include: PROXY,
+    levels: ['required'],
+  },
+  {
+    name: 'service-proxy-extended',
+    title: 'Service proxy, extended',
+    description: "the core profile plus the documented default behaviour the API leaves open (kube-proxy's, expected level)",
+    include: PROXY,
+  },
+  ...(
+    [
+      ['kube-proxy-iptables', 'iptables'],
+      ['kube-proxy-nftables', 'nftables'],
+      ['kube-proxy-ipvs', 'ipvs'],
+    ] as const
+  ).map(([flavour, mode]): ConformanceProfile => ({
+    name: `rules-${mode}`,
+    title: `Rules on the nodes: kube-proxy ${mode}`,
+    description: `kube-proxy's ${mode} rules read on every node (privileged profile) for what the proxy checks also see`,
+    include: ['rules.', 'proxy.kube-proxy.'],
+    exclude: ['rules.cilium.'],
+    proxies: [flavour],
+  })),
+  {
+    name: 'rules-cilium',
+    title: "Rules on the nodes: Cilium's service map",
+    description: "Cilium's kube-proxy replacement: its BPF service map read on every node (privileged profile), and kube-proxy's labels",
+    include: ['rules.', 'proxy.kube-proxy.'],
+    exclude: ['rules.kube-proxy.'],
+    proxies: ['cilium'],
+  },
+];
+
+/** Whether a check (its id and level) belongs to a profile. */
+export function inProfile(p: ConformanceProfile, id: string, level: Level): boolean {
+  return (
+    p.include.some((x) => id.startsWith(x)) && !(p.exclude ?? []).some((x) => id.startsWith(x)) && (!p.levels || p.levels.includes(level))
+  );
+}
+
+export function profileNamed(name: string): ConformanceProfile | undefined {
+  return PROFILES.find((p) => p.name === name);
+}
