@@ -132,22 +132,66 @@ node_local_upstream() {
   fi
 }
 
+# dnsmasq in the node cache's place: the same addresses, the cluster domain and the reverse
+# zones forwarded to the same upstream, nothing else answered (no resolv.conf, no hosts file:
+# nothing leaves this machine), a cache of upstream's size.
+dnsmasq_node_local_conf() { # <bind addresses> <upstream>
+  local a
+  printf '%s\n' keep-in-foreground log-facility=- user=root pid-file= port=53 bind-interfaces no-resolv no-hosts no-poll cache-size=9984
+  for a in $1; do echo "listen-address=$a"; done
+  for a in "$CLUSTER_DOMAIN" in-addr.arpa ip6.arpa; do echo "server=/$a/$2"; done
+  cfg '.nodeLocalDNSExtraConfig[]'
+}
+
+# Unbound in the node cache's place: the same addresses; the cluster domain and the reverse
+# zones forwarded over TCP (as upstream's Corefile does, force_tcp) to the same upstream; every
+# other name refused (nothing leaves this machine); no DNSSEC validation (the cluster's zones
+# are unsigned) and the private reverse zones not blocked.
+unbound_node_local_conf() { # <bind addresses> <upstream>
+  local a z
+  printf '%s\n' 'server:' '  do-daemonize: no' '  username: ""' '  chroot: ""' '  directory: "/"' '  pidfile: ""' \
+    '  use-syslog: no' '  logfile: ""' '  verbosity: 1' '  num-threads: 1' '  port: 53' '  access-control: 0.0.0.0/0 allow' \
+    '  access-control: ::/0 allow' '  do-not-query-localhost: no' '  module-config: "iterator"' '  unblock-lan-zones: yes' \
+    '  insecure-lan-zones: yes' '  local-zone: "." refuse'
+  for a in $1; do echo "  interface: $a"; done
+  for z in "$CLUSTER_DOMAIN." in-addr.arpa. ip6.arpa.; do echo "  local-zone: \"$z\" transparent"; done
+  cfg '.nodeLocalDNSExtraConfig[] | "  " + .'
+  for z in "$CLUSTER_DOMAIN." in-addr.arpa. ip6.arpa.; do
+    printf 'forward-zone:\n  name: "%s"\n  forward-addr: %s\n  forward-tcp-upstream: yes\n' "$z" "$2"
+  done
+}
+
 apply_node_local_dns() {
-  local upstream corefile bind manifests
+  local upstream corefile bind manifests key args probe
   upstream=$(node_local_upstream 2>>"$LOGS/addons.log") || true
   [ -n "$upstream" ] || fail_up "the kube-dns-upstream Service has no ClusterIP (log: $LOGS/addons.log)"
   bind=$(node_local_dns_addrs)
-  corefile=$(node_local_corefile_template)
-  corefile=${corefile//\$\{CLUSTER_DOMAIN\}/$CLUSTER_DOMAIN}
-  corefile=${corefile//\$\{LOCAL_DNS\}/$NODE_LOCAL_DNS_IP}
-  corefile=${corefile//\$\{BIND\}/$bind}
-  corefile=${corefile//\$\{UPSTREAM\}/$upstream}
+  case "$NODE_LOCAL_DNS_SERVER" in
+    dnsmasq)
+      corefile=$(dnsmasq_node_local_conf "$bind" "$upstream"); key=dnsmasq.conf
+      args='["--conf-file=/etc/coredns/dnsmasq.conf"]' ;;
+    unbound)
+      corefile=$(unbound_node_local_conf "$bind" "$upstream"); key=unbound.conf
+      args='["-d", "-c", "/etc/coredns/unbound.conf"]' ;;
+    *)
+      corefile=$(node_local_corefile_template)
+      corefile=${corefile//\$\{CLUSTER_DOMAIN\}/$CLUSTER_DOMAIN}
+      corefile=${corefile//\$\{LOCAL_DNS\}/$NODE_LOCAL_DNS_IP}
+      corefile=${corefile//\$\{BIND\}/$bind}
+      corefile=${corefile//\$\{UPSTREAM\}/$upstream}
+      key=Corefile args='[-conf, /etc/coredns/Corefile]' ;;
+  esac
+  if [ "$NODE_LOCAL_DNS_SERVER" = coredns ]; then
+    probe="httpGet: {host: \"$NODE_LOCAL_DNS_IP\", path: /health, port: $NODE_LOCAL_DNS_HEALTH_PORT}"
+  else
+    probe="tcpSocket: {host: \"$NODE_LOCAL_DNS_IP\", port: 53}"
+  fi
   manifests=$(SVC_NODE_LOCAL_COREFILE_JSON=$(jq -Rs . <<<"$corefile") SVC_NODE_LOCAL_DNS_IMAGE="$IMAGE_NODE_LOCAL_DNS" \
-    SVC_NODE_LOCAL_DNS_IP="$NODE_LOCAL_DNS_IP" SVC_NODE_LOCAL_DNS_HEALTH_PORT="$NODE_LOCAL_DNS_HEALTH_PORT" \
+    SVC_NODE_LOCAL_CONFIG_KEY="$key" SVC_NODE_LOCAL_ARGS_JSON="$args" SVC_NODE_LOCAL_PROBE="$probe" \
     "$here/addons.sh" node-local-dns)
   kubectl apply --server-side --force-conflicts -f - <<<"$manifests" >> "$LOGS/addons.log" 2>&1 \
     || { tail -20 "$LOGS/addons.log" >&2; fail_up "applying the NodeLocal DNSCache (node-local-dns) failed"; }
-  log "NodeLocal DNSCache ($NODE_LOCAL_DNS): binds $bind on every node, forwards $CLUSTER_DOMAIN and reverse zones to $upstream"
+  log "NodeLocal DNSCache ($NODE_LOCAL_DNS, $NODE_LOCAL_DNS_SERVER): binds $bind on every node, forwards $CLUSTER_DOMAIN and reverse zones to $upstream"
 }
 
 node_local_dns_ready() {

@@ -2,7 +2,8 @@
 # Prints the add-on manifests (CoreDNS and kube-proxy, shaped as kubeadm installs them)
 # from the SVC_* variables that cluster.sh sets. JSON strings are passed pre-quoted.
 # `addons.sh node-local-dns` prints the NodeLocal DNSCache instead, shaped as upstream's
-# cluster/addons/dns/nodelocaldns/nodelocaldns.yaml but running CoreDNS itself (no node-cache).
+# cluster/addons/dns/nodelocaldns/nodelocaldns.yaml but running CoreDNS itself (no node-cache),
+# or dnsmasq or Unbound in its place (nodeLocalDNSServer): its config file, args and probe given.
 set -euo pipefail
 # shellcheck source=cluster/token-kubeconfig.sh
 source "$(dirname "${BASH_SOURCE[0]}")/token-kubeconfig.sh"
@@ -19,7 +20,7 @@ apiVersion: v1
 kind: ConfigMap
 metadata: {name: node-local-dns, namespace: kube-system}
 data:
-  Corefile: $SVC_NODE_LOCAL_COREFILE_JSON
+  $SVC_NODE_LOCAL_CONFIG_KEY: $SVC_NODE_LOCAL_COREFILE_JSON
 ---
 apiVersion: apps/v1
 kind: DaemonSet
@@ -46,7 +47,7 @@ spec:
       - name: node-cache
         image: $SVC_NODE_LOCAL_DNS_IMAGE
         imagePullPolicy: IfNotPresent
-        args: [-conf, /etc/coredns/Corefile]
+        args: $SVC_NODE_LOCAL_ARGS_JSON
         resources:
           requests: {cpu: 25m, memory: 5Mi}
         securityContext:
@@ -55,20 +56,16 @@ spec:
         - {containerPort: 53, name: dns, protocol: UDP}
         - {containerPort: 53, name: dns-tcp, protocol: TCP}
         - {containerPort: 9253, name: metrics, protocol: TCP}
-        livenessProbe:
-          httpGet: {host: "$SVC_NODE_LOCAL_DNS_IP", path: /health, port: $SVC_NODE_LOCAL_DNS_HEALTH_PORT}
-          initialDelaySeconds: 60
-          timeoutSeconds: 5
-        readinessProbe:
-          httpGet: {host: "$SVC_NODE_LOCAL_DNS_IP", path: /health, port: $SVC_NODE_LOCAL_DNS_HEALTH_PORT}
-          periodSeconds: 1
+        # CoreDNS: its health plugin; dnsmasq and Unbound: their DNS port over TCP.
+        livenessProbe: {$SVC_NODE_LOCAL_PROBE, initialDelaySeconds: 60, timeoutSeconds: 5}
+        readinessProbe: {$SVC_NODE_LOCAL_PROBE, periodSeconds: 1}
         volumeMounts:
         - {name: config-volume, mountPath: /etc/coredns, readOnly: true}
       volumes:
       - name: config-volume
         configMap:
           name: node-local-dns
-          items: [{key: Corefile, path: Corefile}]
+          items: [{key: $SVC_NODE_LOCAL_CONFIG_KEY, path: $SVC_NODE_LOCAL_CONFIG_KEY}]
 ---
 # Headless, for the metrics, as upstream.
 apiVersion: v1

@@ -109,6 +109,23 @@ build_images() {
     fi
     IMAGE_TARS+=("$t")
   fi
+  # dnsmasq or Unbound as the node cache (nodeLocalDNSServer): the machine's Debian package's
+  # binary and the libraries it loads; tagged with the package's upstream version.
+  if [ "$NODE_LOCAL_DNS_SERVER" = dnsmasq ] || [ "$NODE_LOCAL_DNS_SERVER" = unbound ]; then
+    local srv=$NODE_LOCAL_DNS_SERVER bin pkg ver
+    case "$srv" in dnsmasq) bin=/usr/sbin/dnsmasq pkg=dnsmasq-base ;; unbound) bin=/usr/sbin/unbound pkg=unbound ;; esac
+    [ -x "$bin" ] || die "nodeLocalDNSServer $srv needs $bin: apt-get install -y $pkg (scripts/setup.sh does)"
+    ver=$(dpkg-query -W -f='${Version}' "$pkg"); ver=${ver#*:}; ver=${ver%%-*}
+    IMAGE_NODE_LOCAL_DNS="svc-conformance.local/$srv:v$ver"
+    key=$(sha256sum "$bin" | cut -c1-12)
+    t="$idir/$srv-$ver-$key-v1.tar"
+    if [ ! -f "$t" ]; then
+      tmp=$(mktemp -d); mkdir -p "$tmp/rootfs"; base_rootfs "$tmp/rootfs"
+      copy_with_libs "$tmp/rootfs" "$bin"
+      make_image "$t" "$IMAGE_NODE_LOCAL_DNS" "$tmp/rootfs" "[\"$bin\"]"; rm -rf "$tmp"
+    fi
+    IMAGE_TARS+=("$t")
+  fi
   local dns; dns=$(cfg .dnsImage)
   if [ "$dns" != null ]; then
     if [ -f "$dns" ]; then

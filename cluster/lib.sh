@@ -124,6 +124,24 @@ load_config() {
   if [ "$NODE_LOCAL_DNS" != off ] && [ "$PROXY_MODE" = none ] && [ "$SERVICE_PROXY" = kube-proxy ]; then
     die "nodeLocalDNS $NODE_LOCAL_DNS needs a Service proxy: the node cache forwards to the cluster DNS through a Service IP. Use proxyMode iptables or nftables, or nodeLocalDNS off"
   fi
+  # The node cache's server: CoreDNS (NodeLocal DNSCache's own), or dnsmasq or Unbound (Debian's
+  # packages) in its place, on the same addresses and rules.
+  NODE_LOCAL_DNS_SERVER=$(cfg .nodeLocalDNSServer)
+  case "$NODE_LOCAL_DNS_SERVER" in
+    coredns|dnsmasq|unbound) ;;
+    *) die "nodeLocalDNSServer '$NODE_LOCAL_DNS_SERVER' is unknown: use coredns (NodeLocal DNSCache), dnsmasq or unbound" ;;
+  esac
+  if [ "$NODE_LOCAL_DNS_SERVER" != coredns ] && [ "$NODE_LOCAL_DNS" = off ]; then
+    die "nodeLocalDNSServer $NODE_LOCAL_DNS_SERVER is the node cache's server: set nodeLocalDNS to link-local or service-ip (SVC_NODE_LOCAL_DNS) too"
+  fi
+  [ "$(cfg '.nodeLocalDNSExtraConfig | type == "array" and all(type == "string")')" = true ] \
+    || die "nodeLocalDNSExtraConfig must be a list of strings (lines of dnsmasq.conf, or of Unbound's server: clause)"
+  if [ "$NODE_LOCAL_DNS_SERVER" = coredns ] && [ "$(cfg '.nodeLocalDNSExtraConfig | length')" != 0 ]; then
+    die "nodeLocalDNSExtraConfig adds lines to dnsmasq's or Unbound's config: with nodeLocalDNSServer coredns use nodeLocalDNSCorefile"
+  fi
+  if [ "$NODE_LOCAL_DNS_SERVER" != coredns ] && [ "$(cfg '.nodeLocalDNSCorefile // empty')" != "" ]; then
+    die "nodeLocalDNSCorefile configures CoreDNS, and nodeLocalDNSServer is $NODE_LOCAL_DNS_SERVER: drop the Corefile, or use nodeLocalDNSServer coredns"
+  fi
   if [ "$NODE_LOCAL_DNS" = off ] && [ "$(cfg '.nodeLocalDNSCorefile // empty')" != "" ]; then
     die "nodeLocalDNSCorefile is set but nodeLocalDNS is off: set nodeLocalDNS to link-local or service-ip (SVC_NODE_LOCAL_DNS), or drop the Corefile"
   fi
@@ -150,7 +168,7 @@ load_config() {
   SERVICE_CIDRS=$(by_family "$SERVICE_CIDR" "$SERVICE_CIDR_V6"); POD_CIDRS=$(by_family "$POD_CIDR" "$POD_CIDR_V6")
   DNS_IPS=$(by_family "$DNS_IP" "$DNS_IP_V6"); DNS_IP=${DNS_IPS%%,*}
   mapfile -t KUBELET_EXTRA < <(cfg '.extraFlags.kubelet[]')
-  export K8S_VERSION ETCD_VERSION COREDNS_VERSION CONTAINERD_VERSION NODES PROXY_MODE CLUSTER_DOMAIN NODE_LOCAL_DNS FAMILIES VM_NODES SERVICE_PROXY KUBE_ROUTER_VERSION
+  export K8S_VERSION ETCD_VERSION COREDNS_VERSION CONTAINERD_VERSION NODES PROXY_MODE CLUSTER_DOMAIN NODE_LOCAL_DNS NODE_LOCAL_DNS_SERVER FAMILIES VM_NODES SERVICE_PROXY KUBE_ROUTER_VERSION
 }
 
 has_family() { [[ ",$FAMILIES," == *",$1,"* ]]; }

@@ -59,6 +59,10 @@ CASES=(
   "nodeport-loopback-only|SVC_CLUSTER_CONFIG=$ex/nodeport-loopback-only.json|suites/proxy-nodeport"
   # NodeLocal DNSCache whose cache keeps answers for 90 s, past the replicas' TTL of 30 s.
   "nodelocal-beyond-ttl|SVC_NODE_LOCAL_DNS=service-ip SVC_NODE_LOCAL_DNS_COREFILE=$ex/Corefile.nodelocal-beyond-ttl|suites/dns-cache suites/headless"
+  # The same fault in dnsmasq and in Unbound as the node cache (nodeLocalDNSServer): each keeps
+  # answers for at least 90 s (min-cache-ttl, cache-min-ttl).
+  "dnsmasq-beyond-ttl|SVC_CLUSTER_CONFIG=$ex/dnsmasq-beyond-ttl.json|suites/dns-cache suites/headless"
+  "unbound-beyond-ttl|SVC_CLUSTER_CONFIG=$ex/unbound-beyond-ttl.json|suites/dns-cache suites/headless"
   # Service proxy faults. kube-proxy masquerading all Service traffic (masqueradeAll): the
   # backend no longer sees the client Pod's address. The bridge without hairpin mode: a Pod
   # cannot reach itself through its Service. The rest run kube-proxy built here with one

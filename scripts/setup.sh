@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 with_cluster=1; [ "${1:-}" = --no-cluster ] && with_cluster=0
 
 APT_PACKAGES=(runc containernetworking-plugins iptables nftables conntrack socat openssl iproute2 util-linux jq curl dnsutils bc procps kmod chromium
-  ipset ipvsadm qemu-system-x86 e2fsprogs debootstrap shellcheck)
+  ipset ipvsadm qemu-system-x86 e2fsprogs debootstrap shellcheck dnsmasq-base unbound)
 [ "${SVC_NO_KIND:-0}" = 1 ] || APT_PACKAGES+=(docker.io debootstrap)
 if [ $with_cluster = 1 ]; then
   [ "$(id -u)" = 0 ] || { echo "setup: the bundled cluster needs root for its packages and network namespaces; run as root, or use --no-cluster with KUBECONFIG" >&2; exit 1; }

@@ -503,8 +503,17 @@ export const PARAMETERS: readonly { name: string; what?: string; readIn: readonl
   { name: 'SVC_KUBE_ROUTER_EXTRA_FLAGS', what: "kube-router's extraFlags, pre-quoted", readIn: ['cluster/kube-router.sh'] },
   { name: 'SVC_NODE_LOCAL_COREFILE_JSON', what: "the node cache's Corefile, as a JSON string", readIn: ['cluster/addons.sh'] },
   { name: 'SVC_NODE_LOCAL_DNS_IMAGE', what: "the node cache's image", readIn: ['cluster/addons.sh'] },
-  { name: 'SVC_NODE_LOCAL_DNS_IP', what: "the node cache's link-local address", readIn: ['cluster/addons.sh'] },
-  { name: 'SVC_NODE_LOCAL_DNS_HEALTH_PORT', what: "the node cache's health port", readIn: ['cluster/addons.sh'] },
+  {
+    name: 'SVC_NODE_LOCAL_CONFIG_KEY',
+    what: "the node cache's config file name (Corefile, dnsmasq.conf, unbound.conf)",
+    readIn: ['cluster/addons.sh'],
+  },
+  { name: 'SVC_NODE_LOCAL_ARGS_JSON', what: "the node cache's arguments, as a YAML flow list", readIn: ['cluster/addons.sh'] },
+  {
+    name: 'SVC_NODE_LOCAL_PROBE',
+    what: "the node cache's liveness and readiness probe handler (YAML flow)",
+    readIn: ['cluster/addons.sh'],
+  },
 ];
 
 /** Each config key of the bundled cluster that cluster/env-keys.json gives a variable: what it
@@ -529,6 +538,10 @@ export const CLUSTER_KEYS: Readonly<Record<string, { what: string; default?: str
   },
   nodeLocalDNS: { what: 'NodeLocal DNSCache: `off`, `link-local` or `service-ip`' },
   nodeLocalDNSCorefile: { what: "the node cache's Corefile, text or a file", default: "upstream's, without the `.` forward" },
+  nodeLocalDNSServer: {
+    what: "the node cache's server: `coredns` (NodeLocal DNSCache), `dnsmasq` or `unbound` (Debian's packages, same addresses and upstream)",
+    default: '`coredns`',
+  },
   ipFamilies: { what: 'the IP families, primary first: `IPv4`, `IPv6`, `IPv4,IPv6` or `IPv6,IPv4`' },
   vmNodes: { what: 'how many nodes (the last ones) are QEMU VM nodes', default: 'every node under ipvs and kube-router, else none' },
 };

@@ -62,7 +62,8 @@ export class Evidence {
   ): void {
     const m: Measurement = { name, value, unit, ...typed };
     this.add({ check: label, kind: 'measurement', value: m });
-    if (print) process.stdout.write(`  [measure] ${this.suite} / ${currentCheck() ?? label}: ${name} = ${value} ${unit}\n`);
+    if (print && !currentTarget().quiet)
+      process.stdout.write(`  [measure] ${this.suite} / ${currentCheck() ?? label}: ${name} = ${value} ${unit}\n`);
   }
 
   /** A convergence time after a change, as data: its kind, whether the wait saw the state

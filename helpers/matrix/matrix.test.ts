@@ -61,8 +61,27 @@ describe('matrix file', () => {
       ['iptables', 'iptables', 'privileged', undefined],
       ['nftables', 'nftables', 'privileged', undefined],
       ['node-local-dns', 'iptables', 'privileged', undefined],
+      ['dnsmasq', 'iptables', 'privileged', undefined],
+      ['unbound', 'iptables', 'privileged', undefined],
       ['ipv6', 'iptables', 'privileged', ['IPv6']],
       ['dual-stack', 'iptables', 'privileged', ['IPv6', 'IPv4']],
+    ]);
+    const caches = readMatrix(path.join(ROOT, 'examples', 'matrix', 'ci.yaml')).columns.filter((c) => c.conformanceProfile);
+    expect(caches.map((c) => [c.name, c.cluster?.nodeLocalDNSServer, c.conformanceProfile, c.implementation?.name])).toEqual([
+      ['dnsmasq', 'dnsmasq', 'dns-cache', 'dnsmasq'],
+      ['unbound', 'unbound', 'dns-cache', 'unbound'],
+    ]);
+    expect(() => parseMatrix({ columns: [{ name: 'x', cluster: {}, conformanceProfile: 'dnss' }] }, 'm.yaml')).toThrow(
+      /conformanceProfile: no profile 'dnss'; the profiles are basics, dns/,
+    );
+    expect(
+      readMatrix(path.join(ROOT, 'examples', 'matrix', 'conformance.yaml')).columns.map((c) => [c.name, c.profile, c.implementation?.name]),
+    ).toEqual([
+      ['iptables', 'privileged', undefined],
+      ['nftables', 'privileged', undefined],
+      ['node-local-dns', 'privileged', 'node-local-dns'],
+      ['dnsmasq', 'default', 'dnsmasq'],
+      ['unbound', 'default', 'unbound'],
     ]);
     const vm = readMatrix(path.join(ROOT, 'examples', 'matrix', 'ci-vm.yaml'));
     expect(vm.columns.map((c) => [c.name, c.cluster])).toEqual([

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import yaml from 'js-yaml';
 import { REGISTRY, selectChecks } from '../../suites/registry.ts';
 import { applyKnownDifferences, componentsOf, type Implementation } from '../results/conformance.ts';
+import { PROFILES, profileNamed } from '../../suites/data/profiles.ts';
 import { claimInTitle } from '../../suites/data/sources.ts';
 import { cacheDir, childEnv, codeFile, HAS_CLUSTER_BUILDS, loadPublished, ROOT, type Target, UsageError } from '../config/target.ts';
 import { onInterrupt } from '../config/interrupt.ts';
@@ -44,6 +45,8 @@ export interface ColumnSpec {
   profile: Profile;
   /** The implementation the column's reports name (run --implementation); absent: detected. */
   implementation?: { name: string; version?: string; url?: string };
+  /** Only this conformance profile's checks (run --conformance-profile). */
+  conformanceProfile?: string;
 }
 export interface KindColumn {
   nodes?: number;
@@ -119,7 +122,7 @@ export function parseMatrix(doc: unknown, file: string): MatrixSpec {
     const where = `columns[${i}]`;
     if (!c || typeof c !== 'object' || Array.isArray(c)) bad(`${where} must be a mapping`);
     const col = c as Record<string, unknown>;
-    const ck = ['name', 'cluster', 'kubeconfig', 'context', 'kind', 'profile', 'implementation'];
+    const ck = ['name', 'cluster', 'kubeconfig', 'context', 'kind', 'profile', 'implementation', 'conformanceProfile'];
     const extra = Object.keys(col).filter((k) => !ck.includes(k));
     if (extra.length) bad(`${where}: unknown key(s) ${extra.join(', ')}; known: ${ck.join(', ')}`);
     const name = str(col.name, `${where}.name`) ?? bad(`${where} needs a name`);
@@ -127,6 +130,12 @@ export function parseMatrix(doc: unknown, file: string): MatrixSpec {
     if (seen.has(name)) bad(`two columns are named '${name}'`);
     seen.add(name);
     const out: ColumnSpec = { name, profile: profileOf(col.profile, `${where}.profile`) ?? profile };
+    if (col.conformanceProfile !== undefined) {
+      const cp = str(col.conformanceProfile, `${where}.conformanceProfile`)!;
+      if (!profileNamed(cp))
+        bad(`${where}.conformanceProfile: no profile '${cp}'; the profiles are ${PROFILES.map((p) => p.name).join(', ')}`);
+      out.conformanceProfile = cp;
+    }
     if (col.implementation !== undefined) {
       const im = col.implementation as Record<string, unknown>;
       if (!im || typeof im !== 'object' || Array.isArray(im)) bad(`${where}.implementation must be a mapping: name, version, url`);
@@ -476,14 +485,19 @@ export function assemble(
       cells,
     };
   });
-  const differs = (r: MatrixRow): boolean => new Set(ran.map((c) => r.cells[c.name]?.status ?? 'not run')).size > 1;
-  const weight = (r: MatrixRow): number => Math.max(...ran.map((c) => SEVERITY[r.cells[c.name]?.status ?? 'passed']));
+  // A cell its column did not select (--focus, or the column's conformanceProfile) is no
+  // difference and no count.
+  const chosenCell = (cell?: Cell): Cell | undefined =>
+    cell && !(cell.status === 'skipped' && cell.skipReason === NOT_SELECTED) ? cell : undefined;
+  const differs = (r: MatrixRow): boolean =>
+    new Set(ran.filter((c) => chosenCell(r.cells[c.name]) || !r.cells[c.name]).map((c) => r.cells[c.name]?.status ?? 'not run')).size > 1;
+  const weight = (r: MatrixRow): number => Math.max(...ran.map((c) => SEVERITY[chosenCell(r.cells[c.name])?.status ?? 'passed']));
   const differences = rows
     .filter(differs)
     .sort((a, b) => weight(b) - weight(a))
     .map((r) => r.id);
   // Counted over the rows (the selected checks), in every column that ran.
-  const cells = ran.flatMap((c) => rows.map((r) => r.cells[c.name]).filter(Boolean)) as Cell[];
+  const cells = ran.flatMap((c) => rows.map((r) => chosenCell(r.cells[c.name])).filter(Boolean)) as Cell[];
   const n = (...st: Check['status'][]): number => cells.filter((x) => st.includes(x.status) && !x.knownDifference).length;
   const sum = (k: 'passed' | 'failed' | 'skipped' | 'warnings'): number =>
     k === 'passed' ? n('passed', 'informational') : k === 'failed' ? n('failed') : k === 'skipped' ? n('skipped') : n('warning');
@@ -600,6 +614,7 @@ export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ r
       ] as const)
         if (v) args.push(flag, v);
       if (o.strict ?? spec.strict) args.push('--strict');
+      if (col.conformanceProfile) args.push('--conformance-profile', col.conformanceProfile);
       if (col.implementation) {
         args.push('--implementation', col.implementation.name);
         if (col.implementation.version) args.push('--implementation-version', col.implementation.version);

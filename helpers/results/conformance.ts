@@ -15,7 +15,7 @@ import { arr, check, obj, oneOf, opt, str } from '../../probe/schema.ts';
 /** A part of the cluster the checks exercise, as the preflight recognised it. */
 export interface Component {
   role: 'service-proxy' | 'dns' | 'dns-cache';
-  /** kube-proxy-<mode>, kube-router, cilium; coredns (or the DNS image's name); node-local-dns. */
+  /** kube-proxy-<mode>, kube-router, cilium; coredns (or the DNS image's name); node-local-dns, dnsmasq, unbound. */
   name: string;
   version: string;
   /** Where the name and version were read. */
@@ -76,7 +76,9 @@ export function componentsOf(c?: DetectedCluster, profile?: ClusterProfile): Com
   if (c.dnsCacheImages?.length)
     out.push({
       role: 'dns-cache',
-      name: 'node-local-dns',
+      // NodeLocal DNSCache runs node-cache (CoreDNS; the bundled cluster runs CoreDNS itself),
+      // or another server in its place under the same name (dnsmasq, unbound).
+      name: /^(k8s-dns-node-cache|coredns)$/.test(baseName(c.dnsCacheImages[0]!)) ? 'node-local-dns' : baseName(c.dnsCacheImages[0]!),
       version: tagOf(c.dnsCacheImages[0]) ?? 'unknown',
       from: 'the image of the k8s-app=node-local-dns Pods',
     });
