@@ -30,7 +30,16 @@ import {
   UsageError,
 } from '../config/target.ts';
 import { clusterProject, jestBin, TEST_TIMEOUT_MS } from '../config/jest.ts';
-import { causeLines, closingLines, clusterIdentity, collect, readRunReport, writeReports, type JestJson } from '../results/reports.ts';
+import {
+  causeLines,
+  closingLines,
+  clusterIdentity,
+  collect,
+  knownLines,
+  readRunReport,
+  writeReports,
+  type JestJson,
+} from '../results/reports.ts';
 import { componentsOf, implementationOf, readKnownDifferences } from '../results/conformance.ts';
 import type { ProgressOptions } from '../results/progress.ts';
 import { dryRun, imagesOfRun, selectChecks, selectionPattern } from './plan.ts';
@@ -677,6 +686,7 @@ async function runPipeline(o: Options, resolved: Target, reportDir: string, cont
     process.stdout.write(
       `${[
         ...causeLines(report.counts.failed || report.counts.warnings ? report.causes : []),
+        ...knownLines(report.knownDifferences),
         ...closingLines(
           report.counts,
           report.checks.filter((c) => c.status === 'warning').map((c) => c.id ?? c.name),

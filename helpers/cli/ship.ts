@@ -9,7 +9,16 @@ import * as zlib from 'node:zlib';
 import yaml from 'js-yaml';
 import { DEFAULT_PERMISSIONS, PRIVILEGED_PERMISSIONS } from '../cluster/preflight.ts';
 import { ClusterError, ROOT, UsageError } from '../config/target.ts';
-import { causeLines, closingLines, NOT_SELECTED, parseRunReport, readRunReport, writeReports, type RunReport } from '../results/reports.ts';
+import {
+  causeLines,
+  closingLines,
+  knownLines,
+  NOT_SELECTED,
+  parseRunReport,
+  readRunReport,
+  writeReports,
+  type RunReport,
+} from '../results/reports.ts';
 import { junitErrorSuite } from '../results/render.ts';
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -266,6 +275,7 @@ export function summaryLines(r: RunReport): string[] {
   if (unselected.length) lines.push(`  (${unselected.length} check(s) not selected by --focus/--skip)`);
   return [
     ...lines,
+    ...knownLines(r.knownDifferences),
     ...closingLines(
       r.counts,
       r.checks.filter((c) => c.status === 'warning').map((c) => c.id ?? c.name),

@@ -415,6 +415,20 @@ function upgradeRunReport(v: unknown, what: string): unknown {
  *  checks that failed) on their own line, never counted as passed, then the counts. */
 export { causeLines };
 
+/** The known differences of a run, one line each: those that explain a failure or warning
+ *  here, and those whose check passed (stale). */
+export function knownLines(k?: RunReport['knownDifferences']): string[] {
+  return [
+    ...(k?.matched ?? []).map(
+      (m) => `svc-conformance: known difference ${m.check} (${m.component}, ${m.versions}): ${m.reason} ${m.url} [${m.from}]`,
+    ),
+    ...(k?.stale ?? []).map(
+      (m) =>
+        `svc-conformance: STALE known difference ${m.check} (${m.component}, ${m.versions}) passed here: fixed upstream? ${m.url} [${m.from}]`,
+    ),
+  ];
+}
+
 export function closingLines(c: RunReport['counts'], warningIds: string[] = []): string[] {
   const w = c.warnings
     ? [
