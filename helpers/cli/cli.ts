@@ -567,7 +567,7 @@ async function runPipeline(o: Options, resolved: Target, reportDir: string, cont
     process.stdout.write(`svc-conformance: ${vmNodes} VM node(s) under emulation: suites run one at a time (--parallel to change)\n`);
   const progress: [string, ProgressOptions] = [
     codeFile('helpers/results/progress'),
-    { ids: selected.map((c) => c.id), evidenceDir: target.evidenceDir, runId },
+    { ids: selected.map((c) => c.id), evidenceDir: target.evidenceDir, runId, notSelected: REGISTRY.length - selected.length },
   ];
   const jestConfig = {
     ...clusterProject(CODE),

@@ -211,7 +211,7 @@ describe('svc-conformance CLI', () => {
       dir,
     ]);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/^svc-conformance: \d+ passed, [1-9]\d* failed, \d+ skipped$/m);
+    expect(r.out).toMatch(/^svc-conformance: \d+ passed, [1-9]\d* failed, \d+ skipped, \d+ not selected$/m);
     const junit = fs.readFileSync(path.join(dir, 'junit.xml'), 'utf8');
     expect(junit).toMatch(
       /<testcase classname="svc-conformance\.clusterip\.ClusterIP Service" name="web-api\.&lt;ns&gt;\.svc\.&lt;zone&gt; answers exactly its ClusterIP[^"]*\[dns\.clusterip\.a\]"[^>]*><properties><property name="id" value="dns\.clusterip\.a"\/><property name="level" value="required"\/>.*?<\/properties><failure/,
@@ -237,7 +237,7 @@ describe('svc-conformance CLI', () => {
     expect({
       code: r.code,
       says: /1 warning\(s\): .*dns\.negative\.aaaa-nodata/.test(r.out),
-      closing: /^svc-conformance: 0 passed, 0 failed, \d+ skipped$/m.test(r.out),
+      closing: /^svc-conformance: 0 passed, 0 failed, \d+ skipped, \d+ not selected$/m.test(r.out),
     }).toEqual({ code: 0, says: true, closing: true });
     const summary = fs.readFileSync(path.join(dir, 'summary.md'), 'utf8');
     expect(summary.indexOf('## Warnings')).toBeGreaterThan(0);
@@ -247,7 +247,7 @@ describe('svc-conformance CLI', () => {
     };
     expect(results.checks.find((c) => c.id === 'dns.negative.aaaa-nodata')).toMatchObject({ status: 'warning', level: 'expected' });
     const strict = cli([...args, '--strict', '--report-dir', path.join(tmp, 'strict-report')]);
-    expect({ code: strict.code, closing: /^svc-conformance: 0 passed, 1 failed, \d+ skipped$/m.test(strict.out) }).toEqual({
+    expect({ code: strict.code, closing: /^svc-conformance: 0 passed, 1 failed, \d+ skipped, \d+ not selected$/m.test(strict.out) }).toEqual({
       code: 1,
       closing: true,
     });
@@ -286,7 +286,7 @@ describe('svc-conformance CLI', () => {
       { GITHUB_STEP_SUMMARY: path.join(tmp, 'step-summary.md') },
     );
     expect({ code: r.code, failures: explain(r, dir) }).toEqual({ code: 0, failures: '' });
-    expect(r.out).toMatch(/^svc-conformance: \d+ passed, 0 failed, \d+ skipped$/m);
+    expect(r.out).toMatch(/^svc-conformance: \d+ passed, 0 failed, \d+ skipped, \d+ not selected$/m);
     const results = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as {
       checks: { status: string; classname: string }[];
       evidence: { items: { kind: string }[] }[];
@@ -309,7 +309,7 @@ describe('svc-conformance CLI', () => {
     // results DIR: the summary of the reports on disk, exit 0 (no failure).
     const summary = cli(['results', dir]);
     expect(summary.code).toBe(0);
-    expect(summary.out).toMatch(/^svc-conformance: 5 passed, 0 failed, \d+ skipped$/m);
+    expect(summary.out).toMatch(/^svc-conformance: 5 passed, 0 failed, \d+ skipped, \d+ not selected$/m);
     expect(summary.out).toMatch(/^  Kubernetes v\d+\.\d+\.\d+, kube-proxy /m);
   }, 300_000);
 

@@ -11,6 +11,8 @@ export interface ProgressOptions {
   ids: string[];
   evidenceDir: string;
   runId: string;
+  /** How many checks of the registry the run did not select (said once, apart). */
+  notSelected?: number;
   /** Seconds without a finished check before a "still running" line (default 60). */
   heartbeatSeconds?: number;
 }
@@ -45,7 +47,7 @@ export default class ProgressReporter {
   }
 
   onRunStart(): void {
-    this.write(`svc-conformance: ${this.total} check(s) to run`);
+    this.write(`svc-conformance: ${this.total} check(s) to run${this.o.notSelected ? ` (${this.o.notSelected} not selected)` : ''}`);
     const every = (this.o.heartbeatSeconds ?? 60) * 1000;
     this.timer = setInterval(() => {
       if (Date.now() - this.last < every) return;
