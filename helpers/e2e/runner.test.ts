@@ -247,7 +247,10 @@ describe('svc-conformance CLI', () => {
     };
     expect(results.checks.find((c) => c.id === 'dns.negative.aaaa-nodata')).toMatchObject({ status: 'warning', level: 'expected' });
     const strict = cli([...args, '--strict', '--report-dir', path.join(tmp, 'strict-report')]);
-    expect({ code: strict.code, closing: /^svc-conformance: 0 passed, 1 failed, \d+ skipped, \d+ not selected$/m.test(strict.out) }).toEqual({
+    expect({
+      code: strict.code,
+      closing: /^svc-conformance: 0 passed, 1 failed, \d+ skipped, \d+ not selected$/m.test(strict.out),
+    }).toEqual({
       code: 1,
       closing: true,
     });
