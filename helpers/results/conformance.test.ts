@@ -21,7 +21,7 @@ import {
   readRunReport,
   REPORT_API_VERSION,
 } from './reports.ts';
-import { conformanceYaml, knownLines } from './reports.ts';
+import { conformanceYaml, junit, knownLines, markdown } from './reports.ts';
 
 const data = path.join(path.dirname(path.dirname(fileURLToPath(import.meta.url))), 'testdata', 'matrix-run');
 const runConfig = (dir: string): Target => {
@@ -227,5 +227,22 @@ describe('known differences in one real run (helpers/testdata/run-retries/known-
       readKnownDifferences(path.join(dir, 'known-demo.known-differences.yaml')),
     );
     expect([again.matched.map((m) => m.check), again.stale.map((m) => m.check)]).toEqual([['rules.clusterip.rule'], ['dns.clusterip.a']]);
+  });
+});
+
+describe('flaky and known in the JUnit and Markdown reports (real runs)', () => {
+  const dir = path.join(path.dirname(path.dirname(fileURLToPath(import.meta.url))), 'testdata', 'run-retries');
+  test('a flaky pass says so in JUnit and the summary; a known difference and a stale entry are listed', () => {
+    const rerun = readRunReport(path.join(dir, 'rerun.json'));
+    expect(junit(rerun)).toMatch(
+      /<property name="id" value="rules\.clusterip\.rule"\/>.*<property name="verdict" value="flaky"\/><property name="failed-attempts" value="1"\/>/,
+    );
+    expect(markdown(rerun)).toMatch(
+      /## Flaky \(passed only on a retry\)\n\n- `rules\.clusterip\.rule`: attempt 1: Service proxy not converged within 20000 ms/,
+    );
+    const md = markdown(readRunReport(path.join(dir, 'known-demo.json')));
+    expect(md).toContain('## Known differences');
+    expect(md).toMatch(/- `rules\.clusterip\.rule` \(kube-proxy-iptables v1\.37\.2\): kube-proxy kept off node-2/);
+    expect(md).toMatch(/- stale: `dns\.clusterip\.a` \(kube-proxy-iptables v1\.37\.2\) passed here: fixed upstream\?/);
   });
 });

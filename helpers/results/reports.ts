@@ -466,7 +466,9 @@ export function junit(r: RunReport): string {
                 id: c.id,
                 level: c.level ?? '',
                 source: c.source ? `${c.source.title} ${c.source.url}` : '',
-                verdict: c.status,
+                verdict: c.flaky ? 'flaky' : c.status,
+                ...(c.attempts?.length ? { 'failed-attempts': String(c.attempts.length) } : {}),
+                ...(c.knownDifference ? { 'known-difference': `${c.knownDifference.reason} ${c.knownDifference.url}` } : {}),
                 ...(c.families ? { families: c.families.join(',') } : {}),
               }
             : {},
@@ -530,6 +532,20 @@ export function markdown(r: RunReport): string {
       '',
     );
     for (const l of lags) lines.push(`- \`${l.check}\` ${l.ms} ms: ${l.name.replace(/</g, '&lt;').replace(/>/g, '&gt;')}`);
+  }
+  const flaky = r.checks.filter((c) => c.flaky);
+  if (flaky.length) {
+    lines.push('', '## Flaky (passed only on a retry)', '');
+    for (const c of flaky)
+      lines.push(
+        `- \`${c.id}\`: ${(c.attempts ?? []).map((x) => `attempt ${x.attempt}: ${(x.failure.split('\n')[0] ?? '').slice(0, 200)}`).join('; ')}`,
+      );
+  }
+  const known = r.knownDifferences;
+  if (known && (known.matched.length || known.stale.length)) {
+    lines.push('', '## Known differences', '');
+    for (const m of known.matched) lines.push(`- \`${m.check}\` (${m.component}): ${mdCell(m.reason)} ${m.url}`);
+    for (const m of known.stale) lines.push(`- stale: \`${m.check}\` (${m.component}) passed here: fixed upstream? ${m.url}`);
   }
   const failed = r.checks.filter((c) => c.status === 'failed');
   if (failed.length || r.suiteErrors.length) {
