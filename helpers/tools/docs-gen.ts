@@ -202,14 +202,14 @@ export function implementationsTable(root = ROOT): string {
       const cells = names.map((n) => {
         const p = r.profiles.find((x) => x.name === n);
         return p
-          ? `${mark[p.result]}${p.result === 'success' ? '' : ` (${p.counts.failed}F ${p.counts.warnings}W ${p.counts.skipped}S)`}`
+          ? `${mark[p.result]}${p.result === 'success' ? '' : ` (${p.counts.failed}F ${p.counts.warnings}W ${p.counts.skipped}S${p.counts.notSelected ? ` ${p.counts.notSelected}N` : ''})`}`
           : '—';
       });
       const known = r.knownDifferences.matched.map((k) => `[\`${k.check}\`](${k.url})`).join(', ') || 'none';
       return `| ${cell(r.implementation.name)} | ${cell(r.implementation.version)} | ${cells.join(' | ')} | ${known} | [${path.basename(file)}](../${file}) |`;
     }),
     '',
-    'F failed, W warnings, S skipped (a requirement the cluster lacks; each report lists the ids and reasons). — : the profile does not apply.',
+    'F failed, W warnings, S skipped (a requirement the cluster lacks; each report lists the ids and reasons), N not selected by the run. — : the profile does not apply.',
   ].join('\n');
 }
 

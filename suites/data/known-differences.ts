@@ -83,7 +83,7 @@ export const KNOWN_DIFFERENCES: KnownDifference[] = [
     versions: 'v2.1.0',
     reason: 'no hairpin SNAT by default: a Pod cannot reach itself through its Service',
     column: 'kube-router',
-    checks: ['proxy.clusterip.hairpin'],
+    checks: ['proxy.clusterip.hairpin', 'proxy.nodeport.hairpin'],
     verdict: 'fail',
     difference:
       "a Pod cannot reach itself through its own Service's ClusterIP: kube-router adds the SNAT that hairpin traffic " +
