@@ -61,14 +61,23 @@ describe('matrix file', () => {
       ['iptables', 'iptables', 'privileged', undefined],
       ['nftables', 'nftables', 'privileged', undefined],
       ['node-local-dns', 'iptables', 'privileged', undefined],
-      ['dnsmasq', 'iptables', 'privileged', undefined],
-      ['unbound', 'iptables', 'privileged', undefined],
       ['ipv6', 'iptables', 'privileged', ['IPv6']],
       ['dual-stack', 'iptables', 'privileged', ['IPv6', 'IPv4']],
     ]);
-    const caches = readMatrix(path.join(ROOT, 'examples', 'matrix', 'ci.yaml')).columns.filter((c) => c.conformanceProfile);
+    const caches = parseMatrix(
+      {
+        columns: [
+          {
+            name: 'unbound',
+            cluster: { nodeLocalDNS: 'service-ip', nodeLocalDNSServer: 'unbound' },
+            conformanceProfile: 'dns-cache',
+            implementation: { name: 'unbound' },
+          },
+        ],
+      },
+      'm.yaml',
+    ).columns;
     expect(caches.map((c) => [c.name, c.cluster?.nodeLocalDNSServer, c.conformanceProfile, c.implementation?.name])).toEqual([
-      ['dnsmasq', 'dnsmasq', 'dns-cache', 'dnsmasq'],
       ['unbound', 'unbound', 'dns-cache', 'unbound'],
     ]);
     expect(() => parseMatrix({ columns: [{ name: 'x', cluster: {}, conformanceProfile: 'dnss' }] }, 'm.yaml')).toThrow(
