@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { REGISTRY, type CheckDef } from '../../suites/registry.ts';
 import { PROFILES, inProfile, profileNamed } from '../../suites/data/profiles.ts';
@@ -588,7 +589,16 @@ async function runPipeline(o: Options, resolved: Target, reportDir: string, cont
   if (pattern) args.push('--testNamePattern', pattern);
   if (isCI()) args.push('--ci');
   const started = Date.now();
-  const child = spawn(nodeBin(), args, { cwd: CODE, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  // --quiet: Jest's own line about its JSON file is dropped too (the reports line says where they are).
+  const child = spawn(nodeBin(), args, { cwd: CODE, env, stdio: ['ignore', o.quiet ? 'pipe' : 'inherit', o.quiet ? 'pipe' : 'inherit'] });
+  if (o.quiet)
+    for (const [from, to] of [
+      [child.stdout, process.stdout],
+      [child.stderr, process.stderr],
+    ] as const)
+      createInterface({ input: from! }).on('line', (l) => {
+        if (!/^Test results written to: /.test(l)) to.write(`${l}\n`);
+      });
   // Jest and its workers are the child's descendants: stop them all, so that none
   // makes a namespace after the cleanup below has looked.
   const descendants = (pid: number): number[] => {
