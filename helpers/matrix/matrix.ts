@@ -22,6 +22,7 @@ import {
   conformanceReport,
   conformanceYaml,
   measurements,
+  median,
   NOT_SELECTED,
   readResults,
   readRunReport,
@@ -379,11 +380,10 @@ function runChild(
   });
 }
 
-const median = (xs: number[]): number | undefined => {
-  if (!xs.length) return undefined;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : Math.round((s[m - 1]! + s[m]!) / 2);
+/** Whole milliseconds, as the matrix reports them. */
+const medianMs = (xs: number[]): number | undefined => {
+  const m = median(xs);
+  return m === undefined ? undefined : Math.round(m);
 };
 
 /** A column's results, read back from its run's report dir. */
@@ -423,7 +423,7 @@ export function readColumn(base: Omit<ColumnResult, 'identity' | 'dns' | 'spread
   const measured = measurements(r);
   const dns = measured.filter((m) => m.kind === 'DNS');
   const lags = measured.filter((m) => m.kind === 'DNS cache lag' && m.converged).map((m) => m.value);
-  const stat = (ms: number[]): Stat => ({ n: ms.length, medianMs: median(ms), worstMs: ms.length ? Math.max(...ms) : undefined });
+  const stat = (ms: number[]): Stat => ({ n: ms.length, medianMs: medianMs(ms), worstMs: ms.length ? Math.max(...ms) : undefined });
   out.dns = {
     converged: stat(dns.filter((m) => m.converged).map((m) => m.value)),
     firstLook: stat(dns.filter((m) => !m.converged).map((m) => m.value)),

@@ -2,10 +2,11 @@
 // top down: the counts and the implementation, each conformance profile's result, the
 // counts per area, the causes the preflight saw, the failures, warnings and flaky checks,
 // the known differences, the measured times as charts, every check by suite, the evidence.
+import { AREAS as CHECK_AREAS } from '../../suites/data/profiles.ts';
 import { claimInTitle } from '../../suites/data/sources.ts';
 import type { MeasureKind } from '../harness/evidence.ts';
 import type { Component } from './conformance.ts';
-import { cacheLags, measurements, NOT_SELECTED, type Check, type RunReport } from './reports.ts';
+import { cacheLags, measurements, median, NOT_SELECTED, type Check, type RunReport } from './reports.ts';
 import { html } from './render.ts';
 
 type Status = Check['status'];
@@ -16,14 +17,9 @@ const notSelected = (c: Check): boolean => c.status === 'skipped' && c.skipReaso
 
 /** A check's area, from its id's prefix. */
 export function areaOf(id?: string): string {
-  const p = id ? id.split('.')[0] + '.' : '';
-  if (p === 'dns.') return 'DNS';
-  if (p === 'proxy.' || p === 'net.' || p === 'lb.') return 'Service proxy';
-  if (p === 'rules.') return 'Rules on the nodes';
-  if (p === 'bed.' || p === 'service.' || p === 'api.') return 'Cluster basics';
-  return 'Other';
+  return Object.values(CHECK_AREAS).find((a) => a.prefixes.some((p) => id?.startsWith(p)))?.name ?? 'Other';
 }
-const AREAS = ['DNS', 'Service proxy', 'Rules on the nodes', 'Cluster basics', 'Other'];
+const AREAS = [...Object.values(CHECK_AREAS).map((a) => a.name), 'Other'];
 
 interface Tally {
   passed: number;
@@ -258,11 +254,6 @@ const CHARTS: { kind: MeasureKind; title: string; color: string }[] = [
 ];
 
 const ms = (v: number): string => (v < 1000 ? `${Math.round(v)} ms` : `${+(v / 1000).toFixed(v < 10_000 ? 2 : 1)} s`);
-const median = (vs: number[]): number => {
-  const s = [...vs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 /** A round step for about five ticks up to max. */
 function tickStep(max: number): number {
   const raw = max / 5;
@@ -335,7 +326,7 @@ function chart(title: string, color: string, points: Point[]): string {
     const y0 = TOP + li * LANE;
     const cy = y0 + LANE / 2;
     const vs = lane.pts.map((p) => p.value);
-    const med = median(vs);
+    const med = median(vs)!;
     const max = Math.max(...vs);
     summaries.push(`${lane.pts.length} ${lane.name}: median ${ms(med)}, max ${ms(max)}`);
     if (li) out.push(`<line x1="${L}" x2="${L + PW}" y1="${y0}" y2="${y0}" stroke="#d1d5db" stroke-dasharray="2 3"/>`);

@@ -256,6 +256,14 @@ export function collect(
   };
 }
 
+/** The median of some numbers (the mean of the middle two for an even count); undefined for none. */
+export function median(xs: number[]): number | undefined {
+  if (!xs.length) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1]! + s[m]!) / 2;
+}
+
 /** A run's counts: real skips apart from checks not selected; flaky passes counted in passed too. */
 export function countsOf(checks: Check[], suiteErrors: number): RunReport['counts'] {
   return {
@@ -364,33 +372,36 @@ const CONFORMANCE_REPORT = obj({
 /** A run's results.json (written by writeReports), validated: the matrix and the test
  *  command read runs only through this. */
 export function readRunReport(file: string): RunReport {
-  return readResults<RunReport>(RUN_REPORT, file, 'the run results');
+  return readResults<RunReport>(RUN_REPORT, file, 'the run results', upgradeRunReport);
 }
 
 /** A run's results.json from its text (`where` names where the text came from). */
 export function parseRunReport(text: string, where: string): RunReport {
-  return parseResults<RunReport>(RUN_REPORT, text, `the run results ${where}`);
+  return parseResults<RunReport>(RUN_REPORT, text, `the run results ${where}`, upgradeRunReport);
 }
 
 /** A results file (a run's, a matrix's), read and checked against its schema. */
-export function readResults<T>(schema: Schema, file: string, what: string): T {
+export function readResults<T>(schema: Schema, file: string, what: string, upgrade?: Upgrade): T {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     throw new Error(`cannot read ${what} ${file}: ${(e as Error).message}`);
   }
-  return parseResults<T>(schema, text, `${what} ${file}`);
+  return parseResults<T>(schema, text, `${what} ${file}`, upgrade);
 }
 
-function parseResults<T>(schema: Schema, text: string, what: string): T {
+/** Reads an earlier version of a results file as the current one, or refuses it (throws). */
+type Upgrade = (v: unknown, what: string) => unknown;
+
+function parseResults<T>(schema: Schema, text: string, what: string, upgrade?: Upgrade): T {
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch (e) {
     throw new Error(`cannot read ${what}: ${(e as Error).message}`);
   }
-  if (schema === RUN_REPORT) v = upgradeRunReport(v, what);
+  if (upgrade) v = upgrade(v, what);
   return check<T>(schema, v, what);
 }
 

@@ -24,7 +24,15 @@ export interface ConformanceProfile {
   proxies?: ProxyFlavour[];
 }
 
-const PROXY = ['proxy.', 'net.', 'lb.'];
+/** The areas of the checks, by id prefix: the reports count each apart (anything else is
+ *  'Other'), and the profiles below are made of them. */
+export const AREAS = {
+  dns: { name: 'DNS', prefixes: ['dns.'] },
+  proxy: { name: 'Service proxy', prefixes: ['proxy.', 'net.', 'lb.'] },
+  rules: { name: 'Rules on the nodes', prefixes: ['rules.'] },
+  basics: { name: 'Cluster basics', prefixes: ['bed.', 'service.', 'api.'] },
+} as const;
+const PROXY = [...AREAS.proxy.prefixes];
 
 export const PROFILES: ConformanceProfile[] = [
   {
@@ -32,20 +40,20 @@ export const PROFILES: ConformanceProfile[] = [
     title: 'Cluster basics',
     description:
       'what every check stands on: nodes Ready, Pods reach each other, logs and exec, the API fields of Services and EndpointSlices',
-    include: ['bed.', 'service.', 'api.'],
+    include: [...AREAS.basics.prefixes],
   },
   {
     name: 'dns',
     title: 'DNS (the specification)',
     description: 'the Kubernetes DNS specification: records, names, negative answers, TTLs, asked at every DNS path from every node',
-    include: ['dns.'],
+    include: [...AREAS.dns.prefixes],
     exclude: ['dns.cache.'],
   },
   {
     name: 'dns-cache',
     title: 'DNS with a cache in front',
     description: 'the DNS profile, plus what a cache in front of the replicas must keep (TTLs honoured): partial without a cache',
-    include: ['dns.'],
+    include: [...AREAS.dns.prefixes],
   },
   {
     name: 'service-proxy-core',
