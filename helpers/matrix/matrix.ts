@@ -13,7 +13,7 @@ import { REGISTRY, selectChecks } from '../../suites/registry.ts';
 import { applyKnownDifferences, componentsOf, type Implementation } from '../results/conformance.ts';
 import { PROFILES, profileNamed } from '../../suites/data/profiles.ts';
 import { claimInTitle } from '../../suites/data/sources.ts';
-import { cacheDir, childEnv, codeFile, HAS_CLUSTER_BUILDS, loadPublished, ROOT, type Target, UsageError } from '../config/target.ts';
+import { cacheDir, childEnv, codeFile, HAS_CLUSTER_BUILDS, loadPublished, ROOT, scaleSize, type Target, UsageError } from '../config/target.ts';
 import { onInterrupt } from '../config/interrupt.ts';
 import { clusterConfigNames } from '../config/variables.ts';
 import { html, junitCase, junitErrorSuite, mdCell, statusText, writeReportDir, xml } from '../results/render.ts';
@@ -48,6 +48,8 @@ export interface ColumnSpec {
   implementation?: { name: string; version?: string; url?: string };
   /** Only this conformance profile's checks (run --conformance-profile). */
   conformanceProfile?: string;
+  /** The scale profile's size (run --scale SERVICESxENDPOINTS). */
+  scale?: string;
 }
 export interface KindColumn {
   nodes?: number;
@@ -123,7 +125,7 @@ export function parseMatrix(doc: unknown, file: string): MatrixSpec {
     const where = `columns[${i}]`;
     if (!c || typeof c !== 'object' || Array.isArray(c)) bad(`${where} must be a mapping`);
     const col = c as Record<string, unknown>;
-    const ck = ['name', 'cluster', 'kubeconfig', 'context', 'kind', 'profile', 'implementation', 'conformanceProfile'];
+    const ck = ['name', 'cluster', 'kubeconfig', 'context', 'kind', 'profile', 'implementation', 'conformanceProfile', 'scale'];
     const extra = Object.keys(col).filter((k) => !ck.includes(k));
     if (extra.length) bad(`${where}: unknown key(s) ${extra.join(', ')}; known: ${ck.join(', ')}`);
     const name = str(col.name, `${where}.name`) ?? bad(`${where} needs a name`);
@@ -136,6 +138,15 @@ export function parseMatrix(doc: unknown, file: string): MatrixSpec {
       if (!profileNamed(cp))
         bad(`${where}.conformanceProfile: no profile '${cp}'; the profiles are ${PROFILES.map((p) => p.name).join(', ')}`);
       out.conformanceProfile = cp;
+    }
+    if (col.scale !== undefined) {
+      const raw = String(col.scale as string | number);
+      try {
+        scaleSize(raw, `${where}.scale`);
+      } catch (e) {
+        bad((e as Error).message);
+      }
+      out.scale = raw;
     }
     if (col.implementation !== undefined) {
       const im = col.implementation as Record<string, unknown>;
@@ -465,7 +476,8 @@ export function assemble(
   for (const c of ran) for (const id of Object.keys(c.checks)) if (!ids.includes(id)) ids.push(id);
   // A check no column selected (--focus/--skip) is no row.
   // (Checks whose requirements a column lacks are skipped with that reason, selected or not.)
-  const chosen = new Set(selectChecks(selection?.focus, selection?.skip).map((c) => c.id));
+  // Opt-in checks (scale) count here like any other: a column that did not ask for them has them not selected.
+  const chosen = new Set(selectChecks(selection?.focus, selection?.skip, { optIn: true }).map((c) => c.id));
   const selected = (id: string): boolean =>
     ran.some((c) => {
       const cell = c.checks[id];
@@ -615,6 +627,7 @@ export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ r
         if (v) args.push(flag, v);
       if (o.strict ?? spec.strict) args.push('--strict');
       if (col.conformanceProfile) args.push('--conformance-profile', col.conformanceProfile);
+      if (col.scale) args.push('--scale', col.scale);
       if (col.implementation) {
         args.push('--implementation', col.implementation.name);
         if (col.implementation.version) args.push('--implementation-version', col.implementation.version);
@@ -674,6 +687,13 @@ export async function runMatrix(spec: MatrixSpec, o: MatrixOptions): Promise<{ r
         ? ` (${c.counts.passed} passed, ${c.counts.failed} failed, ${c.counts.warnings} warnings, ${c.counts.skipped} skipped)`
         : '';
       log(`svc-conformance matrix: column ${col.name}: exit ${code} in ${((Date.now() - t1) / 1000).toFixed(1)} s${counts}`);
+      // What failed, in the log itself: a CI log that keeps only its tail still says why.
+      for (const [id, cell] of Object.entries(c.checks))
+        if (cell.status === 'failed' || cell.status === 'warning')
+          log(
+            `svc-conformance matrix: column ${col.name}: ${cell.status === 'failed' ? 'failed' : 'warning'} ${id}` +
+              `${cell.knownDifference ? ' (known difference)' : ''}: ${oneLine(cell.failure).slice(0, 400)}`,
+          );
       if (c.state === 'no-run') {
         // No results: the run stopped before its checks (preflight, usage); its log says why.
         const text = fs.readFileSync(logFile, 'utf8');
