@@ -1,7 +1,7 @@
 // The JSON contract between the in-cluster probe (probe.ts) and the suites.
 // Both sides import these types; the probe prints exactly these shapes, and both check
 // them at run time against the schemas of the command map below.
-import { arr, bool, num, nul, obj, oneOf, opt, type Schema, str } from './schema.ts';
+import { arr, bool, num, nul, obj, oneOf, opt, rec, type Schema, str } from './schema.ts';
 
 export type DnsRecordType = 'A' | 'AAAA' | 'SRV' | 'PTR' | 'TXT' | 'CNAME' | 'SOA' | 'NS' | 'ANY';
 
@@ -155,6 +155,24 @@ export interface DnsWatchResult {
   series: { question: DnsQuestion; changes: DnsWatchChange[] }[];
 }
 
+/** dns-load: a steady query load, one UDP exchange per query (no resend: a lost query is
+ *  an error, not a slow answer), sent at qps for durationMs over the questions in turn. */
+export interface DnsLoadRequest {
+  questions: DnsQuestion[];
+  qps: number;
+  durationMs: number;
+}
+
+export interface DnsLoadResult {
+  sent: number;
+  /** Answers by rcode. */
+  rcodes: Record<string, number>;
+  /** Queries without an answer within the question's timeout, and other errors, by message. */
+  errors: Record<string, number>;
+  /** Each answered query's time, ms, in the order sent. */
+  ms: number[];
+}
+
 // ------------------------------------------------------------------- the command map
 // One map of the probe's commands: the argument each takes and the JSON it prints, with
 // runtime schemas that both sides check (the probe its argument, the suites its output).
@@ -188,6 +206,7 @@ const backend = obj({ pod: str, ip: str, port: num, client: opt(str), clientPort
 export interface Commands {
   dns: { args: DnsQuestion[]; result: DnsAnswer[] };
   'dns-watch': { args: DnsWatchRequest; result: DnsWatchResult };
+  'dns-load': { args: DnsLoadRequest; result: DnsLoadResult };
   resolve: { args: string[]; result: ResolveResult[] };
   connect: { args: ConnectRequest; result: ConnectAttempt[] };
   'http-get': { args: HttpGetRequest; result: HttpGetResult };
@@ -207,6 +226,10 @@ export const COMMANDS: { [K in CommandName]: { args: Schema; result: Schema } } 
       samples: num,
       series: arr(obj({ question, changes: arr(obj({ t: num, rcode: opt(str), set: arr(str), error: opt(str) })) })),
     }),
+  },
+  'dns-load': {
+    args: obj({ questions: arr(question), qps: num, durationMs: num }),
+    result: obj({ sent: num, rcodes: rec(num), errors: rec(num), ms: arr(num) }),
   },
   resolve: { args: arr(str), result: arr(obj({ name: str, family: oneOf(0, 4, 6), addresses: arr(str), error: opt(str), ms: num })) },
   connect: {

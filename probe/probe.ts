@@ -30,6 +30,8 @@ import type {
   DnsWatchChange,
   DnsWatchRequest,
   DnsWatchResult,
+  DnsLoadRequest,
+  DnsLoadResult,
   HttpGetRequest,
   HttpGetResult,
   ProbeIdentity,
@@ -242,6 +244,41 @@ async function dnsWatch(r: DnsWatchRequest): Promise<DnsWatchResult> {
     if (Date.now() - startedAt >= r.timeoutMs) return { ended: 'timeout', startedAt, endedAt: Date.now(), samples, series };
     await new Promise((res) => setTimeout(res, Math.max(0, r.intervalMs - (Date.now() - t))));
   }
+}
+
+/** A steady load: one query every 1000/qps ms (the questions in turn), each a single UDP
+ *  exchange; every answer's time is kept. Sends on schedule whether or not earlier
+ *  queries were answered, so a slow server shows as latency, not as fewer queries. */
+async function dnsLoad(r: DnsLoadRequest): Promise<DnsLoadResult> {
+  const out: DnsLoadResult = { sent: 0, rcodes: {}, errors: {}, ms: [] };
+  const total = Math.max(1, Math.round((r.qps * r.durationMs) / 1000));
+  const start = Date.now();
+  const pending: Promise<void>[] = [];
+  const times: number[] = new Array<number>(total).fill(-1);
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / r.qps;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((res) => setTimeout(res, wait));
+    const q = r.questions[i % r.questions.length]!;
+    out.sent++;
+    const t0 = process.hrtime.bigint();
+    pending.push(
+      udpExchange(q, q.timeoutMs ?? 2000).then(
+        (p) => {
+          times[i] = Number(process.hrtime.bigint() - t0) / 1e6;
+          const rc = p.rcode ?? 'NOERROR';
+          out.rcodes[rc] = (out.rcodes[rc] ?? 0) + 1;
+        },
+        (e: Error) => {
+          const k = e.message.replace(/ within \d+ ms$/, '');
+          out.errors[k] = (out.errors[k] ?? 0) + 1;
+        },
+      ),
+    );
+  }
+  await Promise.all(pending);
+  out.ms = times.filter((t) => t >= 0).map((t) => Math.round(t * 100) / 100);
+  return out;
 }
 
 // ---------------------------------------------------------------------------- resolve
@@ -624,6 +661,8 @@ async function answer(cmd: string, arg: string | undefined): Promise<unknown> {
       return Promise.all(readArg('dns', arg).map((q) => ask(q)));
     case 'dns-watch':
       return dnsWatch(readArg('dns-watch', arg));
+    case 'dns-load':
+      return dnsLoad(readArg('dns-load', arg));
     case 'resolve':
       return Promise.all(readArg('resolve', arg).map((n) => resolveName(n)));
     case 'connect':

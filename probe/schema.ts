@@ -46,6 +46,15 @@ export const arr = (s: Schema): Schema =>
     type: 'array',
     items: jsonSchemaOf(s),
   });
+/** An object whose every value matches s (a map by name). */
+export const rec = (s: Schema): Schema =>
+  described(
+    (v, at) =>
+      typeof v !== 'object' || v === null || Array.isArray(v)
+        ? [`${at}: expected an object, got ${show(v)}`]
+        : Object.entries(v as Record<string, unknown>).flatMap(([k, x]) => s(x, `${at}.${k}`)),
+    { type: 'object', additionalProperties: jsonSchemaOf(s) },
+  );
 export const obj = (fields: Record<string, Schema>): Schema =>
   described(
     (v, at) => {

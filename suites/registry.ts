@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { collectSuites } from '../helpers/harness/declare.ts';
 import { DNS_ROWS } from './data/dns-table.ts';
+import { isOptIn } from './data/profiles.ts';
 import type { CheckDef, Level, Requirement, Source } from './data/sources.ts';
 
 export type { CheckDef, Level, Requirement, Source };
@@ -43,6 +44,7 @@ export const SUITE_ORDER = [
   'proxy-udp',
   'proxy-rules',
   'smoke',
+  'scale',
 ];
 
 // The suite files beside this module: suites/*.test.ts in the repository, dist/suites/*.test.js
@@ -98,11 +100,14 @@ export function checkDef(id: string): CheckDef {
 
 /** The checks --focus and --skip select: each regular expression is matched against the
  *  check's id and its claim (`svc-conformance list` prints both). */
-export function selectChecks(focus?: string, skip?: string): CheckDef[] {
+export function selectChecks(focus?: string, skip?: string, opts: { optIn?: boolean } = {}): CheckDef[] {
   const f = focus ? new RegExp(focus) : undefined;
   const s = skip ? new RegExp(skip) : undefined;
   const hit = (re: RegExp, c: CheckDef): boolean => re.test(c.id) || re.test(c.claim);
-  return REGISTRY.filter((c) => (!f || hit(f, c)) && !(s && hit(s, c)));
+  // An opt-in profile's checks (scale) run only when asked for: by that profile
+  // (opts.optIn), or by a focus that matches their id (a word of a claim is not enough).
+  const asked = (c: CheckDef): boolean => !isOptIn(c.id) || opts.optIn === true || (f !== undefined && f.test(c.id));
+  return REGISTRY.filter((c) => asked(c) && (!f || hit(f, c)) && !(s && hit(s, c)));
 }
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

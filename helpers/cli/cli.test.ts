@@ -66,8 +66,27 @@ describe('runner flags', () => {
         .filter((c) => re.test(title(c)))
         .map((c) => c.id),
     ).toEqual(sel.map((c) => c.id));
-    expect(selectionPattern(selectChecks())).toBeUndefined();
+    expect(selectionPattern(REGISTRY)).toBeUndefined();
     expect(selectChecks('no such check')).toEqual([]);
+  });
+
+  test('the scale profile runs only when asked for: by the profile, or a focus on its ids (not a word of a claim)', () => {
+    const scale = REGISTRY.filter((c) => c.id.startsWith('scale.')).map((c) => c.id);
+    expect(scale.length).toBeGreaterThan(1);
+    const ids = (cs: { id: string }[]): string[] => cs.map((c) => c.id);
+    expect(ids(selectChecks()).filter((id) => scale.includes(id))).toEqual([]);
+    expect(ids(selectChecks('steady')).filter((id) => scale.includes(id))).toEqual([]);
+    expect(ids(selectChecks('^scale\\.dns'))).toEqual(scale.filter((id) => id.startsWith('scale.dns')));
+    expect(ids(selectFor(parseCli(['run', '--conformance-profile', 'scale']).values).selected)).toEqual(scale);
+    expect(ids(selectFor(parseCli(['run']).values).selected)).toEqual(ids(REGISTRY).filter((id) => !scale.includes(id)));
+  });
+
+  test('--scale takes SERVICESxENDPOINTS and says what it needs otherwise', () => {
+    expect(mergeInputs({}, inputFromFlags(parseCli(['run', '--scale', '200x5']).values)).scale).toBe('200x5');
+    for (const bad of ['0x5', '10x', 'many', '100000x1', '10x5000'])
+      expect(() => parseCli(['run', '--scale', bad])).toThrow(
+        new RegExp(`--scale must be SERVICESxENDPOINTS, e\\.g\\. 1000x10: .* \\(got '${bad}'\\)`),
+      );
   });
 
   test('list prints the registry: every check with id, level and source', () => {

@@ -105,6 +105,9 @@ Flags for run:
   --convergence-bound SECONDS  how long DNS may take to follow a change (default 10)
   --proxy-bound SECONDS      how long the Service proxy may take to follow a change (default 120)
   --timeout-scale N          multiply every wait (slow clusters; default 1, 3 on the bundled cluster's VM nodes)
+  --scale SERVICESxENDPOINTS the scale profile's size (--conformance-profile scale; default 1000x10):
+                             Services with that many endpoints each, changed at a steady rate while
+                             the time to each change on every node is measured (p50/p90/p99)
   --parallel N               suites run at once (default 4; 1 on the bundled cluster's VM nodes)
   --report-dir DIR           where reports go (default ./svc-conformance-report)
   --keep-namespaces          keep the run's namespaces for debugging
@@ -174,6 +177,7 @@ const RUN_FLAGS_IN_CLUSTER = [
   'convergence-bound',
   'proxy-bound',
   'timeout-scale',
+  'scale',
   'parallel',
 ];
 
@@ -199,6 +203,7 @@ const FLAGS = {
   'convergence-bound': { type: 'string' },
   'proxy-bound': { type: 'string' },
   'timeout-scale': { type: 'string' },
+  scale: { type: 'string' },
   parallel: { type: 'string' },
   'report-dir': { type: 'string' },
   'keep-namespaces': { type: 'boolean' },
@@ -423,6 +428,7 @@ export function inputFromFlags(o: Options): RunInput {
   from('timeoutScale', 'timeout-scale');
   from('clusterDomain', 'cluster-domain');
   from('runId', 'run-id');
+  from('scale', 'scale');
   const secs = (v?: string): number | undefined => (v === undefined ? undefined : Math.round(Number(v) * 1000));
   return {
     sources,
@@ -433,6 +439,7 @@ export function inputFromFlags(o: Options): RunInput {
     nodeToolsImage: o['node-tools-image'],
     nodeToolsRegistry: registry,
     clusterDomain: o['cluster-domain'],
+    scale: o.scale,
     convergenceBoundMs: secs(o['convergence-bound']),
     proxyBoundMs: secs(o['proxy-bound']),
     timeoutScale: o['timeout-scale'] === undefined ? undefined : Number(o['timeout-scale']),
@@ -509,8 +516,8 @@ async function runCommand(o: Options, target: RunInput = {}): Promise<number> {
  *  those that failed, warned or were flaky in an earlier run (every check of a suite that
  *  could not set up). */
 export function selectFor(o: Options): { selected: CheckDef[]; rerun?: { from: string; ids: string[] } } {
-  let selected = selectChecks(o.focus, o.skip);
   const profile = o['conformance-profile'] ? profileNamed(o['conformance-profile']) : undefined;
+  let selected = selectChecks(o.focus, o.skip, { optIn: profile?.optIn });
   if (profile) selected = selected.filter((c) => inProfile(profile, c.id, c.level));
   if (!o['rerun-failed']) return { selected };
   const from = path.resolve(o['rerun-failed']);

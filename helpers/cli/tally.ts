@@ -12,7 +12,7 @@ import { readMatrixReport } from '../matrix/matrix.ts';
 type Counts = RunReport['counts'];
 
 export function tally(files: { jest: string[]; runs: string[]; matrices: string[] }): { lines: string[]; failed: boolean } {
-  const total: Required<Counts> = { passed: 0, failed: 0, skipped: 0, warnings: 0, notSelected: 0, flaky: 0 };
+  const total: Required<Counts> = { passed: 0, failed: 0, skipped: 0, warnings: 0, notSelected: 0, flaky: 0, informational: 0 };
   const lines: string[] = [];
   const warnings: string[] = [];
   const add = (c: Counts): void => {

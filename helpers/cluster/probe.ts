@@ -14,6 +14,8 @@ import type {
   DnsQuestion,
   DnsWatchRequest,
   DnsWatchResult,
+  DnsLoadRequest,
+  DnsLoadResult,
   HttpGetRequest,
   HttpGetResult,
   ProbeIdentity,
@@ -290,6 +292,11 @@ export class Probe {
 
   dnsWatch(req: DnsWatchRequest): Promise<DnsWatchResult> {
     return this.call('dns-watch', req, req.timeoutMs + 30_000);
+  }
+
+  /** A steady DNS query load from this probe (helpers: scale checks); every answer's time. */
+  dnsLoad(req: DnsLoadRequest): Promise<DnsLoadResult> {
+    return this.call('dns-load', req, req.durationMs + 30_000);
   }
 
   httpGet(req: HttpGetRequest): Promise<HttpGetResult> {

@@ -154,6 +154,9 @@ export interface Target {
   timeoutScale: number;
   /** At most this many nodes get their own probe Pod. */
   maxProbeNodes: number;
+  /** The scale profile's size (--scale SERVICESxENDPOINTS): the Services it makes, and
+   *  the endpoints each has. */
+  scale: ScaleSize;
   evidenceDir: string;
   /** The cluster domain when it must not be detected (--cluster-domain). */
   clusterDomain?: string;
@@ -184,6 +187,7 @@ export interface RunInput {
   proxyBoundMs?: number;
   timeoutScale?: number;
   maxProbeNodes?: number;
+  scale?: string;
   evidenceDir?: string;
   clusterDomain?: string;
   keepNamespaces?: boolean;
@@ -316,8 +320,32 @@ export function validateInput(input: RunInput): void {
     }
   }
   if (input.clusterDomain !== undefined) clusterDomain(input.clusterDomain, name('clusterDomain', 'cluster domain').name);
+  if (input.scale !== undefined) scaleSize(input.scale, name('scale', '--scale').name);
   if (input.runId !== undefined && !/^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$/.test(input.runId))
     throw new UsageError(`${name('runId', 'run id').name} '${input.runId}' must be lower-case letters, digits and dashes (at most 20)`);
+}
+
+export interface ScaleSize {
+  services: number;
+  endpoints: number;
+}
+/** The scale profile's default size: what this project's 3-node bundled cluster holds in
+ *  a few minutes (scripts/bench-scale.sh measures larger ones). */
+export const DEFAULT_SCALE: ScaleSize = { services: 1000, endpoints: 10 };
+export const SCALE_LIMITS = { services: 20_000, endpoints: 1000 } as const;
+
+/** The one rule for a scale size: SERVICESxENDPOINTS ('1000x10'), or SERVICES alone (the
+ *  default endpoints). Throws UsageError naming what is wrong. */
+export function scaleSize(raw: string, what = '--scale'): ScaleSize {
+  const m = /^\s*(\d+)(?:\s*x\s*(\d+))?\s*$/i.exec(raw);
+  const services = m ? Number(m[1]) : NaN;
+  const endpoints = m?.[2] !== undefined ? Number(m[2]) : DEFAULT_SCALE.endpoints;
+  if (!m || services < 1 || endpoints < 1 || services > SCALE_LIMITS.services || endpoints > SCALE_LIMITS.endpoints)
+    throw new UsageError(
+      `${what} must be SERVICESxENDPOINTS, e.g. 1000x10: 1 to ${SCALE_LIMITS.services} Services of 1 to ` +
+        `${SCALE_LIMITS.endpoints} endpoints each (got '${raw}')`,
+    );
+  return { services, endpoints };
 }
 
 export const newRunId = (): string =>
@@ -392,6 +420,7 @@ export function resolveTarget(input: RunInput): Target {
     // holds Services to (convergenceBoundMs, proxyBoundMs) do not change.
     timeoutScale: input.timeoutScale ?? ((profile?.vmNodes ?? 0) > 0 ? 3 : 1),
     maxProbeNodes: input.maxProbeNodes ?? 5,
+    scale: input.scale === undefined ? DEFAULT_SCALE : scaleSize(input.scale),
     evidenceDir: path.resolve(input.evidenceDir ?? 'reports/evidence'),
     clusterDomain: domain,
     keepNamespaces: input.keepNamespaces ?? false,

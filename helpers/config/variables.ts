@@ -160,6 +160,15 @@ const DECLARED = [
     input: { key: 'maxProbeNodes', form: 'number' },
   },
   {
+    name: 'SVC_SCALE',
+    part: 'run',
+    what: 'the scale profile (`--conformance-profile scale`): how many Services it makes, and how many endpoints each has',
+    default: '`1000x10`',
+    flag: '--scale',
+    readIn: [],
+    input: { key: 'scale', form: 'text' },
+  },
+  {
     name: 'SVC_EVIDENCE_DIR',
     part: 'run',
     what: 'where DNS transcripts and measurements go when Jest runs the suites directly; `run` puts them in `<--report-dir>/evidence`',

@@ -85,6 +85,12 @@ export function unmet(requires: Requirement[] = []): string | undefined {
   return undefined;
 }
 
+/** A check that could not ask its question (its own fixture failed): it fails whatever its
+ *  level, like a suite fixture's failure, since nothing was measured. */
+export class CouldNotAsk extends Error {
+  override name = 'CouldNotAsk';
+}
+
 /** `before` (the suite's fixture) runs first; its failure fails the check whatever its
  *  level (the check could not be asked). Only while Jest runs the suite. */
 export function check(def: CheckDef, fn: () => Promise<void>, timeoutMs?: number, before?: () => Promise<void>): void {
@@ -119,7 +125,7 @@ export function check(def: CheckDef, fn: () => Promise<void>, timeoutMs?: number
           }
         }
       } catch (e) {
-        if (def.level === 'required' || (def.level === 'expected' && currentTarget().strict)) throw e;
+        if (def.level === 'required' || (def.level === 'expected' && currentTarget().strict) || e instanceof CouldNotAsk) throw e;
         const message = (e as Error).message ?? String(e);
         recordVerdict({ id, status: def.level === 'expected' ? 'warning' : 'informational', message });
         if (!currentTarget().quiet)

@@ -134,7 +134,9 @@ export const counts = (attempts: ConnectAttempt[]): Record<string, number> => {
 export interface SuiteOptions {
   /** At most this many probes (nodes); default every node up to --max-probe-nodes. */
   probes?: number;
-  podSecurity?: 'restricted' | 'privileged';
+  /** The namespace's Pod Security level; 'when-privileged': privileged in a privileged-profile
+   *  run (host-network node tools beside the probes), restricted otherwise. */
+  podSecurity?: 'restricted' | 'privileged' | 'when-privileged';
   /** Probes in the suite's own namespace instead of the worker's fleet. */
   ownProbes?: boolean;
   /** What every check of the suite needs: when the run does not meet it, no namespace is
@@ -241,7 +243,9 @@ export function defineSuite(name: string, opts: SuiteOptions = {}): Suite {
 function useSuite(suite: string, opts: SuiteOptions = {}): { ctx: SuiteContext; ready: () => Promise<void> } {
   const { ctx, made } = suiteContext(suite);
   const ready = once(async () => {
-    const ns = (made.ns = await createNamespace(suite, opts.podSecurity));
+    const podSecurity =
+      opts.podSecurity === 'when-privileged' ? (currentTarget().privileged ? 'privileged' : 'restricted') : opts.podSecurity;
+    const ns = (made.ns = await createNamespace(suite, podSecurity));
     if (opts.ownProbes) {
       await installProbeBundle(ns);
       made.probes = await startProbes(ns, { nodes: opts.probes });

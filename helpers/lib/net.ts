@@ -69,3 +69,13 @@ export const externalAddress = (f: IpFamily): string => (f === 'IPv4' ? '192.168
 export function docAddress(f: IpFamily, n: number): string {
   return f === 'IPv4' ? `192.0.2.${n}` : `2001:db8:1::${n.toString(16)}`;
 }
+
+/** The i-th address (0 ≤ i < 131072) of the family's benchmarking range (RFC 2544's
+ *  198.18.0.0/15, RFC 5180's 2001:2::/48): endpoints that load a Service proxy's rules
+ *  and are never connected to. */
+export function benchAddress(f: IpFamily, i: number): string {
+  const n = ((i % 131072) + 131072) % 131072;
+  return f === 'IPv4'
+    ? `198.${18 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}`
+    : `2001:2::${(n >> 16).toString(16)}:${(n & 65535).toString(16)}`;
+}

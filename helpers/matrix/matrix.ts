@@ -13,7 +13,17 @@ import { REGISTRY, selectChecks } from '../../suites/registry.ts';
 import { applyKnownDifferences, componentsOf, type Implementation } from '../results/conformance.ts';
 import { PROFILES, profileNamed } from '../../suites/data/profiles.ts';
 import { claimInTitle } from '../../suites/data/sources.ts';
-import { cacheDir, childEnv, codeFile, HAS_CLUSTER_BUILDS, loadPublished, ROOT, scaleSize, type Target, UsageError } from '../config/target.ts';
+import {
+  cacheDir,
+  childEnv,
+  codeFile,
+  HAS_CLUSTER_BUILDS,
+  loadPublished,
+  ROOT,
+  scaleSize,
+  type Target,
+  UsageError,
+} from '../config/target.ts';
 import { onInterrupt } from '../config/interrupt.ts';
 import { clusterConfigNames } from '../config/variables.ts';
 import { html, junitCase, junitErrorSuite, mdCell, statusText, writeReportDir, xml } from '../results/render.ts';

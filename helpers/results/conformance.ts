@@ -163,24 +163,36 @@ export function applicableProfiles(components: Component[]): ConformanceProfile[
 /** Each applicable profile's result over a run's checks. `notSelected` is the skip reason
  *  of a check --focus/--skip left out. */
 export function profileResults(checks: CheckResult[], components: Component[], notSelected: string): ProfileResult[] {
-  return applicableProfiles(components).map((p) => {
-    const mine = checks.filter((c) => c.id && c.level && inProfile(p, c.id, c.level as never));
-    const ns = mine.filter((c) => c.status === 'skipped' && c.skipReason === notSelected);
-    const skipped = mine.filter((c) => c.status === 'skipped' && c.skipReason !== notSelected);
-    const failed = mine.filter((c) => c.status === 'failed');
-    const warnings = mine.filter((c) => c.status === 'warning');
-    const passed = mine.filter((c) => c.status === 'passed' || c.status === 'informational');
-    const known = (c: CheckResult): { knownDifference?: string } => (c.knownDifference ? { knownDifference: c.knownDifference.url } : {});
-    return {
-      name: p.name,
-      title: p.title,
-      result: failed.length ? 'failure' : skipped.length || warnings.length || ns.length ? 'partial' : 'success',
-      counts: { passed: passed.length, failed: failed.length, warnings: warnings.length, skipped: skipped.length, notSelected: ns.length },
-      failed: failed.map((c) => ({ id: c.id!, reason: firstLine(c.failure), ...known(c) })),
-      warnings: warnings.map((c) => ({ id: c.id!, reason: firstLine(c.failure), ...known(c) })),
-      skipped: skipped.map((c) => ({ id: c.id!, reason: c.skipReason ?? '' })),
-    };
-  });
+  const of = (p: ConformanceProfile): CheckResult[] => checks.filter((c) => c.id && c.level && inProfile(p, c.id, c.level as never));
+  // An opt-in profile (scale) is reported only by a run that selected some of its checks.
+  const asked = (p: ConformanceProfile): boolean =>
+    !p.optIn || of(p).some((c) => !(c.status === 'skipped' && c.skipReason === notSelected));
+  return applicableProfiles(components)
+    .filter(asked)
+    .map((p) => {
+      const mine = of(p);
+      const ns = mine.filter((c) => c.status === 'skipped' && c.skipReason === notSelected);
+      const skipped = mine.filter((c) => c.status === 'skipped' && c.skipReason !== notSelected);
+      const failed = mine.filter((c) => c.status === 'failed');
+      const warnings = mine.filter((c) => c.status === 'warning');
+      const passed = mine.filter((c) => c.status === 'passed' || c.status === 'informational');
+      const known = (c: CheckResult): { knownDifference?: string } => (c.knownDifference ? { knownDifference: c.knownDifference.url } : {});
+      return {
+        name: p.name,
+        title: p.title,
+        result: failed.length ? 'failure' : skipped.length || warnings.length || ns.length ? 'partial' : 'success',
+        counts: {
+          passed: passed.length,
+          failed: failed.length,
+          warnings: warnings.length,
+          skipped: skipped.length,
+          notSelected: ns.length,
+        },
+        failed: failed.map((c) => ({ id: c.id!, reason: firstLine(c.failure), ...known(c) })),
+        warnings: warnings.map((c) => ({ id: c.id!, reason: firstLine(c.failure), ...known(c) })),
+        skipped: skipped.map((c) => ({ id: c.id!, reason: c.skipReason ?? '' })),
+      };
+    });
 }
 
 // ---------------------------------------------------------------------- known differences

@@ -72,7 +72,7 @@ export interface Check {
 
 export interface EvidenceFile {
   suite: string;
-  items: { check: string; kind: string; text?: string; value?: unknown }[];
+  items: { check: string; detail?: string; kind: string; text?: string; value?: unknown }[];
 }
 
 /** The skip reason of a check that --focus/--skip left out. */
@@ -92,7 +92,15 @@ export interface RunReport {
   /** skipped: checks the run selected that could not run (a requirement unmet);
    *  notSelected: those --focus/--skip/--conformance-profile/--rerun-failed left out;
    *  flaky: passed only on a retry (counted in passed too). */
-  counts: { passed: number; failed: number; skipped: number; warnings: number; notSelected?: number; flaky?: number };
+  counts: {
+    passed: number;
+    failed: number;
+    skipped: number;
+    warnings: number;
+    notSelected?: number;
+    flaky?: number;
+    informational?: number;
+  };
   /** The implementation under test: as named (--implementation), else detected. */
   implementation?: Implementation;
   /** Each conformance profile that applies to it (suites/data/profiles.ts). */
@@ -273,6 +281,7 @@ export function countsOf(checks: Check[], suiteErrors: number): RunReport['count
     warnings: checks.filter((c) => c.status === 'warning').length,
     notSelected: checks.filter((c) => c.status === 'skipped' && c.skipReason === NOT_SELECTED).length,
     flaky: checks.filter((c) => c.flaky).length,
+    informational: checks.filter((c) => c.status === 'informational').length,
   };
 }
 
@@ -293,7 +302,15 @@ export function readAttempts(evidenceDir: string, runId: string): Map<string, { 
   return out;
 }
 
-const COUNTS = obj({ passed: num, failed: num, skipped: num, warnings: num, notSelected: opt(num), flaky: opt(num) });
+const COUNTS = obj({
+  passed: num,
+  failed: num,
+  skipped: num,
+  warnings: num,
+  notSelected: opt(num),
+  flaky: opt(num),
+  informational: opt(num),
+});
 const COMPONENT = obj({ role: oneOf('service-proxy', 'dns', 'dns-cache'), name: str, version: str, from: str });
 const ID_REASON = obj({ id: str, reason: str, knownDifference: opt(str) });
 const KNOWN_MATCH = obj({ check: str, component: str, versions: str, reason: str, url: str, from: str });
@@ -449,7 +466,9 @@ export function closingLines(c: RunReport['counts'], warningIds: string[] = []):
     : [];
   const flaky = c.flaky ? ` (${c.flaky} only on a retry: flaky)` : '';
   const ns = c.notSelected ? `, ${c.notSelected} not selected` : '';
-  return [...w, `svc-conformance: ${c.passed} passed${flaky}, ${c.failed} failed, ${c.skipped} skipped${ns}`];
+  // Informational checks whose measure missed its target: reported, never counted as passed or failed.
+  const info = c.informational ? `, ${c.informational} informational (measured beyond the target, not counted)` : '';
+  return [...w, `svc-conformance: ${c.passed} passed${flaky}, ${c.failed} failed, ${c.skipped} skipped${info}${ns}`];
 }
 
 export function junit(r: RunReport): string {

@@ -22,6 +22,10 @@ export interface ConformanceProfile {
   levels?: Level[];
   /** The Service proxies it applies to (absent: every cluster); elsewhere it is not reported. */
   proxies?: ProxyFlavour[];
+  /** Runs only when asked for (--conformance-profile NAME, or a --focus that matches the
+   *  ids): its checks are never in a run's default selection, and a run that selected none
+   *  of them does not report it. */
+  optIn?: boolean;
 }
 
 /** The areas of the checks, by id prefix: the reports count each apart (anything else is
@@ -31,6 +35,7 @@ export const AREAS = {
   proxy: { name: 'Service proxy', prefixes: ['proxy.', 'net.', 'lb.'] },
   rules: { name: 'Rules on the nodes', prefixes: ['rules.'] },
   basics: { name: 'Cluster basics', prefixes: ['bed.', 'service.', 'api.'] },
+  scale: { name: 'Scale', prefixes: ['scale.'] },
 } as const;
 const PROXY = [...AREAS.proxy.prefixes];
 
@@ -90,7 +95,21 @@ export const PROFILES: ConformanceProfile[] = [
     exclude: ['rules.kube-proxy.'],
     proxies: ['cilium'],
   },
+  {
+    name: 'scale',
+    title: 'At scale: programming and lookup latency',
+    description:
+      'measured, never failing: N Services of M endpoints (--scale), changed at a steady rate; the time until each change is ' +
+      "served on every node (the SIG Scalability SLI's p50/p90/p99, against its 30 s p99 target) and DNS lookup latency under load",
+    include: [...AREAS.scale.prefixes],
+    optIn: true,
+  },
 ];
+
+/** Whether a check is only run when asked for (it belongs to an opt-in profile). */
+export function isOptIn(id: string): boolean {
+  return PROFILES.some((p) => p.optIn && p.include.some((x) => id.startsWith(x)));
+}
 
 /** Whether a check (its id and level) belongs to a profile. */
 export function inProfile(p: ConformanceProfile, id: string, level: Level): boolean {

@@ -69,6 +69,11 @@ export const src = {
     title: `EndpointSlices (${title})`,
     url: `https://kubernetes.io/docs/concepts/services-networking/endpoint-slices/${anchor}`,
   }),
+  /** A SIG Scalability SLI/SLO (sig-scalability/slos/FILE). */
+  slo: (title: string, file: string, anchor = ''): Source => ({
+    title: `SIG Scalability SLI: ${title}`,
+    url: `https://github.com/kubernetes/community/blob/master/sig-scalability/slos/${file}${anchor}`,
+  }),
   vipDoc: (title: string, anchor = ''): Source => ({
     title: `Virtual IPs and Service Proxies (${title})`,
     url: `https://kubernetes.io/docs/reference/networking/virtual-ips/${anchor}`,
