@@ -472,7 +472,7 @@ details.failure,details.warning,details.flaky{margin:.5em 0}p.known{margin:.3em 
 figure.chart{margin:1em 0}figure.chart figcaption{font-weight:bold;margin-bottom:.2em}figure.chart svg{max-width:100%;height:auto;display:block}
 svg text{font-family:system-ui,sans-serif;font-size:11px;fill:#374151}svg text.lane{font-size:12px;fill:#111}svg text.stats{font-size:10.5px;fill:#4b5563}
 svg text.tick{font-size:10.5px}svg text.axis{font-size:11px;fill:#111}svg text.mark{font-size:10px;fill:#111;paint-order:stroke;stroke:#fff;stroke-width:3px}svg text.bound{font-size:10.5px;fill:#b91c1c}
-#scale td.over{color:#b91c1c;font-weight:bold}#scale td:first-child{text-align:left;width:auto}
+#scale td.over{color:#b91c1c;font-weight:bold}#scale td[rowspan]{text-align:left;width:auto;min-width:14em}#scale td:not([rowspan]),#scale th:not(:first-child){width:5.5em;text-align:right}
 ul.ids{columns:3 18em;padding-left:1.2em;font-size:.92em}#not-selected summary{cursor:pointer}.ev{margin:6px 0}
 `;
 

@@ -12,10 +12,11 @@ export function scaleSteps(r: RunReport): ScaleStep[] {
 }
 
 const ok = (xs: (number | null)[]): number[] => xs.filter((v): v is number => v !== null);
-const fmt = (v?: number): string => (v === undefined ? '—' : v < 1000 ? `${Math.round(v)} ms` : `${+(v / 1000).toFixed(2)} s`);
+const fmt = (v?: number): string =>
+  v === undefined ? '—' : v < 1 ? `${+v.toFixed(2)} ms` : v < 1000 ? `${Math.round(v)} ms` : `${+(v / 1000).toFixed(2)} s`;
 
 // ------------------------------------------------------------------------------ charts
-const COLORS = ['#2563eb', '#7c3aed', '#c2410c', '#0e7490', '#be185d'];
+const COLORS = ['#2563eb', '#16a34a', '#c2410c', '#7c3aed', '#be185d'];
 
 /** p50 and p99 of each measure against the number of Services (log time axis), the SLO marked. */
 function growthChart(steps: ScaleStep[]): string {
@@ -95,12 +96,13 @@ function distributionChart(steps: ScaleStep[], m: (typeof MEASURES)[number]): st
   const W = 900;
   const H = 260;
   const L = 70;
-  const R = 170;
+  const R = 200;
   const T = 16;
   const B = 44;
   const all = series.flatMap((s) => s.vs);
   const lo = Math.floor(Math.log10(Math.max(Math.min(...all), 0.1)));
-  const hi = Math.max(Math.ceil(Math.log10(Math.max(...all, 1))), lo + 1);
+  // The axis reaches the SLO, where a measure has one: how far the samples are from it shows.
+  const hi = Math.max(Math.ceil(Math.log10(Math.max(...all, m.slo ?? 1, 1))), lo + 1);
   const px = (v: number): number => L + ((Math.log10(Math.max(v, 10 ** lo)) - lo) / (hi - lo)) * (W - L - R);
   const py = (f: number): number => T + (1 - f) * (H - T - B);
   const out: string[] = [];
@@ -110,7 +112,7 @@ function distributionChart(steps: ScaleStep[], m: (typeof MEASURES)[number]): st
       `<line x1="${x}" x2="${x}" y1="${T}" y2="${H - B}" stroke="#e5e7eb"/><text x="${x}" y="${H - B + 16}" text-anchor="middle" class="tick">${fmt(10 ** d)}</text>`,
     );
   }
-  for (const f of [0, 0.5, 0.9, 0.99, 1]) {
+  for (const f of [0, 0.5, 0.9, 1]) {
     const y = py(f).toFixed(1);
     out.push(
       `<line x1="${L}" x2="${W - R}" y1="${y}" y2="${y}" stroke="#f3f4f6"/><text x="${L - 6}" y="${y}" text-anchor="end" class="tick">${f * 100}%</text>`,
@@ -120,7 +122,7 @@ function distributionChart(steps: ScaleStep[], m: (typeof MEASURES)[number]): st
   if (m.slo) {
     const x = px(m.slo).toFixed(1);
     out.push(
-      `<line class="bound" x1="${x}" x2="${x}" y1="${T}" y2="${H - B}" stroke="#dc2626" stroke-dasharray="5 3"/><text x="${+x - 4}" y="${T + 10}" text-anchor="end" class="bound">SLO 30 s</text>`,
+      `<line class="bound" x1="${x}" x2="${x}" y1="${T}" y2="${H - B}" stroke="#dc2626" stroke-dasharray="5 3"/><text x="${+x - 4}" y="${T + 10}" text-anchor="end" class="bound">SLO p99 ${fmt(m.slo)}</text>`,
     );
   }
   series.forEach((s, i) => {
@@ -145,8 +147,8 @@ export function scaleSection(r: RunReport): string {
   const table = MEASURES.map((m) =>
     rowsOf(steps, m.key)
       .map(
-        (row) =>
-          `<tr><td>${html(m.title)}</td><td>${row.services}</td><td>${fmt(row.overall?.p50)}</td><td>${fmt(row.overall?.p90)}</td>` +
+        (row, i, all) =>
+          `<tr>${i ? '' : `<td rowspan="${all.length}">${html(m.title)}</td>`}<td>${row.services}</td><td>${fmt(row.overall?.p50)}</td><td>${fmt(row.overall?.p90)}</td>` +
           `<td class="${m.slo && (row.overall?.p99 ?? 0) > m.slo ? 'over' : ''}">${fmt(row.overall?.p99)}</td><td>${fmt(row.overall?.max)}</td>` +
           `<td>${row.overall?.n ?? 0}</td><td>${row.missed}</td><td>${m.slo ? `p99 ≤ ${fmt(m.slo)}` : '—'}</td></tr>`,
       )
