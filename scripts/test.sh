@@ -8,7 +8,8 @@
 # nodes). On the bundled cluster, SVC_ALSO_ONE_NODE=1 runs the default profile again on a
 # 1-node cluster (kind's default), SVC_ALSO_KIND=1 runs it on a 3-node kind cluster,
 # SVC_ALSO_NFTABLES=1 runs the matrix iptables against nftables and NodeLocal DNSCache
-# (examples/matrix/ci.yaml, privileged), SVC_ALSO_VM=1 the matrix of kube-proxy ipvs and
+# (examples/matrix/ci.yaml, privileged), SVC_ALSO_SCALE=1 the scale profile at 300 Services
+# (--conformance-profile scale), SVC_ALSO_VM=1 the matrix of kube-proxy ipvs and
 # kube-router on VM nodes (examples/matrix/ci-vm.yaml), SVC_ALSO_PROVE=1 the fast subset of
 # the proof that checks can fail (scripts/prove-failures.sh --ci), SVC_ALSO_CILIUM=1 the matrix of
 # Cilium's kube-proxy replacement on kind (examples/matrix/ci-cilium.yaml), SVC_ALSO_SHIP=1 makes the 1-node and kind runs from
@@ -104,6 +105,14 @@ if [ $bundled = 1 ] && [ "${SVC_RUNNER_TESTS:-1}" = 1 ]; then
   # The runner (CLI, preflight, reports, RBAC, cleanup) against the bundled cluster.
   jest --selectProjects runner --runInBand --json --outputFile="$REPORTS/jest-runner.json" || rc=$?
   units+=("$REPORTS/jest-runner.json")
+fi
+if [ "${SVC_ALSO_SCALE:-0}" = 1 ] && [ $bundled = 1 ]; then
+  # The scale profile at a small size on the same 3-node cluster (suites/scale.test.ts; its
+  # measures are informational: they fail the run only when they could not measure).
+  # As the ServiceAccount manifests/rbac/ binds: the RBAC a Job in the cluster gets covers it.
+  echo "test: the scale profile, 300 Services of 5 endpoints, as the ServiceAccount: svc-conformance run --conformance-profile scale --scale 300x5"
+  if kc=$(sa up "$sa_dir/scale" "$profile"); then run scale --kubeconfig "$kc" --profile "$profile" --conformance-profile scale --scale 300x5 --quiet; else rc=3; echo "test: could not make the ServiceAccount's kubeconfig (see above)" >&2; fi
+  sa down >/dev/null 2>&1
 fi
 # ship NAME MODE [kind exec options]: scripts/ship-e2e.sh, whose first run of the packed
 # package (installed in an empty folder by the preparation above) is the whole default

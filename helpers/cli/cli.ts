@@ -36,6 +36,7 @@ import {
   closingLines,
   clusterIdentity,
   collect,
+  costText,
   knownLines,
   readRunReport,
   writeReports,
@@ -656,6 +657,9 @@ async function runPipeline(o: Options, resolved: Target, reportDir: string, cont
   });
   if (removed.length) process.stdout.write(`svc-conformance: removed ${removed.join(', ')}\n`);
   if (interruptedBy()) return 130;
+  // This process's own API calls (preflight, cleanup), beside the workers' (helpers/cluster/cost.ts).
+  const { writeCost } = await import('../cluster/cost.ts');
+  writeCost();
 
   let results: JestJson[] = [];
   try {
@@ -694,6 +698,11 @@ async function runPipeline(o: Options, resolved: Target, reportDir: string, cont
   const quote = (x: string): string => (/^[\w@%+=:,./-]+$/.test(x) ? x : `'${x.replace(/'/g, "'\\''")}'`);
   const files = writeReports(reportDir, report, `svc-conformance ${process.argv.slice(2).map(quote).join(' ')}`);
   process.stdout.write(`svc-conformance: reports in ${reportDir}: ${files.map((f) => path.basename(f)).join(', ')}\n`);
+  if (report.cost)
+    process.stdout.write(
+      `svc-conformance: what the run cost the cluster: ${costText(report.cost)} in ${(report.durationMs / 1000).toFixed(0)} s` +
+        `, probes on ${cluster.probeNodes?.length ?? '?'} of ${cluster.schedulableNodes} schedulable node(s)\n`,
+    );
   if (o['in-cluster']) {
     // The Pod's volume goes with it: its log gets the summary (what did not pass, then the
     // closing lines) and the reports (`svc-conformance results`).

@@ -5,6 +5,7 @@ import * as k8s from '@kubernetes/client-node';
 import * as yaml from 'js-yaml';
 import { apiErrorText, kube } from './kube.ts';
 import { RUN_LABEL, MANAGED_LABEL, MANAGED_BY } from './namespace.ts';
+import { countCost } from './cost.ts';
 
 export { ROOT } from '../config/target.ts';
 import { currentTarget, detected, ROOT } from '../config/target.ts';
@@ -48,6 +49,9 @@ export async function applyObjects(ns: string, objs: k8s.KubernetesObject[]): Pr
     obj.metadata.labels = { ...(obj.metadata.labels ?? {}), [RUN_LABEL]: target.runId, [MANAGED_LABEL]: MANAGED_BY };
     try {
       out.push(await objects.patch(obj, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply));
+      if (obj.kind === 'Pod') countCost('podsCreated');
+      else if (obj.kind === 'Deployment' || obj.kind === 'StatefulSet')
+        countCost('podsCreated', Number((obj as { spec?: { replicas?: number } }).spec?.replicas ?? 1));
     } catch (e) {
       throw new Error(`server-side apply of ${obj.kind}/${obj.metadata.name} in ${ns} failed: ${apiErrorText(e)}`);
     }

@@ -2,6 +2,7 @@
 // turned into sentences.
 import * as k8s from '@kubernetes/client-node';
 import { currentTarget, loadKubeConfig } from '../config/target.ts';
+import { counted } from './cost.ts';
 
 export interface Kube {
   kc: k8s.KubeConfig;
@@ -21,10 +22,11 @@ export function kube(): Kube {
   const kc = loadKubeConfig(target.kubeconfig, target.context);
   cached = {
     kc,
-    core: kc.makeApiClient(k8s.CoreV1Api),
-    apps: kc.makeApiClient(k8s.AppsV1Api),
-    discovery: kc.makeApiClient(k8s.DiscoveryV1Api),
-    objects: k8s.KubernetesObjectApi.makeApiClient(kc),
+    // Each call counted (helpers/cluster/cost.ts): the run reports what it cost the cluster.
+    core: counted(kc.makeApiClient(k8s.CoreV1Api)),
+    apps: counted(kc.makeApiClient(k8s.AppsV1Api)),
+    discovery: counted(kc.makeApiClient(k8s.DiscoveryV1Api)),
+    objects: counted(k8s.KubernetesObjectApi.makeApiClient(kc)),
   };
   return cached;
 }

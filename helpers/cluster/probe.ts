@@ -1,6 +1,7 @@
 // The probe runtime: the bundled probe goes into a ConfigMap, long-lived probe Pods run
 // it on the stock Node image, and commands return JSON through one exec session per
 // probe container (probe.cjs session), opened at the first command and closed with the suite.
+import { countCost } from './cost.ts';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -57,6 +58,7 @@ export interface ExecResult {
 
 export async function execIn(ns: string, pod: string, container: string, command: string[], timeoutMs = 60_000): Promise<ExecResult> {
   const exec = new k8s.Exec(kube().kc);
+  countCost('execSessions');
   let stdout = '';
   let stderr = '';
   const sink = (append: (s: string) => void): Writable =>
@@ -144,6 +146,7 @@ class Session {
           cb();
         },
       });
+    countCost('execSessions');
     new k8s.Exec(kube().kc)
       .exec(
         ns,

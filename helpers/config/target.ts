@@ -82,6 +82,8 @@ export interface DetectedCluster {
   schedulableNodes: number;
   /** Distinct topology.kubernetes.io/zone labels among the schedulable nodes (0: none). */
   zones?: number;
+  /** The nodes the probes run on ("from every node" means these): at most maxProbeNodes. */
+  probeNodes?: string[];
   /** The IP families the cluster serves Services in, primary first: those of its Service
    *  ranges, else the cluster DNS Service's (ipFamiliesFrom says which). */
   ipFamilies: string[];

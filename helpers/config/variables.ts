@@ -383,6 +383,13 @@ const DECLARED = [
     readIn: ['scripts/test.sh'],
   },
   {
+    name: 'SVC_ALSO_SCALE',
+    part: 'test',
+    what: '`1` (CI): the scale profile at a small size (`--scale 300x5`) on the bundled 3-node cluster, after the main run',
+    default: 'off',
+    readIn: ['scripts/test.sh'],
+  },
+  {
     name: 'SVC_ALSO_SHIP',
     part: 'test',
     what: "`1` (CI): the 1-node and kind runs from the packed npm package, with the shipped forms' proofs (`scripts/ship-e2e.sh`)",

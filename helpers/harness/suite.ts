@@ -11,6 +11,7 @@ import { isIP } from 'node:net';
 import { addressType, familyOf, hostPort, type IpFamily, ofFamily } from '../lib/net.ts';
 import { type ClusterFacts, detectFacts } from '../cluster/facts.ts';
 import { kube } from '../cluster/kube.ts';
+import { writeCost } from '../cluster/cost.ts';
 import { nodeAddresses } from '../cluster/nodes.ts';
 import { fleetProbes } from '../cluster/fleet.ts';
 import { createNamespace, deleteNamespace } from '../cluster/namespace.ts';
@@ -263,6 +264,7 @@ function useSuite(suite: string, opts: SuiteOptions = {}): { ctx: SuiteContext; 
   });
   afterAll(async () => {
     ctx.evidence.write();
+    writeCost();
     const { ns, probes = [] } = made;
     if (ns) closeSessions(ns);
     // This suite's sessions into the fleet end with it (the next suite opens its own).

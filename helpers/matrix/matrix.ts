@@ -27,6 +27,9 @@ import {
 import { onInterrupt } from '../config/interrupt.ts';
 import { clusterConfigNames } from '../config/variables.ts';
 import { html, junitCase, junitErrorSuite, mdCell, statusText, writeReportDir, xml } from '../results/render.ts';
+import { scaleSteps } from '../results/scale.ts';
+import { MEASURES, type Measure, rowsOf } from '../lib/scale.ts';
+import type { Percentiles } from '../lib/stats.ts';
 import { arr, num, obj, oneOf, str } from '../../probe/schema.ts';
 import {
   conformanceReport,
@@ -296,6 +299,14 @@ export interface ColumnResult {
   checks: Record<string, Cell>;
   /** The implementation its run named or detected (its conformance report's). */
   implementation?: Implementation;
+  /** The scale profile's measures at each size (when the column ran it). */
+  scale?: ScaleRow[];
+}
+/** One size of a column's scale run: each measure's percentiles and misses. */
+export interface ScaleRow {
+  services: number;
+  endpoints: number;
+  measures: Partial<Record<Measure, { p?: Percentiles; missed: number }>>;
 }
 export interface MatrixRow {
   id: string;
@@ -451,6 +462,15 @@ export function readColumn(base: Omit<ColumnResult, 'identity' | 'dns' | 'spread
     ...(lags.length ? { cacheLag: stat(lags) } : {}),
   };
   out.spread = items.filter((i) => i.kind === 'counts').map((i) => ({ check: i.check, text: i.text, counts: i.value }));
+  const steps = scaleSteps(r);
+  if (steps.length) {
+    const per = Object.fromEntries(MEASURES.map((m) => [m.key, rowsOf(steps, m.key)]));
+    out.scale = steps.map((st, i) => ({
+      services: st.services,
+      endpoints: st.endpoints,
+      measures: Object.fromEntries(MEASURES.map((m) => [m.key, { p: per[m.key]![i]!.overall, missed: per[m.key]![i]!.missed }])),
+    }));
+  }
   for (const c of r.checks) {
     if (!c.id) continue;
     const transcripts = items
@@ -870,6 +890,20 @@ export function matrixMarkdown(r: MatrixReport): string {
       `| ${row.id} | ${row.level} | ${esc(row.claim)}${row.source ? ` ([source](${row.source.url}))` : ''} ` +
         `| ${cols.map((c) => (c.state === 'ran' ? cellText(row.cells[c.name]) : '—')).join(' | ')} |`,
     );
+  const scaled = cols.filter((c) => c.scale?.length);
+  if (scaled.length) {
+    lines.push(
+      '',
+      '## At scale',
+      '',
+      SCALE_INTRO,
+      '',
+      `| Column | Services | ${SCALE_HEADS.join(' | ')} |`,
+      `|---|---|${SCALE_HEADS.map(() => '---').join('|')}|`,
+    );
+    for (const c of scaled)
+      for (const row of c.scale!) lines.push(`| ${c.name} | ${row.services} × ${row.endpoints} | ${scaleCells(row).join(' | ')} |`);
+  }
   lines.push('', '## Columns', '', `| | ${cols.map((c) => c.name).join(' | ')} |`, `|---|${cols.map(() => '---').join('|')}|`);
   const idl = cols.map(identityLines);
   for (let i = 0; i < idl[0]!.length; i++) lines.push(`| ${idl[0]![i]![0]} | ${idl.map((l) => esc(l[i]![1])).join(' | ')} |`);
@@ -890,6 +924,19 @@ export function matrixMarkdown(r: MatrixReport): string {
 }
 
 const h = html;
+
+const SCALE_INTRO =
+  'The scale profile in each column: Services × endpoints; each measure as p50 / p99 (nearest rank) and the changes or ' +
+  'queries missed. Network programming: from the API write until every node served the change (upstream SLO: p99 <= 30 s).';
+const SCALE_HEADS = ['network programming p50 / p99', 'missed', 'DNS programming p50 / p99', 'missed', 'DNS lookup p50 / p99', 'lost'];
+const fmtMs = (v?: number): string =>
+  v === undefined ? '—' : v < 1000 ? `${+v.toFixed(v < 10 ? 2 : 0)} ms` : `${+(v / 1000).toFixed(2)} s`;
+function scaleCells(row: ScaleRow): string[] {
+  return (['programming', 'dns-programming', 'dns-lookup'] as const).flatMap((k) => {
+    const m = row.measures[k];
+    return [m?.p ? `${fmtMs(m.p.p50)} / ${fmtMs(m.p.p99)}` : '—', String(m?.missed ?? '—')];
+  });
+}
 
 export function matrixHtml(r: MatrixReport): string {
   const cols = r.columns;
@@ -944,6 +991,20 @@ ${notUp ? `<h2 id="not-up">Columns that did not run</h2>${notUp}` : ''}
 <h2>Checks</h2><table id="matrix"><thead><tr><th>Id</th><th>Level</th><th>Claim and source</th>${head}</tr></thead><tbody>
 ${rows}
 </tbody></table>
+${
+  cols.some((c) => c.scale?.length)
+    ? `<h2 id="scale">At scale</h2><p>${h(SCALE_INTRO)}</p><table id="scale-table"><thead><tr><th>Column</th><th>Services × endpoints</th>${SCALE_HEADS.map((x) => `<th>${h(x)}</th>`).join('')}</tr></thead><tbody>${cols
+        .flatMap((c) =>
+          (c.scale ?? []).map(
+            (row) =>
+              `<tr><td>${h(c.name)}</td><td>${row.services} × ${row.endpoints}</td>${scaleCells(row)
+                .map((x) => `<td>${h(x)}</td>`)
+                .join('')}</tr>`,
+          ),
+        )
+        .join('')}</tbody></table>`
+    : ''
+}
 <h2>Columns</h2><table id="columns"><thead><tr><th></th>${head}</tr></thead><tbody>
 ${idRows}
 </tbody></table>

@@ -6,7 +6,7 @@ import { AREAS as CHECK_AREAS } from '../../suites/data/profiles.ts';
 import { claimInTitle } from '../../suites/data/sources.ts';
 import type { MeasureKind } from '../harness/evidence.ts';
 import type { Component } from './conformance.ts';
-import { cacheLags, measurements, median, NOT_SELECTED, type Check, type RunReport } from './reports.ts';
+import { cacheLags, costText, measurements, median, NOT_SELECTED, type Check, type RunReport } from './reports.ts';
 import { html } from './render.ts';
 import { scaleSection } from './scale.ts';
 
@@ -70,7 +70,8 @@ function summary(r: RunReport): string {
   const flaky = c.flaky ? ` (${c.flaky} flaky: passed only on a retry)` : '';
   return (
     `<p id="summary">Run ${html(r.runId)} against ${html(r.cluster)}: <b>${c.passed} passed, ${c.failed} failed, ${c.warnings} warnings, ` +
-    `${c.skipped} skipped${ns}</b>${flaky} in ${(r.durationMs / 1000).toFixed(1)} s.</p>`
+    `${c.skipped} skipped${ns}</b>${flaky} in ${(r.durationMs / 1000).toFixed(1)} s.</p>` +
+    (r.cost ? `<p id="cost">What the run cost the cluster: ${html(costText(r.cost))}.</p>` : '')
   );
 }
 

@@ -101,6 +101,9 @@ export interface RunReport {
     flaky?: number;
     informational?: number;
   };
+  /** What the run cost the cluster (helpers/cluster/cost.ts): API requests, exec sessions,
+   *  Pods created, and the nodes its probes ran on of the schedulable ones. */
+  cost?: { apiCalls: number; execSessions: number; podsCreated: number };
   /** The implementation under test: as named (--implementation), else detected. */
   implementation?: Implementation;
   /** Each conformance profile that applies to it (suites/data/profiles.ts). */
@@ -242,6 +245,7 @@ export function collect(
     if (fams.size) c.families = [...fams].sort();
   }
   const counts = countsOf(checks, suiteErrors.length);
+  const cost = readCost(evidenceDir, meta.runId);
   const components = meta.implementation?.components ?? [];
   const knownDifferences = applyKnownDifferences(checks, components, meta.knownDifferences);
   return {
@@ -254,6 +258,7 @@ export function collect(
     startedAt: new Date(Date.now() - meta.durationMs).toISOString(),
     durationMs: meta.durationMs,
     counts,
+    ...(cost ? { cost } : {}),
     ...(meta.implementation
       ? { implementation: meta.implementation, profiles: profileResults(checks, components, NOT_SELECTED), knownDifferences }
       : {}),
@@ -284,6 +289,25 @@ export function countsOf(checks: Check[], suiteErrors: number): RunReport['count
     informational: checks.filter((c) => c.status === 'informational').length,
   };
 }
+
+/** What the run cost the cluster: every process's counts (helpers/cluster/cost.ts writeCost)
+ *  summed; undefined when none were written. */
+export function readCost(evidenceDir: string, runId: string): RunReport['cost'] {
+  const dir = path.join(evidenceDir, 'cost');
+  if (!fs.existsSync(dir)) return undefined;
+  const files = fs.readdirSync(dir).filter((f) => f.startsWith(`${runId}.`) && f.endsWith('.json'));
+  if (!files.length) return undefined;
+  const sum = { apiCalls: 0, execSessions: 0, podsCreated: 0 };
+  for (const f of files) {
+    const c = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Partial<typeof sum>;
+    for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += Number(c[k] ?? 0);
+  }
+  return sum;
+}
+
+/** "412 API requests, 37 exec sessions, 21 Pods created". */
+export const costText = (c: NonNullable<RunReport['cost']>): string =>
+  `${c.apiCalls} API requests, ${c.execSessions} exec sessions, ${c.podsCreated} Pods created`;
 
 /** --retries: the attempts that failed, by check id (helpers/harness/check.ts writes them). */
 export function readAttempts(evidenceDir: string, runId: string): Map<string, { attempt: number; failure: string }[]> {
@@ -341,6 +365,7 @@ export const RUN_REPORT = obj({
   startedAt: str,
   durationMs: num,
   counts: COUNTS,
+  cost: opt(obj({ apiCalls: num, execSessions: num, podsCreated: num })),
   implementation: opt(IMPLEMENTATION),
   profiles: opt(arr(PROFILE_RESULT)),
   knownDifferences: opt(obj({ matched: arr(KNOWN_MATCH), stale: arr(KNOWN_MATCH) })),
