@@ -28,6 +28,7 @@ import {
   CODE,
   codeFile,
   HAS_CLUSTER_BUILDS,
+  sampleRule,
   UsageError,
 } from '../config/target.ts';
 import { clusterProject, jestBin, TEST_TIMEOUT_MS } from '../config/jest.ts';
@@ -37,6 +38,7 @@ import {
   clusterIdentity,
   collect,
   costText,
+  coverageText,
   knownLines,
   readRunReport,
   writeReports,
@@ -109,6 +111,8 @@ Flags for run:
   --scale SERVICESxENDPOINTS the scale profile's size (--conformance-profile scale; default 1000x10):
                              Services with that many endpoints each, changed at a steady rate while
                              the time to each change on every node is measured (p50/p90/p99)
+  --probe-nodes-per-zone K   probes on K nodes of each zone instead of the first 5 nodes (large
+                             clusters: "from every node" means those; the report names them)
   --parallel N               suites run at once (default 4; 1 on the bundled cluster's VM nodes)
   --report-dir DIR           where reports go (default ./svc-conformance-report)
   --keep-namespaces          keep the run's namespaces for debugging
@@ -179,6 +183,7 @@ const RUN_FLAGS_IN_CLUSTER = [
   'proxy-bound',
   'timeout-scale',
   'scale',
+  'probe-nodes-per-zone',
   'parallel',
 ];
 
@@ -205,6 +210,7 @@ const FLAGS = {
   'proxy-bound': { type: 'string' },
   'timeout-scale': { type: 'string' },
   scale: { type: 'string' },
+  'probe-nodes-per-zone': { type: 'string' },
   parallel: { type: 'string' },
   'report-dir': { type: 'string' },
   'keep-namespaces': { type: 'boolean' },
@@ -430,6 +436,7 @@ export function inputFromFlags(o: Options): RunInput {
   from('clusterDomain', 'cluster-domain');
   from('runId', 'run-id');
   from('scale', 'scale');
+  from('probeNodesPerZone', 'probe-nodes-per-zone');
   const secs = (v?: string): number | undefined => (v === undefined ? undefined : Math.round(Number(v) * 1000));
   return {
     sources,
@@ -441,6 +448,7 @@ export function inputFromFlags(o: Options): RunInput {
     nodeToolsRegistry: registry,
     clusterDomain: o['cluster-domain'],
     scale: o.scale,
+    probeNodesPerZone: o['probe-nodes-per-zone'] === undefined ? undefined : Number(o['probe-nodes-per-zone']),
     convergenceBoundMs: secs(o['convergence-bound']),
     proxyBoundMs: secs(o['proxy-bound']),
     timeoutScale: o['timeout-scale'] === undefined ? undefined : Number(o['timeout-scale']),
@@ -679,6 +687,12 @@ async function runPipeline(o: Options, resolved: Target, reportDir: string, cont
     ),
     knownDifferences: o['known-differences'] ? readKnownDifferences(o['known-differences']) : undefined,
     selected: target.selected,
+    coverage: {
+      probeNodes: cluster.probeNodes ?? [],
+      schedulableNodes: cluster.schedulableNodes,
+      zones: cluster.zones ?? 0,
+      rule: sampleRule(target.probeNodesPerZone, target.maxProbeNodes),
+    },
     selection: {
       ...(o.focus ? { focus: o.focus } : {}),
       ...(o.skip ? { skip: o.skip } : {}),
@@ -700,9 +714,9 @@ async function runPipeline(o: Options, resolved: Target, reportDir: string, cont
   process.stdout.write(`svc-conformance: reports in ${reportDir}: ${files.map((f) => path.basename(f)).join(', ')}\n`);
   if (report.cost)
     process.stdout.write(
-      `svc-conformance: what the run cost the cluster: ${costText(report.cost)} in ${(report.durationMs / 1000).toFixed(0)} s` +
-        `, probes on ${cluster.probeNodes?.length ?? '?'} of ${cluster.schedulableNodes} schedulable node(s)\n`,
+      `svc-conformance: what the run cost the cluster: ${costText(report.cost)} in ${(report.durationMs / 1000).toFixed(0)} s\n`,
     );
+  if (report.coverage) process.stdout.write(`svc-conformance: ${coverageText(report.coverage)}\n`);
   if (o['in-cluster']) {
     // The Pod's volume goes with it: its log gets the summary (what did not pass, then the
     // closing lines) and the reports (`svc-conformance results`).

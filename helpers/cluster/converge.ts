@@ -85,7 +85,7 @@ export async function converge<T>(
   what: string,
   observe: () => Promise<Observation<T>>,
   opts: ConvergeOptions<T>,
-): Promise<{ ms: number; state: T; polls: number; slowMs?: number }> {
+): Promise<{ ms: number; state: T; polls: number; slowMs?: number; rightFromMs: number }> {
   const { boundMs, boundName } =
     opts.boundMs === undefined ? runBound(opts.kind) : { boundMs: opts.boundMs, boundName: opts.boundName ?? "this check's bound" };
   const since = opts.since ?? Date.now();
@@ -119,7 +119,7 @@ export async function converge<T>(
         // bound is not slow: nothing was seen wrong).
         const firstRight = rightAskedAt ?? askedAt;
         if (firstRight > deadline && polls > 1 && (wrong > 0 || lastError !== undefined)) {
-          if (opts.slowOk) return { ms, state: o.state, polls, slowMs: ms };
+          if (opts.slowOk) return { ms, state: o.state, polls, slowMs: ms, rightFromMs: firstRight - since };
           throw new NotConverged(
             `${opts.kind} slow: as expected only ${ms} ms after the change, against a bound of ${boundMs} ms (${boundName}): ${what}.\n` +
               `Slow, not wrong: ${SLOW_COMPONENT[opts.kind]} took ${(ms / 1000).toFixed(1)} s; nothing showed the change ` +
@@ -130,7 +130,7 @@ export async function converge<T>(
             true,
           );
         }
-        return { ms, state: o.state, polls };
+        return { ms, state: o.state, polls, rightFromMs: firstRight - since };
       }
       confirming = o.confirming === true;
       rightAskedAt = confirming ? (rightAskedAt ?? askedAt) : undefined;

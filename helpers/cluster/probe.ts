@@ -330,10 +330,27 @@ export function hostnameLabel(n: k8s.V1Node): string {
   return n.metadata?.labels?.['kubernetes.io/hostname'] ?? n.metadata?.name ?? '';
 }
 
-/** The nodes probes run on (isProbeNode), at most `limit` (default maxProbeNodes). */
-export async function probeNodes(limit = currentTarget().maxProbeNodes): Promise<k8s.V1Node[]> {
-  const runId = currentTarget().runId;
-  return (await kube().core.listNode()).items.filter((n) => isProbeNode(n, runId)).slice(0, limit);
+/** The nodes probes run on (isProbeNode), by name: with --probe-nodes-per-zone K, the first
+ *  K of each zone (topology.kubernetes.io/zone; nodes without one are a zone of their own);
+ *  else the first maxProbeNodes; at most `limit` when given. */
+export async function probeNodes(limit?: number): Promise<k8s.V1Node[]> {
+  const t = currentTarget();
+  const nodes = (await kube().core.listNode()).items
+    .filter((n) => isProbeNode(n, t.runId))
+    .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+  return sampleNodes(nodes, t.probeNodesPerZone, t.maxProbeNodes).slice(0, limit);
+}
+
+/** The sample rule (probeNodes), on a node list sorted by name. */
+export function sampleNodes(nodes: k8s.V1Node[], perZone: number | undefined, max: number): k8s.V1Node[] {
+  if (!perZone) return nodes.slice(0, max);
+  const taken = new Map<string, number>();
+  return nodes.filter((n) => {
+    const zone = n.metadata?.labels?.['topology.kubernetes.io/zone'] ?? '';
+    const k = taken.get(zone) ?? 0;
+    taken.set(zone, k + 1);
+    return k < perZone;
+  });
 }
 
 /** Starts one probe Pod per probe node (probeNodes) and waits until they run. */

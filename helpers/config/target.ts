@@ -156,6 +156,8 @@ export interface Target {
   timeoutScale: number;
   /** At most this many nodes get their own probe Pod. */
   maxProbeNodes: number;
+  /** Instead: this many nodes of each zone (--probe-nodes-per-zone). */
+  probeNodesPerZone?: number;
   /** The scale profile's size (--scale SERVICESxENDPOINTS): the Services it makes, and
    *  the endpoints each has. */
   scale: ScaleSize;
@@ -189,6 +191,7 @@ export interface RunInput {
   proxyBoundMs?: number;
   timeoutScale?: number;
   maxProbeNodes?: number;
+  probeNodesPerZone?: number;
   scale?: string;
   evidenceDir?: string;
   clusterDomain?: string;
@@ -313,7 +316,7 @@ export function mergeInputs(...inputs: RunInput[]): RunInput {
 export function validateInput(input: RunInput): void {
   const name = (key: keyof NonNullable<RunInput['sources']>, fallback: string): { name: string; raw?: string } =>
     input.sources?.[key] ?? { name: fallback };
-  for (const key of ['convergenceBoundMs', 'proxyBoundMs', 'timeoutScale', 'maxProbeNodes'] as const) {
+  for (const key of ['convergenceBoundMs', 'proxyBoundMs', 'timeoutScale', 'maxProbeNodes', 'probeNodesPerZone'] as const) {
     const v = input[key];
     if (v === undefined) continue;
     if (!Number.isFinite(v) || v <= 0) {
@@ -326,6 +329,12 @@ export function validateInput(input: RunInput): void {
   if (input.runId !== undefined && !/^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$/.test(input.runId))
     throw new UsageError(`${name('runId', 'run id').name} '${input.runId}' must be lower-case letters, digits and dashes (at most 20)`);
 }
+
+/** The rule that chooses the probe nodes (helpers/cluster/probe.ts probeNodes), in words. */
+export const sampleRule = (perZone: number | undefined, max: number): string =>
+  perZone
+    ? `${perZone} node(s) of each zone by name (--probe-nodes-per-zone)`
+    : `the first ${max} schedulable node(s) by name (SVC_MAX_PROBE_NODES)`;
 
 export interface ScaleSize {
   services: number;
@@ -422,6 +431,7 @@ export function resolveTarget(input: RunInput): Target {
     // holds Services to (convergenceBoundMs, proxyBoundMs) do not change.
     timeoutScale: input.timeoutScale ?? ((profile?.vmNodes ?? 0) > 0 ? 3 : 1),
     maxProbeNodes: input.maxProbeNodes ?? 5,
+    ...(input.probeNodesPerZone ? { probeNodesPerZone: Math.floor(input.probeNodesPerZone) } : {}),
     scale: input.scale === undefined ? DEFAULT_SCALE : scaleSize(input.scale),
     evidenceDir: path.resolve(input.evidenceDir ?? 'reports/evidence'),
     clusterDomain: domain,

@@ -160,6 +160,15 @@ const DECLARED = [
     input: { key: 'maxProbeNodes', form: 'number' },
   },
   {
+    name: 'SVC_PROBE_NODES_PER_ZONE',
+    part: 'run',
+    what: 'probe Pods on this many nodes of each zone (`topology.kubernetes.io/zone`) instead of the first `SVC_MAX_PROBE_NODES`: the report names them',
+    default: 'unset',
+    flag: '--probe-nodes-per-zone',
+    readIn: [],
+    input: { key: 'probeNodesPerZone', form: 'number' },
+  },
+  {
     name: 'SVC_SCALE',
     part: 'run',
     what: 'the scale profile (`--conformance-profile scale`): how many Services it makes, and how many endpoints each has',

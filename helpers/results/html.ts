@@ -6,7 +6,7 @@ import { AREAS as CHECK_AREAS } from '../../suites/data/profiles.ts';
 import { claimInTitle } from '../../suites/data/sources.ts';
 import type { MeasureKind } from '../harness/evidence.ts';
 import type { Component } from './conformance.ts';
-import { cacheLags, costText, measurements, median, NOT_SELECTED, type Check, type RunReport } from './reports.ts';
+import { cacheLags, costText, coverageText, measurements, median, NOT_SELECTED, type Check, type RunReport } from './reports.ts';
 import { html } from './render.ts';
 import { scaleSection } from './scale.ts';
 
@@ -71,7 +71,8 @@ function summary(r: RunReport): string {
   return (
     `<p id="summary">Run ${html(r.runId)} against ${html(r.cluster)}: <b>${c.passed} passed, ${c.failed} failed, ${c.warnings} warnings, ` +
     `${c.skipped} skipped${ns}</b>${flaky} in ${(r.durationMs / 1000).toFixed(1)} s.</p>` +
-    (r.cost ? `<p id="cost">What the run cost the cluster: ${html(costText(r.cost))}.</p>` : '')
+    (r.cost ? `<p id="cost">What the run cost the cluster: ${html(costText(r.cost))}.</p>` : '') +
+    (r.coverage ? `<p id="coverage">"From every node" means: ${html(coverageText(r.coverage))}.</p>` : '')
   );
 }
 

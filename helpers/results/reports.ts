@@ -104,6 +104,8 @@ export interface RunReport {
   /** What the run cost the cluster (helpers/cluster/cost.ts): API requests, exec sessions,
    *  Pods created, and the nodes its probes ran on of the schedulable ones. */
   cost?: { apiCalls: number; execSessions: number; podsCreated: number };
+  /** The nodes "from every node" meant: those the probes ran on, of the schedulable ones, and the rule that chose them. */
+  coverage?: { probeNodes: string[]; schedulableNodes: number; zones: number; rule: string };
   /** The implementation under test: as named (--implementation), else detected. */
   implementation?: Implementation;
   /** Each conformance profile that applies to it (suites/data/profiles.ts). */
@@ -168,6 +170,7 @@ export function collect(
     /** Known differences from a --known-differences file, beside the suite's own. */
     knownDifferences?: KnownDifference[];
     selection?: RunReport['selection'];
+    coverage?: RunReport['coverage'];
     /** The ids the run selected (absent: every check): a check outside them is not
      *  selected, even where a requirement would also have skipped it. */
     selected?: string[];
@@ -259,6 +262,7 @@ export function collect(
     durationMs: meta.durationMs,
     counts,
     ...(cost ? { cost } : {}),
+    ...(meta.coverage ? { coverage: meta.coverage } : {}),
     ...(meta.implementation
       ? { implementation: meta.implementation, profiles: profileResults(checks, components, NOT_SELECTED), knownDifferences }
       : {}),
@@ -304,6 +308,11 @@ export function readCost(evidenceDir: string, runId: string): RunReport['cost'] 
   }
   return sum;
 }
+
+/** "probes on 3 of 200 schedulable nodes (node-a, node-b, node-c), 1 node(s) of each zone". */
+export const coverageText = (c: NonNullable<RunReport['coverage']>): string =>
+  `probes on ${c.probeNodes.length} of ${c.schedulableNodes} schedulable node(s)${c.zones ? ` in ${c.zones} zone(s)` : ''} ` +
+  `(${c.probeNodes.slice(0, 12).join(', ')}${c.probeNodes.length > 12 ? `, … ${c.probeNodes.length - 12} more` : ''}): ${c.rule}`;
 
 /** "412 API requests, 37 exec sessions, 21 Pods created". */
 export const costText = (c: NonNullable<RunReport['cost']>): string =>
@@ -366,6 +375,7 @@ export const RUN_REPORT = obj({
   durationMs: num,
   counts: COUNTS,
   cost: opt(obj({ apiCalls: num, execSessions: num, podsCreated: num })),
+  coverage: opt(obj({ probeNodes: arr(str), schedulableNodes: num, zones: num, rule: str })),
   implementation: opt(IMPLEMENTATION),
   profiles: opt(arr(PROFILE_RESULT)),
   knownDifferences: opt(obj({ matched: arr(KNOWN_MATCH), stale: arr(KNOWN_MATCH) })),
