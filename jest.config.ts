@@ -37,6 +37,8 @@ const config: Config = {
   ],
   testTimeout: TEST_TIMEOUT_MS,
   maxWorkers: 3,
+  // The longest suites first, as the CLI's runs order them (helpers/harness/sequencer.ts).
+  testSequencer: '<rootDir>/helpers/harness/sequencer.ts',
 };
 
 export default config;

@@ -195,6 +195,16 @@ const run = once(async (): Promise<StepResult[]> => {
     const preVips = new Map(await Promise.all(pre.map(async (x) => [x, await vipOf(x)] as const)));
     const readyAt = Date.now();
     await Promise.all(pre.flatMap((x) => ctx.probes.map((p) => servedBy(p, preVips.get(x)!, pods['scale-a'], readyAt))));
+    // The names of the Services to be deleted are in use: asked once at every server from
+    // every probe, as a client would have (a cache in front then holds them, as it would).
+    const type = family() === 'IPv4' ? 'A' : 'AAAA';
+    await Promise.all(
+      pre
+        .slice(third)
+        .flatMap((x) =>
+          ctx.probes.flatMap((p) => servers.map((sv) => p.dns([{ name: ctx.svcName(x), type, server: sv.ip, timeoutMs: 2000 }]))),
+        ),
+    );
     const before = await readMetric();
     // The timed changes, one every CHANGE_INTERVAL_MS, with the churn and the DNS load beside them.
     let churning = true;
@@ -210,7 +220,6 @@ const run = once(async (): Promise<StepResult[]> => {
       }
     })();
     const durationMs = CHANGES * CHANGE_INTERVAL_MS;
-    const type = family() === 'IPv4' ? 'A' : 'AAAA';
     const lookups = Promise.all(
       ctx.probes.flatMap((p) =>
         lookupServers.map(async (s) => {

@@ -588,6 +588,8 @@ async function runPipeline(o: Options, resolved: Target, reportDir: string, cont
   ];
   const jestConfig = {
     ...clusterProject(CODE),
+    // The longest suites first: the run ends on short ones (helpers/harness/sequencer.ts).
+    testSequencer: codeFile('helpers/harness/sequencer'),
     testTimeout: TEST_TIMEOUT_MS,
     reporters: o.quiet ? [progress] : ['default', progress],
   };

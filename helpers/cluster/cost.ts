@@ -1,8 +1,8 @@
 // What a run costs the cluster, counted where the calls are made: API requests (each call
 // of an API client kube() hands out), exec sessions (probe sessions and one-off commands) and
 // Pods created (Pods applied, and the replicas of Deployments and StatefulSets). Each
-// process (the CLI, every Jest worker) writes its counts to
-// <evidence dir>/cost/<run id>.<pid>.json, overwritten as they grow; the reports sum them
+// process (the CLI, every suite in a Jest worker) writes its counts to
+// <evidence dir>/cost/<run id>.<pid>.<instance>.json, overwritten as they grow; the reports sum them
 // (helpers/results/reports.ts readCost).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -15,6 +15,9 @@ export interface Cost {
 }
 
 const counts: Cost = { apiCalls: 0, execSessions: 0, podsCreated: 0 };
+// Jest gives every suite file its own copy of this module (a fresh module registry), so a
+// worker holds several sets of counts: each writes its own file.
+const instance = `${process.pid}.${Math.random().toString(36).slice(2, 8)}`;
 
 export function countCost(what: keyof Cost, n = 1): void {
   counts[what] += n;
@@ -39,5 +42,5 @@ export function writeCost(): void {
   const t = currentTarget();
   const dir = path.join(t.evidenceDir, 'cost');
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, `${t.runId}.${process.pid}.json`), `${JSON.stringify(counts)}\n`);
+  fs.writeFileSync(path.join(dir, `${t.runId}.${instance}.json`), `${JSON.stringify(counts)}\n`);
 }
