@@ -39,6 +39,13 @@ case "${1:-}" in
     dir=${2:?usage: sa-kubeconfig.sh up DIR [default|privileged]}; profile=${3:-default}
     case "$profile" in default) apply=(-f manifests/rbac/default.yaml) ;; privileged) apply=("${files[@]}") ;;
       *) echo "sa-kubeconfig: profile must be default or privileged (got '$profile')" >&2; exit 2 ;; esac
+    # An earlier `down`, or a test, may have left the namespace terminating: applying into it
+    # is refused ("being terminated"), so wait until it is gone (seen in CI: the runner's tests
+    # delete it without waiting, then the scale run's `up` came 0 s later).
+    if [ -n "$(kubectl get namespace svc-conformance -o jsonpath='{.metadata.deletionTimestamp}' 2>/dev/null)" ]; then
+      kubectl wait --for=delete namespace/svc-conformance --timeout=180s >&2 \
+        || { echo "sa-kubeconfig: the namespace svc-conformance is still terminating after 180 s: kubectl get namespace svc-conformance -o yaml says why" >&2; exit 1; }
+    fi
     kubectl apply "${apply[@]}" >&2
     kubeconfig "$dir" svc-conformance ;;
   kubeconfig)
