@@ -50,15 +50,23 @@ export const MEASURES: { key: Measure; title: string; slo?: number }[] = [
 
 const ok = (xs: (number | null)[]): number[] => xs.filter((v): v is number => v !== null);
 
+/** One size's samples of a measure, each keyed by where it was taken (a node, a DNS server,
+ *  a node and server); null: not within the bound. */
+export function samplesOf(s: ScaleStep, m: Measure): { key: string; ms: number | null }[] {
+  return m === 'programming'
+    ? s.changes.flatMap((c) => c.proxy.map((p) => ({ key: p.node, ms: p.ms })))
+    : m === 'dns-programming'
+      ? s.changes.flatMap((c) => c.dns.map((d) => ({ key: d.server, ms: d.ms })))
+      : s.lookups.flatMap((l) => l.ms.map((v) => ({ key: `${l.node} at ${l.server}`, ms: v })));
+}
+
+/** The times a measure took at one size, those within the bound. */
+export const timesOf = (s: ScaleStep, m: Measure): number[] => ok(samplesOf(s, m).map((x) => x.ms));
+
 /** A measure's rows, one per size. */
 export function rowsOf(steps: ScaleStep[], m: Measure): Row[] {
   return steps.map((s) => {
-    const samples: { key: string; ms: number | null }[] =
-      m === 'programming'
-        ? s.changes.flatMap((c) => c.proxy.map((p) => ({ key: p.node, ms: p.ms })))
-        : m === 'dns-programming'
-          ? s.changes.flatMap((c) => c.dns.map((d) => ({ key: d.server, ms: d.ms })))
-          : s.lookups.flatMap((l) => l.ms.map((v) => ({ key: `${l.node} at ${l.server}`, ms: v })));
+    const samples = samplesOf(s, m);
     const keys = [...new Set(samples.map((x) => x.key))];
     return {
       services: s.services,

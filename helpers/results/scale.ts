@@ -1,6 +1,6 @@
 // The scale profile's part of the reports: a table of p50/p90/p99 per measure and size, a
 // chart of latency against the number of Services and one of each size's distribution.
-import { MEASURES, PROGRAMMING_SLO_MS, rowsOf, SCALE_EVIDENCE, type ScaleStep } from '../lib/scale.ts';
+import { MEASURES, PROGRAMMING_SLO_MS, rowsOf, SCALE_EVIDENCE, type ScaleStep, timesOf } from '../lib/scale.ts';
 import { html } from './render.ts';
 import type { RunReport } from './reports.ts';
 
@@ -11,7 +11,6 @@ export function scaleSteps(r: RunReport): ScaleStep[] {
   return [];
 }
 
-const ok = (xs: (number | null)[]): number[] => xs.filter((v): v is number => v !== null);
 const fmt = (v?: number): string =>
   v === undefined ? '—' : v < 1 ? `${+v.toFixed(2)} ms` : v < 1000 ? `${Math.round(v)} ms` : `${+(v / 1000).toFixed(2)} s`;
 
@@ -82,15 +81,7 @@ function growthChart(steps: ScaleStep[]): string {
 /** The distribution of one measure at each size: its cumulative share against time. */
 function distributionChart(steps: ScaleStep[], m: (typeof MEASURES)[number]): string {
   const series = steps
-    .map((s, i) => {
-      const vs =
-        m.key === 'programming'
-          ? ok(s.changes.flatMap((c) => c.proxy.map((p) => p.ms)))
-          : m.key === 'dns-programming'
-            ? ok(s.changes.flatMap((c) => c.dns.map((d) => d.ms)))
-            : s.lookups.flatMap((l) => l.ms);
-      return { services: s.services, color: COLORS[i % COLORS.length]!, vs: vs.sort((a, b) => a - b) };
-    })
+    .map((s, i) => ({ services: s.services, color: COLORS[i % COLORS.length]!, vs: timesOf(s, m.key).sort((a, b) => a - b) }))
     .filter((x) => x.vs.length);
   if (!series.length) return '';
   const W = 900;
