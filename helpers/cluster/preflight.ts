@@ -14,7 +14,7 @@ import { apiErrorText, kube } from './kube.ts';
 import { createNamespace, deleteNamespace, deleteRunNamespaces } from './namespace.ts';
 import { isSchedulable, uncordonLeftovers } from './nodes.ts';
 import { addressType, type IpFamily } from '../lib/net.ts';
-import { installProbeBundle, PROBE_BUNDLE, probeNodes, startProbes } from './probe.ts';
+import { installProbeBundle, PROBE_BUNDLE, probeNodesOf, startProbes } from './probe.ts';
 import { ClusterError, currentTarget, type DetectedCluster, IMAGE_FAILURES, nodeToolsImageFor, type Target } from '../config/target.ts';
 
 export { ClusterError };
@@ -242,7 +242,7 @@ async function detect(t: Target, server: string, version: string): Promise<Detec
     version,
     schedulableNodes: nodes.items.filter(isSchedulable).length,
     zones,
-    probeNodes: (await probeNodes()).map((n) => n.metadata?.name ?? ''),
+    probeNodes: probeNodesOf(nodes.items).map((n) => n.metadata?.name ?? ''),
     ipFamilies,
     ipFamiliesFrom,
     nodeFamilies,

@@ -334,11 +334,14 @@ export function hostnameLabel(n: k8s.V1Node): string {
  *  K of each zone (topology.kubernetes.io/zone; nodes without one are a zone of their own);
  *  else the first maxProbeNodes; at most `limit` when given. */
 export async function probeNodes(limit?: number): Promise<k8s.V1Node[]> {
+  return probeNodesOf((await kube().core.listNode()).items).slice(0, limit);
+}
+
+/** probeNodes' choice among nodes already listed (the preflight's own list). */
+export function probeNodesOf(items: k8s.V1Node[]): k8s.V1Node[] {
   const t = currentTarget();
-  const nodes = (await kube().core.listNode()).items
-    .filter((n) => isProbeNode(n, t.runId))
-    .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
-  return sampleNodes(nodes, t.probeNodesPerZone, t.maxProbeNodes).slice(0, limit);
+  const nodes = items.filter((n) => isProbeNode(n, t.runId)).sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+  return sampleNodes(nodes, t.probeNodesPerZone, t.maxProbeNodes);
 }
 
 /** The sample rule (probeNodes), on a node list sorted by name. */
